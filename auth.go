@@ -1,0 +1,432 @@
+package digelao
+
+import (
+	"context"
+	"crypto/md5" //nolint:gosec // login 1.2's sign is md5 by definition
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// Session is the result of a login: the common parameters user_sn and api_key, when the key
+// expires, and the account fields of the login reply (REFERENCE §3).
+type Session struct {
+	UserSN    string    `json:"user_sn"`
+	APIKey    string    `json:"api_key"`
+	ExpiresAt time.Time `json:"expires_at"` // zero for a fixed WithAPIKey session
+
+	UserID         int64  `json:"id,omitempty"`
+	UserName       string `json:"user_name,omitempty"`
+	TeamName       string `json:"team_name,omitempty"`
+	TeamSN         string `json:"team_sn,omitempty"`
+	ParentSN       string `json:"parent_sn,omitempty"`
+	Job            string `json:"job,omitempty"`
+	CallerGroup    string `json:"caller_group,omitempty"`
+	AICount        int    `json:"ai_count,omitempty"`        // AI seats of the account
+	AccountExpires string `json:"account_expires,omitempty"` // the account's own expiry date, "Y-m-d"
+}
+
+// String describes s without its api_key.
+func (s *Session) String() string {
+	if s == nil {
+		return "<nil session>"
+	}
+	return fmt.Sprintf("Session{UserSN:%s UserName:%s ExpiresAt:%s APIKey:[REDACTED]}",
+		s.UserSN, s.UserName, s.ExpiresAt.Format(time.RFC3339))
+}
+
+// GoString keeps %#v from printing the api_key.
+func (s *Session) GoString() string { return s.String() }
+
+// LogValue keeps slog from printing the api_key.
+func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func (s *Session) secrets() []string {
+	if s == nil {
+		return nil
+	}
+	return []string{s.APIKey}
+}
+
+// fresh reports whether s can still be used at now, leaving margin before it expires.
+func (s *Session) fresh(now time.Time) bool {
+	return s != nil && (s.ExpiresAt.IsZero() || now.Add(refreshMargin).Before(s.ExpiresAt))
+}
+
+const (
+	// keyLifetime is the documented api_key lifetime, used when a login reply has no api_key_expire.
+	keyLifetime = 2 * time.Hour
+	// refreshMargin is how long before expiry a key is replaced.
+	refreshMargin = 2 * time.Minute
+	// lockTTL bounds how long a crashed holder can keep the refresh lock.
+	lockTTL = 30 * time.Second
+)
+
+// chinaTime is the platform's time zone, used for login 1.2's timestamp.
+var chinaTime = flex.China
+
+// TokenStore keeps sessions so that every Client — in this process or in others — uses the same
+// api_key: a new login cancels the key every other caller holds, so logins must be shared.
+// NewMemoryStore is the default; package redisstore shares sessions across processes.
+//
+// Keys are opaque strings derived from the base URL and the account.
+type TokenStore interface {
+	// Get returns the stored session, or nil (and no error) when there is none.
+	Get(ctx context.Context, key string) (*Session, error)
+	// Put stores s, replacing any session under key.
+	Put(ctx context.Context, key string, s *Session) error
+	// Delete removes the session under key only if its api_key is apiKey, so that a newer key
+	// stored meanwhile by another caller survives.
+	Delete(ctx context.Context, key, apiKey string) error
+	// Lock tries to take the refresh lock for key for at most ttl. It returns ok=false when another
+	// holder has it. unlock releases the lock only if this caller still holds it.
+	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(context.Context) error, ok bool, err error)
+}
+
+// credentials obtain a session.
+type credentials interface {
+	// account names the account for the store key; it holds no secret.
+	account() string
+	// login obtains a new session.
+	login(ctx context.Context, c *Client, now time.Time) (*Session, error)
+}
+
+// staticKey is a fixed WithAPIKey session; it never logs in.
+type staticKey struct{ s Session }
+
+func (k staticKey) account() string { return "static:" + k.s.UserSN }
+func (k staticKey) login(context.Context, *Client, time.Time) (*Session, error) {
+	s := k.s
+	return &s, nil
+}
+
+// WithAccessKey makes the client log in with the account's api_access_id and api_access_secret
+// (platform 1.2, "获取api_key(api_access_id方式)", server version 6.6 and later), found in the web
+// console under 账户信息 → 个人设置. The client logs in on first use and again before the key expires.
+func WithAccessKey(accessID, accessSecret string) Option {
+	return func(s *settings) error {
+		if accessID == "" || accessSecret == "" {
+			return invalid("WithAccessKey", "api_access_id and api_access_secret must both be set")
+		}
+		return s.setCreds(accessKey{id: accessID, secret: accessSecret, zone: &s.loginZone})
+	}
+}
+
+// WithPassword makes the client log in with the account's username and password (platform 1.3,
+// "获取api_key(账号密码方式)"). The client logs in on first use and again before the key expires.
+func WithPassword(username, password string) Option {
+	return func(s *settings) error {
+		if username == "" || password == "" {
+			return invalid("WithPassword", "username and password must both be set")
+		}
+		return s.setCreds(userPassword{user: username, pass: password})
+	}
+}
+
+// WithLoginTimeZone sets the zone of login 1.2's timestamp. The platform checks the timestamp
+// within five minutes of its own clock, which is China time (UTC+8) — the default — whatever the
+// host's zone. Change it only for a deployment that runs on another zone.
+func WithLoginTimeZone(loc *time.Location) Option {
+	return func(s *settings) error {
+		if loc == nil {
+			return invalid("WithLoginTimeZone", "nil *time.Location")
+		}
+		s.loginZone = loc
+		return nil
+	}
+}
+
+// WithTokenStore makes the client keep its session in store, shared with every other client that
+// uses the same store, base URL and account. Default: a store of the client's own.
+func WithTokenStore(store TokenStore) Option {
+	return func(s *settings) error {
+		if store == nil {
+			return invalid("WithTokenStore", "nil TokenStore")
+		}
+		s.store = store
+		return nil
+	}
+}
+
+type accessKey struct {
+	id, secret string
+	zone       **time.Location // resolved at login, so option order does not matter
+}
+
+func (k accessKey) account() string { return "access:" + k.id }
+
+// login implements platform 1.2: sign = md5(api_access_id + api_access_secret + timestamp).
+func (k accessKey) login(ctx context.Context, c *Client, now time.Time) (*Session, error) {
+	ts := now.In(*k.zone).Format(time.DateTime)
+	sum := md5.Sum([]byte(k.id + k.secret + ts)) //nolint:gosec // see import
+	p := NewParams().Set("api_access_id", k.id).Set("from", "1").
+		Set("sign", hex.EncodeToString(sum[:])).Set("timestamp", ts)
+	return c.login(ctx, p, now)
+}
+
+type userPassword struct{ user, pass string }
+
+func (p userPassword) account() string { return "user:" + p.user }
+
+// login implements platform 1.3.
+func (p userPassword) login(ctx context.Context, c *Client, now time.Time) (*Session, error) {
+	return c.login(ctx, NewParams().Set("username", p.user).Set("password", p.pass).Set("from", "2"), now)
+}
+
+// loginReply is the data member of a login reply; fields vary by server version.
+type loginReply struct {
+	ID           flex.Int    `json:"id"`
+	UserSN       flex.String `json:"user_sn"`
+	APIKey       flex.String `json:"api_key"`
+	APIKeyExpire flex.Int    `json:"api_key_expire"`
+	UserName     flex.String `json:"user_name"`
+	TeamName     flex.String `json:"team_name"`
+	TeamSN       flex.String `json:"team_sn"`
+	ParentSN     flex.String `json:"parent_sn"`
+	Job          flex.String `json:"job"`
+	CallerGroup  flex.String `json:"caller_group"`
+	AICount      flex.Int    `json:"ai_count"`
+	Expired      flex.String `json:"expired"`
+}
+
+var loginEndpoint = endpoint{method: http.MethodPost, path: "/api/login", noAuth: true}
+
+func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session, error) {
+	r, err := c.call(ctx, loginEndpoint, p)
+	if err != nil {
+		return nil, err
+	}
+	var lr loginReply
+	if err := r.decodeData(loginEndpoint, &lr); err != nil {
+		return nil, err
+	}
+	if lr.UserSN == "" || lr.APIKey == "" {
+		return nil, &APIError{HTTPStatus: http.StatusOK, Method: loginEndpoint.method, Path: loginEndpoint.path,
+			Msg: "login reply lacks user_sn or api_key"}
+	}
+	s := &Session{
+		UserSN: string(lr.UserSN), APIKey: string(lr.APIKey), ExpiresAt: now.Add(keyLifetime),
+		UserID: int64(lr.ID), UserName: string(lr.UserName), TeamName: string(lr.TeamName),
+		TeamSN: string(lr.TeamSN), ParentSN: string(lr.ParentSN), Job: string(lr.Job),
+		CallerGroup: string(lr.CallerGroup), AICount: int(lr.AICount), AccountExpires: string(lr.Expired),
+	}
+	if lr.APIKeyExpire > 0 {
+		s.ExpiresAt = time.Unix(int64(lr.APIKeyExpire), 0)
+	}
+	return s, nil
+}
+
+// Login logs in now and stores the new session for every client sharing the token store, even if
+// a valid one is stored. Calls log in by themselves when needed, so Login is only for checking
+// credentials early or reading the account fields. A WithAPIKey client returns its fixed session.
+func (c *Client) Login(ctx context.Context) (*Session, error) {
+	return c.auth.refresh(ctx, nil, true)
+}
+
+// authenticator hands out the session for a client: from its own cache, from the shared store,
+// or by logging in — once per process at a time, and once across processes through the store's
+// lock.
+type authenticator struct {
+	c     *Client
+	creds credentials
+	store TokenStore
+	key   string
+	now   func() time.Time
+	log   *slog.Logger
+
+	cur  atomic.Pointer[Session] // the warm path reads only this
+	turn chan struct{}           // a one-slot semaphore: one refresh at a time in this process
+}
+
+func newAuthenticator(c *Client, s *settings) *authenticator {
+	a := &authenticator{c: c, creds: s.creds, store: s.store, now: time.Now, log: s.logger, turn: make(chan struct{}, 1)}
+	if a.creds == nil {
+		return a
+	}
+	if a.store == nil {
+		a.store = NewMemoryStore()
+	}
+	sum := sha256.Sum256([]byte(c.base + "\x00" + a.creds.account()))
+	a.key = "digelao:session:" + hex.EncodeToString(sum[:12])
+	return a
+}
+
+// StoreKey returns the key under which the client's session is kept in its TokenStore.
+func (c *Client) StoreKey() string { return c.auth.key }
+
+var errNoCredentials = errors.New("no credentials: pass WithAPIKey, WithAccessKey or WithPassword to New")
+
+// session returns a usable session, logging in when there is none.
+func (a *authenticator) session(ctx context.Context) (*Session, error) {
+	if s := a.cur.Load(); s.fresh(a.now()) {
+		return s, nil
+	}
+	return a.refresh(ctx, nil, false)
+}
+
+// renewable reports whether err means the api_key was refused and a login can fix it.
+func (a *authenticator) renewable(err error) bool {
+	_, static := a.creds.(staticKey)
+	return !static && (errors.Is(err, ErrAPIKeyInvalid) || errors.Is(err, ErrAPIKeyExpired))
+}
+
+// renew replaces the session failed, which the platform refused, and returns its successor.
+func (a *authenticator) renew(ctx context.Context, failed *Session) (*Session, error) {
+	return a.refresh(ctx, failed, false)
+}
+
+// refresh returns a session that is fresh and is not failed. It logs in when force is set or when
+// neither this process nor the store has one.
+func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool) (*Session, error) {
+	if a.creds == nil {
+		return nil, &ValidationError{Field: "credentials", Reason: errNoCredentials.Error()}
+	}
+	if k, static := a.creds.(staticKey); static {
+		s := k.s
+		a.cur.Store(&s)
+		return &s, nil
+	}
+	select {
+	case a.turn <- struct{}{}:
+		defer func() { <-a.turn }()
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	usable := func(s *Session) bool { return s.fresh(a.now()) && (failed == nil || s.APIKey != failed.APIKey) }
+	if s := a.cur.Load(); !force && usable(s) {
+		return s, nil // another goroutine refreshed while this one waited its turn
+	}
+	if failed != nil {
+		a.cur.CompareAndSwap(failed, nil)
+		if err := a.store.Delete(ctx, a.key, failed.APIKey); err != nil {
+			return nil, storeErr("delete", err)
+		}
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		if !force {
+			s, err := a.store.Get(ctx, a.key)
+			if err != nil {
+				return nil, storeErr("get", err)
+			}
+			if usable(s) {
+				a.cur.Store(s)
+				return s, nil
+			}
+		}
+		unlock, ok, err := a.store.Lock(ctx, a.key, lockTTL)
+		if err != nil {
+			return nil, storeErr("lock", err)
+		}
+		if ok {
+			return a.loginLocked(ctx, unlock, usable, force)
+		}
+		force = false // another holder is logging in: take its session instead
+		a.log.DebugContext(ctx, "digelao waiting for another instance's login", "wait", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// loginLocked logs in while holding the store's refresh lock, unless a session appeared meanwhile.
+func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Context) error, usable func(*Session) bool, force bool) (*Session, error) {
+	defer func() {
+		if err := unlock(context.WithoutCancel(ctx)); err != nil {
+			a.log.WarnContext(ctx, "digelao releasing the refresh lock failed", "error", err)
+		}
+	}()
+	if !force {
+		// The lock holder before us may have stored a session just before releasing.
+		if s, err := a.store.Get(ctx, a.key); err != nil {
+			return nil, storeErr("get", err)
+		} else if usable(s) {
+			a.cur.Store(s)
+			return s, nil
+		}
+	}
+	s, err := a.creds.login(ctx, a.c, a.now())
+	if err != nil {
+		return nil, err
+	}
+	a.log.InfoContext(ctx, "digelao logged in", "user_sn", s.UserSN, "expires_at", s.ExpiresAt)
+	if err := a.store.Put(ctx, a.key, s); err != nil {
+		return nil, storeErr("put", err)
+	}
+	a.cur.Store(s)
+	return s, nil
+}
+
+func storeErr(op string, err error) error {
+	return fmt.Errorf("digelao: token store %s: %w", op, err)
+}
+
+// MemoryStore is a TokenStore for one process. It is the default store of every logging-in client.
+type MemoryStore struct {
+	mu       sync.Mutex
+	sessions map[string]*Session
+	locks    map[string]memLock
+}
+
+type memLock struct {
+	owner string
+	until time.Time
+}
+
+// NewMemoryStore returns an empty in-process TokenStore. Clients share sessions by sharing it.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{sessions: map[string]*Session{}, locks: map[string]memLock{}}
+}
+
+// Get implements TokenStore.
+func (m *MemoryStore) Get(_ context.Context, key string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions[key], nil
+}
+
+// Put implements TokenStore.
+func (m *MemoryStore) Put(_ context.Context, key string, s *Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[key] = s
+	return nil
+}
+
+// Delete implements TokenStore.
+func (m *MemoryStore) Delete(_ context.Context, key, apiKey string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.sessions[key]; s != nil && s.APIKey == apiKey {
+		delete(m.sessions, key)
+	}
+	return nil
+}
+
+// Lock implements TokenStore.
+func (m *MemoryStore) Lock(_ context.Context, key string, ttl time.Duration) (func(context.Context) error, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if l, held := m.locks[key]; held && now.Before(l.until) {
+		return nil, false, nil
+	}
+	owner := rand.Text()
+	m.locks[key] = memLock{owner: owner, until: now.Add(ttl)}
+	return func(context.Context) error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.locks[key].owner == owner {
+			delete(m.locks, key)
+		}
+		return nil
+	}, true, nil
+}

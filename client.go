@@ -1,0 +1,323 @@
+package digelao
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/transport"
+)
+
+// Client calls the 狄阁老 platform. It holds the three common parameters — user_sn and api_key
+// (fixed, or obtained by logging in) and the base URL — and signs every request with the third,
+// "url". A Client is safe for concurrent use; create one per account and share it.
+type Client struct {
+	base  string // base URL without a trailing slash; paths are appended to it
+	http  *transport.Transport
+	log   *slog.Logger
+	retry retryPolicy
+	auth  *authenticator
+}
+
+// New returns a client for the platform at baseURL, the address of the account's web console
+// (for example "https://ai123.example.com"); a path prefix is kept. Options are checked here: a bad
+// one is an error, and nothing is sent by New.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	base, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	s := defaultSettings()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, invalid("options", "nil Option")
+		}
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	c := &Client{
+		base: base,
+		http: transport.New(transport.Config{
+			HTTPClient: s.httpClient,
+			Transport:  s.transport,
+			Timeout:    s.timeout,
+			UserAgent:  s.userAgent,
+			Logger:     s.logger,
+			MaxBody:    s.maxBody,
+		}),
+		log:   s.logger,
+		retry: s.retry,
+	}
+	c.auth = newAuthenticator(c, &s)
+	return c, nil
+}
+
+func parseBaseURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", invalid("baseURL", "must be an absolute http or https URL, got %q", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", invalid("baseURL", "must not carry a query, fragment or user info")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// BaseURL returns the platform address the client calls.
+func (c *Client) BaseURL() string { return c.base }
+
+// endpoint describes one platform call.
+type endpoint struct {
+	method string // http.MethodGet or http.MethodPost
+	path   string // e.g. "/api/setCallback"
+	read   bool   // safe to repeat: retried on connection errors, 429 and 5xx
+	stream bool   // the reply is a file handed to the caller
+	noAuth bool   // the login calls: no user_sn/api_key
+}
+
+// reply is a platform answer that passed the envelope check.
+type reply struct {
+	body   []byte          // the whole reply, when buffered
+	data   json.RawMessage // the envelope's "data" member, if any
+	header http.Header
+	stream io.ReadCloser // the file, for stream endpoints; the caller closes it
+}
+
+// Do calls any platform endpoint with params p, and decodes the reply's "data" member into out
+// (when out is non-nil). It puts user_sn and api_key first, then p in order, signs the request and
+// sends it — POST as a JSON body, GET as a query string in the same order. GET calls are retried on
+// connection errors, 429 and 5xx; POST calls are not, since a POST may create or change something.
+//
+// Do is the escape hatch for endpoints the typed services do not cover yet.
+func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any) error {
+	ep := endpoint{method: strings.ToUpper(method), path: path, read: strings.EqualFold(method, http.MethodGet)}
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return err
+	}
+	return r.decodeData(ep, out)
+}
+
+// call validates, authenticates, signs and sends one call, logging in again once if the
+// platform rejects the api_key (20005/20006).
+func (c *Client) call(ctx context.Context, ep endpoint, p *Params) (*reply, error) {
+	if err := ep.validate(p); err != nil {
+		return nil, err
+	}
+	if ep.noAuth {
+		return c.send(ctx, ep, p, nil)
+	}
+	sess, err := c.auth.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.send(ctx, ep, p, sess)
+	if err == nil || !c.auth.renewable(err) {
+		return r, err
+	}
+	c.log.InfoContext(ctx, "digelao api_key rejected; logging in again", "path", ep.path, "error", err)
+	if sess, err = c.auth.renew(ctx, sess); err != nil {
+		return nil, err
+	}
+	return c.send(ctx, ep, p, sess)
+}
+
+func (ep endpoint) validate(p *Params) error {
+	if ep.method != http.MethodGet && ep.method != http.MethodPost {
+		return invalid("method", "the platform takes GET or POST, got %q", ep.method)
+	}
+	if !strings.HasPrefix(ep.path, "/") || strings.ContainsAny(ep.path, "?#") {
+		return invalid("path", "must start with / and carry no query, got %q", ep.path)
+	}
+	for _, k := range p.Keys() {
+		if k == "url" || (!ep.noAuth && (k == "user_sn" || k == "api_key")) {
+			return invalid(k, "is added by the client; do not set it")
+		}
+	}
+	return nil
+}
+
+// send signs and sends one call with sess's common parameters (none when sess is nil), and checks
+// the reply's envelope.
+func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session) (*reply, error) {
+	all := p
+	if sess != nil {
+		all = &Params{keys: make([]string, 0, p.Len()+2), vals: make([]any, 0, p.Len()+2)}
+		all.Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey)
+		if p != nil {
+			all.keys = append(all.keys, p.keys...)
+			all.vals = append(all.vals, p.vals...)
+		}
+	}
+	// Encode once: every attempt resends the same signed bytes.
+	var body []byte
+	target := c.base + ep.path
+	var err error
+	if ep.method == http.MethodGet {
+		var q string
+		q, err = signedQuery(all)
+		target += "?" + q
+	} else {
+		body, err = signedBody(all)
+	}
+	if err != nil {
+		return nil, &ValidationError{Field: "params", Reason: err.Error()}
+	}
+	policy := transport.Retry{}
+	if ep.read || retryAllowed(ctx) {
+		policy = c.retry
+	}
+	resp, err := c.http.Do(ctx, policy, func() (*transport.Request, error) {
+		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Stream: ep.stream}
+		if body != nil {
+			req.Body, req.ContentType = bytes.NewReader(body), "application/json"
+		}
+		return req, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("digelao: %w", redactErr(err, sess))
+	}
+	return c.check(ep, resp, sess)
+}
+
+// check turns a transport response into a reply, or into an *APIError when the platform refused.
+func (c *Client) check(ep endpoint, resp *transport.Response, sess *Session) (*reply, error) {
+	if resp.Stream != nil {
+		if isFile(resp.Header) {
+			return &reply{header: resp.Header, stream: resp.Stream}, nil
+		}
+		// An error page or JSON envelope where a file was expected.
+		b, err := io.ReadAll(io.LimitReader(resp.Stream, maxEnvelope))
+		resp.Stream.Close()
+		if err != nil {
+			return nil, fmt.Errorf("digelao: %s %s: reading reply: %w", ep.method, ep.path, err)
+		}
+		resp.Body = b
+	}
+	secrets := sess.secrets()
+	data, apiErr := parseEnvelope(resp.Status, resp.Body, secrets)
+	if apiErr != nil {
+		apiErr.Method, apiErr.Path = ep.method, ep.path
+		return nil, apiErr
+	}
+	if ep.stream {
+		// A well-formed success envelope is still not the file that was asked for.
+		return nil, &APIError{HTTPStatus: resp.Status, Method: ep.method, Path: ep.path,
+			Msg: "expected a file, got a JSON reply", Body: excerpt(resp.Body, secrets...)}
+	}
+	return &reply{body: resp.Body, data: data, header: resp.Header}, nil
+}
+
+// maxEnvelope bounds how much of a non-file reply to a download is read.
+const maxEnvelope = 64 << 10
+
+// isFile reports whether a reply is a file rather than an error page or a JSON envelope.
+func isFile(h http.Header) bool {
+	ct := strings.ToLower(h.Get("Content-Type"))
+	switch {
+	case ct == "":
+		return true // servers often send audio with no type; a JSON error always has one
+	case strings.HasPrefix(ct, "application/json"), strings.HasPrefix(ct, "text/"):
+		return false
+	}
+	return true
+}
+
+// envelope is the platform's usual reply shape; every member is optional.
+type envelope struct {
+	Code *flex.Int      `json:"code"`
+	Rst  *flex.Int      `json:"rst"`
+	Msg  flex.String    `json:"msg"`
+	Data json.RawMessage `json:"data"`
+}
+
+// parseEnvelope checks a buffered reply. Success is code 0 (or 200, as 5.7.3 answers), rst "200",
+// or — for the list endpoints that answer {"total":…,"data":[…]} — no code at all.
+func parseEnvelope(status int, body []byte, secrets []string) (json.RawMessage, *APIError) {
+	var env envelope
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &env) != nil {
+		msg := "reply is not a JSON object"
+		if len(trimmed) == 0 {
+			msg = "empty reply"
+		}
+		return nil, &APIError{HTTPStatus: status, Msg: msg, Body: excerpt(body, secrets...)}
+	}
+	code := -1 // no code
+	switch {
+	case env.Code != nil:
+		code = int(*env.Code)
+	case env.Rst != nil:
+		code = int(*env.Rst)
+	}
+	ok := code == -1 || code == CodeOK || code == 200
+	if ok && status < 300 {
+		return env.Data, nil
+	}
+	e := &APIError{Code: max(code, 0), HTTPStatus: status, Msg: redact(string(env.Msg), secrets...)}
+	if ok { // an HTTP error status with a success-looking or missing code
+		e.Code = 0
+		e.Body = excerpt(body, secrets...)
+	}
+	return nil, e
+}
+
+// decodeData decodes the reply's "data" member into out.
+func (r *reply) decodeData(ep endpoint, out any) error {
+	if out == nil || len(r.data) == 0 || string(r.data) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(r.data, out); err != nil {
+		return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path,
+			Msg: "cannot decode data: " + err.Error()}
+	}
+	return nil
+}
+
+// decodeBody decodes the whole reply into out, for endpoints whose payload is not under "data".
+func (r *reply) decodeBody(ep endpoint, out any) error {
+	if err := json.Unmarshal(r.body, out); err != nil {
+		return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path,
+			Msg: "cannot decode reply: " + err.Error()}
+	}
+	return nil
+}
+
+// redactErr rewrites an error whose text holds one of the session's secrets.
+func redactErr(err error, sess *Session) error {
+	msg := err.Error()
+	if red := redact(msg, sess.secrets()...); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+// redactedError keeps the chain of err for errors.Is/As but not its text.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,139 @@
+package digelao
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Option configures a Client. Options validate their arguments: New reports the first bad one.
+type Option func(*settings) error
+
+// settings is what the options build; New turns it into a Client.
+type settings struct {
+	httpClient *http.Client
+	transport  http.RoundTripper
+	timeout    time.Duration
+	logger     *slog.Logger
+	userAgent  string
+	maxBody    int64
+	creds      credentials
+	store      TokenStore
+	loginZone  *time.Location
+	retry      retryPolicy
+}
+
+const (
+	// DefaultTimeout bounds each attempt of a request when WithTimeout is not given.
+	DefaultTimeout = 30 * time.Second
+	// DefaultUserAgent is sent when WithUserAgent is not given.
+	DefaultUserAgent = "digelao-go/" + Version
+	// Version is the SDK version.
+	Version = "0.1.0"
+	// defaultMaxBody bounds a buffered (non-download) reply.
+	defaultMaxBody = 64 << 20
+)
+
+func defaultSettings() settings {
+	return settings{
+		timeout:   DefaultTimeout,
+		logger:    slog.New(slog.DiscardHandler),
+		userAgent: DefaultUserAgent,
+		maxBody:   defaultMaxBody,
+		loginZone: chinaTime,
+		retry:     defaultRetry,
+	}
+}
+
+// WithAPIKey makes the client use a fixed user_sn and api_key, for example one obtained elsewhere.
+// Such a client never logs in; when the key expires calls fail with ErrAPIKeyExpired.
+func WithAPIKey(userSN, apiKey string) Option {
+	return func(s *settings) error {
+		if userSN == "" || apiKey == "" {
+			return invalid("WithAPIKey", "user_sn and api_key must both be set")
+		}
+		return s.setCreds(staticKey{Session{UserSN: userSN, APIKey: apiKey}})
+	}
+}
+
+// WithHTTPClient makes the client send requests through a copy of hc; hc itself is never changed.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(s *settings) error {
+		if hc == nil {
+			return invalid("WithHTTPClient", "nil *http.Client")
+		}
+		s.httpClient = hc
+		return nil
+	}
+}
+
+// WithTransport sets the http.RoundTripper requests go through (for example httpmock's, or one
+// with a proxy or custom TLS). It takes precedence over the transport of WithHTTPClient.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(s *settings) error {
+		if rt == nil {
+			return invalid("WithTransport", "nil http.RoundTripper")
+		}
+		s.transport = rt
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt of a request: connecting, sending, and reading the reply (for a
+// download, until the reply's headers arrive; the context bounds the rest). Default 30s; it must
+// be positive: there is no "no timeout".
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return invalid("WithTimeout", "must be positive, got %s", d)
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// WithLogger sends the client's debug and warning logs to l. Logs name the method, path, status,
+// attempt and timing; they never hold parameters, bodies, api_key, passwords or signatures.
+// Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		if l == nil {
+			return invalid("WithLogger", "nil *slog.Logger")
+		}
+		s.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(s *settings) error {
+		if ua == "" {
+			return invalid("WithUserAgent", "empty user agent")
+		}
+		s.userAgent = ua
+		return nil
+	}
+}
+
+// WithMaxResponseBytes bounds a buffered reply (every call but downloads). Default 64 MiB.
+func WithMaxResponseBytes(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return invalid("WithMaxResponseBytes", "must be positive, got %d", n)
+		}
+		s.maxBody = n
+		return nil
+	}
+}
+
+var errTwoCredentials = errors.New("only one of WithAPIKey, WithAccessKey and WithPassword may be given")
+
+func (s *settings) setCreds(c credentials) error {
+	if s.creds != nil {
+		return &ValidationError{Field: "credentials", Reason: errTwoCredentials.Error()}
+	}
+	s.creds = c
+	return nil
+}
