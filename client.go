@@ -25,7 +25,16 @@ type Client struct {
 	log   *slog.Logger
 	retry retryPolicy
 	auth  *authenticator
+
+	common service // reused by every service instead of allocating one each
+
+	Tasks     *TasksService     // 5.x task management
+	Records   *RecordsService   // 6.x call records, dialogue and recordings
+	Templates *TemplatesService // 7.x script templates
 }
+
+// service is the base of every API area; each area is its own type over it (go-github style).
+type service struct{ client *Client }
 
 // New returns a client for the platform at baseURL, the address of the account's web console
 // (for example "https://ai123.example.com"); a path prefix is kept. Options are checked here: a bad
@@ -58,6 +67,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		retry: s.retry,
 	}
 	c.auth = newAuthenticator(c, &s)
+	c.common.client = c
+	c.Tasks = (*TasksService)(&c.common)
+	c.Records = (*RecordsService)(&c.common)
+	c.Templates = (*TemplatesService)(&c.common)
 	return c, nil
 }
 
