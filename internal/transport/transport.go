@@ -122,10 +122,10 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	res, err := r.Execute(req.Method, req.URL)
 	if err != nil {
 		timer.Stop()
-		cancel(nil)
 		if cause := context.Cause(ctx); cause != nil {
 			err = cause
 		}
+		cancel(nil)
 		t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, stripURL(err))
 	}

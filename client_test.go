@@ -1,0 +1,355 @@
+package digelao
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	testUserSN = "SYSUSER|cb31d43bc89487492bb0e0dd720705e0"
+	testAPIKey = "MUOm4NH1"
+	testBase   = "https://ai.example.com/prefix"
+)
+
+// newMockClient returns a client with a fixed key whose requests go to a mock transport of its own,
+// so tests can run in parallel.
+func newMockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport) {
+	t.Helper()
+	mt := httpmock.NewMockTransport()
+	c, err := New(testBase, append([]Option{WithAPIKey(testUserSN, testAPIKey), WithTransport(mt)}, opts...)...)
+	require.NoError(t, err)
+	return c, mt
+}
+
+// captured records the last request a responder saw.
+type captured struct {
+	method, path, rawQuery, body, contentType, userAgent string
+}
+
+func capture(c *captured, status int, reply string) httpmock.Responder {
+	return func(r *http.Request) (*http.Response, error) {
+		c.method, c.path, c.rawQuery = r.Method, r.URL.Path, r.URL.RawQuery
+		c.contentType, c.userAgent = r.Header.Get("Content-Type"), r.Header.Get("User-Agent")
+		if r.Body != nil {
+			b, _ := io.ReadAll(r.Body)
+			c.body = string(b)
+		}
+		resp := httpmock.NewStringResponse(status, reply)
+		resp.Header.Set("Content-Type", "application/json")
+		return resp, nil
+	}
+}
+
+func TestSetCallbackSendsTheDocumentedBytes(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got captured
+	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
+
+	err := c.SetCallback(context.Background(), CallbackConfig{CallbackURL: "http://120.78.227.216:81/api/testPush"})
+	require.NoError(t, err)
+	// The 9.1 example, signed as PHP signs it (vector "doc 9.1 setCallback example").
+	assert.Equal(t, `{"user_sn":"SYSUSER|cb31d43bc89487492bb0e0dd720705e0","api_key":"MUOm4NH1","open_callback":"0",`+
+		`"callback_url":"http:\/\/120.78.227.216:81\/api\/testPush","url":"ef333344"}`, got.body)
+	assert.Equal(t, "application/json", got.contentType)
+	assert.Equal(t, "/prefix/api/setCallback", got.path)
+	assert.Equal(t, DefaultUserAgent, got.userAgent)
+}
+
+func TestSetCallbackWithTaskURL(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	c, err := New(testBase, WithAPIKey(testUserSN, "Kpd2vKYC"), WithTransport(mt))
+	require.NoError(t, err)
+	var got captured
+	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
+	err = c.SetCallback(context.Background(), CallbackConfig{Open: true,
+		CallbackURL:     "https://crm.example.com/hooks/call?token=a1b2&x=1",
+		TaskCallbackURL: "https://crm.example.com/hooks/import"})
+	require.NoError(t, err)
+	assert.Contains(t, got.body, `"url":"f43d1a39"}`) // vector "setCallback with task url, https and query"
+}
+
+func TestSetCallbackRefusesBadURLsBeforeSending(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{"code":0}`))
+	for name, cfg := range map[string]CallbackConfig{
+		"empty":         {Open: true},
+		"relative":      {CallbackURL: "/api/push"},
+		"ftp":           {CallbackURL: "ftp://h/p"},
+		"no host":       {CallbackURL: "http:///p"},
+		"bad task url":  {CallbackURL: "https://h/p", TaskCallbackURL: "mailto:x@y"},
+		"unparseable":   {CallbackURL: "http://h/%zz"},
+		"scheme only":   {CallbackURL: "https:"},
+		"host but junk": {CallbackURL: "javascript:alert(1)"},
+	} {
+		err := c.SetCallback(context.Background(), cfg)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve, name)
+	}
+	assert.Zero(t, mt.GetTotalCallCount(), "nothing may be sent")
+
+	// Any absolute http(s) URL is fine, non-ASCII path and query included.
+	mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, `{"code":0,"msg":"SUCCESS"}`))
+	require.NoError(t, c.SetCallback(context.Background(), CallbackConfig{CallbackURL: "https://例子.cn/回调?名=值"}))
+}
+
+func TestDoGetSendsSignedQueryInOrder(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got captured
+	mt.RegisterResponder("GET", testBase+"/api/exportModel", capture(&got, 200, `{"code":0,"data":[["姓名","*电话"]]}`))
+
+	p := NewParams().Set("project_sn", "projects|4a92 +&#%").Set("type", "json")
+	var cols [][]string
+	require.NoError(t, c.Do(context.Background(), "GET", "/api/exportModel", p, &cols))
+	assert.Equal(t, [][]string{{"姓名", "*电话"}}, cols)
+
+	want := NewParams().Set("user_sn", testUserSN).Set("api_key", testAPIKey).
+		Set("project_sn", "projects|4a92 +&#%").Set("type", "json")
+	sig, err := Sign(want)
+	require.NoError(t, err)
+	assert.Equal(t, "user_sn=SYSUSER%7Ccb31d43bc89487492bb0e0dd720705e0&api_key=MUOm4NH1"+
+		"&project_sn=projects%7C4a92%20%2B%26%23%25&type=json&url="+sig, got.rawQuery)
+	assert.Empty(t, got.body)
+}
+
+func TestDoPostPutsCommonParamsFirst(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	c, err := New(testBase, WithAPIKey(testUserSN, "TEcAVs9a"), WithTransport(mt))
+	require.NoError(t, err)
+	var got captured
+	mt.RegisterResponder("POST", testBase+"/api/operateTask", capture(&got, 200, `{"code":0,"msg":"操作成功"}`))
+	p := NewParams().Set("pkeys", 1423).Set("project_type", 2).Set("oper", "failRe")
+	require.NoError(t, c.Do(context.Background(), "post", "/api/operateTask", p, nil))
+	// The 5.2 example (vector "doc 5.2 operateTask example").
+	assert.Equal(t, `{"user_sn":"SYSUSER|cb31d43bc89487492bb0e0dd720705e0","api_key":"TEcAVs9a","pkeys":"1423",`+
+		`"project_type":"2","oper":"failRe","url":"181d8875"}`, got.body)
+}
+
+func TestNewRejectsTwoCredentials(t *testing.T) {
+	t.Parallel()
+	_, err := New(testBase, WithAPIKey("a", "b"), WithPassword("u", "p"))
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+}
+
+func TestDoRejectsBadInputBeforeSending(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{"code":0}`))
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"method":         func() error { return c.Do(ctx, "PUT", "/api/index", nil, nil) },
+		"relative path":  func() error { return c.Do(ctx, "POST", "api/index", nil, nil) },
+		"query in path":  func() error { return c.Do(ctx, "POST", "/api/index?a=1", nil, nil) },
+		"user_sn param":  func() error { return c.Do(ctx, "POST", "/api/index", NewParams().Set("user_sn", "x"), nil) },
+		"api_key param":  func() error { return c.Do(ctx, "POST", "/api/index", NewParams().Set("api_key", "x"), nil) },
+		"url param":      func() error { return c.Do(ctx, "GET", "/api/index", NewParams().Set("url", "x"), nil) },
+		"float value":    func() error { return c.Do(ctx, "POST", "/api/index", NewParams().Set("n", 1.5), nil) },
+		"bad utf8":       func() error { return c.Do(ctx, "GET", "/api/index", NewParams().Set("n", "\xff"), nil) },
+		"empty GET list": func() error { return c.Do(ctx, "GET", "/api/index", NewParams().Set("n", []string{}), nil) },
+	} {
+		var ve *ValidationError
+		assert.ErrorAs(t, call(), &ve, name)
+	}
+	assert.Zero(t, mt.GetTotalCallCount())
+}
+
+func TestErrorCodesMapToSentinels(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		code     string
+		sentinel error
+	}{
+		{`10001`, ErrSignature}, {`100001`, ErrSignature}, {`"10001"`, ErrSignature},
+		{`20001`, ErrTransportMethod}, {`20002`, ErrBadData}, {`20003`, ErrClientType},
+		{`20004`, ErrInvalidCredentials}, {`20005`, ErrAPIKeyInvalid}, {`"20006"`, ErrAPIKeyExpired},
+		{`20007`, ErrPermission}, {`30001`, ErrImport}, {`30002`, ErrImport}, {`30003`, ErrImport},
+		{`30004`, ErrImport}, {`30005`, ErrImport}, {`30006`, ErrImport},
+	}
+	all := []error{ErrSignature, ErrTransportMethod, ErrBadData, ErrClientType, ErrInvalidCredentials,
+		ErrAPIKeyInvalid, ErrAPIKeyExpired, ErrPermission, ErrImport}
+	for _, tc := range cases {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/x",
+			httpmock.NewStringResponder(200, `{"code":`+tc.code+`,"msg":"失败"}`))
+		err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr, tc.code)
+		assert.Equal(t, "失败", apiErr.Msg)
+		assert.Equal(t, "/api/x", apiErr.Path)
+		for _, s := range all {
+			assert.Equal(t, s == tc.sentinel, errors.Is(err, s), "code %s vs %v", tc.code, s)
+		}
+		assert.NotContains(t, err.Error(), testAPIKey)
+	}
+}
+
+func TestUnknownCodeIsStillAnAPIError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":40404,"msg":"奇怪"}`))
+	err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 40404, apiErr.Code)
+	assert.Nil(t, apiErr.Unwrap())
+	assert.Contains(t, err.Error(), "code 40404")
+}
+
+func TestSuccessShapes(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string]string{
+		"code 0":            `{"code":0,"msg":"ok","data":{"n":"7"}}`,
+		"code as string":    `{"code":"0","data":{"n":7}}`,
+		"code 200 (5.7.3)":  `{"code":200,"msg":"请求成功","data":{"n":7}}`,
+		"no code (2.1.1)":   `{"total":1,"data":{"n":7}}`,
+		"rst 200 (2.1.3)":   `{"rst":"200","msg":"","data":{"n":7}}`,
+		"whitespace around": " \n{\"code\":0,\"data\":{\"n\":7}}\n",
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		var out struct{ N flex.Int }
+		require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), name)
+		assert.EqualValues(t, 7, out.N, name)
+	}
+}
+
+func TestMalformedAndHostileReplies(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 10_000)
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		check  func(t *testing.T, e *APIError)
+	}{
+		{"html 502", 502, "<html><body>502 Bad Gateway</body></html>", func(t *testing.T, e *APIError) {
+			assert.Equal(t, 502, e.HTTPStatus)
+			assert.Contains(t, e.Body, "502 Bad Gateway")
+			assert.True(t, e.Temporary())
+		}},
+		{"empty 200", 200, "", func(t *testing.T, e *APIError) { assert.Equal(t, "empty reply", e.Msg) }},
+		{"json array", 200, `[1,2]`, func(t *testing.T, e *APIError) { assert.Equal(t, "reply is not a JSON object", e.Msg) }},
+		{"truncated json", 200, `{"code":0,"data":{`, func(t *testing.T, e *APIError) { assert.NotEmpty(t, e.Body) }},
+		{"huge text", 200, long, func(t *testing.T, e *APIError) { assert.LessOrEqual(t, len(e.Body), maxExcerpt) }},
+		{"bad utf8", 200, "\xff\xfe{", func(t *testing.T, e *APIError) { assert.NotContains(t, e.Body, "\xff") }},
+		{"404 json ok code", 404, `{"code":0}`, func(t *testing.T, e *APIError) { assert.Equal(t, 404, e.HTTPStatus) }},
+		{"code object", 200, `{"code":{"a":1}}`, func(t *testing.T, e *APIError) { assert.Equal(t, 200, e.HTTPStatus) }},
+		{"code float", 200, `{"code":1e400}`, func(t *testing.T, e *APIError) { assert.Equal(t, 200, e.HTTPStatus) }},
+		{"echoes key", 500, `{"code":20005,"msg":"bad key MUOm4NH1"}`, func(t *testing.T, e *APIError) {
+			assert.NotContains(t, e.Error(), testAPIKey)
+			assert.Equal(t, CodeAPIKeyInvalid, e.Code)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t, WithRetries(0, 0))
+			mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(tc.status, tc.body))
+			var out map[string]any
+			err := c.Do(context.Background(), "POST", "/api/x", nil, &out)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			tc.check(t, apiErr)
+		})
+	}
+}
+
+func TestUndecodableDataIsAnError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":0,"data":"text"}`))
+	var out struct{ N int }
+	var apiErr *APIError
+	require.ErrorAs(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), &apiErr)
+}
+
+func TestTransportErrorsHideTheQuery(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetries(0, 0))
+	mt.RegisterResponder("GET", testBase+"/api/cdrDownload", httpmock.NewErrorResponder(errors.New("connection reset")))
+	err := c.Do(context.Background(), "GET", "/api/cdrDownload", NewParams().Set("recordfile", "a.wav"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connection reset")
+	assert.NotContains(t, err.Error(), testAPIKey)
+	assert.NotContains(t, err.Error(), "url=")
+}
+
+func TestTimeoutIsEnforced(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithTimeout(20*time.Millisecond), WithRetries(0, 0))
+	mt.RegisterResponder("POST", testBase+"/api/x", func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	})
+	err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]Option{
+		"zero timeout":     {WithTimeout(0)},
+		"negative timeout": {WithTimeout(-time.Second)},
+		"nil http client":  {WithHTTPClient(nil)},
+		"nil transport":    {WithTransport(nil)},
+		"nil logger":       {WithLogger(nil)},
+		"empty UA":         {WithUserAgent("")},
+		"empty key":        {WithAPIKey("", "k")},
+		"nil option":       {nil},
+		"empty password":   {WithPassword("u", "")},
+		"empty access":     {WithAccessKey("", "s")},
+		"negative retries": {WithRetries(-1, 0)},
+		"nil store":        {WithTokenStore(nil)},
+		"nil zone":         {WithLoginTimeZone(nil)},
+		"max body":         {WithMaxResponseBytes(0)},
+	} {
+		_, err := New(testBase, opts...)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve, name)
+	}
+	for _, base := range []string{"", "ai.example.com", "ftp://h", "https://h?x=1", "https://u:p@h", "http://"} {
+		_, err := New(base)
+		assert.Error(t, err, base)
+	}
+	c, err := New("https://h/p/")
+	require.NoError(t, err)
+	assert.Equal(t, "https://h/p", c.BaseURL())
+}
+
+func TestWithHTTPClientIsCopied(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":0}`))
+	hc := &http.Client{Transport: mt, Timeout: time.Minute}
+	c, err := New(testBase, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(hc), WithTimeout(time.Second))
+	require.NoError(t, err)
+	require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, nil))
+	assert.Equal(t, 1, mt.GetTotalCallCount(), "the caller's transport is used")
+	assert.Equal(t, time.Minute, hc.Timeout, "the caller's client is not changed")
+	assert.Nil(t, hc.Jar)
+}
+
+func TestNoCredentials(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	c, err := New(testBase, WithTransport(mt))
+	require.NoError(t, err)
+	var ve *ValidationError
+	require.ErrorAs(t, c.Do(context.Background(), "POST", "/api/x", nil, nil), &ve)
+	assert.Zero(t, mt.GetTotalCallCount())
+}

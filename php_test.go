@@ -1,0 +1,102 @@
+package digelao
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startPHPJudge serves testdata/php/judge.php with php's built-in server. Without php-cli the test
+// is skipped, except in CI (CI=true), where skipping would hide a missing install.
+func startPHPJudge(t *testing.T) string {
+	t.Helper()
+	php, err := exec.LookPath("php")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("php-cli is required in CI: .ci/run installs it")
+		}
+		t.Skip("php-cli not installed; the PHP judge test needs it")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	cmd := exec.Command(php, "-n", "-S", addr, "testdata/php/judge.php")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "php -S did not start")
+	return "http://" + addr
+}
+
+// TestPHPAcceptsSignedRequests sends requests signed by the SDK to a server that checks them with
+// PHP's own $_GET, json_decode, json_encode and md5 — the platform's real judge.
+func TestPHPAcceptsSignedRequests(t *testing.T) {
+	t.Parallel()
+	base := startPHPJudge(t)
+	c, err := New(base, WithAPIKey(testUserSN, testAPIKey))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	tricky := "a+b c&d=e#f%g|h/i\\j\"k'<l>😀测试\t\n\x01\x7f"
+	cases := map[string]*Params{
+		"every vector value": NewParams().Set("remark", tricky),
+		"setCallback": NewParams().Set("open_callback", true).
+			Set("callback_url", "https://crm.example.com/hooks/call?token=a1b2&x=1"),
+		"numbers and bools": NewParams().Set("pageIndex", 0).Set("pageSize", uint16(500)).Set("flag", false),
+		"lists and objects": NewParams().Set("ids", []string{"88", "12"}).
+			Set("client_info_json", NewParams().Set("data", []*Params{
+				NewParams().Set("姓名", "张三").Set("电话", "13800138000").Set("备注", "VIP/老客户"),
+				NewParams().Set("姓名", "李四").Set("电话", "13900139000").Set("备注", ""),
+			})),
+		"chinese key": NewParams().Set("名字", "王五"),
+	}
+	for _, method := range []string{"POST", "GET"} {
+		for name, p := range cases {
+			t.Run(method+" "+name, func(t *testing.T) {
+				var out struct {
+					JSON   string          `json:"json"`
+					Params json.RawMessage `json:"params"`
+				}
+				require.NoError(t, c.Do(ctx, method, "/api/judge", p, &out))
+				// PHP saw exactly the values the SDK signed.
+				full := NewParams().Set("user_sn", testUserSN).Set("api_key", testAPIKey)
+				for i, k := range p.keys {
+					full.Set(k, p.vals[i])
+				}
+				want, err := full.MarshalJSON()
+				require.NoError(t, err)
+				assert.Equal(t, string(want), out.JSON)
+			})
+		}
+	}
+
+	t.Run("the judge refuses a tampered body", func(t *testing.T) {
+		body, err := signedBody(NewParams().Set("user_sn", testUserSN).Set("api_key", testAPIKey).Set("a", "1"))
+		require.NoError(t, err)
+		tampered := strings.Replace(string(body), `"a":"1"`, `"a":"2"`, 1)
+		resp, err := http.Post(base+"/api/judge", "application/json", strings.NewReader(tampered))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var env struct{ Code int }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+		assert.Equal(t, CodeSignature, env.Code)
+	})
+}
