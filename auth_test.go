@@ -51,7 +51,9 @@ func (f *fakeLogin) register(mt *httpmock.MockTransport) {
 			`"api_key":"%s","ai_count":"15","expired":"2027-07-11","parent_sn":null%s}}`, f.current, exp)), nil
 	})
 	mt.RegisterResponder("POST", testBase+"/api/index", func(r *http.Request) (*http.Response, error) {
-		var body struct{ APIKey string `json:"api_key"` }
+		var body struct {
+			APIKey string `json:"api_key"`
+		}
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &body)
 		f.mu.Lock()

@@ -210,7 +210,7 @@ func (c *Client) check(ep endpoint, resp *transport.Response, sess *Session) (*r
 		}
 		// An error page or JSON envelope where a file was expected.
 		b, err := io.ReadAll(io.LimitReader(resp.Stream, maxEnvelope))
-		resp.Stream.Close()
+		_ = resp.Stream.Close() // read-only: a close error changes nothing
 		if err != nil {
 			return nil, fmt.Errorf("digelao: %s %s: reading reply: %w", ep.method, ep.path, err)
 		}
@@ -247,9 +247,9 @@ func isFile(h http.Header) bool {
 
 // envelope is the platform's usual reply shape; every member is optional.
 type envelope struct {
-	Code *flex.Int      `json:"code"`
-	Rst  *flex.Int      `json:"rst"`
-	Msg  flex.String    `json:"msg"`
+	Code *flex.Int       `json:"code"`
+	Rst  *flex.Int       `json:"rst"`
+	Msg  flex.String     `json:"msg"`
 	Data json.RawMessage `json:"data"`
 }
 

@@ -192,7 +192,7 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 		assert.Equal(t, "失败", apiErr.Msg)
 		assert.Equal(t, "/api/x", apiErr.Path)
 		for _, s := range all {
-			assert.Equal(t, s == tc.sentinel, errors.Is(err, s), "code %s vs %v", tc.code, s)
+			assert.Equal(t, errors.Is(tc.sentinel, s), errors.Is(err, s), "code %s vs %v", tc.code, s)
 		}
 		assert.NotContains(t, err.Error(), testAPIKey)
 	}

@@ -98,7 +98,7 @@ func (t *Transport) Do(ctx context.Context, policy Retry, build func() (*Request
 			return resp, err // no time left for another attempt
 		}
 		if resp != nil && resp.Stream != nil {
-			resp.Stream.Close()
+			_ = resp.Stream.Close() // the reply being retried is discarded
 		}
 		t.log.DebugContext(ctx, "digelao retry", "method", req.Method, "path", req.Path, "attempt", attempt+1, "wait", wait)
 		select {
@@ -139,7 +139,7 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	}
 	defer cancel(nil)
 	defer timer.Stop()
-	defer res.RawBody().Close()
+	defer func() { _ = res.RawBody().Close() }()
 	out.Body, err = io.ReadAll(io.LimitReader(res.RawBody(), t.maxBody+1))
 	if err == nil && int64(len(out.Body)) > t.maxBody {
 		err = ErrBodyTooLarge
