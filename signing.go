@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -140,15 +141,41 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		return appendUint(dst, uint64(v)), nil
 	case uint64:
 		return appendUint(dst, v), nil
-	case []string:
-		return appendList(dst, v)
-	case []*Params:
-		return appendList(dst, v)
-	case []any:
-		return appendList(dst, v)
 	default:
-		return dst, fmt.Errorf("unsupported parameter type %T", v)
+		if n := listLen(v); n >= 0 {
+			return appendList(dst, v, n)
+		}
+		return dst, unsupported(v)
 	}
+}
+
+// unsupported reports a value type Params cannot send. It names only the type: values may be secret.
+func unsupported(v any) error {
+	return fmt.Errorf("unsupported parameter type %s", reflect.TypeOf(v))
+}
+
+// listLen returns the length of a list value, or -1 when v is not one of the supported lists.
+func listLen(v any) int {
+	switch l := v.(type) {
+	case []string:
+		return len(l)
+	case []*Params:
+		return len(l)
+	case []any:
+		return len(l)
+	}
+	return -1
+}
+
+// listElem returns element i of a list value accepted by listLen.
+func listElem(v any, i int) any {
+	switch l := v.(type) {
+	case []string:
+		return l[i]
+	case []*Params:
+		return l[i]
+	}
+	return v.([]any)[i]
 }
 
 func appendInt(dst []byte, n int64) []byte {
@@ -161,14 +188,14 @@ func appendUint(dst []byte, n uint64) []byte {
 	return append(strconv.AppendUint(dst, n, 10), '"')
 }
 
-func appendList[T any](dst []byte, list []T) ([]byte, error) {
+func appendList(dst []byte, list any, n int) ([]byte, error) {
 	dst = append(dst, '[')
-	for i, v := range list {
+	for i := range n {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		var err error
-		if dst, err = appendValue(dst, v); err != nil {
+		if dst, err = appendValue(dst, listElem(list, i)); err != nil {
 			return dst, fmt.Errorf("[%d]: %w", i, err)
 		}
 	}
@@ -180,7 +207,7 @@ func appendParams(dst []byte, p *Params) ([]byte, error) {
 		return dst, fmt.Errorf("nil *Params")
 	}
 	if p.isList() {
-		return appendList(dst, p.vals)
+		return appendList(dst, p.vals, len(p.vals))
 	}
 	dst = append(dst, '{')
 	for i, k := range p.keys {
@@ -272,12 +299,9 @@ func appendQuery(q []byte, name string, v any, n *int) ([]byte, error) {
 			}
 		}
 		return q, nil
-	case []string:
-		return appendQueryList(q, name, v, n)
-	case []*Params:
-		return appendQueryList(q, name, v, n)
-	case []any:
-		return appendQueryList(q, name, v, n)
+	}
+	if size := listLen(v); size >= 0 {
+		return appendQueryList(q, name, v, size, n)
 	}
 	// A scalar: its JSON form is a quoted string with PHP escapes; the query carries the raw text.
 	s, err := scalarString(v)
@@ -295,13 +319,13 @@ func appendQuery(q []byte, name string, v any, n *int) ([]byte, error) {
 	return append(q, queryEscape(s)...), nil
 }
 
-func appendQueryList[T any](q []byte, name string, list []T, n *int) ([]byte, error) {
-	if len(list) == 0 {
+func appendQueryList(q []byte, name string, list any, size int, n *int) ([]byte, error) {
+	if size == 0 {
 		return q, errors.New("an empty list cannot be sent in a query")
 	}
-	for i, v := range list {
+	for i := range size {
 		var err error
-		if q, err = appendQuery(q, name+"["+strconv.Itoa(i)+"]", v, n); err != nil {
+		if q, err = appendQuery(q, name+"["+strconv.Itoa(i)+"]", listElem(list, i), n); err != nil {
 			return q, err
 		}
 	}

@@ -19,12 +19,12 @@ func AppendString(dst []byte, s string) ([]byte, error) {
 	start := 0 // s[start:i] is plain ASCII still to copy
 	for i := 0; i < len(s); {
 		b := s[i]
-		if b < utf8.RuneSelf {
-			esc := asciiEscape[b]
-			if esc == 0 {
-				i++
-				continue
-			}
+		esc := escapes[b]
+		if esc == 0 {
+			i++
+			continue
+		}
+		if esc != nonASCII {
 			dst = append(dst, s[start:i]...)
 			if esc == 'u' {
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
@@ -58,11 +58,17 @@ func appendU(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
-// asciiEscape maps an ASCII byte to the letter of its short escape, 'u' for a \u00XX escape, or 0
-// when the byte is written as it is.
-var asciiEscape = func() (t [utf8.RuneSelf]byte) {
+// nonASCII marks the bytes of multi-byte UTF-8 sequences in escapes.
+const nonASCII = 0xff
+
+// escapes maps a byte to the letter of its short escape, 'u' for a \u00XX escape, nonASCII for
+// a byte of a multi-byte character, or 0 when the byte is written as it is: one lookup a byte.
+var escapes = func() (t [256]byte) {
 	for c := range 0x20 {
 		t[c] = 'u'
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = nonASCII
 	}
 	t['\b'], t['\f'], t['\n'], t['\r'], t['\t'] = 'b', 'f', 'n', 'r', 't'
 	t['"'], t['\\'], t['/'] = '"', '\\', '/'
