@@ -88,6 +88,10 @@ func parseBaseURL(raw string) (string, error) {
 // BaseURL returns the platform address the client calls.
 func (c *Client) BaseURL() string { return c.base }
 
+// CloseIdleConnections closes the client's idle keep-alive connections. A Client needs no
+// closing; call this when you drop one and want its connections gone at once (as in leak checks).
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
 // endpoint describes one platform call.
 type endpoint struct {
 	method string // http.MethodGet or http.MethodPost

@@ -81,6 +81,9 @@ func New(cfg Config) *Transport {
 	return &Transport{rc: rc, timeout: cfg.Timeout, maxBody: cfg.MaxBody, log: cfg.Logger}
 }
 
+// CloseIdleConnections closes the connections kept alive for reuse.
+func (t *Transport) CloseIdleConnections() { t.rc.GetClient().CloseIdleConnections() }
+
 // Do sends the request that build produces, retrying under policy. build runs again for every
 // attempt, so each attempt is freshly signed and carries its whole body.
 func (t *Transport) Do(ctx context.Context, policy Retry, build func() (*Request, error)) (*Response, error) {
