@@ -1,6 +1,6 @@
 module github.com/digelao-go/digelao
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/go-resty/resty/v2 v2.17.2
