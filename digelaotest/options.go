@@ -1,0 +1,263 @@
+package digelaotest
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The default account every Server accepts, and the sub-account and template its tasks use.
+const (
+	Username     = "demo"
+	Password     = "demo-password"
+	AccessID     = "5f0e3c9a4b7d46e1a2c8b0d9e7f61a3c"
+	AccessSecret = "c41d8f2e9a0b7c63e5f4a1d2b8c9e07f" //nolint:gosec // the fake's published test secret
+	UserSN       = "SYSUSER|8e2f4a61c0b9d37e5a1f6c2b9d0e4a73"
+	SeatSN       = "SYSUSER|1b7d3e9f5a2c4e6b8d0f1a3c5e7b9d2f" // the AI sub-account (2.1.1) that dials
+	SeatName     = "demo001"
+	TemplateSN   = "projects|4a92c1e8f07b3d65a9e2c4b1d8f3e6a0" // the default 话术 template
+	TemplateName = "示例回访话术"
+)
+
+// Account is a main account the fake accepts: both login variants, and the fields its login
+// reply carries. Empty fields get defaults derived from Username.
+type Account struct {
+	Username     string
+	Password     string
+	AccessID     string // api_access_id, for login 1.2
+	AccessSecret string // api_access_secret, for login 1.2
+	UserSN       string // "SYSUSER|<32 hex>"
+	ID           int64
+	TeamName     string
+	TeamSN       string
+	Job          string
+	CallerGroup  string
+	Expires      string // the account's own expiry date, "Y-m-d"
+	AICount      int    // AI seats: how many numbers one task dials at once
+	SeatSN       string // user_sn of the account's AI sub-account
+	SeatName     string
+}
+
+// Template is a 话术 (script) template. Columns are its import columns as 5.11 lists them; a
+// leading "*" marks a required column, and the first column naming 电话 or 手机 holds the number.
+type Template struct {
+	SN      string // "projects|<32 hex>" (the platform also uses "project|")
+	Name    string // project_caption
+	Company string // project_name
+	Columns []string
+}
+
+// Option configures a Server. NewServer panics on an invalid option, as httptest does on failure.
+type Option func(*config)
+
+type config struct {
+	now        func() time.Time
+	perMinute  time.Duration
+	manual     bool
+	pushDelay  time.Duration
+	pushTries  int
+	pushGap    time.Duration
+	accounts   []Account
+	templates  []Template
+	seed       uint64
+	hc         *http.Client
+	log        *slog.Logger
+	urlCheck   bool
+	outcome    func(Call) Outcome
+	listener   net.Listener
+	importPath string
+}
+
+func defaultConfig() config {
+	return config{
+		now:       time.Now,
+		perMinute: 50 * time.Millisecond,
+		pushDelay: time.Minute,
+		pushTries: 3,
+		pushGap:   time.Minute,
+		seed:      1,
+		log:       slog.New(slog.DiscardHandler),
+		urlCheck:  true,
+		accounts: []Account{{
+			Username: Username, Password: Password, AccessID: AccessID, AccessSecret: AccessSecret,
+			UserSN: UserSN, ID: 3635, TeamName: "人工智能客户组", TeamSN: "SON|8156510022", Job: "管理员",
+			CallerGroup: "912143", Expires: "2099-12-31", AICount: 5, SeatSN: SeatSN, SeatName: SeatName,
+		}},
+		templates: []Template{
+			{SN: TemplateSN, Name: TemplateName, Company: "示例科技", Columns: []string{"姓名", "*电话", "地址", "公司名称", "备注"}},
+			{SN: "project|9ac4e1b27d5f3a8c6e0b4d2f1a9c7e35", Name: "催缴提醒话术", Company: "示例科技", Columns: []string{"*姓名", "*电话", "欠费金额", "备注"}},
+		},
+	}
+}
+
+func mustf(ok bool, format string, args ...any) {
+	if !ok {
+		panic(fmt.Sprintf("digelaotest: "+format, args...))
+	}
+}
+
+// WithClock sets what the fake reads as now: login timestamps and api_key expiry are checked
+// against it, and simulated timelines start from it. now is called from many goroutines. The pace
+// of the simulation is WithTimeScale's, not the clock's. Default time.Now. See Clock.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		mustf(now != nil, "WithClock: nil func")
+		c.now = now
+	}
+}
+
+// WithTimeScale sets how much real time one simulated minute takes. Default 50ms: a call of two
+// simulated minutes is over in 100ms, and its push arrives 50ms later.
+func WithTimeScale(perMinute time.Duration) Option {
+	return func(c *config) {
+		mustf(perMinute > 0, "WithTimeScale: must be positive, got %s", perMinute)
+		c.perMinute = perMinute
+	}
+}
+
+// WithManualTime stops the simulation from running by itself: imports, calls and pushes happen
+// only inside Flush, in simulated-time order. With a fixed clock and seed, runs are identical.
+func WithManualTime() Option { return func(c *config) { c.manual = true } }
+
+// WithPushDelay sets the simulated time between a call's hang-up and its push. Default one
+// minute, as 6.6.1 states.
+func WithPushDelay(d time.Duration) Option {
+	return func(c *config) {
+		mustf(d >= 0, "WithPushDelay: negative delay %s", d)
+		c.pushDelay = d
+	}
+}
+
+// WithPushRetry sets how many times a push is tried in all before it is given up, and the
+// simulated time between tries. Default 3 tries a simulated minute apart: 6.6.1's "会尝试三次回调
+// 直到接收到SUCCESS" read as three attempts in all; the interval is not documented.
+func WithPushRetry(tries int, interval time.Duration) Option {
+	return func(c *config) {
+		mustf(tries >= 1 && interval >= 0, "WithPushRetry: need tries >= 1 and interval >= 0")
+		c.pushTries, c.pushGap = tries, interval
+	}
+}
+
+// WithAccount adds an account the fake accepts, next to the default one. Each account has its
+// own api_key, callback setting, tasks, records and lists.
+func WithAccount(a Account) Option {
+	return func(c *config) {
+		mustf(a.Username != "" && a.Password != "", "WithAccount: Username and Password are required")
+		for _, b := range c.accounts {
+			mustf(b.Username != a.Username, "WithAccount: duplicate username %q", a.Username)
+		}
+		c.accounts = append(c.accounts, a)
+	}
+}
+
+// WithTemplate adds a 话术 template next to the defaults (TemplateSN and one more).
+func WithTemplate(t Template) Option {
+	return func(c *config) {
+		mustf(t.SN != "" && t.Name != "" && len(t.Columns) > 0, "WithTemplate: SN, Name and Columns are required")
+		c.templates = append(c.templates, t)
+	}
+}
+
+// WithSeed sets the seed of every generated value: api_keys, sns, and call outcomes. Default 1.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithHTTPClient sets the client pushes are sent with. Default: a client of the Server's own
+// with a 10s timeout, whose idle connections Close closes.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) {
+		mustf(hc != nil, "WithHTTPClient: nil client")
+		c.hc = hc
+	}
+}
+
+// WithLogger sends a debug line per request and per push to l. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		mustf(l != nil, "WithLogger: nil logger")
+		c.log = l
+	}
+}
+
+// WithURLCheck switches the anti-hijack "url" check (REFERENCE §1.3) on or off. Default on; some
+// deployments do not enforce it, which off imitates.
+func WithURLCheck(on bool) Option { return func(c *config) { c.urlCheck = on } }
+
+// WithOutcomes decides how each simulated call ends, instead of the seeded default (about two
+// calls in three connect, intent grades A–E, F for calls not connected). f runs with the Server's
+// lock held: it must not call the Server's methods.
+func WithOutcomes(f func(Call) Outcome) Option {
+	return func(c *config) {
+		mustf(f != nil, "WithOutcomes: nil func")
+		c.outcome = f
+	}
+}
+
+// WithListener makes the Server serve on l (for example a fixed port for a mock command) instead
+// of a new loopback port. Close closes l.
+func WithListener(l net.Listener) Option {
+	return func(c *config) {
+		mustf(l != nil, "WithListener: nil listener")
+		c.listener = l
+	}
+}
+
+// WithImportResultPath serves 5.7.3 异步建任务后获取结果 at path. The documentation names no URL
+// for it, so it is served only where a test says; its reply is the documented
+// {"code":200,"msg":"请求成功","data":{"status":…,"desc":…,"import_percent":"…%"}}.
+func WithImportResultPath(path string) Option {
+	return func(c *config) {
+		mustf(len(path) > 1 && path[0] == '/', "WithImportResultPath: path must start with /")
+		c.importPath = path
+	}
+}
+
+// Clock is a clock for WithClock that stands still until moved. It is safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// Call describes a call the simulation places, for WithOutcomes.
+type Call struct {
+	TaskSN  string
+	Phone   string
+	Name    string
+	Attempt int               // 1 for the first call to the number in its task
+	Columns map[string]string // the imported row, keys without "*"
+}
+
+// Outcome is how a simulated call ends.
+type Outcome struct {
+	Connected bool
+	Ring      time.Duration // simulated time until answer or give-up; default 5s
+	Talk      time.Duration // simulated talk time of a connected call; default 30s
+	Grade     string        // 意向等级 A–F; default "C" when connected, "F" when not
+	Reason    string        // why a call did not connect, a 6.5 name such as "关机"; default "无人应答"
+}

@@ -1,0 +1,507 @@
+package digelaotest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/digelao-go/digelao/internal/phpjson"
+)
+
+// array is an ordered PHP array: the parameters PHP decodes from a request, and every reply the
+// fake writes. Keys are strings; PHP's integer keys appear in their canonical decimal form, which
+// is exactly the string PHP writes back out, so the two never need telling apart except for "[]".
+//
+// Values are string, number (a JSON number literal from a request), int, int64, float64, bool,
+// nil, *array, or a list ([]any, []string, []*array) that the fake builds for replies.
+type array struct {
+	keys []string
+	vals []any
+	idx  map[string]int // built once the array grows past indexAt keys
+	next int64          // PHP's nNextFreeElement: the key "[]" appends under
+}
+
+// number is a JSON number exactly as received.
+type number string
+
+// indexAt is the size from which lookups use a map.
+const indexAt = 16
+
+// obj builds an array from key, value pairs, for replies.
+func obj(kv ...any) *array {
+	a := &array{keys: make([]string, 0, len(kv)/2), vals: make([]any, 0, len(kv)/2)}
+	for i := 0; i+1 < len(kv); i += 2 {
+		a.set(kv[i].(string), kv[i+1])
+	}
+	return a
+}
+
+func (a *array) len() int { return len(a.keys) }
+
+func (a *array) index(k string) int {
+	if a.idx != nil {
+		if i, ok := a.idx[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, key := range a.keys {
+		if key == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// get returns the value under k.
+func (a *array) get(k string) (any, bool) {
+	if a == nil {
+		return nil, false
+	}
+	if i := a.index(k); i >= 0 {
+		return a.vals[i], true
+	}
+	return nil, false
+}
+
+// set stores v under k; an existing key keeps its position, as in PHP.
+func (a *array) set(k string, v any) {
+	if i := a.index(k); i >= 0 {
+		a.vals[i] = v
+		return
+	}
+	a.keys = append(a.keys, k)
+	a.vals = append(a.vals, v)
+	if n, ok := intKey(k); ok && n >= a.next {
+		a.next = n + 1
+	}
+	switch {
+	case a.idx != nil:
+		a.idx[k] = len(a.keys) - 1
+	case len(a.keys) > indexAt:
+		a.idx = make(map[string]int, 2*len(a.keys))
+		for i, key := range a.keys {
+			a.idx[key] = i
+		}
+	}
+}
+
+// push appends v under the next integer key, as PHP's $a[] = v does.
+func (a *array) push(v any) { a.set(strconv.FormatInt(a.next, 10), v) }
+
+// del removes k, keeping the order of the rest.
+func (a *array) del(k string) {
+	i := a.index(k)
+	if i < 0 {
+		return
+	}
+	a.keys = append(a.keys[:i], a.keys[i+1:]...)
+	a.vals = append(a.vals[:i], a.vals[i+1:]...)
+	if a.idx != nil {
+		delete(a.idx, k)
+		for j := i; j < len(a.keys); j++ {
+			a.idx[a.keys[j]] = j
+		}
+	}
+}
+
+// isList reports whether PHP's json_encode writes a as a list: no keys, or 0, 1, … in order.
+func (a *array) isList() bool {
+	for i, k := range a.keys {
+		if k != strconv.Itoa(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// str returns the parameter k as PHP's (string) cast reads a scalar; "" when k is missing or holds
+// an array.
+func (a *array) str(k string) string {
+	v, _ := a.get(k)
+	return scalarText(v)
+}
+
+func scalarText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case number:
+		return string(v)
+	case bool:
+		if v {
+			return "1"
+		}
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return ""
+}
+
+// intKey reports whether k is a key PHP stores as an integer, and its value.
+func intKey(k string) (int64, bool) {
+	if k == "" || k == "-" || (k[0] == '0' && len(k) > 1) || strings.HasPrefix(k, "-0") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(k, 10, 64)
+	return n, err == nil
+}
+
+// encodePHP returns v as PHP's json_encode (default flags) writes it.
+func encodePHP(v any) ([]byte, error) { return appendPHP(make([]byte, 0, 256), v) }
+
+func appendPHP(dst []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case string:
+		return phpjson.AppendString(dst, v)
+	case int:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case float64:
+		return appendFloat(dst, v)
+	case number:
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return strconv.AppendInt(dst, n, 10), nil
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return dst, fmt.Errorf("bad number %q", v)
+		}
+		return appendFloat(dst, f)
+	case *array:
+		if v.isList() {
+			return appendList(dst, v.vals)
+		}
+		dst = append(dst, '{')
+		for i, k := range v.keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = phpjson.AppendString(dst, k); err != nil {
+				return dst, err
+			}
+			dst = append(dst, ':')
+			if dst, err = appendPHP(dst, v.vals[i]); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	case []any:
+		return appendList(dst, v)
+	case []string:
+		return appendList(dst, v)
+	case []*array:
+		return appendList(dst, v)
+	}
+	return dst, fmt.Errorf("digelaotest: cannot encode %T", v)
+}
+
+func appendList[T any](dst []byte, list []T) ([]byte, error) {
+	dst = append(dst, '[')
+	for i, v := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendPHP(dst, v); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendFloat writes f as PHP does with serialize_precision -1 (php_gcvt with 17 digits, mode 0):
+// the shortest exact digits, in exponent form ("1.0e+25", "1.5e-7") below 1e-4 or from 1e17 on.
+func appendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, errors.New("inf and NaN cannot be JSON-encoded")
+	}
+	if math.Signbit(f) {
+		dst = append(dst, '-')
+		f = -f
+	}
+	if f == 0 {
+		return append(dst, '0'), nil
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	mant, exp, _ := strings.Cut(e, "e")
+	digits := strings.Replace(mant, ".", "", 1)
+	x, _ := strconv.Atoi(exp)
+	decpt := x + 1 // f = 0.digits × 10^decpt
+	switch {
+	case decpt < -3 || decpt > 17:
+		dst = append(dst, digits[0], '.')
+		if len(digits) == 1 {
+			dst = append(dst, '0')
+		} else {
+			dst = append(dst, digits[1:]...)
+		}
+		dst = append(dst, 'e')
+		if x < 0 {
+			return strconv.AppendInt(append(dst, '-'), int64(-x), 10), nil
+		}
+		return strconv.AppendInt(append(dst, '+'), int64(x), 10), nil
+	case decpt <= 0:
+		dst = append(dst, "0."...)
+		dst = append(dst, strings.Repeat("0", -decpt)...)
+		return append(dst, digits...), nil
+	case len(digits) <= decpt:
+		dst = append(dst, digits...)
+		return append(dst, strings.Repeat("0", decpt-len(digits))...), nil
+	default:
+		dst = append(dst, digits[:decpt]...)
+		return append(append(dst, '.'), digits[decpt:]...), nil
+	}
+}
+
+// maxJSONDepth is the deepest container nesting PHP's json_decode accepts with its default depth.
+const maxJSONDepth = 511
+
+var errPHPJSON = errors.New("json_decode would fail")
+
+// decodeJSON decodes b as PHP's json_decode($b, true) does, keeping the order of object keys: an
+// object or a list becomes an *array, a number stays its literal. It fails where PHP fails:
+// invalid UTF-8, an unpaired \u surrogate, nesting deeper than 511, or anything but one value.
+func decodeJSON(b []byte) (any, error) {
+	if !utf8.Valid(b) || !pairedSurrogates(b) {
+		return nil, errPHPJSON
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := decodeValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errPHPJSON
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errPHPJSON
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if depth >= maxJSONDepth || (t != '{' && t != '[') {
+			return nil, errPHPJSON
+		}
+		a := &array{}
+		for dec.More() {
+			key := ""
+			if t == '{' {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, errPHPJSON
+				}
+				key = kt.(string)
+			}
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if t == '{' {
+				a.set(key, v)
+			} else {
+				a.push(v)
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, errPHPJSON
+		}
+		return a, nil
+	case json.Number:
+		return number(t), nil
+	default: // string, bool, nil
+		return t, nil
+	}
+}
+
+// pairedSurrogates reports whether every \u escape of a UTF-16 surrogate in b is part of a pair;
+// PHP rejects a lone one where encoding/json would substitute U+FFFD.
+func pairedSurrogates(b []byte) bool {
+	hi := false // the previous escape was a high surrogate
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			if hi {
+				return false
+			}
+			continue
+		}
+		i++
+		if b[i] != 'u' || i+4 >= len(b) {
+			if hi {
+				return false
+			}
+			continue
+		}
+		r, err := strconv.ParseUint(string(b[i+1:i+5]), 16, 16)
+		i += 4
+		switch {
+		case err != nil:
+			return false
+		case r >= 0xd800 && r < 0xdc00:
+			if hi {
+				return false
+			}
+			hi = true
+		case r >= 0xdc00 && r < 0xe000:
+			if !hi {
+				return false
+			}
+			hi = false
+		case hi:
+			return false
+		}
+	}
+	return !hi
+}
+
+// maxInputVars and maxNesting are PHP's defaults for max_input_vars and max_input_nesting_level.
+const (
+	maxInputVars = 1000
+	maxNesting   = 64
+)
+
+// parseQuery adds the variables of a query string or urlencoded body to dst as PHP fills $_GET
+// and $_POST: split on "&", url-decode ("+" is a space), then register each name with PHP's
+// bracket syntax; variables past max_input_vars are dropped.
+func parseQuery(dst *array, raw string) {
+	n := 0
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		if n++; n > maxInputVars {
+			return
+		}
+		name, val, _ := strings.Cut(pair, "=")
+		registerVar(dst, urlDecode(name), urlDecode(val))
+	}
+}
+
+// urlDecode is PHP's urldecode: "+" is a space, a %XX pair a byte, anything else itself.
+func urlDecode(s string) string {
+	if !strings.ContainsAny(s, "+%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b = append(b, byte(v))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// registerVar stores one request variable as php_register_variable_ex does: leading spaces go,
+// ' ' and '.' in the base name become '_', "a[b][]" nests, an unterminated '[' is a plain
+// character, text after a closing ']' that is not '[' is ignored, and a variable nested deeper
+// than max_input_nesting_level is dropped along with its base.
+func registerVar(dst *array, name, val string) {
+	name = strings.TrimLeft(name, " ")
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i] // PHP reads the name as a C string
+	}
+	b := []byte(name)
+	open := -1
+	for i, c := range b {
+		if c == ' ' || c == '.' {
+			b[i] = '_'
+		} else if c == '[' {
+			open = i
+			break
+		}
+	}
+	if open == 0 {
+		return
+	}
+	if open < 0 {
+		if len(b) > 0 {
+			dst.set(string(b), val)
+		}
+		return
+	}
+	base := string(b[:open])
+	table := dst
+	key := &base // nil means "append"
+	for level, ip := 1, open; ; level++ {
+		if level > maxNesting {
+			dst.del(base)
+			return
+		}
+		ip++ // past '['
+		var idx *string
+		if ip >= len(b) || b[ip] != ']' {
+			end := bytes.IndexByte(b[ip:], ']')
+			if end < 0 {
+				// Not an index: at the first level the '[' and the rest join the name.
+				if level == 1 {
+					rest := []byte(strings.NewReplacer(" ", "_", ".", "_", "[", "_").Replace(string(b[ip:])))
+					table.set(base+"_"+string(rest), val)
+				} else {
+					setOrPush(table, key, val)
+				}
+				return
+			}
+			s := string(b[ip : ip+end])
+			idx = &s
+			ip += end
+		}
+		// Descend into table[key], replacing a scalar there with an array.
+		var child *array
+		if key == nil {
+			child = &array{}
+			table.push(child)
+		} else if c, ok := table.get(*key); ok {
+			if child, ok = c.(*array); !ok {
+				child = &array{}
+				table.set(*key, child)
+			}
+		} else {
+			child = &array{}
+			table.set(*key, child)
+		}
+		table, key = child, idx
+		ip++ // past ']'
+		if ip >= len(b) || b[ip] != '[' {
+			setOrPush(table, key, val)
+			return
+		}
+	}
+}
+
+func setOrPush(a *array, key *string, val any) {
+	if key == nil {
+		a.push(val)
+		return
+	}
+	a.set(*key, val)
+}

@@ -1,0 +1,112 @@
+package digelaotest
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reencode is what the fake hashes for a JSON body or a query: PHP's json_encode of what PHP
+// decodes, or "FALSE" where PHP's decoding or encoding fails.
+func reencode(in string) string {
+	var v any = &array{}
+	if body, ok := strings.CutPrefix(in, "J"); ok {
+		d, err := decodeJSON([]byte(body))
+		if _, isArr := d.(*array); err != nil || !isArr {
+			return "FALSE"
+		}
+		v = d
+	} else {
+		parseQuery(v.(*array), strings.TrimPrefix(in, "Q"))
+	}
+	b, err := encodePHP(v)
+	if err != nil {
+		return "FALSE"
+	}
+	return string(b)
+}
+
+// phpCases are inputs whose PHP decoding and re-encoding are easy to get wrong.
+var phpCases = []string{
+	`J{"user_sn":"SYSUSER|cb31","api_key":"MUOm4NH1","callback_url":"http:\/\/x\/api\/crm"}`,
+	`J{"a":1.0,"b":1e25,"c":0.1,"d":1e15,"e":123456789012345678901,"f":-0,"g":-0.0,"h":1.5e-7}`,
+	`J{"a":0.0001,"b":1e16,"c":1e17,"d":12345678901234567,"e":1E2,"f":100000000000000000000.0,"g":5e-324}`,
+	`J{"a":1.7976931348623157e308,"b":0.30000000000000004,"c":-1.5,"d":0.5,"e":-0.05,"f":1e-5,"g":123.456}`,
+	`J{"x":9223372036854775807,"y":9223372036854775808,"z":-9223372036854775808,"w":-9223372036854775809}`,
+	`J{"0":"a","1":"b"}`, `J{"1":"a","0":"b"}`, `J{}`, `J[]`, `J{"a":{}}`, `J{"a":[]}`, `J[1,"2",[3]]`,
+	`J{"a":1,"b":2,"a":3}`, `J{"01":"x","1":"y"}`, `J{"-0":"x","-1":"y"}`, `J{"":"empty key"}`,
+	`J{"a":"\ud83d\ude00 😀 测试 \u00e9"}`, `J{"a":"\ud800"}`, `J{"a":"\udc00x"}`, `J{"a":"\ud800\u0041"}`,
+	`J{"a":"\u0000\u001f\"\\\/<>&'"}`, `J{"a":true,"b":false,"c":null}`, `J{"a":"x"} `, ` {"a":1}`,
+	`J{"a":1}{"b":2}`, `J{"a":1,}`, `J"s"`, `J1`, `J`, `J{"a":"\xff"}`,
+	`J{"client_info_json":{"data":[{"姓名":"张三","电话":"13800138000"},{"姓名":"李四","电话":13900139000}]}}`,
+	`J{"0":"a","2":"b"}`, `J{"a":{"0":"x","1":"y"},"b":{"1":"x"}}`,
+	`J` + strings.Repeat("[", 511) + strings.Repeat("]", 511), `J` + strings.Repeat("[", 512) + strings.Repeat("]", 512),
+	`Qa[]=1&a[]=2&b[x][y]=3&c.d=4&e[=5&f[g=6&h]=7& i=8&j[k]l=9&m=1&m[]=2&n[]=1&n=2&a[5]=x&a[]=y&=z&o&p[]&q[ r ]=1&s[a.b]=2`,
+	`Qa[-1]=x&a[]=y&b[01]=1&b[]=2&c[2]=1&c[1]=2&c[]=3`, `Qa[b][c=1&x[][y=2&z[b]c=3`, `Q&&a=1&&b=2`,
+	`Quser_sn=SYSUSER%7Cb339&api_key=ACjhLRSp&recordpath=/mnt/record&recordfile=/mnt/a+b%20c%2Fd.wav`,
+	`Qa=%zz&b=%4&c=%41%42&d=+&e=%E6%B5%8B%E8%AF%95&f=%FF`, `Qa=1&b=2&a=3`, `Qk%5B0%5D=v&k%5B1%5D=w`,
+	`Q` + strings.Repeat("a[", 70) + strings.Repeat("]", 70) + "=deep&b=1",
+	`Q` + strings.Repeat("v=1&", 1005),
+}
+
+// TestReencodeMatchesPHP feeds each case to PHP itself and to the fake's decoder and encoder.
+func TestReencodeMatchesPHP(t *testing.T) {
+	php, err := exec.LookPath("php")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("php-cli is required in CI")
+		}
+		t.Skip("php-cli not installed")
+	}
+	var in strings.Builder
+	for _, c := range phpCases {
+		b, err := json.Marshal(c)
+		require.NoError(t, err)
+		in.Write(b)
+		in.WriteByte('\n')
+	}
+	cmd := exec.Command(php, "-n", "-d", "error_reporting=0", "testdata/reencode.php")
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for ; sc.Scan(); n++ {
+		var want string
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &want))
+		assert.Equal(t, want, reencode(phpCases[n]), "case %d: %.80q", n, phpCases[n])
+	}
+	assert.Equal(t, len(phpCases), n, "PHP answered every case")
+}
+
+func TestAppendFloat(t *testing.T) {
+	for f, want := range map[float64]string{
+		1: "1", 1e25: "1.0e+25", 0.1: "0.1", 1e15: "1000000000000000", 1e17: "1.0e+17", 1.5e-7: "1.5e-7",
+		0.0001: "0.0001", 1e-5: "1.0e-5", -0.05: "-0.05", 123.456: "123.456", 5e-324: "5.0e-324",
+	} {
+		b, err := appendFloat(nil, f)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(b), "%v", f)
+	}
+}
+
+func TestArrayKeepsPHPOrder(t *testing.T) {
+	a := &array{}
+	for i := range 40 { // past indexAt, so the map index is used
+		a.push(i)
+	}
+	a.set("5", "five")
+	a.del("0")
+	a.push("next")
+	b, err := encodePHP(a)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), `{"1":1,"2":2,"3":3,"4":4,"5":"five",`))
+	assert.True(t, strings.HasSuffix(string(b), `"39":39,"40":"next"}`))
+}
