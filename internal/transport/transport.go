@@ -129,8 +129,9 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 			err = cause
 		}
 		cancel(nil)
+		err = stripURL(err)
 		t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, stripURL(err))
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
 	out := &Response{Status: res.StatusCode(), Header: res.Header()}
 	t.log.DebugContext(ctx, "digelao request", "method", req.Method, "path", req.Path, "status", out.Status,
