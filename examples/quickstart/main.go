@@ -60,7 +60,7 @@ func configFromEnv() config {
 
 func run(ctx context.Context, out io.Writer) error {
 	cfg := configFromEnv()
-	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	say := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format+"\n", args...) }
 	step := 0
 	next := func(title string) { step++; say("\n%d. %s", step, title) }
 
@@ -91,7 +91,7 @@ func run(ctx context.Context, out io.Writer) error {
 		s.ExpiresAt.Local().Format(time.DateTime))
 
 	next("Starting a local push receiver and pointing the pushes at it")
-	rcv, err := startReceiver(cfg.listen)
+	rcv, err := startReceiver(ctx, cfg.listen)
 	if err != nil {
 		return err
 	}
@@ -178,11 +178,11 @@ type receiver struct {
 	done       chan error
 }
 
-func startReceiver(addr string) (*receiver, error) {
+func startReceiver(ctx context.Context, addr string) (*receiver, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
