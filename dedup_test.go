@@ -1,0 +1,79 @@
+package digelao
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryDedupStates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryDedup(10)
+	st, err := m.Claim(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, ClaimNew, st)
+	st, _ = m.Claim(ctx, "a")
+	assert.Equal(t, ClaimInProgress, st)
+
+	require.NoError(t, m.Release(ctx, "a")) // the handler failed: a redelivery is handled
+	st, _ = m.Claim(ctx, "a")
+	assert.Equal(t, ClaimNew, st)
+	require.NoError(t, m.Complete(ctx, "a"))
+	st, _ = m.Claim(ctx, "a")
+	assert.Equal(t, ClaimDone, st)
+}
+
+func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryDedup(3)
+	st, _ := m.Claim(ctx, "in-progress")
+	require.Equal(t, ClaimNew, st)
+	for i := range 10 {
+		k := fmt.Sprint(i)
+		_, _ = m.Claim(ctx, k)
+		require.NoError(t, m.Complete(ctx, k))
+	}
+	assert.Equal(t, 3, m.done.Len())
+	st, _ = m.Claim(ctx, "0")
+	assert.Equal(t, ClaimNew, st, "the oldest handled key was forgotten")
+	st, _ = m.Claim(ctx, "9")
+	assert.Equal(t, ClaimDone, st)
+	st, _ = m.Claim(ctx, "in-progress")
+	assert.Equal(t, ClaimInProgress, st, "claims are never evicted")
+}
+
+func TestMemoryDedupAbandonedClaimExpires(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryDedup(10)
+	now := time.Now()
+	m.now = func() time.Time { return now }
+	_, _ = m.Claim(ctx, "a")
+	now = now.Add(claimTTL + time.Second)
+	st, _ := m.Claim(ctx, "a")
+	assert.Equal(t, ClaimNew, st)
+}
+
+func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	m := NewMemoryDedup(100)
+	var fresh atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if st, _ := m.Claim(context.Background(), "sn"); st == ClaimNew {
+				fresh.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, fresh.Load())
+}
