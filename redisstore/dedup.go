@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/digelao-go/digelao"
+)
+
+var _ digelao.DedupStore = (*Store)(nil)
+
+// Values of a push key.
+const (
+	claimed = "claimed"
+	done    = "done"
+)
+
+// claimScript sets KEYS[1] to ARGV[1] ("claimed") for ARGV[2] milliseconds unless it exists, and
+// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed by another.
+const claimScript = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
+return 1`
+
+// releaseIfScript deletes KEYS[1] only while it is ARGV[1] ("claimed"), never a "done" mark.
+const releaseIfScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0`
+
+func (s *Store) pushKey(key string) string { return s.cfg.prefix + "push:" + key }
+
+// Claim implements digelao.DedupStore: atomically, it claims key for the claim TTL (WithClaimTTL)
+// and returns ClaimNew, or reports ClaimDone for a completed key and ClaimInProgress for one
+// claimed by another handler. A claim that is neither completed nor released lapses after the
+// claim TTL, so a redelivery after a crash is handled.
+func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, error) {
+	if err := s.check("claim", key); err != nil {
+		return 0, err
+	}
+	n, err := s.claim.Run(ctx, s.rdb, []string{s.pushKey(key)}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
+	if err != nil {
+		return 0, wrap("claim", err)
+	}
+	switch n {
+	case 0:
+		return digelao.ClaimNew, nil
+	case 1:
+		return digelao.ClaimInProgress, nil
+	case 2:
+		return digelao.ClaimDone, nil
+	}
+	return 0, wrap("claim", fmt.Errorf("unexpected script result %d", n))
+}
+
+// Complete implements digelao.DedupStore: it marks key done for the done TTL (WithDoneTTL),
+// whether or not it was claimed.
+func (s *Store) Complete(ctx context.Context, key string) error {
+	if err := s.check("complete", key); err != nil {
+		return err
+	}
+	if err := s.rdb.Set(ctx, s.pushKey(key), done, s.cfg.doneTTL).Err(); err != nil {
+		return wrap("complete", err)
+	}
+	return nil
+}
+
+// Release implements digelao.DedupStore: it drops an in-progress claim on key so that a
+// redelivery is handled. A completed key stays completed.
+func (s *Store) Release(ctx context.Context, key string) error {
+	if err := s.check("release", key); err != nil {
+		return err
+	}
+	if err := s.releaseIf.Run(ctx, s.rdb, []string{s.pushKey(key)}, claimed).Err(); err != nil {
+		return wrap("release", err)
+	}
+	return nil
+}
