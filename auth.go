@@ -67,8 +67,8 @@ const (
 	keyLifetime = 2 * time.Hour
 	// refreshMargin is how long before expiry a key is replaced.
 	refreshMargin = 2 * time.Minute
-	// lockTTL bounds how long a crashed holder can keep the refresh lock.
-	lockTTL = 30 * time.Second
+	// lockMargin is how much longer the refresh lock lives than the login it guards may take.
+	lockMargin = 10 * time.Second
 )
 
 // chinaTime is the platform's time zone, used for login 1.2's timestamp.
@@ -229,7 +229,7 @@ func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session,
 // a valid one is stored. Calls log in by themselves when needed, so Login is only for checking
 // credentials early or reading the account fields. A WithAPIKey client returns its fixed session.
 func (c *Client) Login(ctx context.Context) (*Session, error) {
-	return c.auth.refresh(ctx, nil, true)
+	return c.auth.refresh(ctx, c.auth.cur.Load(), true)
 }
 
 // authenticator hands out the session for a client: from its own cache, from the shared store,
@@ -242,13 +242,18 @@ type authenticator struct {
 	key   string
 	now   func() time.Time
 	log   *slog.Logger
+	// lockTTL bounds how long a crashed holder keeps the refresh lock. It outlives the login it
+	// guards (one attempt, bounded by the client's timeout), so no second login can start while
+	// the first is still running and cancel its key.
+	lockTTL time.Duration
 
 	cur  atomic.Pointer[Session] // the warm path reads only this
 	turn chan struct{}           // a one-slot semaphore: one refresh at a time in this process
 }
 
 func newAuthenticator(c *Client, s *settings) *authenticator {
-	a := &authenticator{c: c, creds: s.creds, store: s.store, now: time.Now, log: s.logger, turn: make(chan struct{}, 1)}
+	a := &authenticator{c: c, creds: s.creds, store: s.store, now: time.Now, log: s.logger,
+		lockTTL: s.timeout + lockMargin, turn: make(chan struct{}, 1)}
 	if a.creds == nil {
 		return a
 	}
@@ -256,7 +261,7 @@ func newAuthenticator(c *Client, s *settings) *authenticator {
 		a.store = NewMemoryStore()
 	}
 	sum := sha256.Sum256([]byte(c.base + "\x00" + a.creds.account()))
-	a.key = "digelao:session:" + hex.EncodeToString(sum[:12])
+	a.key = "session:" + hex.EncodeToString(sum[:12])
 	return a
 }
 
@@ -322,7 +327,7 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 				return s, nil
 			}
 		}
-		unlock, ok, err := a.store.Lock(ctx, a.key, lockTTL)
+		unlock, ok, err := a.store.Lock(ctx, a.key, a.lockTTL)
 		if err != nil {
 			return nil, storeErr("lock", err)
 		}
@@ -358,10 +363,13 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 		return nil, err
 	}
 	a.log.InfoContext(ctx, "digelao logged in", "user_sn", s.UserSN, "expires_at", s.ExpiresAt)
-	if err := a.store.Put(ctx, a.key, s); err != nil {
-		return nil, storeErr("put", err)
-	}
+	// The login already cancelled every older key: keep using the new one even if it cannot be
+	// shared, rather than fail every call until the store is back.
 	a.cur.Store(s)
+	if err := a.store.Put(ctx, a.key, s); err != nil {
+		a.log.WarnContext(ctx, "digelao cannot share the new session; other instances will log in again",
+			"error", storeErr("put", err))
+	}
 	return s, nil
 }
 

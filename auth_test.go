@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -298,4 +299,38 @@ func TestMemoryStoreLock(t *testing.T) {
 	_, ok, _ = m.Lock(ctx, "k", time.Hour)
 	assert.False(t, ok)
 	require.NoError(t, unlock3(ctx))
+}
+
+// failingPut is a TokenStore whose writes fail, as when Redis drops a connection mid-way.
+type failingPut struct{ *MemoryStore }
+
+func (failingPut) Put(context.Context, string, *Session) error { return errors.New("connection reset") }
+
+func TestFailedStoreWriteKeepsTheNewKey(t *testing.T) {
+	t.Parallel()
+	c, f, _ := newLoginClient(t, WithTokenStore(failingPut{NewMemoryStore()}))
+	ctx := context.Background()
+	require.NoError(t, callIndex(ctx, c), "the login cancelled older keys: its key is used even if it cannot be shared")
+	require.NoError(t, callIndex(ctx, c))
+	assert.EqualValues(t, 1, f.logins.Load())
+}
+
+func TestLoginAlwaysReturnsANewKey(t *testing.T) {
+	t.Parallel()
+	c, f, _ := newLoginClient(t)
+	ctx := context.Background()
+	first, err := c.Login(ctx)
+	require.NoError(t, err)
+	second, err := c.Login(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.APIKey, second.APIKey)
+	assert.EqualValues(t, 2, f.logins.Load())
+	require.NoError(t, callIndex(ctx, c), "the newest key is the one in use")
+	assert.EqualValues(t, 2, f.logins.Load())
+}
+
+func TestRefreshLockOutlivesTheLogin(t *testing.T) {
+	t.Parallel()
+	c, _, _ := newLoginClient(t, WithTimeout(time.Minute))
+	assert.Greater(t, c.auth.lockTTL, time.Minute)
 }

@@ -300,15 +300,6 @@ func (r *reply) decodeData(ep endpoint, out any) error {
 	return nil
 }
 
-// decodeBody decodes the whole reply into out, for endpoints whose payload is not under "data".
-func (r *reply) decodeBody(ep endpoint, out any) error {
-	if err := json.Unmarshal(r.body, out); err != nil {
-		return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path,
-			Msg: "cannot decode reply: " + err.Error()}
-	}
-	return nil
-}
-
 // redactErr rewrites an error whose text holds one of the session's secrets.
 func redactErr(err error, sess *Session) error {
 	msg := err.Error()

@@ -16,7 +16,7 @@ import (
 	"github.com/digelao-go/digelao/redisstore"
 )
 
-const sessKey = "digelao:session:0123456789abcdef01234567"
+const sessKey = "session:0123456789abcdef01234567"
 
 func session(apiKey string, expires time.Time) *digelao.Session {
 	return &digelao.Session{UserSN: "SYSUSER|b3397882e26ba9e7fb8f01f1af345bde", APIKey: apiKey, ExpiresAt: expires,
