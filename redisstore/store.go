@@ -46,7 +46,9 @@ type config struct {
 type Option func(*config)
 
 // WithPrefix sets the prefix of every Redis key the Store uses. Default "digelao:"; "" uses the
-// keys as they are. Give each application sharing a Redis its own prefix if they must not share.
+// keys as they are. Every process using the same platform account must use the same Redis and
+// prefix, or their logins cancel one another's keys; the session key already names the account, so
+// applications on different accounts do not collide under one prefix.
 func WithPrefix(prefix string) Option {
 	return func(c *config) { c.prefix = prefix }
 }
