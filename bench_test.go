@@ -192,3 +192,28 @@ func BenchmarkWarmSession(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPushDecode measures turning a realistic call-record push (the 6.6.2 sample, PHP-encoded)
+// into a typed event, against encoding/json decoding the same bytes into a map in the same run.
+func BenchmarkPushDecode(b *testing.B) {
+	body := SampleCallRecordPush("account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", "15800000000")
+	b.Run("sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if ev, err := decodePush("application/json", body); err != nil || ev.call == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline=encoding-json-map", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

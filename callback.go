@@ -53,3 +53,21 @@ func checkPushURL(field, raw string) error {
 	}
 	return nil
 }
+
+// CallbackURL returns base with token added as its "token" query parameter: a push URL for
+// SetCallback that a PushHandler with the same Token accepts. base must be an absolute http or
+// https URL, and token not empty; use a long random one, such as crypto/rand.Text() returns.
+// Other query parameters of base are kept.
+func CallbackURL(base, token string) (string, error) {
+	if err := checkPushURL("base", base); err != nil {
+		return "", err
+	}
+	if token == "" {
+		return "", invalid("token", "is required")
+	}
+	u, _ := url.Parse(base) // checked above
+	q := u.Query()
+	q.Set("token", token)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

@@ -1,0 +1,70 @@
+package digelao
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// The documented push samples (6.6.1 of 2019, 6.6.2 of 2024), as far as the pages show them, with
+// the sns' elided hex filled in.
+const (
+	callRecordSample2019 = `{"id":37,"sn":"account|0f1e2d3c4b5a69788796a5b4c3d2e1f0","user_name":"test","user_sn":"SYSUSER|00112233445566778899aabbccddeeff","project_sn":"projects|ffeeddccbbaa99887766554433221100","team_name":"\u4eba\u5de5\u667a\u80fd\u5ba2\u6237\u7ec4","phone":"12345678901","created_at":"2019-01-22 09:46:30","name":"test","address":null,"connected_at":"2019-01-22 09:46:28","disconnected_at":"2019-01-22 09:46:30"}`
+	callRecordSample2024 = `{"id":12003,"sn":"account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a","user_sn":"SYSUSER|317d5a0c2e8b4f6a9d1c3e5b7a9f0d2e","user_name":"zzh1","parent_sn":"zzh","team_sn":"SON","team_name":"\u4eba\u5de5\u667a\u80fd\u5ba2\u6237\u7ec4","created_at":"2024-07-02 15:03:24","updated_at":"2024-07-02 15:03:24","name":"\u5f20\u4e09","phone":"15800000000","address":"","unit":"","unit_phone":null,"project_sn":"projects|d98f3c1a5e7b9d2f4a6c8e0b1d3f5a7c","project_caption":"zzh\u79fb\u52a8\u50ac\u7f34\u56fa\u5b9a\u8bdd\u672f"}`
+)
+
+func TestCallRecordDecodesTheDocumentedSamples(t *testing.T) {
+	t.Parallel()
+	var old CallRecord
+	require.NoError(t, json.Unmarshal([]byte(callRecordSample2019), &old))
+	assert.Equal(t, int64(37), old.ID)
+	assert.Equal(t, "account|0f1e2d3c4b5a69788796a5b4c3d2e1f0", old.SN)
+	assert.Equal(t, "人工智能客户组", old.TeamName)
+	assert.Empty(t, old.Address, "null is empty")
+	assert.Equal(t, time.Date(2019, 1, 22, 9, 46, 28, 0, flex.China), old.ConnectedAt)
+	assert.True(t, old.Connected(), "connected_at is set")
+	assert.Nil(t, old.Extra)
+	assert.Equal(t, callRecordSample2019, string(old.Raw))
+
+	var cur CallRecord
+	require.NoError(t, json.Unmarshal([]byte(callRecordSample2024), &cur))
+	assert.Equal(t, CallRecord{
+		ID: 12003, SN: "account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", Phone: "15800000000", Name: "张三",
+		UserSN: "SYSUSER|317d5a0c2e8b4f6a9d1c3e5b7a9f0d2e", UserName: "zzh1", ParentSN: "zzh", TeamSN: "SON",
+		TeamName: "人工智能客户组", ProjectSN: "projects|d98f3c1a5e7b9d2f4a6c8e0b1d3f5a7c",
+		ProjectCaption: "zzh移动催缴固定话术", CreatedAt: time.Date(2024, 7, 2, 15, 3, 24, 0, flex.China),
+		UpdatedAt: time.Date(2024, 7, 2, 15, 3, 24, 0, flex.China), Raw: json.RawMessage(callRecordSample2024),
+	}, cur)
+	assert.False(t, cur.Connected())
+}
+
+func TestCallRecordSamplePushDecodes(t *testing.T) {
+	t.Parallel()
+	var r CallRecord
+	require.NoError(t, json.Unmarshal(SampleCallRecordPush("account|1", "13800138000"), &r))
+	assert.Equal(t, "account|1", r.SN)
+	assert.Equal(t, "13800138000", r.Phone)
+	assert.Equal(t, IntentB, r.Intent())
+	assert.Equal(t, 35, r.TalkTime)
+	assert.True(t, r.Connected())
+	assert.Equal(t, "/mnt/record", r.RecordPath)
+	assert.Equal(t, 3, r.TurnCount)
+	assert.Nil(t, r.Extra, "the sample uses only known members")
+}
+
+func TestCallRecordKeepsUnknownMembersAndRejectsWrongShapes(t *testing.T) {
+	t.Parallel()
+	var r CallRecord
+	require.NoError(t, json.Unmarshal([]byte(`{"sn":"s","姓名":"李四","fs_push_screens":"1","talktimes":12.0}`), &r))
+	assert.Equal(t, 12, r.TalkTime)
+	assert.Equal(t, map[string]json.RawMessage{"姓名": json.RawMessage(`"李四"`), "fs_push_screens": json.RawMessage(`"1"`)}, r.Extra)
+
+	for _, bad := range []string{`[]`, `{"talktimes":"12.5"}`, `{"created_at":"tomorrow"}`, `{"phone":{"a":1}}`} {
+		assert.Error(t, json.Unmarshal([]byte(bad), &r), bad)
+	}
+}

@@ -1,0 +1,565 @@
+package digelao
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// PushHandler is an http.Handler that receives the platform's pushes: call records (Platform API
+// 6.6.1 挂机后流水推送回调, sent to callback_url), import results (5.7.15 异步导入推送, sent to
+// task_callback_url) and task analytics (7.7 推送数据分析数据). Mount it at the URLs given to
+// SetCallback; one handler can serve all three.
+//
+// It answers 200 with the body SUCCESS — what the platform waits for before it stops retrying —
+// only after the event's callback returned nil, so SUCCESS means the event was handled. Every
+// other answer makes the platform deliver again, up to three tries in all (6.6.1):
+//
+//   - 405 for a method other than POST, 401 when Token is set and the request's token query
+//     parameter does not match, 413 for a body over MaxBodyBytes, 400 for a body that is neither
+//     JSON nor a form. No callback runs.
+//   - 500 when the callback returned an error or panicked.
+//   - 501 when no callback takes the event: the kind's callback is nil and so is OnUnknown.
+//   - 503 when the de-duplication store failed, or while another delivery of the same call
+//     record is being handled.
+//
+// Bodies may be a JSON object, an application/x-www-form-urlencoded or multipart form (read as PHP
+// reads one: "import_mark[totalCount]=1" nests), or a form whose only field holds a JSON object:
+// the documentation does not give the pushes' Content-Type. A body with dial_task_main_sn and
+// import_mark is an import result, one with dial_task_main_data task analytics, one with sn or
+// phone a call record. Anything else, and a body of a known kind whose fields do not decode, goes
+// to OnUnknown as received; so does a known kind whose callback is nil.
+//
+// Call records are de-duplicated by sn (id when sn is empty), since the platform may deliver the
+// same record more than once: a record already handled is answered SUCCESS without calling
+// OnCallRecord again, and one whose callback failed is forgotten so that its redelivery is
+// handled. Import results and analytics are not de-duplicated and arrive at least once: appending
+// numbers to a task (5.7.2) pushes another import result for the same task, possibly with the
+// same bytes, so nothing tells a redelivery from a new import. Make those callbacks idempotent.
+//
+// Pushes carry no signature (REFERENCE §5): set Token, give SetCallback a URL from CallbackURL,
+// and serve over HTTPS. The pushes are not a complete feed either: as the platform recommends,
+// sweep the call-record list (6.1 /api/crmList) now and then to fill gaps.
+//
+// The zero value with a callback set is ready to use, with an in-memory de-duplication store;
+// do not copy a PushHandler after its first request. It is safe for concurrent use.
+type PushHandler struct {
+	// OnCallRecord handles a call record (6.6.1).
+	OnCallRecord func(context.Context, *CallRecord) error
+	// OnImportResult handles the result of an asynchronous import (5.7.15).
+	OnImportResult func(context.Context, *ImportResult) error
+	// OnTaskAnalytics handles a task's analytics (7.7).
+	OnTaskAnalytics func(context.Context, *TaskAnalytics) error
+	// OnUnknown handles the body, exactly as received, of a push that is of no known kind, that
+	// does not decode, or whose kind's callback is nil.
+	OnUnknown func(context.Context, []byte) error
+
+	// Token, when set, must be the request's "token" query parameter (see CallbackURL). It is
+	// compared in constant time and never logged.
+	Token string
+	// MaxBodyBytes bounds a push's body. Default 1 MiB.
+	MaxBodyBytes int64
+	// Dedup remembers which call records were handled. Give every replica behind one callback
+	// URL the same store (redisstore.Store). Default: NewMemoryDedup(100_000), for one process.
+	Dedup DedupStore
+	// Logger receives a line per refused or failed push and per duplicate. Default: discard.
+	Logger *slog.Logger
+
+	once  sync.Once
+	dedup DedupStore
+	log   *slog.Logger
+}
+
+// Defaults of PushHandler.
+const (
+	defaultPushBodyBytes = 1 << 20
+	defaultDedupCapacity = 100_000
+	// settleTimeout bounds Complete and Release, which run even when the request's context
+	// ended: a claim left in progress would refuse the redeliveries that follow.
+	settleTimeout = 10 * time.Second
+)
+
+func (h *PushHandler) init() {
+	h.dedup, h.log = h.Dedup, h.Logger
+	if h.dedup == nil {
+		h.dedup = NewMemoryDedup(defaultDedupCapacity)
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ServeHTTP implements http.Handler; see PushHandler.
+func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.once.Do(h.init)
+	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		refuse(w, log, http.StatusMethodNotAllowed, "method", r.Method)
+		return
+	}
+	if h.Token != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(h.Token)) != 1 {
+		refuse(w, log, http.StatusUnauthorized, "reason", "missing or wrong token")
+		return
+	}
+	body, err := readBody(w, r, h.MaxBodyBytes)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			refuse(w, log, http.StatusRequestEntityTooLarge, "limit", tooBig.Limit)
+			return
+		}
+		refuse(w, log, http.StatusBadRequest, "error", err)
+		return
+	}
+	ev, err := decodePush(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		refuse(w, log, http.StatusBadRequest, "error", err)
+		return
+	}
+	log = log.With("kind", ev.kind())
+	if ev.err != nil {
+		log.Warn("digelao: push does not decode; passed on as unknown", "error", ev.err)
+	}
+	if status := h.deliver(r.Context(), ev, body, log); status != http.StatusOK {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "SUCCESS")
+}
+
+// refuse answers status to a push that is not handled, and logs why.
+func refuse(w http.ResponseWriter, log *slog.Logger, status int, args ...any) {
+	log.Warn("digelao: push refused", append([]any{"status", status}, args...)...)
+	http.Error(w, http.StatusText(status), status)
+}
+
+// readBody reads the request's body, at most limit bytes (default 1 MiB).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = defaultPushBodyBytes
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+}
+
+// deliver hands ev to its callback, de-duplicating call records, and returns the status to answer.
+func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, log *slog.Logger) int {
+	fn := h.callback(ev, body)
+	if fn == nil {
+		log.Error("digelao: no callback for this push; set OnUnknown to receive it")
+		return http.StatusNotImplemented
+	}
+	key := ev.dedupKey()
+	if key == "" {
+		return h.run(ctx, fn, log)
+	}
+	log = log.With("key", key)
+	state, err := h.dedup.Claim(ctx, key)
+	switch {
+	case err != nil:
+		log.Error("digelao: push de-duplication failed", "error", err)
+		return http.StatusServiceUnavailable
+	case state == ClaimDone:
+		log.Info("digelao: duplicate push acknowledged")
+		return http.StatusOK
+	case state != ClaimNew:
+		log.Info("digelao: push is being handled by another delivery")
+		return http.StatusServiceUnavailable
+	}
+	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	status := h.run(ctx, fn, log)
+	if status != http.StatusOK {
+		if err := h.dedup.Release(settle, key); err != nil {
+			log.Error("digelao: push de-duplication release failed; redeliveries wait for the claim to lapse", "error", err)
+		}
+		return status
+	}
+	if err := h.dedup.Complete(settle, key); err != nil {
+		// Handled, so acknowledged; a later redelivery may be handled again.
+		log.Error("digelao: push handled but not recorded as handled", "error", err)
+	}
+	return http.StatusOK
+}
+
+// callback returns the call of the callback that takes ev, or nil when none does.
+func (h *PushHandler) callback(ev *pushEvent, body []byte) func(context.Context) error {
+	switch {
+	case ev.call != nil && h.OnCallRecord != nil:
+		return func(ctx context.Context) error { return h.OnCallRecord(ctx, ev.call) }
+	case ev.imp != nil && h.OnImportResult != nil:
+		return func(ctx context.Context) error { return h.OnImportResult(ctx, ev.imp) }
+	case ev.stats != nil && h.OnTaskAnalytics != nil:
+		return func(ctx context.Context) error { return h.OnTaskAnalytics(ctx, ev.stats) }
+	case h.OnUnknown != nil:
+		return func(ctx context.Context) error { return h.OnUnknown(ctx, body) }
+	}
+	return nil
+}
+
+// run calls fn, turning an error or a panic into 500.
+func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, log *slog.Logger) (status int) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("digelao: push callback panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			status = http.StatusInternalServerError
+		}
+	}()
+	if err := fn(ctx); err != nil {
+		log.Error("digelao: push callback failed", "error", err)
+		return http.StatusInternalServerError
+	}
+	return http.StatusOK
+}
+
+// ImportResult is the result of an asynchronous import (Platform API 5.7.15 异步导入推送): the
+// counters on success, or the reason it failed. The page says import_mark holds one or the other;
+// a reason is read from a JSON string that does not hold the counters [inferred].
+type ImportResult struct {
+	TaskSN  string // dial_task_main_sn
+	Counts  ImportCounts
+	Failure string          // why the import failed; empty on success
+	Raw     json.RawMessage // the push as received (a form as a JSON object)
+}
+
+// TaskAnalytics is a task's statistics, pushed at the interval set in the platform's console
+// (Platform API 7.7 推送数据分析数据).
+type TaskAnalytics struct {
+	Task      AnalyticsTask   // dial_task_main_data
+	HangUps   []HangUpStat    // hang_up_data: where in the script callees hung up (跳出率)
+	Unmatched []string        // out_of_key_data: what callees said that the script did not match (待学习问题)
+	Raw       json.RawMessage // the push as received (a form as a JSON object)
+}
+
+// AnalyticsTask is the task part of TaskAnalytics.
+type AnalyticsTask struct {
+	TaskSN         string // dial_task_main_sn
+	Source         string // the task's name
+	ProjectSN      string // the script template
+	ProjectCaption string
+	Status         int // the task's status as 5.1 lists it [inferred]
+	Total          int // total_count: numbers in the task
+	Sent           int // send_count: numbers dialled
+	Success        int // success: calls connected [inferred]
+	Operator       string
+	UserName       string
+	Remark         string
+	StartedAt      time.Time
+	StoppedAt      time.Time // stoped_at (sic)
+}
+
+// HangUpStat is how many calls ended at one node of the script.
+type HangUpStat struct {
+	Node  string  // hangUpName
+	Count int     // hangUpCount
+	Rate  float64 // hangUpRate, percent
+}
+
+// pushEvent is a decoded push: one of call, imp, stats, or none for an unknown one.
+type pushEvent struct {
+	call  *CallRecord
+	imp   *ImportResult
+	stats *TaskAnalytics
+	err   error // why a push that looks like a known kind is unknown
+}
+
+func (e *pushEvent) kind() string {
+	switch {
+	case e.call != nil:
+		return "call_record"
+	case e.imp != nil:
+		return "import_result"
+	case e.stats != nil:
+		return "task_analytics"
+	}
+	return "unknown"
+}
+
+// dedupKey is the DedupStore key of a call record: "call:" and its sn, or "call:id:" and its id;
+// "" for anything else.
+func (e *pushEvent) dedupKey() string {
+	switch {
+	case e.call == nil:
+		return ""
+	case e.call.SN != "":
+		return "call:" + e.call.SN
+	case e.call.ID != 0:
+		return "call:id:" + strconv.FormatInt(e.call.ID, 10)
+	}
+	return ""
+}
+
+var errEmptyPush = errors.New("empty body")
+
+// decodePush turns a push's body into an event. The error is for a body that is neither JSON
+// nor a form; valid JSON that is not an object, and an object of no known kind, are unknown
+// events.
+func decodePush(contentType string, body []byte) (*pushEvent, error) {
+	obj, err := pushObject(contentType, body)
+	if err != nil || obj == nil {
+		return &pushEvent{}, err
+	}
+	return classify(obj)
+}
+
+// pushObject returns the JSON object a push carries, or nil for JSON that is not an object.
+func pushObject(contentType string, body []byte) ([]byte, error) {
+	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	if len(b) == 0 {
+		return nil, errEmptyPush
+	}
+	if b[0] == '{' {
+		return b, nil // checked by classify
+	}
+	if json.Valid(b) {
+		return nil, nil
+	}
+	if b[0] == '[' {
+		return nil, errors.New("invalid JSON")
+	}
+	var vals url.Values
+	var err error
+	if media, params, _ := mime.ParseMediaType(contentType); media == "multipart/form-data" {
+		vals, err = multipartValues(b, params["boundary"])
+	} else {
+		vals, err = url.ParseQuery(string(b))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("neither JSON nor a form: %w", err)
+	}
+	return formObject(vals)
+}
+
+// multipartValues returns the fields of a multipart form.
+func multipartValues(b []byte, boundary string) (url.Values, error) {
+	mr := multipart.NewReader(bytes.NewReader(b), boundary)
+	vals := url.Values{}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return vals, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		v, err := io.ReadAll(p)
+		if err != nil {
+			return nil, err
+		}
+		vals.Add(p.FormName(), string(v))
+	}
+}
+
+// formObject returns a form as a JSON object: the object a sole field holds (as "data={…}" or a
+// percent-encoded "{…}" alone), or else the fields, read as PHP reads them.
+func formObject(vals url.Values) ([]byte, error) {
+	if len(vals) == 1 {
+		for k, vs := range vals {
+			if len(vs) == 1 {
+				if obj := jsonObject(vs[0]); obj != nil {
+					return obj, nil
+				}
+				if vs[0] == "" {
+					if obj := jsonObject(k); obj != nil {
+						return obj, nil
+					}
+				}
+			}
+		}
+	}
+	root := map[string]any{}
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		path := formPath(k)
+		for _, v := range vals[k] {
+			putForm(root, path, v)
+		}
+	}
+	return json.Marshal(root)
+}
+
+// jsonObject returns s as bytes when it is a JSON object, else nil.
+func jsonObject(s string) []byte {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "{") || !json.Valid([]byte(s)) {
+		return nil
+	}
+	return []byte(s)
+}
+
+// maxFormDepth bounds the nesting of a form key, as PHP's max_input_nesting_level does.
+const maxFormDepth = 16
+
+// formPath splits a PHP-style form key such as "import_mark[totalCount]" or "ids[]" into its
+// parts. A key that is not of that shape, or nests too deep, is one part.
+func formPath(key string) []string {
+	i := strings.IndexByte(key, '[')
+	if i <= 0 || !strings.HasSuffix(key, "]") {
+		return []string{key}
+	}
+	path, rest := []string{key[:i]}, key[i:]
+	for rest != "" && len(path) <= maxFormDepth && rest[0] == '[' {
+		j := strings.IndexByte(rest, ']')
+		path, rest = append(path, rest[1:j]), rest[j+1:]
+	}
+	if rest != "" {
+		return []string{key}
+	}
+	return path
+}
+
+// putForm stores v at path in m: "a[b]" nests an object and "a[]" appends to a list. A repeated
+// key keeps every value in a list; where shapes conflict the later one wins, as in PHP.
+func putForm(m map[string]any, path []string, v string) {
+	k := path[0]
+	switch {
+	case len(path) == 1:
+		switch old := m[k].(type) {
+		case string:
+			m[k] = []any{old, v}
+		case []any:
+			m[k] = append(old, v)
+		default:
+			m[k] = v
+		}
+	case len(path) == 2 && path[1] == "":
+		list, _ := m[k].([]any)
+		m[k] = append(list, v)
+	default:
+		child, ok := m[k].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[k] = child
+		}
+		putForm(child, path[1:], v)
+	}
+}
+
+// pushProbe holds the members that tell the kinds of push apart.
+type pushProbe struct {
+	TaskSN     json.RawMessage `json:"dial_task_main_sn"`
+	ImportMark json.RawMessage `json:"import_mark"`
+	TaskData   json.RawMessage `json:"dial_task_main_data"`
+	SN         json.RawMessage `json:"sn"`
+	Phone      json.RawMessage `json:"phone"`
+}
+
+// classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
+// an unknown event, with the reason in err.
+func classify(obj []byte) (*pushEvent, error) {
+	var p pushProbe
+	if err := json.Unmarshal(obj, &p); err != nil {
+		return &pushEvent{}, fmt.Errorf("invalid JSON: %w", err)
+	}
+	var ev pushEvent
+	var err error
+	switch {
+	case p.TaskSN != nil && p.ImportMark != nil:
+		ev.imp, err = decodeImportResult(obj)
+	case p.TaskData != nil:
+		ev.stats, err = decodeTaskAnalytics(obj)
+	case p.SN != nil || p.Phone != nil:
+		ev.call = new(CallRecord)
+		err = ev.call.UnmarshalJSON(obj)
+	}
+	if err != nil {
+		return &pushEvent{err: err}, nil
+	}
+	return &ev, nil
+}
+
+func decodeImportResult(obj []byte) (*ImportResult, error) {
+	var w struct {
+		TaskSN flex.String     `json:"dial_task_main_sn"`
+		Mark   json.RawMessage `json:"import_mark"`
+	}
+	if err := json.Unmarshal(obj, &w); err != nil {
+		return nil, err
+	}
+	r := &ImportResult{TaskSN: string(w.TaskSN), Raw: bytes.Clone(obj)}
+	mark := bytes.TrimSpace(w.Mark)
+	var s string
+	switch {
+	case json.Unmarshal(mark, &s) == nil: // null, or a string: a reason or the counters as JSON
+		if json.Unmarshal([]byte(s), &r.Counts) != nil {
+			r.Failure = s
+		}
+	case len(mark) > 0 && mark[0] == '{':
+		if err := json.Unmarshal(mark, &r.Counts); err != nil {
+			return nil, fmt.Errorf("import_mark: %w", err)
+		}
+	case string(mark) != "[]": // PHP writes an empty array as []
+		r.Failure = string(mark)
+	}
+	return r, nil
+}
+
+// taskAnalyticsWire is the wire form of TaskAnalytics.
+type taskAnalyticsWire struct {
+	Task struct {
+		TaskSN         flex.String `json:"dial_task_main_sn"`
+		Source         flex.String `json:"source"`
+		ProjectSN      flex.String `json:"project_sn"`
+		ProjectCaption flex.String `json:"project_caption"`
+		Status         flex.Int    `json:"status"`
+		Total          flex.Int    `json:"total_count"`
+		Sent           flex.Int    `json:"send_count"`
+		Success        flex.Int    `json:"success"`
+		Operator       flex.String `json:"operator"`
+		UserName       flex.String `json:"user_name"`
+		Remark         flex.String `json:"remark"`
+		StartedAt      flex.Time   `json:"started_at"`
+		StoppedAt      flex.Time   `json:"stoped_at"`
+	} `json:"dial_task_main_data"`
+	HangUps []struct {
+		Node  flex.String `json:"hangUpName"`
+		Count flex.Int    `json:"hangUpCount"`
+		Rate  flex.Float  `json:"hangUpRate"`
+	} `json:"hang_up_data"`
+	Unmatched []flex.String `json:"out_of_key_data"`
+}
+
+func decodeTaskAnalytics(obj []byte) (*TaskAnalytics, error) {
+	var w taskAnalyticsWire
+	if err := json.Unmarshal(obj, &w); err != nil {
+		return nil, err
+	}
+	t := w.Task
+	a := &TaskAnalytics{Raw: bytes.Clone(obj), Task: AnalyticsTask{
+		TaskSN: string(t.TaskSN), Source: string(t.Source), ProjectSN: string(t.ProjectSN),
+		ProjectCaption: string(t.ProjectCaption), Status: int(t.Status), Total: int(t.Total), Sent: int(t.Sent),
+		Success: int(t.Success), Operator: string(t.Operator), UserName: string(t.UserName),
+		Remark: string(t.Remark), StartedAt: t.StartedAt.Time, StoppedAt: t.StoppedAt.Time,
+	}}
+	for _, s := range w.HangUps {
+		a.HangUps = append(a.HangUps, HangUpStat{Node: string(s.Node), Count: int(s.Count), Rate: float64(s.Rate)})
+	}
+	for _, s := range w.Unmatched {
+		a.Unmatched = append(a.Unmatched, string(s))
+	}
+	return a, nil
+}

@@ -1,0 +1,616 @@
+package digelao
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+const (
+	testPushToken = "s3cr3t-push-t0ken"
+	testRecordSN  = "account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a"
+)
+
+// pushSink makes a PushHandler whose callbacks count their calls and keep what they got.
+type pushSink struct {
+	mu      sync.Mutex
+	calls   []*CallRecord
+	imports []*ImportResult
+	stats   []*TaskAnalytics
+	unknown [][]byte
+	fail    error // returned by every callback when set
+}
+
+func (c *pushSink) handler() *PushHandler {
+	return &PushHandler{
+		OnCallRecord: func(_ context.Context, r *CallRecord) error { return c.keep(func() { c.calls = append(c.calls, r) }) },
+		OnImportResult: func(_ context.Context, r *ImportResult) error {
+			return c.keep(func() { c.imports = append(c.imports, r) })
+		},
+		OnTaskAnalytics: func(_ context.Context, a *TaskAnalytics) error {
+			return c.keep(func() { c.stats = append(c.stats, a) })
+		},
+		OnUnknown: func(_ context.Context, b []byte) error { return c.keep(func() { c.unknown = append(c.unknown, b) }) },
+	}
+}
+
+func (c *pushSink) keep(add func()) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	add()
+	return c.fail
+}
+
+func (c *pushSink) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls) + len(c.imports) + len(c.stats) + len(c.unknown)
+}
+
+// serve delivers body to h with contentType and returns the reply.
+func servePush(h http.Handler, target, contentType string, body []byte) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestPushHandlerAnswersSUCCESS(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	h := c.handler()
+	h.Token = testPushToken
+	w := servePush(h, "/push?token="+testPushToken, "application/json", SampleCallRecordPush(testRecordSN, "15800000000"))
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "SUCCESS", w.Body.String(), "exactly SUCCESS: anything else makes the platform retry")
+	assert.Equal(t, "text/plain; charset=utf-8", w.Header().Get("Content-Type"))
+	require.Len(t, c.calls, 1)
+	assert.Equal(t, testRecordSN, c.calls[0].SN)
+}
+
+// failingDedup is a DedupStore whose methods fail with err when set, recording their calls.
+type failingDedup struct {
+	claimErr, completeErr error
+	state                 ClaimState
+	mu                    sync.Mutex
+	log                   []string
+	ctxErrs               []error // the context's error at each Complete or Release
+}
+
+func (d *failingDedup) record(op string, ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log = append(d.log, op)
+	if op != "claim" {
+		d.ctxErrs = append(d.ctxErrs, ctx.Err())
+	}
+}
+
+func (d *failingDedup) Claim(ctx context.Context, _ string) (ClaimState, error) {
+	d.record("claim", ctx)
+	return d.state, d.claimErr
+}
+
+func (d *failingDedup) Complete(ctx context.Context, _ string) error {
+	d.record("complete", ctx)
+	return d.completeErr
+}
+
+func (d *failingDedup) Release(ctx context.Context, _ string) error {
+	d.record("release", ctx)
+	return nil
+}
+
+func TestPushHandlerRefusals(t *testing.T) {
+	t.Parallel()
+	record := SampleCallRecordPush(testRecordSN, "15800000000")
+	tests := []struct {
+		name   string
+		method string
+		target string
+		body   []byte
+		setup  func(*PushHandler)
+		status int
+		called int // callbacks run
+	}{
+		{name: "GET", method: http.MethodGet, status: http.StatusMethodNotAllowed},
+		{name: "PUT", method: http.MethodPut, status: http.StatusMethodNotAllowed},
+		{name: "no token", target: "/push", status: http.StatusUnauthorized},
+		{name: "wrong token", target: "/push?token=" + testPushToken + "x", status: http.StatusUnauthorized},
+		{name: "token prefix", target: "/push?token=" + testPushToken[:4], status: http.StatusUnauthorized},
+		{name: "over the limit", body: bytes.Repeat([]byte("a"), 101), setup: func(h *PushHandler) { h.MaxBodyBytes = 100 },
+			status: http.StatusRequestEntityTooLarge},
+		{name: "empty body", body: []byte(" \n"), status: http.StatusBadRequest},
+		{name: "truncated JSON", body: record[:len(record)/2], status: http.StatusBadRequest},
+		{name: "truncated JSON list", body: []byte(`[{"sn":"x"}`), status: http.StatusBadRequest},
+		{name: "bad form escape", body: []byte("sn=%zz"), status: http.StatusBadRequest},
+		{name: "callback error", setup: func(h *PushHandler) {
+			h.OnCallRecord = func(context.Context, *CallRecord) error { return errors.New("database down") }
+		}, status: http.StatusInternalServerError, called: 1},
+		{name: "callback panic", setup: func(h *PushHandler) {
+			h.OnCallRecord = func(context.Context, *CallRecord) error { panic("boom") }
+		}, status: http.StatusInternalServerError, called: 1},
+		{name: "no callback for the kind and no OnUnknown", setup: func(h *PushHandler) {
+			h.OnCallRecord, h.OnUnknown = nil, nil
+		}, status: http.StatusNotImplemented},
+		{name: "dedup store error", setup: func(h *PushHandler) { h.Dedup = &failingDedup{claimErr: errors.New("redis down")} },
+			status: http.StatusServiceUnavailable},
+		{name: "in progress elsewhere", setup: func(h *PushHandler) { h.Dedup = &failingDedup{state: ClaimInProgress} },
+			status: http.StatusServiceUnavailable},
+		{name: "unexpected claim state", setup: func(h *PushHandler) { h.Dedup = &failingDedup{state: 42} },
+			status: http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			h := c.handler()
+			h.Token = testPushToken
+			called := 0
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			if on := h.OnCallRecord; on != nil {
+				h.OnCallRecord = func(ctx context.Context, r *CallRecord) error { called++; return on(ctx, r) }
+			}
+			method, target, body := cmp.Or(tt.method, http.MethodPost), cmp.Or(tt.target, "/push?token="+testPushToken), tt.body
+			if body == nil {
+				body = record
+			}
+			r := httptest.NewRequest(method, target, bytes.NewReader(body))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			assert.Equal(t, tt.status, w.Code)
+			assert.NotContains(t, w.Body.String(), "SUCCESS")
+			assert.Equal(t, tt.called, called+len(c.imports)+len(c.stats)+len(c.unknown), "callbacks run")
+			if tt.status == http.StatusMethodNotAllowed {
+				assert.Equal(t, http.MethodPost, w.Header().Get("Allow"))
+			}
+		})
+	}
+}
+
+func TestPushHandlerLimitWithoutContentLength(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	h := c.handler()
+	h.MaxBodyBytes = 64
+	r := httptest.NewRequest(http.MethodPost, "/push", bytes.NewReader(SampleCallRecordPush(testRecordSN, "1")))
+	r.ContentLength = -1 // chunked: the limit applies while reading
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+	assert.Zero(t, c.total())
+}
+
+func TestPushHandlerNilBody(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	r := httptest.NewRequest(http.MethodPost, "/push", nil)
+	r.Body = nil // a hand-made request
+	w := httptest.NewRecorder()
+	c.handler().ServeHTTP(w, r)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Zero(t, c.total())
+}
+
+func TestPushHandlerBodyFormats(t *testing.T) {
+	t.Parallel()
+	form := url.Values{"sn": {testRecordSN}, "phone": {"15800000000"}, "talktimes": {"35"},
+		"created_at": {"2024-07-02 15:03:24"}, "custom_col": {"x"}}
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	for k, v := range form {
+		require.NoError(t, mw.WriteField(k, v[0]))
+	}
+	require.NoError(t, mw.Close())
+	jsonField := url.Values{"data": {string(SampleCallRecordPush(testRecordSN, "15800000000"))}}.Encode()
+	tests := []struct {
+		name, contentType, body string
+		extra                   bool // the record keeps custom_col in Extra
+	}{
+		{"JSON", "application/json", string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
+		{"JSON labelled as a form", "application/x-www-form-urlencoded", string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
+		{"JSON without a type", "", "\xef\xbb\xbf " + string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
+		{"form", "application/x-www-form-urlencoded", form.Encode(), true},
+		{"form without a type", "", form.Encode(), true},
+		{"form with a JSON field", "application/x-www-form-urlencoded", jsonField, false},
+		{"percent-encoded JSON alone", "application/x-www-form-urlencoded", url.QueryEscape(string(SampleCallRecordPush(testRecordSN, "15800000000"))), false},
+		{"multipart form", mw.FormDataContentType(), mp.String(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			w := servePush(c.handler(), "/push", tt.contentType, []byte(tt.body))
+			require.Equal(t, "SUCCESS", w.Body.String())
+			require.Len(t, c.calls, 1)
+			r := c.calls[0]
+			assert.Equal(t, testRecordSN, r.SN)
+			assert.Equal(t, "15800000000", r.Phone)
+			assert.Equal(t, 35, r.TalkTime)
+			assert.Equal(t, time.Date(2024, 7, 2, 15, 3, 24, 0, flex.China), r.CreatedAt)
+			assert.True(t, json.Valid(r.Raw), "Raw is JSON even for a form")
+			if tt.extra {
+				assert.JSONEq(t, `"x"`, string(r.Extra["custom_col"]))
+			}
+		})
+	}
+}
+
+func TestPushHandlerKinds(t *testing.T) {
+	t.Parallel()
+	const taskSN = "dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4"
+	counts := ImportCounts{Total: 3, Success: 1, Fail: 1, Repeat: 1, Empty: 2, OverLimit: 1}
+
+	t.Run("import result with counters", func(t *testing.T) {
+		t.Parallel()
+		var c pushSink
+		body := SampleImportResultPush(ImportResult{TaskSN: taskSN, Counts: counts})
+		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", body).Body.String())
+		require.Len(t, c.imports, 1)
+		assert.Equal(t, &ImportResult{TaskSN: taskSN, Counts: counts, Raw: body}, c.imports[0])
+	})
+	t.Run("documented import sample", func(t *testing.T) {
+		t.Parallel()
+		var c pushSink
+		body := `{"dial_task_main_sn":"dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4","import_mark":{"totalCount":1,"failCount":1,"blacklistCount":0,"repeatCount":0,"successCount":0,"filterCount":0,"shiCount":0,"kongCount":0,"tingjiCount":0,"kuwuCount":0,"chenmoCount":0,"fenxianCount":0,"chaopinCount":0}}`
+		servePush(c.handler(), "/", "application/json", []byte(body))
+		require.Len(t, c.imports, 1)
+		assert.Equal(t, ImportCounts{Total: 1, Fail: 1}, c.imports[0].Counts)
+	})
+	for name, mark := range map[string]string{
+		"import failure as a string":  `"导入文件为空"`,
+		"import failure as a number":  `30001`,
+		"import counters as a string": `"{\"totalCount\":\"3\",\"successCount\":1}"`,
+		"import_mark null":            `null`,
+		"import_mark empty PHP array": `[]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			servePush(c.handler(), "/", "", []byte(`{"dial_task_main_sn":"`+taskSN+`","import_mark":`+mark+`}`))
+			require.Len(t, c.imports, 1)
+			got := c.imports[0]
+			assert.Equal(t, taskSN, got.TaskSN)
+			switch name {
+			case "import failure as a string":
+				assert.Equal(t, "导入文件为空", got.Failure)
+			case "import failure as a number":
+				assert.Equal(t, "30001", got.Failure)
+			case "import counters as a string":
+				assert.Equal(t, ImportCounts{Total: 3, Success: 1}, got.Counts)
+				assert.Empty(t, got.Failure)
+			default:
+				assert.Equal(t, ImportResult{TaskSN: taskSN, Raw: got.Raw}, *got)
+			}
+		})
+	}
+	t.Run("import result as a PHP form", func(t *testing.T) {
+		t.Parallel()
+		var c pushSink
+		body := "dial_task_main_sn=" + url.QueryEscape(taskSN) + "&import_mark%5BtotalCount%5D=3&import_mark%5BsuccessCount%5D=1&import_mark%5BkongCount%5D=2"
+		servePush(c.handler(), "/", "application/x-www-form-urlencoded", []byte(body))
+		require.Len(t, c.imports, 1)
+		assert.Equal(t, ImportCounts{Total: 3, Success: 1, Empty: 2}, c.imports[0].Counts)
+	})
+	t.Run("task analytics", func(t *testing.T) {
+		t.Parallel()
+		var c pushSink
+		body := SampleTaskAnalyticsPush(taskSN)
+		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", body).Body.String())
+		require.Len(t, c.stats, 1)
+		a := c.stats[0]
+		assert.Equal(t, AnalyticsTask{TaskSN: taskSN, Source: "回访任务", ProjectSN: "projects|d98f3c1a5e7b9d2f4a6c8e0b1d3f5a7c",
+			ProjectCaption: "zzh移动催缴固定话术", Status: 1, Total: 15, Sent: 15, Success: 8, Operator: "test", UserName: "test",
+			StartedAt: time.Date(2019, 7, 24, 15, 37, 40, 0, flex.China), StoppedAt: time.Date(2019, 9, 11, 13, 59, 2, 0, flex.China)}, a.Task)
+		assert.Equal(t, []HangUpStat{{Node: "01打招呼+开场白", Count: 5, Rate: 83.33}}, a.HangUps)
+		assert.Equal(t, []string{"就是咨询,谢谢。"}, a.Unmatched)
+		assert.Equal(t, body, []byte(a.Raw))
+	})
+	for name, body := range map[string]string{
+		"object of no known kind":      `{"event":"ping","n":1}`,
+		"JSON list":                    `[{"sn":"account|1"},{"sn":"account|2"}]`,
+		"JSON string":                  `"hello"`,
+		"plain text":                   `hello`,
+		"call record that won't fit":   `{"sn":"account|1","created_at":"yesterday"}`,
+		"import with object task":      `{"dial_task_main_sn":{"a":1},"import_mark":{}}`,
+		"analytics of the wrong shape": `{"dial_task_main_data":[1,2]}`,
+	} {
+		t.Run("unknown: "+name, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			w := servePush(c.handler(), "/", "application/json", []byte(body))
+			assert.Equal(t, "SUCCESS", w.Body.String())
+			require.Len(t, c.unknown, 1)
+			assert.Equal(t, body, string(c.unknown[0]), "the exact bytes")
+			assert.Equal(t, 1, c.total())
+		})
+	}
+}
+
+func TestPushHandlerNilCallbackFallsBackToOnUnknown(t *testing.T) {
+	t.Parallel()
+	for name, body := range map[string][]byte{
+		"call record":    SampleCallRecordPush(testRecordSN, "1"),
+		"import result":  SampleImportResultPush(ImportResult{TaskSN: "t", Failure: "x"}),
+		"task analytics": SampleTaskAnalyticsPush("t"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var got [][]byte
+			h := &PushHandler{OnUnknown: func(_ context.Context, b []byte) error { got = append(got, b); return nil }}
+			assert.Equal(t, "SUCCESS", servePush(h, "/", "application/json", body).Body.String())
+			assert.Equal(t, [][]byte{body}, got)
+
+			h = &PushHandler{OnUnknown: nil}
+			assert.Equal(t, http.StatusNotImplemented, servePush(h, "/", "application/json", body).Code, "never acknowledged unhandled")
+		})
+	}
+}
+
+func TestPushHandlerDeduplicatesCallRecords(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	h := c.handler()
+	for range 3 {
+		assert.Equal(t, "SUCCESS", servePush(h, "/", "application/json", SampleCallRecordPush(testRecordSN, "1")).Body.String())
+	}
+	assert.Len(t, c.calls, 1, "a duplicate is acknowledged without calling back")
+
+	// Without sn, id is the key.
+	for range 2 {
+		servePush(h, "/", "", []byte(`{"id":"77","phone":"1"}`))
+	}
+	assert.Len(t, c.calls, 2)
+	servePush(h, "/", "", []byte(`{"id":78,"phone":"1"}`))
+	assert.Len(t, c.calls, 3)
+
+	// Without either, every delivery is handled.
+	servePush(h, "/", "", []byte(`{"phone":"1"}`))
+	servePush(h, "/", "", []byte(`{"phone":"1"}`))
+	assert.Len(t, c.calls, 5)
+
+	// Import results are not de-duplicated: the same bytes may be a new import into the task.
+	imp := SampleImportResultPush(ImportResult{TaskSN: "t", Counts: ImportCounts{Total: 1, Success: 1}})
+	servePush(h, "/", "", imp)
+	servePush(h, "/", "", imp)
+	assert.Len(t, c.imports, 2)
+}
+
+func TestPushHandlerRedeliveryAfterFailure(t *testing.T) {
+	t.Parallel()
+	for name, fail := range map[string]func() error{
+		"error": func() error { return errors.New("disk full") },
+		"panic": func() error { panic("bug") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			calls := 0
+			h := &PushHandler{OnCallRecord: func(context.Context, *CallRecord) error {
+				calls++
+				if calls == 1 {
+					return fail()
+				}
+				return nil
+			}}
+			body := SampleCallRecordPush(testRecordSN, "1")
+			assert.Equal(t, http.StatusInternalServerError, servePush(h, "/", "", body).Code)
+			assert.Equal(t, "SUCCESS", servePush(h, "/", "", body).Body.String(), "the redelivery is handled")
+			assert.Equal(t, "SUCCESS", servePush(h, "/", "", body).Body.String())
+			assert.Equal(t, 2, calls)
+		})
+	}
+}
+
+func TestPushHandlerSettlesTheClaimAfterTheRequestEnds(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		d := &failingDedup{}
+		h := &PushHandler{Dedup: d, OnCallRecord: func(context.Context, *CallRecord) error {
+			if fail {
+				return errors.New("x")
+			}
+			return nil
+		}}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := NewPushRequest("/", SampleCallRecordPush(testRecordSN, "1")).WithContext(ctx)
+		h.OnCallRecord = func(base func(context.Context, *CallRecord) error) func(context.Context, *CallRecord) error {
+			return func(ctx context.Context, rec *CallRecord) error { cancel(); return base(ctx, rec) } // the platform hung up
+		}(h.OnCallRecord)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		want := []string{"claim", "complete"}
+		if fail {
+			want = []string{"claim", "release"}
+		}
+		assert.Equal(t, want, d.log)
+		assert.Equal(t, []error{nil}, d.ctxErrs, "Complete/Release run on a live context")
+	}
+}
+
+func TestPushHandlerCompleteErrorStillAcknowledges(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h := &PushHandler{Dedup: &failingDedup{completeErr: errors.New("redis down")},
+		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
+		OnCallRecord: func(context.Context, *CallRecord) error { return nil }}
+	w := servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+	assert.Equal(t, "SUCCESS", w.Body.String(), "the record was handled: acknowledging it loses nothing")
+	assert.Contains(t, logs.String(), "not recorded as handled")
+}
+
+func TestPushHandlerConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	h := &PushHandler{OnCallRecord: func(context.Context, *CallRecord) error {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}}
+	body := SampleCallRecordPush(testRecordSN, "1")
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- servePush(h, "/", "", body) }()
+	<-entered
+
+	deliverAll := func() []int {
+		codes := make([]int, 8)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() { codes[i] = servePush(h, "/", "", body).Code })
+		}
+		wg.Wait()
+		return codes
+	}
+	for _, code := range deliverAll() {
+		assert.Equal(t, http.StatusServiceUnavailable, code, "not acknowledged before it is stored")
+	}
+	close(release)
+	assert.Equal(t, "SUCCESS", (<-first).Body.String())
+	for _, code := range deliverAll() {
+		assert.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, int32(1), calls.Load())
+}
+
+func TestPushHandlerZeroValueUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	h := &PushHandler{OnCallRecord: func(context.Context, *CallRecord) error { calls.Add(1); return nil }}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			sn := "account|" + strings.Repeat(string(rune('a'+i%4)), 32)
+			for { // redeliver until acknowledged, as the platform does
+				if servePush(h, "/", "", SampleCallRecordPush(sn, "1")).Code == http.StatusOK {
+					return
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(4), calls.Load(), "each of the 4 records handled once")
+}
+
+func TestPushHandlerNeverLogsTheToken(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var c pushSink
+	h := c.handler()
+	h.Token = testPushToken
+	h.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c.fail = errors.New("callback failed")
+	body := SampleCallRecordPush(testRecordSN, "1")
+	servePush(h, "/push?token="+testPushToken, "", body)
+	servePush(h, "/push?token="+testPushToken+"x", "", body)
+	servePush(h, "/push?token="+testPushToken, "", []byte("{"))
+	require.NotEmpty(t, logs.String())
+	assert.NotContains(t, logs.String(), testPushToken[:8])
+	assert.Contains(t, logs.String(), "callback failed")
+}
+
+func TestPushTolerantDecoding(t *testing.T) {
+	t.Parallel()
+	china := func(y int, mo time.Month, d, h, mi, s int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, 0, flex.China)
+	}
+	tests := []struct {
+		name string
+		body string
+		want func(*testing.T, *CallRecord)
+	}{
+		{"numbers as strings", `{"sn":"s","id":"12003","talktimes":"35","score":"4.5","is_transfertoagent":"1"}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.Equal(t, int64(12003), r.ID)
+				assert.Equal(t, 35, r.TalkTime)
+				assert.InEpsilon(t, 4.5, r.Score, 1e-9)
+				assert.True(t, r.TransferredToAgent)
+			}},
+		{"strings as numbers", `{"sn":"s","phone":15800000000,"status_manual":1}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.Equal(t, "15800000000", r.Phone)
+				assert.Equal(t, "1", r.StatusManual)
+			}},
+		{"nulls and empties", `{"sn":"s","id":null,"name":null,"unit_phone":null,"talktimes":"","connected_at":null,"pushed_at":"","listened_at":"0000-00-00 00:00:00"}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.Zero(t, r.ID)
+				assert.Empty(t, r.Name)
+				assert.Zero(t, r.TalkTime)
+				assert.True(t, r.ConnectedAt.IsZero())
+				assert.True(t, r.PushedAt.IsZero())
+				assert.True(t, r.ListenedAt.IsZero())
+				assert.False(t, r.Connected())
+			}},
+		{"China time", `{"sn":"s","created_at":"2024-07-02 15:03:24","connected_at":"2024-07-02","disconnected_at":1719903804}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.Equal(t, china(2024, 7, 2, 15, 3, 24), r.CreatedAt)
+				assert.Equal(t, "2024-07-02T07:03:24Z", r.CreatedAt.UTC().Format(time.RFC3339))
+				assert.Equal(t, china(2024, 7, 2, 0, 0, 0), r.ConnectedAt)
+				assert.True(t, r.DisconnectedAt.Equal(china(2024, 7, 2, 15, 3, 24)))
+			}},
+		{"unknown members kept", `{"sn":"s","客户等级":"VIP","fs_push_screens":2,"nested":{"a":[1]}}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.JSONEq(t, `"VIP"`, string(r.Extra["客户等级"]))
+				assert.JSONEq(t, `2`, string(r.Extra["fs_push_screens"]))
+				assert.JSONEq(t, `{"a":[1]}`, string(r.Extra["nested"]))
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := decodePush("application/json", []byte(tt.body))
+			require.NoError(t, err)
+			require.NoError(t, ev.err)
+			require.NotNil(t, ev.call)
+			assert.JSONEq(t, tt.body, string(ev.call.Raw))
+			tt.want(t, ev.call)
+		})
+	}
+}
+
+func TestFormObject(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"a=1&b=x+y":                     `{"a":"1","b":"x y"}`,
+		"a=1&a=2":                       `{"a":["1","2"]}`,
+		"ids%5B%5D=1&ids%5B%5D=2":       `{"ids":["1","2"]}`,
+		"m%5Bx%5D=1&m%5By%5D%5Bz%5D=2":  `{"m":{"x":"1","y":{"z":"2"}}}`,
+		"a%5Bb=1&%5Bc%5D=2&d%5Be%5Df=3": `{"a[b":"1","[c]":"2","d[e]f":"3"}`,
+		"a=1&a%5Bb%5D=2":                `{"a":{"b":"2"}}`,
+		"data=%7B%22sn%22%3A%22s%22%7D": `{"sn":"s"}`,
+		"data=%7Bnot+json":              `{"data":"{not json"}`,
+		strings.Repeat("%5Bx%5D", 3):    `{"[x][x][x]":""}`,
+		"k" + strings.Repeat("%5Bx%5D", maxFormDepth+1) + "=1": `{"k` + strings.Repeat("[x]", maxFormDepth+1) + `":"1"}`,
+	}
+	for in, want := range tests {
+		vals, err := url.ParseQuery(in)
+		require.NoError(t, err, in)
+		got, err := formObject(vals)
+		require.NoError(t, err)
+		assert.JSONEq(t, want, string(got), in)
+	}
+}
