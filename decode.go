@@ -1,9 +1,16 @@
 package digelao
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"reflect"
 	"strings"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // jsonKeys returns the JSON member names of a struct's fields.
@@ -35,4 +42,94 @@ func extraMembers(b []byte, known map[string]bool) (map[string]json.RawMessage, 
 		return nil, nil
 	}
 	return all, nil
+}
+
+// decodeLoose decodes the JSON object b into the wire struct w (a pointer), and returns the members
+// w has no field for (nil when none) and a copy of b: the Extra and Raw of the exported types.
+func decodeLoose(b []byte, w any, known map[string]bool) (map[string]json.RawMessage, json.RawMessage, error) {
+	if err := json.Unmarshal(b, w); err != nil {
+		return nil, nil, err
+	}
+	extra, err := extraMembers(b, known)
+	if err != nil {
+		return nil, nil, err
+	}
+	return extra, append(json.RawMessage(nil), b...), nil
+}
+
+// listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
+type listPage[T any] struct {
+	Total flex.Int `json:"total"`
+	List  []T      `json:"list"`
+}
+
+// platformTime formats t as the platform writes times: "Y-m-d H:i:s" in China time.
+func platformTime(t time.Time) string { return t.In(flex.China).Format(time.DateTime) }
+
+// ListOptions selects a page of a list. The platform counts pages from 0 (pageIndex) [inferred:
+// the documentation calls it 起始条索引; clients and the fake treat it as a page number].
+type ListOptions struct {
+	Page    int // 0-based page number (pageIndex)
+	PerPage int // items per page (pageSize); 0 leaves the platform's default (5, or 10 for 6.1)
+}
+
+// set appends pageIndex and, when set, pageSize to p.
+func (o ListOptions) set(p *Params) error {
+	if o.Page < 0 || o.PerPage < 0 {
+		return invalid("ListOptions", "Page and PerPage must not be negative")
+	}
+	p.Set("pageIndex", o.Page)
+	if o.PerPage > 0 {
+		p.Set("pageSize", o.PerPage)
+	}
+	return nil
+}
+
+// fetch calls ep and decodes the reply's data into out (when non-nil).
+func (c *Client) fetch(ctx context.Context, ep endpoint, p *Params, out any) error {
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return err
+	}
+	return r.decodeData(ep, out)
+}
+
+// decodeErr reports a reply that passed the envelope check but does not have the expected shape.
+func decodeErr(ep endpoint, err error) error {
+	return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path, Msg: "cannot decode data: " + err.Error()}
+}
+
+// setText sets key to v when v is not empty.
+func setText(p *Params, key, v string) {
+	if v != "" {
+		p.Set(key, v)
+	}
+}
+
+// setTime sets key to t in the platform's format when t is not zero.
+func setTime(p *Params, key string, t time.Time) {
+	if !t.IsZero() {
+		p.Set(key, platformTime(t))
+	}
+}
+
+// download calls a file endpoint and copies the file into w. The transport retries only before it
+// hands over the body, so bytes reach w at most once.
+func (c *Client) download(ctx context.Context, ep endpoint, p *Params, w io.Writer) (int64, error) {
+	if w == nil {
+		return 0, invalid("w", "nil io.Writer")
+	}
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = r.stream.Close() }() // read-only: a close error changes nothing
+	n, err := io.Copy(w, r.stream)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = cause
+		}
+		return n, fmt.Errorf("digelao: %s %s: download stopped after %d bytes: %w", ep.method, ep.path, n, err)
+	}
+	return n, nil
 }

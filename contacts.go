@@ -1,0 +1,345 @@
+package digelao
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// MaxImportRows is the most contacts one import may carry (platform code 30005). Larger lists go
+// through ImportInBatches.
+const MaxImportRows = 30000
+
+// Column is one import column of a script template.
+type Column struct {
+	Name     string // the header without its "*", e.g. "电话": the key of the contact rows
+	Required bool   // the header was marked with "*"
+}
+
+// Columns are a template's import columns in order, as ImportColumns returns them.
+type Columns []Column
+
+func parseColumns(headers []string) Columns {
+	cols := make(Columns, 0, len(headers))
+	for _, h := range headers {
+		name, req := strings.CutPrefix(strings.TrimSpace(h), "*")
+		cols = append(cols, Column{Name: name, Required: req})
+	}
+	return cols
+}
+
+// Index returns the position of the column name (with or without "*"), or -1.
+func (cs Columns) Index(name string) int {
+	name = strings.TrimPrefix(name, "*")
+	for i, c := range cs {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// nameColumn is the header of the contact's name.
+const nameColumn = "姓名"
+
+// phoneIndex returns the column that holds the number: the first required one whose name holds
+// 电话 or 手机, else the first such column at all, else -1 [inferred: templates name it "电话"].
+func (cs Columns) phoneIndex() int {
+	found := -1
+	for i, c := range cs {
+		if strings.Contains(c.Name, "电话") || strings.Contains(c.Name, "手机") {
+			if c.Required {
+				return i
+			}
+			if found < 0 {
+				found = i
+			}
+		}
+	}
+	return found
+}
+
+// Contact is one number to call, with the template's other columns.
+type Contact struct {
+	Phone string // goes to the template's phone column (电话)
+	Name  string // goes to the 姓名 column
+	// Fields holds the other columns by header name, e.g. {"地址": "…", "公司名称": "…"}.
+	Fields map[string]string
+}
+
+// rows checks contacts against the columns and returns them as client_info_json rows: every
+// column in the template's order, keys without "*", absent values as "".
+func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
+	if len(cs) == 0 {
+		return nil, invalid("Columns", "are required: get them with ImportColumns")
+	}
+	phoneCol, nameCol := cs.phoneIndex(), cs.Index(nameColumn)
+	if phoneCol < 0 {
+		return nil, invalid("Columns", "have no phone column (电话 or 手机)")
+	}
+	if len(contacts) == 0 {
+		return nil, invalid("Contacts", "at least one is required")
+	}
+	out := make([]*Params, len(contacts))
+	for i, ct := range contacts {
+		field := func(col string) string { return fmt.Sprintf("Contacts[%d].%s", i, col) }
+		phone, ok := plausiblePhone(ct.Phone)
+		if !ok {
+			return nil, invalid(field("Phone"), "%q is not a phone number (5 to 20 digits)", ct.Phone)
+		}
+		if ct.Name != "" && nameCol < 0 {
+			return nil, invalid(field("Name"), "the template has no %s column", nameColumn)
+		}
+		for k := range ct.Fields {
+			switch cs.Index(k) {
+			case -1:
+				return nil, invalid(field(k), "is not a column of the template")
+			case phoneCol, nameCol:
+				return nil, invalid(field(k), "set Contact.Phone or Contact.Name instead")
+			}
+		}
+		row := &Params{keys: make([]string, 0, len(cs)), vals: make([]any, 0, len(cs))}
+		for j, col := range cs {
+			var v string
+			switch j {
+			case phoneCol:
+				v = phone
+			case nameCol:
+				v = ct.Name
+			default:
+				var ok bool
+				if v, ok = ct.Fields[col.Name]; !ok {
+					v = ct.Fields["*"+col.Name]
+				}
+			}
+			if col.Required && strings.TrimSpace(v) == "" {
+				return nil, invalid(field(col.Name), "is a required column")
+			}
+			row.Set(col.Name, v)
+		}
+		out[i] = row
+	}
+	return out, nil
+}
+
+// plausiblePhone returns s without spaces and dashes when what remains is 5 to 20 digits.
+func plausiblePhone(s string) (string, bool) {
+	s = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
+	if len(s) < 5 || len(s) > 20 {
+		return "", false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// checkTaskName applies 5.7.2's rule for a task name, "只支持中英文小括号数字": letters, Chinese
+// characters, parentheses (ASCII or full-width) and digits only.
+func checkTaskName(field, name string) error {
+	if name == "" {
+		return invalid(field, "is required")
+	}
+	for _, r := range name {
+		ascii := r <= unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		if !ascii && !unicode.Is(unicode.Han, r) && !strings.ContainsRune("()（）", r) {
+			return invalid(field, "may hold only letters, Chinese characters, digits and parentheses, not %q", r)
+		}
+	}
+	return nil
+}
+
+// CreateTaskRequest creates a task with contacts, or adds contacts to a task (AppendTo).
+type CreateTaskRequest struct {
+	Name      string // source: the task's name; letters, Chinese characters, digits and parentheses
+	ProjectSN string // the script template (project_sn), from Templates.List
+	SeatSN    string // ai_user_sn: the sub-account (AI seat) that calls
+	AutoStart bool   // is_zidong "on": start calling once imported; otherwise start with Operate(TaskResume)
+	Recall    *Recall
+	// AppendTo, when set, adds the contacts to this task (its dial_task_main_sn) instead of
+	// creating one. New tasks are limited to 100 a day; appending is not. Appending to a finished
+	// task pauses it until TaskResume.
+	AppendTo string
+	Columns  Columns   // the template's columns, from ImportColumns
+	Contacts []Contact // at most MaxImportRows
+}
+
+// Validate reports the first problem that would stop the request before anything is sent: the
+// name, template, seat and recall settings, and — once Columns is set — every contact. It lets a
+// program check its input before fetching the columns.
+func (req *CreateTaskRequest) Validate() error {
+	if err := req.check(); err != nil || len(req.Columns) == 0 {
+		return err
+	}
+	_, err := req.rows()
+	return err
+}
+
+func (req *CreateTaskRequest) check() error {
+	if req == nil {
+		return invalid("CreateTaskRequest", "is nil")
+	}
+	if err := checkTaskName("Name", req.Name); err != nil {
+		return err
+	}
+	if req.ProjectSN == "" {
+		return invalid("ProjectSN", "is required")
+	}
+	if req.SeatSN == "" {
+		return invalid("SeatSN", "is required")
+	}
+	if req.Recall != nil {
+		return req.Recall.check()
+	}
+	return nil
+}
+
+// params returns the request's parameters with rows as its contacts: the documented ones in the
+// page's order, then those clients send after the cut-off.
+func (req *CreateTaskRequest) params(rows []*Params) *Params {
+	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).
+		Set("client_info_json", NewParams().Set("data", rows)).Set("ai_user_sn", req.SeatSN)
+	if req.AutoStart {
+		p.Set("is_zidong", "on")
+	}
+	if req.Recall != nil {
+		p.Set("is_auto_fail_recall", 1)
+		req.Recall.set(p)
+	}
+	setText(p, "dial_task_main_sn", req.AppendTo)
+	return p
+}
+
+// CreatedTask is the reply to a creation or an append. The reply is not documented; the fields are
+// inferred and Raw keeps it as received.
+type CreatedTask struct {
+	ID     int64         // dial_task_main_id: for Operate, Details and ImportResult
+	SN     string        // dial_task_main_sn: for appending and for records
+	Counts *ImportCounts // the import's counters, when the reply carries them (Create does)
+	Raw    json.RawMessage
+}
+
+var (
+	createEndpoint      = endpoint{method: http.MethodPost, path: "/api/addJson"}
+	createAsyncEndpoint = endpoint{method: http.MethodPost, path: "/api/addJsonOfAsync"}
+)
+
+// Create creates a task with contacts, or adds them to req.AppendTo, and answers once they are
+// imported. The contacts are checked against req.Columns first — phone, required and unknown
+// columns, at most MaxImportRows — and nothing is sent when one is wrong. It is a write: not
+// retried unless ctx comes from AllowRetry, since a repeat would create a second task.
+//
+// POST /api/addJson: the synchronous form of platform API 5.7.2 新建外呼任务接口(json方式), seen in
+// client code; its page is cut off before it. The reply's fields are inferred.
+func (s *TasksService) Create(ctx context.Context, req *CreateTaskRequest) (*CreatedTask, error) {
+	return s.create(ctx, createEndpoint, req)
+}
+
+// CreateAsync is Create that answers at once: the import runs on the platform, and its result
+// comes from ImportResult or the task callback (5.7.15, see SetCallback).
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync): project_sn, source,
+// client_info_json ({"data":[rows]} as a nested object), ai_user_sn, then, past the page's
+// cut-off, is_zidong and the recall fields as clients send them. The reply's fields are inferred.
+func (s *TasksService) CreateAsync(ctx context.Context, req *CreateTaskRequest) (*CreatedTask, error) {
+	return s.create(ctx, createAsyncEndpoint, req)
+}
+
+func (s *TasksService) create(ctx context.Context, ep endpoint, req *CreateTaskRequest) (*CreatedTask, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	rows, err := req.rows()
+	if err != nil {
+		return nil, err
+	}
+	return s.send(ctx, ep, req.params(rows))
+}
+
+// rows checks the contacts against the columns and returns them as client_info_json rows.
+func (req *CreateTaskRequest) rows() ([]*Params, error) {
+	if len(req.Contacts) > MaxImportRows {
+		return nil, invalid("Contacts", "%d rows: one import takes at most %d (use ImportInBatches)", len(req.Contacts), MaxImportRows)
+	}
+	return req.Columns.rows(req.Contacts)
+}
+
+func (s *TasksService) send(ctx context.Context, ep endpoint, p *Params) (*CreatedTask, error) {
+	var raw json.RawMessage
+	if err := s.client.fetch(ctx, ep, p, &raw); err != nil {
+		return nil, err
+	}
+	var w struct {
+		ID     flex.Int      `json:"dial_task_main_id"`
+		SN     flex.String   `json:"dial_task_main_sn"`
+		Counts *ImportCounts `json:"import_mark"`
+	}
+	if len(raw) > 0 && raw[0] == '{' { // the reply is undocumented: take what is there
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, decodeErr(ep, err)
+		}
+	}
+	return &CreatedTask{ID: int64(w.ID), SN: string(w.SN), Counts: w.Counts, Raw: raw}, nil
+}
+
+// BatchImport is how far ImportInBatches got.
+type BatchImport struct {
+	Task    *CreatedTask // the task the contacts went to; nil when the first batch failed
+	Sent    int          // contacts the platform accepted for import, in whole batches
+	Batches int          // batches accepted
+}
+
+// ImportInBatches imports any number of contacts: the first batch of at most batchSize
+// (MaxImportRows when 0) creates the task — or goes to req.AppendTo — and the others are appended
+// to it by its dial_task_main_sn, since new tasks are limited to 100 a day. Every contact is checked
+// before the first batch is sent. Batches use CreateAsync; check each with ImportResult.
+//
+// When a batch fails, ImportInBatches stops and returns what was sent so far with the error;
+// resume with req.AppendTo set to the returned task's SN and the contacts from Sent on. Like
+// Create, it is not retried unless ctx comes from AllowRetry.
+func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) (*BatchImport, error) {
+	if batchSize < 0 || batchSize > MaxImportRows {
+		return nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows)
+	}
+	if batchSize == 0 {
+		batchSize = MaxImportRows
+	}
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	rows, err := req.Columns.rows(req.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	next := *req
+	res := &BatchImport{}
+	for len(rows) > 0 {
+		n := min(batchSize, len(rows))
+		created, err := s.send(ctx, createAsyncEndpoint, next.params(rows[:n]))
+		if err != nil {
+			return res, fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err)
+		}
+		res.Sent += n
+		res.Batches++
+		rows = rows[n:]
+		if res.Task != nil {
+			continue
+		}
+		res.Task = created
+		if next.AppendTo == "" && len(rows) > 0 {
+			if created.SN == "" {
+				return res, &APIError{HTTPStatus: http.StatusOK, Method: http.MethodPost, Path: createAsyncEndpoint.path,
+					Msg: "the reply names no dial_task_main_sn to append the other batches to"}
+			}
+			next.AppendTo = created.SN
+		}
+	}
+	return res, nil
+}
