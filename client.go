@@ -31,6 +31,10 @@ type Client struct {
 	Tasks     *TasksService     // 5.x task management
 	Records   *RecordsService   // 6.x call records, dialogue and recordings
 	Templates *TemplatesService // 7.x script templates
+	Accounts  *AccountsService  // 2.1 sub-accounts (AI seats) and their roles
+	CallTimes *CallTimesService // 4.x calling hours
+	Customers *CustomersService // 6.7 customer pools
+	Blacklist *BlacklistService // 8.x do-not-call list
 }
 
 // service is the base of every API area; each area is its own type over it (go-github style).
@@ -71,6 +75,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Tasks = (*TasksService)(&c.common)
 	c.Records = (*RecordsService)(&c.common)
 	c.Templates = (*TemplatesService)(&c.common)
+	c.Accounts = (*AccountsService)(&c.common)
+	c.CallTimes = (*CallTimesService)(&c.common)
+	c.Customers = (*CustomersService)(&c.common)
+	c.Blacklist = (*BlacklistService)(&c.common)
 	return c, nil
 }
 
@@ -175,28 +183,36 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 			all.vals = append(all.vals, p.vals...)
 		}
 	}
-	// Encode once: every attempt resends the same signed bytes.
+	// Encode once: every attempt resends the same signed bytes. A *File makes a multipart upload
+	// (upload.go), streamed for each attempt.
 	var body []byte
+	var form *multipartForm
 	target := c.base + ep.path
 	var err error
-	if ep.method == http.MethodGet {
+	switch {
+	case ep.method == http.MethodGet:
 		var q string
 		q, err = signedQuery(all)
 		target += "?" + q
-	} else {
+	case hasFile(all):
+		form, err = newMultipartForm(all)
+	default:
 		body, err = signedBody(all)
 	}
 	if err != nil {
 		return nil, &ValidationError{Field: "params", Reason: err.Error()}
 	}
 	policy := transport.Retry{}
-	if ep.read || retryAllowed(ctx) {
+	if (ep.read || retryAllowed(ctx)) && form.rewindable() {
 		policy = c.retry
 	}
 	resp, err := c.http.Do(ctx, policy, func() (*transport.Request, error) {
 		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Stream: ep.stream}
 		if body != nil {
 			req.Body, req.ContentType = bytes.NewReader(body), "application/json"
+		}
+		if form != nil {
+			return req, form.fill(req)
 		}
 		return req, nil
 	})

@@ -226,9 +226,13 @@ type customer struct {
 // addCustomers adds rows to one pool: a row without a number fails, a number already in the pool
 // repeats. It answers as 6.7.3/6.7.4 do: {"total","success_count","fail":"0","repeat":"0","msg",
 // "rst":"200"} (fail and repeat as strings).
-func (s *Server) addCustomers(c *call, rows []*array, private bool, owner string) *array {
+func (s *Server) addCustomers(c *call, rows []*array, private bool, owners []string) *array {
 	ok, failed, repeat := 0, 0, 0
 	for _, raw := range rows {
+		owner := ""
+		if len(owners) > 0 {
+			owner = owners[ok%len(owners)] // shared out in turn [inferred]
+		}
 		row := &array{}
 		for i, k := range raw.keys {
 			row.set(strings.TrimPrefix(k, "*"), scalarText(raw.vals[i]))
@@ -251,17 +255,24 @@ func (s *Server) addCustomers(c *call, rows []*array, private bool, owner string
 }
 
 // addCustomerJSON serves 6.7.1 /api/addCustomerJson (GET): add_json {"data":[…]} into the private
-// pool of user_sn_input (default: the account).
+// pools of user_sn_input, sub-account sns joined by commas that share the rows out in turn
+// (default: the account) [inferred]; an sn that is neither the account nor one of its
+// sub-accounts is 20002.
 func (s *Server) addCustomerJSON(c *call) (any, error) {
 	rows, err := jsonRows(c.p, "add_json")
 	if err != nil {
 		return nil, err
 	}
-	owner := c.p.str("user_sn_input")
-	if owner == "" {
-		owner = c.t.acct.UserSN
+	owners := listParam(c.p, "user_sn_input")
+	for _, sn := range owners {
+		if sn != c.t.acct.UserSN && c.t.seat(sn) == nil {
+			return nil, fail(digelao.CodeBadData)
+		}
 	}
-	return s.addCustomers(c, rows, true, owner), nil
+	if len(owners) == 0 {
+		owners = []string{c.t.acct.UserSN}
+	}
+	return s.addCustomers(c, rows, true, owners), nil
 }
 
 // addPublicCustomerJSON serves 6.7.2 /api/addPublicCustomerJson (GET): add_json into the public pool.
@@ -270,7 +281,7 @@ func (s *Server) addPublicCustomerJSON(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.addCustomers(c, rows, false, ""), nil
+	return s.addCustomers(c, rows, false, nil), nil
 }
 
 // importPublicCustomerExcel serves 6.7.4 /api/importPublicCustomerExcle (POST, multipart): an
@@ -280,7 +291,7 @@ func (s *Server) importPublicCustomerExcel(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.addCustomers(c, rows, false, ""), nil
+	return s.addCustomers(c, rows, false, nil), nil
 }
 
 // customerList serves 6.7.5 /api/customerList (GET): isPrivate (1/0, required), pageSize 5 by
@@ -455,3 +466,7 @@ func (s *Server) blacklistImport(c *call) (any, error) {
 	}
 	return obj("code", 0, "msg", "导入成功", "success", ok, "fail", len(rows)-ok), nil
 }
+
+// Workbook returns an xlsx workbook of one sheet holding rows (the first is the header), as the
+// upload endpoints (5.7.1, 5.8.1, 6.7.4, 8.4) read them: for tests and examples that upload.
+func Workbook(rows ...[]string) []byte { return writeXLSX(rows) }

@@ -681,8 +681,12 @@ func (s *Server) importTask(c *call, in importSpec) (any, error) {
 	}
 	if !in.async {
 		s.finishImport(t, in.rows, c.now, false)
+		fails := []any{}
+		for _, r := range t.failRows {
+			fails = append(fails, r)
+		}
 		return obj("code", 0, "msg", "导入成功", "data", obj("dial_task_main_id", t.id, "dial_task_main_sn", t.sn,
-			"import_mark", t.mark.array())), nil
+			"import_mark", t.mark.array(), "import_fail_data", fails)), nil
 	}
 	d := importBase + time.Duration(len(in.rows))*importPerRow
 	t.importing = true

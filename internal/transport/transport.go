@@ -22,7 +22,7 @@ import (
 type Config struct {
 	HTTPClient *http.Client      // copied, never mutated; nil means a new client
 	Transport  http.RoundTripper // replaces the copied client's transport when set
-	Timeout    time.Duration     // per attempt; for streams, until the response headers arrive
+	Timeout    time.Duration     // per attempt, a streamed request body included; for streamed replies, until the headers arrive
 	UserAgent  string
 	Logger     *slog.Logger
 	MaxBody    int64 // largest buffered reply body
@@ -36,6 +36,16 @@ type Request struct {
 	Body        io.Reader
 	ContentType string
 	Stream      bool // hand the body to the caller instead of buffering it
+
+	// Write, when set instead of Body, streams the body: it runs in a goroutine of its own and
+	// writes into a pipe the request reads from, so no more than a pipe's worth is ever held in
+	// memory (resty would buffer a Body whole). The pipe is closed when the attempt ends, which
+	// makes a blocked Write fail; the attempt does not end before Write has returned, so the
+	// caller's data is never read after Do returns. An error from Write (other than the closed
+	// pipe) fails the attempt with that error, and such an attempt is not retried.
+	Write func(io.Writer) error
+	// ContentLength is the length of what Write produces; 0 means unknown (sent chunked).
+	ContentLength int64
 }
 
 // Response is a reply. Exactly one of Body and Stream is set.
@@ -55,6 +65,15 @@ type Retry struct {
 
 // ErrBodyTooLarge is returned for a buffered reply larger than Config.MaxBody.
 var ErrBodyTooLarge = errors.New("reply body too large")
+
+// errAttemptOver closes a streamed body's pipe once its attempt has ended.
+var errAttemptOver = errors.New("request ended")
+
+// writeError is the failure of a Request's Write: the caller's data, not the connection, failed.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "writing request body: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
 
 // Transport sends requests through one resty client.
 type Transport struct {
@@ -118,14 +137,10 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	timer := time.AfterFunc(t.timeout, func() {
 		cancel(fmt.Errorf("no reply within %s: %w", t.timeout, context.DeadlineExceeded))
 	})
-	r := t.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
-	if req.Body != nil {
-		r.SetBody(req.Body).SetHeader("Content-Type", req.ContentType)
-	}
-	res, err := r.Execute(req.Method, req.URL)
+	res, err := t.exchange(ctx, req)
 	if err != nil {
 		timer.Stop()
-		if cause := context.Cause(ctx); cause != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.As(err, new(*writeError)) {
 			err = cause
 		}
 		cancel(nil)
@@ -133,18 +148,18 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 		t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
-	out := &Response{Status: res.StatusCode(), Header: res.Header()}
+	out := &Response{Status: res.StatusCode, Header: res.Header}
 	t.log.DebugContext(ctx, "digelao request", "method", req.Method, "path", req.Path, "status", out.Status,
 		"attempt", attempt, "duration", time.Since(start))
 	if req.Stream && out.Status < 300 {
 		timer.Stop() // headers are in: the caller's context bounds the rest of the stream
-		out.Stream = &stream{ReadCloser: res.RawBody(), cancel: cancel}
+		out.Stream = &stream{ReadCloser: res.Body, cancel: cancel}
 		return out, nil
 	}
 	defer cancel(nil)
 	defer timer.Stop()
-	defer func() { _ = res.RawBody().Close() }()
-	out.Body, err = io.ReadAll(io.LimitReader(res.RawBody(), t.maxBody+1))
+	defer func() { _ = res.Body.Close() }()
+	out.Body, err = io.ReadAll(io.LimitReader(res.Body, t.maxBody+1))
 	if err == nil && int64(len(out.Body)) > t.maxBody {
 		err = ErrBodyTooLarge
 	}
@@ -155,6 +170,63 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 		return nil, fmt.Errorf("%s %s: reading reply: %w", req.Method, req.Path, stripURL(err))
 	}
 	return out, nil
+}
+
+// exchange sends req and returns the reply with its body unread: through resty, or — for a
+// streamed body, which resty would buffer — through resty's own *http.Client, with the same
+// headers.
+func (t *Transport) exchange(ctx context.Context, req *Request) (*http.Response, error) {
+	if req.Write == nil {
+		r := t.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
+		if req.Body != nil {
+			r.SetBody(req.Body).SetHeader("Content-Type", req.ContentType)
+		}
+		res, err := r.Execute(req.Method, req.URL)
+		if err != nil {
+			return nil, err
+		}
+		return res.RawResponse, nil
+	}
+	pr, pw := io.Pipe()
+	failed := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sink := &sink{w: pw}
+		err := req.Write(sink)
+		if err != nil && !sink.broken {
+			err = &writeError{err}
+			failed <- err
+		}
+		_ = pw.CloseWithError(err) // nil: the reader sees EOF
+	}()
+	// The transport closes the body when it is done with it; closing again here also covers a
+	// reply that arrives before the body is sent, so the goroutine above never blocks on the pipe.
+	// Waiting for it means the caller's data is no longer read once the attempt is over.
+	defer func() {
+		_ = pr.CloseWithError(errAttemptOver)
+		<-done
+	}()
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, pr)
+	if err != nil {
+		return nil, err
+	}
+	hreq.ContentLength = req.ContentLength
+	if req.ContentLength <= 0 {
+		hreq.ContentLength = -1 // unknown: chunked
+	}
+	hreq.Header.Set("User-Agent", t.rc.Header.Get("User-Agent"))
+	hreq.Header.Set("Content-Type", req.ContentType)
+	res, err := t.rc.GetClient().Do(hreq)
+	select {
+	case werr := <-failed:
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		return nil, werr
+	default:
+	}
+	return res, err
 }
 
 // stripURL drops the *url.Error wrapper, whose message repeats the full URL and so the query with
@@ -174,7 +246,7 @@ func retryable(ctx context.Context, resp *Response, err error) bool {
 		return false
 	}
 	if err != nil {
-		return !errors.Is(err, ErrBodyTooLarge)
+		return !errors.Is(err, ErrBodyTooLarge) && !errors.As(err, new(*writeError))
 	}
 	return resp.Status == http.StatusTooManyRequests || resp.Status >= 500
 }
@@ -206,6 +278,19 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// sink is the writing end of a streamed body. It notes when the pipe itself failed — the request
+// ended — so that failure is not taken for one of the caller's data.
+type sink struct {
+	w      io.Writer
+	broken bool
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.broken = s.broken || err != nil
+	return n, err
 }
 
 // stream ends the request's context when the caller closes the body.

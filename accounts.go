@@ -1,0 +1,250 @@
+package digelao
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// AccountsService covers platform section 2.1 子账号 (sub-accounts) and the role list of 3.x.
+// Sub-accounts are the "AI seats": a SubAccount's UserSN is the seat a task is dialled by.
+type AccountsService service
+
+// SubAccount is a sub-account as 2.1.1 lists it. Every field is optional on the wire; Extra keeps
+// the members this type has no field for (wangwang, sipname, ext, …).
+type SubAccount struct {
+	UserSN         string
+	UserName       string
+	Contact        string // 姓名: the person's name
+	Job            string
+	ParentSN       string // the main account
+	OrganizationID int
+	MaxCalls       int // max_call_count [inferred: the seat's concurrent AI calls]
+	// TemplateSNs are the script templates of project_sn, which may list several separated by
+	// commas [inferred from client code].
+	TemplateSNs  []string
+	DisplayPhone string
+	LastLoginAt  time.Time
+	ExpiresOn    time.Time                  // expired: the account's expiry date
+	Extra        map[string]json.RawMessage // members without a field above
+	Raw          json.RawMessage            // the item as received
+}
+
+type subAccountWire struct {
+	UserSN         flex.String `json:"user_sn"`
+	UserName       flex.String `json:"user_name"`
+	Contact        flex.String `json:"contact"`
+	Job            flex.String `json:"job"`
+	ParentSN       flex.String `json:"parent_sn"`
+	OrganizationID flex.Int    `json:"organization_id"`
+	MaxCalls       flex.Int    `json:"max_call_count"`
+	ProjectSN      flex.String `json:"project_sn"`
+	DisplayPhone   flex.String `json:"display_phone"`
+	LastLoginAt    flex.Time   `json:"last_login_time"`
+	ExpiresOn      flex.Time   `json:"expired"`
+}
+
+var subAccountKeys = jsonKeys(subAccountWire{})
+
+// UnmarshalJSON decodes a sub-account tolerantly.
+func (a *SubAccount) UnmarshalJSON(b []byte) error {
+	var w subAccountWire
+	extra, raw, err := decodeLoose(b, &w, subAccountKeys)
+	if err != nil {
+		return err
+	}
+	*a = SubAccount{UserSN: string(w.UserSN), UserName: string(w.UserName), Contact: string(w.Contact),
+		Job: string(w.Job), ParentSN: string(w.ParentSN), OrganizationID: int(w.OrganizationID),
+		MaxCalls: int(w.MaxCalls), TemplateSNs: splitList(string(w.ProjectSN)), DisplayPhone: string(w.DisplayPhone),
+		LastLoginAt: w.LastLoginAt.Time, ExpiresOn: w.ExpiresOn.Time, Extra: extra, Raw: raw}
+	return nil
+}
+
+// splitList splits comma-separated text, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var subAccountListEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDatasapi", read: true}
+
+// List returns a page of the account's sub-accounts whose name contains name ("" for all), and
+// the number of matching sub-accounts.
+//
+// Platform API 2.1.1 子账号列表 (POST /api/aiUserDatasapi): pageIndex, pageSize (default 5),
+// user_name. The reply is {"total":…,"data":[…]} with no code; one copy of the page shows a
+// paginator object ({"current_page":…,"data":[…]}) instead, which decodes the same way.
+func (s *AccountsService) List(ctx context.Context, name string, opts *ListOptions) ([]*SubAccount, int, error) {
+	p := NewParams()
+	if opts == nil {
+		opts = &ListOptions{}
+	}
+	if err := opts.set(p); err != nil {
+		return nil, 0, err
+	}
+	setText(p, "user_name", name)
+	var w struct {
+		Total flex.Int      `json:"total"`
+		Data  []*SubAccount `json:"data"`
+	}
+	if err := s.client.fetchBody(ctx, subAccountListEndpoint, p, &w); err != nil {
+		return nil, 0, err
+	}
+	total := int(w.Total)
+	if total == 0 {
+		total = len(w.Data) // [inferred] a paginator reply without total
+	}
+	return w.Data, total, nil
+}
+
+// SubAccountInput is what 2.1.2 creates and 2.1.4 changes. The pages mark every field required.
+type SubAccountInput struct {
+	UserName       string // user_name: the login name; identifies the sub-account to change in Update
+	Contact        string // contact: the person's name
+	Password       string // sent twice, as password and re_password
+	OrganizationID int    // organization_id: the organisation it belongs to
+	RoleID         int    // role_id: an ID from Roles
+	MaxCalls       int    // max_call_count [inferred: concurrent AI calls]
+}
+
+func (in *SubAccountInput) params() (*Params, error) {
+	switch {
+	case strings.TrimSpace(in.UserName) == "":
+		return nil, invalid("UserName", "is required")
+	case strings.TrimSpace(in.Contact) == "":
+		return nil, invalid("Contact", "is required")
+	case in.Password == "":
+		return nil, invalid("Password", "is required")
+	case in.OrganizationID <= 0:
+		return nil, invalid("OrganizationID", "is required (a positive organisation id)")
+	case in.RoleID <= 0:
+		return nil, invalid("RoleID", "is required (an id from Roles)")
+	case in.MaxCalls <= 0:
+		return nil, invalid("MaxCalls", "must be at least 1")
+	}
+	return NewParams().Set("user_name", in.UserName).Set("contact", in.Contact).Set("password", in.Password).
+		Set("re_password", in.Password).Set("organization_id", in.OrganizationID).Set("role_id", in.RoleID).
+		Set("max_call_count", in.MaxCalls), nil
+}
+
+var (
+	subAccountCreateEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserSaveapi"}
+	subAccountUpdateEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserUpdateapi"}
+)
+
+// Create adds a sub-account and returns its user_sn when the reply carries one ("" otherwise).
+//
+// Platform API 2.1.2 子账号新增 (POST /api/aiUserSaveapi): user_name, contact, password,
+// re_password, organization_id, role_id, max_call_count — the page is cut off after these. Its
+// reply is not shown; a user_sn in data is read when present [inferred].
+func (s *AccountsService) Create(ctx context.Context, in SubAccountInput) (string, error) {
+	p, err := in.params()
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		UserSN flex.String `json:"user_sn"`
+	}
+	if err := s.client.fetch(ctx, subAccountCreateEndpoint, p, &out); err != nil {
+		return "", err
+	}
+	return string(out.UserSN), nil
+}
+
+// Update changes the sub-account named in.UserName.
+//
+// Platform API 2.1.4 子账号修改 (POST /api/aiUserUpdateapi): the same fields as 2.1.2, all marked
+// required. Its reply is not shown; success is code 0 [inferred].
+func (s *AccountsService) Update(ctx context.Context, in SubAccountInput) error {
+	p, err := in.params()
+	if err != nil {
+		return err
+	}
+	_, err = s.client.call(ctx, subAccountUpdateEndpoint, p)
+	return err
+}
+
+// DeleteResult counts what Delete did. The platform gives counts only, not which name failed.
+type DeleteResult struct {
+	Deleted    int // success_num
+	NotAllowed int // not_allowed: sub-accounts the platform refused to delete [inferred: still in use]
+	Failed     int // fail_num
+}
+
+var subAccountDeleteEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDeleteapi"}
+
+// Delete deletes the sub-accounts with the given user names. When none was deleted the result
+// comes with an error matching ErrAllRejected.
+//
+// Platform API 2.1.3 子账号删除 (POST /api/aiUserDeleteapi): pkey "user_name" and
+// entityInstanceId, the list of names. The reply is {"rst":"200","success_num",…,"not_allowed",
+// …,"fail_num",…}.
+func (s *AccountsService) Delete(ctx context.Context, userNames ...string) (*DeleteResult, error) {
+	if len(userNames) == 0 {
+		return nil, invalid("userNames", "at least one is required")
+	}
+	for _, n := range userNames {
+		if strings.TrimSpace(n) == "" {
+			return nil, invalid("userNames", "an empty name")
+		}
+	}
+	p := NewParams().Set("pkey", "user_name").Set("entityInstanceId", userNames)
+	var w struct {
+		Deleted    flex.Int `json:"success_num"`
+		NotAllowed flex.Int `json:"not_allowed"`
+		Failed     flex.Int `json:"fail_num"`
+	}
+	if err := s.client.fetchBody(ctx, subAccountDeleteEndpoint, p, &w); err != nil {
+		return nil, err
+	}
+	res := &DeleteResult{Deleted: int(w.Deleted), NotAllowed: int(w.NotAllowed), Failed: int(w.Failed)}
+	return res, allRejected(subAccountDeleteEndpoint, res.Deleted, len(userNames))
+}
+
+// Role is a role a sub-account can have (its ID is SubAccountInput.RoleID).
+type Role struct {
+	ID    int
+	Name  string
+	Extra map[string]json.RawMessage
+}
+
+type roleWire struct {
+	ID   flex.Int    `json:"id"`
+	Name flex.String `json:"name"`
+}
+
+var roleKeys = jsonKeys(roleWire{})
+
+// UnmarshalJSON decodes a role tolerantly.
+func (r *Role) UnmarshalJSON(b []byte) error {
+	var w roleWire
+	extra, _, err := decodeLoose(b, &w, roleKeys)
+	if err != nil {
+		return err
+	}
+	*r = Role{ID: int(w.ID), Name: string(w.Name), Extra: extra}
+	return nil
+}
+
+var rolesEndpoint = endpoint{method: http.MethodPost, path: "/api/roleGetapi", read: true}
+
+// Roles lists the roles, whose IDs SubAccountInput.RoleID takes.
+//
+// /api/roleGetapi is only named by 2.1.2 ("role_id: 角色列表 /api/roleGetapi 的 id"); its page
+// (3.x) was not retrievable. POST and a data list of {"id","name",…} are inferred.
+func (s *AccountsService) Roles(ctx context.Context) ([]*Role, error) {
+	var roles []*Role
+	if err := s.client.fetch(ctx, rolesEndpoint, NewParams(), &roles); err != nil {
+		return nil, err
+	}
+	return roles, nil
+}

@@ -1,0 +1,234 @@
+package digelao
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/textproto"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/digelao-go/digelao/internal/transport"
+)
+
+// File is a file to upload: its name, whose extension the platform checks, and its content.
+//
+// Content is streamed into the request as it is sent, never read whole into memory. When it is
+// also an io.Seeker (an *os.File, a *bytes.Reader, …) its size is sent ahead, and a call made
+// under AllowRetry rewinds it for each attempt; any other reader is sent chunked, exactly once,
+// and never retried. Content is read from its current position and is no longer used once the
+// call returns (a Read that blocks therefore holds the call); the caller closes it.
+//
+// The typed methods take a File by value; with Client.Do, a *File parameter makes the request a
+// multipart upload, and that *File must not be shared by concurrent calls.
+type File struct {
+	Name    string
+	Content io.Reader
+
+	// Set by the first attempt to send it: where Content starts and how long it is (-1, -1 when it
+	// cannot seek), and whether it has been read.
+	start, size    int64
+	measured, used bool
+}
+
+// uploadField is the multipart field that carries the file on every upload endpoint.
+const uploadField = "upload"
+
+// Excel file extensions the platform accepts (30002: 只支持xlsx、xls).
+var excelExts = []string{".xlsx", ".xls"}
+
+// uploadFile checks that f has content and a name with one of exts, and returns it as the value
+// of the upload field.
+func uploadFile(f File, exts ...string) (*File, error) {
+	if f.Content == nil {
+		return nil, invalid(uploadField, "no content")
+	}
+	if !slices.Contains(exts, strings.ToLower(path.Ext(f.Name))) {
+		return nil, invalid(uploadField, "the platform takes only %s files here, got %q", strings.Join(exts, " or "), f.Name)
+	}
+	return &f, nil
+}
+
+// multipartForm is a signed multipart/form-data request: the parameters as form fields in order
+// with url last, then the file.
+//
+// PHP builds $_POST from the form fields and $_FILES from the file, and the platform checks url
+// against $_POST without url (REFERENCE §1.3, applied to uploads [inferred]): so url is signed
+// over the fields alone, in the order they are sent. The file comes last so that every field
+// precedes the large part.
+type multipartForm struct {
+	fields [][2]string
+	field  string // the file's field name
+	file   *File
+}
+
+// hasFile reports whether p carries a *File, which makes its request multipart.
+func hasFile(p *Params) bool {
+	for _, v := range p.vals {
+		if _, ok := v.(*File); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// newMultipartForm signs p's fields and takes its one file.
+func newMultipartForm(p *Params) (*multipartForm, error) {
+	m := &multipartForm{}
+	fields := NewParams()
+	for i, k := range p.keys {
+		if f, ok := p.vals[i].(*File); ok {
+			if m.file != nil {
+				return nil, errors.New("one file per request")
+			}
+			m.field, m.file = k, f
+			continue
+		}
+		if _, nested := p.vals[i].(*Params); nested || listLen(p.vals[i]) >= 0 {
+			return nil, fmt.Errorf("%s: a multipart form takes only text fields", k)
+		}
+		s, err := scalarString(p.vals[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (a multipart form takes only text fields)", k, err)
+		}
+		fields.Set(k, p.vals[i])
+		m.fields = append(m.fields, [2]string{k, s})
+	}
+	sig, err := Sign(fields)
+	if err != nil {
+		return nil, err
+	}
+	m.fields = append(m.fields, [2]string{"url", sig})
+	if f := m.file; !f.measured {
+		f.start, f.size, f.measured = -1, -1, true
+		if s, ok := f.Content.(io.Seeker); ok {
+			f.start, f.size = seekSpan(s)
+		}
+	}
+	return m, nil
+}
+
+// seekSpan returns s's position and the bytes left after it, or -1, -1 when s cannot seek (as
+// an *os.File on a pipe cannot); s is left where it was.
+func seekSpan(s io.Seeker) (int64, int64) {
+	start, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1, -1
+	}
+	end, err := s.Seek(0, io.SeekEnd)
+	if _, err2 := s.Seek(start, io.SeekStart); err != nil || err2 != nil || end < start {
+		return -1, -1
+	}
+	return start, end - start
+}
+
+// rewindable reports whether the form can be sent again. A nil form (no upload) can.
+func (m *multipartForm) rewindable() bool { return m == nil || m.file.start >= 0 }
+
+// fill makes req send the form, rewinding the content when an earlier attempt — or the first
+// send, before a re-login — has read it.
+func (m *multipartForm) fill(req *transport.Request) error {
+	f := m.file
+	if f.used {
+		if !m.rewindable() {
+			return errors.New("upload content was read by an earlier attempt and cannot be rewound")
+		}
+		if _, err := f.Content.(io.Seeker).Seek(f.start, io.SeekStart); err != nil {
+			return fmt.Errorf("rewinding upload content: %w", err)
+		}
+	}
+	f.used = true
+	boundary := multipart.NewWriter(io.Discard).Boundary()
+	req.ContentType = "multipart/form-data; boundary=" + boundary
+	if f.size >= 0 {
+		var n countWriter
+		if err := m.write(&n, boundary, strings.NewReader("")); err != nil {
+			return err
+		}
+		req.ContentLength = int64(n) + f.size
+	}
+	req.Write = func(w io.Writer) error {
+		content := f.Content
+		if f.size >= 0 {
+			content = io.LimitReader(content, f.size) // exactly the length announced
+		}
+		return m.write(w, boundary, content)
+	}
+	return nil
+}
+
+// write writes the form to w with content as the file.
+func (m *multipartForm) write(w io.Writer, boundary string, content io.Reader) error {
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return err
+	}
+	for _, f := range m.fields {
+		if err := mw.WriteField(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`,
+		quoteEscaper.Replace(m.field), quoteEscaper.Replace(path.Base(m.file.Name))))
+	h.Set("Content-Type", contentType(m.file.Name))
+	part, err := mw.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(part, content); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// contentType is the type sent with an uploaded file, by its extension.
+func contentType(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".xlsx":
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case ".xls":
+		return "application/vnd.ms-excel"
+	}
+	return "application/octet-stream"
+}
+
+// countWriter counts the bytes written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+// ErrAllRejected is matched (errors.Is) by the error of a bulk write — an import, a delete — that
+// the platform answered but in which not one item succeeded. The call's result, returned with
+// the error, has the counts.
+var ErrAllRejected = errors.New("digelao: every item was rejected")
+
+// allRejected returns an error matching ErrAllRejected when none of total items succeeded.
+func allRejected(ep endpoint, succeeded, total int) error {
+	if succeeded > 0 || total == 0 {
+		return nil
+	}
+	return fmt.Errorf("digelao: %s %s: %w (0 of %d)", ep.method, ep.path, ErrAllRejected, total)
+}
+
+// fetchBody calls ep and decodes the whole reply into out, for the replies that carry their
+// results beside code (or without one) rather than in data.
+func (c *Client) fetchBody(ctx context.Context, ep endpoint, p *Params, out any) error {
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(r.body, out); err != nil {
+		return decodeErr(ep, err)
+	}
+	return nil
+}
