@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +160,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 			secrets := []string{digelaotest.Password, digelaotest.AccessSecret}
 			for _, req := range srv.Requests() {
 				for _, p := range req.Params {
-					if p.Key == "api_key" || p.Key == "sign" || p.Key == "password" {
+					if p.Key == "api_key" || p.Key == "sign" || p.Key == "password" || p.Key == "secret" {
 						secrets = append(secrets, p.Value)
 					}
 				}
@@ -186,6 +187,11 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 
 // publicCalls lists a call for every public client method that talks to the platform.
 func publicCalls() []func(context.Context, *digelao.Client) error {
+	return slices.Concat(coreCalls(), serviceCalls(), adminCalls())
+}
+
+// coreCalls covers the client's own methods.
+func coreCalls() []func(context.Context, *digelao.Client) error {
 	return []func(context.Context, *digelao.Client) error{
 		func(ctx context.Context, c *digelao.Client) error { _, err := c.Login(ctx); return err },
 		func(ctx context.Context, c *digelao.Client) error {
