@@ -186,17 +186,20 @@ func (req *CreateTaskRequest) check() error {
 	if req == nil {
 		return invalid("CreateTaskRequest", "is nil")
 	}
-	if err := checkTaskName("Name", req.Name); err != nil {
+	return checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall)
+}
+
+// checkTask checks what every task creation takes: a name the platform accepts, the template, the
+// seat and the recall settings.
+func checkTask(name, projectSN, seatSN string, recall *Recall) error {
+	if err := checkTaskName("Name", name); err != nil {
 		return err
 	}
-	if req.ProjectSN == "" {
-		return invalid("ProjectSN", "is required")
+	if err := required("ProjectSN", projectSN, "SeatSN", seatSN); err != nil {
+		return err
 	}
-	if req.SeatSN == "" {
-		return invalid("SeatSN", "is required")
-	}
-	if req.Recall != nil {
-		return req.Recall.check()
+	if recall != nil {
+		return recall.check()
 	}
 	return nil
 }
@@ -206,14 +209,20 @@ func (req *CreateTaskRequest) check() error {
 func (req *CreateTaskRequest) params(rows []*Params) *Params {
 	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).
 		Set("client_info_json", NewParams().Set("data", rows)).Set("ai_user_sn", req.SeatSN)
-	if req.AutoStart {
+	return setTaskOptions(p, req.AutoStart, req.Recall, req.AppendTo)
+}
+
+// setTaskOptions sets what every task creation sends after its contacts: is_zidong, the recall
+// fields and the task to append to.
+func setTaskOptions(p *Params, autoStart bool, recall *Recall, appendTo string) *Params {
+	if autoStart {
 		p.Set("is_zidong", "on")
 	}
-	if req.Recall != nil {
+	if recall != nil {
 		p.Set("is_auto_fail_recall", 1)
-		req.Recall.set(p)
+		recall.set(p)
 	}
-	setText(p, "dial_task_main_sn", req.AppendTo)
+	setText(p, "dial_task_main_sn", appendTo)
 	return p
 }
 

@@ -54,3 +54,25 @@ func (c *ImportCounts) UnmarshalJSON(b []byte) error {
 		Risky: int(w.Risky), OverLimit: int(w.OverLimit)}
 	return nil
 }
+
+// rejectedRows decodes import_fail_data: the rows an import refused, with their original
+// (Chinese-keyed) columns, whose values may arrive as strings, numbers or null.
+type rejectedRows []map[string]string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *rejectedRows) UnmarshalJSON(b []byte) error {
+	var rows []map[string]flex.String
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return err
+	}
+	out := make(rejectedRows, 0, len(rows))
+	for _, row := range rows {
+		m := make(map[string]string, len(row))
+		for k, v := range row {
+			m[k] = string(v)
+		}
+		out = append(out, m)
+	}
+	*r = out
+	return nil
+}

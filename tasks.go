@@ -565,20 +565,13 @@ func (s *TasksService) ImportResult(ctx context.Context, id int64) (*ImportInfo,
 		Batch    flex.String              `json:"batch"`
 		Mark     flex.String              `json:"mark"`
 		Counts   ImportCounts             `json:"import_mark"`
-		Rejected []map[string]flex.String `json:"import_fail_data"`
+		Rejected rejectedRows `json:"import_fail_data"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, decodeErr(importInfoEndpoint, err)
 	}
-	info := &ImportInfo{Percent: float64(w.Percent), Batch: string(w.Batch), Mark: string(w.Mark), Counts: w.Counts, Raw: raw}
-	for _, row := range w.Rejected {
-		m := make(map[string]string, len(row))
-		for k, v := range row {
-			m[k] = string(v)
-		}
-		info.Rejected = append(info.Rejected, m)
-	}
-	return info, nil
+	return &ImportInfo{Percent: float64(w.Percent), Batch: string(w.Batch), Mark: string(w.Mark), Counts: w.Counts,
+		Rejected: w.Rejected, Raw: raw}, nil
 }
 
 var batchStatusEndpoint = endpoint{method: http.MethodPost, path: "/api/taskBatchImportStatus", read: true}

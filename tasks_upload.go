@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // ExcelTaskRequest creates a task from an Excel workbook, or adds its contacts to a task
@@ -37,31 +35,15 @@ func (s *TasksService) CreateFromExcel(ctx context.Context, req *ExcelTaskReques
 	if req == nil {
 		return nil, invalid("ExcelTaskRequest", "is nil")
 	}
-	if err := checkTaskName("Name", req.Name); err != nil {
+	if err := checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall); err != nil {
 		return nil, err
-	}
-	if err := required("ProjectSN", req.ProjectSN, "SeatSN", req.SeatSN); err != nil {
-		return nil, err
-	}
-	if req.Recall != nil {
-		if err := req.Recall.check(); err != nil {
-			return nil, err
-		}
 	}
 	file, err := uploadFile(req.File, ".xlsx")
 	if err != nil {
 		return nil, err
 	}
 	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).Set("ai_user_sn", req.SeatSN)
-	if req.AutoStart {
-		p.Set("is_zidong", "on")
-	}
-	if req.Recall != nil {
-		p.Set("is_auto_fail_recall", 1)
-		req.Recall.set(p)
-	}
-	setText(p, "dial_task_main_sn", req.AppendTo)
-	return s.send(ctx, createExcelEndpoint, p.Set(uploadField, file))
+	return s.send(ctx, createExcelEndpoint, setTaskOptions(p, req.AutoStart, req.Recall, req.AppendTo).Set(uploadField, file))
 }
 
 // BatchRequest creates a batch task from an Excel workbook.
@@ -112,22 +94,15 @@ func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*Cre
 	if err != nil {
 		return nil, err
 	}
-	res := &CreatedBatch{Task: task}
 	var w struct {
-		Rejected []map[string]flex.String `json:"import_fail_data"`
+		Rejected rejectedRows `json:"import_fail_data"`
 	}
 	if len(task.Raw) > 0 && task.Raw[0] == '{' {
 		if err := json.Unmarshal(task.Raw, &w); err != nil {
 			return nil, decodeErr(createBatchEndpoint, err)
 		}
 	}
-	for _, row := range w.Rejected {
-		m := make(map[string]string, len(row))
-		for k, v := range row {
-			m[k] = string(v)
-		}
-		res.Rejected = append(res.Rejected, m)
-	}
+	res := &CreatedBatch{Task: task, Rejected: w.Rejected}
 	if c := task.Counts; c != nil {
 		return res, allRejected(createBatchEndpoint, c.Success, c.Total)
 	}
