@@ -1,18 +1,27 @@
-// Command quickstart walks through the platform's everyday flow: log in, point the pushes at a
-// local receiver, create a task with contacts, receive the import result and the call records as
-// pushes, and list the records.
+// Command quickstart walks through the platform's everyday flow with the SDK's typed API: log in,
+// receive the pushes on a local PushHandler, read a script template's import columns, create a
+// task with contacts, receive the import result and one call record per contact as pushes, then
+// list the task's records, show one call's dialogue and download its recording.
 //
-// By default it runs offline against digelaotest, the in-process fake platform. With
-// DIGELAO_BASE_URL and credentials (DIGELAO_USERNAME/DIGELAO_PASSWORD or
-// DIGELAO_ACCESS_ID/DIGELAO_ACCESS_SECRET) it runs against a real account; it then creates a task
-// only when DIGELAO_PHONES lists numbers to call, and receives pushes only when
-// DIGELAO_CALLBACK_URL is a public URL that reaches this program's listener (DIGELAO_LISTEN).
+// By default it runs offline against digelaotest, the in-process fake platform, in about a second.
+// With DIGELAO_BASE_URL and credentials (DIGELAO_USERNAME/DIGELAO_PASSWORD or
+// DIGELAO_ACCESS_ID/DIGELAO_ACCESS_SECRET) it runs against a real account:
+//
+//   - DIGELAO_PHONES (comma-separated numbers to call) and DIGELAO_SEAT_SN (the AI seat that calls)
+//     make it create a task and place the calls. Without them it only logs in and reads the
+//     template, and leaves the account's push setting alone.
+//   - DIGELAO_CALLBACK_URL is a public URL that reaches this program's listener (DIGELAO_LISTEN,
+//     default 127.0.0.1:0); the account's push URLs are set to it. Without it they are set to the
+//     listener's own address, which only a platform on this network reaches.
+//   - DIGELAO_TEMPLATE_SN picks the script template (default: the first one listed).
+//   - DIGELAO_KEEP=1 keeps the downloaded recording.
+//
+// Ctrl-C stops it cleanly.
 package main
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +29,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,19 +41,28 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
+	if err := run(ctx, os.Stdout, configFromEnv()); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-// config is what the environment says; the zero value means the offline fake.
+// config says what to run against; the zero value runs offline against the fake platform.
 type config struct {
 	baseURL, user, pass, accessID, accessSecret string
-	callbackURL, listen                         string
+	callbackURL, listen                         string // the public push URL, and the receiver's address
 	template, seat                              string
 	phones                                      []string
+	keep                                        bool          // keep the downloaded recording
+	wait                                        time.Duration // how long to wait for the pushes; 0: defaultWait
 }
+
+// defaultWait bounds the wait for the pushes: calls take minutes, and each call's push comes
+// about a minute after hang-up (6.6.1).
+const defaultWait = 10 * time.Minute
+
+// importWait is how long to wait for the import-result push before polling for the result.
+const importWait = time.Minute
 
 func configFromEnv() config {
 	cfg := config{
@@ -50,28 +70,59 @@ func configFromEnv() config {
 		pass: os.Getenv("DIGELAO_PASSWORD"), accessID: os.Getenv("DIGELAO_ACCESS_ID"),
 		accessSecret: os.Getenv("DIGELAO_ACCESS_SECRET"), callbackURL: os.Getenv("DIGELAO_CALLBACK_URL"),
 		listen: os.Getenv("DIGELAO_LISTEN"), template: os.Getenv("DIGELAO_TEMPLATE_SN"),
-		seat: os.Getenv("DIGELAO_SEAT_SN"),
+		seat: os.Getenv("DIGELAO_SEAT_SN"), keep: os.Getenv("DIGELAO_KEEP") != "",
 	}
-	if p := os.Getenv("DIGELAO_PHONES"); p != "" {
-		cfg.phones = strings.Split(p, ",")
+	for p := range strings.SplitSeq(os.Getenv("DIGELAO_PHONES"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.phones = append(cfg.phones, p)
+		}
 	}
 	return cfg
 }
 
-func run(ctx context.Context, out io.Writer) error {
-	cfg := configFromEnv()
-	say := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format+"\n", args...) }
-	step := 0
-	next := func(title string) { step++; say("\n%d. %s", step, title) }
+// offline returns cfg pointed at the fake platform at url, with three sample contacts.
+func (cfg config) offline(url string) config {
+	cfg.baseURL, cfg.user, cfg.pass = url, digelaotest.Username, digelaotest.Password
+	cfg.accessID, cfg.callbackURL = "", ""
+	cfg.seat = digelaotest.SeatSN
+	cfg.phones = []string{"13800138000", "13900139000", "13700137000"}
+	return cfg
+}
 
+// sampleOutcome is how the fake ends the offline calls: the first two numbers answer, the third
+// does not.
+func sampleOutcome(c digelaotest.Call) digelaotest.Outcome {
+	switch c.Phone {
+	case "13800138000":
+		return digelaotest.Outcome{Connected: true, Talk: 48 * time.Second, Grade: "A"}
+	case "13900139000":
+		return digelaotest.Outcome{Connected: true, Talk: 21 * time.Second, Grade: "C"}
+	}
+	return digelaotest.Outcome{Reason: "无人应答"}
+}
+
+// printer numbers the steps of the walk-through.
+type printer struct{ out io.Writer }
+
+func (p printer) step(n int, format string, args ...any) {
+	_, _ = fmt.Fprintf(p.out, "\n%d. "+format+"\n", append([]any{n}, args...)...)
+}
+
+func (p printer) say(format string, args ...any) {
+	_, _ = fmt.Fprintf(p.out, "   "+format+"\n", args...)
+}
+
+func run(ctx context.Context, out io.Writer, cfg config) error {
+	p := printer{out}
 	if cfg.baseURL == "" {
-		srv := digelaotest.NewServer()
+		srv := digelaotest.NewServer(digelaotest.WithOutcomes(sampleOutcome))
 		defer srv.Close()
-		cfg.baseURL, cfg.user, cfg.pass = srv.URL, digelaotest.Username, digelaotest.Password
-		cfg.template, cfg.seat = digelaotest.TemplateSN, digelaotest.SeatSN
-		cfg.phones = []string{"13800138000", "13900139000", "13700137000"}
-		say("Offline: the fake platform (digelaotest) is serving at %s.", srv.URL)
-		say("Set DIGELAO_BASE_URL and credentials to run this against a real account.")
+		cfg = cfg.offline(srv.URL)
+		_, _ = fmt.Fprintf(out, "Offline: the fake platform (digelaotest) serves at %s.\n", srv.URL)
+		_, _ = fmt.Fprintln(out, "Set DIGELAO_BASE_URL and credentials to run against a real account.")
+	}
+	if cfg.wait <= 0 {
+		cfg.wait = defaultWait
 	}
 	cred := digelao.WithPassword(cfg.user, cfg.pass)
 	if cfg.accessID != "" {
@@ -82,100 +133,307 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
-	next("Logging in")
+	p.step(1, "Logging in")
 	s, err := c.Login(ctx)
 	if err != nil {
 		return err
 	}
-	say("   account %s (%s), %d AI seats; api_key valid until %s", s.UserName, s.UserSN, s.AICount,
+	p.say("account %s (user_sn %s), %d AI seats; api_key valid until %s", s.UserName, s.UserSN, s.AICount,
 		s.ExpiresAt.Local().Format(time.DateTime))
 
-	next("Starting a local push receiver and pointing the pushes at it")
-	rcv, err := startReceiver(ctx, cfg.listen)
-	if err != nil {
-		return err
-	}
-	defer rcv.close()
-	pushURL := cfg.callbackURL
-	if pushURL == "" {
-		pushURL = rcv.url
-	}
-	if err := c.SetCallback(ctx, digelao.CallbackConfig{Open: true,
-		CallbackURL: pushURL + "?token=" + rcv.token, TaskCallbackURL: pushURL + "?token=" + rcv.token}); err != nil {
-		return err
-	}
-	say("   pushes go to %s (with a secret token)", pushURL)
-
-	next("Reading the template's import columns (5.11 exportModel)")
-	if cfg.template == "" {
-		return errors.New("set DIGELAO_TEMPLATE_SN to the script template to use")
-	}
-	var columns [][]string
-	if err := c.Do(ctx, http.MethodGet, "/api/exportModel",
-		digelao.NewParams().Set("project_sn", cfg.template).Set("type", "json"), &columns); err != nil {
-		return err
-	}
-	if len(columns) == 0 {
-		return errors.New("the template has no import columns")
-	}
-	say("   columns: %s (a * marks a required one)", strings.Join(columns[0], ", "))
-
-	if len(cfg.phones) == 0 || cfg.seat == "" {
-		say("\nSet DIGELAO_PHONES (comma-separated) and DIGELAO_SEAT_SN to create a task and place calls.")
-		return nil
-	}
-	next(fmt.Sprintf("Creating a task that calls %d contacts (5.7.2 addJsonOfAsync)", len(cfg.phones)))
-	rows := make([]*digelao.Params, len(cfg.phones))
-	for i, phone := range cfg.phones {
-		rows[i] = digelao.NewParams().Set("姓名", fmt.Sprintf("客户%d", i+1)).Set("电话", phone)
-	}
-	var created struct {
-		TaskSN string `json:"dial_task_main_sn"`
-	}
-	if err := c.Do(ctx, http.MethodPost, "/api/addJsonOfAsync", digelao.NewParams().
-		Set("project_sn", cfg.template).Set("source", "快速开始").Set("ai_user_sn", cfg.seat).
-		Set("is_zidong", "on").Set("client_info_json", digelao.NewParams().Set("data", rows)), &created); err != nil {
-		return err
-	}
-	say("   task %s is importing", created.TaskSN)
-
-	next("Waiting for the import result push (5.7.15)")
-	imp, err := rcv.next(ctx, func(p map[string]any) bool { return p["import_mark"] != nil })
-	if err != nil {
-		return err
-	}
-	say("   %v", imp["import_mark"])
-
-	next("Waiting for a call-record push per contact (6.6.1)")
-	for range cfg.phones {
-		rec, err := rcv.next(ctx, func(p map[string]any) bool { return p["sn"] != nil })
-		if err != nil {
+	calling := len(cfg.phones) > 0 && cfg.seat != ""
+	p.step(2, "Starting a local push receiver and pointing the pushes at it")
+	var rcv *receiver
+	if calling {
+		if rcv, err = startReceiver(ctx, cfg.listen); err != nil {
 			return err
 		}
-		say("   %v  grade %v  talked %vs", rec["phone"], rec["status"], rec["talktimes"])
+		defer rcv.close()
+		if err := pointPushes(ctx, c, p, rcv, cfg.callbackURL); err != nil {
+			return err
+		}
+	} else {
+		p.say("skipped: no calls to place, so the account's push setting is left as it is")
 	}
 
-	next("Listing the task's call records (6.1 crmList)")
-	var list struct {
-		Total json.Number      `json:"total"`
-		List  []map[string]any `json:"list"`
-	}
-	if err := c.Do(ctx, http.MethodPost, "/api/crmList", digelao.NewParams().
-		Set("dial_task_main_sn", created.TaskSN).Set("pageIndex", 0).Set("pageSize", 100), &list); err != nil {
+	p.step(3, "Reading the script template's import columns")
+	tpl, cols, err := columns(ctx, c, cfg.template)
+	if err != nil {
 		return err
 	}
-	say("   %s records", list.Total)
-	say("\nDone.")
+	p.say("template %s", tpl)
+	p.say("columns: %s", describe(cols))
+
+	if !calling {
+		_, _ = fmt.Fprintln(out, "\nSteps 4–7 skipped: set DIGELAO_PHONES (comma-separated numbers to call) and\n"+
+			"DIGELAO_SEAT_SN (the AI seat that calls) to create a task and place the calls.")
+		p.step(8, "Summary")
+		p.say("logged in and read the template; no task created")
+		return nil
+	}
+
+	p.step(4, "Creating a task with %d contacts (starting once imported)", len(cfg.phones))
+	task, err := c.Tasks.CreateAsync(ctx, &digelao.CreateTaskRequest{
+		Name: "快速开始", ProjectSN: tpl.sn, SeatSN: cfg.seat, AutoStart: true,
+		Columns: cols, Contacts: contacts(cfg.phones, cols),
+	})
+	if err != nil {
+		return err
+	}
+	p.say("task %s (id %d) is importing", task.SN, task.ID)
+
+	p.step(5, "Waiting for the import-result push")
+	counts, err := importResult(ctx, c, p, rcv, task, min(importWait, cfg.wait), cfg.wait)
+	if err != nil {
+		return err
+	}
+	p.say("imported %d of %d (failed %d, duplicates %d, on the do-not-call list %d)",
+		counts.Success, counts.Total, counts.Fail, counts.Repeat, counts.Blacklist)
+
+	p.step(6, "Waiting for a call-record push per contact")
+	received, err := callRecords(ctx, p, rcv, task.SN, counts.Success, cfg.wait)
+	if err != nil {
+		return err
+	}
+
+	p.step(7, "Listing the task's call records, with one call's dialogue and recording")
+	connected, size, err := review(ctx, c, p, task.SN, cfg.keep)
+	if err != nil {
+		return err
+	}
+
+	p.step(8, "Summary")
+	p.say("task %s: %d numbers imported, %d call records pushed, %d calls connected, a recording of %d bytes downloaded",
+		task.SN, counts.Success, received, connected, size)
 	return nil
 }
 
-// receiver is a minimal push endpoint for this walk-through: it answers SUCCESS to each push that
-// carries its token and hands the decoded body on.
+// pointPushes sets the account's push URLs — the public base when given, else the receiver's own
+// address — with the receiver's token.
+func pointPushes(ctx context.Context, c *digelao.Client, p printer, rcv *receiver, public string) error {
+	base := rcv.url
+	if public != "" {
+		base = public
+	}
+	u, err := digelao.CallbackURL(base, rcv.token)
+	if err != nil {
+		return err
+	}
+	if err := c.SetCallback(ctx, digelao.CallbackConfig{Open: true, CallbackURL: u, TaskCallbackURL: u}); err != nil {
+		return err
+	}
+	p.say("receiving on %s; call records and import results are pushed to %s?token=… (a random token)", rcv.addr, base)
+	return nil
+}
+
+// template names a script template.
+type template struct{ sn, name string }
+
+func (t template) String() string {
+	if t.name == "" {
+		return t.sn
+	}
+	return fmt.Sprintf("%s (%s)", t.name, t.sn)
+}
+
+// columns returns the template sn, or else the first listed, and its import columns.
+func columns(ctx context.Context, c *digelao.Client, sn string) (template, digelao.Columns, error) {
+	tpl := template{sn: sn}
+	if sn == "" {
+		list, err := c.Templates.List(ctx, nil)
+		if err != nil {
+			return tpl, nil, err
+		}
+		if len(list) == 0 {
+			return tpl, nil, errors.New("the account has no script template: create one in the console")
+		}
+		tpl = template{sn: list[0].SN, name: list[0].Name}
+	}
+	cols, err := c.Tasks.ImportColumns(ctx, tpl.sn)
+	return tpl, cols, err
+}
+
+// describe lists the columns, marking the required ones.
+func describe(cols digelao.Columns) string {
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = col.Name
+		if col.Required {
+			names[i] += " (required)"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// contacts returns one contact per phone, named when the template has a name column.
+func contacts(phones []string, cols digelao.Columns) []digelao.Contact {
+	named := cols.Index("姓名") >= 0
+	out := make([]digelao.Contact, len(phones))
+	for i, phone := range phones {
+		out[i].Phone = phone
+		if named {
+			out[i].Name = fmt.Sprintf("客户%d", i+1)
+		}
+	}
+	return out
+}
+
+// importResult waits up to pushWait for the task's import-result push, then polls for the result
+// for up to wait.
+func importResult(ctx context.Context, c *digelao.Client, p printer, rcv *receiver, task *digelao.CreatedTask,
+	pushWait, wait time.Duration) (digelao.ImportCounts, error) {
+	if r := pushed(ctx, pushWait, rcv.imports, func(r *digelao.ImportResult) bool { return r.TaskSN == task.SN }); r != nil {
+		if r.Failure != "" {
+			return r.Counts, fmt.Errorf("the import failed: %s", r.Failure)
+		}
+		return r.Counts, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return digelao.ImportCounts{}, err
+	}
+	p.say("no push within %s: asking for the result instead (5.7.4 getImportTaskInfo)", pushWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		info, err := c.Tasks.ImportResult(ctx, task.ID)
+		if err != nil {
+			return digelao.ImportCounts{}, err
+		}
+		if info.Percent >= 100 {
+			return info.Counts, nil
+		}
+		p.say("%.0f%% imported", info.Percent)
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return digelao.ImportCounts{}, fmt.Errorf("waiting for the import: %w", ctx.Err())
+		}
+	}
+}
+
+// pushed returns the first push from ch that matches, or nil when ctx ends or wait passes first.
+func pushed[T any](ctx context.Context, wait time.Duration, ch <-chan T, match func(T) bool) T {
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	for {
+		select {
+		case v := <-ch:
+			if match(v) {
+				return v
+			}
+		case <-timeout.C:
+			var zero T
+			return zero
+		case <-ctx.Done():
+			var zero T
+			return zero
+		}
+	}
+}
+
+// callRecords prints the task's call-record pushes until want have come or wait has passed, and
+// returns how many came. Running out of time is not an error: the records can still be listed.
+func callRecords(ctx context.Context, p printer, rcv *receiver, taskSN string, want int, wait time.Duration) (int, error) {
+	deadline := time.Now().Add(wait)
+	got := 0
+	for ; got < want; got++ {
+		r := pushed(ctx, time.Until(deadline), rcv.records, func(r *digelao.CallRecord) bool { return r.TaskSN == taskSN })
+		switch {
+		case ctx.Err() != nil:
+			return got, ctx.Err()
+		case r == nil:
+			p.say("%d of %d call records pushed within %s; the others may still come", got, want, wait)
+			return got, nil
+		case r.Connected():
+			p.say("%s  intent grade %s  talked %ds", r.Phone, r.Intent(), r.TalkTime)
+		default:
+			p.say("%s  not connected", r.Phone)
+		}
+	}
+	return got, nil
+}
+
+// review lists the task's records, prints the dialogue of the first connected call and
+// downloads its recording into a temporary directory, removed unless keep. It returns how many
+// calls connected and the recording's size.
+func review(ctx context.Context, c *digelao.Client, p printer, taskSN string, keep bool) (int, int64, error) {
+	records, total, err := c.Records.List(ctx, &digelao.RecordListOptions{TaskSN: taskSN,
+		ListOptions: digelao.ListOptions{PerPage: 100}})
+	if err != nil {
+		return 0, 0, err
+	}
+	p.say("%d records", total)
+	var call *digelao.CallRecord
+	connected := 0
+	for _, r := range records {
+		if r.Connected() {
+			connected++
+			if call == nil && r.RecordFile != "" {
+				call = r
+			}
+		}
+	}
+	if call == nil {
+		p.say("no call connected yet: no dialogue or recording to show")
+		return connected, 0, nil
+	}
+	d, err := c.Records.Dialogue(ctx, call.SN, call.ConnectedAt)
+	if err != nil {
+		return connected, 0, err
+	}
+	p.say("dialogue with %s:", call.Phone)
+	for _, t := range d.Turns() {
+		if t.Customer {
+			p.say("  customer: %s", t.Answer)
+		} else {
+			p.say("  robot:    %s", t.Text)
+		}
+	}
+	dir, err := os.MkdirTemp("", "digelao-quickstart-")
+	if err != nil {
+		return connected, 0, err
+	}
+	if !keep {
+		defer func() { _ = os.RemoveAll(dir) }()
+	}
+	name := filepath.Join(dir, "recording"+path.Ext(call.RecordFile))
+	size, err := download(ctx, c, call, name)
+	if err != nil {
+		return connected, size, err
+	}
+	note := "removed on exit; DIGELAO_KEEP=1 keeps it"
+	if keep {
+		note = "kept"
+	}
+	p.say("recording: %d bytes saved to %s (%s)", size, name, note)
+	return connected, size, nil
+}
+
+// download saves the recording of r to the file name.
+func download(ctx context.Context, c *digelao.Client, r *digelao.CallRecord, name string) (int64, error) {
+	f, err := os.Create(name) //nolint:gosec // a path of our own temporary directory
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Records.Download(ctx, r.RecordPath, r.RecordFile, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// receiver serves a PushHandler on a local address and hands the pushes to the walk-through. A
+// push is answered SUCCESS once taken; while nobody takes it, it waits until its request ends or
+// the receiver closes, and the platform delivers it again.
 type receiver struct {
-	url, token string
-	srv        *http.Server
-	pushes     chan map[string]any
-	done       chan error
+	url, addr, token string
+	imports          chan *digelao.ImportResult
+	records          chan *digelao.CallRecord
+	srv              *http.Server
+	served           chan error
+	stop             context.CancelFunc
 }
 
 func startReceiver(ctx context.Context, addr string) (*receiver, error) {
@@ -186,50 +444,41 @@ func startReceiver(ctx context.Context, addr string) (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{url: "http://" + l.Addr().String() + "/push", token: rand.Text(),
-		pushes: make(chan map[string]any, 64), done: make(chan error, 1)}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
-	go func() { r.done <- r.srv.Serve(l) }()
+	open, stop := context.WithCancel(ctx)
+	r := &receiver{addr: l.Addr().String(), token: rand.Text(), stop: stop, served: make(chan error, 1),
+		imports: make(chan *digelao.ImportResult, 8), records: make(chan *digelao.CallRecord, 64)}
+	r.url = "http://" + r.addr + "/push"
+	h := &digelao.PushHandler{
+		Token: r.token,
+		OnImportResult: func(req context.Context, v *digelao.ImportResult) error {
+			return hand(req, open, r.imports, v)
+		},
+		OnCallRecord: func(req context.Context, v *digelao.CallRecord) error {
+			return hand(req, open, r.records, v)
+		},
+	}
+	r.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { r.served <- r.srv.Serve(l) }()
 	return r, nil
 }
 
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	var body map[string]any
-	if req.URL.Query().Get("token") != r.token {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, 1<<20)).Decode(&body); err != nil {
-		http.Error(w, "bad body", http.StatusBadRequest)
-		return
-	}
+// hand sends v on ch, unless the push's request or the receiver ends first.
+func hand[T any](req, open context.Context, ch chan<- T, v T) error {
 	select {
-	case r.pushes <- body:
-		_, _ = io.WriteString(w, "SUCCESS")
-	default:
-		http.Error(w, "busy", http.StatusServiceUnavailable) // not stored: the platform delivers again
+	case ch <- v:
+		return nil
+	case <-req.Done():
+		return req.Err()
+	case <-open.Done():
+		return errors.New("the receiver is closing")
 	}
 }
 
-// next returns the next push that matches, within a minute.
-func (r *receiver) next(ctx context.Context, match func(map[string]any) bool) (map[string]any, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		select {
-		case p := <-r.pushes:
-			if match(p) {
-				return p, nil
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for a push: %w", ctx.Err())
-		}
-	}
-}
-
+// close stops the receiver: pushes waiting to be taken are refused, those in flight answered.
 func (r *receiver) close() {
+	r.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.srv.Shutdown(ctx)
-	<-r.done
+	<-r.served
 }
