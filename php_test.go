@@ -1,8 +1,11 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -87,6 +90,32 @@ func TestPHPAcceptsSignedRequests(t *testing.T) {
 			})
 		}
 	}
+
+	t.Run("POST multipart upload", func(t *testing.T) {
+		content := bytes.Repeat([]byte("PK\x03\x04 xlsx bytes 测试 "), 4096) // about 120 KB
+		p := NewParams().Set("project_sn", "projects|4a92").Set("source", "回访/测试").
+			Set("upload", &File{Name: "名单.xlsx", Content: bytes.NewReader(content)})
+		var out struct {
+			JSON  string `json:"json"`
+			Files map[string]struct {
+				Name  string `json:"name"`
+				Size  int    `json:"size"`
+				Error int    `json:"error"`
+				MD5   string `json:"md5"`
+			} `json:"files"`
+		}
+		require.NoError(t, c.Do(ctx, "POST", "/api/judge", p, &out))
+		// PHP signed $_POST — the text fields in order — and received the whole file.
+		want, err := NewParams().Set("user_sn", testUserSN).Set("api_key", testAPIKey).
+			Set("project_sn", "projects|4a92").Set("source", "回访/测试").MarshalJSON()
+		require.NoError(t, err)
+		assert.Equal(t, string(want), out.JSON)
+		f := out.Files["upload"]
+		assert.Equal(t, 0, f.Error)
+		assert.Equal(t, "名单.xlsx", f.Name)
+		assert.Equal(t, len(content), f.Size)
+		assert.Equal(t, fmt.Sprintf("%x", md5.Sum(content)), f.MD5)
+	})
 
 	t.Run("the judge refuses a tampered body", func(t *testing.T) {
 		body, err := signedBody(NewParams().Set("user_sn", testUserSN).Set("api_key", testAPIKey).Set("a", "1"))
