@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -93,17 +95,28 @@ func naiveSign(p *Params) string {
 	return hex.EncodeToString(sum[:])[1:9]
 }
 
-// BenchmarkRoundTrip compares a POST through the SDK (sign, send, check the envelope, decode
-// data) with a raw net/http POST of the same bytes to the same loopback server.
-func BenchmarkRoundTrip(b *testing.B) {
+// roundTripBench is a loopback server answering a small JSON envelope, an SDK client for it and
+// the raw request the baselines send: the very bytes the SDK sends, through the same *http.Client.
+type roundTripBench struct {
+	client *Client
+	call   *Params // the SDK's parameters: benchParams without the common ones, which it adds
+	hc     *http.Client
+	url    string
+	body   []byte
+}
+
+func newRoundTripBench(b *testing.B) *roundTripBench {
 	reply := []byte(`{"code":0,"msg":"ok","data":{"list":[],"total":0}}`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(reply)
 	}))
-	defer srv.Close()
-	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(srv.Client()))
+	b.Cleanup(srv.Close)
+	hc := srv.Client()
+	// Enough idle connections for the parallel runs, so neither side pays for new connections.
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
+	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(hc))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,65 +125,132 @@ func BenchmarkRoundTrip(b *testing.B) {
 	for i, k := range p.keys[2:] {
 		call.Set(k, p.vals[i+2])
 	}
-	ctx := context.Background()
-	var out struct {
-		Total int `json:"total"`
-	}
-	b.Run("sdk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := c.Do(ctx, "POST", "/api/crmList", call, &out); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 	body, err := signedBody(p)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return &roundTripBench{client: c, call: call, hc: hc, url: srv.URL + "/api/crmList", body: body}
+}
+
+// sdk makes one call through the SDK: sign, send, check the envelope, decode data.
+func (rt *roundTripBench) sdk(ctx context.Context) error {
+	var out struct {
+		Total int `json:"total"`
+	}
+	return rt.client.Do(ctx, "POST", "/api/crmList", rt.call, &out)
+}
+
+// raw POSTs the same bytes with net/http and reads the reply.
+func (rt *roundTripBench) raw(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", rt.url, bytes.NewReader(rt.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := rt.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	return err
+}
+
+// BenchmarkRoundTrip compares a POST through the SDK with a raw net/http POST of the same bytes
+// to the same loopback server, one call at a time.
+func BenchmarkRoundTrip(b *testing.B) {
+	rt := newRoundTripBench(b)
+	for _, bc := range []struct {
+		name string
+		call func(context.Context) error
+	}{{"sdk", rt.sdk}, {"baseline=raw-net-http", rt.raw}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.call(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRoundTripParallel is BenchmarkRoundTrip with 4 goroutines per CPU sharing one warm
+// client (8 on a 2-CPU machine), against raw net/http from as many goroutines.
+func BenchmarkRoundTripParallel(b *testing.B) {
+	rt := newRoundTripBench(b)
+	for _, bc := range []struct {
+		name string
+		call func(context.Context) error
+	}{{"sdk", rt.sdk}, {"baseline=raw-net-http", rt.raw}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bc.call(b.Context()); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// downloadSize is the recording BenchmarkDownload fetches.
+const downloadSize = 64 << 20
+
+// BenchmarkDownload streams a 64 MiB recording from a loopback server into io.Discard with
+// Records.Download, against a raw net/http GET copied into io.Discard. alloc-B/MiB is the memory
+// allocated (both ends of the loopback, so the baseline's figure is the floor) per MiB received.
+func BenchmarkDownload(b *testing.B) {
+	file := bytes.Repeat([]byte("RIFF-wav-"), downloadSize/9+1)[:downloadSize]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "audio/wav")
+		w.Header().Set("Content-Length", strconv.Itoa(len(file)))
+		_, _ = w.Write(file)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(srv.Client()))
+	if err != nil {
+		b.Fatal(err)
+	}
 	hc := srv.Client()
-	b.Run("baseline=raw-net-http", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/crmList", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
+	for _, bc := range []struct {
+		name string
+		get  func(context.Context) (int64, error)
+	}{
+		{"sdk", func(ctx context.Context) (int64, error) {
+			return c.Records.Download(ctx, "/data/record", "2024/10/08/a.wav", io.Discard)
+		}},
+		{"baseline=raw-net-http", func(ctx context.Context) (int64, error) {
+			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/cdrDownload", nil)
+			if err != nil {
+				return 0, err
+			}
 			resp, err := hc.Do(req)
 			if err != nil {
-				b.Fatal(err)
+				return 0, err
 			}
-			_, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-	})
-	b.Run("sdk-parallel-warm", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var out struct {
-				Total int `json:"total"`
-			}
-			for pb.Next() {
-				if err := c.Do(ctx, "POST", "/api/crmList", call, &out); err != nil {
-					b.Error(err)
-					return
+			defer resp.Body.Close()
+			return io.Copy(io.Discard, resp.Body)
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(downloadSize)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				if n, err := bc.get(b.Context()); err != nil || n != downloadSize {
+					b.Fatal(n, err)
 				}
 			}
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(downloadSize>>20), "alloc-B/MiB")
 		})
-	})
-	b.Run("baseline=raw-net-http-parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/crmList", bytes.NewReader(body))
-				resp, err := hc.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-		})
-	})
+	}
 }
 
 // BenchmarkWarmSession measures the warm path of the session lookup under parallel callers: an

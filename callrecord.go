@@ -120,11 +120,13 @@ var callRecordKeys = jsonKeys(callRecordWire{})
 
 // UnmarshalJSON decodes a record tolerantly; see CallRecord.
 func (r *CallRecord) UnmarshalJSON(b []byte) error {
+	return r.decode(b, objectMembers(b))
+}
+
+// decode decodes the record b, already split into its members all (see decodeMembers).
+func (r *CallRecord) decode(b []byte, all map[string]json.RawMessage) error {
 	var w callRecordWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	extra, err := extraMembers(b, callRecordKeys)
+	extra, raw, err := decodeMembers(b, all, &w, callRecordKeys)
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func (r *CallRecord) UnmarshalJSON(b []byte) error {
 		CreatedAt: w.CreatedAt.Time, UpdatedAt: w.UpdatedAt.Time, StartedAt: w.StartedAt.Time,
 		ConnectedAt: w.ConnectedAt.Time, DisconnectedAt: w.DisconnectedAt.Time, PushedAt: w.PushedAt.Time,
 		ListenedAt: w.ListenedAt.Time, InterventionAt: w.InterventionAt.Time,
-		Extra: extra, Raw: append(json.RawMessage(nil), b...),
+		Extra: extra, Raw: raw,
 	}
 	return nil
 }

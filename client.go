@@ -163,7 +163,10 @@ func (ep endpoint) validate(p *Params) error {
 	if !strings.HasPrefix(ep.path, "/") || strings.ContainsAny(ep.path, "?#") {
 		return invalid("path", "must start with / and carry no query, got %q", ep.path)
 	}
-	for _, k := range p.Keys() {
+	if p == nil {
+		return nil
+	}
+	for _, k := range p.keys {
 		if k == "url" || (!ep.noAuth && (k == "user_sn" || k == "api_key")) {
 			return invalid(k, "is added by the client; do not set it")
 		}

@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,14 +14,17 @@ import (
 	"github.com/digelao-go/digelao/internal/flex"
 )
 
+// wireKeys maps the JSON member names of a wire struct's fields to the fields' indexes.
+type wireKeys map[string]int
+
 // jsonKeys returns the JSON member names of a struct's fields.
-func jsonKeys(v any) map[string]bool {
+func jsonKeys(v any) wireKeys {
 	t := reflect.TypeOf(v)
-	keys := make(map[string]bool, t.NumField())
+	keys := make(wireKeys, t.NumField())
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" {
-			keys[name] = true
+			keys[name] = i
 		}
 	}
 	return keys
@@ -28,33 +32,96 @@ func jsonKeys(v any) map[string]bool {
 
 // extraMembers returns the members of the JSON object b whose names are not in known, or nil
 // when there are none.
-func extraMembers(b []byte, known map[string]bool) (map[string]json.RawMessage, error) {
+func extraMembers(b []byte, known wireKeys) (map[string]json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, err
 	}
+	return unknownMembers(all, known), nil
+}
+
+// unknownMembers deletes the known members from all and returns the rest, or nil when none is left.
+func unknownMembers(all map[string]json.RawMessage, known wireKeys) map[string]json.RawMessage {
 	for k := range all {
-		if known[k] {
+		if _, ok := known[k]; ok {
 			delete(all, k)
 		}
 	}
 	if len(all) == 0 {
-		return nil, nil
+		return nil
 	}
-	return all, nil
+	return all
 }
 
 // decodeLoose decodes the JSON object b into the wire struct w (a pointer), and returns the members
 // w has no field for (nil when none) and a copy of b: the Extra and Raw of the exported types.
-func decodeLoose(b []byte, w any, known map[string]bool) (map[string]json.RawMessage, json.RawMessage, error) {
-	if err := json.Unmarshal(b, w); err != nil {
-		return nil, nil, err
+func decodeLoose(b []byte, w any, known wireKeys) (map[string]json.RawMessage, json.RawMessage, error) {
+	return decodeMembers(b, objectMembers(b), w, known)
+}
+
+// objectMembers returns the members of the JSON object b, or nil when b is not one.
+func objectMembers(b []byte) map[string]json.RawMessage {
+	var all map[string]json.RawMessage
+	if json.Unmarshal(b, &all) != nil {
+		return nil
 	}
-	extra, err := extraMembers(b, known)
-	if err != nil {
-		return nil, nil, err
+	return all
+}
+
+// decodeMembers is decodeLoose for b already decoded into all (nil when that failed); it takes
+// all over. It reads b once: each member goes straight to its field. Whatever that cannot settle
+// exactly as encoding/json would — a member whose name matches a field only case-insensitively,
+// a value its field rejects, b not being an object — is decoded again by encoding/json, so the
+// result and the error are always encoding/json's.
+func decodeMembers(b []byte, all map[string]json.RawMessage, w any, known wireKeys) (map[string]json.RawMessage, json.RawMessage, error) {
+	if all == nil || !fillWire(reflect.ValueOf(w).Elem(), all, known) {
+		reflect.ValueOf(w).Elem().SetZero()
+		if err := json.Unmarshal(b, w); err != nil {
+			return nil, nil, err
+		}
+		var err error
+		if all, err = extraMembers(b, known); err != nil {
+			return nil, nil, err
+		}
+		return all, bytes.Clone(b), nil
 	}
-	return extra, append(json.RawMessage(nil), b...), nil
+	return unknownMembers(all, known), bytes.Clone(b), nil
+}
+
+// fillWire decodes each member of all into its field of the struct w; false when a member needs
+// encoding/json itself (see decodeMembers).
+func fillWire(w reflect.Value, all map[string]json.RawMessage, known wireKeys) bool {
+	for k, raw := range all {
+		i, ok := known[k]
+		if !ok {
+			if foldsToKnown(k, known) {
+				return false
+			}
+			continue
+		}
+		field := w.Field(i).Addr().Interface()
+		var err error
+		if u, ok := field.(json.Unmarshaler); ok {
+			err = u.UnmarshalJSON(raw) // as encoding/json calls it, null included
+		} else {
+			err = json.Unmarshal(raw, field)
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// foldsToKnown reports whether encoding/json would put member k into a known field, matching
+// names case-insensitively.
+func foldsToKnown(k string, known wireKeys) bool {
+	for name := range known {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).

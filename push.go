@@ -459,37 +459,42 @@ func putForm(m map[string]any, path []string, v string) {
 	}
 }
 
-// pushProbe holds the members that tell the kinds of push apart.
-type pushProbe struct {
-	TaskSN     json.RawMessage `json:"dial_task_main_sn"`
-	ImportMark json.RawMessage `json:"import_mark"`
-	TaskData   json.RawMessage `json:"dial_task_main_data"`
-	SN         json.RawMessage `json:"sn"`
-	Phone      json.RawMessage `json:"phone"`
-}
-
 // classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
 // an unknown event, with the reason in err.
 func classify(obj []byte) (*pushEvent, error) {
-	var p pushProbe
-	if err := json.Unmarshal(obj, &p); err != nil {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &all); err != nil {
 		return &pushEvent{}, fmt.Errorf("invalid JSON: %w", err)
 	}
 	var ev pushEvent
 	var err error
 	switch {
-	case p.TaskSN != nil && p.ImportMark != nil:
+	case hasMember(all, "dial_task_main_sn") && hasMember(all, "import_mark"):
 		ev.imp, err = decodeImportResult(obj)
-	case p.TaskData != nil:
+	case hasMember(all, "dial_task_main_data"):
 		ev.stats, err = decodeTaskAnalytics(obj)
-	case p.SN != nil || p.Phone != nil:
+	case hasMember(all, "sn") || hasMember(all, "phone"):
 		ev.call = new(CallRecord)
-		err = ev.call.UnmarshalJSON(obj)
+		err = ev.call.decode(obj, all)
 	}
 	if err != nil {
 		return &pushEvent{err: err}, nil
 	}
 	return &ev, nil
+}
+
+// hasMember reports whether all has a member that encoding/json would decode into a field named
+// name: the name itself, or one equal to it case-insensitively.
+func hasMember(all map[string]json.RawMessage, name string) bool {
+	if _, ok := all[name]; ok {
+		return true
+	}
+	for k := range all {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeImportResult(obj []byte) (*ImportResult, error) {

@@ -95,9 +95,12 @@ func (p *Params) MarshalJSON() ([]byte, error) {
 // characters 2–9 of the lowercase hex md5 of p's PHP-style JSON encoding (REFERENCE §1.3).
 func Sign(p *Params) (string, error) {
 	var stack [512]byte
-	b, err := appendValue(stack[:0], p)
-	if err != nil {
-		return "", err
+	b, ok := appendFlat(stack[:0], p)
+	if !ok {
+		var err error
+		if b, err = appendValue(make([]byte, 0, 512), p); err != nil {
+			return "", err
+		}
 	}
 	return signBytes(b), nil
 }
@@ -110,43 +113,85 @@ func signBytes(b []byte) string {
 	return string(h[1:9])
 }
 
+// appendFlat encodes p when it is an object of scalars, the usual request. Unlike appendValue it
+// does not recurse, so a caller's stack buffer stays on the stack. ok is false for anything else
+// (a list, a nested value, an error); appendValue then encodes p, or reports why it cannot.
+func appendFlat(dst []byte, p *Params) (out []byte, ok bool) {
+	if p == nil || p.isList() {
+		return dst, false
+	}
+	dst = append(dst, '{')
+	for i, k := range p.keys {
+		var err error
+		if dst, err = appendKey(dst, i, k); err != nil {
+			return dst, false
+		}
+		if dst, ok, err = appendScalar(dst, p.vals[i]); !ok || err != nil {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
+}
+
+// appendKey appends the i-th member's name and colon, after a comma unless it is the first.
+func appendKey(dst []byte, i int, k string) ([]byte, error) {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	dst, err := phpjson.AppendString(dst, k)
+	if err != nil {
+		return dst, fmt.Errorf("key %q: %w", k, err)
+	}
+	return append(dst, ':'), nil
+}
+
 func appendValue(dst []byte, v any) ([]byte, error) {
+	if dst, ok, err := appendScalar(dst, v); ok {
+		return dst, err
+	}
+	if p, ok := v.(*Params); ok {
+		return appendParams(dst, p)
+	}
+	if n := listLen(v); n >= 0 {
+		return appendList(dst, v, n)
+	}
+	return dst, unsupported(v)
+}
+
+// appendScalar appends a string, bool or integer value; ok is false for any other type.
+func appendScalar(dst []byte, v any) (out []byte, ok bool, err error) {
+	if s, isString := v.(string); isString { // the usual value, tested first: one comparison
+		dst, err = phpjson.AppendString(dst, s)
+		return dst, true, err
+	}
 	switch v := v.(type) {
-	case string:
-		return phpjson.AppendString(dst, v)
-	case *Params:
-		return appendParams(dst, v)
 	case bool:
 		if v {
-			return append(dst, `"1"`...), nil
+			return append(dst, `"1"`...), true, nil
 		}
-		return append(dst, `"0"`...), nil
+		return append(dst, `"0"`...), true, nil
 	case int:
-		return appendInt(dst, int64(v)), nil
+		return appendInt(dst, int64(v)), true, nil
 	case int8:
-		return appendInt(dst, int64(v)), nil
+		return appendInt(dst, int64(v)), true, nil
 	case int16:
-		return appendInt(dst, int64(v)), nil
+		return appendInt(dst, int64(v)), true, nil
 	case int32:
-		return appendInt(dst, int64(v)), nil
+		return appendInt(dst, int64(v)), true, nil
 	case int64:
-		return appendInt(dst, v), nil
+		return appendInt(dst, v), true, nil
 	case uint:
-		return appendUint(dst, uint64(v)), nil
+		return appendUint(dst, uint64(v)), true, nil
 	case uint8:
-		return appendUint(dst, uint64(v)), nil
+		return appendUint(dst, uint64(v)), true, nil
 	case uint16:
-		return appendUint(dst, uint64(v)), nil
+		return appendUint(dst, uint64(v)), true, nil
 	case uint32:
-		return appendUint(dst, uint64(v)), nil
+		return appendUint(dst, uint64(v)), true, nil
 	case uint64:
-		return appendUint(dst, v), nil
-	default:
-		if n := listLen(v); n >= 0 {
-			return appendList(dst, v, n)
-		}
-		return dst, unsupported(v)
+		return appendUint(dst, v), true, nil
 	}
+	return dst, false, nil
 }
 
 // unsupported reports a value type Params cannot send. It names only the type: values may be secret.
@@ -211,14 +256,10 @@ func appendParams(dst []byte, p *Params) ([]byte, error) {
 	}
 	dst = append(dst, '{')
 	for i, k := range p.keys {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
 		var err error
-		if dst, err = phpjson.AppendString(dst, k); err != nil {
-			return dst, fmt.Errorf("key %q: %w", k, err)
+		if dst, err = appendKey(dst, i, k); err != nil {
+			return dst, err
 		}
-		dst = append(dst, ':')
 		if dst, err = appendValue(dst, p.vals[i]); err != nil {
 			return dst, fmt.Errorf("%s: %w", k, err)
 		}
@@ -242,7 +283,7 @@ func signedBody(p *Params) ([]byte, error) {
 	if p.isList() {
 		return nil, errListRequest
 	}
-	b, err := appendParams(make([]byte, 0, 256), p)
+	b, err := appendParams(make([]byte, 0, 512), p) // room for a typical call and its url
 	if err != nil {
 		return nil, err
 	}

@@ -561,10 +561,10 @@ func (s *TasksService) ImportResult(ctx context.Context, id int64) (*ImportInfo,
 		return nil, err
 	}
 	var w struct {
-		Percent  flex.Float               `json:"import_percent"`
-		Batch    flex.String              `json:"batch"`
-		Mark     flex.String              `json:"mark"`
-		Counts   ImportCounts             `json:"import_mark"`
+		Percent  flex.Float   `json:"import_percent"`
+		Batch    flex.String  `json:"batch"`
+		Mark     flex.String  `json:"mark"`
+		Counts   ImportCounts `json:"import_mark"`
 		Rejected rejectedRows `json:"import_fail_data"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {

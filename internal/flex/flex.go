@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // China is the platform's time zone (UTC+8, no daylight saving), fixed so that decoding does not
@@ -100,6 +102,9 @@ func ParseTime(s string) (time.Time, error) {
 	if s == "" || strings.HasPrefix(s, "0000-00-00") {
 		return time.Time{}, nil
 	}
+	if t, ok := parseDateTime(s); ok {
+		return t, nil
+	}
 	for _, layout := range []string{time.DateTime, time.DateOnly, "2006-01-02T15:04:05"} {
 		if t, err := time.ParseInLocation(layout, s, China); err == nil {
 			return t, nil
@@ -114,6 +119,42 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("flex.Time: %q is not a platform time", s)
 }
 
+// parseDateTime parses the usual "Y-m-d H:i:s" without time.Parse's general machinery. ok is
+// false for anything else, including an impossible date, which ParseTime then leaves to
+// time.ParseInLocation; where ok is true the result is the one time.ParseInLocation gives.
+func parseDateTime(s string) (time.Time, bool) {
+	if len(s) != len(time.DateTime) || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
+		month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, China)
+	if t.Day() != day { // past the month's end: time.Date rolled it over
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// digits returns the number s spells in decimal digits only.
+func digits(s string) (int, bool) {
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // scalar returns the text of a JSON string, number, bool or null ("" for null). ok is false for
 // objects and arrays.
 func scalar(b []byte) (string, bool) {
@@ -123,6 +164,9 @@ func scalar(b []byte) (string, bool) {
 	}
 	switch b[0] {
 	case '"':
+		if s, ok := unquote(b); ok {
+			return strings.TrimSpace(s), true
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return "", false
@@ -135,4 +179,74 @@ func scalar(b []byte) (string, bool) {
 		return "", true
 	}
 	return string(b), true
+}
+
+// unquote returns the text of the JSON string b without the general decoder, for the strings
+// the platform sends: valid UTF-8 and the escapes PHP writes (\/, \", \\, \b, \f, \n, \r, \t and
+// \uXXXX outside the surrogates). ok is false for anything else, which the general decoder then
+// reads; where ok is true the text is the one encoding/json gives.
+func unquote(b []byte) (string, bool) {
+	if len(b) < 2 || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	esc := bytes.IndexByte(in, '\\')
+	if esc < 0 {
+		esc = len(in)
+	}
+	for _, c := range in[:esc] {
+		if c < 0x20 || c == '"' {
+			return "", false
+		}
+	}
+	if esc == len(in) {
+		return string(in), true
+	}
+	out := make([]byte, esc, len(in))
+	copy(out, in)
+	for i := esc; i < len(in); {
+		c := in[i]
+		switch {
+		case c < 0x20 || c == '"':
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		case i+1 == len(in):
+			return "", false
+		}
+		switch e := in[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+6 > len(in) {
+				return "", false
+			}
+			r, err := strconv.ParseUint(string(in[i+2:i+6]), 16, 16)
+			if err != nil || utf16.IsSurrogate(rune(r)) {
+				return "", false
+			}
+			out = utf8.AppendRune(out, rune(r))
+			i += 6
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(out), true
 }

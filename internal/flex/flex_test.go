@@ -2,6 +2,7 @@ package flex
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +54,51 @@ func TestTimeIsChinaTime(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`1686824884`), &tm))
 	assert.Equal(t, int64(1686824884), tm.Unix())
 	assert.Error(t, json.Unmarshal([]byte(`"yesterday"`), &tm))
+}
+
+// TestParseDateTimeMatchesTimeParse checks the fast path against time.ParseInLocation, valid and
+// invalid dates alike.
+func TestParseDateTimeMatchesTimeParse(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"2024-10-08 23:59:59", "2024-02-29 00:00:00", "2023-02-29 12:00:00", "2024-04-31 00:00:00",
+		"2024-13-01 00:00:00", "2024-00-10 00:00:00", "2024-01-00 00:00:00", "2024-01-01 24:00:00",
+		"2024-01-01 23:60:00", "2024-01-01 23:59:60", "0001-01-01 00:00:00", "2024-1-01 00:00:000",
+		"2024/01/01 00:00:00", "2024-01-01T00:00:00", "2024-01-0a 00:00:00", "+024-01-01 00:00:00",
+	} {
+		want, wantErr := time.ParseInLocation(time.DateTime, s, China)
+		got, ok := parseDateTime(s)
+		if wantErr != nil {
+			assert.False(t, ok, s)
+			continue
+		}
+		require.True(t, ok, s)
+		assert.Equal(t, want, got, s)
+	}
+}
+
+// TestStringFastPathMatchesDecoder checks that strings read without the general decoder read as
+// the decoder reads them, and that the others still go to it.
+func TestStringFastPathMatchesDecoder(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`"plain"`, `" 回访 "`, `"a\/b"`, `"\u00e9\u56de"`, "\"bad \xff\"", `"tab	in"`, `"a"b"`, `""`,
+		`"\"\\\/\b\f\n\r\t"`, `"\ud83d\ude00"`, `"\ud83d"`, `"\u00"`, `"\u00zz"`, `"\x"`, `"end\"`, `"\u0000"`,
+		`"\u+0e9"`, `"\uFFFF\uD7FF"`,
+	} {
+		var want string
+		wantErr := json.Unmarshal([]byte(in), &want)
+		var got String
+		err := got.UnmarshalJSON([]byte(in))
+		if wantErr != nil {
+			assert.Error(t, err, in)
+			continue
+		}
+		require.NoError(t, err, in)
+		assert.Equal(t, strings.TrimSpace(want), string(got), in)
+	}
+	for _, in := range []string{`"plain"`, `"\u56de\/x\n"`} {
+		_, ok := unquote([]byte(in))
+		assert.True(t, ok, "fast path taken for %s", in)
+	}
 }

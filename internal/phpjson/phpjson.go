@@ -5,6 +5,7 @@ package phpjson
 
 import (
 	"errors"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,14 @@ func AppendString(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is plain ASCII still to copy
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) {
+			m := special(load8(s[i : i+8]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8 // the first byte to escape
+		}
 		b := s[i]
 		esc := escapes[b]
 		if esc == 0 {
@@ -53,6 +62,30 @@ func AppendString(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), nil
 }
+
+// special flags, in the high bit of its byte, the first of the 8 bytes of x (little-endian) that
+// needs escaping — a control character, a byte of a multi-byte character, '"', '\\' or '/' —
+// testing all 8 at once; 0 when there is none. Bytes after the first may be flagged wrongly (a
+// borrow carries upward), so only the lowest flag counts.
+func special(x uint64) uint64 {
+	return (x | below(x, 0x20) | below(x^ones*'"', 1) | below(x^ones*'\\', 1) | below(x^ones*'/', 1)) & highs
+}
+
+// load8 returns the 8 bytes of s as a little-endian word: one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// below sets the high bit of the first byte of x that is below n (n <= 0x80), and maybe of bytes
+// after it, never of one before it.
+func below(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x }
 
 func appendU(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])

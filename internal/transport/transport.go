@@ -66,6 +66,8 @@ type Retry struct {
 // ErrBodyTooLarge is returned for a buffered reply larger than Config.MaxBody.
 var ErrBodyTooLarge = errors.New("reply body too large")
 
+const jsonType = "application/json"
+
 // errAttemptOver closes a streamed body's pipe once its attempt has ended.
 var errAttemptOver = errors.New("request ended")
 
@@ -149,8 +151,10 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
 	out := &Response{Status: res.StatusCode, Header: res.Header}
-	t.log.DebugContext(ctx, "digelao request", "method", req.Method, "path", req.Path, "status", out.Status,
-		"attempt", attempt, "duration", time.Since(start))
+	if t.log.Enabled(ctx, slog.LevelDebug) { // checked first: building the arguments allocates
+		t.log.DebugContext(ctx, "digelao request", "method", req.Method, "path", req.Path, "status", out.Status,
+			"attempt", attempt, "duration", time.Since(start))
+	}
 	if req.Stream && out.Status < 300 {
 		timer.Stop() // headers are in: the caller's context bounds the rest of the stream
 		out.Stream = &stream{ReadCloser: res.Body, cancel: cancel}
@@ -159,10 +163,7 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	defer cancel(nil)
 	defer timer.Stop()
 	defer func() { _ = res.Body.Close() }()
-	out.Body, err = io.ReadAll(io.LimitReader(res.Body, t.maxBody+1))
-	if err == nil && int64(len(out.Body)) > t.maxBody {
-		err = ErrBodyTooLarge
-	}
+	out.Body, err = readAll(res.Body, res.ContentLength, t.maxBody)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			err = cause
@@ -172,6 +173,31 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	return out, nil
 }
 
+// readAll reads r to its end into a buffer sized for the announced length (size, -1 when unknown),
+// failing with ErrBodyTooLarge past limit bytes.
+func readAll(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		size = 512
+	}
+	b := make([]byte, 0, size+1) // +1: reaching the end takes one more Read when size is exact
+	for {
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit+1)]) // never more than limit+1 in all
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, ErrBodyTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next size
+		}
+	}
+}
+
 // exchange sends req and returns the reply with its body unread: through resty, or — for a
 // streamed body, which resty would buffer — through resty's own *http.Client, with the same
 // headers.
@@ -179,7 +205,13 @@ func (t *Transport) exchange(ctx context.Context, req *Request) (*http.Response,
 	if req.Write == nil {
 		r := t.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
 		if req.Body != nil {
-			r.SetBody(req.Body).SetHeader("Content-Type", req.ContentType)
+			r.SetBody(req.Body)
+			ct := []string{req.ContentType}
+			r.Header["Content-Type"] = ct
+			if req.ContentType == jsonType {
+				// What resty would add itself, after testing the type against a regexp.
+				r.Header["Accept"] = ct
+			}
 		}
 		res, err := r.Execute(req.Method, req.URL)
 		if err != nil {

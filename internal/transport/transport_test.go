@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRetryAfter(t *testing.T) {
@@ -42,4 +44,43 @@ func TestBackoffIsJitteredAndCapped(t *testing.T) {
 	h.Set("Retry-After", "3600")
 	assert.Equal(t, time.Second, p.backoff(0, &Response{Header: h}), "Retry-After is capped too")
 	assert.Zero(t, Retry{}.backoff(0, nil))
+}
+
+// countingReader is a reader of n bytes that records how many were read from it.
+type countingReader struct{ n, read int }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.read == r.n {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n-r.read)
+	r.read += k
+	return k, nil
+}
+
+func TestReadAllKeepsTheLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name            string
+		body, size, max int
+		tooLarge        bool
+	}{
+		{name: "announced length", body: 300, size: 300, max: 1000},
+		{name: "unknown length", body: 3000, size: -1, max: 5000},
+		{name: "empty", body: 0, size: 0, max: 10},
+		{name: "exactly the limit", body: 1000, size: -1, max: 1000},
+		{name: "one past the limit, unknown length", body: 1001, size: -1, max: 1000, tooLarge: true},
+		{name: "past the limit, length announced", body: 5000, size: 5000, max: 1000, tooLarge: true},
+		{name: "longer than announced", body: 700, size: 10, max: 600, tooLarge: true},
+	} {
+		r := &countingReader{n: tc.body}
+		b, err := readAll(r, int64(tc.size), int64(tc.max))
+		assert.LessOrEqual(t, r.read, tc.max+1, tc.name)
+		if tc.tooLarge {
+			require.ErrorIs(t, err, ErrBodyTooLarge, tc.name)
+			continue
+		}
+		require.NoError(t, err, tc.name)
+		assert.Len(t, b, tc.body, tc.name)
+	}
 }
