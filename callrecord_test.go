@@ -68,3 +68,15 @@ func TestCallRecordKeepsUnknownMembersAndRejectsWrongShapes(t *testing.T) {
 		assert.Error(t, json.Unmarshal([]byte(bad), &r), bad)
 	}
 }
+
+// PHP writes an empty array as [] where a value was expected; such a member is empty, not an
+// error that would send the whole record to OnUnknown.
+func TestCallRecordTakesPHPEmptyArraysAsAbsent(t *testing.T) {
+	t.Parallel()
+	var r CallRecord
+	require.NoError(t, json.Unmarshal([]byte(`{"sn":"account|1","phone":"13800138000","name":[],"talktimes":[],"connected_at":[]}`), &r))
+	assert.Equal(t, "account|1", r.SN)
+	assert.Empty(t, r.Name)
+	assert.Zero(t, r.TalkTime)
+	assert.True(t, r.ConnectedAt.IsZero())
+}

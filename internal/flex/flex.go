@@ -155,8 +155,8 @@ func digits(s string) (int, bool) {
 	return n, true
 }
 
-// scalar returns the text of a JSON string, number, bool or null ("" for null). ok is false for
-// objects and arrays.
+// scalar returns the text of a JSON string, number, bool or null ("" for null and for PHP's empty
+// array []). ok is false for other objects and arrays.
 func scalar(b []byte) (string, bool) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -173,12 +173,19 @@ func scalar(b []byte) (string, bool) {
 		}
 		return strings.TrimSpace(s), true
 	case '{', '[':
-		return "", false
+		return "", isEmptyArray(b)
 	}
 	if string(b) == "null" {
 		return "", true
 	}
 	return string(b), true
+}
+
+// isEmptyArray reports whether b is [], which PHP's json_encode writes for an empty array where
+// a value was expected: it decodes as absent, like null.
+func isEmptyArray(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) >= 2 && b[0] == '[' && len(bytes.TrimSpace(b[1:len(b)-1])) == 0 && b[len(b)-1] == ']'
 }
 
 // unquote returns the text of the JSON string b without the general decoder, for the strings

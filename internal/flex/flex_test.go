@@ -12,7 +12,7 @@ import (
 
 func TestInt(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]Int{`12`: 12, `"12"`: 12, `" 7 "`: 7, `12.0`: 12, `""`: 0, `null`: 0, `"-3"`: -3} {
+	for in, want := range map[string]Int{`12`: 12, `"12"`: 12, `" 7 "`: 7, `12.0`: 12, `""`: 0, `null`: 0, `"-3"`: -3, `[]`: 0, `[ ]`: 0} {
 		var n Int
 		require.NoError(t, json.Unmarshal([]byte(in), &n), in)
 		assert.Equal(t, want, n, in)
@@ -30,13 +30,15 @@ func TestFloatAndString(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(in), &f), in)
 		assert.InDelta(t, float64(want), float64(f), 1e-9, in)
 	}
-	for in, want := range map[string]String{`"a"`: "a", `12`: "12", `true`: "true", `null`: ""} {
+	for in, want := range map[string]String{`"a"`: "a", `12`: "12", `true`: "true", `null`: "", `[]`: ""} {
 		var s String
 		require.NoError(t, json.Unmarshal([]byte(in), &s), in)
 		assert.Equal(t, want, s, in)
 	}
-	var s String
-	assert.Error(t, json.Unmarshal([]byte(`{"a":1}`), &s))
+	for _, in := range []string{`{"a":1}`, `["a"]`, `{}`} {
+		var s String
+		assert.Error(t, json.Unmarshal([]byte(in), &s), in)
+	}
 }
 
 func TestTimeIsChinaTime(t *testing.T) {
