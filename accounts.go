@@ -3,6 +3,7 @@ package digelao
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -77,21 +78,27 @@ func splitList(s string) []string {
 
 var subAccountListEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDatasapi", read: true}
 
-// List returns a page of the account's sub-accounts whose name contains name ("" for all), and
-// the number of matching sub-accounts.
+// SubAccountListOptions filters Accounts.List.
+type SubAccountListOptions struct {
+	ListOptions        // PerPage 0: the platform's default, 5
+	Name        string // user_name: sub-accounts with this name [inferred: part of the name]
+}
+
+// List returns a page of the account's sub-accounts and the number that match.
 //
 // Platform API 2.1.1 子账号列表 (POST /api/aiUserDatasapi): pageIndex, pageSize (default 5),
 // user_name. The reply is {"total":…,"data":[…]} with no code; one copy of the page shows a
-// paginator object ({"current_page":…,"data":[…]}) instead, which decodes the same way.
-func (s *AccountsService) List(ctx context.Context, name string, opts *ListOptions) ([]*SubAccount, int, error) {
-	p := NewParams()
+// paginator object ({"current_page":…,"data":[…]}) instead, which decodes the same way. When a
+// reply has no total, the count of the items is returned [inferred].
+func (s *AccountsService) List(ctx context.Context, opts *SubAccountListOptions) ([]*SubAccount, int, error) {
 	if opts == nil {
-		opts = &ListOptions{}
+		opts = &SubAccountListOptions{}
 	}
+	p := NewParams()
 	if err := opts.set(p); err != nil {
 		return nil, 0, err
 	}
-	setText(p, "user_name", name)
+	setText(p, "user_name", opts.Name)
 	var w struct {
 		Total flex.Int      `json:"total"`
 		Data  []*SubAccount `json:"data"`
@@ -118,6 +125,8 @@ type SubAccountInput struct {
 
 func (in *SubAccountInput) params() (*Params, error) {
 	switch {
+	case in == nil:
+		return nil, invalid("SubAccountInput", "is nil")
 	case strings.TrimSpace(in.UserName) == "":
 		return nil, invalid("UserName", "is required")
 	case strings.TrimSpace(in.Contact) == "":
@@ -146,7 +155,7 @@ var (
 // Platform API 2.1.2 子账号新增 (POST /api/aiUserSaveapi): user_name, contact, password,
 // re_password, organization_id, role_id, max_call_count — the page is cut off after these. Its
 // reply is not shown; a user_sn in data is read when present [inferred].
-func (s *AccountsService) Create(ctx context.Context, in SubAccountInput) (string, error) {
+func (s *AccountsService) Create(ctx context.Context, in *SubAccountInput) (string, error) {
 	p, err := in.params()
 	if err != nil {
 		return "", err
@@ -164,13 +173,12 @@ func (s *AccountsService) Create(ctx context.Context, in SubAccountInput) (strin
 //
 // Platform API 2.1.4 子账号修改 (POST /api/aiUserUpdateapi): the same fields as 2.1.2, all marked
 // required. Its reply is not shown; success is code 0 [inferred].
-func (s *AccountsService) Update(ctx context.Context, in SubAccountInput) error {
+func (s *AccountsService) Update(ctx context.Context, in *SubAccountInput) error {
 	p, err := in.params()
 	if err != nil {
 		return err
 	}
-	_, err = s.client.call(ctx, subAccountUpdateEndpoint, p)
-	return err
+	return s.client.fetch(ctx, subAccountUpdateEndpoint, p, nil)
 }
 
 // DeleteResult counts what Delete did. The platform gives counts only, not which name failed.
@@ -192,9 +200,9 @@ func (s *AccountsService) Delete(ctx context.Context, userNames ...string) (*Del
 	if len(userNames) == 0 {
 		return nil, invalid("userNames", "at least one is required")
 	}
-	for _, n := range userNames {
+	for i, n := range userNames {
 		if strings.TrimSpace(n) == "" {
-			return nil, invalid("userNames", "an empty name")
+			return nil, invalid(fmt.Sprintf("userNames[%d]", i), "is empty")
 		}
 	}
 	p := NewParams().Set("pkey", "user_name").Set("entityInstanceId", userNames)
@@ -210,11 +218,13 @@ func (s *AccountsService) Delete(ctx context.Context, userNames ...string) (*Del
 	return res, allRejected(subAccountDeleteEndpoint, res.Deleted, len(userNames))
 }
 
-// Role is a role a sub-account can have (its ID is SubAccountInput.RoleID).
+// Role is a role a sub-account can have (its ID is SubAccountInput.RoleID). Extra keeps the
+// members without a field here and Raw the role as received.
 type Role struct {
 	ID    int
 	Name  string
 	Extra map[string]json.RawMessage
+	Raw   json.RawMessage
 }
 
 type roleWire struct {
@@ -227,11 +237,11 @@ var roleKeys = jsonKeys(roleWire{})
 // UnmarshalJSON decodes a role tolerantly.
 func (r *Role) UnmarshalJSON(b []byte) error {
 	var w roleWire
-	extra, _, err := decodeLoose(b, &w, roleKeys)
+	extra, raw, err := decodeLoose(b, &w, roleKeys)
 	if err != nil {
 		return err
 	}
-	*r = Role{ID: int(w.ID), Name: string(w.Name), Extra: extra}
+	*r = Role{ID: int(w.ID), Name: string(w.Name), Extra: extra, Raw: raw}
 	return nil
 }
 

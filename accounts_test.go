@@ -12,7 +12,7 @@ func TestAccountsList(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/aiUserDatasapi", "admin_subaccounts.json")
-	list, total, err := c.Accounts.List(context.Background(), "ssss", &ListOptions{Page: 1, PerPage: 20})
+	list, total, err := c.Accounts.List(context.Background(), &SubAccountListOptions{ListOptions: ListOptions{Page: 1, PerPage: 20}, Name: "ssss"})
 	require.NoError(t, err)
 	assertPost(t, got, "/api/aiUserDatasapi", commonJSON+`,"pageIndex":"1","pageSize":"20","user_name":"ssss"}`)
 	assert.Equal(t, 2, total)
@@ -40,7 +40,7 @@ func TestAccountsListPaginatorReply(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/aiUserDatasapi", "admin_subaccounts_paginator.json")
-	list, total, err := c.Accounts.List(context.Background(), "", nil)
+	list, total, err := c.Accounts.List(context.Background(), nil)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/aiUserDatasapi", commonJSON+`,"pageIndex":"0"}`)
 	assert.Equal(t, 1, total, "no total: the items counted")
@@ -48,8 +48,8 @@ func TestAccountsListPaginatorReply(t *testing.T) {
 	assert.Equal(t, "zzh1", list[0].UserName)
 }
 
-func validSubAccount() SubAccountInput {
-	return SubAccountInput{UserName: "seat7", Contact: "王五", Password: "pa/ss", OrganizationID: 3, RoleID: 2, MaxCalls: 4}
+func validSubAccount() *SubAccountInput {
+	return &SubAccountInput{UserName: "seat7", Contact: "王五", Password: "pa/ss", OrganizationID: 3, RoleID: 2, MaxCalls: 4}
 }
 
 func TestAccountsCreateAndUpdate(t *testing.T) {
@@ -84,16 +84,19 @@ func TestAccountsRefuseBadInput(t *testing.T) {
 		"no calls":    func(in *SubAccountInput) { in.MaxCalls = 0 },
 	} {
 		in := validSubAccount()
-		edit(&in)
+		edit(in)
 		_, err := c.Accounts.Create(ctx, in)
 		assertNothingSent(t, mt, err, name)
 		assertNothingSent(t, mt, c.Accounts.Update(ctx, in), name)
 	}
-	_, err := c.Accounts.Delete(ctx)
+	_, err := c.Accounts.Create(ctx, nil)
+	assertNothingSent(t, mt, err)
+	assertNothingSent(t, mt, c.Accounts.Update(ctx, nil))
+	_, err = c.Accounts.Delete(ctx)
 	assertNothingSent(t, mt, err)
 	_, err = c.Accounts.Delete(ctx, "a", "")
 	assertNothingSent(t, mt, err)
-	_, _, err = c.Accounts.List(ctx, "", &ListOptions{Page: -1})
+	_, _, err = c.Accounts.List(ctx, &SubAccountListOptions{ListOptions: ListOptions{Page: -1}})
 	assertNothingSent(t, mt, err)
 }
 
@@ -128,5 +131,6 @@ func TestAccountsRoles(t *testing.T) {
 	assert.Equal(t, 1, roles[0].ID)
 	assert.Equal(t, "管理员", roles[0].Name)
 	assert.JSONEq(t, `"admin"`, string(roles[0].Extra["guard_name"]))
+	assert.Contains(t, string(roles[0].Raw), `"guard_name"`, "Raw keeps the role as received")
 	assert.Equal(t, 7, roles[1].ID, "an id sent as a string")
 }

@@ -115,10 +115,10 @@ func (s *BlacklistService) RemovePhones(ctx context.Context, phones ...string) (
 	}
 	list := make([]string, len(phones))
 	for i, ph := range phones {
-		if err := checkPhone(fmt.Sprintf("phones[%d]", i), ph); err != nil {
+		var err error
+		if list[i], err = phoneNumber(fmt.Sprintf("phones[%d]", i), ph); err != nil {
 			return nil, err
 		}
-		list[i] = strings.TrimSpace(ph)
 	}
 	return s.remove(ctx, NewParams().Set("phone_str", strings.Join(list, ",")), len(list))
 }
@@ -193,14 +193,18 @@ var blacklistImportEndpoint = endpoint{method: http.MethodPost, path: "/api/impo
 // Platform API 8.4 企业防打扰新增 (POST /api/importsExcelapi): phone, term_value, name, unit,
 // address, remark (the page is cut off after these). When nothing was added the result comes
 // with an error matching ErrAllRejected.
-func (s *BlacklistService) Add(ctx context.Context, e BlockEntry, days int) (*AddResult, error) {
-	if err := checkPhone("Phone", e.Phone); err != nil {
+func (s *BlacklistService) Add(ctx context.Context, e *BlockEntry, days int) (*AddResult, error) {
+	if e == nil {
+		return nil, invalid("BlockEntry", "is nil")
+	}
+	phone, err := phoneNumber("Phone", e.Phone)
+	if err != nil {
 		return nil, err
 	}
 	if days < 0 {
 		return nil, invalid("days", "must not be negative (0 blocks for good), got %d", days)
 	}
-	p := NewParams().Set("phone", strings.TrimSpace(e.Phone)).Set("term_value", days)
+	p := NewParams().Set("phone", phone).Set("term_value", days)
 	setText(p, "name", e.Name)
 	setText(p, "unit", e.Unit)
 	setText(p, "address", e.Address)

@@ -49,7 +49,7 @@ func TestBlacklistRemove(t *testing.T) {
 	assertPost(t, got, "/api/BlackListDelete", commonJSON+`,"ids_json":["88","12"]}`)
 	assert.Equal(t, &RemoveResult{Removed: 1, Failed: 1}, res)
 
-	phones := []string{" 18027465792", "02088886666"}
+	phones := []string{" 18027465792", "020-8888 6666"}
 	_, err = c.Blacklist.RemovePhones(context.Background(), phones...)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/BlackListDelete", commonJSON+`,"phone_str":"18027465792,02088886666"}`)
@@ -102,7 +102,7 @@ func TestBlacklistAdd(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/importsExcelapi", "admin_blacklist_add.json")
-	res, err := c.Blacklist.Add(context.Background(), BlockEntry{Phone: "13800138000", Name: "张三", Remark: "投诉"}, 0)
+	res, err := c.Blacklist.Add(context.Background(), &BlockEntry{Phone: " 138-0013-8000", Name: "张三", Remark: "投诉"}, 0)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/importsExcelapi", commonJSON+`,"phone":"13800138000","term_value":"0","name":"\u5f20\u4e09","remark":"\u6295\u8bc9"}`)
 	assert.Equal(t, &AddResult{Added: 1}, res)
@@ -113,7 +113,7 @@ func TestBlacklistAddRefusedIsAnError(t *testing.T) {
 	c, mt := newMockClient(t)
 	var got captured
 	mt.RegisterResponder("POST", testBase+"/api/importsExcelapi", capture(&got, 200, `{"code":0,"msg":"导入成功","success":0,"fail":1}`))
-	res, err := c.Blacklist.Add(context.Background(), BlockEntry{Phone: "13800138000"}, 7)
+	res, err := c.Blacklist.Add(context.Background(), &BlockEntry{Phone: "13800138000"}, 7)
 	require.ErrorIs(t, err, ErrAllRejected)
 	assert.Equal(t, &AddResult{Failed: 1}, res)
 }
@@ -122,9 +122,11 @@ func TestBlacklistRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	ctx := context.Background()
-	_, err := c.Blacklist.Add(ctx, BlockEntry{Phone: "12"}, 0)
+	_, err := c.Blacklist.Add(ctx, &BlockEntry{Phone: "12"}, 0)
 	assertNothingSent(t, mt, err)
-	_, err = c.Blacklist.Add(ctx, BlockEntry{Phone: "13800138000"}, -1)
+	_, err = c.Blacklist.Add(ctx, &BlockEntry{Phone: "13800138000"}, -1)
+	assertNothingSent(t, mt, err)
+	_, err = c.Blacklist.Add(ctx, nil, 0)
 	assertNothingSent(t, mt, err)
 	_, err = c.Blacklist.Import(ctx, File{Name: "a.xlsx", Content: strings.NewReader("x")}, -1)
 	assertNothingSent(t, mt, err)

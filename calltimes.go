@@ -132,12 +132,16 @@ func (s *CallTimesService) Get(ctx context.Context) (*CallingHours, error) {
 }
 
 // Set replaces the account's calling hours with h: every day is sent, an empty one meaning no
-// calling that day. To change one day, Get, change it and Set.
+// calling that day. To change one day, Get, change it and Set. It is a write: not retried unless
+// ctx comes from AllowRetry.
 //
 // Platform API 4.4 外呼时间设置(新) (POST /api/timeSave), server version 6.5.5 and later: week1 …
 // week7 (required; "HH:MM-HH:MM" ranges joined by commas, "" for none). The page is cut off
 // after them; holiday and holiday_status are sent as 4.3 returns them [inferred].
-func (s *CallTimesService) Set(ctx context.Context, h CallingHours) error {
+func (s *CallTimesService) Set(ctx context.Context, h *CallingHours) error {
+	if h == nil {
+		return invalid("CallingHours", "is nil")
+	}
 	p := NewParams()
 	for i, day := range h.Week {
 		key := "week" + strconv.Itoa(i+1)
@@ -152,6 +156,5 @@ func (s *CallTimesService) Set(ctx context.Context, h CallingHours) error {
 		return err
 	}
 	p.Set("holiday", v).Set("holiday_status", h.HolidayOn)
-	_, err = s.client.call(ctx, callTimesSetEndpoint, p)
-	return err
+	return s.client.fetch(ctx, callTimesSetEndpoint, p, nil)
 }

@@ -32,7 +32,7 @@ func TestCallTimesSet(t *testing.T) {
 	for i := range 5 {
 		h.Week[i] = []TimeRange{{"08:30", "12:00"}, {"13:30", "24:00"}}
 	}
-	require.NoError(t, c.CallTimes.Set(context.Background(), h))
+	require.NoError(t, c.CallTimes.Set(context.Background(), &h))
 	day := `"08:30-12:00,13:30-24:00"`
 	assertPost(t, &got, "/api/timeSave", commonJSON+`,"week1":`+day+`,"week2":`+day+`,"week3":`+day+`,"week4":`+day+
 		`,"week5":`+day+`,"week6":"","week7":"","holiday":"10:00-12:00","holiday_status":"0"}`)
@@ -53,15 +53,16 @@ func TestCallTimesRefuseBadRanges(t *testing.T) {
 	} {
 		var h CallingHours
 		h.Week[2] = r
-		err := c.CallTimes.Set(context.Background(), h)
+		err := c.CallTimes.Set(context.Background(), &h)
 		assertNothingSent(t, mt, err, r)
 		var ve *ValidationError
 		if assert.ErrorAs(t, err, &ve) {
 			assert.Equal(t, "Week[2]", ve.Field)
 		}
 	}
-	err := c.CallTimes.Set(context.Background(), CallingHours{Holiday: []TimeRange{{"x", "y"}}})
+	err := c.CallTimes.Set(context.Background(), &CallingHours{Holiday: []TimeRange{{"x", "y"}}})
 	assertNothingSent(t, mt, err)
+	assertNothingSent(t, mt, c.CallTimes.Set(context.Background(), nil))
 }
 
 func TestCallingHoursRejectsAMalformedReply(t *testing.T) {

@@ -88,9 +88,9 @@ func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
 	out := make([]*Params, len(contacts))
 	for i, ct := range contacts {
 		field := func(col string) string { return fmt.Sprintf("Contacts[%d].%s", i, col) }
-		phone, ok := plausiblePhone(ct.Phone)
-		if !ok {
-			return nil, invalid(field("Phone"), "%q is not a phone number (5 to 20 digits)", ct.Phone)
+		phone, err := phoneNumber(field("Phone"), ct.Phone)
+		if err != nil {
+			return nil, err
 		}
 		if ct.Name != "" && nameCol < 0 {
 			return nil, invalid(field("Name"), "the template has no %s column", nameColumn)
@@ -127,18 +127,14 @@ func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
 	return out, nil
 }
 
-// plausiblePhone returns s without spaces and dashes when what remains is 5 to 20 digits.
-func plausiblePhone(s string) (string, bool) {
-	s = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
-	if len(s) < 5 || len(s) > 20 {
-		return "", false
+// phoneNumber returns s without spaces and dashes when what remains is 5 to 20 digits (a mobile
+// number, or a landline with its area code), and otherwise a *ValidationError naming field.
+func phoneNumber(field, s string) (string, error) {
+	digits := strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
+	if len(digits) < 5 || len(digits) > 20 || strings.Trim(digits, "0123456789") != "" {
+		return "", invalid(field, "%q is not a phone number (5 to 20 digits)", s)
 	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return "", false
-		}
-	}
-	return s, true
+	return digits, nil
 }
 
 // checkTaskName applies 5.7.2's rule for a task name, "只支持中英文小括号数字": letters, Chinese
@@ -313,6 +309,9 @@ type BatchImport struct {
 // When a batch fails, ImportInBatches stops and returns what was sent so far with the error;
 // resume with req.AppendTo set to the returned task's SN and the contacts from Sent on. Like
 // Create, it is not retried unless ctx comes from AllowRetry.
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
+// CreateAsync. That the reply names the new task's dial_task_main_sn is inferred.
 func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) (*BatchImport, error) {
 	if batchSize < 0 || batchSize > MaxImportRows {
 		return nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows)

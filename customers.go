@@ -33,10 +33,11 @@ func rowsJSON(rows []CustomerRow) (string, error) {
 	}
 	list := make([]*Params, len(rows))
 	for i, r := range rows {
-		if err := checkPhone(fmt.Sprintf("rows[%d].Phone", i), r.Phone); err != nil {
+		phone, err := phoneNumber(fmt.Sprintf("rows[%d].Phone", i), r.Phone)
+		if err != nil {
 			return "", err
 		}
-		row := NewParams().Set("姓名", r.Name).Set("电话", strings.TrimSpace(r.Phone))
+		row := NewParams().Set("姓名", r.Name).Set("电话", phone)
 		setText(row, "地址", r.Address)
 		for _, k := range slices.Sorted(maps.Keys(r.Fields)) {
 			if k == "" || k == "姓名" || k == "电话" || k == "地址" {
@@ -53,15 +54,6 @@ func rowsJSON(rows []CustomerRow) (string, error) {
 	return string(b), nil
 }
 
-// checkPhone accepts a number of 5 to 20 digits (mobile, or landline with area code).
-func checkPhone(field, phone string) error {
-	s := strings.TrimSpace(phone)
-	if len(s) < 5 || len(s) > 20 || strings.Trim(s, "0123456789") != "" {
-		return invalid(field, "%q is not a phone number (5 to 20 digits)", phone)
-	}
-	return nil
-}
-
 // CustomerImport is the result of a customer import. The platform answers with counts only; it
 // does not say which rows failed or repeated.
 type CustomerImport struct {
@@ -74,22 +66,27 @@ type CustomerImport struct {
 
 type customerImportWire struct {
 	Total    flex.Int    `json:"total"`
-	Added    flex.Int    `json:"success_count"`
+	Added    *flex.Int   `json:"success_count"`
 	Failed   flex.Int    `json:"fail"`
 	Repeated flex.Int    `json:"repeat"`
 	Msg      flex.String `json:"msg"`
 }
 
-// importCustomers sends an import and reads its counts; an import in which every row failed
-// comes with an error matching ErrAllRejected.
+// importCustomers sends an import and reads its counts; an import that added no row (every row
+// failed or was already in the pool) comes with an error matching ErrAllRejected. A reply without
+// success_count counts every row that did not fail as added [inferred].
 func (s *CustomersService) importCustomers(ctx context.Context, ep endpoint, p *Params) (*CustomerImport, error) {
 	var w customerImportWire
 	if err := s.client.fetchBody(ctx, ep, p, &w); err != nil {
 		return nil, err
 	}
-	res := &CustomerImport{Total: int(w.Total), Added: int(w.Added), Failed: int(w.Failed),
-		Repeated: int(w.Repeated), Msg: string(w.Msg)}
-	return res, allRejected(ep, res.Total-res.Failed, res.Total)
+	res := &CustomerImport{Total: int(w.Total), Failed: int(w.Failed), Repeated: int(w.Repeated), Msg: string(w.Msg)}
+	if w.Added != nil {
+		res.Added = int(*w.Added)
+	} else {
+		res.Added = max(res.Total-res.Failed-res.Repeated, 0)
+	}
+	return res, allRejected(ep, res.Added, res.Total)
 }
 
 var (
@@ -110,9 +107,9 @@ func (s *CustomersService) AddPrivate(ctx context.Context, rows []CustomerRow, o
 	if err != nil {
 		return nil, err
 	}
-	for _, sn := range ownerSNs {
+	for i, sn := range ownerSNs {
 		if strings.TrimSpace(sn) == "" || strings.Contains(sn, ",") {
-			return nil, invalid("ownerSNs", "%q is not a user_sn", sn)
+			return nil, invalid(fmt.Sprintf("ownerSNs[%d]", i), "%q is not a user_sn", sn)
 		}
 	}
 	p := NewParams().Set("add_json", js)
@@ -221,8 +218,8 @@ func (s *CustomersService) List(ctx context.Context, opts *CustomerListOptions) 
 	if opts == nil {
 		opts = &CustomerListOptions{}
 	}
-	if !opts.UpdatedFrom.IsZero() && !opts.UpdatedTo.IsZero() && opts.UpdatedTo.Before(opts.UpdatedFrom) {
-		return nil, 0, invalid("UpdatedTo", "is before UpdatedFrom")
+	if err := checkPeriod("UpdatedTo", opts.UpdatedFrom, opts.UpdatedTo); err != nil {
+		return nil, 0, err
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {

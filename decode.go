@@ -142,8 +142,11 @@ type ListOptions struct {
 
 // set appends pageIndex and, when set, pageSize to p.
 func (o ListOptions) set(p *Params) error {
-	if o.Page < 0 || o.PerPage < 0 {
-		return invalid("ListOptions", "Page and PerPage must not be negative")
+	if o.Page < 0 {
+		return invalid("Page", "must not be negative, got %d", o.Page)
+	}
+	if o.PerPage < 0 {
+		return invalid("PerPage", "must not be negative (0: the platform's default), got %d", o.PerPage)
 	}
 	p.Set("pageIndex", o.Page)
 	if o.PerPage > 0 {
@@ -164,6 +167,25 @@ func (c *Client) fetch(ctx context.Context, ep endpoint, p *Params, out any) err
 // decodeErr reports a reply that passed the envelope check but does not have the expected shape.
 func decodeErr(ep endpoint, err error) error {
 	return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path, Msg: "cannot decode data: " + err.Error()}
+}
+
+// required checks that each of the name, value pairs has a value other than blanks.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			return invalid(pairs[i], "is required")
+		}
+	}
+	return nil
+}
+
+// checkPeriod checks that a time range, either end of which may be zero (open), does not end
+// before it starts; toField names the end.
+func checkPeriod(toField string, from, to time.Time) error {
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return invalid(toField, "%s is before the start of the range, %s", platformTime(to), platformTime(from))
+	}
+	return nil
 }
 
 // setText sets key to v when v is not empty.

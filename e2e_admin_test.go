@@ -29,7 +29,7 @@ func TestEndToEndAccounts(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, roles)
 
-	in := digelao.SubAccountInput{UserName: "seat-e2e", Contact: "王五", Password: "pw-1", OrganizationID: 1, RoleID: roles[0].ID, MaxCalls: 3}
+	in := &digelao.SubAccountInput{UserName: "seat-e2e", Contact: "王五", Password: "pw-1", OrganizationID: 1, RoleID: roles[0].ID, MaxCalls: 3}
 	sn, err := c.Accounts.Create(ctx, in)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(sn, "SYSUSER|"), sn)
@@ -37,14 +37,14 @@ func TestEndToEndAccounts(t *testing.T) {
 	in.Contact, in.MaxCalls = "赵六", 8
 	require.NoError(t, c.Accounts.Update(ctx, in))
 
-	list, total, err := c.Accounts.List(ctx, "seat-e2e", nil)
+	list, total, err := c.Accounts.List(ctx, &digelao.SubAccountListOptions{Name: "seat-e2e"})
 	require.NoError(t, err)
 	require.Equal(t, 1, total)
 	assert.Equal(t, sn, list[0].UserSN)
 	assert.Equal(t, "赵六", list[0].Contact)
 	assert.Equal(t, 8, list[0].MaxCalls)
 
-	all, total, err := c.Accounts.List(ctx, "", &digelao.ListOptions{PerPage: 1})
+	all, total, err := c.Accounts.List(ctx, &digelao.SubAccountListOptions{ListOptions: digelao.ListOptions{PerPage: 1}})
 	require.NoError(t, err)
 	assert.Equal(t, 2, total, "the default seat and the new one")
 	assert.Len(t, all, 1, "one per page")
@@ -70,7 +70,7 @@ func TestEndToEndCallTimes(t *testing.T) {
 	h.Week[6] = nil
 	h.Week[5] = []digelao.TimeRange{{From: "09:00", To: "11:30"}}
 	h.HolidayOn = false
-	require.NoError(t, c.CallTimes.Set(ctx, *h))
+	require.NoError(t, c.CallTimes.Set(ctx, h))
 	got, err := c.CallTimes.Get(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, h, got)
@@ -122,10 +122,10 @@ func TestEndToEndBlacklist(t *testing.T) {
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
-	added, err := c.Blacklist.Add(ctx, digelao.BlockEntry{Phone: "18027465792", Name: "张三", Remark: "投诉"}, 15)
+	added, err := c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "18027465792", Name: "张三", Remark: "投诉"}, 15)
 	require.NoError(t, err)
 	assert.Equal(t, 1, added.Added)
-	_, err = c.Blacklist.Add(ctx, digelao.BlockEntry{Phone: "18027465792"}, 0)
+	_, err = c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "18027465792"}, 0)
 	require.ErrorIs(t, err, digelao.ErrAllRejected, "already listed")
 
 	added, err = c.Blacklist.Import(ctx, workbook("名单.xls", []string{"姓名", "电话"}, []string{"a", "02088886666"},
@@ -249,16 +249,16 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 	}
 	return []func(context.Context, *digelao.Client) error{
 		func(ctx context.Context, c *digelao.Client) error {
-			_, _, err := c.Accounts.List(ctx, "", nil)
+			_, _, err := c.Accounts.List(ctx, nil)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Accounts.Create(ctx, digelao.SubAccountInput{UserName: "redact", Contact: "x", Password: "sub-secret-pw",
+			_, err := c.Accounts.Create(ctx, &digelao.SubAccountInput{UserName: "redact", Contact: "x", Password: "sub-secret-pw",
 				OrganizationID: 1, RoleID: 2, MaxCalls: 1})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			return c.Accounts.Update(ctx, digelao.SubAccountInput{UserName: "redact", Contact: "y", Password: "sub-secret-pw",
+			return c.Accounts.Update(ctx, &digelao.SubAccountInput{UserName: "redact", Contact: "y", Password: "sub-secret-pw",
 				OrganizationID: 1, RoleID: 2, MaxCalls: 2})
 		},
 		func(ctx context.Context, c *digelao.Client) error {
@@ -270,7 +270,7 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 		func(ctx context.Context, c *digelao.Client) error {
 			var h digelao.CallingHours
 			h.Week[0] = []digelao.TimeRange{{From: "09:00", To: "18:00"}}
-			return c.CallTimes.Set(ctx, h)
+			return c.CallTimes.Set(ctx, &h)
 		},
 		func(ctx context.Context, c *digelao.Client) error {
 			_, err := c.Customers.AddPrivate(ctx, rows)
@@ -302,7 +302,7 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Blacklist.Add(ctx, digelao.BlockEntry{Phone: "13800138000"}, 1)
+			_, err := c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "13800138000"}, 1)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {

@@ -59,7 +59,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, tpls)
 	assert.Equal(t, digelaotest.TemplateSN, tpls[0].SN)
-	all, err := c.Templates.ListAll(ctx)
+	all, err := c.Templates.Names(ctx)
 	require.NoError(t, err)
 	assert.True(t, slices.ContainsFunc(all, func(t *digelao.Template) bool { return strings.HasPrefix(t.SN, "project|") }),
 		"the fake's second template uses the singular prefix")
@@ -308,6 +308,6 @@ func serviceCalls() []func(context.Context, *digelao.Client) error {
 			_, err := c.Templates.Get(ctx, digelaotest.TemplateSN)
 			return err
 		},
-		func(ctx context.Context, c *digelao.Client) error { _, err := c.Templates.ListAll(ctx); return err },
+		func(ctx context.Context, c *digelao.Client) error { _, err := c.Templates.Names(ctx); return err },
 	}
 }

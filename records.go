@@ -3,10 +3,12 @@ package digelao
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
@@ -79,20 +81,23 @@ func (o *RecordListOptions) params() (*Params, error) {
 	if len(o.Intents) > 0 && len(o.ManualIntents) > 0 {
 		return nil, invalid("Intents", "filter on Intents or on ManualIntents, not both (the platform takes one)")
 	}
+	if err := checkPeriod("CreatedTo", o.CreatedFrom, o.CreatedTo); err != nil {
+		return nil, err
+	}
 	p := NewParams()
 	setTime(p, "start_create_at", o.CreatedFrom)
 	setTime(p, "end_create_at", o.CreatedTo)
 	setText(p, "phone", o.Phone)
 	setText(p, "dial_task_main_sn", o.TaskSN)
-	field, grades := "status", o.Intents
+	name, field, grades := "Intents", "status", o.Intents
 	if len(o.ManualIntents) > 0 {
-		field, grades = "status_manual", o.ManualIntents
+		name, field, grades = "ManualIntents", "status_manual", o.ManualIntents
 	}
 	if len(grades) > 0 {
 		vals := make([]string, len(grades))
 		for i, g := range grades {
-			if g == "" {
-				return nil, invalid("Intents", "empty grade")
+			if strings.TrimSpace(string(g)) == "" {
+				return nil, invalid(fmt.Sprintf("%s[%d]", name, i), "is an empty grade")
 			}
 			vals[i] = string(g)
 		}
@@ -108,16 +113,23 @@ func (o *RecordListOptions) params() (*Params, error) {
 	setText(p, "project_sn", o.ProjectSN)
 	setText(p, "namephone", o.NameOrPhone)
 	for _, r := range []struct {
-		key      string
-		min, max int
+		name, key string // the option's name (without Min/Max) and the parameter's (without _min/_max)
+		min, max  int
 	}{
-		{"talktimes", o.TalkTimeMin, o.TalkTimeMax}, {"turn_count", o.TurnCountMin, o.TurnCountMax},
-		{"score", o.ScoreMin, o.ScoreMax}, {"asks_count", o.AsksCountMin, o.AsksCountMax},
-		{"fs_intervention_time", o.InterventionTimeMin, o.InterventionTimeMax},
-		{"warning_times", o.WarningTimesMin, o.WarningTimesMax},
+		{"TalkTime", "talktimes", o.TalkTimeMin, o.TalkTimeMax},
+		{"TurnCount", "turn_count", o.TurnCountMin, o.TurnCountMax},
+		{"Score", "score", o.ScoreMin, o.ScoreMax},
+		{"AsksCount", "asks_count", o.AsksCountMin, o.AsksCountMax},
+		{"InterventionTime", "fs_intervention_time", o.InterventionTimeMin, o.InterventionTimeMax},
+		{"WarningTimes", "warning_times", o.WarningTimesMin, o.WarningTimesMax},
 	} {
-		if r.min < 0 || r.max < 0 || (r.max > 0 && r.min > r.max) {
-			return nil, invalid(r.key, "range %d to %d is not valid", r.min, r.max)
+		switch {
+		case r.min < 0:
+			return nil, invalid(r.name+"Min", "must not be negative, got %d", r.min)
+		case r.max < 0:
+			return nil, invalid(r.name+"Max", "must not be negative, got %d", r.max)
+		case r.max > 0 && r.min > r.max:
+			return nil, invalid(r.name+"Max", "%d is below %sMin, %d", r.max, r.name, r.min)
 		}
 		if r.min > 0 {
 			p.Set(r.key+"_min", r.min)
@@ -141,7 +153,8 @@ func (o *RecordListOptions) params() (*Params, error) {
 
 var crmListEndpoint = endpoint{method: http.MethodPost, path: "/api/crmList", read: true}
 
-// List returns a page of call records, newest first, and the number of records that match.
+// List returns a page of call records, newest first [inferred], and the number of records that
+// match.
 //
 // Platform API 6.1 获取通话流水 (POST /api/crmList). The grade filter is sent in the page example's
 // form, status_search naming the field ("status" or "status_manual") and status_value the grades
@@ -197,7 +210,9 @@ func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.
 				}
 			}
 			seen += len(list)
-			if len(list) < o.PerPage || seen >= total {
+			// A short page is the last; so is the page that reaches the total, when the reply
+			// has one (a reply without total is paged until a short page).
+			if len(list) < o.PerPage || (total > 0 && seen >= total) {
 				return
 			}
 		}
@@ -273,8 +288,8 @@ var dialogueEndpoint = endpoint{method: http.MethodPost, path: "/api/cdrshow", r
 // H:i:s", China time). The reply's data.fragment holds rounds of turns; the turn fields after the
 // page's cut-off are not known.
 func (s *RecordsService) Dialogue(ctx context.Context, recordSN string, connectedAt time.Time) (*Dialogue, error) {
-	if recordSN == "" {
-		return nil, invalid("recordSN", "is required")
+	if err := required("recordSN", recordSN); err != nil {
+		return nil, err
 	}
 	if connectedAt.IsZero() {
 		return nil, invalid("connectedAt", "is required (the call must have connected)")
@@ -305,21 +320,30 @@ var (
 // platform starts sending the file: once bytes have gone to w nothing is retried, and an error
 // then (a dropped connection, ctx ending) is returned with the count written so far.
 //
-// Platform API 6.2 获得录音播放源接口 (GET /api/cdrDownload): recordpath, recordfile.
+// Platform API 6.2 获得录音播放源接口 (GET /api/cdrDownload): recordpath and recordfile, both
+// required.
 func (s *RecordsService) Download(ctx context.Context, recordPath, recordFile string, w io.Writer) (int64, error) {
-	if recordFile == "" {
-		return 0, invalid("recordFile", "is required (a call that did not connect has no recording)")
+	if err := checkRecording(recordPath, recordFile); err != nil {
+		return 0, err
 	}
 	p := NewParams().Set("recordpath", recordPath).Set("recordfile", recordFile)
 	return s.client.download(ctx, downloadEndpoint, p, w)
+}
+
+// checkRecording checks a recording's path and file, both required by 6.2 and 6.9.
+func checkRecording(recordPath, recordFile string) error {
+	if strings.TrimSpace(recordFile) == "" {
+		return invalid("recordFile", "is required (a call that did not connect has no recording)")
+	}
+	return required("recordPath", recordPath)
 }
 
 // DownloadSegment streams one segment recording — a DialogueTurn's Segment — into w, as Download.
 //
 // Platform API 6.3 获得分段录音播放源接口 (GET /api/cdrFragmentDownload): recordfile.
 func (s *RecordsService) DownloadSegment(ctx context.Context, segment string, w io.Writer) (int64, error) {
-	if segment == "" {
-		return 0, invalid("segment", "is required")
+	if err := required("segment", segment); err != nil {
+		return 0, err
 	}
 	return s.client.download(ctx, segmentEndpoint, NewParams().Set("recordfile", segment), w)
 }
@@ -334,8 +358,8 @@ func (s *RecordsService) DownloadSegment(ctx context.Context, segment string, w 
 // first and url is added over every parameter as usual, so a deployment checking either form
 // accepts the request [inferred].
 func (s *RecordsService) DownloadMultiServer(ctx context.Context, recordPath, recordFile string, w io.Writer) (int64, error) {
-	if recordFile == "" {
-		return 0, invalid("recordFile", "is required (a call that did not connect has no recording)")
+	if err := checkRecording(recordPath, recordFile); err != nil {
+		return 0, err
 	}
 	c := s.client
 	for renewed := false; ; renewed = true {

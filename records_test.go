@@ -63,16 +63,23 @@ func TestRecordsListDecodesRealisticRows(t *testing.T) {
 	assert.False(t, b.Connected())
 	assert.Empty(t, b.RecordFile)
 
-	for name, opts := range map[string]*RecordListOptions{
-		"both grades": {Intents: []IntentGrade{IntentA}, ManualIntents: []IntentGrade{IntentB}},
-		"empty grade": {Intents: []IntentGrade{""}},
-		"min > max":   {TalkTimeMin: 10, TalkTimeMax: 5},
-		"negative":    {ScoreMin: -1},
-		"page":        {ListOptions: ListOptions{PerPage: -5}},
+	for name, tc := range map[string]struct {
+		opts  *RecordListOptions
+		field string // the option the error names
+	}{
+		"both grades":  {&RecordListOptions{Intents: []IntentGrade{IntentA}, ManualIntents: []IntentGrade{IntentB}}, "Intents"},
+		"empty grade":  {&RecordListOptions{Intents: []IntentGrade{""}}, "Intents[0]"},
+		"manual grade": {&RecordListOptions{ManualIntents: []IntentGrade{IntentA, " "}}, "ManualIntents[1]"},
+		"min > max":    {&RecordListOptions{TalkTimeMin: 10, TalkTimeMax: 5}, "TalkTimeMax"},
+		"negative":     {&RecordListOptions{ScoreMin: -1}, "ScoreMin"},
+		"page":         {&RecordListOptions{ListOptions: ListOptions{PerPage: -5}}, "PerPage"},
+		"backwards":    {&RecordListOptions{CreatedFrom: china("2024-08-02 00:00:00"), CreatedTo: china("2024-08-01 00:00:00")}, "CreatedTo"},
 	} {
-		_, _, err := c.Records.List(context.Background(), opts)
+		_, _, err := c.Records.List(context.Background(), tc.opts)
 		var ve *ValidationError
-		assert.ErrorAs(t, err, &ve, name)
+		if assert.ErrorAs(t, err, &ve, name) {
+			assert.Equal(t, tc.field, ve.Field, name)
+		}
 	}
 	assert.Equal(t, 1, mt.GetTotalCallCount())
 }
@@ -137,6 +144,28 @@ func TestRecordsAllPages(t *testing.T) {
 		}
 		assert.Equal(t, tc.calls, pg.calls, "n=%d", tc.n)
 	}
+}
+
+func TestRecordsAllPagesAReplyWithoutTotal(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var pages []string
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		var q struct {
+			Page int `json:"pageIndex,string"`
+		}
+		if err := json.Unmarshal(b, &q); err != nil {
+			return nil, err
+		}
+		pages = append(pages, fmt.Sprint(q.Page))
+		rows := []string{`{"id":1}`, `{"id":2}`}[:2-q.Page] // 2 rows, then 1: no total in either
+		return httpmock.NewStringResponse(200, `{"code":0,"data":{"list":[`+strings.Join(rows, ",")+`]}}`), nil
+	})
+	ids, err := collect(t, c.Records.All(context.Background(), &RecordListOptions{ListOptions: ListOptions{PerPage: 2}}))
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 2, 1}, ids, "a full page is not the last one")
+	assert.Equal(t, []string{"0", "1"}, pages)
 }
 
 func TestRecordsAllDefaultPageSizeAndEarlyStop(t *testing.T) {
@@ -261,6 +290,9 @@ func TestRecordsDownload(t *testing.T) {
 	_, err = c.Records.Download(context.Background(), "/mnt/record", "", &buf)
 	var ve *ValidationError
 	require.ErrorAs(t, err, &ve)
+	_, err = c.Records.Download(context.Background(), "", file, &buf)
+	require.ErrorAs(t, err, &ve, "6.2 requires recordpath too")
+	assert.Equal(t, "recordPath", ve.Field)
 	_, err = c.Records.Download(context.Background(), "/mnt/record", file, nil)
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, 1, mt.GetTotalCallCount())

@@ -3,6 +3,7 @@ package digelao
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -169,13 +170,19 @@ type TaskListOptions struct {
 
 var taskListEndpoint = endpoint{method: http.MethodPost, path: "/api/index", read: true}
 
-// List returns a page of tasks, newest first, and the number of tasks that match.
+// List returns a page of tasks and the number of tasks that match.
 //
 // Platform API 5.1 任务管理列表 (POST /api/index). Without CreatedFrom and CreatedTo the platform
 // returns only today's tasks. The parameters after ai_user_name are cut off on the page.
 func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task, int, error) {
 	if opts == nil {
 		opts = &TaskListOptions{}
+	}
+	if err := checkPeriod("CreatedTo", opts.CreatedFrom, opts.CreatedTo); err != nil {
+		return nil, 0, err
+	}
+	if st := opts.Status; st != nil && taskStatusNames[*st] == "" {
+		return nil, 0, invalid("Status", "unknown task state %d", int(*st))
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
@@ -332,8 +339,8 @@ var (
 // detail_type[]. The page names the lists in PHP form style; in the JSON body they are sent as
 // arrays "sn" and "detail_type", one detail_type per sn [inferred: PHP reads both alike].
 func (s *TasksService) CancelCalls(ctx context.Context, taskSN string, numbers ...*TaskDetail) (*CancelResult, error) {
-	if taskSN == "" {
-		return nil, invalid("taskSN", "is required")
+	if err := required("taskSN", taskSN); err != nil {
+		return nil, err
 	}
 	if len(numbers) == 0 {
 		return nil, invalid("numbers", "at least one is required")
@@ -341,8 +348,8 @@ func (s *TasksService) CancelCalls(ctx context.Context, taskSN string, numbers .
 	sns := make([]string, len(numbers))
 	types := make([]string, len(numbers))
 	for i, n := range numbers {
-		if n == nil || n.SN == "" {
-			return nil, invalid("numbers", "#%d has no SN", i)
+		if n == nil || strings.TrimSpace(n.SN) == "" {
+			return nil, invalid(fmt.Sprintf("numbers[%d].SN", i), "is required")
 		}
 		sns[i], types[i] = n.SN, strconv.Itoa(n.DetailType)
 	}
@@ -362,18 +369,20 @@ func (s *TasksService) CancelCalls(ctx context.Context, taskSN string, numbers .
 // common api_key, as on every other call [inferred: a typo on the page], and not the optional
 // customer-specific "filed".
 func (s *TasksService) CancelByPhone(ctx context.Context, taskSN string, phones ...string) (*CancelResult, error) {
-	if taskSN == "" {
-		return nil, invalid("taskSN", "is required")
+	if err := required("taskSN", taskSN); err != nil {
+		return nil, err
 	}
 	if len(phones) == 0 {
 		return nil, invalid("phones", "at least one is required")
 	}
+	callees := make([]string, len(phones))
 	for i, ph := range phones {
-		if _, ok := plausiblePhone(ph); !ok || strings.Contains(ph, ",") {
-			return nil, invalid("phones", "#%d is not a phone number", i)
+		var err error
+		if callees[i], err = phoneNumber(fmt.Sprintf("phones[%d]", i), ph); err != nil {
+			return nil, err
 		}
 	}
-	p := NewParams().Set("dial_task_main_sn", taskSN).Set("callee", strings.Join(phones, ","))
+	p := NewParams().Set("dial_task_main_sn", taskSN).Set("callee", strings.Join(callees, ","))
 	var w cancelWire
 	if err := s.client.fetch(ctx, cancelByPhoneEndpoint, p, &w); err != nil {
 		return nil, err
@@ -392,8 +401,11 @@ type Recall struct {
 }
 
 func (r *Recall) check() error {
-	if r.Times < 0 || r.Interval < 0 || r.Interval%time.Minute != 0 {
-		return invalid("Recall", "Times must not be negative and Interval must be whole minutes")
+	if r.Times < 1 {
+		return invalid("Recall.Times", "must be at least 1, got %d", r.Times)
+	}
+	if r.Interval < 0 || r.Interval%time.Minute != 0 {
+		return invalid("Recall.Interval", "must be whole minutes and not negative, got %s", r.Interval)
 	}
 	if len(r.Reasons) == 0 {
 		return invalid("Recall.Reasons", "at least one reason is required")
@@ -406,12 +418,14 @@ func (r *Recall) check() error {
 	return nil
 }
 
-// set appends the policy's parameters in the order clients send them.
+// set appends the policy's parameters in the order clients send them to 5.7.2.
 func (r *Recall) set(p *Params) {
-	p.Set("total_fail_recall_times", r.Times).
-		Set("fail_recall_interval", int(r.Interval/time.Minute)).
-		Set("fail_recall_of_reason", strings.Join(r.Reasons, ","))
+	p.Set("total_fail_recall_times", r.Times).Set("fail_recall_interval", r.minutes()).
+		Set("fail_recall_of_reason", r.reasons())
 }
+
+func (r *Recall) minutes() int    { return int(r.Interval / time.Minute) }
+func (r *Recall) reasons() string { return strings.Join(r.Reasons, ",") }
 
 // RedialRequest asks 5.5 to call a task's failed numbers again.
 type RedialRequest struct {
@@ -438,10 +452,14 @@ var redialEndpoint = endpoint{method: http.MethodPost, path: "/api/failRecall"}
 //
 // Platform API 5.5 任务失败重呼接口 (POST /api/failRecall): dial_task_main_sn, recall_manual,
 // fail_recall_of_reason, total_fail_recall_times, fail_recall_interval (minutes), task_name — all
-// required. The reply is cut off on the page.
+// required, sent in the page's order. The reply is cut off on the page; its dial_task_main_sn and
+// total are read when present [inferred].
 func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*RedialResult, error) {
-	if req == nil || req.TaskSN == "" {
-		return nil, invalid("TaskSN", "is required")
+	if req == nil {
+		return nil, invalid("RedialRequest", "is nil")
+	}
+	if err := required("TaskSN", req.TaskSN); err != nil {
+		return nil, err
 	}
 	if err := checkTaskName("NewTaskName", req.NewTaskName); err != nil {
 		return nil, err
@@ -449,9 +467,9 @@ func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*R
 	if err := req.Recall.check(); err != nil {
 		return nil, err
 	}
-	p := NewParams().Set("dial_task_main_sn", req.TaskSN).Set("recall_manual", req.InPlace)
-	req.Recall.set(p)
-	p.Set("task_name", req.NewTaskName)
+	p := NewParams().Set("dial_task_main_sn", req.TaskSN).Set("recall_manual", req.InPlace).
+		Set("fail_recall_of_reason", req.Recall.reasons()).Set("total_fail_recall_times", req.Recall.Times).
+		Set("fail_recall_interval", req.Recall.minutes()).Set("task_name", req.NewTaskName)
 	var raw json.RawMessage
 	if err := s.client.fetch(ctx, redialEndpoint, p, &raw); err != nil {
 		return nil, err
@@ -585,15 +603,11 @@ var batchStatusEndpoint = endpoint{method: http.MethodPost, path: "/api/taskBatc
 func (s *TasksService) BatchesCalled(ctx context.Context, userName string) (bool, error) {
 	p := NewParams()
 	setText(p, "user_name", userName)
-	r, err := s.client.call(ctx, batchStatusEndpoint, p)
-	if err != nil {
-		return false, err
-	}
 	var w struct {
 		Status flex.Int `json:"status"`
 	}
-	if err := json.Unmarshal(r.body, &w); err != nil {
-		return false, decodeErr(batchStatusEndpoint, err)
+	if err := s.client.fetchBody(ctx, batchStatusEndpoint, p, &w); err != nil {
+		return false, err
 	}
 	return w.Status == 1, nil
 }
@@ -606,8 +620,8 @@ var exportModelEndpoint = endpoint{method: http.MethodGet, path: "/api/exportMod
 // Platform API 5.11 下载话术模板接口 (GET /api/exportModel) with type=json, which answers
 // {"data":[["姓名","*电话",…]]}.
 func (s *TasksService) ImportColumns(ctx context.Context, projectSN string) (Columns, error) {
-	if projectSN == "" {
-		return nil, invalid("projectSN", "is required")
+	if err := required("projectSN", projectSN); err != nil {
+		return nil, err
 	}
 	var rows [][]string
 	p := NewParams().Set("project_sn", projectSN).Set("type", "json")
@@ -628,8 +642,8 @@ var exportModelFileEndpoint = endpoint{method: http.MethodGet, path: "/api/expor
 //
 // Platform API 5.11 下载话术模板接口 (GET /api/exportModel) without type.
 func (s *TasksService) DownloadImportTemplate(ctx context.Context, projectSN string, w io.Writer) (int64, error) {
-	if projectSN == "" {
-		return 0, invalid("projectSN", "is required")
+	if err := required("projectSN", projectSN); err != nil {
+		return 0, err
 	}
 	return s.client.download(ctx, exportModelFileEndpoint, NewParams().Set("project_sn", projectSN), w)
 }

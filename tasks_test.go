@@ -124,11 +124,26 @@ func TestTasksList(t *testing.T) {
 func TestTasksListDefaultsAndValidation(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
-	_, _, err := c.Tasks.List(context.Background(), &TaskListOptions{ListOptions: ListOptions{Page: -1}})
-	assertNothingSent(t, mt, err)
+	unknown := TaskStatus(2)
+	for name, tc := range map[string]struct {
+		opts  *TaskListOptions
+		field string
+	}{
+		"page":      {&TaskListOptions{ListOptions: ListOptions{Page: -1}}, "Page"},
+		"per page":  {&TaskListOptions{ListOptions: ListOptions{PerPage: -1}}, "PerPage"},
+		"backwards": {&TaskListOptions{CreatedFrom: china("2024-07-02 00:00:00"), CreatedTo: china("2024-07-01 23:59:59")}, "CreatedTo"},
+		"status":    {&TaskListOptions{Status: &unknown}, "Status"},
+	} {
+		_, _, err := c.Tasks.List(context.Background(), tc.opts)
+		assertNothingSent(t, mt, err, name)
+		var ve *ValidationError
+		if assert.ErrorAs(t, err, &ve, name) {
+			assert.Equal(t, tc.field, ve.Field, name)
+		}
+	}
 
 	got := serveReply(t, mt, "POST", "/api/index", "task_list.json")
-	_, _, err = c.Tasks.List(context.Background(), nil)
+	_, _, err := c.Tasks.List(context.Background(), nil)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/index", commonJSON+`,"pageIndex":"0"}`)
 }
@@ -230,7 +245,7 @@ func TestTasksCancelByPhone(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/cancelCallCallee", "cancel.json")
-	res, err := c.Tasks.CancelByPhone(context.Background(), "dial_task_main_sn|1427", "13800138000", "13900139000")
+	res, err := c.Tasks.CancelByPhone(context.Background(), "dial_task_main_sn|1427", "13800138000", " 139-0013 9000")
 	require.NoError(t, err)
 	assertPost(t, got, "/api/cancelCallCallee", commonJSON+`,"dial_task_main_sn":"dial_task_main_sn|1427","callee":"13800138000,13900139000"}`)
 	assert.Equal(t, 1, res.Success)
@@ -242,6 +257,8 @@ func TestTasksCancelValidation(t *testing.T) {
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
 		"no task":      func() error { _, err := c.Tasks.CancelCalls(ctx, "", &TaskDetail{SN: "x"}); return err },
+		"blank task":   func() error { _, err := c.Tasks.CancelCalls(ctx, " ", &TaskDetail{SN: "x"}); return err },
+		"blank sn":     func() error { _, err := c.Tasks.CancelCalls(ctx, "t", &TaskDetail{SN: " "}); return err },
 		"no numbers":   func() error { _, err := c.Tasks.CancelCalls(ctx, "t"); return err },
 		"empty sn":     func() error { _, err := c.Tasks.CancelCalls(ctx, "t", &TaskDetail{}); return err },
 		"nil row":      func() error { _, err := c.Tasks.CancelCalls(ctx, "t", nil); return err },
@@ -271,8 +288,8 @@ func TestTasksRedialFailed(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assertPost(t, got, "/api/failRecall", commonJSON+`,"dial_task_main_sn":"dial_task_main_sn|1427","recall_manual":"0",`+
-		`"total_fail_recall_times":"2","fail_recall_interval":"30",`+
-		`"fail_recall_of_reason":"\u5173\u673a,\u65e0\u4eba\u5e94\u7b54","task_name":"\u4e03\u6708\u56de\u8bbf\u91cd\u547c(2)"}`)
+		`"fail_recall_of_reason":"\u5173\u673a,\u65e0\u4eba\u5e94\u7b54","total_fail_recall_times":"2","fail_recall_interval":"30",`+
+		`"task_name":"\u4e03\u6708\u56de\u8bbf\u91cd\u547c(2)"}`) // the page's order
 	assert.Equal(t, "dial_task_main_sn|0b47d1fe51b54c3a9e8d7c6b5a4f3e2d", res.TaskSN)
 	assert.Equal(t, 3, res.Total)
 
@@ -282,6 +299,8 @@ func TestTasksRedialFailed(t *testing.T) {
 		"comma":      {TaskSN: "t", NewTaskName: "a", Recall: Recall{Reasons: []string{"关机,停机"}}},
 		"seconds":    {TaskSN: "t", NewTaskName: "a", Recall: Recall{Interval: 90 * time.Second, Reasons: []string{"关机"}}},
 		"negative":   {TaskSN: "t", NewTaskName: "a", Recall: Recall{Times: -1, Reasons: []string{"关机"}}},
+		"no times":   {TaskSN: "t", NewTaskName: "a", Recall: Recall{Reasons: []string{"关机"}}},
+		"blank task": {TaskSN: " ", NewTaskName: "a", Recall: Recall{Times: 1, Reasons: []string{"关机"}}},
 	} {
 		_, err := c.Tasks.RedialFailed(context.Background(), req)
 		var ve *ValidationError

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // ExcelTaskRequest creates a task from an Excel workbook, or adds its contacts to a task
@@ -107,14 +106,4 @@ func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*Cre
 		return res, allRejected(createBatchEndpoint, c.Success, c.Total)
 	}
 	return res, nil
-}
-
-// required checks that each of the name, value pairs has a value.
-func required(pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if strings.TrimSpace(pairs[i+1]) == "" {
-			return invalid(pairs[i], "is required")
-		}
-	}
-	return nil
 }

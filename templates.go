@@ -95,10 +95,12 @@ type TemplateListOptions struct {
 
 var templateListEndpoint = endpoint{method: http.MethodPost, path: "/api/templatelist", read: true}
 
-// List returns a page of the account's script templates. The reply carries no total.
+// List returns a page of the account's script templates. Unlike the other List methods it
+// returns no total, since the reply carries none: page until a page comes back short, or use Names
+// for every template at once.
 //
 // Platform API 7.1 话术模板列表 (POST /api/templatelist): pageIndex, pageSize, voice_break,
-// project_name. The reply's data is the list itself.
+// project_name. The reply's data is the list itself [client code].
 func (s *TemplatesService) List(ctx context.Context, opts *TemplateListOptions) ([]*Template, error) {
 	if opts == nil {
 		opts = &TemplateListOptions{}
@@ -122,33 +124,43 @@ func (s *TemplatesService) List(ctx context.Context, opts *TemplateListOptions) 
 	return list, nil
 }
 
-// Question is one question a template answers (7.2).
+// Question is one question a template answers (7.2). The page is cut off after four members:
+// Extra keeps the others and Raw the question as received.
 type Question struct {
 	SN         string // asks_sn
 	Title      string // ask_title: the question, e.g. "谢谢"
 	Answer     string // ask_caption: the robot's answer, e.g. "不客气"
 	AskedTimes int
+
+	Extra map[string]json.RawMessage
+	Raw   json.RawMessage
 }
 
-// UnmarshalJSON decodes a question tolerantly.
+type questionWire struct {
+	SN         flex.String `json:"asks_sn"`
+	Title      flex.String `json:"ask_title"`
+	Answer     flex.String `json:"ask_caption"`
+	AskedTimes flex.Int    `json:"asked_times"`
+}
+
+var questionKeys = jsonKeys(questionWire{})
+
+// UnmarshalJSON decodes a question tolerantly; see Question.
 func (q *Question) UnmarshalJSON(b []byte) error {
-	var w struct {
-		SN         flex.String `json:"asks_sn"`
-		Title      flex.String `json:"ask_title"`
-		Answer     flex.String `json:"ask_caption"`
-		AskedTimes flex.Int    `json:"asked_times"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	var w questionWire
+	extra, raw, err := decodeLoose(b, &w, questionKeys)
+	if err != nil {
 		return err
 	}
-	*q = Question{SN: string(w.SN), Title: string(w.Title), Answer: string(w.Answer), AskedTimes: int(w.AskedTimes)}
+	*q = Question{SN: string(w.SN), Title: string(w.Title), Answer: string(w.Answer), AskedTimes: int(w.AskedTimes),
+		Extra: extra, Raw: raw}
 	return nil
 }
 
 // TemplateDetails is a template with its questions.
 type TemplateDetails struct {
 	Template  *Template // the reply's "task" member
-	Questions []Question
+	Questions []*Question
 }
 
 var templateDataEndpoint = endpoint{method: http.MethodPost, path: "/api/templatedata", read: true}
@@ -156,34 +168,32 @@ var templateDataEndpoint = endpoint{method: http.MethodPost, path: "/api/templat
 // Get returns the script template projectSN with its questions.
 //
 // Platform API 7.2 话术模板详情接口 (POST /api/templatedata): project_sn as the parameter table
-// names it (the page's example sends parent_sn instead). The reply puts the questions in data and
-// the template in a "task" member beside it; the rest of the reply is cut off.
+// names it, and the same sn as parent_sn, which the page's example sends instead — which of the
+// two the platform reads is not known, and PHP ignores the other. The reply puts the questions in
+// data and the template in a "task" member beside it; the rest of the reply is cut off.
 func (s *TemplatesService) Get(ctx context.Context, projectSN string) (*TemplateDetails, error) {
-	if projectSN == "" {
-		return nil, invalid("projectSN", "is required")
-	}
-	r, err := s.client.call(ctx, templateDataEndpoint, NewParams().Set("project_sn", projectSN))
-	if err != nil {
+	if err := required("projectSN", projectSN); err != nil {
 		return nil, err
 	}
+	p := NewParams().Set("project_sn", projectSN).Set("parent_sn", projectSN)
 	var w struct {
-		Questions []Question `json:"data"`
-		Task      *Template  `json:"task"`
+		Questions []*Question `json:"data"`
+		Task      *Template   `json:"task"`
 	}
-	if err := json.Unmarshal(r.body, &w); err != nil {
-		return nil, decodeErr(templateDataEndpoint, err)
+	if err := s.client.fetchBody(ctx, templateDataEndpoint, p, &w); err != nil {
+		return nil, err
 	}
 	return &TemplateDetails{Template: w.Task, Questions: w.Questions}, nil
 }
 
 var projectsEndpoint = endpoint{method: http.MethodPost, path: "/api/getProjects", read: true}
 
-// ListAll returns every script template of the account, unpaged, with the fields a drop-down
-// needs (SN, Name, ProjectName, QuestionSN).
+// Names returns every script template of the account in one unpaged list, with only the fields a
+// drop-down needs: SN, Name, ProjectName and QuestionSN. Use List for the other fields.
 //
 // Platform API 7.8 获取话术模板接口(用于下拉选框) (POST /api/getProjects): no parameters. Its sns
 // start with "project|" or "projects|"; both are kept as received.
-func (s *TemplatesService) ListAll(ctx context.Context) ([]*Template, error) {
+func (s *TemplatesService) Names(ctx context.Context) ([]*Template, error) {
 	var list []*Template
 	if err := s.client.fetch(ctx, projectsEndpoint, NewParams(), &list); err != nil {
 		return nil, err

@@ -49,26 +49,35 @@ func TestTemplatesGet(t *testing.T) {
 	got := serveReply(t, mt, "POST", "/api/templatedata", "templatedata.json")
 	d, err := c.Templates.Get(context.Background(), "projects|6202a1b2c3d4e5f60718293a4b5c6d7e")
 	require.NoError(t, err)
-	assertPost(t, got, "/api/templatedata", commonJSON+`,"project_sn":"projects|6202a1b2c3d4e5f60718293a4b5c6d7e"}`)
+	assertPost(t, got, "/api/templatedata", commonJSON+`,"project_sn":"projects|6202a1b2c3d4e5f60718293a4b5c6d7e",`+
+		`"parent_sn":"projects|6202a1b2c3d4e5f60718293a4b5c6d7e"}`) // the table's name, then the example's
 	require.NotNil(t, d.Template)
 	assert.Equal(t, "projects|6202a1b2c3d4e5f60718293a4b5c6d7e", d.Template.SN)
 	assert.Equal(t, "zzh人机耦合", d.Template.Name)
-	assert.Equal(t, []Question{
+	require.Len(t, d.Questions, 2)
+	for i, want := range []Question{
 		{SN: "asks|6202a1b2c3d4e5f60718293a4b5c6d7e", Title: "谢谢", Answer: "不客气", AskedTimes: 90},
 		{SN: "asks|7313b2c3d4e5f60718293a4b5c6d7e8f", Title: "你是谁", Answer: "我是智能客服", AskedTimes: 60},
-	}, d.Questions)
+	} {
+		q := *d.Questions[i]
+		assert.Contains(t, string(q.Raw), `"asks_sn"`, "Raw keeps the question as received")
+		q.Raw, q.Extra = nil, nil
+		assert.Equal(t, want, q)
+	}
+	assert.JSONEq(t, `"谢谢,多谢"`, string(d.Questions[0].Extra["keywords"]), "members past the page's cut-off stay reachable")
+	assert.Nil(t, d.Questions[1].Extra)
 
-	_, err = c.Templates.Get(context.Background(), "")
+	_, err = c.Templates.Get(context.Background(), " ")
 	var ve *ValidationError
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, 1, mt.GetTotalCallCount())
 }
 
-func TestTemplatesListAll(t *testing.T) {
+func TestTemplatesNames(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/getProjects", "get_projects.json")
-	list, err := c.Templates.ListAll(context.Background())
+	list, err := c.Templates.Names(context.Background())
 	require.NoError(t, err)
 	assertPost(t, got, "/api/getProjects", commonJSON+`}`)
 	require.Len(t, list, 2)

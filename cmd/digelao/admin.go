@@ -48,7 +48,7 @@ func blacklistAddCmd() *command {
 		fs.StringVar(&entry.Remark, "remark", "", "why it is blocked")
 		return withClient(fs, c, args, 1, func(cl *digelao.Client) error {
 			entry.Phone = fs.Arg(0)
-			res, err := cl.Blacklist.Add(ctx, entry, *days)
+			res, err := cl.Blacklist.Add(ctx, &entry, *days)
 			if err != nil {
 				return err
 			}
@@ -122,13 +122,13 @@ func accountsListCmd() *command {
 	return &command{summary: "list sub-accounts (2.1.1)", run: func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(e, "accounts list", "[--name NAME] [--json] [flags]")
 		c := connFlags(fs, e)
-		var opts digelao.ListOptions
-		name := fs.String("name", "", "only sub-accounts with this user name")
+		var opts digelao.SubAccountListOptions
+		fs.StringVar(&opts.Name, "name", "", "only sub-accounts with this user name")
 		fs.IntVar(&opts.Page, "page", 0, "page number")
 		fs.IntVar(&opts.PerPage, "per-page", 100, "sub-accounts per page")
 		asJSON := fs.Bool("json", false, "print JSON lines")
 		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
-			list, total, err := cl.Accounts.List(ctx, *name, &opts)
+			list, total, err := cl.Accounts.List(ctx, &opts)
 			if err != nil {
 				return err
 			}
