@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // Session is the result of a login: the common parameters user_sn and api_key, when the key
@@ -35,27 +36,18 @@ type Session struct {
 	AccountExpires string `json:"account_expires,omitempty"` // the account's own expiry date, "Y-m-d"
 }
 
-// String describes s without its api_key.
-func (s *Session) String() string {
-	if s == nil {
-		return "<nil session>"
-	}
+// String describes s without its api_key. Its receiver is a value, so that a Session printed or
+// logged by value, or inside another struct, hides the api_key too.
+func (s Session) String() string {
 	return fmt.Sprintf("Session{UserSN:%s UserName:%s ExpiresAt:%s APIKey:[REDACTED]}",
 		s.UserSN, s.UserName, s.ExpiresAt.Format(time.RFC3339))
 }
 
 // GoString keeps %#v from printing the api_key.
-func (s *Session) GoString() string { return s.String() }
+func (s Session) GoString() string { return s.String() }
 
 // LogValue keeps slog from printing the api_key.
-func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-func (s *Session) secrets() []string {
-	if s == nil {
-		return nil
-	}
-	return []string{s.APIKey}
-}
+func (s Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // fresh reports whether s can still be used at now, leaving margin before it expires.
 func (s *Session) fresh(now time.Time) bool {
@@ -304,7 +296,7 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 	case a.turn <- struct{}{}:
 		defer func() { <-a.turn }()
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, errWaitingForLogin(transport.ContextErr(ctx))
 	}
 	usable := func(s *Session) bool { return s.fresh(a.now()) && (failed == nil || s.APIKey != failed.APIKey) }
 	if s := a.cur.Load(); !force && usable(s) {
@@ -336,8 +328,8 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 		}
 		force = false // another holder is logging in: take its session instead
 		a.log.DebugContext(ctx, "digelao waiting for another instance's login", "wait", wait)
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+		if err := transport.Sleep(ctx, wait); err != nil {
+			return nil, errWaitingForLogin(err)
 		}
 	}
 }
@@ -371,6 +363,10 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 			"error", storeErr("put", err))
 	}
 	return s, nil
+}
+
+func errWaitingForLogin(err error) error {
+	return fmt.Errorf("digelao: waiting for another login: %w", err)
 }
 
 func storeErr(op string, err error) error {

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,6 +141,13 @@ func TestLoginReplyFields(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(2*time.Hour), s.ExpiresAt, time.Minute, "two hours when the reply has no api_key_expire")
 	assert.NotContains(t, s.String(), s.APIKey)
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", s, s, s), s.APIKey)
+	// A Session value, alone or inside the caller's own structs and logs, hides it too.
+	holder := struct{ S Session }{*s}
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v %v %+v %#v", *s, *s, *s, holder, holder, holder), s.APIKey)
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "session", *s, "pointer", s)
+	assert.NotContains(t, logs.String(), s.APIKey)
+	assert.Contains(t, logs.String(), s.UserSN)
 }
 
 func TestColdClientLogsInOnceForManyGoroutines(t *testing.T) {
@@ -277,7 +286,18 @@ func TestSessionWaitRespectsContext(t *testing.T) {
 	defer unlock(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	require.ErrorIs(t, callIndex(ctx, c), context.DeadlineExceeded)
+	err = callIndex(ctx, c)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, "digelao: waiting for another login: context deadline exceeded", err.Error())
+
+	// Waiting for this process's own login in progress.
+	c.auth.turn <- struct{}{}
+	defer func() { <-c.auth.turn }()
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	err = callIndex(ctx, c)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, "digelao: waiting for another login: context canceled", err.Error())
 }
 
 func TestMemoryStoreLock(t *testing.T) {

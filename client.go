@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/digelao-go/digelao/internal/transport"
@@ -120,7 +119,8 @@ type reply struct {
 // Do calls any platform endpoint with params p, and decodes the reply's "data" member into out
 // (when out is non-nil). It puts user_sn and api_key first, then p in order, signs the request and
 // sends it — POST as a JSON body, GET as a query string in the same order. GET calls are retried on
-// connection errors, 429 and 5xx; POST calls are not, since a POST may create or change something.
+// connection errors, 429 and 5xx; POST calls are not, since a POST may create or change something,
+// unless ctx comes from AllowRetry.
 //
 // Do is the escape hatch for endpoints the typed services do not cover yet.
 func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any) error {
@@ -190,27 +190,34 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 	// (upload.go), streamed for each attempt.
 	var body []byte
 	var form *multipartForm
+	var sig string // the url value, which the encoders put last
 	target := c.base + ep.path
 	var err error
 	switch {
 	case ep.method == http.MethodGet:
 		var q string
-		q, err = signedQuery(all)
-		target += "?" + q
+		if q, err = signedQuery(all); err == nil {
+			target, sig = target+"?"+q, q[len(q)-sigLen:] // …&url=<sig>
+		}
 	case hasFile(all):
-		form, err = newMultipartForm(all)
+		if form, err = newMultipartForm(all); err == nil {
+			sig = form.fields[len(form.fields)-1][1]
+		}
 	default:
-		body, err = signedBody(all)
+		if body, err = signedBody(all); err == nil {
+			sig = string(body[len(body)-sigLen-2 : len(body)-2]) // …,"url":"<sig>"}
+		}
 	}
 	if err != nil {
 		return nil, &ValidationError{Field: "params", Reason: err.Error()}
 	}
+	secrets := requestSecrets(all, sig)
 	policy := transport.Retry{}
 	if (ep.read || retryAllowed(ctx)) && form.rewindable() {
 		policy = c.retry
 	}
 	resp, err := c.http.Do(ctx, policy, func() (*transport.Request, error) {
-		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Stream: ep.stream}
+		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Stream: ep.stream, Secrets: secrets}
 		if body != nil {
 			req.Body, req.ContentType = bytes.NewReader(body), "application/json"
 		}
@@ -220,13 +227,33 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 		return req, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("digelao: %w", redactErr(err, sess))
+		return nil, fmt.Errorf("digelao: %w", err) // the transport removed the secrets
 	}
-	return c.check(ep, resp, sess)
+	return c.check(ep, resp, secrets)
 }
 
-// check turns a transport response into a reply, or into an *APIError when the platform refused.
-func (c *Client) check(ep endpoint, resp *transport.Response, sess *Session) (*reply, error) {
+// sigLen is the length of the url value (see Sign).
+const sigLen = 8
+
+// requestSecrets returns what must never appear in an error or a log line about a request: its
+// url value and the values of its secret parameters.
+func requestSecrets(p *Params, sig string) []string {
+	secrets := append(make([]string, 0, 2), sig) // the url value and, usually, the api_key
+	for i := range p.Len() {
+		k := p.keys[i]
+		switch k {
+		case "api_key", "password", "re_password", "sign", "secret": // the login's, 2.1's and 6.9's
+			if s, ok := p.vals[i].(string); ok {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	return secrets
+}
+
+// check turns a transport response into a reply, or into an *APIError when the platform refused;
+// its error texts hold none of secrets.
+func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) (*reply, error) {
 	if resp.Stream != nil {
 		if isFile(resp.Header) {
 			return &reply{header: resp.Header, stream: resp.Stream}, nil
@@ -239,7 +266,6 @@ func (c *Client) check(ep endpoint, resp *transport.Response, sess *Session) (*r
 		}
 		resp.Body = b
 	}
-	secrets := sess.secrets()
 	data, apiErr := parseEnvelope(resp.Status, resp.Body, secrets)
 	if apiErr != nil {
 		apiErr.Method, apiErr.Path = ep.method, ep.path
@@ -288,21 +314,19 @@ func parseEnvelope(status int, body []byte, secrets []string) (json.RawMessage, 
 		}
 		return nil, &APIError{HTTPStatus: status, Msg: msg, Body: excerpt(body, secrets...)}
 	}
-	code := -1 // no code
-	switch {
-	case env.Code != nil:
-		code = int(*env.Code)
-	case env.Rst != nil:
-		code = int(*env.Rst)
+	code := env.Code
+	if code == nil {
+		code = env.Rst
 	}
-	ok := code == -1 || code == CodeOK || code == 200
+	ok := code == nil || *code == CodeOK || *code == 200
 	if ok && status < 300 {
 		return env.Data, nil
 	}
-	e := &APIError{Code: max(code, 0), HTTPStatus: status, Msg: redact(string(env.Msg), secrets...)}
+	e := &APIError{HTTPStatus: status, Msg: redact(string(env.Msg), secrets...)}
 	if ok { // an HTTP error status with a success-looking or missing code
-		e.Code = 0
 		e.Body = excerpt(body, secrets...)
+	} else {
+		e.Code = int(*code)
 	}
 	return nil, e
 }
@@ -317,34 +341,4 @@ func (r *reply) decodeData(ep endpoint, out any) error {
 			Msg: "cannot decode data: " + err.Error()}
 	}
 	return nil
-}
-
-// redactErr rewrites an error whose text holds one of the session's secrets.
-func redactErr(err error, sess *Session) error {
-	msg := err.Error()
-	if red := redact(msg, sess.secrets()...); red != msg {
-		return &redactedError{msg: red, err: err}
-	}
-	return err
-}
-
-// redactedError keeps the chain of err for errors.Is/As but not its text.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

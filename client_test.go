@@ -3,7 +3,9 @@ package digelao
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -254,6 +256,11 @@ func TestMalformedAndHostileReplies(t *testing.T) {
 			assert.NotContains(t, e.Error(), testAPIKey)
 			assert.Equal(t, CodeAPIKeyInvalid, e.Code)
 		}},
+		{"negative code", 200, `{"code":-1,"msg":"系统繁忙"}`, func(t *testing.T, e *APIError) {
+			assert.Equal(t, -1, e.Code)
+			assert.Equal(t, "digelao: POST /api/x: code -1: 系统繁忙", e.Error())
+		}},
+		{"negative rst", 200, `{"rst":"-2","msg":"失败"}`, func(t *testing.T, e *APIError) { assert.Equal(t, -2, e.Code) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,6 +316,10 @@ func TestNewValidatesOptions(t *testing.T) {
 		"nil transport":    {WithTransport(nil)},
 		"nil logger":       {WithLogger(nil)},
 		"empty UA":         {WithUserAgent("")},
+		"blank UA":         {WithUserAgent("  ")},
+		"UA with newline":  {WithUserAgent("app/1\r\nX-Injected: 1")},
+		"UA with NUL":      {WithUserAgent("app/1\x00")},
+		"UA padded":        {WithUserAgent(" app/1")},
 		"empty key":        {WithAPIKey("", "k")},
 		"nil option":       {nil},
 		"empty password":   {WithPassword("u", "")},
@@ -336,12 +347,22 @@ func TestWithHTTPClientIsCopied(t *testing.T) {
 	mt := httpmock.NewMockTransport()
 	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":0}`))
 	hc := &http.Client{Transport: mt, Timeout: time.Minute}
+	before := *hc
 	c, err := New(testBase, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(hc), WithTimeout(time.Second))
 	require.NoError(t, err)
 	require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, nil))
 	assert.Equal(t, 1, mt.GetTotalCallCount(), "the caller's transport is used")
-	assert.Equal(t, time.Minute, hc.Timeout, "the caller's client is not changed")
-	assert.Nil(t, hc.Jar)
+	assert.Equal(t, before, *hc, "the caller's client is not changed")
+
+	// With WithTransport too, the copy's transport is replaced, never the caller's.
+	other := httpmock.NewMockTransport()
+	other.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":0}`))
+	c, err = New(testBase, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(hc), WithTransport(other))
+	require.NoError(t, err)
+	require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, nil))
+	assert.Equal(t, 1, other.GetTotalCallCount())
+	assert.Equal(t, 1, mt.GetTotalCallCount())
+	assert.Equal(t, before, *hc)
 }
 
 func TestNoCredentials(t *testing.T) {
@@ -352,4 +373,53 @@ func TestNoCredentials(t *testing.T) {
 	var ve *ValidationError
 	require.ErrorAs(t, c.Do(context.Background(), "POST", "/api/x", nil, nil), &ve)
 	assert.Zero(t, mt.GetTotalCallCount())
+}
+
+// urlQuotingTransport fails quoting the whole request, as some RoundTripper wrappers do.
+type urlQuotingTransport struct{}
+
+func (urlQuotingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+	}
+	return nil, fmt.Errorf("proxy refused %s %s", r.URL, body)
+}
+
+// TestSecretsNeverLeaveTheRequest sends calls whose RoundTripper fails quoting the URL and the
+// body, and whose replies echo the request: no secret parameter and no url value may appear in
+// an error or a log line.
+func TestSecretsNeverLeaveTheRequest(t *testing.T) {
+	t.Parallel()
+	const password, sign, secret = "pa55-w0rd-x", "5ign-5ign-5ign", "6.9-5ecret"
+	p := NewParams().Set("api_key", testAPIKey).Set("password", password).Set("re_password", password).
+		Set("sign", sign).Set("secret", secret).Set("n", 1)
+	sig, err := Sign(p)
+	require.NoError(t, err)
+	secrets := []string{testAPIKey, password, sign, secret, sig}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		for _, reply := range []string{"", "echo"} {
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			rt := http.RoundTripper(urlQuotingTransport{})
+			if reply == "echo" {
+				mt := httpmock.NewMockTransport()
+				mt.RegisterNoResponder(func(r *http.Request) (*http.Response, error) {
+					b, _ := io.ReadAll(r.Body)
+					echo := strings.ReplaceAll(r.URL.RawQuery+string(b), `"`, `'`)
+					return httpmock.NewStringResponse(500, `{"code":10001,"msg":"`+echo+`"}`), nil
+				})
+				rt = mt
+			}
+			c, err := New(testBase, WithTransport(rt), WithLogger(logger), WithRetries(0, 0))
+			require.NoError(t, err)
+			// The login endpoint takes its secrets as parameters, as 6.9 does.
+			_, err = c.call(context.Background(), endpoint{method: method, path: "/api/x", noAuth: true}, p)
+			require.Error(t, err)
+			for i, s := range secrets {
+				assert.NotContains(t, err.Error(), s, "%s %s: secret #%d in the error", method, reply, i)
+				assert.NotContains(t, logs.String(), s, "%s %s: secret #%d in the logs", method, reply, i)
+			}
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // wireKeys maps the JSON member names of a wire struct's fields to the fields' indexes.
@@ -215,8 +216,8 @@ func (c *Client) download(ctx context.Context, ep endpoint, p *Params, w io.Writ
 	defer func() { _ = r.stream.Close() }() // read-only: a close error changes nothing
 	n, err := io.Copy(w, r.stream)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			err = cause
+		if ctx.Err() != nil {
+			err = transport.ContextErr(ctx)
 		}
 		return n, fmt.Errorf("digelao: %s %s: download stopped after %d bytes: %w", ep.method, ep.path, n, err)
 	}

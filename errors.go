@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // Platform result codes (REFERENCE §2, "三、错误码定义").
@@ -161,11 +163,4 @@ func excerpt(b []byte, secrets ...string) string {
 }
 
 // redact replaces every occurrence of each non-empty secret in s.
-func redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return s
-}
+func redact(s string, secrets ...string) string { return transport.RedactString(s, secrets) }

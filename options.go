@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,8 @@ func WithAPIKey(userSN, apiKey string) Option {
 }
 
 // WithHTTPClient makes the client send requests through a copy of hc; hc itself is never changed.
+// A Timeout set on hc is kept and bounds every request, downloads included; prefer WithTimeout,
+// which bounds each attempt and, for downloads, only the wait for the reply's headers.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
@@ -106,11 +109,15 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithUserAgent sets the User-Agent header.
+// WithUserAgent sets the User-Agent header. It must be a valid header value: not empty, no
+// control characters (such as a line break), no leading or trailing blank.
 func WithUserAgent(ua string) Option {
 	return func(s *settings) error {
-		if ua == "" {
+		if strings.TrimSpace(ua) == "" {
 			return invalid("WithUserAgent", "empty user agent")
+		}
+		if ua != strings.TrimSpace(ua) || strings.ContainsFunc(ua, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return invalid("WithUserAgent", "%q is not a valid header value", ua)
 		}
 		s.userAgent = ua
 		return nil

@@ -88,12 +88,28 @@ type PushHandler struct {
 	log   *slog.Logger
 }
 
+// String describes h without its Token, so that printing or logging a handler (%v, %+v, %#v,
+// slog) does not reveal it.
+func (h *PushHandler) String() string {
+	token := "none"
+	if h.Token != "" {
+		token = "[REDACTED]"
+	}
+	return fmt.Sprintf("digelao.PushHandler{Token:%s MaxBodyBytes:%d}", token, h.MaxBodyBytes)
+}
+
+// GoString keeps %#v from printing the Token.
+func (h *PushHandler) GoString() string { return h.String() }
+
+// LogValue keeps slog from printing the Token.
+func (h *PushHandler) LogValue() slog.Value { return slog.StringValue(h.String()) }
+
 // Defaults of PushHandler.
 const (
 	defaultPushBodyBytes = 1 << 20
 	defaultDedupCapacity = 100_000
-	// settleTimeout bounds Complete and Release, which run even when the request's context
-	// ended: a claim left in progress would refuse the redeliveries that follow.
+	// settleTimeout bounds the de-duplication store's calls, which run even when the request's
+	// context ended: a claim left in progress would refuse the redeliveries that follow.
 	settleTimeout = 10 * time.Second
 )
 
@@ -179,7 +195,11 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		return h.run(ctx, fn, log)
 	}
 	log = log.With("key", key)
-	state, err := h.dedup.Claim(ctx, key)
+	// The store runs on a context the platform hanging up does not end: a claim taken whose reply
+	// was lost to a cancelled context would refuse every redelivery until it lapsed.
+	claimCtx, cancel := settled(ctx)
+	state, err := h.dedup.Claim(claimCtx, key)
+	cancel()
 	switch {
 	case err != nil:
 		log.Error("digelao: push de-duplication failed", "error", err)
@@ -191,9 +211,9 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		log.Info("digelao: push is being handled by another delivery")
 		return http.StatusServiceUnavailable
 	}
-	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancel()
 	status := h.run(ctx, fn, log)
+	settle, cancel := settled(ctx) // the callback may have outlived the claim's context
+	defer cancel()
 	if status != http.StatusOK {
 		if err := h.dedup.Release(settle, key); err != nil {
 			log.Error("digelao: push de-duplication release failed; redeliveries wait for the claim to lapse", "error", err)
@@ -205,6 +225,12 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		log.Error("digelao: push handled but not recorded as handled", "error", err)
 	}
 	return http.StatusOK
+}
+
+// settled returns a context for a de-duplication store call, which the request's end does not
+// cancel.
+func settled(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 }
 
 // callback returns the call of the callback that takes ev, or nil when none does.

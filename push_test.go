@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -449,6 +450,39 @@ func TestPushHandlerSettlesTheClaimAfterTheRequestEnds(t *testing.T) {
 	}
 }
 
+// lateReplyDedup is a shared store whose Claim takes effect but, like a network store whose
+// reply comes after the context ended, then reports the context's error.
+type lateReplyDedup struct{ *MemoryDedup }
+
+func (d lateReplyDedup) Claim(ctx context.Context, key string) (ClaimState, error) {
+	state, err := d.MemoryDedup.Claim(ctx, key)
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return state, err
+}
+
+func TestPushHandlerClaimOutlivesAHangUp(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int32
+	h := &PushHandler{Dedup: lateReplyDedup{NewMemoryDedup(10)}, OnCallRecord: func(ctx context.Context, _ *CallRecord) error {
+		if err := ctx.Err(); err != nil {
+			return err // e.g. a database write under the request's context
+		}
+		handled.Add(1)
+		return nil
+	}}
+	body := SampleCallRecordPush(testRecordSN, "1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the platform hung up before the handler claimed the record
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, NewPushRequest("/", body).WithContext(ctx))
+	assert.NotEqual(t, http.StatusOK, w.Code)
+	w = servePush(h, "/", "", body)
+	assert.Equal(t, "SUCCESS", w.Body.String(), "the redelivery is handled, not refused as in progress")
+	assert.Equal(t, int32(1), handled.Load())
+}
+
 func TestPushHandlerCompleteErrorStillAcknowledges(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
@@ -531,6 +565,19 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 	require.NotEmpty(t, logs.String())
 	assert.NotContains(t, logs.String(), testPushToken[:8])
 	assert.Contains(t, logs.String(), "callback failed")
+}
+
+func TestPushHandlerNeverPrintsTheToken(t *testing.T) {
+	t.Parallel()
+	h := &PushHandler{Token: testPushToken, OnUnknown: func(context.Context, []byte) error { return nil }}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		assert.NotContains(t, fmt.Sprintf(verb, h), testPushToken[:8], verb)
+	}
+	servePush(h, "/push?token="+testPushToken, "", []byte(`{}`)) // after the first request too
+	assert.NotContains(t, fmt.Sprintf("%+v", h), testPushToken[:8])
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "handler", h)
+	assert.NotContains(t, logs.String(), testPushToken[:8])
 }
 
 func TestPushTolerantDecoding(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // RecordsService covers platform section 6.x 客户管理: call records, dialogue and recordings.
@@ -196,7 +197,7 @@ func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.
 	return func(yield func(*CallRecord, error) bool) {
 		for seen := 0; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
-				yield(nil, context.Cause(ctx))
+				yield(nil, transport.ContextErr(ctx))
 				return
 			}
 			list, total, err := s.List(ctx, &o)
@@ -376,7 +377,7 @@ func (s *RecordsService) DownloadMultiServer(ctx context.Context, recordPath, re
 			return n, nil
 		}
 		if n > 0 || renewed || !c.auth.renewable(err) {
-			return n, redactErr(err, sess)
+			return n, err // c.call redacted it
 		}
 		if _, err := c.auth.renew(ctx, sess); err != nil {
 			return 0, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -151,4 +152,40 @@ func TestRetriedCallIsResignedAfterRelogin(t *testing.T) {
 	require.Len(t, bodies, 2)
 	assert.NotEqual(t, bodies[0], bodies[1])
 	assert.Contains(t, bodies[1], "api_key=key00002")
+}
+
+// onRetry is a slog handler that runs fn when the transport logs that it will retry.
+type onRetry struct {
+	slog.Handler
+	fn func()
+}
+
+func (h onRetry) Enabled(context.Context, slog.Level) bool { return true }
+func (h onRetry) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "digelao retry" {
+		h.fn()
+	}
+	return nil
+}
+
+func TestCancelCauseKeepsTheContextsError(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("shutting down")
+	for name, during := range map[string]bool{"during an attempt": true, "between attempts": false} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		c, mt := newMockClient(t, WithRetries(5, time.Hour), WithLogger(slog.New(onRetry{slog.DiscardHandler, func() { cancel(cause) }})))
+		mt.RegisterResponder("GET", testBase+"/api/x", func(r *http.Request) (*http.Response, error) {
+			if during {
+				cancel(cause)
+				<-r.Context().Done()
+				return nil, r.Context().Err()
+			}
+			return httpmock.NewStringResponse(503, "busy"), nil
+		})
+		err := c.Do(ctx, "GET", "/api/x", NewParams().Set("a", "b"), nil)
+		require.ErrorIs(t, err, context.Canceled, name)
+		require.ErrorIs(t, err, cause, name)
+		assert.Equal(t, "digelao: GET /api/x: context canceled: shutting down", err.Error(), name)
+		assert.Equal(t, 1, mt.GetTotalCallCount(), name)
+	}
 }

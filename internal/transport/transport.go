@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -36,6 +37,9 @@ type Request struct {
 	Body        io.Reader
 	ContentType string
 	Stream      bool // hand the body to the caller instead of buffering it
+	// Secrets are removed from the text of any error of this request — before it is logged and
+	// before it is returned — since a RoundTripper may quote the URL, whose query holds them.
+	Secrets []string
 
 	// Write, when set instead of Body, streams the body: it runs in a goroutine of its own and
 	// writes into a pipe the request reads from, so no more than a pipe's worth is ever held in
@@ -121,20 +125,38 @@ func (t *Transport) Do(ctx context.Context, policy Retry, build func() (*Request
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			return resp, err // no time left for another attempt
 		}
-		if resp != nil && resp.Stream != nil {
-			_ = resp.Stream.Close() // the reply being retried is discarded
-		}
 		t.log.DebugContext(ctx, "digelao retry", "method", req.Method, "path", req.Path, "attempt", attempt+1, "wait", wait)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, context.Cause(ctx))
-		case <-time.After(wait):
+		if err := Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 		}
 	}
 }
 
+// Sleep waits for d, or returns the cause of ctx's end.
+func Sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ContextErr(ctx)
+	case <-timer.C:
+		return nil
+	}
+}
+
+// ContextErr returns why ctx ended: ctx.Err(), joined with the cause given to its cancel function
+// when there is one, so errors.Is matches both context.Canceled (or DeadlineExceeded) and the cause.
+func ContextErr(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || errors.Is(cause, err) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", err, cause)
+}
+
 func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Response, error) {
 	start := time.Now()
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(t.timeout, func() {
 		cancel(fmt.Errorf("no reply within %s: %w", t.timeout, context.DeadlineExceeded))
@@ -142,13 +164,11 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	res, err := t.exchange(ctx, req)
 	if err != nil {
 		timer.Stop()
-		if cause := context.Cause(ctx); cause != nil && !errors.As(err, new(*writeError)) {
+		if cause := ended(parent, ctx); cause != nil && !errors.As(err, new(*writeError)) {
 			err = cause
 		}
 		cancel(nil)
-		err = stripURL(err)
-		t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
+		return nil, t.fail(ctx, req, attempt, "", err)
 	}
 	out := &Response{Status: res.StatusCode, Header: res.Header}
 	if t.log.Enabled(ctx, slog.LevelDebug) { // checked first: building the arguments allocates
@@ -165,13 +185,61 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	defer func() { _ = res.Body.Close() }()
 	out.Body, err = readAll(res.Body, res.ContentLength, t.maxBody)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
+		if cause := ended(parent, ctx); cause != nil {
 			err = cause
 		}
-		return nil, fmt.Errorf("%s %s: reading reply: %w", req.Method, req.Path, stripURL(err))
+		return nil, t.fail(ctx, req, attempt, "reading reply: ", err)
 	}
 	return out, nil
 }
+
+// ended returns why an attempt's context ctx, made from the caller's parent, ended — the caller's
+// reason or the timeout — or nil while it is live.
+func ended(parent, ctx context.Context) error {
+	if parent.Err() != nil {
+		return ContextErr(parent)
+	}
+	return context.Cause(ctx)
+}
+
+// fail logs and returns the failure of an attempt, stripped of the URL and of req's secrets.
+func (t *Transport) fail(ctx context.Context, req *Request, attempt int, what string, err error) error {
+	err = Redact(stripURL(err), req.Secrets)
+	t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
+	return fmt.Errorf("%s %s: %s%w", req.Method, req.Path, what, err)
+}
+
+// Redact returns err with every non-empty secret removed from its text; errors.Is and errors.As
+// still see err's chain. err itself is returned when its text holds no secret.
+func Redact(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := RedactString(msg, secrets); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED].
+func RedactString(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// redactedError keeps the chain of err for errors.Is/As but not its text.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // readAll reads r to its end into a buffer sized for the announced length (size, -1 when unknown),
 // failing with ErrBodyTooLarge past limit bytes.
@@ -272,7 +340,7 @@ func stripURL(err error) error {
 }
 
 // retryable reports whether a failed attempt may be repeated: a connection failure, 429 or 5xx,
-// and only while the caller's context is still live.
+// and only while the caller's context is still live. A stream handed over is never repeated.
 func retryable(ctx context.Context, resp *Response, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -280,7 +348,7 @@ func retryable(ctx context.Context, resp *Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, ErrBodyTooLarge) && !errors.As(err, new(*writeError))
 	}
-	return resp.Status == http.StatusTooManyRequests || resp.Status >= 500
+	return resp.Stream == nil && (resp.Status == http.StatusTooManyRequests || resp.Status >= 500)
 }
 
 // backoff returns the wait before retry number attempt+1: the server's Retry-After when given,
@@ -291,7 +359,10 @@ func (p Retry) backoff(attempt int, resp *Response) time.Duration {
 			return min(d, p.Cap)
 		}
 	}
-	ceil := min(p.Base<<attempt, p.Cap)
+	ceil := p.Cap
+	if p.Base <= p.Cap>>attempt { // then Base<<attempt neither passes Cap nor overflows
+		ceil = p.Base << attempt
+	}
 	if ceil <= 0 {
 		return 0
 	}

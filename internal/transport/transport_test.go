@@ -1,7 +1,12 @@
 package transport
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -82,5 +87,40 @@ func TestReadAllKeepsTheLimit(t *testing.T) {
 		}
 		require.NoError(t, err, tc.name)
 		assert.Len(t, b, tc.body, tc.name)
+	}
+}
+
+func TestBackoffNeverOverflows(t *testing.T) {
+	t.Parallel()
+	p := Retry{Max: 100, Base: time.Second, Cap: 10 * time.Second}
+	for attempt := range 100 {
+		d := p.backoff(attempt, nil)
+		assert.Greater(t, d, time.Duration(0), "attempt %d", attempt)
+		assert.LessOrEqual(t, d, p.Cap, "attempt %d", attempt)
+	}
+}
+
+// leakyRoundTripper fails with an error that quotes the whole URL, as some wrappers do.
+type leakyRoundTripper struct{ cause error }
+
+func (l leakyRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("upstream refused %s: %w", r.URL, l.cause)
+}
+
+func TestErrorsAreRedactedBeforeTheyAreLogged(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	cause := errors.New("refused")
+	tr := New(Config{Transport: leakyRoundTripper{cause}, Timeout: time.Second, UserAgent: "ua/1", MaxBody: 1 << 20,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	_, err := tr.Do(context.Background(), Retry{}, func() (*Request, error) {
+		return &Request{Method: http.MethodGet, URL: "https://h/api/x?api_key=K3Y-s3cret&url=5ig5ig5i", Path: "/api/x",
+			Secrets: []string{"K3Y-s3cret", "5ig5ig5i"}}, nil
+	})
+	require.ErrorIs(t, err, cause, "the chain survives the redaction")
+	require.Contains(t, logs.String(), "upstream refused")
+	for _, s := range []string{"K3Y-s3cret", "5ig5ig5i"} {
+		assert.NotContains(t, err.Error(), s)
+		assert.NotContains(t, logs.String(), s)
 	}
 }
