@@ -108,6 +108,11 @@ type endpoint struct {
 	noAuth bool   // the login calls: no user_sn/api_key
 }
 
+// writesOnGet reports whether path is one of the platform's GET endpoints that change something.
+func writesOnGet(path string) bool {
+	return path == addPrivateEndpoint.path || path == addPublicEndpoint.path
+}
+
 // reply is a platform answer that passed the envelope check.
 type reply struct {
 	body   []byte          // the whole reply, when buffered
@@ -120,11 +125,13 @@ type reply struct {
 // (when out is non-nil). It puts user_sn and api_key first, then p in order, signs the request and
 // sends it — POST as a JSON body, GET as a query string in the same order. GET calls are retried on
 // connection errors, 429 and 5xx; POST calls are not, since a POST may create or change something,
-// unless ctx comes from AllowRetry.
+// unless ctx comes from AllowRetry. Neither are the GET calls the SDK knows to write (the 6.7.1 and
+// 6.7.2 customer imports).
 //
 // Do is the escape hatch for endpoints the typed services do not cover yet.
 func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any) error {
-	ep := endpoint{method: strings.ToUpper(method), path: path, read: strings.EqualFold(method, http.MethodGet)}
+	get := strings.EqualFold(method, http.MethodGet)
+	ep := endpoint{method: strings.ToUpper(method), path: path, read: get && !writesOnGet(path)}
 	r, err := c.call(ctx, ep, p)
 	if err != nil {
 		return err

@@ -91,6 +91,19 @@ func TestWritesAreNotRetriedUnlessAllowed(t *testing.T) {
 	assert.Equal(t, f.bodies[0], f.bodies[2])
 }
 
+// The customer imports of 6.7.1 and 6.7.2 are GET requests that write: Do does not retry them.
+func TestDoDoesNotRetryGETsThatWrite(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/api/addCustomerJson", "/api/addPublicCustomerJson"} {
+		c, mt := newMockClient(t, WithRetries(2, time.Millisecond))
+		mt.RegisterResponder("GET", testBase+path, httpmock.NewStringResponder(503, "busy"))
+		require.Error(t, c.Do(context.Background(), "GET", path, NewParams().Set("add_json", "{}"), nil))
+		assert.Equal(t, 1, mt.GetTotalCallCount(), path)
+		require.Error(t, c.Do(AllowRetry(context.Background()), "GET", path, NewParams().Set("add_json", "{}"), nil))
+		assert.Equal(t, 4, mt.GetTotalCallCount(), "%s: retried when allowed", path)
+	}
+}
+
 func TestPlatformErrorsAreNotRetried(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithRetries(2, time.Millisecond))
