@@ -2,7 +2,7 @@ package digelao
 
 import (
 	"crypto/md5" //nolint:gosec // the platform's anti-hijack check is md5 by definition
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -108,9 +108,14 @@ func Sign(p *Params) (string, error) {
 // signBytes returns characters 2–9 of the hex md5 of b.
 func signBytes(b []byte) string {
 	sum := md5.Sum(b) //nolint:gosec // see import
-	var h [10]byte
-	hex.Encode(h[:], sum[:5])
-	return string(h[1:9])
+	// Characters 2–9 are the 8 hex digits after the first: the low 28 bits of the first 4 bytes
+	// and the high half of the fifth.
+	v := binary.BigEndian.Uint32(sum[:4])<<4 | uint32(sum[4]>>4)
+	var h [8]byte
+	for i := range h {
+		h[i] = phpjson.HexDigits[v>>(28-4*i)&0xf]
+	}
+	return string(h[:])
 }
 
 // appendFlat encodes p when it is an object of scalars, the usual request. Unlike appendValue it
@@ -120,15 +125,22 @@ func appendFlat(dst []byte, p *Params) (out []byte, ok bool) {
 	if p == nil || p.isList() {
 		return dst, false
 	}
-	dst = append(dst, '{')
+	sep := byte('{')
 	for i, k := range p.keys {
 		var err error
-		if dst, err = appendKey(dst, i, k); err != nil {
+		if dst, err = phpjson.AppendString(append(dst, sep), k); err != nil {
 			return dst, false
 		}
-		if dst, ok, err = appendScalar(dst, p.vals[i]); !ok || err != nil {
+		dst = append(dst, ':')
+		if s, isString := p.vals[i].(string); isString { // the usual value, without appendScalar's call
+			dst, err = phpjson.AppendString(dst, s)
+		} else if dst, ok, err = appendScalar(dst, p.vals[i]); !ok {
 			return dst, false
 		}
+		if err != nil {
+			return dst, false
+		}
+		sep = ','
 	}
 	return append(dst, '}'), true
 }

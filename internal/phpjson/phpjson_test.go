@@ -32,30 +32,50 @@ func TestAppendString(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidUTF8)
 }
 
-// TestAppendStringEveryBytePosition puts every byte value at every position of strings longer
-// than the 8-byte fast path, so a byte needing an escape is never skipped as plain.
+// TestAppendStringEveryBytePosition puts every byte value at every position of strings of every
+// length up to past three 8-byte words, so that no byte needing an escape is skipped as plain by
+// the short, word-at-a-time or overlapping-last-word checks.
 func TestAppendStringEveryBytePosition(t *testing.T) {
 	t.Parallel()
-	const base = "abcdefghijklmnopqrstuvw"
-	for c := range 256 {
-		for pos := range len(base) {
-			in := base[:pos] + string([]byte{byte(c)}) + base[pos+1:]
-			got, err := AppendString(nil, in)
-			want, wantErr := reference(in)
-			if wantErr {
-				require.ErrorIs(t, err, ErrInvalidUTF8, "%q", in)
-				continue
+	const base = "abcdefghijklmnopqrstuvwxyz"
+	for n := 1; n <= len(base); n++ {
+		for c := range 256 {
+			for pos := range n {
+				in := base[:pos] + string([]byte{byte(c)}) + base[pos+1:n]
+				checkAppendString(t, in)
 			}
-			require.NoError(t, err, "%q", in)
-			require.Equal(t, want, string(got), "%q", in)
 		}
 	}
-	for _, in := range []string{"回访任务 2024/08/01 \"quoted\" \\ tab\there", "😀 long ascii run 01234567 é"} {
-		got, err := AppendString(nil, in)
-		require.NoError(t, err)
-		want, _ := reference(in)
-		assert.Equal(t, want, string(got))
+	for _, in := range []string{"", "回访任务 2024/08/01 \"quoted\" \\ tab\there", "😀 long ascii run 01234567 é"} {
+		checkAppendString(t, in)
 	}
+}
+
+// TestAppendStringThreeByteSequences checks every lead byte of a 3-byte sequence with every
+// second byte and every third byte, whole and cut short, against unicode/utf8: surrogates and
+// overlong forms are refused as utf8 refuses them.
+func TestAppendStringThreeByteSequences(t *testing.T) {
+	t.Parallel()
+	for b0 := 0xe0; b0 <= 0xef; b0++ {
+		for b1 := range 256 {
+			checkAppendString(t, string([]byte{'a', byte(b0), byte(b1)}))
+			for b2 := range 256 {
+				checkAppendString(t, string([]byte{byte(b0), byte(b1), byte(b2), 'z'}))
+			}
+		}
+	}
+}
+
+func checkAppendString(t *testing.T, in string) {
+	t.Helper()
+	got, err := AppendString(nil, in)
+	want, bad := reference(in)
+	if bad {
+		require.ErrorIs(t, err, ErrInvalidUTF8, "%q", in)
+		return
+	}
+	require.NoError(t, err, "%q", in)
+	require.Equal(t, want, string(got), "%q", in)
 }
 
 // reference encodes s rune by rune as PHP's json_encode does; bad is true for invalid UTF-8.
