@@ -23,6 +23,7 @@ import (
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // connectOdd connects numbers ending in an odd digit, grade A, talk 20s; the rest are 关机.
@@ -402,13 +403,15 @@ func TestRecordingsAndDialogue(t *testing.T) {
 	var dlg struct {
 		Fragment [][]map[string]any `json:"fragment"`
 	}
-	connected := rec.ConnectedAt.Format(time.DateTime)
+	// The platform reads connected_at as China time: format it there, or the day is wrong from
+	// 16:00 UTC on.
+	connected := rec.ConnectedAt.In(flex.China).Format(time.DateTime)
 	require.NoError(t, c.Do(ctx, "POST", "/api/cdrshow", digelao.NewParams().Set("accounts_sn", rec.SN).Set("connected_at", connected), &dlg))
 	require.Len(t, dlg.Fragment, 2) // 40s: two rounds
 	assert.Equal(t, "01问候语+开场白", dlg.Fragment[0][0]["title"])
 	segment := dlg.Fragment[0][1]["fenduanluyin"].(string)
 	assert.Contains(t, segment, "segmental_record")
-	other := rec.ConnectedAt.AddDate(0, 0, 1).Format(time.DateTime)
+	other := rec.ConnectedAt.In(flex.China).AddDate(0, 0, 1).Format(time.DateTime)
 	require.NoError(t, c.Do(ctx, "POST", "/api/cdrshow", digelao.NewParams().Set("accounts_sn", rec.SN).Set("connected_at", other), &dlg))
 	assert.Empty(t, dlg.Fragment, "looked up on the wrong day")
 
