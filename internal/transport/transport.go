@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+
+	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // Config configures a Transport.
@@ -222,12 +224,20 @@ func Redact(err error, secrets []string) error {
 	return err
 }
 
-// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED].
+// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the
+// secret as it is, as PHP's json_encode writes it in a body ("a/b" as "a\/b") and as it is
+// percent-encoded in a query. It runs only on the way to an error or a log line, never per request.
 func RedactString(s string, secrets []string) string {
 	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		if sec == "" {
+			continue
 		}
+		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		if b, err := phpjson.AppendString(nil, sec); err == nil {
+			s = strings.ReplaceAll(s, string(b[1:len(b)-1]), "[REDACTED]")
+		}
+		s = strings.ReplaceAll(s, url.QueryEscape(sec), "[REDACTED]")
+		s = strings.ReplaceAll(s, url.PathEscape(sec), "[REDACTED]")
 	}
 	return s
 }

@@ -124,3 +124,21 @@ func TestErrorsAreRedactedBeforeTheyAreLogged(t *testing.T) {
 		assert.NotContains(t, logs.String(), s)
 	}
 }
+
+// A secret is also found in the forms a request carries it: JSON-escaped in a body and
+// percent-encoded in a query.
+func TestRedactStringFindsEncodedSecrets(t *testing.T) {
+	secret := "p@ss/词 1"
+	for _, text := range []string{
+		`body {"password":"p@ss\/\u8bcd 1"}`,
+		"query password=p%40ss%2F%E8%AF%8D+1",
+		"path /p@ss%2F%E8%AF%8D%201",
+		"plain p@ss/词 1",
+	} {
+		got := RedactString(text, []string{secret})
+		assert.Contains(t, got, "[REDACTED]", text)
+		assert.NotContains(t, got, "p@ss", text)
+		assert.NotContains(t, got, "p%40ss", text)
+	}
+	assert.Equal(t, "nothing here", RedactString("nothing here", []string{secret, ""}))
+}
