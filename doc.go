@@ -13,8 +13,10 @@
 //	}
 //	err = c.SetCallback(ctx, digelao.CallbackConfig{Open: true, CallbackURL: pushURL})
 //
-// Typed services cover the documented API areas (c.Tasks, c.Records, c.Templates); Client.Do
-// calls any other endpoint with ordered Params. Section numbers in doc comments ("Platform API
-// 9.1") refer to the platform's documentation; what the documentation does not state and the SDK
-// infers is marked as such.
+// Typed services cover the documented API areas — c.Tasks, c.Records and c.Templates for the
+// everyday flow, c.Accounts, c.CallTimes, c.Customers and c.Blacklist for administration; Client.Do
+// calls any other endpoint with ordered Params. PushHandler receives the platform's pushes (call
+// records, import results, task analytics) and answers SUCCESS only once they are handled. Section
+// numbers in doc comments ("Platform API 9.1") refer to the platform's documentation; what the
+// documentation does not state and the SDK infers is marked as such.
 package digelao
