@@ -12,6 +12,7 @@ import (
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 // workbook is an upload of rows (header first) built by the fake's xlsx writer.
@@ -21,7 +22,7 @@ func workbook(name string, rows ...[]string) digelao.File {
 
 func TestEndToEndAccounts(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	_, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
@@ -59,7 +60,7 @@ func TestEndToEndAccounts(t *testing.T) {
 
 func TestEndToEndCallTimes(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	_, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
@@ -78,7 +79,7 @@ func TestEndToEndCallTimes(t *testing.T) {
 
 func TestEndToEndCustomers(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	_, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
@@ -118,7 +119,7 @@ func TestEndToEndCustomers(t *testing.T) {
 
 func TestEndToEndBlacklist(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
@@ -172,7 +173,7 @@ func TestEndToEndBlacklist(t *testing.T) {
 
 func TestEndToEndTaskUploads(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 	header := []string{"姓名", "*电话", "地址", "公司名称", "备注"}
@@ -201,7 +202,7 @@ func TestEndToEndTaskUploads(t *testing.T) {
 // again and sends the file once more, from its start.
 func TestEndToEndUploadRelogin(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 	_, err := c.Login(ctx)
@@ -217,7 +218,7 @@ func TestEndToEndUploadRelogin(t *testing.T) {
 // call is under AllowRetry and the content can seek back.
 func TestEndToEndUploadNotRetriedUnlessAllowed(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 	file := func() digelao.File { return workbook("a.xlsx", []string{"电话"}, []string{"13600136000"}) }
@@ -326,7 +327,7 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 // succeed or fail only with ErrAllRejected (a repeat of the same data).
 func TestAdminCallsAgainstTheFake(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	_, c := fakeClient(t, &logs)
 	for i, call := range adminCalls() {
 		err := call(context.Background(), c)

@@ -1,12 +1,10 @@
 package digelao_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +13,11 @@ import (
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fakeClient starts the fake platform and a client that logs at debug level into logs.
-func fakeClient(t *testing.T, logs *syncBuffer, opts ...digelao.Option) (*digelaotest.Server, *digelao.Client) {
+func fakeClient(t *testing.T, logs *testkit.SyncBuffer, opts ...digelao.Option) (*digelaotest.Server, *digelao.Client) {
 	t.Helper()
 	srv := digelaotest.NewServer()
 	t.Cleanup(srv.Close)
@@ -49,7 +30,7 @@ func fakeClient(t *testing.T, logs *syncBuffer, opts ...digelao.Option) (*digela
 
 func TestEndToEndAgainstTheFake(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
@@ -80,7 +61,7 @@ func TestEndToEndAgainstTheFake(t *testing.T) {
 
 func TestEndToEndReloginAfterKeyExpires(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 	params := digelao.NewParams().Set("pageIndex", 0)
@@ -101,7 +82,7 @@ func TestEndToEndReloginAfterKeyExpires(t *testing.T) {
 
 func TestEndToEndFaults(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 	require.NoError(t, c.SetCallback(ctx, digelao.CallbackConfig{CallbackURL: "http://h/p"}))
@@ -127,7 +108,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	for _, login := range []string{"password", "access key"} {
 		t.Run(login, func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs testkit.SyncBuffer
 			opt := digelao.WithPassword(digelaotest.Username, digelaotest.Password)
 			if login == "access key" {
 				opt = digelao.WithAccessKey(digelaotest.AccessID, digelaotest.AccessSecret)

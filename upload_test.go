@@ -10,12 +10,13 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 // form is a multipart request as a responder read it.
@@ -99,33 +100,18 @@ func TestUploadSendsOrderedSignedFieldsThenTheFile(t *testing.T) {
 	assert.Positive(t, got.contentLength, "a seekable file's length is sent ahead")
 }
 
-// countingReader hands out n zero bytes and counts them.
-type countingReader struct{ n, read atomic.Int64 }
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	left := c.n.Load() - c.read.Load()
-	if left <= 0 {
-		return 0, io.EOF
-	}
-	k := min(int64(len(p)), left)
-	clear(p[:k])
-	c.read.Add(k)
-	return int(k), nil
-}
-
 // TestUploadIsStreamed sends 50 MiB from a reader that is not a seeker: the request must read it
 // as it goes, never holding it whole. Not parallel, so the allocation count is this test's own.
 func TestUploadIsStreamed(t *testing.T) {
 	const size = 50 << 20
 	c, mt := newMockClient(t)
-	src := &countingReader{}
-	src.n.Store(size)
+	src := testkit.NewZeroReader(size)
 	var ahead, got int64
 	var length int64
 	mt.RegisterResponder("POST", testBase+"/api/addBatch", func(r *http.Request) (*http.Response, error) {
 		length = r.ContentLength
 		n, _ := io.CopyN(io.Discard, r.Body, 1<<20)
-		ahead = src.read.Load() - n
+		ahead = src.Done.Load() - n
 		m, _ := io.Copy(io.Discard, r.Body)
 		got = n + m
 		return httpmock.NewStringResponse(200, `{"code":0,"msg":"导入成功","data":{"dial_task_main_id":7}}`), nil
@@ -140,7 +126,7 @@ func TestUploadIsStreamed(t *testing.T) {
 	t.Logf("50 MiB upload: %d KiB allocated, %d KiB read ahead of the server", (after.TotalAlloc-before.TotalAlloc)>>10, ahead>>10)
 	assert.Equal(t, int64(7), res.Task.ID)
 	assert.Greater(t, got, int64(size), "the whole file and the fields arrived")
-	assert.Equal(t, int64(size), src.read.Load())
+	assert.Equal(t, int64(size), src.Done.Load())
 	assert.Equal(t, int64(-1), length, "unknown length: sent chunked")
 	assert.Less(t, ahead, int64(1<<20), "the reader is read only as the request is sent")
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "50 MiB went through without being buffered")
@@ -298,10 +284,9 @@ func TestUploadCancelledMidway(t *testing.T) {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
 	})
-	src := &countingReader{}
-	src.n.Store(1 << 30)
+	src := testkit.NewZeroReader(1 << 30)
 	_, err := c.Blacklist.Import(ctx, File{Name: "a.xlsx", Content: src}, 0)
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Less(t, src.read.Load(), int64(1<<30), "reading stopped with the request")
+	assert.Less(t, src.Done.Load(), int64(1<<30), "reading stopped with the request")
 	// goleak (TestMain) checks that the goroutine writing the body has ended.
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,27 +18,10 @@ import (
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // result is what one run of the command printed and returned.
 type result struct {
@@ -49,7 +31,7 @@ type result struct {
 
 // cli runs the command with vars as its whole environment.
 func cli(ctx context.Context, vars map[string]string, args ...string) result {
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	code := run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
 	return result{code, out.String(), errOut.String()}
 }
@@ -223,10 +205,10 @@ func TestBlacklistAndAccounts(t *testing.T) {
 
 // started runs a long-running command until the returned stop is called, and waits for its
 // output to match addr.
-func started(t *testing.T, vars map[string]string, addr *regexp.Regexp, args ...string) (string, *syncBuffer, func() int) {
+func started(t *testing.T, vars map[string]string, addr *regexp.Regexp, args ...string) (string, *testkit.SyncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
@@ -277,7 +259,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestFailedOutputIsAnError(t *testing.T) {
-	var errOut syncBuffer
+	var errOut testkit.SyncBuffer
 	code := run(context.Background(), []string{"--help"}, &env{stdout: failingWriter{}, stderr: &errOut, getenv: os.Getenv})
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut.String(), "writing output")

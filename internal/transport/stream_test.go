@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,33 +33,16 @@ func newServer(t *testing.T, h http.HandlerFunc, logs io.Writer) (*httptest.Serv
 	return srv, tr
 }
 
-// counter is a reader of n zero bytes that counts what it has handed out.
-type counter struct {
-	n, read atomic.Int64
-}
-
-func (c *counter) Read(p []byte) (int, error) {
-	left := c.n.Load() - c.read.Load()
-	if left <= 0 {
-		return 0, io.EOF
-	}
-	k := min(int64(len(p)), left)
-	clear(p[:k])
-	c.read.Add(k)
-	return int(k), nil
-}
-
 func TestStreamedBodyIsSentAsItIsRead(t *testing.T) {
 	t.Parallel()
 	const size = 50 << 20
-	src := &counter{}
-	src.n.Store(size)
+	src := testkit.NewZeroReader(size)
 	var aheadAtMiB, got int64
 	var ua, ct string
 	srv, tr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		ua, ct = r.Header.Get("User-Agent"), r.Header.Get("Content-Type")
 		n, _ := io.CopyN(io.Discard, r.Body, 1<<20)
-		aheadAtMiB = src.read.Load() - n // produced but not yet consumed by the server
+		aheadAtMiB = src.Done.Load() - n // produced but not yet consumed by the server
 		m, _ := io.Copy(io.Discard, r.Body)
 		got = n + m
 		_, _ = io.WriteString(w, `{"code":0}`)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 func TestRetryAfter(t *testing.T) {
@@ -51,18 +52,6 @@ func TestBackoffIsJitteredAndCapped(t *testing.T) {
 	assert.Zero(t, Retry{}.backoff(0, nil))
 }
 
-// countingReader is a reader of n bytes that records how many were read from it.
-type countingReader struct{ n, read int }
-
-func (r *countingReader) Read(p []byte) (int, error) {
-	if r.read == r.n {
-		return 0, io.EOF
-	}
-	k := min(len(p), r.n-r.read)
-	r.read += k
-	return k, nil
-}
-
 func TestReadAllKeepsTheLimit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -78,9 +67,9 @@ func TestReadAllKeepsTheLimit(t *testing.T) {
 		{name: "past the limit, length announced", body: 5000, size: 5000, max: 1000, tooLarge: true},
 		{name: "longer than announced", body: 700, size: 10, max: 600, tooLarge: true},
 	} {
-		r := &countingReader{n: tc.body}
+		r := testkit.NewZeroReader(int64(tc.body))
 		b, err := readAll(r, int64(tc.size), int64(tc.max))
-		assert.LessOrEqual(t, r.read, tc.max+1, tc.name)
+		assert.LessOrEqual(t, r.Done.Load(), int64(tc.max+1), tc.name)
 		if tc.tooLarge {
 			require.ErrorIs(t, err, ErrBodyTooLarge, tc.name)
 			continue
