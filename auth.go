@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,7 @@ import (
 // expires, and the account fields of the login reply (REFERENCE §3).
 type Session struct {
 	UserSN    string    `json:"user_sn"`
-	APIKey    string    `json:"api_key"`
+	APIKey    Secret    `json:"api_key"`    // printed and marshalled as [REDACTED]; see MarshalBinary
 	ExpiresAt time.Time `json:"expires_at"` // zero for a fixed WithAPIKey session
 
 	UserID         int64  `json:"id,omitempty"`
@@ -36,18 +37,28 @@ type Session struct {
 	AccountExpires string `json:"account_expires,omitempty"` // the account's own expiry date, "Y-m-d"
 }
 
-// String describes s without its api_key. Its receiver is a value, so that a Session printed or
-// logged by value, or inside another struct, hides the api_key too.
-func (s Session) String() string {
-	return fmt.Sprintf("Session{UserSN:%s UserName:%s ExpiresAt:%s APIKey:[REDACTED]}",
-		s.UserSN, s.UserName, s.ExpiresAt.Format(time.RFC3339))
+// sessionWire is a Session as a TokenStore keeps it: with its api_key in clear.
+type sessionWire struct {
+	Session
+	APIKey string `json:"api_key"` // shadows Session.APIKey, which json.Marshal redacts
 }
 
-// GoString keeps %#v from printing the api_key.
-func (s Session) GoString() string { return s.String() }
+// MarshalBinary encodes s for a TokenStore, api_key included, as a JSON object with the json tags
+// of Session. (json.Marshal of a Session writes its api_key as "[REDACTED]".)
+func (s Session) MarshalBinary() ([]byte, error) {
+	return json.Marshal(sessionWire{Session: s, APIKey: s.APIKey.Value()})
+}
 
-// LogValue keeps slog from printing the api_key.
-func (s Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (s *Session) UnmarshalBinary(b []byte) error {
+	var w sessionWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = w.Session
+	s.APIKey = NewSecret(w.APIKey)
+	return nil
+}
 
 // fresh reports whether s can still be used at now, leaving margin before it expires.
 func (s *Session) fresh(now time.Time) bool {
@@ -61,6 +72,8 @@ const (
 	refreshMargin = 2 * time.Minute
 	// lockMargin is how much longer the refresh lock lives than the login it guards may take.
 	lockMargin = 10 * time.Second
+	// seenKeys is how many of the latest api_keys a client keeps out of its error texts.
+	seenKeys = 4
 )
 
 // chinaTime is the platform's time zone, used for login 1.2's timestamp.
@@ -109,7 +122,7 @@ func WithAccessKey(accessID, accessSecret string) Option {
 		if accessID == "" || accessSecret == "" {
 			return invalid("WithAccessKey", "api_access_id and api_access_secret must both be set")
 		}
-		return s.setCreds(accessKey{id: accessID, secret: accessSecret, zone: &s.loginZone})
+		return s.setCreds(accessKey{id: accessID, secret: NewSecret(accessSecret), zone: &s.loginZone})
 	}
 }
 
@@ -120,7 +133,7 @@ func WithPassword(username, password string) Option {
 		if username == "" || password == "" {
 			return invalid("WithPassword", "username and password must both be set")
 		}
-		return s.setCreds(userPassword{user: username, pass: password})
+		return s.setCreds(userPassword{user: username, pass: NewSecret(password)})
 	}
 }
 
@@ -150,8 +163,9 @@ func WithTokenStore(store TokenStore) Option {
 }
 
 type accessKey struct {
-	id, secret string
-	zone       **time.Location // resolved at login, so option order does not matter
+	id     string
+	secret Secret
+	zone   **time.Location // resolved at login, so option order does not matter
 }
 
 func (k accessKey) account() string { return "access:" + k.id }
@@ -159,19 +173,22 @@ func (k accessKey) account() string { return "access:" + k.id }
 // login implements platform 1.2: sign = md5(api_access_id + api_access_secret + timestamp).
 func (k accessKey) login(ctx context.Context, c *Client, now time.Time) (*Session, error) {
 	ts := now.In(*k.zone).Format(time.DateTime)
-	sum := md5.Sum([]byte(k.id + k.secret + ts)) //nolint:gosec // see import
+	sum := md5.Sum([]byte(k.id + k.secret.Value() + ts)) //nolint:gosec // see import
 	p := NewParams().Set("api_access_id", k.id).Set("from", "1").
 		Set("sign", hex.EncodeToString(sum[:])).Set("timestamp", ts)
 	return c.login(ctx, p, now)
 }
 
-type userPassword struct{ user, pass string }
+type userPassword struct {
+	user string
+	pass Secret
+}
 
 func (p userPassword) account() string { return "user:" + p.user }
 
 // login implements platform 1.3.
 func (p userPassword) login(ctx context.Context, c *Client, now time.Time) (*Session, error) {
-	return c.login(ctx, NewParams().Set("username", p.user).Set("password", p.pass).Set("from", "2"), now)
+	return c.login(ctx, NewParams().Set("username", p.user).Set("password", p.pass.Value()).Set("from", "2"), now)
 }
 
 // loginReply is the data member of a login reply; fields vary by server version.
@@ -198,7 +215,7 @@ func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session,
 		return nil, err
 	}
 	var lr loginReply
-	if err := r.decodeData(loginEndpoint, &lr); err != nil {
+	if err := c.decodeData(loginEndpoint, r, &lr); err != nil {
 		return nil, err
 	}
 	if lr.UserSN == "" || lr.APIKey == "" {
@@ -206,7 +223,7 @@ func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session,
 			Msg: "login reply lacks user_sn or api_key"}
 	}
 	s := &Session{
-		UserSN: string(lr.UserSN), APIKey: string(lr.APIKey), ExpiresAt: now.Add(keyLifetime),
+		UserSN: string(lr.UserSN), APIKey: NewSecret(string(lr.APIKey)), ExpiresAt: now.Add(keyLifetime),
 		UserID: int64(lr.ID), UserName: string(lr.UserName), TeamName: string(lr.TeamName),
 		TeamSN: string(lr.TeamSN), ParentSN: string(lr.ParentSN), Job: string(lr.Job),
 		CallerGroup: string(lr.CallerGroup), AICount: int(lr.AICount), AccountExpires: string(lr.Expired),
@@ -241,6 +258,10 @@ type authenticator struct {
 
 	cur  atomic.Pointer[Session] // the warm path reads only this
 	turn chan struct{}           // a one-slot semaphore: one refresh at a time in this process
+
+	seenMu sync.Mutex
+	seen   [seenKeys]string // the last api_keys this client used, newest at seenAt-1
+	seenAt int
 }
 
 func newAuthenticator(c *Client, s *settings) *authenticator {
@@ -289,7 +310,7 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 	}
 	if k, static := a.creds.(staticKey); static {
 		s := k.s
-		a.cur.Store(&s)
+		a.use(&s)
 		return &s, nil
 	}
 	select {
@@ -298,13 +319,13 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 	case <-ctx.Done():
 		return nil, errWaitingForLogin(transport.ContextErr(ctx))
 	}
-	usable := func(s *Session) bool { return s.fresh(a.now()) && (failed == nil || s.APIKey != failed.APIKey) }
+	usable := func(s *Session) bool { return s.fresh(a.now()) && (failed == nil || !s.APIKey.Equal(failed.APIKey)) }
 	if s := a.cur.Load(); !force && usable(s) {
 		return s, nil // another goroutine refreshed while this one waited its turn
 	}
 	if failed != nil {
 		a.cur.CompareAndSwap(failed, nil)
-		if err := a.store.Delete(ctx, a.key, failed.APIKey); err != nil {
+		if err := a.store.Delete(ctx, a.key, failed.APIKey.Value()); err != nil {
 			return nil, storeErr("delete", err)
 		}
 	}
@@ -315,7 +336,7 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 				return nil, storeErr("get", err)
 			}
 			if usable(s) {
-				a.cur.Store(s)
+				a.use(s)
 				return s, nil
 			}
 		}
@@ -346,7 +367,7 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 		if s, err := a.store.Get(ctx, a.key); err != nil {
 			return nil, storeErr("get", err)
 		} else if usable(s) {
-			a.cur.Store(s)
+			a.use(s)
 			return s, nil
 		}
 	}
@@ -357,12 +378,32 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 	a.log.InfoContext(ctx, "digelao logged in", "user_sn", s.UserSN, "expires_at", s.ExpiresAt)
 	// The login already cancelled every older key: keep using the new one even if it cannot be
 	// shared, rather than fail every call until the store is back.
-	a.cur.Store(s)
+	a.use(s)
 	if err := a.store.Put(ctx, a.key, s); err != nil {
 		a.log.WarnContext(ctx, "digelao cannot share the new session; other instances will log in again",
 			"error", storeErr("put", err))
 	}
 	return s, nil
+}
+
+// use makes s the client's session and remembers its api_key as a secret.
+func (a *authenticator) use(s *Session) {
+	a.cur.Store(s)
+	key := s.APIKey.Value()
+	a.seenMu.Lock()
+	defer a.seenMu.Unlock()
+	if a.seen[(a.seenAt+seenKeys-1)%seenKeys] != key {
+		a.seen[a.seenAt%seenKeys] = key
+		a.seenAt++
+	}
+}
+
+// seenKeys returns the api_keys the client used lately: secrets for every error text, also those
+// quoting a reply that echoes an older key.
+func (a *authenticator) seenKeys() []string {
+	a.seenMu.Lock()
+	defer a.seenMu.Unlock()
+	return append([]string(nil), a.seen[:min(a.seenAt, seenKeys)]...)
 }
 
 func errWaitingForLogin(err error) error {
@@ -409,7 +450,7 @@ func (m *MemoryStore) Put(_ context.Context, key string, s *Session) error {
 func (m *MemoryStore) Delete(_ context.Context, key, apiKey string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s := m.sessions[key]; s != nil && s.APIKey == apiKey {
+	if s := m.sessions[key]; s != nil && s.APIKey.Value() == apiKey {
 		delete(m.sessions, key)
 	}
 	return nil

@@ -99,7 +99,7 @@ func TestPasswordLoginRequest(t *testing.T) {
 	require.NoError(t, err)
 	// Vector "password login": PHP signs {"username":…,"password":"p@ss\/w0rd+1","from":"2"} as 03e0466e.
 	assert.Equal(t, `{"username":"demo_user","password":"p@ss\/w0rd+1","from":"2","url":"03e0466e"}`, got.body)
-	assert.Equal(t, "AbCd1234", s.APIKey)
+	assert.Equal(t, "AbCd1234", s.APIKey.Value())
 	assert.Equal(t, time.Unix(1686824884, 0), s.ExpiresAt)
 }
 
@@ -139,15 +139,22 @@ func TestLoginReplyFields(t *testing.T) {
 	assert.EqualValues(t, 3635, s.UserID)
 	assert.Equal(t, "2027-07-11", s.AccountExpires)
 	assert.WithinDuration(t, time.Now().Add(2*time.Hour), s.ExpiresAt, time.Minute, "two hours when the reply has no api_key_expire")
-	assert.NotContains(t, s.String(), s.APIKey)
-	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", s, s, s), s.APIKey)
-	// A Session value, alone or inside the caller's own structs and logs, hides it too.
+	key := s.APIKey.Value()
+	require.NotEmpty(t, key)
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v %s %q %x %d", s, s, s, s.APIKey, s.APIKey, s.APIKey, s.APIKey), key)
+	// A Session value, alone or inside the caller's own structs (exported field or not), hides it too.
 	holder := struct{ S Session }{*s}
-	assert.NotContains(t, fmt.Sprintf("%v %+v %#v %v %+v %#v", *s, *s, *s, holder, holder, holder), s.APIKey)
+	hidden := struct{ s Session }{*s}
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v %v %+v %#v %v %+v %#v", *s, *s, *s, holder, holder, holder,
+		hidden, hidden, hidden), key)
 	var logs strings.Builder
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "session", *s, "pointer", s)
-	assert.NotContains(t, logs.String(), s.APIKey)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "session", *s, "pointer", s)
+	assert.NotContains(t, logs.String(), key)
 	assert.Contains(t, logs.String(), s.UserSN)
+	js, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.NotContains(t, string(js), key)
 }
 
 func TestColdClientLogsInOnceForManyGoroutines(t *testing.T) {
@@ -252,7 +259,7 @@ func TestStaticKeyNeverLogsIn(t *testing.T) {
 	require.ErrorIs(t, callIndex(context.Background(), c), ErrAPIKeyExpired)
 	s, err := c.Login(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, testAPIKey, s.APIKey)
+	assert.Equal(t, testAPIKey, s.APIKey.Value())
 	assert.Zero(t, logins.Load())
 	assert.Equal(t, 1, mt.GetTotalCallCount())
 }

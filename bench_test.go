@@ -260,7 +260,7 @@ func BenchmarkWarmSession(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.auth.cur.Store(&Session{UserSN: "u", APIKey: "k"})
+	c.auth.cur.Store(&Session{UserSN: "u", APIKey: NewSecret("k")})
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

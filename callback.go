@@ -11,10 +11,14 @@ type CallbackConfig struct {
 	// Open switches the call-record push (6.6.1) on or off.
 	Open bool
 	// CallbackURL receives a call record about a minute after each hang-up. The platform requires
-	// it even when Open is false. Build one with a token using CallbackURL.
+	// it even when Open is false.
 	CallbackURL string
 	// TaskCallbackURL, when set, receives the result of each asynchronous import (5.7.15).
 	TaskCallbackURL string
+	// Token, when set, is added to both URLs as their "token" query parameter: the PushHandler
+	// serving them, given the same Token, refuses pushes without it. Use a long random one, such
+	// as crypto/rand.Text returns.
+	Token Secret
 }
 
 var setCallbackEndpoint = endpoint{method: http.MethodPost, path: "/api/setCallback"}
@@ -22,52 +26,50 @@ var setCallbackEndpoint = endpoint{method: http.MethodPost, path: "/api/setCallb
 // SetCallback sets where the platform pushes call records and import results.
 //
 // Platform API 9.1 设置回调地址 (POST /api/setCallback): open_callback (1/0), callback_url and,
-// when set, task_callback_url. Both URLs must be absolute http or https URLs; anything else is
-// refused before sending. The page documents POST but shows a GET example; POST is used.
-func (c *Client) SetCallback(ctx context.Context, cfg CallbackConfig) error {
-	if err := checkPushURL("callback_url", cfg.CallbackURL); err != nil {
+// when set, task_callback_url. Both URLs must be absolute http or https URLs without a token
+// parameter of their own when cfg.Token is set; anything else is refused before sending. The page
+// documents POST but shows a GET example; POST is used.
+func (c *Client) SetCallback(ctx context.Context, cfg *CallbackConfig) error {
+	if cfg == nil {
+		return invalid("cfg", "nil *CallbackConfig")
+	}
+	push, err := pushURL("CallbackURL", cfg.CallbackURL, cfg.Token)
+	if err != nil {
 		return err
 	}
-	p := NewParams().Set("open_callback", cfg.Open).Set("callback_url", cfg.CallbackURL)
+	p := NewParams().Set("open_callback", cfg.Open).Set("callback_url", push)
 	if cfg.TaskCallbackURL != "" {
-		if err := checkPushURL("task_callback_url", cfg.TaskCallbackURL); err != nil {
+		task, err := pushURL("TaskCallbackURL", cfg.TaskCallbackURL, cfg.Token)
+		if err != nil {
 			return err
 		}
-		p.Set("task_callback_url", cfg.TaskCallbackURL)
+		p.Set("task_callback_url", task)
 	}
-	_, err := c.call(ctx, setCallbackEndpoint, p)
+	_, err = c.call(ctx, setCallbackEndpoint, p, cfg.Token)
 	return err
 }
 
-// checkPushURL accepts any absolute http or https URL, as the platform does.
-func checkPushURL(field, raw string) error {
+// pushURL checks a push URL — any absolute http or https URL, as the platform takes — and adds
+// token to it as its "token" query parameter, when set.
+func pushURL(field, raw string, token Secret) (string, error) {
 	if raw == "" {
-		return invalid(field, "is required")
+		return "", invalid(field, "is required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return invalid(field, "is not a valid URL")
+		return "", invalid(field, "is not a valid URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return invalid(field, "must be an absolute http:// or https:// URL")
+		return "", invalid(field, "must be an absolute http:// or https:// URL")
 	}
-	return nil
-}
-
-// CallbackURL returns base with token added as its "token" query parameter: a push URL for
-// SetCallback that a PushHandler with the same Token accepts. base must be an absolute http or
-// https URL, and token not empty; use a long random one, such as crypto/rand.Text() returns.
-// Other query parameters of base are kept.
-func CallbackURL(base, token string) (string, error) {
-	if err := checkPushURL("base", base); err != nil {
-		return "", err
+	if token.IsZero() {
+		return raw, nil
 	}
-	if token == "" {
-		return "", invalid("token", "is required")
-	}
-	u, _ := url.Parse(base) // checked above
 	q := u.Query()
-	q.Set("token", token)
+	if q.Has("token") {
+		return "", invalid(field, "carries a token parameter already; set it only through Token")
+	}
+	q.Set("token", token.Value())
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }

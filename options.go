@@ -54,7 +54,7 @@ func WithAPIKey(userSN, apiKey string) Option {
 		if userSN == "" || apiKey == "" {
 			return invalid("WithAPIKey", "user_sn and api_key must both be set")
 		}
-		return s.setCreds(staticKey{Session{UserSN: userSN, APIKey: apiKey}})
+		return s.setCreds(staticKey{Session{UserSN: userSN, APIKey: NewSecret(apiKey)}})
 	}
 }
 

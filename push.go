@@ -3,7 +3,6 @@ package digelao
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,9 +71,9 @@ type PushHandler struct {
 	// does not decode, or whose kind's callback is nil.
 	OnUnknown func(context.Context, []byte) error
 
-	// Token, when set, must be the request's "token" query parameter (see CallbackURL). It is
-	// compared in constant time and never logged.
-	Token string
+	// Token, when set, must be the request's "token" query parameter: give SetCallback the same
+	// Token (CallbackConfig.Token). It is compared in constant time and never printed or logged.
+	Token Secret
 	// MaxBodyBytes bounds a push's body. Default 1 MiB.
 	MaxBodyBytes int64
 	// Dedup remembers which call records were handled. Give every replica behind one callback
@@ -87,22 +86,6 @@ type PushHandler struct {
 	dedup DedupStore
 	log   *slog.Logger
 }
-
-// String describes h without its Token, so that printing or logging a handler (%v, %+v, %#v,
-// slog) does not reveal it.
-func (h *PushHandler) String() string {
-	token := "none"
-	if h.Token != "" {
-		token = "[REDACTED]"
-	}
-	return fmt.Sprintf("digelao.PushHandler{Token:%s MaxBodyBytes:%d}", token, h.MaxBodyBytes)
-}
-
-// GoString keeps %#v from printing the Token.
-func (h *PushHandler) GoString() string { return h.String() }
-
-// LogValue keeps slog from printing the Token.
-func (h *PushHandler) LogValue() slog.Value { return slog.StringValue(h.String()) }
 
 // Defaults of PushHandler.
 const (
@@ -132,7 +115,7 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, log, http.StatusMethodNotAllowed, "method", r.Method)
 		return
 	}
-	if h.Token != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(h.Token)) != 1 {
+	if !h.Token.IsZero() && !h.Token.Equal(NewSecret(r.URL.Query().Get("token"))) {
 		refuse(w, log, http.StatusUnauthorized, "reason", "missing or wrong token")
 		return
 	}

@@ -81,7 +81,7 @@ func TestPushHandlerAnswersSUCCESS(t *testing.T) {
 	t.Parallel()
 	var c pushSink
 	h := c.handler()
-	h.Token = testPushToken
+	h.Token = NewSecret(testPushToken)
 	w := servePush(h, "/push?token="+testPushToken, "application/json", SampleCallRecordPush(testRecordSN, "15800000000"))
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "SUCCESS", w.Body.String(), "exactly SUCCESS: anything else makes the platform retry")
@@ -167,7 +167,7 @@ func TestPushHandlerRefusals(t *testing.T) {
 			t.Parallel()
 			var c pushSink
 			h := c.handler()
-			h.Token = testPushToken
+			h.Token = NewSecret(testPushToken)
 			called := 0
 			if tt.setup != nil {
 				tt.setup(h)
@@ -555,7 +555,7 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 	var logs bytes.Buffer
 	var c pushSink
 	h := c.handler()
-	h.Token = testPushToken
+	h.Token = NewSecret(testPushToken)
 	h.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c.fail = errors.New("callback failed")
 	body := SampleCallRecordPush(testRecordSN, "1")
@@ -569,7 +569,7 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 
 func TestPushHandlerNeverPrintsTheToken(t *testing.T) {
 	t.Parallel()
-	h := &PushHandler{Token: testPushToken, OnUnknown: func(context.Context, []byte) error { return nil }}
+	h := &PushHandler{Token: NewSecret(testPushToken), OnUnknown: func(context.Context, []byte) error { return nil }}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		assert.NotContains(t, fmt.Sprintf(verb, h), testPushToken[:8], verb)
 	}

@@ -11,12 +11,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/digelao-go/digelao/digelaotest"
+
 	"github.com/digelao-go/digelao"
 )
 
 func ExamplePushHandler() {
 	h := &digelao.PushHandler{
-		Token: "a-long-random-token", // the token in the URL given to SetCallback (see CallbackURL)
+		Token: digelao.NewSecret("a-long-random-token"), // the Token given to SetCallback (CallbackConfig.Token)
 		OnCallRecord: func(_ context.Context, r *digelao.CallRecord) error {
 			fmt.Println(r.SN, r.Phone, r.Intent(), r.TalkTime)
 			return nil // nil answers SUCCESS: store r before returning
@@ -43,35 +45,32 @@ func ExamplePushHandler() {
 	// 200 SUCCESS
 }
 
-func ExampleCallbackURL() {
-	u, err := digelao.CallbackURL("https://crm.example.com/digelao/push", "a-long-random-token")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(u)
-	// Output: https://crm.example.com/digelao/push?token=a-long-random-token
-}
-
-func TestCallbackURL(t *testing.T) {
+func TestSetCallbackTokenReachesTheHandler(t *testing.T) {
 	t.Parallel()
-	u, err := digelao.CallbackURL("http://10.0.0.5:8080/push?tenant=7", "t/k+n&=")
+	srv := digelaotest.NewServer(digelaotest.WithManualTime())
+	t.Cleanup(srv.Close)
+	c, err := srv.Client()
 	require.NoError(t, err)
+	token := digelao.NewSecret("t/k+n&=")
+	require.NoError(t, c.SetCallback(context.Background(), &digelao.CallbackConfig{Open: true,
+		CallbackURL: "http://10.0.0.5:8080/push?tenant=7", Token: token}))
+	u := srv.Callback().CallbackURL
 	assert.Equal(t, "http://10.0.0.5:8080/push?tenant=7&token=t%2Fk%2Bn%26%3D", u)
 
 	var called int
-	h := &digelao.PushHandler{Token: "t/k+n&=", OnCallRecord: func(context.Context, *digelao.CallRecord) error { called++; return nil }}
+	h := &digelao.PushHandler{Token: token, OnCallRecord: func(context.Context, *digelao.CallRecord) error { called++; return nil }}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, digelao.NewPushRequest(u, digelao.SampleCallRecordPush("account|1", "1")))
-	assert.Equal(t, "SUCCESS", rec.Body.String(), "the handler accepts the URL it is given")
+	assert.Equal(t, "SUCCESS", rec.Body.String(), "the handler accepts the URL SetCallback set")
 	assert.Equal(t, 1, called)
 
-	for _, tt := range []struct{ base, token, field string }{
-		{"", "t", "base"}, {"ftp://x/push", "t", "base"}, {"/push", "t", "base"}, {"http://%zz", "t", "base"},
-		{"https://x/push", "", "token"},
+	for _, tt := range []struct{ url, field string }{
+		{"", "CallbackURL"}, {"ftp://x/push", "CallbackURL"}, {"/push", "CallbackURL"}, {"http://%zz", "CallbackURL"},
+		{"https://x/push?token=other", "CallbackURL"},
 	} {
-		_, err := digelao.CallbackURL(tt.base, tt.token)
+		err := c.SetCallback(context.Background(), &digelao.CallbackConfig{CallbackURL: tt.url, Token: token})
 		var ve *digelao.ValidationError
-		require.True(t, errors.As(err, &ve), "%q %q", tt.base, tt.token)
+		require.True(t, errors.As(err, &ve), "%q", tt.url)
 		assert.Equal(t, tt.field, ve.Field)
 	}
 }

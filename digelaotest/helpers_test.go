@@ -128,7 +128,7 @@ func newCaller(t *testing.T, srv *digelaotest.Server) *caller {
 func callerFor(t *testing.T, srv *digelaotest.Server, c *digelao.Client) *caller {
 	sess, err := c.Login(testCtx(t))
 	require.NoError(t, err)
-	return &caller{t: t, srv: srv, userSN: sess.UserSN, apiKey: sess.APIKey}
+	return &caller{t: t, srv: srv, userSN: sess.UserSN, apiKey: sess.APIKey.Value()}
 }
 
 func (c *caller) params() *digelao.Params { return common(c.userSN, c.apiKey) }

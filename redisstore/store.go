@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -151,7 +150,7 @@ func (s *Store) Get(ctx context.Context, key string) (*digelao.Session, error) {
 		return nil, wrap("get", err)
 	}
 	var sess digelao.Session
-	if json.Unmarshal(b, &sess) != nil || sess.APIKey == "" || sess.UserSN == "" {
+	if sess.UnmarshalBinary(b) != nil || sess.APIKey.IsZero() || sess.UserSN == "" {
 		return nil, nil
 	}
 	return &sess, nil
@@ -176,7 +175,7 @@ func (s *Store) Put(ctx context.Context, key string, sess *digelao.Session) erro
 		}
 		return nil
 	}
-	b, err := json.Marshal(sess)
+	b, err := sess.MarshalBinary()
 	if err != nil {
 		return wrap("put", err)
 	}

@@ -19,7 +19,7 @@ import (
 const sessKey = "session:0123456789abcdef01234567"
 
 func session(apiKey string, expires time.Time) *digelao.Session {
-	return &digelao.Session{UserSN: "SYSUSER|b3397882e26ba9e7fb8f01f1af345bde", APIKey: apiKey, ExpiresAt: expires,
+	return &digelao.Session{UserSN: "SYSUSER|b3397882e26ba9e7fb8f01f1af345bde", APIKey: digelao.NewSecret(apiKey), ExpiresAt: expires,
 		UserID: 3635, UserName: "zzh", TeamName: "人工智能客户组", AICount: 15, AccountExpires: "2027-07-11"}
 }
 
@@ -71,7 +71,7 @@ func TestDeleteComparesAPIKey(t *testing.T) {
 	got, err := s.Get(ctx, sessKey)
 	require.NoError(t, err)
 	require.NotNil(t, got, "the newer key survives a delete of the old one")
-	assert.Equal(t, "NEWkey02", got.APIKey)
+	assert.Equal(t, "NEWkey02", got.APIKey.Value())
 
 	require.NoError(t, s.Delete(ctx, sessKey, "NEWkey02"))
 	got, err = s.Get(ctx, sessKey)
@@ -96,7 +96,7 @@ func TestForeignValueIsNoSession(t *testing.T) {
 	got, err := s.Get(ctx, sessKey)
 	require.NoError(t, err)
 	require.NotNil(t, got)
-	assert.Equal(t, "AbCd1234", got.APIKey)
+	assert.Equal(t, "AbCd1234", got.APIKey.Value())
 }
 
 func TestSessionExpiry(t *testing.T) {

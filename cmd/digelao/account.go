@@ -34,7 +34,7 @@ func setCallbackCmd() *command {
 		fs.StringVar(&cfg.TaskCallbackURL, "task-url", "", "receiver of import results (5.7.15)")
 		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
 			cfg.Open = !*off
-			if err := cl.SetCallback(ctx, cfg); err != nil {
+			if err := cl.SetCallback(ctx, &cfg); err != nil {
 				return err
 			}
 			state := "on"

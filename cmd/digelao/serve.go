@@ -59,7 +59,7 @@ func listenCmd() *command {
 		}
 		out := &eventWriter{enc: json.NewEncoder(e.stdout)}
 		h := &digelao.PushHandler{
-			Token: token,
+			Token: digelao.NewSecret(token),
 			OnCallRecord: func(_ context.Context, r *digelao.CallRecord) error {
 				return out.write("call_record", r.Raw)
 			},

@@ -7,8 +7,8 @@
 //
 // Then point the platform at it (behind HTTPS in production) with the token in the URL:
 //
-//	u, _ := digelao.CallbackURL("https://crm.example.com/digelao/push", token)
-//	c.SetCallback(ctx, digelao.CallbackConfig{Open: true, CallbackURL: u, TaskCallbackURL: u})
+//	u := "https://crm.example.com/digelao/push"
+//	c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: u, TaskCallbackURL: u, Token: digelao.NewSecret(token)})
 //
 // Each line is {"kind":…,"received_at":…,"event":…} with the push as received. Stop it with
 // Ctrl-C or SIGTERM: it finishes the pushes in flight, then exits.
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 // newHandler returns a PushHandler that appends every event to j.
 func newHandler(j *journal, token string, log *slog.Logger) *digelao.PushHandler {
 	return &digelao.PushHandler{
-		Token:  token,
+		Token:  digelao.NewSecret(token),
 		Logger: log,
 		OnCallRecord: func(_ context.Context, r *digelao.CallRecord) error {
 			return j.append("call_record", r.Raw)

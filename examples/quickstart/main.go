@@ -215,11 +215,8 @@ func pointPushes(ctx context.Context, c *digelao.Client, p printer, rcv *receive
 	if public != "" {
 		base = public
 	}
-	u, err := digelao.CallbackURL(base, rcv.token)
-	if err != nil {
-		return err
-	}
-	if err := c.SetCallback(ctx, digelao.CallbackConfig{Open: true, CallbackURL: u, TaskCallbackURL: u}); err != nil {
+	cfg := &digelao.CallbackConfig{Open: true, CallbackURL: base, TaskCallbackURL: base, Token: rcv.token}
+	if err := c.SetCallback(ctx, cfg); err != nil {
 		return err
 	}
 	p.say("receiving on %s; call records and import results are pushed to %s?token=… (a random token)", rcv.addr, base)
@@ -428,12 +425,13 @@ func download(ctx context.Context, c *digelao.Client, r *digelao.CallRecord, nam
 // push is answered SUCCESS once taken; while nobody takes it, it waits until its request ends or
 // the receiver closes, and the platform delivers it again.
 type receiver struct {
-	url, addr, token string
-	imports          chan *digelao.ImportResult
-	records          chan *digelao.CallRecord
-	srv              *http.Server
-	served           chan error
-	stop             context.CancelFunc
+	url, addr string
+	token     digelao.Secret
+	imports   chan *digelao.ImportResult
+	records   chan *digelao.CallRecord
+	srv       *http.Server
+	served    chan error
+	stop      context.CancelFunc
 }
 
 func startReceiver(ctx context.Context, addr string) (*receiver, error) {
@@ -445,7 +443,7 @@ func startReceiver(ctx context.Context, addr string) (*receiver, error) {
 		return nil, err
 	}
 	open, stop := context.WithCancel(ctx)
-	r := &receiver{addr: l.Addr().String(), token: rand.Text(), stop: stop, served: make(chan error, 1),
+	r := &receiver{addr: l.Addr().String(), token: digelao.NewSecret(rand.Text()), stop: stop, served: make(chan error, 1),
 		imports: make(chan *digelao.ImportResult, 8), records: make(chan *digelao.CallRecord, 64)}
 	r.url = "http://" + r.addr + "/push"
 	h := &digelao.PushHandler{
