@@ -76,7 +76,7 @@ func splitList(s string) []string {
 	return out
 }
 
-var subAccountListEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDatasapi", read: true}
+var subAccountListEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDatasapi", read: true, codeless: "data"}
 
 // SubAccountListOptions filters Accounts.List.
 type SubAccountListOptions struct {

@@ -61,7 +61,7 @@ func (b *BlockedNumber) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-var blacklistListEndpoint = endpoint{method: http.MethodPost, path: "/api/BlackListListsDataapi", read: true}
+var blacklistListEndpoint = endpoint{method: http.MethodPost, path: "/api/BlackListListsDataapi", read: true, codeless: "datas"}
 
 // List returns the do-not-call list (a page of it with opts) and its length.
 //

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/digelao-go/digelao/internal/flex"
@@ -106,11 +108,10 @@ type endpoint struct {
 	read   bool   // safe to repeat: retried on connection errors, 429 and 5xx
 	stream bool   // the reply is a file handed to the caller
 	noAuth bool   // the login calls: no user_sn/api_key
-}
-
-// writesOnGet reports whether path is one of the platform's GET endpoints that change something.
-func writesOnGet(path string) bool {
-	return path == addPrivateEndpoint.path || path == addPublicEndpoint.path
+	// codeless names the member that carries the result of an endpoint whose documented reply
+	// has no code (2.1.1, 7.2, 8.1): such a reply is a success when it has that member. Every
+	// other reply without a numeric code is an error.
+	codeless string
 }
 
 // reply is a platform answer that passed the envelope check.
@@ -123,36 +124,37 @@ type reply struct {
 
 // Do calls any platform endpoint with params p, and decodes the reply's "data" member into out
 // (when out is non-nil). It puts user_sn and api_key first, then p in order, signs the request and
-// sends it — POST as a JSON body, GET as a query string in the same order. GET calls are retried on
-// connection errors, 429 and 5xx; POST calls are not, since a POST may create or change something,
-// unless ctx comes from AllowRetry. Neither are the GET calls the SDK knows to write (the 6.7.1 and
-// 6.7.2 customer imports).
+// sends it — POST as a JSON body, GET as a query string in the same order. The reply must carry a
+// numeric code; one that does not is an error matching ErrBadReply.
+//
+// Do never retries, since it cannot know whether an endpoint writes (the platform has GET
+// endpoints that do), unless ctx comes from AllowRetry.
 //
 // Do is the escape hatch for endpoints the typed services do not cover yet.
 func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any) error {
-	get := strings.EqualFold(method, http.MethodGet)
-	ep := endpoint{method: strings.ToUpper(method), path: path, read: get && !writesOnGet(path)}
+	ep := endpoint{method: strings.ToUpper(method), path: path}
 	r, err := c.call(ctx, ep, p)
 	if err != nil {
 		return err
 	}
-	return r.decodeData(ep, out)
+	return c.decodeData(ep, r, out)
 }
 
 // call validates, authenticates, signs and sends one call, logging in again once if the
-// platform rejects the api_key (20005/20006).
-func (c *Client) call(ctx context.Context, ep endpoint, p *Params) (*reply, error) {
+// platform rejects the api_key (20005/20006). extra are secrets the parameters carry inside
+// another value (a push token inside a URL).
+func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secret) (*reply, error) {
 	if err := ep.validate(p); err != nil {
 		return nil, err
 	}
 	if ep.noAuth {
-		return c.send(ctx, ep, p, nil)
+		return c.send(ctx, ep, p, nil, extra)
 	}
 	sess, err := c.auth.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.send(ctx, ep, p, sess)
+	r, err := c.send(ctx, ep, p, sess, extra)
 	if err == nil || !c.auth.renewable(err) {
 		return r, err
 	}
@@ -160,7 +162,7 @@ func (c *Client) call(ctx context.Context, ep endpoint, p *Params) (*reply, erro
 	if sess, err = c.auth.renew(ctx, sess); err != nil {
 		return nil, err
 	}
-	return c.send(ctx, ep, p, sess)
+	return c.send(ctx, ep, p, sess, extra)
 }
 
 func (ep endpoint) validate(p *Params) error {
@@ -183,11 +185,11 @@ func (ep endpoint) validate(p *Params) error {
 
 // send signs and sends one call with sess's common parameters (none when sess is nil), and checks
 // the reply's envelope.
-func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session) (*reply, error) {
+func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session, extra []Secret) (*reply, error) {
 	all := p
 	if sess != nil {
 		all = &Params{keys: make([]string, 0, p.Len()+2), vals: make([]any, 0, p.Len()+2)}
-		all.Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey)
+		all.Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
 		if p != nil {
 			all.keys = append(all.keys, p.keys...)
 			all.vals = append(all.vals, p.vals...)
@@ -218,13 +220,16 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 	if err != nil {
 		return nil, &ValidationError{Field: "params", Reason: err.Error()}
 	}
-	secrets := requestSecrets(all, sig)
+	secrets := requestSecrets(all, sig, extra)
 	policy := transport.Retry{}
 	if (ep.read || retryAllowed(ctx)) && form.rewindable() {
 		policy = c.retry
 	}
 	resp, err := c.http.Do(ctx, policy, func() (*transport.Request, error) {
-		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Stream: ep.stream, Secrets: secrets}
+		req := &transport.Request{Method: ep.method, URL: target, Path: ep.path, Secrets: secrets}
+		if ep.stream {
+			req.Stream, req.IsFile = true, isFile
+		}
 		if body != nil {
 			req.Body, req.ContentType = bytes.NewReader(body), "application/json"
 		}
@@ -234,18 +239,22 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 		return req, nil
 	})
 	if err != nil {
+		var redirect *transport.RedirectError
+		if errors.As(err, &redirect) {
+			return nil, &APIError{HTTPStatus: redirect.Status, Method: ep.method, Path: ep.path, Msg: redirect.Error()}
+		}
 		return nil, fmt.Errorf("digelao: %w", err) // the transport removed the secrets
 	}
-	return c.check(ep, resp, secrets)
+	return c.check(ep, resp, append(secrets, c.auth.seenKeys()...))
 }
 
 // sigLen is the length of the url value (see Sign).
 const sigLen = 8
 
 // requestSecrets returns what must never appear in an error or a log line about a request: its
-// url value and the values of its secret parameters.
-func requestSecrets(p *Params, sig string) []string {
-	secrets := append(make([]string, 0, 2), sig) // the url value and, usually, the api_key
+// url value, the values of its secret parameters, and extra.
+func requestSecrets(p *Params, sig string, extra []Secret) []string {
+	secrets := append(make([]string, 0, 2+len(extra)), sig) // the url value and, usually, the api_key
 	for i := range p.Len() {
 		k := p.keys[i]
 		switch k {
@@ -255,25 +264,19 @@ func requestSecrets(p *Params, sig string) []string {
 			}
 		}
 	}
+	for _, s := range extra {
+		secrets = append(secrets, s.Value())
+	}
 	return secrets
 }
 
-// check turns a transport response into a reply, or into an *APIError when the platform refused;
-// its error texts hold none of secrets.
+// check turns a transport response into a reply, or into an *APIError when the platform refused
+// or answered something the SDK does not understand; its error texts hold none of secrets.
 func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) (*reply, error) {
 	if resp.Stream != nil {
-		if isFile(resp.Header) {
-			return &reply{header: resp.Header, stream: resp.Stream}, nil
-		}
-		// An error page or JSON envelope where a file was expected.
-		b, err := io.ReadAll(io.LimitReader(resp.Stream, maxEnvelope))
-		_ = resp.Stream.Close() // read-only: a close error changes nothing
-		if err != nil {
-			return nil, fmt.Errorf("digelao: %s %s: reading reply: %w", ep.method, ep.path, err)
-		}
-		resp.Body = b
+		return &reply{header: resp.Header, stream: resp.Stream}, nil
 	}
-	data, apiErr := parseEnvelope(resp.Status, resp.Body, secrets)
+	data, apiErr := parseEnvelope(ep, resp.Status, resp.Body, secrets)
 	if apiErr != nil {
 		apiErr.Method, apiErr.Path = ep.method, ep.path
 		return nil, apiErr
@@ -286,66 +289,79 @@ func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) 
 	return &reply{body: resp.Body, data: data, header: resp.Header}, nil
 }
 
-// maxEnvelope bounds how much of a non-file reply to a download is read.
-const maxEnvelope = 64 << 10
-
-// isFile reports whether a reply is a file rather than an error page or a JSON envelope.
-func isFile(h http.Header) bool {
-	ct := strings.ToLower(h.Get("Content-Type"))
+// isFile reports whether a 2xx reply to a download is the file rather than an error: decided by
+// content, since PHP sends files as text/html by default. A reply that starts like a JSON object
+// (the platform's error envelope), an HTML page sent as HTML, and an empty reply are errors;
+// anything else is the file.
+func isFile(head []byte, h http.Header) bool {
+	b := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
 	switch {
-	case ct == "":
-		return true // servers often send audio with no type; a JSON error always has one
-	case strings.HasPrefix(ct, "application/json"), strings.HasPrefix(ct, "text/"):
+	case len(b) == 0, b[0] == '{':
 		return false
+	case b[0] == '<':
+		return !strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/html")
 	}
 	return true
 }
 
-// envelope is the platform's usual reply shape; every member is optional.
-type envelope struct {
-	Code *flex.Int       `json:"code"`
-	Rst  *flex.Int       `json:"rst"`
-	Msg  flex.String     `json:"msg"`
-	Data json.RawMessage `json:"data"`
-}
-
-// parseEnvelope checks a buffered reply. Success is code 0 (or 200, as 5.7.3 answers), rst "200",
-// or — for the list endpoints that answer {"total":…,"data":[…]} — no code at all.
-func parseEnvelope(status int, body []byte, secrets []string) (json.RawMessage, *APIError) {
-	var env envelope
+// parseEnvelope checks a buffered reply. Success is a numeric code 0 (or 200, as 5.7.3 answers),
+// or rst "200", with an HTTP status under 300; or, for an endpoint whose documented reply has no
+// code, a reply with its result member and no code at all. Anything else is an *APIError: the
+// platform's code, an HTTP error, or a reply the SDK does not understand (ErrBadReply).
+func parseEnvelope(ep endpoint, status int, body []byte, secrets []string) (json.RawMessage, *APIError) {
+	bad := func(msg string) *APIError {
+		return &APIError{HTTPStatus: status, Msg: msg, Body: excerpt(body, secrets...)}
+	}
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &env) != nil {
-		msg := "reply is not a JSON object"
-		if len(trimmed) == 0 {
-			msg = "empty reply"
+	var members map[string]json.RawMessage // exact member names: "Code" is not "code"
+	switch {
+	case len(trimmed) == 0:
+		return nil, bad("empty reply")
+	case trimmed[0] != '{' || json.Unmarshal(trimmed, &members) != nil:
+		return nil, bad("reply is not a JSON object")
+	}
+	raw, named := members["code"]
+	if !named {
+		raw, named = members["rst"]
+	}
+	code, ok := parseCode(raw)
+	switch {
+	case named && !ok:
+		return nil, bad(fmt.Sprintf("reply has no usable code (%.20s)", raw))
+	case !named && status < 300 && ep.codeless != "" && members[ep.codeless] != nil:
+		return members["data"], nil
+	case !named && status < 300:
+		return nil, bad("reply has no code")
+	case !named || code == CodeOK || code == 200:
+		if status < 300 {
+			return members["data"], nil
 		}
-		return nil, &APIError{HTTPStatus: status, Msg: msg, Body: excerpt(body, secrets...)}
+		return nil, bad("") // an HTTP error status with a success-looking or missing code
 	}
-	code := env.Code
-	if code == nil {
-		code = env.Rst
-	}
-	ok := code == nil || *code == CodeOK || *code == 200
-	if ok && status < 300 {
-		return env.Data, nil
-	}
-	e := &APIError{HTTPStatus: status, Msg: redact(string(env.Msg), secrets...)}
-	if ok { // an HTTP error status with a success-looking or missing code
-		e.Body = excerpt(body, secrets...)
-	} else {
-		e.Code = int(*code)
-	}
-	return nil, e
+	var msg flex.String
+	_ = json.Unmarshal(members["msg"], &msg) // the message is a courtesy: a missing one is ""
+	return nil, &APIError{HTTPStatus: status, Code: code, Msg: redact(string(msg), secrets...)}
 }
 
-// decodeData decodes the reply's "data" member into out.
-func (r *reply) decodeData(ep endpoint, out any) error {
-	if out == nil || len(r.data) == 0 || string(r.data) == "null" {
+// parseCode reads a code member: a JSON integer, or a string holding one (PHP sends both).
+// null, "", other text and fractions are not codes.
+func parseCode(raw json.RawMessage) (int, bool) {
+	s := string(bytes.TrimSpace(raw))
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// decodeData decodes the reply's "data" member into out. A member that is absent, null, or PHP's
+// empty array [] where an object is expected leaves out as it is.
+func (c *Client) decodeData(ep endpoint, r *reply, out any) error {
+	if out == nil || isEmpty(r.data) {
 		return nil
 	}
 	if err := json.Unmarshal(r.data, out); err != nil {
-		return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path,
-			Msg: "cannot decode data: " + err.Error()}
+		return c.decodeErr(ep, err)
 	}
 	return nil
 }

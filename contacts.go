@@ -288,7 +288,7 @@ func (s *TasksService) send(ctx context.Context, ep endpoint, p *Params) (*Creat
 	}
 	if len(raw) > 0 && raw[0] == '{' { // the reply is undocumented: take what is there
 		if err := json.Unmarshal(raw, &w); err != nil {
-			return nil, decodeErr(ep, err)
+			return nil, s.client.decodeErr(ep, err)
 		}
 	}
 	return &CreatedTask{ID: int64(w.ID), SN: string(w.SN), Counts: w.Counts, Raw: raw}, nil

@@ -162,12 +162,27 @@ func (c *Client) fetch(ctx context.Context, ep endpoint, p *Params, out any) err
 	if err != nil {
 		return err
 	}
-	return r.decodeData(ep, out)
+	return c.decodeData(ep, r, out)
 }
 
 // decodeErr reports a reply that passed the envelope check but does not have the expected shape.
-func decodeErr(ep endpoint, err error) error {
-	return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path, Msg: "cannot decode data: " + err.Error()}
+// Its text may quote the reply, so every api_key the client has seen is removed from it.
+func (c *Client) decodeErr(ep endpoint, err error) error {
+	return &APIError{HTTPStatus: http.StatusOK, Method: ep.method, Path: ep.path,
+		Msg: redact("cannot decode data: "+err.Error(), c.auth.seenKeys()...)}
+}
+
+// isEmpty reports whether a JSON value is absent, null, or an empty [] or {}: PHP's json_encode
+// writes an empty array as [] whether a list or an object was meant.
+func isEmpty(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0, string(b) == "null":
+		return true
+	case len(b) >= 2 && (b[0] == '[' && b[len(b)-1] == ']' || b[0] == '{' && b[len(b)-1] == '}'):
+		return len(bytes.TrimSpace(b[1:len(b)-1])) == 0
+	}
+	return false
 }
 
 // required checks that each of the name, value pairs has a value other than blanks.

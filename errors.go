@@ -40,6 +40,15 @@ var (
 	ErrAPIKeyExpired      = errors.New("digelao: api_key expired")
 	ErrPermission         = errors.New("digelao: no API permission")
 	ErrImport             = errors.New("digelao: import rejected")
+
+	// ErrBadReply matches an *APIError for a reply the SDK did not understand: not a JSON object,
+	// no numeric code (where the endpoint's documented reply has one), an HTTP error without a
+	// code, a redirect, data of the wrong shape, or a download that is not a file. A reply that is
+	// not understood is never taken for success.
+	ErrBadReply = errors.New("digelao: reply not understood")
+	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave, or
+	// whose pages stopped changing: the items read so far are not the whole list.
+	ErrIncomplete = errors.New("digelao: list incomplete")
 )
 
 // codeInfo describes a documented code: its platform meaning and the sentinel it maps to.
@@ -90,7 +99,8 @@ func CodeMeaning(code int) string {
 
 // APIError is a failure reported by the platform: a non-success code in the reply envelope, an
 // HTTP error status, or a reply that is not the JSON the SDK expects. Match it with errors.As, or
-// match its code with errors.Is against the sentinels (ErrSignature, ErrAPIKeyExpired, …).
+// match its code with errors.Is against the sentinels (ErrSignature, ErrAPIKeyExpired, …); an
+// APIError without a code matches ErrBadReply.
 type APIError struct {
 	Code       int    // platform code; 0 when the reply carried none (see HTTPStatus and Body)
 	Msg        string // the platform's msg
@@ -126,9 +136,12 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the sentinel for e.Code, so errors.Is(err, ErrAPIKeyExpired) works; nil for an
-// undocumented code.
+// Unwrap returns the sentinel for e.Code, so errors.Is(err, ErrAPIKeyExpired) works: ErrBadReply
+// when the reply carried no code, nil for an undocumented code.
 func (e *APIError) Unwrap() error {
+	if e.Code == 0 {
+		return ErrBadReply
+	}
 	info, _ := lookupCode(e.Code)
 	return info.sentinel
 }
@@ -155,11 +168,19 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// excerpt returns at most maxExcerpt bytes of b as valid text, with every secret removed.
+// redactWindow is how much of a reply excerpt reads before it cuts: secrets are removed from
+// this much first, so a secret is never cut in two with its first part shown.
+const redactWindow = 64 << 10
+
+// excerpt returns at most maxExcerpt bytes of b as valid text, with every secret removed before
+// the text is cut.
 func excerpt(b []byte, secrets ...string) string {
-	s := strings.ToValidUTF8(string(b[:min(len(b), maxExcerpt)]), "")
+	s := redact(strings.ToValidUTF8(string(b[:min(len(b), redactWindow)]), ""), secrets...)
 	s = strings.TrimSpace(s)
-	return redact(s, secrets...)
+	if len(s) > maxExcerpt {
+		s = strings.ToValidUTF8(s[:maxExcerpt], "") // a rune cut at the end is dropped
+	}
+	return s
 }
 
 // redact replaces every occurrence of each non-empty secret in s.

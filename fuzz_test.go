@@ -3,6 +3,8 @@ package digelao
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -57,12 +59,31 @@ func FuzzParseEnvelope(f *testing.F) {
 		f.Add(200, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		_, apiErr := parseEnvelope(status, body, []string{"SECRETKEY"})
+		_, apiErr := parseEnvelope(endpoint{}, status, body, []string{"SECRETKEY"})
 		if apiErr != nil {
 			if len(apiErr.Body) > maxExcerpt {
 				t.Fatalf("excerpt of %d bytes", len(apiErr.Body))
 			}
-			_ = apiErr.Error()
+			if strings.Contains(apiErr.Error(), "SECRETKEY") {
+				t.Fatalf("secret in %q", apiErr.Error())
+			}
+			return
+		}
+		// Success only for a 2xx object whose exact "code" (or, without one, "rst") is 0 or 200.
+		var m map[string]json.RawMessage
+		if status >= 300 || json.Unmarshal(body, &m) != nil {
+			t.Fatalf("success for status %d, body %q", status, body)
+		}
+		raw, ok := m["code"]
+		if !ok {
+			raw = m["rst"]
+		}
+		var text string
+		if json.Unmarshal(raw, &text) != nil {
+			text = string(raw)
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(text)); err != nil || (n != 0 && n != 200) {
+			t.Fatalf("success for code %s in %q", raw, body)
 		}
 	})
 }

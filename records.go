@@ -369,9 +369,10 @@ func (s *RecordsService) DownloadMultiServer(ctx context.Context, recordPath, re
 			return 0, err
 		}
 		ts := strconv.FormatInt(c.auth.now().Unix(), 10)
-		p := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey).
+		key := sess.APIKey.Value()
+		p := NewParams().Set("user_sn", sess.UserSN).Set("api_key", key).
 			Set("recordpath", recordPath).Set("recordfile", recordFile).
-			Set("timestamp", ts).Set("secret", multiServerSecret(sess.APIKey, ts))
+			Set("timestamp", ts).Set("secret", multiServerSecret(key, ts))
 		n, err := c.download(ctx, multiServerEndpoint, p, w)
 		if err == nil {
 			return n, nil

@@ -365,22 +365,41 @@ func TestRecordsDownloadRetriesOnlyBeforeTheBody(t *testing.T) {
 
 	// A connection that breaks while the file is streaming is not retried: the bytes written stay
 	// counted and the error says so.
+	long := wavBytes + strings.Repeat("\x00", 1000) // past the bytes read to tell a file from an error
 	calls = 0
 	errReset := errors.New("connection reset by peer")
 	mt.RegisterResponder("GET", testBase+"/api/cdrDownload", func(*http.Request) (*http.Response, error) {
 		calls++
 		resp := httpmock.NewStringResponse(200, "")
-		resp.Body = io.NopCloser(io.MultiReader(strings.NewReader(wavBytes), errReader{errReset}))
+		resp.Body = io.NopCloser(io.MultiReader(strings.NewReader(long), errReader{errReset}))
 		resp.Header.Set("Content-Type", "audio/wav")
 		return resp, nil
 	})
 	buf.Reset()
 	n, err = c.Records.Download(context.Background(), "/mnt/record", "/mnt/record/x.wav", &buf)
 	require.ErrorIs(t, err, errReset)
-	assert.Contains(t, err.Error(), fmt.Sprintf("after %d bytes", len(wavBytes)))
-	assert.Equal(t, int64(len(wavBytes)), n)
-	assert.Equal(t, wavBytes, buf.String())
+	assert.Contains(t, err.Error(), fmt.Sprintf("after %d bytes", len(long)))
+	assert.Equal(t, int64(len(long)), n)
+	assert.Equal(t, long, buf.String())
 	assert.Equal(t, 1, calls)
+
+	// One that breaks within those first bytes has written nothing yet: it is retried.
+	calls = 0
+	mt.RegisterResponder("GET", testBase+"/api/cdrDownload", func(*http.Request) (*http.Response, error) {
+		calls++
+		resp := httpmock.NewStringResponse(200, "")
+		resp.Body = io.NopCloser(io.MultiReader(strings.NewReader(wavBytes), errReader{errReset}))
+		if calls == 3 {
+			resp.Body = io.NopCloser(strings.NewReader(wavBytes))
+		}
+		return resp, nil
+	})
+	buf.Reset()
+	n, err = c.Records.Download(context.Background(), "/mnt/record", "/mnt/record/x.wav", &buf)
+	require.NoError(t, err)
+	assert.Equal(t, 3, calls)
+	assert.Equal(t, wavBytes, buf.String(), "written once")
+	assert.Equal(t, int64(len(wavBytes)), n)
 }
 
 type errReader struct{ err error }

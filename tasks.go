@@ -480,7 +480,7 @@ func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*R
 	}
 	if len(raw) > 0 && raw[0] == '{' { // the reply is undocumented: take what is there
 		if err := json.Unmarshal(raw, &w); err != nil {
-			return nil, decodeErr(redialEndpoint, err)
+			return nil, s.client.decodeErr(redialEndpoint, err)
 		}
 	}
 	return &RedialResult{TaskSN: string(w.TaskSN), Total: int(w.Total), Raw: raw}, nil
@@ -546,7 +546,7 @@ func (s *TasksService) ImportState(ctx context.Context, path string, id int64) (
 		Percent flex.Float  `json:"import_percent"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, decodeErr(ep, err)
+		return nil, s.client.decodeErr(ep, err)
 	}
 	return &ImportState{Status: ImportStatus(w.Status), Description: string(w.Desc), Percent: float64(w.Percent), Raw: raw}, nil
 }
@@ -586,7 +586,7 @@ func (s *TasksService) ImportResult(ctx context.Context, id int64) (*ImportInfo,
 		Rejected rejectedRows `json:"import_fail_data"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, decodeErr(importInfoEndpoint, err)
+		return nil, s.client.decodeErr(importInfoEndpoint, err)
 	}
 	return &ImportInfo{Percent: float64(w.Percent), Batch: string(w.Batch), Mark: string(w.Mark), Counts: w.Counts,
 		Rejected: w.Rejected, Raw: raw}, nil

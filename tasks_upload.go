@@ -98,7 +98,7 @@ func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*Cre
 	}
 	if len(task.Raw) > 0 && task.Raw[0] == '{' {
 		if err := json.Unmarshal(task.Raw, &w); err != nil {
-			return nil, decodeErr(createBatchEndpoint, err)
+			return nil, s.client.decodeErr(createBatchEndpoint, err)
 		}
 	}
 	res := &CreatedBatch{Task: task, Rejected: w.Rejected}

@@ -163,7 +163,7 @@ type TemplateDetails struct {
 	Questions []*Question
 }
 
-var templateDataEndpoint = endpoint{method: http.MethodPost, path: "/api/templatedata", read: true}
+var templateDataEndpoint = endpoint{method: http.MethodPost, path: "/api/templatedata", read: true, codeless: "data"}
 
 // Get returns the script template projectSN with its questions.
 //

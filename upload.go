@@ -228,7 +228,7 @@ func (c *Client) fetchBody(ctx context.Context, ep endpoint, p *Params, out any)
 		return err
 	}
 	if err := json.Unmarshal(r.body, out); err != nil {
-		return decodeErr(ep, err)
+		return c.decodeErr(ep, err)
 	}
 	return nil
 }

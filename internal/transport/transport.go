@@ -23,12 +23,13 @@ import (
 
 // Config configures a Transport.
 type Config struct {
-	HTTPClient *http.Client      // copied, never mutated; nil means a new client
-	Transport  http.RoundTripper // replaces the copied client's transport when set
-	Timeout    time.Duration     // per attempt, a streamed request body included; for streamed replies, until the headers arrive
-	UserAgent  string
-	Logger     *slog.Logger
-	MaxBody    int64 // largest buffered reply body
+	HTTPClient  *http.Client      // copied, never mutated; nil means a new client
+	Transport   http.RoundTripper // replaces the copied client's transport when set
+	Timeout     time.Duration     // per attempt, a streamed request body included; for streamed replies, until the file starts
+	IdleTimeout time.Duration     // a streamed reply that sends no byte for this long fails
+	UserAgent   string
+	Logger      *slog.Logger
+	MaxBody     int64 // largest buffered reply body
 }
 
 // Request is one HTTP request. Build produces it anew for every attempt.
@@ -38,7 +39,11 @@ type Request struct {
 	Path        string // for logs and errors; never carries the query
 	Body        io.Reader
 	ContentType string
-	Stream      bool // hand the body to the caller instead of buffering it
+	Stream      bool // hand the body to the caller instead of buffering it, if IsFile says so
+	// IsFile decides, for a Stream request, whether a 2xx reply is the file (handed over as
+	// Response.Stream) or an error page (read like any buffered reply, under the same timeout),
+	// from the reply's header and its first bytes (up to SniffLen; fewer when the reply is shorter).
+	IsFile func(head []byte, h http.Header) bool
 	// Secrets are removed from the text of any error of this request — before it is logged and
 	// before it is returned — since a RoundTripper may quote the URL, whose query holds them.
 	Secrets []string
@@ -72,6 +77,29 @@ type Retry struct {
 // ErrBodyTooLarge is returned for a buffered reply larger than Config.MaxBody.
 var ErrBodyTooLarge = errors.New("reply body too large")
 
+// SniffLen is how many bytes of a streamed reply IsFile sees.
+const SniffLen = 512
+
+// initialBuffer bounds the buffer allocated for a reply before its bytes arrive, whatever length
+// the reply announces: a server announcing 64 MiB and sending nothing costs 64 KiB.
+const initialBuffer = 64 << 10
+
+// RedirectError is a 3xx reply. Redirects are never followed: the platform's API has no reason to
+// redirect, and following one would resend the request — a login's password, a write — to another
+// host. Host is the Location's host (its path and query, which may hold secrets, are not kept).
+type RedirectError struct {
+	Status int
+	Host   string
+}
+
+func (e *RedirectError) Error() string {
+	host := e.Host
+	if host == "" {
+		host = "(no Location)"
+	}
+	return fmt.Sprintf("HTTP %d redirect to %s refused: the SDK does not follow redirects (check the base URL)", e.Status, host)
+}
+
 const jsonType = "application/json"
 
 // errAttemptOver closes a streamed body's pipe once its attempt has ended.
@@ -87,6 +115,7 @@ func (e *writeError) Unwrap() error { return e.err }
 type Transport struct {
 	rc      *resty.Client
 	timeout time.Duration
+	idle    time.Duration
 	maxBody int64
 	log     *slog.Logger
 }
@@ -104,8 +133,10 @@ func New(cfg Config) *Transport {
 	if hc.Transport == nil {
 		hc.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	// A 3xx comes back as it is, and once turns it into a *RedirectError.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	rc := resty.NewWithClient(hc).SetLogger(quiet{}).SetHeader("User-Agent", cfg.UserAgent)
-	return &Transport{rc: rc, timeout: cfg.Timeout, maxBody: cfg.MaxBody, log: cfg.Logger}
+	return &Transport{rc: rc, timeout: cfg.Timeout, idle: cfg.IdleTimeout, maxBody: cfg.MaxBody, log: cfg.Logger}
 }
 
 // CloseIdleConnections closes the connections kept alive for reuse.
@@ -177,15 +208,31 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 		t.log.DebugContext(ctx, "digelao request", "method", req.Method, "path", req.Path, "status", out.Status,
 			"attempt", attempt, "duration", time.Since(start))
 	}
+	if out.Status >= 300 && out.Status < 400 {
+		timer.Stop()
+		_ = res.Body.Close()
+		cancel(nil)
+		err := &RedirectError{Status: out.Status}
+		if loc, perr := res.Location(); perr == nil {
+			err.Host = loc.Host
+		}
+		return nil, t.fail(ctx, req, attempt, "", err)
+	}
+	var head []byte
 	if req.Stream && out.Status < 300 {
-		timer.Stop() // headers are in: the caller's context bounds the rest of the stream
-		out.Stream = &stream{ReadCloser: res.Body, cancel: cancel}
-		return out, nil
+		head, err = readHead(res.Body)
+		if err == nil && req.IsFile(head, res.Header) {
+			timer.Stop() // the file has started: from here the idle timeout and the caller's context bound it
+			out.Stream = newStream(ctx, head, res.Body, cancel, t.idle)
+			return out, nil
+		}
 	}
 	defer cancel(nil)
 	defer timer.Stop()
 	defer func() { _ = res.Body.Close() }()
-	out.Body, err = readAll(res.Body, res.ContentLength, t.maxBody)
+	if err == nil {
+		out.Body, err = readAll(head, res.Body, res.ContentLength, t.maxBody)
+	}
 	if err != nil {
 		if cause := ended(parent, ctx); cause != nil {
 			err = cause
@@ -193,6 +240,16 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 		return nil, t.fail(ctx, req, attempt, "reading reply: ", err)
 	}
 	return out, nil
+}
+
+// readHead reads the first SniffLen bytes of r, or all of it when shorter.
+func readHead(r io.Reader) ([]byte, error) {
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(r, head)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	return head[:n], err
 }
 
 // ended returns why an attempt's context ctx, made from the caller's parent, ended — the caller's
@@ -251,13 +308,18 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// readAll reads r to its end into a buffer sized for the announced length (size, -1 when unknown),
-// failing with ErrBodyTooLarge past limit bytes.
-func readAll(r io.Reader, size, limit int64) ([]byte, error) {
+// readAll returns head followed by the rest of r, read to its end into a buffer sized for the
+// announced length (size, -1 when unknown) but never more than initialBuffer before the bytes
+// arrive, failing with ErrBodyTooLarge past limit bytes in all.
+func readAll(head []byte, r io.Reader, size, limit int64) ([]byte, error) {
 	if size < 0 || size > limit {
 		size = 512
 	}
-	b := make([]byte, 0, size+1) // +1: reaching the end takes one more Read when size is exact
+	b := make([]byte, 0, max(min(size, initialBuffer), int64(len(head)))+1) // +1: reaching the end takes one more Read when size is exact
+	b = append(b, head...)
+	if int64(len(b)) > limit {
+		return nil, ErrBodyTooLarge
+	}
 	for {
 		n, err := r.Read(b[len(b):min(int64(cap(b)), limit+1)]) // never more than limit+1 in all
 		b = b[:len(b)+n]
@@ -406,14 +468,55 @@ func (s *sink) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// stream ends the request's context when the caller closes the body.
+// ErrIdle is the failure of a streamed reply that sent nothing for the idle timeout.
+var ErrIdle = errors.New("reply stalled")
+
+// stream is a streamed reply: its first bytes, already read, then the rest of the body. A Read that
+// waits longer than the idle timeout for a byte ends the request's context with ErrIdle, and
+// Close ends the context.
 type stream struct {
-	io.ReadCloser
+	ctx    context.Context // the request's
+	head   []byte
+	body   io.ReadCloser
 	cancel context.CancelCauseFunc
+	idle   *time.Timer // nil: no idle timeout
+	wait   time.Duration
+}
+
+func newStream(ctx context.Context, head []byte, body io.ReadCloser, cancel context.CancelCauseFunc, idle time.Duration) *stream {
+	s := &stream{ctx: ctx, head: head, body: body, cancel: cancel, wait: idle}
+	if idle > 0 {
+		s.idle = time.AfterFunc(idle, func() {
+			cancel(fmt.Errorf("%w: no byte for %s", ErrIdle, idle))
+		})
+		s.idle.Stop()
+	}
+	return s
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	if len(s.head) > 0 {
+		n := copy(p, s.head)
+		s.head = s.head[n:]
+		return n, nil
+	}
+	if s.idle == nil {
+		return s.body.Read(p)
+	}
+	s.idle.Reset(s.wait)
+	n, err := s.body.Read(p)
+	if !s.idle.Stop() && err != nil {
+		// The timer fired: the read failed because it ended the context.
+		return n, context.Cause(s.ctx)
+	}
+	return n, err
 }
 
 func (s *stream) Close() error {
-	err := s.ReadCloser.Close()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	err := s.body.Close()
 	s.cancel(nil)
 	return err
 }

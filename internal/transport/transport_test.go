@@ -68,7 +68,7 @@ func TestReadAllKeepsTheLimit(t *testing.T) {
 		{name: "longer than announced", body: 700, size: 10, max: 600, tooLarge: true},
 	} {
 		r := testkit.NewZeroReader(int64(tc.body))
-		b, err := readAll(r, int64(tc.size), int64(tc.max))
+		b, err := readAll(nil, r, int64(tc.size), int64(tc.max))
 		assert.LessOrEqual(t, r.Done.Load(), int64(tc.max+1), tc.name)
 		if tc.tooLarge {
 			require.ErrorIs(t, err, ErrBodyTooLarge, tc.name)
