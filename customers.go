@@ -237,9 +237,10 @@ func (s *CustomersService) List(ctx context.Context, opts *CustomerListOptions) 
 		}
 		p.Set("data", string(b))
 	}
-	var page listPage[*Customer]
-	if err := s.client.fetch(ctx, customerListEndpoint, p, &page); err != nil {
+	var lp listPage[*Customer]
+	if err := s.client.fetch(ctx, customerListEndpoint, p, &lp); err != nil {
 		return nil, 0, err
 	}
-	return page.List, int(page.Total), nil
+	pg := lp.page()
+	return pg.items, pg.total, nil
 }

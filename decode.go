@@ -125,12 +125,6 @@ func foldsToKnown(k string, known wireKeys) bool {
 	return false
 }
 
-// listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
-type listPage[T any] struct {
-	Total flex.Int `json:"total"`
-	List  []T      `json:"list"`
-}
-
 // platformTime formats t as the platform writes times: "Y-m-d H:i:s" in China time.
 func platformTime(t time.Time) string { return t.In(flex.China).Format(time.DateTime) }
 

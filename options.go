@@ -16,6 +16,7 @@ type settings struct {
 	httpClient *http.Client
 	transport  http.RoundTripper
 	timeout    time.Duration
+	idle       time.Duration
 	logger     *slog.Logger
 	userAgent  string
 	maxBody    int64
@@ -28,6 +29,8 @@ type settings struct {
 const (
 	// DefaultTimeout bounds each attempt of a request when WithTimeout is not given.
 	DefaultTimeout = 30 * time.Second
+	// DefaultIdleTimeout bounds a download's silence when WithIdleTimeout is not given.
+	DefaultIdleTimeout = 30 * time.Second
 	// DefaultUserAgent is sent when WithUserAgent is not given.
 	DefaultUserAgent = "digelao-go/" + Version
 	// Version is the SDK version.
@@ -39,6 +42,7 @@ const (
 func defaultSettings() settings {
 	return settings{
 		timeout:   DefaultTimeout,
+		idle:      DefaultIdleTimeout,
 		logger:    slog.New(slog.DiscardHandler),
 		userAgent: DefaultUserAgent,
 		maxBody:   defaultMaxBody,
@@ -83,15 +87,27 @@ func WithTransport(rt http.RoundTripper) Option {
 	}
 }
 
-// WithTimeout bounds each attempt of a request: connecting, sending, and reading the reply (for a
-// download, until the reply's headers arrive; the context bounds the rest). Default 30s; it must
-// be positive: there is no "no timeout".
+// WithTimeout bounds each attempt of a request: connecting, sending, and reading the reply — for a
+// download, until the file starts (an error page is read whole within it); WithIdleTimeout and the
+// context bound the rest. Default 30s; it must be positive: there is no "no timeout".
 func WithTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d <= 0 {
 			return invalid("WithTimeout", "must be positive, got %s", d)
 		}
 		s.timeout = d
+		return nil
+	}
+}
+
+// WithIdleTimeout fails a download that sends no byte for d once the file has started, however
+// long the whole download takes. Default 30s; it must be positive.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return invalid("WithIdleTimeout", "must be positive, got %s", d)
+		}
+		s.idle = d
 		return nil
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
-	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // RecordsService covers platform section 6.x 客户管理: call records, dialogue and recordings.
@@ -165,25 +164,30 @@ func (s *RecordsService) List(ctx context.Context, opts *RecordListOptions) ([]*
 	if opts == nil {
 		opts = &RecordListOptions{}
 	}
-	p, err := opts.params()
-	if err != nil {
-		return nil, 0, err
-	}
-	var page listPage[*CallRecord]
-	if err := s.client.fetch(ctx, crmListEndpoint, p, &page); err != nil {
-		return nil, 0, err
-	}
-	return page.List, int(page.Total), nil
+	pg, err := s.page(ctx, opts)
+	return pg.items, pg.total, err
 }
 
-// DefaultAllPageSize is the page size of All when opts.PerPage is 0. Client code reads 1,000 to
-// 10,000 records a page.
-const DefaultAllPageSize = 500
+func (s *RecordsService) page(ctx context.Context, opts *RecordListOptions) (page[*CallRecord], error) {
+	p, err := opts.params()
+	if err != nil {
+		return page[*CallRecord]{}, err
+	}
+	var lp listPage[*CallRecord]
+	if err := s.client.fetch(ctx, crmListEndpoint, p, &lp); err != nil {
+		return page[*CallRecord]{}, err
+	}
+	return lp.page(), nil
+}
 
 // All returns every record that matches opts, from page opts.Page on, fetching page after page
-// (DefaultAllPageSize a page unless opts.PerPage is set). It stops at the first error, which it
-// yields with a nil record, and when ctx ends. Records arrive newest first, so one written while
-// All pages may shift a record into a page already read: bound CreatedTo for a stable sweep.
+// (DefaultAllPageSize a page unless opts.PerPage is set) until the reply's total is reached. Pages
+// that end before the total, or a platform that serves the same page again, end it with an error
+// matching ErrIncomplete: All never returns fewer records than the platform counted without saying
+// so. Any other error, and ctx ending, end it too; errors come with a nil record.
+//
+// Records arrive newest first, so one written while All pages may shift a record into a page
+// already read: bound CreatedTo for a stable sweep.
 //
 // Platform API 6.1 获取通话流水 (POST /api/crmList); see List.
 func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.Seq2[*CallRecord, error] {
@@ -191,34 +195,14 @@ func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.
 	if opts != nil {
 		o = *opts
 	}
-	if o.PerPage == 0 {
-		o.PerPage = DefaultAllPageSize
-	}
-	return func(yield func(*CallRecord, error) bool) {
-		for seen := 0; ; o.Page++ {
-			if err := ctx.Err(); err != nil {
-				yield(nil, transport.ContextErr(ctx))
-				return
-			}
-			list, total, err := s.List(ctx, &o)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, r := range list {
-				if !yield(r, nil) {
-					return
-				}
-			}
-			seen += len(list)
-			// A short page is the last; so is the page that reaches the total, when the reply
-			// has one (a reply without total is paged until a short page).
-			if len(list) < o.PerPage || (total > 0 && seen >= total) {
-				return
-			}
-		}
-	}
+	return pageAll(ctx, "call records", o.ListOptions, func(ctx context.Context, lo ListOptions) (page[*CallRecord], error) {
+		o.ListOptions = lo
+		return s.page(ctx, &o)
+	}, recordKey)
 }
+
+// recordKey identifies a call record for paging.
+func recordKey(r *CallRecord) string { return r.SN + "|" + strconv.FormatInt(r.ID, 10) }
 
 // DialogueTurn is one utterance of a call's dialogue (6.4): the robot's (Customer false) or the
 // customer's. Fields after the page's cut-off are kept in Extra, and the turn in Raw.

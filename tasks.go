@@ -195,11 +195,12 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	}
 	setText(p, "ai_user_sn", opts.SeatSN)
 	setText(p, "ai_user_name", opts.SeatName)
-	var page listPage[*Task]
-	if err := s.client.fetch(ctx, taskListEndpoint, p, &page); err != nil {
+	var lp listPage[*Task]
+	if err := s.client.fetch(ctx, taskListEndpoint, p, &lp); err != nil {
 		return nil, 0, err
 	}
-	return page.List, int(page.Total), nil
+	pg := lp.page()
+	return pg.items, pg.total, nil
 }
 
 // TaskOperation is what Operate does to a task.
@@ -307,7 +308,8 @@ func (s *TasksService) Details(ctx context.Context, id int64, opts *ListOptions)
 	if err := s.client.fetch(ctx, detailsEndpoint, p, &data); err != nil {
 		return nil, err
 	}
-	return &TaskDetails{Task: data.Info, Total: int(data.Total), Numbers: data.List}, nil
+	pg := data.page()
+	return &TaskDetails{Task: data.Info, Total: pg.total, Numbers: pg.items}, nil
 }
 
 // CancelResult counts the numbers a cancellation asked for and how many were cancelled.
