@@ -56,7 +56,7 @@ type RecordListOptions struct {
 	TaskSN                                   string        // dial_task_main_sn
 	Intents                                  []IntentGrade // the AI's grade is one of these (status_search "status")
 	ManualIntents                            []IntentGrade // the grade a person gave is one of these ("status_manual")
-	IDs                                      []int64       // ids_json: these record ids
+	IDs                                      []int64       // ids_json, as JSON text ("[\"5\",\"6\"]"): these record ids
 	ProjectSN                                string        // project_sn: the script template
 	NameOrPhone                              string        // namephone: part of the customer's name or number
 	TalkTimeMin, TalkTimeMax                 int           // talktimes_min/max, seconds
@@ -104,11 +104,14 @@ func (o *RecordListOptions) params() (*Params, error) {
 		p.Set("status_search", field).Set("status_value", vals)
 	}
 	if len(o.IDs) > 0 {
+		// A string parameter the platform json_decodes, as add_json is [inferred: the name and
+		// the client code that sends it as a string].
 		ids := make([]string, len(o.IDs))
 		for i, id := range o.IDs {
 			ids[i] = strconv.FormatInt(id, 10)
 		}
-		p.Set("ids_json", ids)
+		js, _ := json.Marshal(ids) // a list of strings always marshals
+		p.Set("ids_json", string(js))
 	}
 	setText(p, "project_sn", o.ProjectSN)
 	setText(p, "namephone", o.NameOrPhone)

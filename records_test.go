@@ -33,7 +33,7 @@ func TestRecordsListSendsEveryFilter(t *testing.T) {
 	require.NoError(t, err)
 	assertPost(t, got, "/api/crmList", commonJSON+`,"start_create_at":"2024-08-01 00:00:00","end_create_at":"2024-10-08 23:59:59",`+
 		`"phone":"13800138000","dial_task_main_sn":"dial_task_main_sn|1427","status_search":"status_manual","status_value":["A","B","C"],`+
-		`"ids_json":["12002","12003"],"project_sn":"projects|d98f","namephone":"\u5f20","talktimes_min":"10","talktimes_max":"120",`+
+		`"ids_json":"[\"12002\",\"12003\"]","project_sn":"projects|d98f","namephone":"\u5f20","talktimes_min":"10","talktimes_max":"120",`+
 		`"turn_count_min":"2","score_max":"90","asks_count_min":"1","asks_count_max":"5","fs_intervention_time_min":"3",`+
 		`"warning_times_max":"4","hangup_serial_number":"7","qc_status":"1","return_visit":"0","area_code":"0755",`+
 		`"seating_assistance":"1","warning_results":"w","dynamic_labelling":"d","mark":"m","pageIndex":"2","pageSize":"1000"}`)
