@@ -147,7 +147,7 @@ const (
 // auto_ignore, follow_set_id. The reply is {"total","success_count","fail":"0","repeat":"0",
 // "msg","rst":"200"}.
 func (s *CustomersService) ImportPublic(ctx context.Context, f File, autoRelease bool, origin CustomerOrigin) (*CustomerImport, error) {
-	file, err := uploadFile(f, excelExts...)
+	file, err := uploadFile(&f, excelExts...)
 	if err != nil {
 		return nil, err
 	}
