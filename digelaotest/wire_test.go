@@ -280,7 +280,7 @@ func TestFaults(t *testing.T) {
 		var apiErr *digelao.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, http.StatusBadGateway, apiErr.HTTPStatus)
-		assert.True(t, apiErr.Temporary())
+		assert.True(t, apiErr.Retryable())
 	})
 	t.Run("HTTP status on a read is retried", func(t *testing.T) {
 		srv.Inject(digelaotest.Fault{Path: "/api/exportModel", Times: 2, Status: http.StatusServiceUnavailable})
