@@ -136,7 +136,10 @@ type ListOptions struct {
 }
 
 // set appends pageIndex and, when set, pageSize to p.
-func (o ListOptions) set(p *Params) error {
+func (o *ListOptions) set(p *Params) error {
+	if o == nil {
+		o = &ListOptions{}
+	}
 	if o.Page < 0 {
 		return invalid("Page", "must not be negative, got %d", o.Page)
 	}
@@ -146,6 +149,36 @@ func (o ListOptions) set(p *Params) error {
 	p.Set("pageIndex", o.Page)
 	if o.PerPage > 0 {
 		p.Set("pageSize", o.PerPage)
+	}
+	return nil
+}
+
+// fetchWith calls ep and decodes the reply's data into out with codec: from the reply's data, or,
+// for an endpoint whose reply carries its result beside the code, from the whole reply (body).
+func fetchWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
+	return fetchFrom(ctx, c, ep, p, codec, out, false)
+}
+
+// fetchBodyWith is fetchWith for the replies that carry their results beside the code (or
+// without one) rather than in data.
+func fetchBodyWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
+	return fetchFrom(ctx, c, ep, p, codec, out, true)
+}
+
+func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T, body bool) error {
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return err
+	}
+	b := r.data
+	if body {
+		b = r.body
+	}
+	if isEmpty(b) {
+		return nil
+	}
+	if err := codec.Decode(b, out); err != nil {
+		return c.decodeErr(ep, err)
 	}
 	return nil
 }

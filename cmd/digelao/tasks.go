@@ -34,7 +34,7 @@ func tasksListCmd() *command {
 				if err != nil {
 					return err
 				}
-				opts.Status = &st
+				opts.Status = st
 			}
 			tasks, total, err := cl.Tasks.List(ctx, &opts)
 			if err != nil {
@@ -62,7 +62,7 @@ var taskStatuses = map[string]digelao.TaskStatus{
 func parseTaskStatus(s string) (digelao.TaskStatus, error) {
 	st, ok := taskStatuses[s]
 	if !ok {
-		return 0, usagef("--status: want running, finished, paused or ended, got %q", s)
+		return "", usagef("--status: want running, finished, paused or ended, got %q", s)
 	}
 	return st, nil
 }

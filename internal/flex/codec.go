@@ -118,6 +118,9 @@ func newPlan(t reflect.Type) *plan {
 	p := &plan{typ: t, byName: map[string]int{}, extra: -1, raw: -1}
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Anonymous {
+			panic(fmt.Sprintf("flex: %s embeds %s: name the field", t, f.Type))
+		}
 		if !f.IsExported() {
 			continue
 		}
