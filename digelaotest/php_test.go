@@ -12,18 +12,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// reencode is what the fake hashes for a JSON body or a query: PHP's json_encode of what PHP
-// decodes, or "FALSE" where PHP's decoding or encoding fails.
+// reencode is what the fake hashes for a JSON body ("J") or a query ("Q"): PHP's json_encode of
+// what PHP decodes, or "FALSE" where PHP's decoding or encoding fails. For "S" it encodes how the
+// fake reads each top-level scalar of a JSON body as text, as PHP's (string) cast does.
 func reencode(in string) string {
 	var v any = &array{}
-	if body, ok := strings.CutPrefix(in, "J"); ok {
-		d, err := decodeJSON([]byte(body))
-		if _, isArr := d.(*array); err != nil || !isArr {
+	switch in[0] {
+	case 'J', 'S':
+		d, err := decodeJSON([]byte(in[1:]))
+		a, isArr := d.(*array)
+		if err != nil || !isArr {
 			return "FALSE"
 		}
-		v = d
-	} else {
-		parseQuery(v.(*array), strings.TrimPrefix(in, "Q"))
+		v = a
+		if in[0] == 'S' {
+			text := &array{}
+			for i, k := range a.keys {
+				if _, nested := a.vals[i].(*array); nested {
+					text.set(k, nil)
+				} else {
+					text.set(k, a.str(k))
+				}
+			}
+			v = text
+		}
+	default:
+		parseQuery(v.(*array), in[1:])
 	}
 	b, err := encodePHP(v)
 	if err != nil {
@@ -53,6 +67,12 @@ var phpCases = []string{
 	`Qa=%zz&b=%4&c=%41%42&d=+&e=%E6%B5%8B%E8%AF%95&f=%FF`, `Qa=1&b=2&a=3`, `Qk%5B0%5D=v&k%5B1%5D=w`,
 	`Q` + strings.Repeat("a[", 70) + strings.Repeat("]", 70) + "=deep&b=1",
 	`Q` + strings.Repeat("v=1&", 1005),
+	// PHP's (string) of json_decode's numbers: 14 digits, E notation from 1e15, INF beyond range.
+	`S[1.0,0.1,1e20,1e14,1e15,1e13,123456789012345678,0.30000000000000004,-0.0,-0,1e400,-1e400,1e-5,0.0001]`,
+	`S[0.00012345678901234567,1.5,-2.5e-5,1e-400,123456.789e3,1E2,12345678901234.5,1234567890123.25,5e-324]`,
+	`S[9223372036854775807,9223372036854775808,-9223372036854775809,1.7976931348623157e308,99999999999999.5]`,
+	`S[100000000000005.0,120000000000005.0,120000000000015.0,-120000000000005.0,999999999999995.0,100000000000000.5]`,
+	`S{"a":"1.0","b":true,"c":false,"d":null,"e":[1.0],"f":{"g":1},"h":0.1e1,"i":-1.0E-10,"j":3.0e15}`,
 }
 
 // TestReencodeMatchesPHP feeds each case to PHP itself and to the fake's decoder and encoder.

@@ -445,7 +445,8 @@ type Request struct {
 	Status int // the reply's HTTP status; 0 for a dropped connection
 }
 
-// Param is one top-level request parameter: a scalar's text, or an array as PHP JSON.
+// Param is one top-level request parameter: a scalar as PHP's (string) cast reads it (a JSON 1.0
+// is "1"), or an array as PHP JSON.
 type Param struct {
 	Key   string
 	Value string

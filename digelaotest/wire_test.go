@@ -155,6 +155,24 @@ func TestURLCheck(t *testing.T) {
 	})
 }
 
+func TestFloatReadAsPHPString(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	sn, key := session(t, srv)
+	// PHP's json_decode makes 1.0 a float, which (string) and json_encode write as "1".
+	signed := `{"user_sn":"` + sn + `","api_key":"` + key + `","pageIndex":1,"pageSize":1e1}`
+	sum := md5.Sum([]byte(strings.Replace(signed, "1e1", "10", 1)))
+	body := strings.Replace(signed, `"pageIndex":1,`, `"pageIndex":1.0,`, 1)
+	body = body[:len(body)-1] + `,"url":"` + hex.EncodeToString(sum[:])[1:9] + `"}`
+	assert.EqualValues(t, 0, post(t, srv.URL+"/api/index", body)["code"])
+	reqs := srv.Requests()
+	last := reqs[len(reqs)-1]
+	for k, want := range map[string]string{"pageIndex": "1", "pageSize": "10"} {
+		got, _ := last.Get(k)
+		assert.Equal(t, want, got, k)
+	}
+}
+
 func TestGETQueryPHPStyle(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
