@@ -423,22 +423,38 @@ func pairedSurrogates(b []byte) bool {
 	return !hi
 }
 
-// maxInputVars and maxNesting are PHP's defaults for max_input_vars and max_input_nesting_level.
+// PHP's defaults for max_input_vars, max_input_nesting_level and max_file_uploads.
 const (
-	maxInputVars = 1000
-	maxNesting   = 64
+	maxInputVars   = 1000
+	maxNesting     = 64
+	maxFileUploads = 20
 )
 
-// parseQuery adds the variables of a query string or urlencoded body to dst as PHP fills $_GET
-// and $_POST: split on "&", url-decode ("+" is a space), then register each name with PHP's
+// parseQuery adds the variables of a query string to dst as PHP fills $_GET (and parse_str):
+// split on "&", skip empty pieces, url-decode ("+" is a space), then register each name with PHP's
 // bracket syntax; variables past max_input_vars are dropped.
-func parseQuery(dst *array, raw string) {
+func parseQuery(dst *array, raw string) { parseVars(dst, raw, false) }
+
+// parseForm adds the variables of an urlencoded body to dst as PHP fills $_POST. PHP counts them
+// differently from $_GET's: an empty piece ("a=1&&b=2", but not a final "&") counts as a variable,
+// and the limit is checked after registering, so 1,001 variables are kept.
+func parseForm(dst *array, raw string) { parseVars(dst, raw, true) }
+
+func parseVars(dst *array, raw string, post bool) {
+	pairs := strings.Split(raw, "&")
+	limit := maxInputVars
+	if post {
+		if pairs[len(pairs)-1] == "" {
+			pairs = pairs[:len(pairs)-1] // a final "&", or an empty body
+		}
+		limit++
+	}
 	n := 0
-	for _, pair := range strings.Split(raw, "&") {
-		if pair == "" {
+	for _, pair := range pairs {
+		if pair == "" && !post {
 			continue
 		}
-		if n++; n > maxInputVars {
+		if n++; n > limit {
 			return
 		}
 		name, val, _ := strings.Cut(pair, "=")
