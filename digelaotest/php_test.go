@@ -250,18 +250,27 @@ func TestRequestsMatchPHP(t *testing.T) {
 	formURL, formKV := many(1001)
 	gapURL, gapKV := many(1001 - 2) // the two empty pieces count
 	getURL, getKV := many(1000)
-	mpURL, mpKV := many(1000)
-	var mp strings.Builder
-	mw := multipart.NewWriter(&mp)
-	require.NoError(t, mw.WriteField("url", mpURL))
-	for i := 0; i < len(mpKV); i += 2 {
-		require.NoError(t, mw.WriteField(mpKV[i], mpKV[i+1]))
+	// A multipart body of fields kv, then a file for each of files.
+	upload := func(kv []string, files ...string) rawRequest {
+		var b strings.Builder
+		mw := multipart.NewWriter(&b)
+		for i := 0; i+1 < len(kv); i += 2 {
+			require.NoError(t, mw.WriteField(kv[i], kv[i+1]))
+		}
+		for _, f := range files {
+			fw, err := mw.CreateFormFile(f, f+".xlsx")
+			require.NoError(t, err)
+			_, err = io.WriteString(fw, "PK")
+			require.NoError(t, err)
+		}
+		require.NoError(t, mw.Close())
+		return rawRequest{"POST", "/api/index", mw.FormDataContentType(), b.String(), 0}
 	}
-	fw, err := mw.CreateFormFile("upload", "late.xlsx") // part 1,204: past max_multipart_body_parts
-	require.NoError(t, err)
-	_, err = io.WriteString(fw, "PK")
-	require.NoError(t, err)
-	require.NoError(t, mw.Close())
+	mpURL, mpKV := many(1000)
+	var files []string
+	for i := range 22 {
+		files = append(files, fmt.Sprintf("f%d", i))
+	}
 	head := `{"user_sn":"` + sn + `","api_key":"` + key + `"`
 	inf := head + `,"n":1e400}`
 
@@ -281,7 +290,9 @@ func TestRequestsMatchPHP(t *testing.T) {
 		"1,200 form fields":           {"POST", "/api/index", "application/x-www-form-urlencoded", "url=" + formURL + "&" + form(formKV...), 0},
 		"1,200 form fields, gaps":     {"POST", "/api/index", "application/x-www-form-urlencoded", "url=" + gapURL + "&&&" + form(gapKV...) + "&", 0},
 		"1,200 query fields, gaps":    {"GET", "/api/customerList?url=" + getURL + "&&&" + form(getKV...), "", "", 0},
-		"1,200 multipart fields":      {"POST", "/api/index", mw.FormDataContentType(), mp.String(), 0},
+		// The file is part 1,204, past max_multipart_body_parts.
+		"1,200 multipart fields": upload(append([]string{"url", mpURL}, mpKV...), "late"),
+		"22 files":               upload([]string{"user_sn", sn, "api_key", key, "url", sign(common())}, files...),
 	}
 	for name, rr := range cases {
 		t.Run(name, func(t *testing.T) {
