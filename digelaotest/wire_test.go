@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -148,10 +149,21 @@ func TestURLCheck(t *testing.T) {
 	t.Run("body is not JSON", func(t *testing.T) {
 		assert.Equal(t, map[string]any{"code": 20002.0, "msg": "数据格式错误"}, post(t, index, `user_sn=x`))
 	})
-	t.Run("check off", func(t *testing.T) {
-		srv := newServer(t, digelaotest.WithURLCheck(false))
-		sn, key := session(t, srv)
-		assert.EqualValues(t, 0, post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)["code"])
+	t.Run("check off: POST and GET without url", func(t *testing.T) {
+		unsigned := func(srv *digelaotest.Server) (map[string]any, string) {
+			sn, key := session(t, srv)
+			reply := post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)
+			q := url.Values{"user_sn": {sn}, "api_key": {key}, "open_callback": {"0"}, "callback_url": {"http://x.example/p"}}
+			_, body := get(t, srv.URL+"/api/setCallback?"+q.Encode())
+			return reply, string(body)
+		}
+		reply, body := unsigned(newServer(t, digelaotest.WithURLCheck(false)))
+		assert.EqualValues(t, 0, reply["code"], reply)
+		assert.JSONEq(t, `{"code":0,"msg":"SUCCESS"}`, body)
+
+		reply, body = unsigned(newServer(t))
+		assert.EqualValues(t, 10001, reply["code"], reply)
+		assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, body)
 	})
 }
 
