@@ -165,7 +165,9 @@ func TestStopAndKeepOn(t *testing.T) {
 		p := digelao.NewParams().Set("project_type", 2).Set("pkeys", id).Set("oper", oper)
 		require.NoError(t, c.Do(ctx, "POST", "/api/operateTask", p, nil))
 	}
-	operate("stop")
+	// 5.2's documented reply, which has no data.
+	stop := digelao.NewParams().Set("project_type", "2").Set("pkeys", fmt.Sprint(id)).Set("oper", "stop")
+	assert.Equal(t, map[string]any{"code": 0.0, "msg": "操作成功"}, callerFor(t, srv, c).post("/api/operateTask", stop))
 	require.NoError(t, srv.Flush(ctx))
 	assert.Empty(t, srv.CallRecords(), "stopped before any call")
 	assert.Equal(t, 4, srv.Tasks()[0].Status)
