@@ -183,6 +183,7 @@ type rawRequest struct {
 	code                            int    // 0, 10001 (url refused) or 20002 (not JSON)
 }
 
+// send sends rr to base, without keeping the connection, and returns the body of the reply.
 func (rr rawRequest) send(t *testing.T, base string) []byte {
 	t.Helper()
 	req, err := http.NewRequest(rr.method, base+rr.path, strings.NewReader(rr.body))
@@ -190,7 +191,8 @@ func (rr rawRequest) send(t *testing.T, base string) []byte {
 	if rr.contentType != "" {
 		req.Header.Set("Content-Type", rr.contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+	resp, err := hc.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
