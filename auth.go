@@ -504,7 +504,7 @@ func (a *authenticator) lead(ctx context.Context, f *flight, failed *Session, us
 // or any other. A network error, an HTTP 429 or 5xx, or a reply not understood is no refusal.
 func refusal(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Code != 0 && !ae.Temporary()
+	return errors.As(err, &ae) && ae.Code != 0 && !ae.Retryable()
 }
 
 // loginLocked logs in while holding the store's refresh lock, unless a session appeared meanwhile.
