@@ -22,7 +22,8 @@ import (
 //     seconds), and null, "" or PHP's empty array [] mean the zero value.
 //   - A member whose value does not fit its field (an object where a number is expected, text that
 //     is not a number) leaves the field zero and is kept in Extra under its name; so is every
-//     member without a field. Nothing received is lost.
+//     member without a field. Nothing received is lost: a type without Extra fails to decode a
+//     member that does not fit, and ignores members it has no field for.
 //   - A list may also come as PHP writes an array with holes: an object keyed "0", "2", …; its
 //     values are the items, in order.
 //   - Text keeps its bytes as received, even bytes that are not valid UTF-8.
@@ -213,6 +214,9 @@ func (d *decoder) object(p *plan, i int, v reflect.Value, depth int) (int, error
 			}
 			if end, fit, err = d.value(f.t, vi, v.Field(f.index), depth+1); err != nil || fit {
 				return end, err
+			}
+			if p.extra < 0 {
+				return end, fmt.Errorf("member %q: %.40s is not a %s", key, b[vi:end], f.t.typ)
 			}
 			v.Field(f.index).SetZero() // kept in Extra instead
 		} else if end, err = skip(b, vi, depth+1); err != nil {
