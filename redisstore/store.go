@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -40,6 +41,7 @@ type config struct {
 	sessionTTL time.Duration
 	claimTTL   time.Duration
 	doneTTL    time.Duration
+	log        *slog.Logger
 }
 
 // Option configures a Store. Options cannot fail: out-of-range values fall back as each documents.
@@ -75,6 +77,16 @@ func WithDoneTTL(d time.Duration) Option {
 	return func(c *config) { c.doneTTL = durationOr(d, DefaultDoneTTL) }
 }
 
+// WithLogger sets where the Store reports what it repaired: a push key it found corrupt (see
+// Claim). Default: nowhere. A nil logger keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
 func durationOr(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
@@ -85,7 +97,8 @@ func durationOr(d, def time.Duration) time.Duration {
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient, *redis.Ring, or failover
 // client). The Store does not close rdb. A nil rdb gives a Store whose every method fails.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
-	cfg := config{prefix: DefaultPrefix, sessionTTL: DefaultSessionTTL, claimTTL: DefaultClaimTTL, doneTTL: DefaultDoneTTL}
+	cfg := config{prefix: DefaultPrefix, sessionTTL: DefaultSessionTTL, claimTTL: DefaultClaimTTL, doneTTL: DefaultDoneTTL,
+		log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
