@@ -89,7 +89,7 @@ type Task struct {
 	UserName       string     `json:"user_name"`
 	TeamSN         string     `json:"team_sn"`
 	TeamName       string     `json:"team_name"`
-	ParentSN       string     `json:"parent_sn"` // the main account's user name
+	ParentSN       string     `json:"parent_sn"`  // the main account's user name
 	ProjectSN      string     `json:"project_sn"` // the script template
 	ProjectCaption string     `json:"project_caption"`
 	Batch          string     `json:"batch"`
