@@ -111,11 +111,11 @@ func (s *AccountsService) page(ctx context.Context, opts *SubAccountListOptions)
 		return page[*SubAccount]{}, err
 	}
 	setText(p, "user_name", opts.Name)
-	return fetchPage[*SubAccount](ctx, s.client, subAccountListEndpoint, p, subAccountPages)
+	return fetchPage(ctx, s.client, subAccountListEndpoint, p, subAccountPages, (*subAccountPage).page)
 }
 
-// SubAccountInput is what 2.1.2 creates and 2.1.4 changes. The pages mark every field required.
-type SubAccountInput struct {
+// SubAccountRequest is what 2.1.2 creates and 2.1.4 changes. The pages mark every field required.
+type SubAccountRequest struct {
 	UserName       string // user_name: the login name; identifies the sub-account to change in Update
 	Contact        string // contact: the person's name
 	Password       string // sent twice, as password and re_password
@@ -124,26 +124,26 @@ type SubAccountInput struct {
 	MaxCalls       int    // max_call_count [inferred: concurrent AI calls]
 }
 
-func (in *SubAccountInput) params() (*Params, error) {
+func (req *SubAccountRequest) params() (*Params, error) {
 	switch {
-	case in == nil:
-		return nil, invalid("SubAccountInput", "is nil")
-	case strings.TrimSpace(in.UserName) == "":
+	case req == nil:
+		return nil, invalid("SubAccountRequest", "is nil")
+	case strings.TrimSpace(req.UserName) == "":
 		return nil, invalid("UserName", "is required")
-	case strings.TrimSpace(in.Contact) == "":
+	case strings.TrimSpace(req.Contact) == "":
 		return nil, invalid("Contact", "is required")
-	case in.Password == "":
+	case req.Password == "":
 		return nil, invalid("Password", "is required")
-	case in.OrganizationID <= 0:
+	case req.OrganizationID <= 0:
 		return nil, invalid("OrganizationID", "is required (a positive organisation id)")
-	case in.RoleID <= 0:
+	case req.RoleID <= 0:
 		return nil, invalid("RoleID", "is required (an id from Roles)")
-	case in.MaxCalls <= 0:
+	case req.MaxCalls <= 0:
 		return nil, invalid("MaxCalls", "must be at least 1")
 	}
-	return NewParams().Set("user_name", in.UserName).Set("contact", in.Contact).Set("password", in.Password).
-		Set("re_password", in.Password).Set("organization_id", in.OrganizationID).Set("role_id", in.RoleID).
-		Set("max_call_count", in.MaxCalls), nil
+	return NewParams().Set("user_name", req.UserName).Set("contact", req.Contact).Set("password", req.Password).
+		Set("re_password", req.Password).Set("organization_id", req.OrganizationID).Set("role_id", req.RoleID).
+		Set("max_call_count", req.MaxCalls), nil
 }
 
 var (
@@ -156,8 +156,8 @@ var (
 // Platform API 2.1.2 子账号新增 (POST /api/aiUserSaveapi): user_name, contact, password,
 // re_password, organization_id, role_id, max_call_count — the page is cut off after these. Its
 // reply is not shown; a user_sn in data is read when present [inferred].
-func (s *AccountsService) Create(ctx context.Context, in *SubAccountInput) (string, error) {
-	p, err := in.params()
+func (s *AccountsService) Create(ctx context.Context, req *SubAccountRequest) (string, error) {
+	p, err := req.params()
 	if err != nil {
 		return "", err
 	}
@@ -168,12 +168,12 @@ func (s *AccountsService) Create(ctx context.Context, in *SubAccountInput) (stri
 	return out.UserSN, nil
 }
 
-// Update changes the sub-account named in.UserName.
+// Update changes the sub-account named req.UserName.
 //
 // Platform API 2.1.4 子账号修改 (POST /api/aiUserUpdateapi): the same fields as 2.1.2, all marked
 // required. Its reply is not shown; success is code 0 [inferred].
-func (s *AccountsService) Update(ctx context.Context, in *SubAccountInput) error {
-	p, err := in.params()
+func (s *AccountsService) Update(ctx context.Context, req *SubAccountRequest) error {
+	p, err := req.params()
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (r Role) MarshalJSON() ([]byte, error) { return roleCodec.Encode(&r) }
 
 var rolesEndpoint = endpoint{method: http.MethodPost, path: "/api/roleGetapi", read: true}
 
-// Roles lists the roles, whose IDs SubAccountInput.RoleID takes.
+// Roles lists the roles, whose IDs SubAccountRequest.RoleID takes.
 //
 // /api/roleGetapi is only named by 2.1.2 ("role_id: 角色列表 /api/roleGetapi 的 id"); its page
 // (3.x) was not retrievable. POST and a data list of {"id","name",…} are inferred.

@@ -48,8 +48,8 @@ func TestAccountsListPaginatorReply(t *testing.T) {
 	assert.Equal(t, "zzh1", list[0].UserName)
 }
 
-func validSubAccount() *SubAccountInput {
-	return &SubAccountInput{UserName: "seat7", Contact: "王五", Password: "pa/ss", OrganizationID: 3, RoleID: 2, MaxCalls: 4}
+func validSubAccount() *SubAccountRequest {
+	return &SubAccountRequest{UserName: "seat7", Contact: "王五", Password: "pa/ss", OrganizationID: 3, RoleID: 2, MaxCalls: 4}
 }
 
 func TestAccountsCreateAndUpdate(t *testing.T) {
@@ -75,13 +75,13 @@ func TestAccountsRefuseBadInput(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	ctx := context.Background()
-	for name, edit := range map[string]func(*SubAccountInput){
-		"no name":     func(in *SubAccountInput) { in.UserName = " " },
-		"no contact":  func(in *SubAccountInput) { in.Contact = "" },
-		"no password": func(in *SubAccountInput) { in.Password = "" },
-		"no org":      func(in *SubAccountInput) { in.OrganizationID = 0 },
-		"no role":     func(in *SubAccountInput) { in.RoleID = -1 },
-		"no calls":    func(in *SubAccountInput) { in.MaxCalls = 0 },
+	for name, edit := range map[string]func(*SubAccountRequest){
+		"no name":     func(in *SubAccountRequest) { in.UserName = " " },
+		"no contact":  func(in *SubAccountRequest) { in.Contact = "" },
+		"no password": func(in *SubAccountRequest) { in.Password = "" },
+		"no org":      func(in *SubAccountRequest) { in.OrganizationID = 0 },
+		"no role":     func(in *SubAccountRequest) { in.RoleID = -1 },
+		"no calls":    func(in *SubAccountRequest) { in.MaxCalls = 0 },
 	} {
 		in := validSubAccount()
 		edit(in)

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"regexp"
 	"slices"
 	"sync"
@@ -207,23 +206,25 @@ func (p userPassword) login(ctx context.Context, c *Client, now time.Time) (*Ses
 }
 
 // loginReply is the data member of a login reply but user_sn and api_key; fields vary by server
-// version. A member its field cannot read is dropped.
+// version. A member its field cannot read lands in Extra, and is dropped.
 type loginReply struct {
-	ID           flex.Int    `json:"id"`
-	APIKeyExpire flex.Time   `json:"api_key_expire"` // Unix seconds, or a date-time in China time
-	UserName     flex.String `json:"user_name"`
-	TeamName     flex.String `json:"team_name"`
-	TeamSN       flex.String `json:"team_sn"`
-	ParentSN     flex.String `json:"parent_sn"`
-	Job          flex.String `json:"job"`
-	CallerGroup  flex.String `json:"caller_group"`
-	AICount      flex.Int    `json:"ai_count"`
-	Expired      flex.String `json:"expired"`
+	ID           int64     `json:"id"`
+	APIKeyExpire time.Time `json:"api_key_expire"` // Unix seconds, or a date-time in China time
+	UserName     string    `json:"user_name"`
+	TeamName     string    `json:"team_name"`
+	TeamSN       string    `json:"team_sn"`
+	ParentSN     string    `json:"parent_sn"`
+	Job          string    `json:"job"`
+	CallerGroup  string    `json:"caller_group"`
+	AICount      int       `json:"ai_count"`
+	Expired      string    `json:"expired"`
+
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 var (
-	loginEndpoint = endpoint{method: http.MethodPost, path: "/api/login", noAuth: true}
-	loginKeys     = jsonKeys(loginReply{})
+	loginEndpoint   = endpoint{method: http.MethodPost, path: "/api/login", noAuth: true}
+	loginReplyCodec = flex.NewCodec[loginReply]()
 	// apiKeyMember finds the value of an api_key member in a reply excerpt, also one cut short.
 	apiKeyMember = regexp.MustCompile(`("api_key"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\s]*)`)
 )
@@ -254,11 +255,10 @@ func (a *authenticator) readLogin(ctx context.Context, r *reply, now time.Time) 
 			Msg: "login reply lacks user_sn or api_key", Body: hideAPIKeys(body)}
 	}
 	var lr loginReply
-	w := reflect.ValueOf(&lr).Elem()
+	_ = loginReplyCodec.Decode(r.data, &lr) // data is an object (it has the essentials): what does not fit lands in Extra
 	var dropped []string
-	for name, raw := range members {
-		if i, ok := loginKeys[name]; ok && json.Unmarshal(raw, w.Field(i).Addr().Interface()) != nil {
-			w.Field(i).SetZero()
+	for name := range lr.Extra {
+		if loginReplyCodec.Has(name) {
 			dropped = append(dropped, name)
 		}
 	}
@@ -267,10 +267,9 @@ func (a *authenticator) readLogin(ctx context.Context, r *reply, now time.Time) 
 		a.log.DebugContext(ctx, "digelao login reply: members not understood were dropped", "members", dropped)
 	}
 	return &Session{
-		UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: a.keyExpiry(ctx, members["api_key_expire"], lr.APIKeyExpire.Time, now),
-		UserID: int64(lr.ID), UserName: string(lr.UserName), TeamName: string(lr.TeamName),
-		TeamSN: string(lr.TeamSN), ParentSN: string(lr.ParentSN), Job: string(lr.Job),
-		CallerGroup: string(lr.CallerGroup), AICount: int(lr.AICount), AccountExpires: string(lr.Expired),
+		UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: a.keyExpiry(ctx, members["api_key_expire"], lr.APIKeyExpire, now),
+		UserID: lr.ID, UserName: lr.UserName, TeamName: lr.TeamName, TeamSN: lr.TeamSN, ParentSN: lr.ParentSN,
+		Job: lr.Job, CallerGroup: lr.CallerGroup, AICount: lr.AICount, AccountExpires: lr.Expired,
 	}, nil
 }
 
@@ -284,11 +283,8 @@ func loginText(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || (raw[0] != '"' && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return "", false
 	}
-	var s flex.String
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return string(s), s != ""
+	s, err := flex.Text(raw)
+	return s, err == nil && s != ""
 }
 
 // keyExpiry returns when a key issued at now expires: t, the reply's api_key_expire (raw as sent),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,49 +20,40 @@ type BlacklistService service
 
 // BlockedNumber is an entry of the do-not-call list.
 type BlockedNumber struct {
-	ID        int64
-	Phone     string
-	Name      string
-	Unit      string // company name
-	Address   string
-	Remark    string
-	Days      int       // term_value: how long the number is blocked; 0 for good
-	Origin    string    // is_auto, e.g. "人工导入"
-	CreatedAt time.Time // created_at
-	ExpiresAt time.Time // term_time; zero when blocked for good [inferred]
-	Extra     map[string]json.RawMessage
-	Raw       json.RawMessage
+	ID        int64     `json:"id"`
+	Phone     string    `json:"phone"`
+	Name      string    `json:"name"`
+	Unit      string    `json:"unit"` // company name
+	Address   string    `json:"address"`
+	Remark    string    `json:"remark"`
+	Days      int       `json:"term_value"` // how long the number is blocked; 0 for good
+	Origin    string    `json:"is_auto"`    // e.g. "人工导入"
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"term_time"` // zero when blocked for good [inferred]
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-type blockedNumberWire struct {
-	ID        flex.Int    `json:"id"`
-	Phone     flex.String `json:"phone"`
-	Name      flex.String `json:"name"`
-	Unit      flex.String `json:"unit"`
-	Address   flex.String `json:"address"`
-	Remark    flex.String `json:"remark"`
-	Days      flex.Int    `json:"term_value"`
-	Origin    flex.String `json:"is_auto"`
-	CreatedAt flex.Time   `json:"created_at"`
-	ExpiresAt flex.Time   `json:"term_time"`
-}
-
-var blockedNumberKeys = jsonKeys(blockedNumberWire{})
+var blockedNumberCodec = flex.NewCodec[BlockedNumber]()
 
 // UnmarshalJSON decodes an entry tolerantly (term_value arrives as a string, name as null).
-func (b *BlockedNumber) UnmarshalJSON(data []byte) error {
-	var w blockedNumberWire
-	extra, raw, err := decodeLoose(data, &w, blockedNumberKeys)
-	if err != nil {
-		return err
-	}
-	*b = BlockedNumber{ID: int64(w.ID), Phone: string(w.Phone), Name: string(w.Name), Unit: string(w.Unit),
-		Address: string(w.Address), Remark: string(w.Remark), Days: int(w.Days), Origin: string(w.Origin),
-		CreatedAt: w.CreatedAt.Time, ExpiresAt: w.ExpiresAt.Time, Extra: extra, Raw: raw}
-	return nil
-}
+func (b *BlockedNumber) UnmarshalJSON(data []byte) error { return blockedNumberCodec.Decode(data, b) }
+
+// MarshalJSON writes the entry with the platform's member names.
+func (b BlockedNumber) MarshalJSON() ([]byte, error) { return blockedNumberCodec.Encode(&b) }
 
 var blacklistListEndpoint = endpoint{method: http.MethodPost, path: "/api/BlackListListsDataapi", read: true, codeless: "datas"}
+
+// blacklistPage is the reply of 8.1, which carries no code.
+type blacklistPage struct {
+	Total *int             `json:"total"`
+	Datas []*BlockedNumber `json:"datas"`
+}
+
+func (p *blacklistPage) page() page[*BlockedNumber] { return newPage(p.Datas, p.Total) }
+
+var blacklistPages = flex.NewCodec[blacklistPage]()
 
 // List returns the do-not-call list (a page of it with opts) and its length.
 //
@@ -69,27 +61,35 @@ var blacklistListEndpoint = endpoint{method: http.MethodPost, path: "/api/BlackL
 // opts, pageIndex and pageSize are sent as on the other lists [inferred]. The reply is
 // {"total":…,"datas":[…]} with no code.
 func (s *BlacklistService) List(ctx context.Context, opts *ListOptions) ([]*BlockedNumber, int, error) {
+	pg, err := s.page(ctx, opts)
+	return pg.items, pg.total, err
+}
+
+// All returns every entry of the do-not-call list, from page opts.Page on, paged as
+// RecordsService.All pages.
+//
+// Platform API 8.1 防打扰列表 (POST /api/BlackListListsDataapi); see List.
+func (s *BlacklistService) All(ctx context.Context, opts *ListOptions) iter.Seq2[*BlockedNumber, error] {
+	return pageAll(ctx, "do-not-call list", opts, s.page, func(b *BlockedNumber) string { return strconv.FormatInt(b.ID, 10) + "|" + b.Phone })
+}
+
+func (s *BlacklistService) page(ctx context.Context, opts *ListOptions) (page[*BlockedNumber], error) {
 	p := NewParams()
 	if opts != nil {
 		if err := opts.set(p); err != nil {
-			return nil, 0, err
+			return page[*BlockedNumber]{}, err
 		}
 	}
-	var w struct {
-		Total flex.Int         `json:"total"`
-		Datas []*BlockedNumber `json:"datas"`
-	}
-	if err := s.client.fetchBody(ctx, blacklistListEndpoint, p, &w); err != nil {
-		return nil, 0, err
-	}
-	return w.Datas, int(w.Total), nil
+	return fetchPage(ctx, s.client, blacklistListEndpoint, p, blacklistPages, (*blacklistPage).page)
 }
 
 // RemoveResult counts what a removal did; the platform does not say which item failed.
 type RemoveResult struct {
-	Removed int // success
-	Failed  int // fail
+	Removed int `json:"success"`
+	Failed  int `json:"fail"`
 }
+
+var removeResultCodec = flex.NewCodec[RemoveResult]()
 
 var blacklistDeleteEndpoint = endpoint{method: http.MethodPost, path: "/api/BlackListDelete"}
 
@@ -124,15 +124,11 @@ func (s *BlacklistService) RemovePhones(ctx context.Context, phones ...string) (
 }
 
 func (s *BlacklistService) remove(ctx context.Context, p *Params, n int) (*RemoveResult, error) {
-	var w struct {
-		Removed flex.Int `json:"success"`
-		Failed  flex.Int `json:"fail"`
-	}
-	if err := s.client.fetchBody(ctx, blacklistDeleteEndpoint, p, &w); err != nil {
+	var res RemoveResult
+	if err := fetchBodyWith(ctx, s.client, blacklistDeleteEndpoint, p, removeResultCodec, &res); err != nil {
 		return nil, err
 	}
-	res := &RemoveResult{Removed: int(w.Removed), Failed: int(w.Failed)}
-	return res, allRejected(blacklistDeleteEndpoint, res.Removed, n)
+	return &res, allRejected(blacklistDeleteEndpoint, res.Removed, n)
 }
 
 // idStrings checks ids and returns them as the strings the platform lists them as.
@@ -170,72 +166,87 @@ func (s *BlacklistService) Download(ctx context.Context, w io.Writer, ids ...int
 	return s.client.download(ctx, blacklistDownloadEndpoint, p, w)
 }
 
-// BlockEntry is a number to add to the list, with what the platform keeps about it.
-type BlockEntry struct {
+// BlacklistAddRequest puts one number on the list, with what the platform keeps about it.
+type BlacklistAddRequest struct {
 	Phone   string // required
 	Name    string
 	Unit    string // company name
 	Address string
 	Remark  string
+	Days    int // term_value: how long the number stays on the list; 0 for good
+}
+
+// BlacklistImportRequest puts the numbers of an Excel workbook on the list.
+type BlacklistImportRequest struct {
+	File File // .xlsx or .xls
+	Days int  // term_value: how long the numbers stay on the list; 0 for good
 }
 
 // AddResult counts what an addition to the list did. The platform's reply is cut off on its page:
 // success and fail counts are read when present [inferred].
 type AddResult struct {
-	Added  int
-	Failed int
+	Added  int `json:"success"`
+	Failed int `json:"fail"`
 }
+
+var addResultCodec = flex.NewCodec[AddResult]()
 
 var blacklistImportEndpoint = endpoint{method: http.MethodPost, path: "/api/importsExcelapi"}
 
-// Add puts one number on the list for days days (0: for good).
+// Add puts one number on the list for req.Days days (0: for good).
 //
 // Platform API 8.4 企业防打扰新增 (POST /api/importsExcelapi): phone, term_value, name, unit,
 // address, remark (the page is cut off after these). When nothing was added the result comes
 // with an error matching ErrAllRejected.
-func (s *BlacklistService) Add(ctx context.Context, e *BlockEntry, days int) (*AddResult, error) {
-	if e == nil {
-		return nil, invalid("BlockEntry", "is nil")
+func (s *BlacklistService) Add(ctx context.Context, req *BlacklistAddRequest) (*AddResult, error) {
+	if req == nil {
+		return nil, invalid("BlacklistAddRequest", "is nil")
 	}
-	phone, err := phoneNumber("Phone", e.Phone)
+	phone, err := phoneNumber("Phone", req.Phone)
 	if err != nil {
 		return nil, err
 	}
-	if days < 0 {
-		return nil, invalid("days", "must not be negative (0 blocks for good), got %d", days)
+	if err := checkDays(req.Days); err != nil {
+		return nil, err
 	}
-	p := NewParams().Set("phone", phone).Set("term_value", days)
-	setText(p, "name", e.Name)
-	setText(p, "unit", e.Unit)
-	setText(p, "address", e.Address)
-	setText(p, "remark", e.Remark)
+	p := NewParams().Set("phone", phone).Set("term_value", req.Days)
+	setText(p, "name", req.Name)
+	setText(p, "unit", req.Unit)
+	setText(p, "address", req.Address)
+	setText(p, "remark", req.Remark)
 	return s.add(ctx, p)
 }
 
-// Import puts the numbers of an Excel workbook (.xlsx or .xls) on the list for days days (0: for
-// good). The file is streamed (see File). When nothing was added the result comes with an error
-// matching ErrAllRejected.
+func checkDays(days int) error {
+	if days < 0 {
+		return invalid("Days", "must not be negative (0 blocks for good), got %d", days)
+	}
+	return nil
+}
+
+// Import puts the numbers of req.File on the list for req.Days days (0: for good). The file is
+// streamed (see File). When nothing was added the result comes with an error matching
+// ErrAllRejected.
 //
 // Platform API 8.4 企业防打扰新增 (POST /api/importsExcelapi), multipart: term_value and upload.
-func (s *BlacklistService) Import(ctx context.Context, f File, days int) (*AddResult, error) {
-	file, err := uploadFile(&f, excelExts...)
+func (s *BlacklistService) Import(ctx context.Context, req *BlacklistImportRequest) (*AddResult, error) {
+	if req == nil {
+		return nil, invalid("BlacklistImportRequest", "is nil")
+	}
+	file, err := uploadFile(&req.File, excelExts...)
 	if err != nil {
 		return nil, err
 	}
-	if days < 0 {
-		return nil, invalid("days", "must not be negative (0 blocks for good), got %d", days)
+	if err := checkDays(req.Days); err != nil {
+		return nil, err
 	}
-	return s.add(ctx, NewParams().Set("term_value", days).Set(uploadField, file))
+	return s.add(ctx, NewParams().Set("term_value", req.Days).Set(uploadField, file))
 }
 
 func (s *BlacklistService) add(ctx context.Context, p *Params) (*AddResult, error) {
-	var w struct {
-		Added  flex.Int `json:"success"`
-		Failed flex.Int `json:"fail"`
-	}
-	if err := s.client.fetchBody(ctx, blacklistImportEndpoint, p, &w); err != nil {
+	var res AddResult
+	if err := fetchBodyWith(ctx, s.client, blacklistImportEndpoint, p, addResultCodec, &res); err != nil {
 		return nil, err
 	}
-	res := &AddResult{Added: int(w.Added), Failed: int(w.Failed)}
-	return res, allRejected(blacklistImportEndpoint, res.Added, res.Added+res.Failed)
+	return &res, allRejected(blacklistImportEndpoint, res.Added, res.Added+res.Failed)
 }

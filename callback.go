@@ -6,8 +6,8 @@ import (
 	"net/url"
 )
 
-// CallbackConfig is the account's push setting (platform 9.1).
-type CallbackConfig struct {
+// CallbackRequest is the account's push setting (platform 9.1).
+type CallbackRequest struct {
 	// Open switches the call-record push (6.6.1) on or off.
 	Open bool
 	// CallbackURL receives a call record about a minute after each hang-up. The platform requires
@@ -29,9 +29,9 @@ var setCallbackEndpoint = endpoint{method: http.MethodPost, path: "/api/setCallb
 // when set, task_callback_url. Both URLs must be absolute http or https URLs without a token
 // parameter of their own when cfg.Token is set; anything else is refused before sending. The page
 // documents POST but shows a GET example; POST is used.
-func (c *Client) SetCallback(ctx context.Context, cfg *CallbackConfig) error {
+func (c *Client) SetCallback(ctx context.Context, cfg *CallbackRequest) error {
 	if cfg == nil {
-		return invalid("cfg", "nil *CallbackConfig")
+		return invalid("cfg", "nil *CallbackRequest")
 	}
 	push, err := pushURL("CallbackURL", cfg.CallbackURL, cfg.Token)
 	if err != nil {

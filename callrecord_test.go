@@ -57,14 +57,25 @@ func TestCallRecordSamplePushDecodes(t *testing.T) {
 	assert.Nil(t, r.Extra, "the sample uses only known members")
 }
 
-func TestCallRecordKeepsUnknownMembersAndRejectsWrongShapes(t *testing.T) {
+func TestCallRecordKeepsUnknownMembersAndValuesThatDoNotFit(t *testing.T) {
 	t.Parallel()
 	var r CallRecord
 	require.NoError(t, json.Unmarshal([]byte(`{"sn":"s","姓名":"李四","fs_push_screens":"1","talktimes":12.0}`), &r))
 	assert.Equal(t, 12, r.TalkTime)
-	assert.Equal(t, map[string]json.RawMessage{"姓名": json.RawMessage(`"李四"`), "fs_push_screens": json.RawMessage(`"1"`)}, r.Extra)
+	assert.Equal(t, 1, r.ScreenPop)
+	assert.Equal(t, map[string]json.RawMessage{"姓名": json.RawMessage(`"李四"`)}, r.Extra)
 
-	for _, bad := range []string{`[]`, `{"talktimes":"12.5"}`, `{"created_at":"tomorrow"}`, `{"phone":{"a":1}}`} {
+	for bad, member := range map[string]string{`{"talktimes":"12.5"}`: "talktimes", `{"created_at":"tomorrow"}`: "created_at",
+		`{"phone":{"a":1}}`: "phone"} {
+		var r CallRecord
+		require.NoError(t, json.Unmarshal([]byte(bad), &r), bad)
+		assert.Len(t, r.Extra, 1, bad)
+		assert.Contains(t, r.Extra, member, "kept, not lost: %s", bad)
+		out, err := json.Marshal(r)
+		require.NoError(t, err)
+		assert.Contains(t, string(out), string(r.Extra[member]), "and written back in its place")
+	}
+	for _, bad := range []string{`[1]`, `"text"`, `{"sn":"a",}`, `{"sn":"a"`} {
 		assert.Error(t, json.Unmarshal([]byte(bad), &r), bad)
 	}
 }

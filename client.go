@@ -26,6 +26,8 @@ type Client struct {
 	log   *slog.Logger
 	retry retryPolicy
 	auth  *authenticator
+	// importStatePath is 5.7.3's path (WithImportStatePath).
+	importStatePath string
 
 	common service // reused by every service instead of allocating one each
 
@@ -69,8 +71,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			Logger:      s.logger,
 			MaxBody:     s.maxBody,
 		}),
-		log:   s.logger,
-		retry: s.retry,
+		log:             s.logger,
+		retry:           s.retry,
+		importStatePath: s.importStatePath,
 	}
 	c.auth = newAuthenticator(c, &s)
 	c.common.client = c
@@ -350,9 +353,8 @@ func parseEnvelope(ep endpoint, status int, body []byte, secrets []string) (json
 		}
 		return nil, bad("") // an HTTP error status with a success-looking or missing code
 	}
-	var msg flex.String
-	_ = json.Unmarshal(members["msg"], &msg) // the message is a courtesy: a missing one is ""
-	return nil, &APIError{HTTPStatus: status, Code: code, Msg: redact(string(msg), secrets...)}
+	msg, _ := flex.Text(members["msg"]) // the message is a courtesy: a missing one is ""
+	return nil, &APIError{HTTPStatus: status, Code: code, Msg: redact(msg, secrets...)}
 }
 
 // parseCode reads a code member: a JSON integer, or a string holding one (PHP sends both).

@@ -2,6 +2,7 @@ package digelao
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,7 +58,7 @@ func TestSetCallbackSendsTheDocumentedBytes(t *testing.T) {
 	var got captured
 	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
 
-	err := c.SetCallback(context.Background(), &CallbackConfig{CallbackURL: "http://120.78.227.216:81/api/testPush"})
+	err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "http://120.78.227.216:81/api/testPush"})
 	require.NoError(t, err)
 	// The 9.1 example, signed as PHP signs it (vector "doc 9.1 setCallback example").
 	assert.Equal(t, `{"user_sn":"SYSUSER|cb31d43bc89487492bb0e0dd720705e0","api_key":"MUOm4NH1","open_callback":"0",`+
@@ -75,7 +75,7 @@ func TestSetCallbackWithTaskURL(t *testing.T) {
 	require.NoError(t, err)
 	var got captured
 	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
-	err = c.SetCallback(context.Background(), &CallbackConfig{Open: true,
+	err = c.SetCallback(context.Background(), &CallbackRequest{Open: true,
 		CallbackURL:     "https://crm.example.com/hooks/call?token=a1b2&x=1",
 		TaskCallbackURL: "https://crm.example.com/hooks/import"})
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestSetCallbackRefusesBadURLsBeforeSending(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{"code":0}`))
-	for name, cfg := range map[string]CallbackConfig{
+	for name, cfg := range map[string]CallbackRequest{
 		"empty":         {Open: true},
 		"relative":      {CallbackURL: "/api/push"},
 		"ftp":           {CallbackURL: "ftp://h/p"},
@@ -104,7 +104,7 @@ func TestSetCallbackRefusesBadURLsBeforeSending(t *testing.T) {
 
 	// Any absolute http(s) URL is fine, non-ASCII path and query included.
 	mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, `{"code":0,"msg":"SUCCESS"}`))
-	require.NoError(t, c.SetCallback(context.Background(), &CallbackConfig{CallbackURL: "https://例子.cn/回调?名=值"}))
+	require.NoError(t, c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://例子.cn/回调?名=值"}))
 }
 
 func TestDoGetSendsSignedQueryInOrder(t *testing.T) {
@@ -223,9 +223,9 @@ func TestSuccessShapes(t *testing.T) {
 	} {
 		c, mt := newMockClient(t)
 		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
-		var out struct{ N flex.Int }
+		var out struct{ N json.Number }
 		require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), name)
-		assert.EqualValues(t, 7, out.N, name)
+		assert.Equal(t, json.Number("7"), out.N, name)
 	}
 }
 

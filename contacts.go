@@ -223,13 +223,26 @@ func setTaskOptions(p *Params, autoStart bool, recall *Recall, appendTo string) 
 }
 
 // CreatedTask is the reply to a creation or an append. The reply is not documented; the fields are
-// inferred and Raw keeps it as received.
+// inferred, and Extra and Raw keep the rest as received.
 type CreatedTask struct {
-	ID     int64         // dial_task_main_id: for Operate, Details and ImportResult
-	SN     string        // dial_task_main_sn: for appending and for records
-	Counts *ImportCounts // the import's counters, when the reply carries them (Create does)
-	Raw    json.RawMessage
+	ID     int64         `json:"dial_task_main_id"` // for Operate, Details and ImportInfo
+	SN     string        `json:"dial_task_main_sn"` // for appending and for records
+	Counts *ImportCounts `json:"import_mark"`       // the import's counters, when the reply carries them (Create does)
+	// Rejected are the rows the import refused, with their original columns, when the reply lists
+	// them (CreateBatch's does).
+	Rejected []RejectedRow `json:"import_fail_data"`
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
+
+var createdTaskCodec = flex.NewCodec[CreatedTask]()
+
+// UnmarshalJSON decodes the reply tolerantly.
+func (t *CreatedTask) UnmarshalJSON(b []byte) error { return createdTaskCodec.Decode(b, t) }
+
+// MarshalJSON writes the reply with the platform's member names.
+func (t CreatedTask) MarshalJSON() ([]byte, error) { return createdTaskCodec.Encode(&t) }
 
 var (
 	createEndpoint      = endpoint{method: http.MethodPost, path: "/api/addJson"}
@@ -277,21 +290,17 @@ func (req *CreateTaskRequest) rows() ([]*Params, error) {
 }
 
 func (s *TasksService) send(ctx context.Context, ep endpoint, p *Params) (*CreatedTask, error) {
-	var raw json.RawMessage
-	if err := s.client.fetch(ctx, ep, p, &raw); err != nil {
+	r, err := s.client.call(ctx, ep, p)
+	if err != nil {
 		return nil, err
 	}
-	var w struct {
-		ID     flex.Int      `json:"dial_task_main_id"`
-		SN     flex.String   `json:"dial_task_main_sn"`
-		Counts *ImportCounts `json:"import_mark"`
-	}
-	if len(raw) > 0 && raw[0] == '{' { // the reply is undocumented: take what is there
-		if err := json.Unmarshal(raw, &w); err != nil {
+	task := &CreatedTask{Raw: r.data}
+	if len(r.data) > 0 && r.data[0] == '{' { // the reply is undocumented: take what is there
+		if err := task.UnmarshalJSON(r.data); err != nil {
 			return nil, s.client.decodeErr(ep, err)
 		}
 	}
-	return &CreatedTask{ID: int64(w.ID), SN: string(w.SN), Counts: w.Counts, Raw: raw}, nil
+	return task, nil
 }
 
 // BatchImport is how far ImportInBatches got.

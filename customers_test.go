@@ -22,7 +22,7 @@ func TestCustomersAddPrivate(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "GET", "/api/addCustomerJson", "admin_customer_import.json")
-	res, err := c.Customers.AddPrivate(context.Background(), twoCustomers, "SYSUSER|a", "SYSUSER|b")
+	res, err := c.Customers.AddPrivate(context.Background(), &AddPrivateRequest{Rows: twoCustomers, OwnerSNs: []string{"SYSUSER|a", "SYSUSER|b"}})
 	require.NoError(t, err)
 	assertGet(t, got, "/api/addCustomerJson",
 		commonQuery+"&add_json="+queryEscape(twoCustomersJSON)+"&user_sn_input=SYSUSER%7Ca%2CSYSUSER%7Cb",
@@ -39,7 +39,7 @@ func TestCustomersAddPublic(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "GET", "/api/addPublicCustomerJson", "admin_customer_import.json")
-	_, err := c.Customers.AddPublic(context.Background(), twoCustomers[1:], true)
+	_, err := c.Customers.AddPublic(context.Background(), &AddPublicRequest{Rows: twoCustomers[1:], ReleasePrivate: true})
 	require.NoError(t, err)
 	js := `{"data":[{"\u59d3\u540d":"","\u7535\u8bdd":"02088886666"}]}`
 	assertGet(t, got, "/api/addPublicCustomerJson", commonQuery+"&add_json="+queryEscape(js)+"&auto_ignore=1",
@@ -50,7 +50,7 @@ func TestCustomersImportWhereEveryRowFailedIsAnError(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	serveReply(t, mt, "GET", "/api/addPublicCustomerJson", "admin_customer_import_failed.json")
-	res, err := c.Customers.AddPublic(context.Background(), twoCustomers, false)
+	res, err := c.Customers.AddPublic(context.Background(), &AddPublicRequest{Rows: twoCustomers})
 	require.ErrorIs(t, err, ErrAllRejected)
 	assert.Equal(t, 2, res.Failed)
 }
@@ -61,12 +61,12 @@ func TestCustomersImportOfRepeatsOnlyIsAnError(t *testing.T) {
 	var got captured
 	mt.RegisterResponder("GET", testBase+"/api/addCustomerJson",
 		capture(&got, 200, `{"total":2,"success_count":0,"fail":"0","repeat":"2","msg":"导入成功","rst":"200"}`))
-	res, err := c.Customers.AddPrivate(context.Background(), twoCustomers)
+	res, err := c.Customers.AddPrivate(context.Background(), &AddPrivateRequest{Rows: twoCustomers})
 	require.ErrorIs(t, err, ErrAllRejected, "nothing was added")
 	assert.Equal(t, &CustomerImport{Total: 2, Repeated: 2, Msg: "导入成功"}, res)
 
 	mt.RegisterResponder("GET", testBase+"/api/addCustomerJson", capture(&got, 200, `{"code":0,"total":3,"fail":1,"repeat":1}`))
-	res, err = c.Customers.AddPrivate(context.Background(), twoCustomers)
+	res, err = c.Customers.AddPrivate(context.Background(), &AddPrivateRequest{Rows: twoCustomers})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Added, "no success_count: the rows neither failed nor repeated")
 }
@@ -77,7 +77,7 @@ func TestCustomersImportPublicExcel(t *testing.T) {
 	var got form
 	mt.RegisterResponder("POST", testBase+"/api/importPublicCustomerExcle",
 		multipartResponder(t, &got, true, 200, readReply(t, "admin_customer_import.json")))
-	res, err := c.Customers.ImportPublic(context.Background(), File{Name: "客户.XLSX", Content: strings.NewReader("xlsx")}, false, OriginLead)
+	res, err := c.Customers.ImportPublic(context.Background(), &ImportPublicRequest{File: File{Name: "客户.XLSX", Content: strings.NewReader("xlsx")}, Origin: OriginLead})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Added)
 	assert.Equal(t, [][2]string{{"user_sn", testUserSN}, {"api_key", testAPIKey}, {"auto_ignore", "0"}, {"follow_set_id", "-2"},
@@ -126,14 +126,14 @@ func TestCustomersRefuseBadInput(t *testing.T) {
 		"empty column":  {{Phone: "13800138000", Fields: map[string]string{"": "1"}}},
 		"too many rows": make([]CustomerRow, MaxImportRows+1),
 	} {
-		_, err := c.Customers.AddPublic(ctx, rows, false)
+		_, err := c.Customers.AddPublic(ctx, &AddPublicRequest{Rows: rows})
 		assertNothingSent(t, mt, err, name)
-		_, err = c.Customers.AddPrivate(ctx, rows)
+		_, err = c.Customers.AddPrivate(ctx, &AddPrivateRequest{Rows: rows})
 		assertNothingSent(t, mt, err, name)
 	}
-	_, err := c.Customers.AddPrivate(ctx, twoCustomers, "SYSUSER|a,SYSUSER|b")
+	_, err := c.Customers.AddPrivate(ctx, &AddPrivateRequest{Rows: twoCustomers, OwnerSNs: []string{"SYSUSER|a,SYSUSER|b"}})
 	assertNothingSent(t, mt, err)
-	_, err = c.Customers.ImportPublic(ctx, File{Name: "a.xlsx", Content: strings.NewReader("")}, false, CustomerOrigin(-3))
+	_, err = c.Customers.ImportPublic(ctx, &ImportPublicRequest{File: File{Name: "a.xlsx", Content: strings.NewReader("")}, Origin: CustomerOrigin(-3)})
 	assertNothingSent(t, mt, err)
 	_, _, err = c.Customers.List(ctx, &CustomerListOptions{UpdatedFrom: china("2026-11-02"), UpdatedTo: china("2026-11-01")})
 	assertNothingSent(t, mt, err)

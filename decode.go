@@ -3,110 +3,15 @@ package digelao
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/digelao-go/digelao/internal/transport"
 )
-
-// wireKeys maps the JSON member names of a wire struct's fields to the fields' indexes.
-type wireKeys map[string]int
-
-// jsonKeys returns the JSON member names of a struct's fields.
-func jsonKeys(v any) wireKeys {
-	t := reflect.TypeOf(v)
-	keys := make(wireKeys, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			keys[name] = i
-		}
-	}
-	return keys
-}
-
-// unknownMembers deletes the known members from all and returns the rest, or nil when none is left.
-func unknownMembers(all map[string]json.RawMessage, known wireKeys) map[string]json.RawMessage {
-	for k := range all {
-		if _, ok := known[k]; ok {
-			delete(all, k)
-		}
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	return all
-}
-
-// decodeLoose decodes the JSON object b into the wire struct w (a pointer), and returns the members
-// w has no field for (nil when none) and a copy of b: the Extra and Raw of the exported types.
-func decodeLoose(b []byte, w any, known wireKeys) (map[string]json.RawMessage, json.RawMessage, error) {
-	return decodeMembers(b, objectMembers(b), w, known)
-}
-
-// objectMembers returns the members of the JSON object b, or nil when b is not one.
-func objectMembers(b []byte) map[string]json.RawMessage {
-	var all map[string]json.RawMessage
-	if json.Unmarshal(b, &all) != nil {
-		return nil
-	}
-	return all
-}
-
-// decodeMembers is decodeLoose for b already decoded into all (nil when that failed); it takes
-// all over. Members are matched to fields by their exact names: unlike encoding/json, a member
-// whose name differs from a field's only in case ("SN" for "sn") is not decoded into the field but
-// kept with the other unknown members, so a record is always the one its exact members describe.
-// When b is not an object, or a member's value is one its field rejects, the error is
-// encoding/json's.
-func decodeMembers(b []byte, all map[string]json.RawMessage, w any, known wireKeys) (map[string]json.RawMessage, json.RawMessage, error) {
-	v := reflect.ValueOf(w).Elem()
-	if all == nil { // not an object (or null, which leaves w zero): encoding/json says why
-		if err := json.Unmarshal(b, w); err != nil {
-			return nil, nil, err
-		}
-		return nil, bytes.Clone(b), nil
-	}
-	if err := fillWire(v, all, known); err != nil {
-		// encoding/json names the first bad member in the document's order; fillWire's is the
-		// first met in the map's.
-		v.SetZero()
-		if jerr := json.Unmarshal(b, w); jerr != nil {
-			err = jerr
-		}
-		v.SetZero()
-		return nil, nil, err
-	}
-	return unknownMembers(all, known), bytes.Clone(b), nil
-}
-
-// fillWire decodes each member of all whose name is a known field's into that field of the
-// struct w.
-func fillWire(w reflect.Value, all map[string]json.RawMessage, known wireKeys) error {
-	for k, raw := range all {
-		i, ok := known[k]
-		if !ok {
-			continue
-		}
-		field := w.Field(i).Addr().Interface()
-		var err error
-		if u, ok := field.(json.Unmarshaler); ok {
-			err = u.UnmarshalJSON(raw) // as encoding/json calls it, null included
-		} else {
-			err = json.Unmarshal(raw, field)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // platformTime formats t as the platform writes times: "Y-m-d H:i:s" in China time.
 func platformTime(t time.Time) string { return t.In(flex.China).Format(time.DateTime) }

@@ -11,7 +11,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	err = c.SetCallback(ctx, digelao.CallbackConfig{Open: true, CallbackURL: pushURL})
+//	err = c.SetCallback(ctx, digelao.CallbackRequest{Open: true, CallbackURL: pushURL})
 //
 // Typed services cover the documented API areas — c.Tasks, c.Records and c.Templates for the
 // everyday flow, c.Accounts, c.CallTimes, c.Customers and c.Blacklist for administration; Client.Do

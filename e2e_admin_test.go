@@ -30,7 +30,7 @@ func TestEndToEndAccounts(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, roles)
 
-	in := &digelao.SubAccountInput{UserName: "seat-e2e", Contact: "王五", Password: "pw-1", OrganizationID: 1, RoleID: roles[0].ID, MaxCalls: 3}
+	in := &digelao.SubAccountRequest{UserName: "seat-e2e", Contact: "王五", Password: "pw-1", OrganizationID: 1, RoleID: roles[0].ID, MaxCalls: 3}
 	sn, err := c.Accounts.Create(ctx, in)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(sn, "SYSUSER|"), sn)
@@ -83,24 +83,24 @@ func TestEndToEndCustomers(t *testing.T) {
 	_, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
-	res, err := c.Customers.AddPrivate(ctx, []digelao.CustomerRow{
+	res, err := c.Customers.AddPrivate(ctx, &digelao.AddPrivateRequest{Rows: []digelao.CustomerRow{
 		{Phone: "13800138000", Name: "张三", Fields: map[string]string{"备注": "老客户"}},
 		{Phone: "13800138001", Name: "李四"},
-	}, digelaotest.SeatSN)
+	}, OwnerSNs: []string{digelaotest.SeatSN}})
 	require.NoError(t, err)
 	assert.Equal(t, &digelao.CustomerImport{Total: 2, Added: 2, Msg: "导入成功"}, res)
 
-	res, err = c.Customers.AddPublic(ctx, []digelao.CustomerRow{{Phone: "13900139000"}, {Phone: "13900139000"}}, true)
+	res, err = c.Customers.AddPublic(ctx, &digelao.AddPublicRequest{Rows: []digelao.CustomerRow{{Phone: "13900139000"}, {Phone: "13900139000"}}, ReleasePrivate: true})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Added)
 	assert.Equal(t, 1, res.Repeated, "partial: the duplicate is counted")
 
-	res, err = c.Customers.ImportPublic(ctx, workbook("公海.xlsx", []string{"姓名", "电话"}, []string{"王五", "13700137000"},
-		[]string{"坏号", "12ab"}), false, digelao.OriginManual)
+	res, err = c.Customers.ImportPublic(ctx, &digelao.ImportPublicRequest{File: workbook("公海.xlsx", []string{"姓名", "电话"},
+		[]string{"王五", "13700137000"}, []string{"坏号", "12ab"}), Origin: digelao.OriginManual})
 	require.NoError(t, err)
 	assert.Equal(t, &digelao.CustomerImport{Total: 2, Added: 1, Failed: 1, Msg: "导入成功"}, res)
 
-	_, err = c.Customers.ImportPublic(ctx, workbook("bad.xlsx", []string{"姓名", "电话"}, []string{"x", "no"}), false, digelao.OriginManual)
+	_, err = c.Customers.ImportPublic(ctx, &digelao.ImportPublicRequest{File: workbook("bad.xlsx", []string{"姓名", "电话"}, []string{"x", "no"}), Origin: digelao.OriginManual})
 	require.ErrorIs(t, err, digelao.ErrAllRejected)
 
 	private, total, err := c.Customers.List(ctx, &digelao.CustomerListOptions{Private: true, Search: "张"})
@@ -123,14 +123,14 @@ func TestEndToEndBlacklist(t *testing.T) {
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
 
-	added, err := c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "18027465792", Name: "张三", Remark: "投诉"}, 15)
+	added, err := c.Blacklist.Add(ctx, &digelao.BlacklistAddRequest{Phone: "18027465792", Name: "张三", Remark: "投诉", Days: 15})
 	require.NoError(t, err)
 	assert.Equal(t, 1, added.Added)
-	_, err = c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "18027465792"}, 0)
+	_, err = c.Blacklist.Add(ctx, &digelao.BlacklistAddRequest{Phone: "18027465792"})
 	require.ErrorIs(t, err, digelao.ErrAllRejected, "already listed")
 
-	added, err = c.Blacklist.Import(ctx, workbook("名单.xls", []string{"姓名", "电话"}, []string{"a", "02088886666"},
-		[]string{"b", "13500135000"}, []string{"c", "bad"}), 0)
+	added, err = c.Blacklist.Import(ctx, &digelao.BlacklistImportRequest{File: workbook("名单.xls", []string{"姓名", "电话"},
+		[]string{"a", "02088886666"}, []string{"b", "13500135000"}, []string{"c", "bad"})})
 	require.NoError(t, err)
 	assert.Equal(t, &digelao.AddResult{Added: 2, Failed: 1}, added)
 	var up digelaotest.Request
@@ -183,7 +183,7 @@ func TestEndToEndTaskUploads(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, created.SN)
 	require.NoError(t, srv.WaitIdle(ctx))
-	info, err := c.Tasks.ImportResult(ctx, created.ID)
+	info, err := c.Tasks.ImportInfo(ctx, created.ID)
 	require.NoError(t, err)
 	assert.Equal(t, 2, info.Counts.Success)
 
@@ -191,9 +191,9 @@ func TestEndToEndTaskUploads(t *testing.T) {
 		SeatSN: digelaotest.SeatSN, SeatName: digelaotest.SeatName, Days: 7,
 		File: workbook("批次.xlsx", header, []string{"王五", "13900139000"}, []string{"坏号", "12"})})
 	require.NoError(t, err)
-	require.NotNil(t, batch.Task.Counts)
-	assert.Equal(t, 1, batch.Task.Counts.Success)
-	assert.Equal(t, 1, batch.Task.Counts.Fail)
+	require.NotNil(t, batch.Counts)
+	assert.Equal(t, 1, batch.Counts.Success)
+	assert.Equal(t, 1, batch.Counts.Fail)
 	require.Len(t, batch.Rejected, 1, "the rejected row, with its columns")
 	assert.Equal(t, "12", batch.Rejected[0]["电话"])
 }
@@ -208,7 +208,7 @@ func TestEndToEndUploadRelogin(t *testing.T) {
 	_, err := c.Login(ctx)
 	require.NoError(t, err)
 	srv.Inject(digelaotest.Fault{Path: "/api/importsExcelapi", Times: 1, Code: digelao.CodeAPIKeyExpired})
-	added, err := c.Blacklist.Import(ctx, workbook("a.xlsx", []string{"电话"}, []string{"13600136000"}), 0)
+	added, err := c.Blacklist.Import(ctx, &digelao.BlacklistImportRequest{File: workbook("a.xlsx", []string{"电话"}, []string{"13600136000"})})
 	require.NoError(t, err)
 	assert.Equal(t, 1, added.Added)
 	assert.Len(t, srv.Logins(), 2)
@@ -224,20 +224,20 @@ func TestEndToEndUploadNotRetriedUnlessAllowed(t *testing.T) {
 	file := func() digelao.File { return workbook("a.xlsx", []string{"电话"}, []string{"13600136000"}) }
 
 	srv.Inject(digelaotest.Fault{Path: "/api/importsExcelapi", Times: 1, Status: 502})
-	_, err := c.Blacklist.Import(ctx, file(), 0)
+	_, err := c.Blacklist.Import(ctx, &digelao.BlacklistImportRequest{File: file()})
 	var apiErr *digelao.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 502, apiErr.HTTPStatus)
 
 	srv.Inject(digelaotest.Fault{Path: "/api/importsExcelapi", Times: 1, Status: 502})
-	added, err := c.Blacklist.Import(digelao.AllowRetry(ctx), file(), 0)
+	added, err := c.Blacklist.Import(digelao.AllowRetry(ctx), &digelao.BlacklistImportRequest{File: file()})
 	require.NoError(t, err)
 	assert.Equal(t, 1, added.Added)
 
 	srv.Inject(digelaotest.Fault{Path: "/api/importsExcelapi", Times: 1, Status: 502})
 	plain := file()
 	plain.Content = io.MultiReader(plain.Content) // not a seeker
-	_, err = c.Blacklist.Import(digelao.AllowRetry(ctx), plain, 0)
+	_, err = c.Blacklist.Import(digelao.AllowRetry(ctx), &digelao.BlacklistImportRequest{File: plain})
 	require.ErrorAs(t, err, &apiErr, "cannot rewind: not retried")
 }
 
@@ -254,12 +254,12 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Accounts.Create(ctx, &digelao.SubAccountInput{UserName: "redact", Contact: "x", Password: "sub-secret-pw",
+			_, err := c.Accounts.Create(ctx, &digelao.SubAccountRequest{UserName: "redact", Contact: "x", Password: "sub-secret-pw",
 				OrganizationID: 1, RoleID: 2, MaxCalls: 1})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			return c.Accounts.Update(ctx, &digelao.SubAccountInput{UserName: "redact", Contact: "y", Password: "sub-secret-pw",
+			return c.Accounts.Update(ctx, &digelao.SubAccountRequest{UserName: "redact", Contact: "y", Password: "sub-secret-pw",
 				OrganizationID: 1, RoleID: 2, MaxCalls: 2})
 		},
 		func(ctx context.Context, c *digelao.Client) error {
@@ -273,15 +273,15 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 			return c.CallTimes.Set(ctx, &h)
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Customers.AddPrivate(ctx, rows)
+			_, err := c.Customers.AddPrivate(ctx, &digelao.AddPrivateRequest{Rows: rows})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Customers.AddPublic(ctx, rows, false)
+			_, err := c.Customers.AddPublic(ctx, &digelao.AddPublicRequest{Rows: rows})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Customers.ImportPublic(ctx, xlsx(), false, digelao.OriginManual)
+			_, err := c.Customers.ImportPublic(ctx, &digelao.ImportPublicRequest{File: xlsx(), Origin: digelao.OriginManual})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
@@ -302,11 +302,11 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Blacklist.Add(ctx, &digelao.BlockEntry{Phone: "13800138000"}, 1)
+			_, err := c.Blacklist.Add(ctx, &digelao.BlacklistAddRequest{Phone: "13800138000", Days: 1})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Blacklist.Import(ctx, xlsx(), 1)
+			_, err := c.Blacklist.Import(ctx, &digelao.BlacklistImportRequest{File: xlsx(), Days: 1})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {

@@ -89,7 +89,7 @@ func TestEndToEndPushesArriveOnce(t *testing.T) {
 	t.Cleanup(rcv.Close)
 
 	pushURL := rcv.URL + "/digelao/push"
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: pushURL, TaskCallbackURL: pushURL, Token: token}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: pushURL, TaskCallbackURL: pushURL, Token: token}))
 
 	phones := []string{"13800138000", "13900139000", "13700137000", "13600136000", "13500135000"}
 	rows := make([]*digelao.Params, len(phones))

@@ -32,7 +32,7 @@ func servicesFake(t *testing.T) (*digelaotest.Server, *digelao.Client) {
 			return digelaotest.Outcome{Connected: true, Talk: 40 * time.Second, Grade: "A"}
 		}))
 	t.Cleanup(srv.Close)
-	c, err := srv.Client(digelao.WithRetries(1, time.Millisecond))
+	c, err := srv.Client(digelao.WithRetries(1, time.Millisecond), digelao.WithImportStatePath(importResultPath))
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
 	return srv, c
@@ -79,15 +79,15 @@ func TestServicesEndToEnd(t *testing.T) {
 	created, err := c.Tasks.CreateAsync(ctx, demoTask(cols, true, "13800000000", "13800000001", "13800000002"))
 	require.NoError(t, err)
 	require.NotZero(t, created.ID)
-	state, err := c.Tasks.ImportState(ctx, importResultPath, created.ID)
+	state, err := c.Tasks.ImportState(ctx, created.ID)
 	require.NoError(t, err)
 	assert.Equal(t, digelao.ImportRunning, state.Status)
 	require.NoError(t, srv.Flush(ctx)) // the import, then every call
-	info, err := c.Tasks.ImportResult(ctx, created.ID)
+	info, err := c.Tasks.ImportInfo(ctx, created.ID)
 	require.NoError(t, err)
 	assert.InDelta(t, 100.0, info.Percent, 1e-9)
 	assert.Equal(t, 3, info.Counts.Success)
-	state, err = c.Tasks.ImportState(ctx, importResultPath, created.ID)
+	state, err = c.Tasks.ImportState(ctx, created.ID)
 	require.NoError(t, err)
 	assert.True(t, state.Status.Done(), state.Status.String())
 
@@ -247,11 +247,11 @@ func serviceCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Tasks.ImportState(ctx, importResultPath, 1001)
+			_, err := c.Tasks.ImportState(ctx, 1001)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Tasks.ImportResult(ctx, 1001)
+			_, err := c.Tasks.ImportInfo(ctx, 1001)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {

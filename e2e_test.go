@@ -39,9 +39,9 @@ func TestEndToEndAgainstTheFake(t *testing.T) {
 	assert.Equal(t, digelaotest.UserSN, s.UserSN)
 	assert.True(t, s.ExpiresAt.After(time.Now().Add(time.Hour)))
 
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true,
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true,
 		CallbackURL: "https://crm.example.com/push?token=t0k3n", TaskCallbackURL: "https://crm.example.com/import"}))
-	assert.Equal(t, digelao.CallbackConfig{Open: true, CallbackURL: "https://crm.example.com/push?token=t0k3n",
+	assert.Equal(t, digelao.CallbackRequest{Open: true, CallbackURL: "https://crm.example.com/push?token=t0k3n",
 		TaskCallbackURL: "https://crm.example.com/import"}, srv.Callback())
 
 	// GET with a query the fake parses like PHP's $_GET, and a signature it recomputes.
@@ -85,11 +85,11 @@ func TestEndToEndFaults(t *testing.T) {
 	var logs testkit.SyncBuffer
 	srv, c := fakeClient(t, &logs)
 	ctx := context.Background()
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{CallbackURL: "http://h/p"}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{CallbackURL: "http://h/p"}))
 
 	srv.FailNextHTTP(1, 502)
 	var apiErr *digelao.APIError
-	require.ErrorAs(t, c.SetCallback(ctx, &digelao.CallbackConfig{CallbackURL: "http://h/p"}), &apiErr)
+	require.ErrorAs(t, c.SetCallback(ctx, &digelao.CallbackRequest{CallbackURL: "http://h/p"}), &apiErr)
 	assert.Equal(t, 502, apiErr.HTTPStatus, "a write is not retried")
 
 	srv.FailNextHTTP(1, 503)
@@ -97,7 +97,7 @@ func TestEndToEndFaults(t *testing.T) {
 		digelao.NewParams().Set("project_sn", digelaotest.TemplateSN).Set("type", "json"), nil), "a read is retried")
 
 	srv.FailNext(1, digelao.CodePermission)
-	require.ErrorIs(t, c.SetCallback(ctx, &digelao.CallbackConfig{CallbackURL: "http://h/p"}), digelao.ErrPermission)
+	require.ErrorIs(t, c.SetCallback(ctx, &digelao.CallbackRequest{CallbackURL: "http://h/p"}), digelao.ErrPermission)
 }
 
 // TestNoSecretInLogsOrErrors runs the client's calls at debug level against the fake — successes,
@@ -113,10 +113,11 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 			if login == "access key" {
 				opt = digelao.WithAccessKey(digelaotest.AccessID, digelaotest.AccessSecret)
 			}
-			srv := digelaotest.NewServer()
+			srv := digelaotest.NewServer(digelaotest.WithImportResultPath(importResultPath))
 			defer srv.Close()
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			c, err := digelao.New(srv.URL, opt, digelao.WithLogger(logger), digelao.WithRetries(1, time.Millisecond))
+			c, err := digelao.New(srv.URL, opt, digelao.WithLogger(logger), digelao.WithRetries(1, time.Millisecond),
+				digelao.WithImportStatePath(importResultPath))
 			require.NoError(t, err)
 			defer c.CloseIdleConnections()
 			ctx := context.Background()
@@ -176,7 +177,7 @@ func coreCalls() []func(context.Context, *digelao.Client) error {
 	return []func(context.Context, *digelao.Client) error{
 		func(ctx context.Context, c *digelao.Client) error { _, err := c.Login(ctx); return err },
 		func(ctx context.Context, c *digelao.Client) error {
-			return c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: "https://h/p?token=x"})
+			return c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: "https://h/p?token=x"})
 		},
 		func(ctx context.Context, c *digelao.Client) error {
 			return c.Do(ctx, "POST", "/api/index", digelao.NewParams().Set("pageIndex", 0), nil)

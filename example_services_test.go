@@ -41,7 +41,7 @@ func ExampleTasksService_CreateAsync() {
 	if err := srv.Flush(ctx); err != nil { // the fake imports and dials now
 		log.Fatal(err)
 	}
-	res, err := c.Tasks.ImportResult(ctx, task.ID)
+	res, err := c.Tasks.ImportInfo(ctx, task.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

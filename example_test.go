@@ -51,7 +51,7 @@ func ExampleClient_SetCallback() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = c.SetCallback(context.Background(), &digelao.CallbackConfig{
+	err = c.SetCallback(context.Background(), &digelao.CallbackRequest{
 		Open:            true,
 		CallbackURL:     "https://crm.example.com/digelao/push?token=long-random-token",
 		TaskCallbackURL: "https://crm.example.com/digelao/push?token=long-random-token",

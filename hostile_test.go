@@ -91,7 +91,7 @@ func TestRepliesWithoutAUsableCodeAreErrors(t *testing.T) {
 		c, mt := newMockClient(t)
 		mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, body))
 		mt.RegisterResponder("POST", testBase+"/api/operateTask", httpmock.NewStringResponder(200, body))
-		err := c.SetCallback(context.Background(), &CallbackConfig{CallbackURL: "https://crm.example.com/push"})
+		err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://crm.example.com/push"})
 		require.ErrorIs(t, err, ErrBadReply, "SetCallback, reply %s", body)
 		var apiErr *APIError
 		require.ErrorAs(t, err, &apiErr)
@@ -384,7 +384,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 			status, text := reply(string(b))
 			return httpmock.NewStringResponse(status, text), nil
 		})
-		err := c.SetCallback(context.Background(), &CallbackConfig{CallbackURL: "https://crm.example.com/push", Token: token})
+		err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://crm.example.com/push", Token: token})
 		require.Error(t, err)
 		assert.NotContains(t, err.Error(), token.Value())
 		assert.NotContains(t, err.Error(), "9f8e7d6c")
@@ -414,12 +414,12 @@ func TestPrintersNeverReachASecret(t *testing.T) {
 	t.Parallel()
 	const tok = "push-token-0123456789"
 	h := PushHandler{Token: NewSecret(tok)}
-	cfg := CallbackConfig{CallbackURL: "https://crm.example.com/push", Token: NewSecret(tok)}
+	cfg := CallbackRequest{CallbackURL: "https://crm.example.com/push", Token: NewSecret(tok)}
 	sess := Session{UserSN: "SYSUSER|x", APIKey: NewSecret(tok)}
 	values := []any{
 		&struct{ Push PushHandler }{}, // filled below: printing a handler by value is what leaked
 		&struct{ push *PushHandler }{&h},
-		cfg, &cfg, struct{ c CallbackConfig }{cfg}, struct{ C *CallbackConfig }{&cfg},
+		cfg, &cfg, struct{ c CallbackRequest }{cfg}, struct{ C *CallbackRequest }{&cfg},
 		sess, &sess, struct{ s Session }{sess}, struct{ S []Session }{[]Session{sess}},
 		map[string]Secret{"k": NewSecret(tok)},
 	}

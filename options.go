@@ -24,6 +24,8 @@ type settings struct {
 	store      TokenStore
 	loginZone  *time.Location
 	retry      retryPolicy
+	// importStatePath is 5.7.3's path, which the documentation does not give.
+	importStatePath string
 }
 
 const (
@@ -147,6 +149,19 @@ func WithMaxResponseBytes(n int64) Option {
 			return invalid("WithMaxResponseBytes", "must be positive, got %d", n)
 		}
 		s.maxBody = n
+		return nil
+	}
+}
+
+// WithImportStatePath sets the path of 5.7.3 异步建任务后获取结果, which no copy of the
+// documentation gives, for Tasks.ImportState: ask the vendor for the deployment's. Without it
+// ImportState fails before sending; Tasks.ImportInfo (5.7.4) answers the same question.
+func WithImportStatePath(path string) Option {
+	return func(s *settings) error {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?# ") {
+			return invalid("WithImportStatePath", "must be a path such as /api/…, got %q", path)
+		}
+		s.importStatePath = path
 		return nil
 	}
 }

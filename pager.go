@@ -36,20 +36,15 @@ func newPage[T any](items []T, total *int) page[T] {
 	return page[T]{items: items, total: *total, counted: true}
 }
 
-// pageReply is a list endpoint's reply that holds a page of T.
-type pageReply[T, R any] interface {
-	*R
-	page() page[T]
-}
-
-// fetchPage calls the list endpoint ep and decodes its page with codec: from the reply's data, or,
-// for an endpoint whose documented reply has no code, from the whole reply.
-func fetchPage[T, R any, PR pageReply[T, R]](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[R]) (page[T], error) {
+// fetchPage calls the list endpoint ep, decodes its reply R with codec — from the reply's data, or,
+// for an endpoint whose documented reply has no code, from the whole reply — and returns the page
+// in it.
+func fetchPage[T, R any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[R], pageOf func(*R) page[T]) (page[T], error) {
 	var reply R
 	if err := fetchFrom(ctx, c, ep, p, codec, &reply, ep.codeless != ""); err != nil {
 		return page[T]{}, err
 	}
-	return PR(&reply).page(), nil
+	return pageOf(&reply), nil
 }
 
 // pageAll returns every item of a paged list from page first.Page on (DefaultAllPageSize items a

@@ -21,8 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // PushHandler is an http.Handler that receives the platform's pushes: call records (Platform API
@@ -82,7 +80,7 @@ type PushHandler struct {
 	OnUnknown func(context.Context, []byte) error
 
 	// Token, when set, must be the request's "token" query parameter: give SetCallback the same
-	// Token (CallbackConfig.Token). It is compared in constant time and never printed or logged.
+	// Token (CallbackRequest.Token). It is compared in constant time and never printed or logged.
 	Token Secret
 	// MaxBodyBytes bounds a push's body. Default 1 MiB.
 	MaxBodyBytes int64
@@ -288,51 +286,6 @@ func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, l
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK
-}
-
-// ImportResult is the result of an asynchronous import (Platform API 5.7.15 异步导入推送): the
-// counters on success, or the reason it failed. The page says import_mark holds one or the other;
-// a reason is read from a JSON string that does not hold the counters [inferred].
-type ImportResult struct {
-	TaskSN  string // dial_task_main_sn
-	Counts  ImportCounts
-	Failure string // why the import failed; empty on success
-	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'.
-	Raw json.RawMessage
-}
-
-// TaskAnalytics is a task's statistics, pushed at the interval set in the platform's console
-// (Platform API 7.7 推送数据分析数据).
-type TaskAnalytics struct {
-	Task      AnalyticsTask // dial_task_main_data
-	HangUps   []HangUpStat  // hang_up_data: where in the script callees hung up (跳出率)
-	Unmatched []string      // out_of_key_data: what callees said that the script did not match (待学习问题)
-	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'.
-	Raw json.RawMessage
-}
-
-// AnalyticsTask is the task part of TaskAnalytics.
-type AnalyticsTask struct {
-	TaskSN         string // dial_task_main_sn
-	Source         string // the task's name
-	ProjectSN      string // the script template
-	ProjectCaption string
-	Status         int // the task's status as 5.1 lists it [inferred]
-	Total          int // total_count: numbers in the task
-	Sent           int // send_count: numbers dialled
-	Success        int // success: calls connected [inferred]
-	Operator       string
-	UserName       string
-	Remark         string
-	StartedAt      time.Time
-	StoppedAt      time.Time // stoped_at (sic)
-}
-
-// HangUpStat is how many calls ended at one node of the script.
-type HangUpStat struct {
-	Node  string  // hangUpName
-	Count int     // hangUpCount
-	Rate  float64 // hangUpRate, percent
 }
 
 // pushEvent is a decoded push: one of call, imp, stats, or none for an unknown one.
@@ -580,17 +533,23 @@ func classify(pb *pushBody) (*pushEvent, error) {
 	var err error
 	switch {
 	case has(all, "dial_task_main_sn") && has(all, "import_mark"):
-		if ev.imp, err = decodeImportResult(pb.obj); err == nil {
+		ev.imp = new(ImportResult)
+		if err = ev.imp.UnmarshalJSON(pb.obj); err == nil {
+			err = fits(ev.imp.Extra, "dial_task_main_sn")
 			ev.imp.Raw = pb.raw
 		}
 	case has(all, "dial_task_main_data"):
-		if ev.stats, err = decodeTaskAnalytics(pb.obj); err == nil {
+		ev.stats = new(TaskAnalytics)
+		if err = ev.stats.UnmarshalJSON(pb.obj); err == nil {
 			ev.stats.Raw = pb.raw
 		}
 	case has(all, "sn") || has(all, "phone"):
 		sn, snErr := pb.text(all, "sn") // before decode takes all over
 		ev.call = new(CallRecord)
-		if err = ev.call.decode(pb.obj, all); err != nil {
+		if err = ev.call.UnmarshalJSON(pb.obj); err != nil {
+			break
+		}
+		if err = fits(ev.call.Extra, "sn"); err != nil {
 			break
 		}
 		if snErr == nil && len(sn) > maxSNBytes {
@@ -607,6 +566,15 @@ func classify(pb *pushBody) (*pushEvent, error) {
 	return &ev, nil
 }
 
+// fits reports, for the member that says which task or call a push is about, an error when its
+// value did not fit its field and was kept in extra instead: such a push is of no known kind.
+func fits(extra map[string]json.RawMessage, name string) error {
+	if v, ok := extra[name]; ok {
+		return fmt.Errorf("%s: %.40s is not text", name, v)
+	}
+	return nil
+}
+
 // has reports whether all has a member of exactly that name.
 func has(all map[string]json.RawMessage, name string) bool {
 	_, ok := all[name]
@@ -621,76 +589,4 @@ func (pb *pushBody) text(all map[string]json.RawMessage, name string) (string, e
 		return s, nil
 	}
 	return exactText(all[name])
-}
-
-func decodeImportResult(obj []byte) (*ImportResult, error) {
-	var w struct {
-		TaskSN flex.String     `json:"dial_task_main_sn"`
-		Mark   json.RawMessage `json:"import_mark"`
-	}
-	if err := json.Unmarshal(obj, &w); err != nil {
-		return nil, err
-	}
-	r := &ImportResult{TaskSN: string(w.TaskSN)}
-	mark := bytes.TrimSpace(w.Mark)
-	var s string
-	switch {
-	case json.Unmarshal(mark, &s) == nil: // null, or a string: a reason or the counters as JSON
-		if json.Unmarshal([]byte(s), &r.Counts) != nil {
-			r.Failure = s
-		}
-	case len(mark) > 0 && mark[0] == '{':
-		if err := json.Unmarshal(mark, &r.Counts); err != nil {
-			return nil, fmt.Errorf("import_mark: %w", err)
-		}
-	case string(mark) != "[]": // PHP writes an empty array as []
-		r.Failure = string(mark)
-	}
-	return r, nil
-}
-
-// taskAnalyticsWire is the wire form of TaskAnalytics.
-type taskAnalyticsWire struct {
-	Task struct {
-		TaskSN         flex.String `json:"dial_task_main_sn"`
-		Source         flex.String `json:"source"`
-		ProjectSN      flex.String `json:"project_sn"`
-		ProjectCaption flex.String `json:"project_caption"`
-		Status         flex.Int    `json:"status"`
-		Total          flex.Int    `json:"total_count"`
-		Sent           flex.Int    `json:"send_count"`
-		Success        flex.Int    `json:"success"`
-		Operator       flex.String `json:"operator"`
-		UserName       flex.String `json:"user_name"`
-		Remark         flex.String `json:"remark"`
-		StartedAt      flex.Time   `json:"started_at"`
-		StoppedAt      flex.Time   `json:"stoped_at"`
-	} `json:"dial_task_main_data"`
-	HangUps []struct {
-		Node  flex.String `json:"hangUpName"`
-		Count flex.Int    `json:"hangUpCount"`
-		Rate  flex.Float  `json:"hangUpRate"`
-	} `json:"hang_up_data"`
-	Unmatched []flex.String `json:"out_of_key_data"`
-}
-
-func decodeTaskAnalytics(obj []byte) (*TaskAnalytics, error) {
-	var w taskAnalyticsWire
-	if err := json.Unmarshal(obj, &w); err != nil {
-		return nil, err
-	}
-	t := w.Task
-	a := &TaskAnalytics{Task: AnalyticsTask{
-		TaskSN: string(t.TaskSN), Source: string(t.Source), ProjectSN: string(t.ProjectSN),
-		ProjectCaption: string(t.ProjectCaption), Status: int(t.Status), Total: int(t.Total), Sent: int(t.Sent),
-		Success: int(t.Success), Operator: string(t.Operator), UserName: string(t.UserName),
-		Remark: string(t.Remark), StartedAt: t.StartedAt.Time, StoppedAt: t.StoppedAt.Time,
-	}}
-	for _, s := range w.HangUps {
-		a.HangUps = append(a.HangUps, HangUpStat{Node: string(s.Node), Count: int(s.Count), Rate: float64(s.Rate)})
-	}
-	for _, s := range w.Unmatched {
-		a.Unmatched = append(a.Unmatched, string(s))
-	}
-	return a, nil
 }

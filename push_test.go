@@ -335,20 +335,20 @@ func TestPushHandlerKinds(t *testing.T) {
 		require.Len(t, c.stats, 1)
 		a := c.stats[0]
 		assert.Equal(t, AnalyticsTask{TaskSN: taskSN, Source: "回访任务", ProjectSN: "projects|d98f3c1a5e7b9d2f4a6c8e0b1d3f5a7c",
-			ProjectCaption: "zzh移动催缴固定话术", Status: 1, Total: 15, Sent: 15, Success: 8, Operator: "test", UserName: "test",
+			ProjectCaption: "zzh移动催缴固定话术", Status: TaskFinished, Total: 15, Sent: 15, Success: 8, Operator: "test", UserName: "test",
 			StartedAt: time.Date(2019, 7, 24, 15, 37, 40, 0, flex.China), StoppedAt: time.Date(2019, 9, 11, 13, 59, 2, 0, flex.China)}, a.Task)
 		assert.Equal(t, []HangUpStat{{Node: "01打招呼+开场白", Count: 5, Rate: 83.33}}, a.HangUps)
 		assert.Equal(t, []string{"就是咨询,谢谢。"}, a.Unmatched)
 		assert.Equal(t, body, []byte(a.Raw))
 	})
 	for name, body := range map[string]string{
-		"object of no known kind":      `{"event":"ping","n":1}`,
-		"JSON list":                    `[{"sn":"account|1"},{"sn":"account|2"}]`,
-		"JSON string":                  `"hello"`,
-		"plain text":                   `hello`,
-		"call record that won't fit":   `{"sn":"account|1","created_at":"yesterday"}`,
-		"import with object task":      `{"dial_task_main_sn":{"a":1},"import_mark":{}}`,
-		"analytics of the wrong shape": `{"dial_task_main_data":[1,2]}`,
+		"object of no known kind":         `{"event":"ping","n":1}`,
+		"JSON list":                       `[{"sn":"account|1"},{"sn":"account|2"}]`,
+		"JSON string":                     `"hello"`,
+		"plain text":                      `hello`,
+		"call record whose sn is no text": `{"sn":{"a":1},"phone":"13800138000"}`,
+		"import with object task":         `{"dial_task_main_sn":{"a":1},"import_mark":{}}`,
+		"analytics of the wrong shape":    `{"dial_task_main_data":[1,2]}`,
 	} {
 		t.Run("unknown: "+name, func(t *testing.T) {
 			t.Parallel()
@@ -633,8 +633,15 @@ func TestPushTolerantDecoding(t *testing.T) {
 		{"unknown members kept", `{"sn":"s","客户等级":"VIP","fs_push_screens":2,"nested":{"a":[1]}}`,
 			func(t *testing.T, r *CallRecord) {
 				assert.JSONEq(t, `"VIP"`, string(r.Extra["客户等级"]))
-				assert.JSONEq(t, `2`, string(r.Extra["fs_push_screens"]))
+				assert.Equal(t, 2, r.ScreenPop)
 				assert.JSONEq(t, `{"a":[1]}`, string(r.Extra["nested"]))
+			}},
+		{"values that do not fit kept", `{"sn":"s","created_at":"yesterday","talktimes":"12.5"}`,
+			func(t *testing.T, r *CallRecord) {
+				assert.True(t, r.CreatedAt.IsZero())
+				assert.Zero(t, r.TalkTime)
+				assert.JSONEq(t, `"yesterday"`, string(r.Extra["created_at"]))
+				assert.JSONEq(t, `"12.5"`, string(r.Extra["talktimes"]))
 			}},
 	}
 	for _, tt := range tests {

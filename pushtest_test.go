@@ -18,7 +18,7 @@ import (
 
 func ExamplePushHandler() {
 	h := &digelao.PushHandler{
-		Token: digelao.NewSecret("a-long-random-token"), // the Token given to SetCallback (CallbackConfig.Token)
+		Token: digelao.NewSecret("a-long-random-token"), // the Token given to SetCallback (CallbackRequest.Token)
 		OnCallRecord: func(_ context.Context, r *digelao.CallRecord) error {
 			fmt.Println(r.SN, r.Phone, r.Intent(), r.TalkTime)
 			return nil // nil answers SUCCESS: store r before returning
@@ -52,7 +52,7 @@ func TestSetCallbackTokenReachesTheHandler(t *testing.T) {
 	c, err := srv.Client()
 	require.NoError(t, err)
 	token := digelao.NewSecret("t/k+n&=")
-	require.NoError(t, c.SetCallback(context.Background(), &digelao.CallbackConfig{Open: true,
+	require.NoError(t, c.SetCallback(context.Background(), &digelao.CallbackRequest{Open: true,
 		CallbackURL: "http://10.0.0.5:8080/push?tenant=7", Token: token}))
 	u := srv.Callback().CallbackURL
 	assert.Equal(t, "http://10.0.0.5:8080/push?tenant=7&token=t%2Fk%2Bn%26%3D", u)
@@ -68,7 +68,7 @@ func TestSetCallbackTokenReachesTheHandler(t *testing.T) {
 		{"", "CallbackURL"}, {"ftp://x/push", "CallbackURL"}, {"/push", "CallbackURL"}, {"http://%zz", "CallbackURL"},
 		{"https://x/push?token=other", "CallbackURL"},
 	} {
-		err := c.SetCallback(context.Background(), &digelao.CallbackConfig{CallbackURL: tt.url, Token: token})
+		err := c.SetCallback(context.Background(), &digelao.CallbackRequest{CallbackURL: tt.url, Token: token})
 		var ve *digelao.ValidationError
 		require.True(t, errors.As(err, &ve), "%q", tt.url)
 		assert.Equal(t, tt.field, ve.Field)

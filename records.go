@@ -176,7 +176,7 @@ func (s *RecordsService) page(ctx context.Context, opts *RecordListOptions) (pag
 	if err != nil {
 		return page[*CallRecord]{}, err
 	}
-	return fetchPage[*CallRecord](ctx, s.client, crmListEndpoint, p, recordPages)
+	return fetchPage(ctx, s.client, crmListEndpoint, p, recordPages, (*listPage[*CallRecord]).page)
 }
 
 var recordPages = flex.NewCodec[listPage[*CallRecord]]()
@@ -208,53 +208,35 @@ func recordKey(r *CallRecord) string { return r.SN + "|" + strconv.FormatInt(r.I
 // DialogueTurn is one utterance of a call's dialogue (6.4): the robot's (Customer false) or the
 // customer's. Fields after the page's cut-off are kept in Extra, and the turn in Raw.
 type DialogueTurn struct {
-	Node        string // title: the script node, e.g. "01问候语+开场白"
-	Text        string // caption: what the robot said
-	Answer      string // answer: what the customer said
-	Customer    bool   // is_answer 1
-	RobotAudio  string // vocfile: the robot's recording on the server
-	Segment     string // fenduanluyin: the segment recording, for DownloadSegment
-	OutType     string
-	Score       string
-	Label       string // labelling
-	ProcessCode string
+	Node        string `json:"title"`        // the script node, e.g. "01问候语+开场白"
+	Text        string `json:"caption"`      // what the robot said
+	Answer      string `json:"answer"`       // what the customer said
+	Customer    bool   `json:"is_answer"`    // the customer's turn
+	RobotAudio  string `json:"vocfile"`      // the robot's recording on the server
+	Segment     string `json:"fenduanluyin"` // the segment recording, for DownloadSegment
+	OutType     string `json:"outType"`
+	Score       string `json:"score"`
+	Label       string `json:"labelling"`
+	ProcessCode string `json:"process_code"`
 
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-type dialogueTurnWire struct {
-	Node        flex.String `json:"title"`
-	Text        flex.String `json:"caption"`
-	Answer      flex.String `json:"answer"`
-	Customer    flex.Int    `json:"is_answer"`
-	RobotAudio  flex.String `json:"vocfile"`
-	Segment     flex.String `json:"fenduanluyin"`
-	OutType     flex.String `json:"outType"`
-	Score       flex.String `json:"score"`
-	Label       flex.String `json:"labelling"`
-	ProcessCode flex.String `json:"process_code"`
-}
-
-var dialogueTurnKeys = jsonKeys(dialogueTurnWire{})
+var dialogueTurnCodec = flex.NewCodec[DialogueTurn]()
 
 // UnmarshalJSON decodes a turn tolerantly; see DialogueTurn.
-func (t *DialogueTurn) UnmarshalJSON(b []byte) error {
-	var w dialogueTurnWire
-	extra, raw, err := decodeLoose(b, &w, dialogueTurnKeys)
-	if err != nil {
-		return err
-	}
-	*t = DialogueTurn{Node: string(w.Node), Text: string(w.Text), Answer: string(w.Answer), Customer: w.Customer == 1,
-		RobotAudio: string(w.RobotAudio), Segment: string(w.Segment), OutType: string(w.OutType), Score: string(w.Score),
-		Label: string(w.Label), ProcessCode: string(w.ProcessCode), Extra: extra, Raw: raw}
-	return nil
-}
+func (t *DialogueTurn) UnmarshalJSON(b []byte) error { return dialogueTurnCodec.Decode(b, t) }
+
+// MarshalJSON writes the turn with the platform's member names.
+func (t DialogueTurn) MarshalJSON() ([]byte, error) { return dialogueTurnCodec.Encode(&t) }
 
 // Dialogue is a call's conversation: rounds of turns, as 6.4 groups them.
 type Dialogue struct {
-	Rounds [][]DialogueTurn
+	Rounds [][]DialogueTurn `json:"fragment"`
 }
+
+var dialogueCodec = flex.NewCodec[Dialogue]()
 
 // Turns returns every turn in order.
 func (d *Dialogue) Turns() []DialogueTurn {
@@ -281,13 +263,11 @@ func (s *RecordsService) Dialogue(ctx context.Context, recordSN string, connecte
 		return nil, invalid("connectedAt", "is required (the call must have connected)")
 	}
 	p := NewParams().Set("accounts_sn", recordSN).Set("connected_at", platformTime(connectedAt))
-	var data struct {
-		Fragment [][]DialogueTurn `json:"fragment"`
-	}
-	if err := s.client.fetch(ctx, dialogueEndpoint, p, &data); err != nil {
+	var d Dialogue
+	if err := fetchWith(ctx, s.client, dialogueEndpoint, p, dialogueCodec, &d); err != nil {
 		return nil, err
 	}
-	return &Dialogue{Rounds: data.Fragment}, nil
+	return &d, nil
 }
 
 var (

@@ -161,7 +161,7 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	}
 	setText(p, "ai_user_sn", opts.SeatSN)
 	setText(p, "ai_user_name", opts.SeatName)
-	pg, err := fetchPage[*Task](ctx, s.client, taskListEndpoint, p, taskPages)
+	pg, err := fetchPage(ctx, s.client, taskListEndpoint, p, taskPages, (*listPage[*Task]).page)
 	return pg.items, pg.total, err
 }
 
@@ -182,20 +182,21 @@ const (
 var operateEndpoint = endpoint{method: http.MethodPost, path: "/api/operateTask"}
 
 // Operate pauses, resumes, redials the failures of, ends or deletes the task with dial_task_main_id
-// id. It is a write: it is not retried unless ctx comes from AllowRetry.
+// taskID (Task.ID, CreatedTask.ID). It is a write: it is not retried unless ctx comes from
+// AllowRetry.
 //
 // Platform API 5.2 操作任务接口 (POST /api/operateTask): pkeys (the task id; the page allows the
 // sn too, but not mixed), project_type 2, oper — in the order of the page's example.
-func (s *TasksService) Operate(ctx context.Context, id int64, op TaskOperation) error {
+func (s *TasksService) Operate(ctx context.Context, taskID int64, op TaskOperation) error {
 	switch op {
 	case TaskPause, TaskResume, TaskRedialFailed, TaskDelete, TaskEnd:
 	default:
 		return invalid("op", "unknown task operation %q", op)
 	}
-	if id <= 0 {
-		return invalid("id", "must be a dial_task_main_id, got %d", id)
+	if err := checkTaskID(taskID); err != nil {
+		return err
 	}
-	p := NewParams().Set("pkeys", id).Set("project_type", 2).Set("oper", string(op))
+	p := NewParams().Set("pkeys", taskID).Set("project_type", 2).Set("oper", string(op))
 	return s.client.fetch(ctx, operateEndpoint, p, nil)
 }
 
@@ -271,13 +272,13 @@ func (s *TasksService) AllDetails(ctx context.Context, taskID int64, opts *ListO
 		if err != nil {
 			return page[*TaskDetail]{}, err
 		}
-		return fetchPage[*TaskDetail](ctx, s.client, detailsEndpoint, p, detailsPages)
+		return fetchPage(ctx, s.client, detailsEndpoint, p, detailsPages, (*detailsPage).page)
 	}, func(d *TaskDetail) string { return d.SN })
 }
 
 func detailsParams(taskID int64, opts *ListOptions) (*Params, error) {
-	if taskID <= 0 {
-		return nil, invalid("taskID", "must be a dial_task_main_id (Task.ID), got %d", taskID)
+	if err := checkTaskID(taskID); err != nil {
+		return nil, err
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
@@ -483,80 +484,79 @@ func (s ImportStatus) Done() bool { return s == ImportFailed || s >= ImportedNot
 
 // ImportState is the reply of ImportState.
 type ImportState struct {
-	Status      ImportStatus
-	Description string  // desc, e.g. "导入中"
-	Percent     float64 // import_percent, "0%" → 0
-	Raw         json.RawMessage
+	Status      ImportStatus `json:"status"`
+	Description string       `json:"desc"`           // e.g. "导入中"
+	Percent     float64      `json:"import_percent"` // "0%" → 0
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-// ImportState returns the state of the asynchronous import of the task with dial_task_main_id id.
+var importStateCodec = flex.NewCodec[ImportState]()
+
+// UnmarshalJSON decodes the state tolerantly.
+func (st *ImportState) UnmarshalJSON(b []byte) error { return importStateCodec.Decode(b, st) }
+
+// MarshalJSON writes the state with the platform's member names.
+func (st ImportState) MarshalJSON() ([]byte, error) { return importStateCodec.Encode(&st) }
+
+// ImportState returns the state of the asynchronous import of the task with dial_task_main_id
+// taskID (Task.ID, CreatedTask.ID).
 //
 // Platform API 5.7.3 异步建任务后获取结果 (POST): the page gives no request path in any copy of the
-// documentation, so the caller passes the one the vendor gave for the deployment. It answers
-// code 200 rather than 0, and import_percent as a string ("0%"). Where no path is known,
-// ImportResult (5.7.4) answers the same question.
-func (s *TasksService) ImportState(ctx context.Context, path string, id int64) (*ImportState, error) {
-	if id <= 0 {
-		return nil, invalid("id", "must be a dial_task_main_id, got %d", id)
-	}
-	ep := endpoint{method: http.MethodPost, path: path, read: true}
-	var raw json.RawMessage
-	if err := s.client.fetch(ctx, ep, NewParams().Set("dial_task_main_id", id), &raw); err != nil {
+// documentation; give the one the vendor gave for the deployment with WithImportStatePath, or
+// ImportState fails before sending. It answers code 200 rather than 0, and import_percent as a
+// string ("0%"). ImportInfo (5.7.4) answers the same question at a documented path.
+func (s *TasksService) ImportState(ctx context.Context, taskID int64) (*ImportState, error) {
+	if err := checkTaskID(taskID); err != nil {
 		return nil, err
 	}
-	var w struct {
-		Status  flex.Int    `json:"status"`
-		Desc    flex.String `json:"desc"`
-		Percent flex.Float  `json:"import_percent"`
+	path := s.client.importStatePath
+	if path == "" {
+		return nil, invalid("WithImportStatePath", "5.7.3 has no documented path: set the deployment's with WithImportStatePath, or use ImportInfo")
 	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, s.client.decodeErr(ep, err)
+	ep := endpoint{method: http.MethodPost, path: path, read: true}
+	var st ImportState
+	if err := fetchWith(ctx, s.client, ep, NewParams().Set("dial_task_main_id", taskID), importStateCodec, &st); err != nil {
+		return nil, err
 	}
-	return &ImportState{Status: ImportStatus(w.Status), Description: string(w.Desc), Percent: float64(w.Percent), Raw: raw}, nil
-}
-
-// ImportInfo is the result of an import (5.7.4).
-type ImportInfo struct {
-	Percent float64 // import_percent: 100 when done (an integer here, unlike 5.7.3's "0%")
-	Batch   string
-	Mark    string
-	Counts  ImportCounts
-	// Rejected are the rows the import refused, with their original columns (import_fail_data).
-	Rejected []map[string]string
-	Raw      json.RawMessage
+	return &st, nil
 }
 
 var importInfoEndpoint = endpoint{method: http.MethodPost, path: "/api/getImportTaskInfo", read: true}
 
-// ImportResult returns the progress and result of the import into the task with dial_task_main_id
-// id: counters and rejected rows.
+// ImportInfo returns the progress and result of the import into the task with dial_task_main_id
+// taskID (Task.ID, CreatedTask.ID): counters and rejected rows.
 //
 // Platform API 5.7.4 获取异步导入任务结果数据接口 (POST /api/getImportTaskInfo), server version 7.2
-// and later. The same result is pushed to the task callback (5.7.15). 5.7.3 asks the same question
-// but has no published path; see ImportState.
-func (s *TasksService) ImportResult(ctx context.Context, id int64) (*ImportInfo, error) {
-	if id <= 0 {
-		return nil, invalid("id", "must be a dial_task_main_id, got %d", id)
-	}
-	var raw json.RawMessage
-	if err := s.client.fetch(ctx, importInfoEndpoint, NewParams().Set("dial_task_main_id", id), &raw); err != nil {
+// and later. The same result is pushed to the task callback (5.7.15) as an ImportResult.
+func (s *TasksService) ImportInfo(ctx context.Context, taskID int64) (*ImportInfo, error) {
+	if err := checkTaskID(taskID); err != nil {
 		return nil, err
 	}
-	var w struct {
-		Percent  flex.Float   `json:"import_percent"`
-		Batch    flex.String  `json:"batch"`
-		Mark     flex.String  `json:"mark"`
-		Counts   ImportCounts `json:"import_mark"`
-		Rejected rejectedRows `json:"import_fail_data"`
+	var info ImportInfo
+	if err := fetchWith(ctx, s.client, importInfoEndpoint, NewParams().Set("dial_task_main_id", taskID), importInfoCodec, &info); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, s.client.decodeErr(importInfoEndpoint, err)
+	return &info, nil
+}
+
+// checkTaskID checks a dial_task_main_id.
+func checkTaskID(taskID int64) error {
+	if taskID <= 0 {
+		return invalid("taskID", "must be a dial_task_main_id (Task.ID), got %d", taskID)
 	}
-	return &ImportInfo{Percent: float64(w.Percent), Batch: string(w.Batch), Mark: string(w.Mark), Counts: w.Counts,
-		Rejected: w.Rejected, Raw: raw}, nil
+	return nil
 }
 
 var batchStatusEndpoint = endpoint{method: http.MethodPost, path: "/api/taskBatchImportStatus", read: true}
+
+// batchStatus is the reply of 5.10: status beside code.
+type batchStatus struct {
+	Done bool `json:"status"` // 1 every number called, 0 not
+}
+
+var batchStatusCodec = flex.NewCodec[batchStatus]()
 
 // BatchesCalled reports whether every number of the batch tasks of the sub-account userName (of
 // every sub-account when empty) has been called.
@@ -567,13 +567,11 @@ var batchStatusEndpoint = endpoint{method: http.MethodPost, path: "/api/taskBatc
 func (s *TasksService) BatchesCalled(ctx context.Context, userName string) (bool, error) {
 	p := NewParams()
 	setText(p, "user_name", userName)
-	var w struct {
-		Status flex.Int `json:"status"`
-	}
-	if err := s.client.fetchBody(ctx, batchStatusEndpoint, p, &w); err != nil {
+	var w batchStatus
+	if err := fetchBodyWith(ctx, s.client, batchStatusEndpoint, p, batchStatusCodec, &w); err != nil {
 		return false, err
 	}
-	return w.Status == 1, nil
+	return w.Done, nil
 }
 
 var exportModelEndpoint = endpoint{method: http.MethodGet, path: "/api/exportModel", read: true}

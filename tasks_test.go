@@ -273,8 +273,8 @@ func TestTasksCancelValidation(t *testing.T) {
 		"phone no sn":  func() error { _, err := c.Tasks.CancelByPhone(ctx, "", "13800138000"); return err },
 		"recall sn":    func() error { _, err := c.Tasks.RedialFailed(ctx, &RedialRequest{}); return err },
 		"recall nil":   func() error { _, err := c.Tasks.RedialFailed(ctx, nil); return err },
-		"import id":    func() error { _, err := c.Tasks.ImportResult(ctx, 0); return err },
-		"state id":     func() error { _, err := c.Tasks.ImportState(ctx, "/api/x", -1); return err },
+		"import id":    func() error { _, err := c.Tasks.ImportInfo(ctx, 0); return err },
+		"state id":     func() error { _, err := c.Tasks.ImportState(ctx, -1); return err },
 		"columns sn":   func() error { _, err := c.Tasks.ImportColumns(ctx, ""); return err },
 		"template sn":  func() error { _, err := c.Tasks.DownloadImportTemplate(ctx, "", nil); return err },
 		"nil template": func() error { _, err := c.Tasks.DownloadImportTemplate(ctx, "projects|x", nil); return err },
@@ -314,34 +314,38 @@ func TestTasksRedialFailed(t *testing.T) {
 	assert.Equal(t, 1, mt.GetTotalCallCount())
 }
 
-func TestTasksImportResult(t *testing.T) {
+func TestTasksImportInfo(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/getImportTaskInfo", "import_task_info.json")
-	info, err := c.Tasks.ImportResult(context.Background(), 1426)
+	info, err := c.Tasks.ImportInfo(context.Background(), 1426)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/getImportTaskInfo", commonJSON+`,"dial_task_main_id":"1426"}`)
 	assert.InDelta(t, 100.0, info.Percent, 1e-9, "an int here")
 	assert.Equal(t, ImportCounts{Total: 3, Fail: 1, Repeat: 1, Success: 1}, info.Counts)
-	assert.Equal(t, []map[string]string{{"姓名": "", "电话": "1380013", "地址": "", "公司名称": "", "备注": "123"}}, info.Rejected)
+	assert.Equal(t, []RejectedRow{{"姓名": "", "电话": "1380013", "地址": "", "公司名称": "", "备注": "123"}}, info.Rejected)
 	assert.Empty(t, info.Batch)
 }
 
 func TestTasksImportState(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
+	c, mt := newMockClient(t, WithImportStatePath("/api/importResult"))
 	got := serveReply(t, mt, "POST", "/api/importResult", "import_state.json")
-	st, err := c.Tasks.ImportState(context.Background(), "/api/importResult", 1426)
+	st, err := c.Tasks.ImportState(context.Background(), 1426)
 	require.NoError(t, err, "code 200 is success")
 	assertPost(t, got, "/api/importResult", commonJSON+`,"dial_task_main_id":"1426"}`)
 	assert.Equal(t, ImportRunning, st.Status)
 	assert.Equal(t, "导入中", st.Description)
 	assert.Zero(t, st.Percent, `"0%"`)
 
-	_, err = c.Tasks.ImportState(context.Background(), "api/noslash", 1)
+	// Without a path, nothing is sent, and the error says what to do.
+	c, mt = newMockClient(t)
+	_, err = c.Tasks.ImportState(context.Background(), 1)
+	assertNothingSent(t, mt, err)
+	assert.Contains(t, err.Error(), "WithImportStatePath")
+	_, err = New(testBase, WithAPIKey("u", "k"), WithImportStatePath("api/noslash"))
 	var ve *ValidationError
 	assert.ErrorAs(t, err, &ve)
-	assert.Equal(t, 1, mt.GetTotalCallCount())
 }
 
 func TestTasksBatchesCalled(t *testing.T) {

@@ -2,7 +2,6 @@ package digelao
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 )
 
@@ -55,25 +54,18 @@ type BatchRequest struct {
 	File      File   // the contacts, .xlsx or .xls
 }
 
-// CreatedBatch is the reply of CreateBatch. The reply is cut off on its page: the task and its
-// counters are read as the synchronous import (addJson) answers them, and rejected rows from
-// import_fail_data as 5.7.4 lists them, when present [inferred].
-type CreatedBatch struct {
-	Task *CreatedTask
-	// Rejected are the rows the import refused, with their original columns.
-	Rejected []map[string]string
-}
-
 var createBatchEndpoint = endpoint{method: http.MethodPost, path: "/api/addBatch"}
 
 // CreateBatch creates a batch task from req.File and answers once it is imported ("同步方式").
-// When the reply counts rows and none was imported, the result comes with an error matching
-// ErrAllRejected. The file is streamed (see File); like every write, it is not retried unless ctx
+// The reply is cut off on its page: the task and its counters are read as the synchronous import
+// (addJson) answers them, and rejected rows from import_fail_data as 5.7.4 lists them, when present
+// [inferred]. When the reply counts rows and none was imported, the result comes with an error
+// matching ErrAllRejected. The file is streamed (see File); like every write, it is not retried unless ctx
 // comes from AllowRetry and the file's content can seek back.
 //
 // Platform API 5.8.1 新建批次接口 (POST /api/addBatch), multipart: project_sn, ai_user_sn,
 // ai_user_name, batch_name, upload, term_value — all required.
-func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*CreatedBatch, error) {
+func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*CreatedTask, error) {
 	if req == nil {
 		return nil, invalid("BatchRequest", "is nil")
 	}
@@ -93,17 +85,8 @@ func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*Cre
 	if err != nil {
 		return nil, err
 	}
-	var w struct {
-		Rejected rejectedRows `json:"import_fail_data"`
-	}
-	if len(task.Raw) > 0 && task.Raw[0] == '{' {
-		if err := json.Unmarshal(task.Raw, &w); err != nil {
-			return nil, s.client.decodeErr(createBatchEndpoint, err)
-		}
-	}
-	res := &CreatedBatch{Task: task, Rejected: w.Rejected}
 	if c := task.Counts; c != nil {
-		return res, allRejected(createBatchEndpoint, c.Success, c.Total)
+		return task, allRejected(createBatchEndpoint, c.Success, c.Total)
 	}
-	return res, nil
+	return task, nil
 }

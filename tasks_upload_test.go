@@ -56,10 +56,10 @@ func TestTasksCreateBatch(t *testing.T) {
 	assert.Equal(t, [][2]string{{"user_sn", testUserSN}, {"api_key", testAPIKey}, {"project_sn", "projects|1"}, {"ai_user_sn", "SYSUSER|2"},
 		{"ai_user_name", "seat"}, {"batch_name", "批次1"}, {"term_value", "30"}, {"url", urlOf(signed)}}, got.fields)
 	assert.Equal(t, "application/vnd.ms-excel", got.fileType)
-	assert.Equal(t, int64(1424), res.Task.ID)
-	require.NotNil(t, res.Task.Counts)
-	assert.Equal(t, ImportCounts{Total: 3, Fail: 1, Blacklist: 1, Success: 1}, *res.Task.Counts)
-	assert.Equal(t, []map[string]string{{"姓名": "王五", "电话": "123"}}, res.Rejected, "partial failure, row by row")
+	assert.Equal(t, int64(1424), res.ID)
+	require.NotNil(t, res.Counts)
+	assert.Equal(t, ImportCounts{Total: 3, Fail: 1, Blacklist: 1, Success: 1}, *res.Counts)
+	assert.Equal(t, []RejectedRow{{"姓名": "王五", "电话": "123"}}, res.Rejected, "partial failure, row by row")
 }
 
 func TestTasksCreateBatchWhereEveryRowFailed(t *testing.T) {
@@ -71,7 +71,7 @@ func TestTasksCreateBatchWhereEveryRowFailed(t *testing.T) {
 		File: File{Name: "b.xlsx", Content: strings.NewReader("rows")}})
 	require.ErrorIs(t, err, ErrAllRejected)
 	require.NotNil(t, res)
-	assert.Equal(t, []map[string]string{{"姓名": "", "电话": "abc"}}, res.Rejected)
+	assert.Equal(t, []RejectedRow{{"姓名": "", "电话": "abc"}}, res.Rejected)
 }
 
 func TestTasksUploadsRefuseBadInput(t *testing.T) {

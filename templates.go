@@ -3,7 +3,10 @@ package digelao
 import (
 	"context"
 	"encoding/json"
+	"iter"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
@@ -12,59 +15,40 @@ import (
 // TemplatesService covers platform section 7.x 话术管理: script templates.
 type TemplatesService service
 
-// Template is a script template (话术模板). 7.1 lists it with "sn", 7.8 with "project_sn"; both
-// arrive in SN, whose prefix is "projects|" or "project|" — keep it as it is, both occur. Extra
-// keeps the members without a field here and Raw the template as received.
+// Template is a script template (话术模板). 7.1 lists it with "sn", 7.8 with "project_sn"; SN holds
+// either, and its prefix is "projects|" or "project|" — keep it as it is, both occur. Extra keeps
+// the members without a field here and Raw the template as received.
 type Template struct {
-	ID          int64
-	SN          string // the project_sn that tasks take
-	Name        string // project_caption: the template's name
-	ProjectName string // project_name [inferred: the company or project it belongs to]
-	QuestionSN  string // question_sn (7.8)
-	VoiceBreak  VoiceBreak
-	UserSN      string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID          int64      `json:"id"`
+	SN          string     `json:"sn"` // the project_sn that tasks take
+	ProjectSN   string     `json:"project_sn"`
+	Name        string     `json:"project_caption"` // the template's name
+	ProjectName string     `json:"project_name"`    // [inferred: the company or project it belongs to]
+	QuestionSN  string     `json:"question_sn"`     // 7.8
+	VoiceBreak  VoiceBreak `json:"voice_break"`
+	UserSN      string     `json:"user_sn"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-type templateWire struct {
-	ID          flex.Int    `json:"id"`
-	SN          flex.String `json:"sn"`
-	ProjectSN   flex.String `json:"project_sn"`
-	Name        flex.String `json:"project_caption"`
-	ProjectName flex.String `json:"project_name"`
-	QuestionSN  flex.String `json:"question_sn"`
-	VoiceBreak  *flex.Int   `json:"voice_break"`
-	UserSN      flex.String `json:"user_sn"`
-	CreatedAt   flex.Time   `json:"created_at"`
-	UpdatedAt   flex.Time   `json:"updated_at"`
-}
-
-var templateKeys = jsonKeys(templateWire{})
+var templateCodec = flex.NewCodec[Template]()
 
 // UnmarshalJSON decodes a template tolerantly; see Template.
 func (t *Template) UnmarshalJSON(b []byte) error {
-	var w templateWire
-	extra, raw, err := decodeLoose(b, &w, templateKeys)
-	if err != nil {
+	if err := templateCodec.Decode(b, t); err != nil {
 		return err
 	}
-	sn := w.SN
-	if sn == "" {
-		sn = w.ProjectSN
+	if t.SN == "" {
+		t.SN = t.ProjectSN
 	}
-	var vb VoiceBreak
-	if w.VoiceBreak != nil {
-		vb = voiceBreakOf(int(*w.VoiceBreak))
-	}
-	*t = Template{ID: int64(w.ID), SN: string(sn), Name: string(w.Name), ProjectName: string(w.ProjectName),
-		QuestionSN: string(w.QuestionSN), VoiceBreak: vb, UserSN: string(w.UserSN), CreatedAt: w.CreatedAt.Time,
-		UpdatedAt: w.UpdatedAt.Time, Extra: extra, Raw: raw}
 	return nil
 }
+
+// MarshalJSON writes the template with the platform's member names.
+func (t Template) MarshalJSON() ([]byte, error) { return templateCodec.Encode(&t) }
 
 // VoiceBreak is how a template lets the customer interrupt the robot (7.1 voice_break). The zero
 // value means unknown, or no filter in TemplateListOptions.
@@ -76,14 +60,29 @@ const (
 	VoiceBreakOnVoice VoiceBreak = 2 // 有声打断: as soon as the customer speaks (wire 1)
 )
 
-func voiceBreakOf(wire int) VoiceBreak {
-	switch wire {
-	case 0:
-		return VoiceBreakOnMatch
-	case 1:
-		return VoiceBreakOnVoice
+// UnmarshalJSON reads the wire value, 0 or 1 (as a number or text); anything else is unknown.
+func (v *VoiceBreak) UnmarshalJSON(b []byte) error {
+	s, err := flex.Text(b)
+	if err != nil {
+		return err
 	}
-	return 0
+	switch strings.TrimSpace(s) {
+	case "0":
+		*v = VoiceBreakOnMatch
+	case "1":
+		*v = VoiceBreakOnVoice
+	default:
+		*v = 0
+	}
+	return nil
+}
+
+// MarshalJSON writes the wire value, 0 or 1, or null when unknown.
+func (v VoiceBreak) MarshalJSON() ([]byte, error) {
+	if v != VoiceBreakOnMatch && v != VoiceBreakOnVoice {
+		return []byte("null"), nil
+	}
+	return []byte(strconv.Itoa(int(v) - 1)), nil
 }
 
 // TemplateListOptions filters Templates.List.
@@ -96,72 +95,80 @@ type TemplateListOptions struct {
 var templateListEndpoint = endpoint{method: http.MethodPost, path: "/api/templatelist", read: true}
 
 // List returns a page of the account's script templates. Unlike the other List methods it
-// returns no total, since the reply carries none: page until a page comes back short, or use Names
-// for every template at once.
+// returns no total, since the reply carries none: use All, or Names for every template at once.
 //
 // Platform API 7.1 话术模板列表 (POST /api/templatelist): pageIndex, pageSize, voice_break,
 // project_name. The reply's data is the list itself [client code].
 func (s *TemplatesService) List(ctx context.Context, opts *TemplateListOptions) ([]*Template, error) {
+	pg, err := s.page(ctx, opts)
+	return pg.items, err
+}
+
+// All returns every template that matches opts, from page opts.Page on, paging until a page comes
+// back shorter than asked (the reply has no total).
+//
+// Platform API 7.1 话术模板列表 (POST /api/templatelist); see List.
+func (s *TemplatesService) All(ctx context.Context, opts *TemplateListOptions) iter.Seq2[*Template, error] {
+	o := TemplateListOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pageAll(ctx, "templates", &o.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*Template], error) {
+		o.ListOptions = *lo
+		return s.page(ctx, &o)
+	}, func(t *Template) string { return t.SN })
+}
+
+func (s *TemplatesService) page(ctx context.Context, opts *TemplateListOptions) (page[*Template], error) {
 	if opts == nil {
 		opts = &TemplateListOptions{}
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
-		return nil, err
+		return page[*Template]{}, err
 	}
 	switch opts.VoiceBreak {
 	case 0:
 	case VoiceBreakOnMatch, VoiceBreakOnVoice:
 		p.Set("voice_break", int(opts.VoiceBreak)-1)
 	default:
-		return nil, invalid("VoiceBreak", "unknown mode %d", opts.VoiceBreak)
+		return page[*Template]{}, invalid("VoiceBreak", "unknown mode %d", opts.VoiceBreak)
 	}
 	setText(p, "project_name", opts.Name)
 	var list []*Template
 	if err := s.client.fetch(ctx, templateListEndpoint, p, &list); err != nil {
-		return nil, err
+		return page[*Template]{}, err
 	}
-	return list, nil
+	return page[*Template]{items: list}, nil
 }
 
 // Question is one question a template answers (7.2). The page is cut off after four members:
 // Extra keeps the others and Raw the question as received.
 type Question struct {
-	SN         string // asks_sn
-	Title      string // ask_title: the question, e.g. "谢谢"
-	Answer     string // ask_caption: the robot's answer, e.g. "不客气"
-	AskedTimes int
+	SN         string `json:"asks_sn"`
+	Title      string `json:"ask_title"`   // the question, e.g. "谢谢"
+	Answer     string `json:"ask_caption"` // the robot's answer, e.g. "不客气"
+	AskedTimes int    `json:"asked_times"`
 
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-type questionWire struct {
-	SN         flex.String `json:"asks_sn"`
-	Title      flex.String `json:"ask_title"`
-	Answer     flex.String `json:"ask_caption"`
-	AskedTimes flex.Int    `json:"asked_times"`
-}
-
-var questionKeys = jsonKeys(questionWire{})
+var questionCodec = flex.NewCodec[Question]()
 
 // UnmarshalJSON decodes a question tolerantly; see Question.
-func (q *Question) UnmarshalJSON(b []byte) error {
-	var w questionWire
-	extra, raw, err := decodeLoose(b, &w, questionKeys)
-	if err != nil {
-		return err
-	}
-	*q = Question{SN: string(w.SN), Title: string(w.Title), Answer: string(w.Answer), AskedTimes: int(w.AskedTimes),
-		Extra: extra, Raw: raw}
-	return nil
+func (q *Question) UnmarshalJSON(b []byte) error { return questionCodec.Decode(b, q) }
+
+// MarshalJSON writes the question with the platform's member names.
+func (q Question) MarshalJSON() ([]byte, error) { return questionCodec.Encode(&q) }
+
+// TemplateDetails is a template with its questions, as 7.2 answers.
+type TemplateDetails struct {
+	Template  *Template   `json:"task"`
+	Questions []*Question `json:"data"`
 }
 
-// TemplateDetails is a template with its questions.
-type TemplateDetails struct {
-	Template  *Template // the reply's "task" member
-	Questions []*Question
-}
+var templateDetailsCodec = flex.NewCodec[TemplateDetails]()
 
 var templateDataEndpoint = endpoint{method: http.MethodPost, path: "/api/templatedata", read: true, codeless: "data"}
 
@@ -176,14 +183,11 @@ func (s *TemplatesService) Get(ctx context.Context, projectSN string) (*Template
 		return nil, err
 	}
 	p := NewParams().Set("project_sn", projectSN).Set("parent_sn", projectSN)
-	var w struct {
-		Questions []*Question `json:"data"`
-		Task      *Template   `json:"task"`
-	}
-	if err := s.client.fetchBody(ctx, templateDataEndpoint, p, &w); err != nil {
+	var d TemplateDetails
+	if err := fetchBodyWith(ctx, s.client, templateDataEndpoint, p, templateDetailsCodec, &d); err != nil {
 		return nil, err
 	}
-	return &TemplateDetails{Template: w.Task, Questions: w.Questions}, nil
+	return &d, nil
 }
 
 var projectsEndpoint = endpoint{method: http.MethodPost, path: "/api/getProjects", read: true}

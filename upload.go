@@ -1,8 +1,6 @@
 package digelao
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -221,17 +219,4 @@ func allRejected(ep endpoint, succeeded, total int) error {
 		return nil
 	}
 	return fmt.Errorf("digelao: %s %s: %w (0 of %d)", ep.method, ep.path, ErrAllRejected, total)
-}
-
-// fetchBody calls ep and decodes the whole reply into out, for the replies that carry their
-// results beside code (or without one) rather than in data.
-func (c *Client) fetchBody(ctx context.Context, ep endpoint, p *Params, out any) error {
-	r, err := c.call(ctx, ep, p)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(r.body, out); err != nil {
-		return c.decodeErr(ep, err)
-	}
-	return nil
 }

@@ -85,7 +85,7 @@ func TestUploadSendsOrderedSignedFieldsThenTheFile(t *testing.T) {
 	mt.RegisterResponder("POST", testBase+"/api/importsExcelapi", multipartResponder(t, &got, true, 200, `{"code":0,"msg":"导入成功","success":2,"fail":0}`))
 
 	content := "PK\x03\x04 fake workbook"
-	res, err := c.Blacklist.Import(context.Background(), File{Name: "名单.xlsx", Content: strings.NewReader(content)}, 15)
+	res, err := c.Blacklist.Import(context.Background(), &BlacklistImportRequest{File: File{Name: "名单.xlsx", Content: strings.NewReader(content)}, Days: 15})
 	require.NoError(t, err)
 	assert.Equal(t, &AddResult{Added: 2}, res)
 
@@ -124,7 +124,7 @@ func TestUploadIsStreamed(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	require.NoError(t, err)
 	t.Logf("50 MiB upload: %d KiB allocated, %d KiB read ahead of the server", (after.TotalAlloc-before.TotalAlloc)>>10, ahead>>10)
-	assert.Equal(t, int64(7), res.Task.ID)
+	assert.Equal(t, int64(7), res.ID)
 	assert.Greater(t, got, int64(size), "the whole file and the fields arrived")
 	assert.Equal(t, int64(size), src.Done.Load())
 	assert.Equal(t, int64(-1), length, "unknown length: sent chunked")
@@ -158,7 +158,7 @@ func TestUploadRetriesOnlyRewindableContentUnderAllowRetry(t *testing.T) {
 				}
 				return resp, err
 			})
-			_, err := c.Customers.ImportPublic(tc.ctx, File{Name: "c.xls", Content: tc.content()}, false, OriginManual)
+			_, err := c.Customers.ImportPublic(tc.ctx, &ImportPublicRequest{File: File{Name: "c.xls", Content: tc.content()}, Origin: OriginManual})
 			assert.Len(t, files, tc.attempts)
 			for _, f := range files {
 				assert.Equal(t, "rows", f, "every attempt sends the whole file")
@@ -185,8 +185,8 @@ func TestUploadReaderErrorIsReturnedAndNotRetried(t *testing.T) {
 	var got form
 	mt.RegisterResponder("POST", testBase+"/api/importsExcelapi", multipartResponder(t, &got, false, 200, `{"code":0}`))
 	boom := errors.New("disk read failed")
-	_, err := c.Blacklist.Import(AllowRetry(context.Background()),
-		File{Name: "a.xlsx", Content: io.MultiReader(strings.NewReader("abc"), failingReader{boom})}, 0)
+	_, err := c.Blacklist.Import(AllowRetry(context.Background()), &BlacklistImportRequest{
+		File: File{Name: "a.xlsx", Content: io.MultiReader(strings.NewReader("abc"), failingReader{boom})}})
 	require.ErrorIs(t, err, boom)
 	assert.LessOrEqual(t, mt.GetTotalCallCount(), 1)
 }
@@ -215,7 +215,7 @@ func TestUploadAfterReloginRewindsTheFile(t *testing.T) {
 		}
 		return resp, err
 	})
-	res, err := c.Blacklist.Import(context.Background(), File{Name: "a.xlsx", Content: bytes.NewReader([]byte("rows"))}, 0)
+	res, err := c.Blacklist.Import(context.Background(), &BlacklistImportRequest{File: File{Name: "a.xlsx", Content: bytes.NewReader([]byte("rows"))}, Days: 0})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Added)
 	assert.Equal(t, []string{"rows", "rows"}, files)
@@ -227,9 +227,12 @@ func TestUploadRefusesBadFilesBeforeSending(t *testing.T) {
 	c, mt := newMockClient(t)
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"no content": func() error { _, err := c.Blacklist.Import(ctx, File{Name: "a.xlsx"}, 0); return err },
+		"no content": func() error {
+			_, err := c.Blacklist.Import(ctx, &BlacklistImportRequest{File: File{Name: "a.xlsx"}, Days: 0})
+			return err
+		},
 		"csv": func() error {
-			_, err := c.Blacklist.Import(ctx, File{Name: "a.csv", Content: strings.NewReader("x")}, 0)
+			_, err := c.Blacklist.Import(ctx, &BlacklistImportRequest{File: File{Name: "a.csv", Content: strings.NewReader("x")}, Days: 0})
 			return err
 		},
 		"xls for 5.7.1": func() error {
@@ -238,7 +241,7 @@ func TestUploadRefusesBadFilesBeforeSending(t *testing.T) {
 			return err
 		},
 		"no extension": func() error {
-			_, err := c.Customers.ImportPublic(ctx, File{Name: "xlsx", Content: strings.NewReader("x")}, false, OriginManual)
+			_, err := c.Customers.ImportPublic(ctx, &ImportPublicRequest{File: File{Name: "xlsx", Content: strings.NewReader("x")}, Origin: OriginManual})
 			return err
 		},
 	} {
@@ -285,7 +288,7 @@ func TestUploadCancelledMidway(t *testing.T) {
 		return nil, r.Context().Err()
 	})
 	src := testkit.NewZeroReader(1 << 30)
-	_, err := c.Blacklist.Import(ctx, File{Name: "a.xlsx", Content: src}, 0)
+	_, err := c.Blacklist.Import(ctx, &BlacklistImportRequest{File: File{Name: "a.xlsx", Content: src}, Days: 0})
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, src.Done.Load(), int64(1<<30), "reading stopped with the request")
 	// goleak (TestMain) checks that the goroutine writing the body has ended.

@@ -14,7 +14,7 @@ type tenant struct {
 	acct      Account
 	key       string // the only valid api_key; a newer login replaces it
 	keyUntil  time.Time
-	callback  digelao.CallbackConfig
+	callback  digelao.CallbackRequest
 	seats     []*seat
 	tasks     []*task
 	records   []*record
@@ -173,7 +173,7 @@ func (s *Server) authenticate(c *call) error {
 }
 
 // Callback returns the default account's push setting (9.1).
-func (s *Server) Callback() digelao.CallbackConfig {
+func (s *Server) Callback() digelao.CallbackRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tenants[0].callback

@@ -37,7 +37,7 @@ func ExampleNewServer() {
 		panic(err)
 	}
 	defer c.CloseIdleConnections()
-	if err := c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: receiver.URL}); err != nil {
+	if err := c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: receiver.URL}); err != nil {
 		panic(err)
 	}
 	rows := digelao.NewParams().Set("data", []*digelao.Params{

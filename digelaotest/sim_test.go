@@ -40,7 +40,7 @@ func TestAsyncImportAndPushes(t *testing.T) {
 	srv := newServer(t) // real (scaled) time: 1 simulated minute = 50ms
 	c := newClient(t, srv)
 	ctx := testCtx(t)
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: rc.URL + "/call", TaskCallbackURL: rc.URL + "/task"}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: rc.URL + "/call", TaskCallbackURL: rc.URL + "/task"}))
 
 	id, sn := createTask(t, c, "/api/addJsonOfAsync", "异步任务1", true, "13800000001", "13800000002", "13800000003")
 	require.NoError(t, srv.WaitIdle(ctx))
@@ -119,7 +119,7 @@ func TestPushRetries(t *testing.T) {
 			srv := newServer(t, digelaotest.WithManualTime(), digelaotest.WithOutcomes(connectOdd))
 			c := newClient(t, srv)
 			ctx := testCtx(t)
-			require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: rc.URL}))
+			require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: rc.URL}))
 			createTask(t, c, "/api/addJson", "重试", true, "13900000001")
 			require.NoError(t, srv.Flush(ctx))
 
@@ -147,7 +147,7 @@ func TestPushesOnlyWhenOpen(t *testing.T) {
 	srv := newServer(t, digelaotest.WithManualTime())
 	c := newClient(t, srv)
 	ctx := testCtx(t)
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: false, CallbackURL: rc.URL}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: false, CallbackURL: rc.URL}))
 	createTask(t, c, "/api/addJsonOfAsync", "关闭推送", true, "13900000001", "13900000002")
 	require.NoError(t, srv.Flush(ctx))
 	assert.Len(t, srv.CallRecords(), 2)
@@ -529,7 +529,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	c, err := srv.Client()
 	require.NoError(t, err)
 	ctx := testCtx(t)
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: rc.URL, TaskCallbackURL: rc.URL}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: rc.URL, TaskCallbackURL: rc.URL}))
 	createTask(t, c, "/api/addJsonOfAsync", "关闭", true, "13000000001", "13000000002", "13000000003", "13000000004")
 	require.Eventually(t, func() bool { return hits.Load() > 0 }, 10*time.Second, time.Millisecond,
 		"a push is in flight, blocked by the receiver")
@@ -634,7 +634,7 @@ func TestPushOptions(t *testing.T) {
 		digelaotest.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	c := newClient(t, srv)
 	ctx := testCtx(t)
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: rc.URL}))
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: rc.URL}))
 	createTask(t, c, "/api/addJson", "推送选项", true, "13800000001")
 	require.NoError(t, srv.Flush(ctx))
 	pushes := srv.Pushes()

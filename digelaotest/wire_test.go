@@ -194,7 +194,7 @@ func TestGETQueryPHPStyle(t *testing.T) {
 	p := digelao.NewParams().Set("open_callback", "1").Set("callback_url", "https://crm.example.com/push?t=a+b&x=1").
 		Set("tags", []string{"a/b", "测试"}).Set("extra", digelao.NewParams().Set("k", "v"))
 	require.NoError(t, c.Do(ctx, "GET", "/api/setCallback", p, nil))
-	assert.Equal(t, digelao.CallbackConfig{Open: true, CallbackURL: "https://crm.example.com/push?t=a+b&x=1"}, srv.Callback())
+	assert.Equal(t, digelao.CallbackRequest{Open: true, CallbackURL: "https://crm.example.com/push?t=a+b&x=1"}, srv.Callback())
 
 	reqs := srv.Requests()
 	last := reqs[len(reqs)-1]
@@ -352,12 +352,12 @@ func TestSetCallbackValidation(t *testing.T) {
 	srv := newServer(t)
 	c := newClient(t, srv)
 	ctx := testCtx(t)
-	cfg := digelao.CallbackConfig{Open: true, CallbackURL: "https://a.example/call", TaskCallbackURL: "http://a.example/task"}
+	cfg := digelao.CallbackRequest{Open: true, CallbackURL: "https://a.example/call", TaskCallbackURL: "http://a.example/task"}
 	require.NoError(t, c.SetCallback(ctx, &cfg))
 	assert.Equal(t, cfg, srv.Callback())
 	// Without task_callback_url the earlier one stays.
-	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackConfig{CallbackURL: "https://b.example/call"}))
-	assert.Equal(t, digelao.CallbackConfig{CallbackURL: "https://b.example/call", TaskCallbackURL: "http://a.example/task"}, srv.Callback())
+	require.NoError(t, c.SetCallback(ctx, &digelao.CallbackRequest{CallbackURL: "https://b.example/call"}))
+	assert.Equal(t, digelao.CallbackRequest{CallbackURL: "https://b.example/call", TaskCallbackURL: "http://a.example/task"}, srv.Callback())
 
 	for _, p := range []*digelao.Params{
 		digelao.NewParams().Set("open_callback", "1").Set("callback_url", "ftp://x"),

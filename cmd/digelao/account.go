@@ -28,7 +28,7 @@ func setCallbackCmd() *command {
 	return &command{summary: "set where call records and import results are pushed (9.1)", run: func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(e, "set-callback", "--url URL [--task-url URL] [--off] [flags]")
 		c := connFlags(fs, e)
-		var cfg digelao.CallbackConfig
+		var cfg digelao.CallbackRequest
 		off := fs.Bool("off", false, "switch the call-record push off")
 		fs.StringVar(&cfg.CallbackURL, "url", "", "receiver of call records (6.6.1); required")
 		fs.StringVar(&cfg.TaskCallbackURL, "task-url", "", "receiver of import results (5.7.15)")

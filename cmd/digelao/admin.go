@@ -42,13 +42,13 @@ func blacklistAddCmd() *command {
 	return &command{summary: "block a number (8.4)", run: func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(e, "blacklist add", "<phone> [--days N] [--name NAME] [--remark TEXT] [flags]")
 		c := connFlags(fs, e)
-		var entry digelao.BlockEntry
-		days := fs.Int("days", 0, "days to block the number (0: for good)")
+		var entry digelao.BlacklistAddRequest
+		fs.IntVar(&entry.Days, "days", 0, "days to block the number (0: for good)")
 		fs.StringVar(&entry.Name, "name", "", "customer name")
 		fs.StringVar(&entry.Remark, "remark", "", "why it is blocked")
 		return withClient(fs, c, args, 1, func(cl *digelao.Client) error {
 			entry.Phone = fs.Arg(0)
-			res, err := cl.Blacklist.Add(ctx, &entry, *days)
+			res, err := cl.Blacklist.Add(ctx, &entry)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,8 @@ func blacklistImportCmd() *command {
 				return err
 			}
 			defer f.Close() //nolint:errcheck // read-only
-			res, err := cl.Blacklist.Import(ctx, digelao.File{Name: filepath.Base(f.Name()), Content: f}, *days)
+			res, err := cl.Blacklist.Import(ctx, &digelao.BlacklistImportRequest{
+				File: digelao.File{Name: filepath.Base(f.Name()), Content: f}, Days: *days})
 			if res != nil {
 				fmt.Fprintf(e.stdout, "added %d, failed %d\n", res.Added, res.Failed)
 			}

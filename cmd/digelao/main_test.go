@@ -182,7 +182,7 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	list := cli(ctx, vars, "blacklist", "list", "--json")
 	require.Equal(t, exitOK, list.code, list.stderr)
 	assert.Contains(t, list.stdout, "13800138000")
-	id := regexp.MustCompile(`"ID":(\d+)`).FindStringSubmatch(list.stdout)
+	id := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(list.stdout)
 	require.NotNil(t, id, list.stdout)
 	removed := cli(ctx, vars, "blacklist", "remove", id[1])
 	require.Equal(t, exitOK, removed.code, removed.stderr)

@@ -8,7 +8,7 @@
 // Then point the platform at it (behind HTTPS in production) with the token in the URL:
 //
 //	u := "https://crm.example.com/digelao/push"
-//	c.SetCallback(ctx, &digelao.CallbackConfig{Open: true, CallbackURL: u, TaskCallbackURL: u, Token: digelao.NewSecret(token)})
+//	c.SetCallback(ctx, &digelao.CallbackRequest{Open: true, CallbackURL: u, TaskCallbackURL: u, Token: digelao.NewSecret(token)})
 //
 // Each line is {"kind":…,"received_at":…,"event":…} with the push as received. Stop it with
 // Ctrl-C or SIGTERM: it finishes the pushes in flight, then exits.

@@ -215,7 +215,7 @@ func pointPushes(ctx context.Context, c *digelao.Client, p printer, rcv *receive
 	if public != "" {
 		base = public
 	}
-	cfg := &digelao.CallbackConfig{Open: true, CallbackURL: base, TaskCallbackURL: base, Token: rcv.token}
+	cfg := &digelao.CallbackRequest{Open: true, CallbackURL: base, TaskCallbackURL: base, Token: rcv.token}
 	if err := c.SetCallback(ctx, cfg); err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func importResult(ctx context.Context, c *digelao.Client, p printer, rcv *receiv
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		info, err := c.Tasks.ImportResult(ctx, task.ID)
+		info, err := c.Tasks.ImportInfo(ctx, task.ID)
 		if err != nil {
 			return digelao.ImportCounts{}, err
 		}

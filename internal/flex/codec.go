@@ -62,6 +62,12 @@ func (c *Codec[T]) Decode(b []byte, v *T) error {
 	return nil
 }
 
+// Has reports whether T has a field for the member name.
+func (c *Codec[T]) Has(name string) bool {
+	_, ok := c.p.byName[name]
+	return ok
+}
+
 // Encode returns v as a JSON object; see Codec.
 func (c *Codec[T]) Encode(v *T) ([]byte, error) {
 	return c.p.encode(make([]byte, 0, 512), reflect.ValueOf(v).Elem())
@@ -594,4 +600,23 @@ func appendString(dst []byte, s string) []byte {
 		i++
 	}
 	return append(dst, '"')
+}
+
+// Text returns the JSON scalar b as text by the Codec's rules for a string field: a string's
+// content, a number or bool as written, "" for null and PHP's empty array. Anything else is an
+// error.
+func Text(b []byte) (string, error) {
+	var s string
+	d := decoder{b: b}
+	i := ws(b, 0)
+	end, fit, err := d.scalar(i, reflect.ValueOf(&s).Elem(), kString, 0)
+	switch {
+	case err != nil:
+		return "", err
+	case !fit:
+		return "", fmt.Errorf("%.40s is not text", b[i:end])
+	case ws(b, end) != len(b):
+		return "", syntaxErr(ws(b, end), "data after the value")
+	}
+	return s, nil
 }
