@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -18,57 +19,35 @@ type AccountsService service
 // SubAccount is a sub-account as 2.1.1 lists it. Every field is optional on the wire; Extra keeps
 // the members this type has no field for (wangwang, sipname, ext, …).
 type SubAccount struct {
-	UserSN         string
-	UserName       string
-	Contact        string // 姓名: the person's name
-	Job            string
-	ParentSN       string // the main account
-	OrganizationID int
-	MaxCalls       int // max_call_count [inferred: the seat's concurrent AI calls]
-	// TemplateSNs are the script templates of project_sn, which may list several separated by
-	// commas [inferred from client code].
-	TemplateSNs  []string
-	DisplayPhone string
-	LastLoginAt  time.Time
-	ExpiresOn    time.Time                  // expired: the account's expiry date
-	Extra        map[string]json.RawMessage // members without a field above
-	Raw          json.RawMessage            // the item as received
+	UserSN         string    `json:"user_sn"` // what task creation takes as the seat (SeatSN)
+	UserName       string    `json:"user_name"`
+	Contact        string    `json:"contact"` // 姓名: the person's name
+	Job            string    `json:"job"`
+	ParentSN       string    `json:"parent_sn"` // the main account
+	OrganizationID int       `json:"organization_id"`
+	MaxCalls       int       `json:"max_call_count"` // [inferred: the seat's concurrent AI calls]
+	ProjectSN      string    `json:"project_sn"`     // its script templates; see TemplateSNs
+	DisplayPhone   string    `json:"display_phone"`
+	LastLoginAt    time.Time `json:"last_login_time"`
+	ExpiresOn      time.Time `json:"expired"` // the account's expiry date
+
+	Extra map[string]json.RawMessage `json:"-"` // members without a field above; marshalled inline
+	Raw   json.RawMessage            `json:"-"` // the item as received; not marshalled
 }
 
-type subAccountWire struct {
-	UserSN         flex.String `json:"user_sn"`
-	UserName       flex.String `json:"user_name"`
-	Contact        flex.String `json:"contact"`
-	Job            flex.String `json:"job"`
-	ParentSN       flex.String `json:"parent_sn"`
-	OrganizationID flex.Int    `json:"organization_id"`
-	MaxCalls       flex.Int    `json:"max_call_count"`
-	ProjectSN      flex.String `json:"project_sn"`
-	DisplayPhone   flex.String `json:"display_phone"`
-	LastLoginAt    flex.Time   `json:"last_login_time"`
-	ExpiresOn      flex.Time   `json:"expired"`
-}
-
-var subAccountKeys = jsonKeys(subAccountWire{})
+var subAccountCodec = flex.NewCodec[SubAccount]()
 
 // UnmarshalJSON decodes a sub-account tolerantly.
-func (a *SubAccount) UnmarshalJSON(b []byte) error {
-	var w subAccountWire
-	extra, raw, err := decodeLoose(b, &w, subAccountKeys)
-	if err != nil {
-		return err
-	}
-	*a = SubAccount{UserSN: string(w.UserSN), UserName: string(w.UserName), Contact: string(w.Contact),
-		Job: string(w.Job), ParentSN: string(w.ParentSN), OrganizationID: int(w.OrganizationID),
-		MaxCalls: int(w.MaxCalls), TemplateSNs: splitList(string(w.ProjectSN)), DisplayPhone: string(w.DisplayPhone),
-		LastLoginAt: w.LastLoginAt.Time, ExpiresOn: w.ExpiresOn.Time, Extra: extra, Raw: raw}
-	return nil
-}
+func (a *SubAccount) UnmarshalJSON(b []byte) error { return subAccountCodec.Decode(b, a) }
 
-// splitList splits comma-separated text, dropping empty items.
-func splitList(s string) []string {
+// MarshalJSON writes the sub-account with the platform's member names.
+func (a SubAccount) MarshalJSON() ([]byte, error) { return subAccountCodec.Encode(&a) }
+
+// TemplateSNs returns the script templates of ProjectSN, which may list several separated by
+// commas [inferred from client code].
+func (a *SubAccount) TemplateSNs() []string {
 	var out []string
-	for _, f := range strings.Split(s, ",") {
+	for f := range strings.SplitSeq(a.ProjectSN, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
 		}
@@ -77,6 +56,16 @@ func splitList(s string) []string {
 }
 
 var subAccountListEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDatasapi", read: true, codeless: "data"}
+
+// subAccountPage is the reply of 2.1.1, which carries no code.
+type subAccountPage struct {
+	Total *int          `json:"total"`
+	Data  []*SubAccount `json:"data"`
+}
+
+func (p *subAccountPage) page() page[*SubAccount] { return newPage(p.Data, p.Total) }
+
+var subAccountPages = flex.NewCodec[subAccountPage]()
 
 // SubAccountListOptions filters Accounts.List.
 type SubAccountListOptions struct {
@@ -91,26 +80,38 @@ type SubAccountListOptions struct {
 // paginator object ({"current_page":…,"data":[…]}) instead, which decodes the same way. When a
 // reply has no total, the count of the items is returned [inferred].
 func (s *AccountsService) List(ctx context.Context, opts *SubAccountListOptions) ([]*SubAccount, int, error) {
+	pg, err := s.page(ctx, opts)
+	if !pg.counted {
+		pg.total = len(pg.items) // [inferred] a paginator reply without total
+	}
+	return pg.items, pg.total, err
+}
+
+// All returns every sub-account that matches opts, from page opts.Page on, paged as
+// RecordsService.All pages.
+//
+// Platform API 2.1.1 子账号列表 (POST /api/aiUserDatasapi); see List.
+func (s *AccountsService) All(ctx context.Context, opts *SubAccountListOptions) iter.Seq2[*SubAccount, error] {
+	o := SubAccountListOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pageAll(ctx, "sub-accounts", &o.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*SubAccount], error) {
+		o.ListOptions = *lo
+		return s.page(ctx, &o)
+	}, func(a *SubAccount) string { return a.UserSN })
+}
+
+func (s *AccountsService) page(ctx context.Context, opts *SubAccountListOptions) (page[*SubAccount], error) {
 	if opts == nil {
 		opts = &SubAccountListOptions{}
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
-		return nil, 0, err
+		return page[*SubAccount]{}, err
 	}
 	setText(p, "user_name", opts.Name)
-	var w struct {
-		Total flex.Int      `json:"total"`
-		Data  []*SubAccount `json:"data"`
-	}
-	if err := s.client.fetchBody(ctx, subAccountListEndpoint, p, &w); err != nil {
-		return nil, 0, err
-	}
-	total := int(w.Total)
-	if total == 0 {
-		total = len(w.Data) // [inferred] a paginator reply without total
-	}
-	return w.Data, total, nil
+	return fetchPage[*SubAccount](ctx, s.client, subAccountListEndpoint, p, subAccountPages)
 }
 
 // SubAccountInput is what 2.1.2 creates and 2.1.4 changes. The pages mark every field required.
@@ -160,13 +161,11 @@ func (s *AccountsService) Create(ctx context.Context, in *SubAccountInput) (stri
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		UserSN flex.String `json:"user_sn"`
-	}
-	if err := s.client.fetch(ctx, subAccountCreateEndpoint, p, &out); err != nil {
+	var out SubAccount
+	if err := fetchWith(ctx, s.client, subAccountCreateEndpoint, p, subAccountCodec, &out); err != nil {
 		return "", err
 	}
-	return string(out.UserSN), nil
+	return out.UserSN, nil
 }
 
 // Update changes the sub-account named in.UserName.
@@ -183,12 +182,15 @@ func (s *AccountsService) Update(ctx context.Context, in *SubAccountInput) error
 
 // DeleteResult counts what Delete did. The platform gives counts only, not which name failed.
 type DeleteResult struct {
-	Deleted    int // success_num
-	NotAllowed int // not_allowed: sub-accounts the platform refused to delete [inferred: still in use]
-	Failed     int // fail_num
+	Deleted    int `json:"success_num"`
+	NotAllowed int `json:"not_allowed"` // sub-accounts the platform refused to delete [inferred: still in use]
+	Failed     int `json:"fail_num"`
 }
 
-var subAccountDeleteEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDeleteapi"}
+var (
+	subAccountDeleteEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserDeleteapi"}
+	deleteResultCodec        = flex.NewCodec[DeleteResult]()
+)
 
 // Delete deletes the sub-accounts with the given user names. When none was deleted the result
 // comes with an error matching ErrAllRejected.
@@ -206,44 +208,30 @@ func (s *AccountsService) Delete(ctx context.Context, userNames ...string) (*Del
 		}
 	}
 	p := NewParams().Set("pkey", "user_name").Set("entityInstanceId", userNames)
-	var w struct {
-		Deleted    flex.Int `json:"success_num"`
-		NotAllowed flex.Int `json:"not_allowed"`
-		Failed     flex.Int `json:"fail_num"`
-	}
-	if err := s.client.fetchBody(ctx, subAccountDeleteEndpoint, p, &w); err != nil {
+	var res DeleteResult
+	if err := fetchBodyWith(ctx, s.client, subAccountDeleteEndpoint, p, deleteResultCodec, &res); err != nil {
 		return nil, err
 	}
-	res := &DeleteResult{Deleted: int(w.Deleted), NotAllowed: int(w.NotAllowed), Failed: int(w.Failed)}
-	return res, allRejected(subAccountDeleteEndpoint, res.Deleted, len(userNames))
+	return &res, allRejected(subAccountDeleteEndpoint, res.Deleted, len(userNames))
 }
 
-// Role is a role a sub-account can have (its ID is SubAccountInput.RoleID). Extra keeps the
+// Role is a role a sub-account can have (its ID is SubAccountRequest.RoleID). Extra keeps the
 // members without a field here and Raw the role as received.
 type Role struct {
-	ID    int
-	Name  string
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
 }
 
-type roleWire struct {
-	ID   flex.Int    `json:"id"`
-	Name flex.String `json:"name"`
-}
-
-var roleKeys = jsonKeys(roleWire{})
+var roleCodec = flex.NewCodec[Role]()
 
 // UnmarshalJSON decodes a role tolerantly.
-func (r *Role) UnmarshalJSON(b []byte) error {
-	var w roleWire
-	extra, raw, err := decodeLoose(b, &w, roleKeys)
-	if err != nil {
-		return err
-	}
-	*r = Role{ID: int(w.ID), Name: string(w.Name), Extra: extra, Raw: raw}
-	return nil
-}
+func (r *Role) UnmarshalJSON(b []byte) error { return roleCodec.Decode(b, r) }
+
+// MarshalJSON writes the role with the platform's member names.
+func (r Role) MarshalJSON() ([]byte, error) { return roleCodec.Encode(&r) }
 
 var rolesEndpoint = endpoint{method: http.MethodPost, path: "/api/roleGetapi", read: true}
 

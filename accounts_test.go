@@ -24,7 +24,7 @@ func TestAccountsList(t *testing.T) {
 	assert.Equal(t, "坐席", a.Job)
 	assert.Equal(t, 5, a.MaxCalls, "a number sent as a string")
 	assert.Equal(t, 3, a.OrganizationID)
-	assert.Equal(t, []string{"projects|4a92e0c3b1f24d9e8c7a6b5d4e3f2a1b", "projects|d98f0a1b2c3d4e5f60718293a4b5c6d7"}, a.TemplateSNs)
+	assert.Equal(t, []string{"projects|4a92e0c3b1f24d9e8c7a6b5d4e3f2a1b", "projects|d98f0a1b2c3d4e5f60718293a4b5c6d7"}, a.TemplateSNs())
 	assert.Equal(t, china("2026-11-20 09:12:44"), a.LastLoginAt)
 	assert.Equal(t, china("2026-12-31"), a.ExpiresOn)
 	assert.JSONEq(t, `"8001"`, string(a.Extra["ext"]))
@@ -32,7 +32,7 @@ func TestAccountsList(t *testing.T) {
 	assert.Contains(t, string(a.Raw), `"sipname":"ssss123456"`)
 	b := list[1]
 	assert.Empty(t, b.Contact, "null")
-	assert.Nil(t, b.TemplateSNs)
+	assert.Nil(t, b.TemplateSNs())
 	assert.True(t, b.LastLoginAt.IsZero())
 }
 

@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5" //nolint:gosec // login 1.2's sign is md5 by definition
 	"crypto/rand"
@@ -11,6 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +78,15 @@ const (
 	lockMargin = 10 * time.Second
 	// seenKeys is how many of the latest api_keys a client keeps out of its error texts.
 	seenKeys = 4
+	// minKeyLife and maxKeyLife bound a plausible api_key_expire, counted from the login. Outside
+	// them (already past, too close to be worth a login, a relative 7200 read as 1970, years
+	// ahead) the key is taken to live keyLifetime: a wrong guess costs one refused call and a
+	// re-login, where believing it would cost a login per call or a key used long after it expired.
+	minKeyLife = 5 * time.Minute
+	maxKeyLife = 24 * time.Hour
+	// refusalBackoff is how long a login the platform refused is not tried again: callers get the
+	// refusal instead. Client.Login always tries.
+	refusalBackoff = 5 * time.Second
 )
 
 // chinaTime is the platform's time zone, used for login 1.2's timestamp.
@@ -170,7 +183,9 @@ type accessKey struct {
 
 func (k accessKey) account() string { return "access:" + k.id }
 
-// login implements platform 1.2: sign = md5(api_access_id + api_access_secret + timestamp).
+// login implements platform 1.2: sign = md5(api_access_id + api_access_secret + timestamp). Like
+// every call it also sends url, which the 1.2 page does not list; the platform ignores a parameter
+// it does not read, so it is kept [inferred].
 func (k accessKey) login(ctx context.Context, c *Client, now time.Time) (*Session, error) {
 	ts := now.In(*k.zone).Format(time.DateTime)
 	sum := md5.Sum([]byte(k.id + k.secret.Value() + ts)) //nolint:gosec // see import
@@ -191,12 +206,11 @@ func (p userPassword) login(ctx context.Context, c *Client, now time.Time) (*Ses
 	return c.login(ctx, NewParams().Set("username", p.user).Set("password", p.pass.Value()).Set("from", "2"), now)
 }
 
-// loginReply is the data member of a login reply; fields vary by server version.
+// loginReply is the data member of a login reply but user_sn and api_key; fields vary by server
+// version. A member its field cannot read is dropped.
 type loginReply struct {
 	ID           flex.Int    `json:"id"`
-	UserSN       flex.String `json:"user_sn"`
-	APIKey       flex.String `json:"api_key"`
-	APIKeyExpire flex.Int    `json:"api_key_expire"`
+	APIKeyExpire flex.Time   `json:"api_key_expire"` // Unix seconds, or a date-time in China time
 	UserName     flex.String `json:"user_name"`
 	TeamName     flex.String `json:"team_name"`
 	TeamSN       flex.String `json:"team_sn"`
@@ -207,31 +221,89 @@ type loginReply struct {
 	Expired      flex.String `json:"expired"`
 }
 
-var loginEndpoint = endpoint{method: http.MethodPost, path: "/api/login", noAuth: true}
+var (
+	loginEndpoint = endpoint{method: http.MethodPost, path: "/api/login", noAuth: true}
+	loginKeys     = jsonKeys(loginReply{})
+	// apiKeyMember finds the value of an api_key member in a reply excerpt, also one cut short.
+	apiKeyMember = regexp.MustCompile(`("api_key"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\s]*)`)
+)
 
 func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session, error) {
 	r, err := c.call(ctx, loginEndpoint, p)
 	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) { // a reply not understood is quoted, maybe with the key it issued
+			ae.Body = hideAPIKeys(ae.Body)
+		}
 		return nil, err
+	}
+	return c.auth.readLogin(ctx, r, now)
+}
+
+// readLogin reads a login reply. Only user_sn and api_key are essential: each must be a non-empty
+// string (or a number, as text). Every other member is read leniently, or dropped when it cannot
+// be; api_key_expire is then checked by keyExpiry.
+func (a *authenticator) readLogin(ctx context.Context, r *reply, now time.Time) (*Session, error) {
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(r.data, &members) // data that is not an object lacks the essentials below
+	userSN, okSN := loginText(members["user_sn"])
+	key, okKey := loginText(members["api_key"])
+	if !okSN || !okKey {
+		body := excerpt(r.body, append(a.seenKeys(), key)...)
+		return nil, &APIError{HTTPStatus: http.StatusOK, Method: loginEndpoint.method, Path: loginEndpoint.path,
+			Msg: "login reply lacks user_sn or api_key", Body: hideAPIKeys(body)}
 	}
 	var lr loginReply
-	if err := c.decodeData(loginEndpoint, r, &lr); err != nil {
-		return nil, err
+	w := reflect.ValueOf(&lr).Elem()
+	var dropped []string
+	for name, raw := range members {
+		if i, ok := loginKeys[name]; ok && json.Unmarshal(raw, w.Field(i).Addr().Interface()) != nil {
+			w.Field(i).SetZero()
+			dropped = append(dropped, name)
+		}
 	}
-	if lr.UserSN == "" || lr.APIKey == "" {
-		return nil, &APIError{HTTPStatus: http.StatusOK, Method: loginEndpoint.method, Path: loginEndpoint.path,
-			Msg: "login reply lacks user_sn or api_key"}
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		a.log.DebugContext(ctx, "digelao login reply: members not understood were dropped", "members", dropped)
 	}
-	s := &Session{
-		UserSN: string(lr.UserSN), APIKey: NewSecret(string(lr.APIKey)), ExpiresAt: now.Add(keyLifetime),
+	return &Session{
+		UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: a.keyExpiry(ctx, members["api_key_expire"], lr.APIKeyExpire.Time, now),
 		UserID: int64(lr.ID), UserName: string(lr.UserName), TeamName: string(lr.TeamName),
 		TeamSN: string(lr.TeamSN), ParentSN: string(lr.ParentSN), Job: string(lr.Job),
 		CallerGroup: string(lr.CallerGroup), AICount: int(lr.AICount), AccountExpires: string(lr.Expired),
+	}, nil
+}
+
+// hideAPIKeys redacts the value of every api_key member in s, an excerpt of a reply.
+func hideAPIKeys(s string) string { return apiKeyMember.ReplaceAllString(s, `${1}"`+redacted+`"`) }
+
+// loginText reads an essential member of a login reply: a JSON string, or a number as its text.
+// ok is false for anything else and for empty text.
+func loginText(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || (raw[0] != '"' && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return "", false
 	}
-	if lr.APIKeyExpire > 0 {
-		s.ExpiresAt = time.Unix(int64(lr.APIKeyExpire), 0)
+	var s flex.String
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
 	}
-	return s, nil
+	return string(s), s != ""
+}
+
+// keyExpiry returns when a key issued at now expires: t, the reply's api_key_expire (raw as sent),
+// when it lies between minKeyLife and maxKeyLife after now; otherwise the documented keyLifetime
+// after now, with a warning — once per client — unless the reply simply had no api_key_expire.
+func (a *authenticator) keyExpiry(ctx context.Context, raw json.RawMessage, t, now time.Time) time.Time {
+	if !t.Before(now.Add(minKeyLife)) && !t.After(now.Add(maxKeyLife)) {
+		return t
+	}
+	absent := t.IsZero() && (isEmpty(raw) || string(bytes.TrimSpace(raw)) == `""`)
+	if !absent && a.oddExpiry.CompareAndSwap(false, true) {
+		a.log.WarnContext(ctx, "digelao login reply's api_key_expire is implausible; taking the documented two-hour lifetime (logged once per client)",
+			"api_key_expire", fmt.Sprintf("%.40s", raw), "now", now)
+	}
+	return now.Add(keyLifetime)
 }
 
 // Login logs in now and stores the new session for every client sharing the token store, even if
@@ -251,22 +323,39 @@ type authenticator struct {
 	key   string
 	now   func() time.Time
 	log   *slog.Logger
-	// lockTTL bounds how long a crashed holder keeps the refresh lock. It outlives the login it
-	// guards (one attempt, bounded by the client's timeout), so no second login can start while
-	// the first is still running and cancel its key.
+	// lockTTL bounds how long a crashed holder keeps the refresh lock, and how long a caller waits
+	// for another holder. It outlives the login it guards (one attempt, bounded by the client's
+	// timeout), so no second login can start while the first is still running and cancel its key.
 	lockTTL time.Duration
 
-	cur  atomic.Pointer[Session] // the warm path reads only this
-	turn chan struct{}           // a one-slot semaphore: one refresh at a time in this process
+	cur atomic.Pointer[Session] // the warm path reads only this
+
+	mu          sync.Mutex
+	flight      *flight   // the refresh in progress, shared by every caller meanwhile
+	refused     error     // the platform's last refusal of a login
+	refusedTill time.Time // until when refused is answered instead of logging in
+
+	oddExpiry atomic.Bool // an implausible api_key_expire was logged
 
 	seenMu sync.Mutex
 	seen   [seenKeys]string // the last api_keys this client used, newest at seenAt-1
 	seenAt int
 }
 
+// flight is one refresh: its leader runs it, every caller that needs a session meanwhile waits
+// for its result, each under its own context.
+type flight struct {
+	done   chan struct{} // closed when the fields below are set
+	forced bool          // a login even if a session is stored (Client.Login)
+	s      *Session
+	err    error
+	// abandoned reports that the leader's own context ended: err is the leader's, not a waiter's.
+	abandoned bool
+}
+
 func newAuthenticator(c *Client, s *settings) *authenticator {
 	a := &authenticator{c: c, creds: s.creds, store: s.store, now: time.Now, log: s.logger,
-		lockTTL: s.timeout + lockMargin, turn: make(chan struct{}, 1)}
+		lockTTL: s.timeout + lockMargin}
 	if a.creds == nil {
 		return a
 	}
@@ -303,7 +392,9 @@ func (a *authenticator) renew(ctx context.Context, failed *Session) (*Session, e
 }
 
 // refresh returns a session that is fresh and is not failed. It logs in when force is set or when
-// neither this process nor the store has one.
+// neither this process nor the store has one. Callers that come while a refresh is running share
+// its result, success or failure; after the platform refused a login, callers get that refusal for
+// refusalBackoff instead of a new login (force, from Client.Login, tries anyway).
 func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool) (*Session, error) {
 	if a.creds == nil {
 		return nil, &ValidationError{Field: "credentials", Reason: errNoCredentials.Error()}
@@ -313,22 +404,68 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 		a.use(&s)
 		return &s, nil
 	}
-	select {
-	case a.turn <- struct{}{}:
-		defer func() { <-a.turn }()
-	case <-ctx.Done():
-		return nil, errWaitingForLogin(transport.ContextErr(ctx))
-	}
 	usable := func(s *Session) bool { return s.fresh(a.now()) && (failed == nil || !s.APIKey.Equal(failed.APIKey)) }
-	if s := a.cur.Load(); !force && usable(s) {
-		return s, nil // another goroutine refreshed while this one waited its turn
+	for {
+		a.mu.Lock()
+		if s := a.cur.Load(); !force && usable(s) {
+			a.mu.Unlock()
+			return s, nil // another caller refreshed meanwhile
+		}
+		if !force && a.refused != nil && a.now().Before(a.refusedTill) {
+			err := a.refused
+			a.mu.Unlock()
+			return nil, fmt.Errorf("digelao: login refused less than %s ago; not tried again yet: %w", refusalBackoff, err)
+		}
+		f := a.flight
+		if f == nil {
+			f = &flight{done: make(chan struct{}), forced: force}
+			a.flight = f
+			a.mu.Unlock()
+			return a.lead(ctx, f, failed, usable)
+		}
+		a.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, errWaitingForLogin(transport.ContextErr(ctx))
+		}
+		switch {
+		case f.abandoned: // the leader's context ended, not this caller's: try again
+			if ctx.Err() != nil {
+				return nil, errWaitingForLogin(transport.ContextErr(ctx))
+			}
+		case f.err != nil:
+			return nil, f.err
+		case (f.forced || !force) && usable(f.s):
+			return f.s, nil
+		}
+		// A session this caller cannot take (the one it failed with, or a stored one where it must
+		// log in): its own refresh follows.
 	}
+}
+
+// lead runs the refresh f and hands its result to every caller waiting for it.
+func (a *authenticator) lead(ctx context.Context, f *flight, failed *Session, usable func(*Session) bool) (s *Session, err error) {
+	defer func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		f.s, f.err, f.abandoned = s, err, err != nil && ctx.Err() != nil
+		switch {
+		case err == nil:
+			a.refused = nil
+		case refusal(err):
+			a.refused, a.refusedTill = err, a.now().Add(refusalBackoff)
+		}
+		a.flight = nil
+		close(f.done)
+	}()
 	if failed != nil {
 		a.cur.CompareAndSwap(failed, nil)
 		if err := a.store.Delete(ctx, a.key, failed.APIKey.Value()); err != nil {
 			return nil, storeErr("delete", err)
 		}
 	}
+	force, start := f.forced, time.Now()
 	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 		if !force {
 			s, err := a.store.Get(ctx, a.key)
@@ -347,12 +484,27 @@ func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool
 		if ok {
 			return a.loginLocked(ctx, unlock, usable, force)
 		}
+		if held := time.Since(start); held >= a.lockTTL {
+			// No login takes this long: the holder is gone and left a lock that does not expire.
+			a.log.WarnContext(ctx, "digelao the refresh lock is held longer than a login takes; logging in without it",
+				"waited", held, "key", a.key)
+			return a.loginLocked(ctx, func(context.Context) error { return nil }, usable, false)
+		}
 		force = false // another holder is logging in: take its session instead
 		a.log.DebugContext(ctx, "digelao waiting for another instance's login", "wait", wait)
-		if err := transport.Sleep(ctx, wait); err != nil {
+		if err := transport.Sleep(ctx, min(wait, a.lockTTL-time.Since(start))); err != nil {
 			return nil, errWaitingForLogin(err)
 		}
 	}
+}
+
+// refusal reports whether err is the platform refusing a login with a result code, which trying
+// again at once cannot change: 20004 (wrong credentials or access key — and, as the fake answers,
+// a 1.2 timestamp off the platform's clock [inferred]: the code for that is not documented), 20003,
+// or any other. A network error, an HTTP 429 or 5xx, or a reply not understood is no refusal.
+func refusal(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code != 0 && !ae.Retryable()
 }
 
 // loginLocked logs in while holding the store's refresh lock, unless a session appeared meanwhile.

@@ -281,7 +281,7 @@ func BenchmarkPushDecode(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
-			if ev, err := decodePush("application/json", body); err != nil || ev.call == nil {
+			if ev, err := decodePush("application/json", charsetAuto, body); err != nil || ev.call == nil {
 				b.Fatal(err)
 			}
 		}

@@ -218,7 +218,7 @@ func (s *BlacklistService) Add(ctx context.Context, e *BlockEntry, days int) (*A
 //
 // Platform API 8.4 企业防打扰新增 (POST /api/importsExcelapi), multipart: term_value and upload.
 func (s *BlacklistService) Import(ctx context.Context, f File, days int) (*AddResult, error) {
-	file, err := uploadFile(f, excelExts...)
+	file, err := uploadFile(&f, excelExts...)
 	if err != nil {
 		return nil, err
 	}

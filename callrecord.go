@@ -11,7 +11,10 @@ import (
 // push. Every field is optional on the wire; numbers may arrive as strings and text as null.
 // Fields after the documented samples are inferred from the 6.1 rows clients read. Raw keeps the
 // record exactly as received, and Extra every member this type has no field for (customer
-// template columns, fields the documentation does not show), so nothing is lost.
+// template columns, fields the documentation does not show, a member whose name matches a field's
+// only when case is ignored), so nothing is lost. In a push, SN too is exactly as received —
+// nothing trimmed, a byte that is not UTF-8 kept rather than replaced with U+FFFD — since
+// PushHandler de-duplicates by it: two records share a key only if their SN are equal.
 type CallRecord struct {
 	ID                 int64
 	SN                 string // 流水 sn, "account|<32 hex>": the de-duplication key and 6.4's accounts_sn
@@ -50,8 +53,16 @@ type CallRecord struct {
 	ListenedAt         time.Time
 	InterventionAt     time.Time
 
-	Extra map[string]json.RawMessage // members without a field above
-	Raw   json.RawMessage            // the record as received
+	Extra map[string]json.RawMessage // members without a field above, as JSON
+
+	// Raw is the record exactly as received. It is JSON — the object, without a BOM or white
+	// space around it — from 6.1 and from a push whose body is JSON, and then Raw[0] is '{'. From
+	// a push whose body is a form it is that body, which is not JSON: "a=1&b=2", or a multipart
+	// body (its first line names the boundary). A push's Raw keeps its charset: GBK stays GBK
+	// (PushHandler.Charset says how the fields above were read). Check Raw[0] before you store Raw
+	// as JSON, json.Unmarshal it, or json.Marshal the record (which fails on a json.RawMessage
+	// that is not JSON); the fields and Extra are decoded UTF-8 text in either case.
+	Raw json.RawMessage
 }
 
 // Intent returns the AI's intent grade as an IntentGrade.

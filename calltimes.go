@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
 )
@@ -22,61 +23,76 @@ type TimeRange struct {
 
 func (r TimeRange) String() string { return r.From + "-" + r.To }
 
-// CallingHours is the account's calling schedule. A day with no ranges has no calling.
-type CallingHours struct {
-	// Week holds the ranges of week1 … week7: Week[0] is week1. [inferred: week1 is Monday and
-	// week7 Sunday; the pages do not say.]
-	Week [7][]TimeRange
-	// Holiday holds the ranges used on public holidays, and HolidayOn (holiday_status) whether
-	// that holiday schedule applies [inferred from 4.3's reply; 4.4's page is cut off before them].
-	Holiday   []TimeRange
-	HolidayOn bool
+// TimeRanges are a day's calling windows, written on the wire as the platform writes them:
+// "08:30-12:00,13:30-20:30", "" for none.
+type TimeRanges []TimeRange
+
+func (rs TimeRanges) String() string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ",")
 }
 
-type callTimesWire struct {
-	Week1         flex.String `json:"week1"`
-	Week2         flex.String `json:"week2"`
-	Week3         flex.String `json:"week3"`
-	Week4         flex.String `json:"week4"`
-	Week5         flex.String `json:"week5"`
-	Week6         flex.String `json:"week6"`
-	Week7         flex.String `json:"week7"`
-	Holiday       flex.String `json:"holiday"`
-	HolidayStatus flex.Int    `json:"holiday_status"`
-}
-
-// UnmarshalJSON decodes the reply of 4.3: "HH:MM-HH:MM" ranges joined by commas.
-func (h *CallingHours) UnmarshalJSON(b []byte) error {
-	var w callTimesWire
-	if err := json.Unmarshal(b, &w); err != nil {
+// UnmarshalJSON reads "08:30-12:00,13:30-20:30"; "" and null are no range.
+func (rs *TimeRanges) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	*h = CallingHours{HolidayOn: w.HolidayStatus == 1}
-	for i, s := range []flex.String{w.Week1, w.Week2, w.Week3, w.Week4, w.Week5, w.Week6, w.Week7, w.Holiday} {
-		ranges, err := parseRanges(string(s))
-		if err != nil {
-			return err
+	*rs = nil
+	if s == nil {
+		return nil
+	}
+	for f := range strings.SplitSeq(*s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
 		}
-		if i == 7 {
-			h.Holiday = ranges
-		} else {
-			h.Week[i] = ranges
+		from, to, ok := strings.Cut(f, "-")
+		if !ok {
+			return fmt.Errorf("calling hours: %q is not HH:MM-HH:MM", f)
 		}
+		*rs = append(*rs, TimeRange{strings.TrimSpace(from), strings.TrimSpace(to)})
 	}
 	return nil
 }
 
-// parseRanges reads "08:30-12:00,13:30-20:30"; "" is no range.
-func parseRanges(s string) ([]TimeRange, error) {
-	var out []TimeRange
-	for _, f := range splitList(s) {
-		from, to, ok := strings.Cut(f, "-")
-		if !ok {
-			return nil, fmt.Errorf("calling hours: %q is not HH:MM-HH:MM", f)
-		}
-		out = append(out, TimeRange{strings.TrimSpace(from), strings.TrimSpace(to)})
-	}
-	return out, nil
+// MarshalJSON writes the ranges as the platform does.
+func (rs TimeRanges) MarshalJSON() ([]byte, error) { return json.Marshal(rs.String()) }
+
+// CallingHours is the account's calling schedule (4.3, 4.4). A day with no ranges has no
+// calling. [inferred: week1 is Monday and week7 Sunday; the pages do not say.]
+type CallingHours struct {
+	Monday    TimeRanges `json:"week1"`
+	Tuesday   TimeRanges `json:"week2"`
+	Wednesday TimeRanges `json:"week3"`
+	Thursday  TimeRanges `json:"week4"`
+	Friday    TimeRanges `json:"week5"`
+	Saturday  TimeRanges `json:"week6"`
+	Sunday    TimeRanges `json:"week7"`
+	// Holiday holds the ranges used on public holidays, and HolidayOn (holiday_status) whether
+	// that holiday schedule applies [inferred from 4.3's reply; 4.4's page is cut off before them].
+	Holiday   TimeRanges `json:"holiday"`
+	HolidayOn bool       `json:"holiday_status"`
+}
+
+var callingHoursCodec = flex.NewCodec[CallingHours]()
+
+// UnmarshalJSON decodes the reply of 4.3.
+func (h *CallingHours) UnmarshalJSON(b []byte) error { return callingHoursCodec.Decode(b, h) }
+
+// MarshalJSON writes the hours with the platform's member names.
+func (h CallingHours) MarshalJSON() ([]byte, error) { return callingHoursCodec.Encode(&h) }
+
+// Day returns the ranges of weekday d.
+func (h *CallingHours) Day(d time.Weekday) *TimeRanges {
+	return [...]*TimeRanges{&h.Sunday, &h.Monday, &h.Tuesday, &h.Wednesday, &h.Thursday, &h.Friday, &h.Saturday}[d]
+}
+
+// days returns the week's ranges in wire order, week1 to week7.
+func (h *CallingHours) days() [7]TimeRanges {
+	return [7]TimeRanges{h.Monday, h.Tuesday, h.Wednesday, h.Thursday, h.Friday, h.Saturday, h.Sunday}
 }
 
 // minutes returns an "HH:MM" clock time as minutes after midnight; "24:00" only as an end.
@@ -95,7 +111,7 @@ func minutes(s string, end bool) (int, bool) {
 
 // joinRanges checks ranges — valid times, each ending after it starts, in order without overlap —
 // and joins them as the platform writes them.
-func joinRanges(field string, ranges []TimeRange) (string, error) {
+func joinRanges(field string, ranges TimeRanges) (string, error) {
 	parts := make([]string, len(ranges))
 	last := -1
 	for i, r := range ranges {
@@ -125,7 +141,7 @@ var (
 // parameters; data holds week1 … week7, holiday and holiday_status.
 func (s *CallTimesService) Get(ctx context.Context) (*CallingHours, error) {
 	var h CallingHours
-	if err := s.client.fetch(ctx, callTimesGetEndpoint, NewParams(), &h); err != nil {
+	if err := fetchWith(ctx, s.client, callTimesGetEndpoint, NewParams(), callingHoursCodec, &h); err != nil {
 		return nil, err
 	}
 	return &h, nil
@@ -143,13 +159,12 @@ func (s *CallTimesService) Set(ctx context.Context, h *CallingHours) error {
 		return invalid("CallingHours", "is nil")
 	}
 	p := NewParams()
-	for i, day := range h.Week {
-		key := "week" + strconv.Itoa(i+1)
-		v, err := joinRanges(fmt.Sprintf("Week[%d]", i), day)
+	for i, day := range h.days() {
+		v, err := joinRanges(time.Weekday((i+1)%7).String(), day)
 		if err != nil {
 			return err
 		}
-		p.Set(key, v)
+		p.Set("week"+strconv.Itoa(i+1), v)
 	}
 	v, err := joinRanges("Holiday", h.Holiday)
 	if err != nil {

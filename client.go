@@ -148,14 +148,19 @@ func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secr
 	if err := ep.validate(p); err != nil {
 		return nil, err
 	}
+	up, err := newUpload(p)
+	if err != nil {
+		return nil, err
+	}
+	cl := &callState{extra: extra, up: up}
 	if ep.noAuth {
-		return c.send(ctx, ep, p, nil, extra)
+		return c.send(ctx, ep, p, nil, cl)
 	}
 	sess, err := c.auth.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.send(ctx, ep, p, sess, extra)
+	r, err := c.send(ctx, ep, p, sess, cl)
 	if err == nil || !c.auth.renewable(err) {
 		return r, err
 	}
@@ -163,7 +168,13 @@ func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secr
 	if sess, err = c.auth.renew(ctx, sess); err != nil {
 		return nil, err
 	}
-	return c.send(ctx, ep, p, sess, extra)
+	return c.send(ctx, ep, p, sess, cl)
+}
+
+// callState is what the attempts of one call share, its re-login included.
+type callState struct {
+	extra []Secret // secrets carried inside other values (a push token in a URL)
+	up    *upload  // the file, for an upload
 }
 
 func (ep endpoint) validate(p *Params) error {
@@ -186,7 +197,7 @@ func (ep endpoint) validate(p *Params) error {
 
 // send signs and sends one call with sess's common parameters (none when sess is nil), and checks
 // the reply's envelope.
-func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session, extra []Secret) (*reply, error) {
+func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session, cl *callState) (*reply, error) {
 	all := p
 	if sess != nil {
 		all = &Params{keys: make([]string, 0, p.Len()+2), vals: make([]any, 0, p.Len()+2)}
@@ -209,8 +220,8 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 		if q, err = signedQuery(all); err == nil {
 			target, sig = target+"?"+q, q[len(q)-sigLen:] // …&url=<sig>
 		}
-	case hasFile(all):
-		if form, err = newMultipartForm(all); err == nil {
+	case cl.up != nil:
+		if form, err = newMultipartForm(all, cl.up); err == nil {
 			sig = form.fields[len(form.fields)-1][1]
 		}
 	default:
@@ -221,9 +232,9 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 	if err != nil {
 		return nil, &ValidationError{Field: "params", Reason: err.Error()}
 	}
-	secrets := requestSecrets(all, sig, extra)
+	secrets := requestSecrets(all, sig, cl.extra)
 	policy := transport.Retry{}
-	if (ep.read || retryAllowed(ctx)) && form.rewindable() {
+	if (ep.read || retryAllowed(ctx)) && cl.up.rewindable() {
 		policy = c.retry
 	}
 	resp, err := c.http.Do(ctx, policy, func() (*transport.Request, error) {

@@ -241,7 +241,7 @@ func TestMalformedAndHostileReplies(t *testing.T) {
 		{"html 502", 502, "<html><body>502 Bad Gateway</body></html>", func(t *testing.T, e *APIError) {
 			assert.Equal(t, 502, e.HTTPStatus)
 			assert.Contains(t, e.Body, "502 Bad Gateway")
-			assert.True(t, e.Temporary())
+			assert.True(t, e.Retryable())
 		}},
 		{"empty 200", 200, "", func(t *testing.T, e *APIError) { assert.Equal(t, "empty reply", e.Msg) }},
 		{"json array", 200, `[1,2]`, func(t *testing.T, e *APIError) { assert.Equal(t, "reply is not a JSON object", e.Msg) }},

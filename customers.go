@@ -147,7 +147,7 @@ const (
 // auto_ignore, follow_set_id. The reply is {"total","success_count","fail":"0","repeat":"0",
 // "msg","rst":"200"}.
 func (s *CustomersService) ImportPublic(ctx context.Context, f File, autoRelease bool, origin CustomerOrigin) (*CustomerImport, error) {
-	file, err := uploadFile(f, excelExts...)
+	file, err := uploadFile(&f, excelExts...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,10 @@ type CustomerListOptions struct {
 	UpdatedFrom, UpdatedTo time.Time
 }
 
-var customerListEndpoint = endpoint{method: http.MethodGet, path: "/api/customerList", read: true}
+var (
+	customerListEndpoint = endpoint{method: http.MethodGet, path: "/api/customerList", read: true}
+	customerPages        = flex.NewCodec[listPage[*Customer]]()
+)
 
 // List returns a page of the customers of one pool (nil opts: the first page of the public
 // pool) and how many match.
@@ -237,10 +240,6 @@ func (s *CustomersService) List(ctx context.Context, opts *CustomerListOptions) 
 		}
 		p.Set("data", string(b))
 	}
-	var lp listPage[*Customer]
-	if err := s.client.fetch(ctx, customerListEndpoint, p, &lp); err != nil {
-		return nil, 0, err
-	}
-	pg := lp.page()
-	return pg.items, pg.total, nil
+	pg, err := fetchPage[*Customer](ctx, s.client, customerListEndpoint, p, customerPages)
+	return pg.items, pg.total, err
 }

@@ -31,16 +31,6 @@ func jsonKeys(v any) wireKeys {
 	return keys
 }
 
-// extraMembers returns the members of the JSON object b whose names are not in known, or nil
-// when there are none.
-func extraMembers(b []byte, known wireKeys) (map[string]json.RawMessage, error) {
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, err
-	}
-	return unknownMembers(all, known), nil
-}
-
 // unknownMembers deletes the known members from all and returns the rest, or nil when none is left.
 func unknownMembers(all map[string]json.RawMessage, known wireKeys) map[string]json.RawMessage {
 	for k := range all {
@@ -70,34 +60,38 @@ func objectMembers(b []byte) map[string]json.RawMessage {
 }
 
 // decodeMembers is decodeLoose for b already decoded into all (nil when that failed); it takes
-// all over. It reads b once: each member goes straight to its field. Whatever that cannot settle
-// exactly as encoding/json would — a member whose name matches a field only case-insensitively,
-// a value its field rejects, b not being an object — is decoded again by encoding/json, so the
-// result and the error are always encoding/json's.
+// all over. Members are matched to fields by their exact names: unlike encoding/json, a member
+// whose name differs from a field's only in case ("SN" for "sn") is not decoded into the field but
+// kept with the other unknown members, so a record is always the one its exact members describe.
+// When b is not an object, or a member's value is one its field rejects, the error is
+// encoding/json's.
 func decodeMembers(b []byte, all map[string]json.RawMessage, w any, known wireKeys) (map[string]json.RawMessage, json.RawMessage, error) {
-	if all == nil || !fillWire(reflect.ValueOf(w).Elem(), all, known) {
-		reflect.ValueOf(w).Elem().SetZero()
+	v := reflect.ValueOf(w).Elem()
+	if all == nil { // not an object (or null, which leaves w zero): encoding/json says why
 		if err := json.Unmarshal(b, w); err != nil {
 			return nil, nil, err
 		}
-		var err error
-		if all, err = extraMembers(b, known); err != nil {
-			return nil, nil, err
+		return nil, bytes.Clone(b), nil
+	}
+	if err := fillWire(v, all, known); err != nil {
+		// encoding/json names the first bad member in the document's order; fillWire's is the
+		// first met in the map's.
+		v.SetZero()
+		if jerr := json.Unmarshal(b, w); jerr != nil {
+			err = jerr
 		}
-		return all, bytes.Clone(b), nil
+		v.SetZero()
+		return nil, nil, err
 	}
 	return unknownMembers(all, known), bytes.Clone(b), nil
 }
 
-// fillWire decodes each member of all into its field of the struct w; false when a member needs
-// encoding/json itself (see decodeMembers).
-func fillWire(w reflect.Value, all map[string]json.RawMessage, known wireKeys) bool {
+// fillWire decodes each member of all whose name is a known field's into that field of the
+// struct w.
+func fillWire(w reflect.Value, all map[string]json.RawMessage, known wireKeys) error {
 	for k, raw := range all {
 		i, ok := known[k]
 		if !ok {
-			if foldsToKnown(k, known) {
-				return false
-			}
 			continue
 		}
 		field := w.Field(i).Addr().Interface()
@@ -108,21 +102,10 @@ func fillWire(w reflect.Value, all map[string]json.RawMessage, known wireKeys) b
 			err = json.Unmarshal(raw, field)
 		}
 		if err != nil {
-			return false
+			return err
 		}
 	}
-	return true
-}
-
-// foldsToKnown reports whether encoding/json would put member k into a known field, matching
-// names case-insensitively.
-func foldsToKnown(k string, known wireKeys) bool {
-	for name := range known {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // platformTime formats t as the platform writes times: "Y-m-d H:i:s" in China time.
@@ -136,7 +119,10 @@ type ListOptions struct {
 }
 
 // set appends pageIndex and, when set, pageSize to p.
-func (o ListOptions) set(p *Params) error {
+func (o *ListOptions) set(p *Params) error {
+	if o == nil {
+		o = &ListOptions{}
+	}
 	if o.Page < 0 {
 		return invalid("Page", "must not be negative, got %d", o.Page)
 	}
@@ -146,6 +132,36 @@ func (o ListOptions) set(p *Params) error {
 	p.Set("pageIndex", o.Page)
 	if o.PerPage > 0 {
 		p.Set("pageSize", o.PerPage)
+	}
+	return nil
+}
+
+// fetchWith calls ep and decodes the reply's data into out with codec: from the reply's data, or,
+// for an endpoint whose reply carries its result beside the code, from the whole reply (body).
+func fetchWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
+	return fetchFrom(ctx, c, ep, p, codec, out, false)
+}
+
+// fetchBodyWith is fetchWith for the replies that carry their results beside the code (or
+// without one) rather than in data.
+func fetchBodyWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
+	return fetchFrom(ctx, c, ep, p, codec, out, true)
+}
+
+func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T, body bool) error {
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return err
+	}
+	b := r.data
+	if body {
+		b = r.body
+	}
+	if isEmpty(b) {
+		return nil
+	}
+	if err := codec.Decode(b, out); err != nil {
+		return c.decodeErr(ep, err)
 	}
 	return nil
 }

@@ -3,6 +3,9 @@ package digelao
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +44,8 @@ func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 		_, _ = m.Claim(ctx, k)
 		require.NoError(t, m.Complete(ctx, k))
 	}
-	assert.Equal(t, 3, m.done.Len())
+	assert.Len(t, m.done, 3)
+	assert.Len(t, m.order, 3)
 	st, _ = m.Claim(ctx, "0")
 	assert.Equal(t, ClaimNew, st, "the oldest handled key was forgotten")
 	st, _ = m.Claim(ctx, "9")
@@ -76,4 +80,29 @@ func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	assert.EqualValues(t, 1, fresh.Load())
+}
+
+// TestMemoryDedupMemoryCeiling measures the default store full and churning: 300,000 handled
+// pushes through its 100,000 places, each key 1 KiB long. It keeps a fixed-size digest per key, so
+// the keys' length does not count (keeping the keys, it grew by 107 MiB after 101,000 of them).
+func TestMemoryDedupMemoryCeiling(t *testing.T) { // not parallel: it reads the heap
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	ctx := context.Background()
+	before := heap()
+	m := NewMemoryDedup(defaultDedupCapacity)
+	key := []byte(strings.Repeat("k", 1024))
+	for i := range 3 * defaultDedupCapacity {
+		k := strconv.AppendInt(key[:1000], int64(i), 10)
+		_, _ = m.Claim(ctx, string(k))
+		require.NoError(t, m.Complete(ctx, string(k)))
+	}
+	grown := heap() - min(before, heap())
+	runtime.KeepAlive(m)
+	t.Logf("MemoryDedup full with %d keys: %.1f MiB", defaultDedupCapacity, float64(grown)/(1<<20))
+	assert.Less(t, grown, uint64(10<<20), "the documented ceiling: about 6.5 MiB")
 }

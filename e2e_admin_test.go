@@ -66,10 +66,10 @@ func TestEndToEndCallTimes(t *testing.T) {
 
 	h, err := c.CallTimes.Get(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []digelao.TimeRange{{From: "08:30", To: "12:00"}, {From: "13:30", To: "20:30"}}, h.Week[0])
+	assert.Equal(t, digelao.TimeRanges{{From: "08:30", To: "12:00"}, {From: "13:30", To: "20:30"}}, h.Monday)
 
-	h.Week[6] = nil
-	h.Week[5] = []digelao.TimeRange{{From: "09:00", To: "11:30"}}
+	h.Sunday = nil
+	h.Saturday = digelao.TimeRanges{{From: "09:00", To: "11:30"}}
 	h.HolidayOn = false
 	require.NoError(t, c.CallTimes.Set(ctx, h))
 	got, err := c.CallTimes.Get(ctx)
@@ -269,8 +269,7 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 		func(ctx context.Context, c *digelao.Client) error { _, err := c.Accounts.Roles(ctx); return err },
 		func(ctx context.Context, c *digelao.Client) error { _, err := c.CallTimes.Get(ctx); return err },
 		func(ctx context.Context, c *digelao.Client) error {
-			var h digelao.CallingHours
-			h.Week[0] = []digelao.TimeRange{{From: "09:00", To: "18:00"}}
+			h := digelao.CallingHours{Monday: digelao.TimeRanges{{From: "09:00", To: "18:00"}}}
 			return c.CallTimes.Set(ctx, &h)
 		},
 		func(ctx context.Context, c *digelao.Client) error {

@@ -146,8 +146,10 @@ func (e *APIError) Unwrap() error {
 	return info.sentinel
 }
 
-// Temporary reports whether the failure is worth retrying as it is: HTTP 429 or a 5xx.
-func (e *APIError) Temporary() bool {
+// Retryable reports whether the same request may succeed later: the platform answered HTTP 429
+// or a 5xx. Reads are retried by the client already (WithRetries); a write is safe to repeat only
+// when the caller knows it did not take effect (see AllowRetry).
+func (e *APIError) Retryable() bool {
 	return e.HTTPStatus == 429 || e.HTTPStatus >= 500
 }
 

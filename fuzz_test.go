@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
 	"strconv"
@@ -89,28 +90,44 @@ func FuzzParseEnvelope(f *testing.F) {
 }
 
 // FuzzPushDecode feeds arbitrary bodies and content types to the push decoder PushHandler uses: it
-// must never panic, every event's Raw must be JSON, and what it builds from a form stays within a
-// constant factor of the body, which the handler bounds by MaxBodyBytes.
+// must never panic; every event's Raw is the body as received (a JSON object without the white
+// space around it, or else the whole body), JSON when it starts with '{' and the body is UTF-8; a
+// call record's key is of fixed size and made of its SN, which is bounded; and the JSON object
+// built from a form stays within a constant factor of the body, which the handler bounds by
+// MaxBodyBytes.
 func FuzzPushDecode(f *testing.F) {
 	f.Add("application/json", SampleCallRecordPush("account|1", "13800138000"))
 	f.Add("application/json", SampleImportResultPush(ImportResult{TaskSN: "t", Counts: ImportCounts{Total: 1}}))
 	f.Add("", SampleTaskAnalyticsPush("t"))
 	f.Add("application/x-www-form-urlencoded", []byte("sn=account%7C1&phone=1&talktimes=3&m%5Ba%5D%5B%5D=1"))
+	f.Add("application/x-www-form-urlencoded; charset=gbk", []byte("sn=account%7C1&name=%D5%C5%C8%FD"))
 	f.Add("application/x-www-form-urlencoded", []byte("data=%7B%22sn%22%3A%22s%22%7D"))
+	f.Add("application/json; charset=gb18030", []byte("{\"sn\":\"a\",\"name\":\"\xd5\xc5\x95\x32\x82\x36\"}"))
 	f.Add("multipart/form-data; boundary=X", []byte("--X\r\nContent-Disposition: form-data; name=\"sn\"\r\n\r\ns\r\n--X--\r\n"))
-	for _, s := range []string{`[]`, `"x"`, `{"import_mark":"x","dial_task_main_sn":1}`, `{"dial_task_main_data":{}}`, "%zz", "\xef\xbb\xbf{}"} {
+	for _, s := range []string{`[]`, `"x"`, `{"import_mark":"x","dial_task_main_sn":1}`, `{"dial_task_main_data":{}}`, "%zz",
+		"\xef\xbb\xbf{}", "{\"sn\":\"a|\xff\"}", `{"sn":"\ud83d\ude00\u00e9","SN":"b"}`, `{"sn":"\ud800","id":1}`} {
 		f.Add("", []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		ev, err := decodePush(contentType, body)
+		cs, _ := requestCharset(charsetAuto, contentType)
+		if pb, err := pushObject(contentType, cs, body); err == nil && pb != nil && len(pb.obj) > 6*len(body)+8 {
+			t.Fatalf("%d bytes of JSON from a body of %d", len(pb.obj), len(body))
+		}
+		ev, err := decodePush(contentType, cs, body)
 		if err != nil {
 			return
 		}
-		_ = ev.dedupKey()
 		var raw json.RawMessage
 		switch {
 		case ev.call != nil:
 			raw = ev.call.Raw
+			key := ev.dedupKey()
+			if key != "" && len(key) != len("call:")+32 {
+				t.Fatalf("key %q", key)
+			}
+			if len(ev.call.SN) > maxSNBytes || (key == "") != (ev.call.SN == "" && ev.call.ID == 0) {
+				t.Fatalf("key %q for sn %q, id %d", key, ev.call.SN, ev.call.ID)
+			}
 		case ev.imp != nil:
 			raw = ev.imp.Raw
 		case ev.stats != nil:
@@ -118,11 +135,13 @@ func FuzzPushDecode(f *testing.F) {
 		default:
 			return
 		}
-		if !json.Valid(raw) {
-			t.Fatalf("Raw is not JSON: %q", raw)
+		trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+		isJSON := raw[0] == '{'
+		if isJSON && !bytes.Equal(raw, trimmed) || !isJSON && !bytes.Equal(raw, body) {
+			t.Fatalf("Raw %q from a body of %q", raw, body)
 		}
-		if len(raw) > 6*len(body)+2 {
-			t.Fatalf("%d bytes of Raw from a body of %d", len(raw), len(body))
+		if isJSON && utf8.Valid(body) && !json.Valid(raw) {
+			t.Fatalf("Raw is not JSON: %q", raw)
 		}
 	})
 }

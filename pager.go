@@ -1,9 +1,7 @@
 package digelao
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 
@@ -23,57 +21,39 @@ type page[T any] struct {
 }
 
 // listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
-// PHP writes an empty page as [] or {}, and a list with holes as an object: all decode.
 type listPage[T any] struct {
-	Total *flex.Int  `json:"total"`
-	List  phpList[T] `json:"list"`
+	Total *int `json:"total"`
+	List  []T  `json:"list"`
 }
 
-func (p *listPage[T]) page() page[T] {
-	pg := page[T]{items: p.List}
-	if p.Total != nil {
-		pg.total, pg.counted = int(*p.Total), true
+func (p *listPage[T]) page() page[T] { return newPage(p.List, p.Total) }
+
+// newPage returns the page of items, counted when the reply had a total.
+func newPage[T any](items []T, total *int) page[T] {
+	if total == nil {
+		return page[T]{items: items}
 	}
-	return pg
+	return page[T]{items: items, total: *total, counted: true}
 }
 
-// phpList is a JSON list as PHP's json_encode writes one: an array; null, [] or {} when empty;
-// or an object keyed "0", "1", … when the array has holes (its values are the items, in order).
-type phpList[T any] []T
+// pageReply is a list endpoint's reply that holds a page of T.
+type pageReply[T, R any] interface {
+	*R
+	page() page[T]
+}
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (l *phpList[T]) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case isEmpty(b):
-		*l = nil
-		return nil
-	case b[0] == '[':
-		return json.Unmarshal(b, (*[]T)(l))
-	case b[0] != '{':
-		return fmt.Errorf("expected a list, got %.20s", b)
+// fetchPage calls the list endpoint ep and decodes its page with codec: from the reply's data, or,
+// for an endpoint whose documented reply has no code, from the whole reply.
+func fetchPage[T, R any, PR pageReply[T, R]](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[R]) (page[T], error) {
+	var reply R
+	if err := fetchFrom(ctx, c, ep, p, codec, &reply, ep.codeless != ""); err != nil {
+		return page[T]{}, err
 	}
-	var items []T
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if _, err := dec.Token(); err != nil { // {
-		return err
-	}
-	for dec.More() {
-		if _, err := dec.Token(); err != nil { // the key
-			return err
-		}
-		var v T
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-		items = append(items, v)
-	}
-	*l = items
-	return nil
+	return PR(&reply).page(), nil
 }
 
 // pageAll returns every item of a paged list from page first.Page on (DefaultAllPageSize items a
-// page unless first.PerPage is set), calling fetch page after page, as the platform's own clients
+// page unless first.PerPage is set; first may be nil), calling fetch page after page, as the platform's own clients
 // page: pageIndex 0, 1, 2, … until the total is reached. A reply without a total is paged until a
 // page comes back shorter than asked. key identifies an item, to notice a platform that ignores
 // pageIndex.
@@ -81,8 +61,11 @@ func (l *phpList[T]) UnmarshalJSON(b []byte) error {
 // It never ends short silently: pages that run out before the total, and a page that repeats the
 // one before, end the sequence with an error matching ErrIncomplete. Any other error, and ctx
 // ending, end it too; the error is yielded with a zero item.
-func pageAll[T any](ctx context.Context, what string, first ListOptions, fetch func(context.Context, ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
-	o := first
+func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
+	var o ListOptions
+	if first != nil {
+		o = *first
+	}
 	if o.PerPage == 0 {
 		o.PerPage = DefaultAllPageSize
 	}
@@ -95,7 +78,7 @@ func pageAll[T any](ctx context.Context, what string, first ListOptions, fetch f
 				yield(zero, transport.ContextErr(ctx))
 				return
 			}
-			pg, err := fetch(ctx, o)
+			pg, err := fetch(ctx, &o)
 			if err != nil {
 				yield(zero, err)
 				return

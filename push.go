@@ -3,6 +3,8 @@ package digelao
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,29 +36,37 @@ import (
 //
 //   - 405 for a method other than POST, 401 when Token is set and the request's token query
 //     parameter does not match, 413 for a body over MaxBodyBytes, 400 for a body that is neither
-//     JSON nor a form. No callback runs.
-//   - 500 when the callback returned an error or panicked.
+//     JSON nor a form, and for a call record whose sn is over 256 bytes (a platform sn is under
+//     64) or holds an escaped lone surrogate. No callback runs.
+//   - 500 when the callback returned an error or panicked, and for every push while Charset
+//     names no charset the handler reads (a misconfigured receiver acknowledges nothing).
 //   - 501 when no callback takes the event: the kind's callback is nil and so is OnUnknown.
 //   - 503 when the de-duplication store failed, or while another delivery of the same call
 //     record is being handled.
 //
 // Bodies may be a JSON object, an application/x-www-form-urlencoded or multipart form (read as PHP
 // reads one: "import_mark[totalCount]=1" nests), or a form whose only field holds a JSON object:
-// the documentation does not give the pushes' Content-Type. A body with dial_task_main_sn and
-// import_mark is an import result, one with dial_task_main_data task analytics, one with sn or
-// phone a call record. Anything else, and a body of a known kind whose fields do not decode, goes
-// to OnUnknown as received; so does a known kind whose callback is nil.
+// the documentation does not give the pushes' Content-Type. Text is read in the charset Charset
+// chooses (by default the one the Content-Type names, else UTF-8 or GB18030, whichever the body
+// is). A body with members dial_task_main_sn and import_mark is an import result, one with
+// dial_task_main_data task analytics, one with sn or phone a call record; member names are
+// matched exactly ("SN" is not sn, and goes to CallRecord.Extra). Anything else, and a body of a
+// known kind whose fields do not decode, goes to OnUnknown as received; so does a known kind whose
+// callback is nil.
 //
 // Call records are de-duplicated by sn (id when sn is empty), since the platform may deliver the
 // same record more than once: a record already handled is answered SUCCESS without calling
 // OnCallRecord again, and one whose callback failed is forgotten so that its redelivery is
-// handled. Import results and analytics are not de-duplicated and arrive at least once: appending
-// numbers to a task (5.7.2) pushes another import result for the same task, possibly with the
-// same bytes, so nothing tells a redelivery from a new import. Make those callbacks idempotent.
+// handled. The key is a digest of the sn exactly as received (or of the id, apart from every sn):
+// two records share it only when their sn are the same text, and CallRecord.SN holds that text.
+// Import results and analytics are not de-duplicated and arrive at least once: appending numbers
+// to a task (5.7.2) pushes another import result for the same task, possibly with the same bytes,
+// so nothing tells a redelivery from a new import. Make those callbacks idempotent.
 //
 // Pushes carry no signature (REFERENCE §5): set Token, give SetCallback a URL from CallbackURL,
-// and serve over HTTPS. The pushes are not a complete feed either: as the platform recommends,
-// sweep the call-record list (6.1 /api/crmList) now and then to fill gaps.
+// and serve over HTTPS. Without Token anyone who finds the URL can push; the handler logs a
+// warning about it once, at its first request. The pushes are not a complete feed either: as the
+// platform recommends, sweep the call-record list (6.1 /api/crmList) now and then to fill gaps.
 //
 // The zero value with a callback set is ready to use, with an in-memory de-duplication store;
 // do not copy a PushHandler after its first request. It is safe for concurrent use.
@@ -76,15 +86,26 @@ type PushHandler struct {
 	Token Secret
 	// MaxBodyBytes bounds a push's body. Default 1 MiB.
 	MaxBodyBytes int64
+	// Charset is how the text of a push is read. "" (the default) reads it in the charset its
+	// Content-Type names, else as UTF-8 when it is valid UTF-8, else as GB18030 (which extends
+	// GBK and GB2312), the likely charset of a Chinese PHP platform. "utf-8", "gbk", "gb2312" or
+	// "gb18030" reads every push so, whatever its Content-Type says. Text that does not read in
+	// its charset is kept as received and logged: its decoded fields then hold U+FFFD where a
+	// byte was not text, while Raw and CallRecord.SN keep the bytes. Any other value answers
+	// every push 500.
+	Charset string
 	// Dedup remembers which call records were handled. Give every replica behind one callback
-	// URL the same store (redisstore.Store). Default: NewMemoryDedup(100_000), for one process.
+	// URL the same store (redisstore.Store). Default: NewMemoryDedup(100_000), for one process
+	// (about 6.5 MiB when full).
 	Dedup DedupStore
 	// Logger receives a line per refused or failed push and per duplicate. Default: discard.
 	Logger *slog.Logger
 
-	once  sync.Once
-	dedup DedupStore
-	log   *slog.Logger
+	once    sync.Once
+	dedup   DedupStore
+	log     *slog.Logger
+	charset charset
+	config  error // why the handler cannot take pushes
 }
 
 // Defaults of PushHandler.
@@ -94,6 +115,8 @@ const (
 	// settleTimeout bounds the de-duplication store's calls, which run even when the request's
 	// context ended: a claim left in progress would refuse the redeliveries that follow.
 	settleTimeout = 10 * time.Second
+	// maxSNBytes bounds the sn a call record may carry: it becomes a de-duplication key.
+	maxSNBytes = 256
 )
 
 func (h *PushHandler) init() {
@@ -104,12 +127,25 @@ func (h *PushHandler) init() {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if cs, err := parseCharset(h.Charset); err != nil {
+		h.config = fmt.Errorf("PushHandler.Charset: %w", err)
+	} else {
+		h.charset = cs
+	}
+	if h.Token.IsZero() {
+		h.log.Warn("digelao: PushHandler.Token is not set: anyone who finds the callback URL can push")
+	}
 }
 
 // ServeHTTP implements http.Handler; see PushHandler.
 func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.once.Do(h.init)
 	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
+	if h.config != nil {
+		log.Error("digelao: push handler misconfigured; answering 500", "error", h.config)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		refuse(w, log, http.StatusMethodNotAllowed, "method", r.Method)
@@ -129,12 +165,20 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, log, http.StatusBadRequest, "error", err)
 		return
 	}
-	ev, err := decodePush(r.Header.Get("Content-Type"), body)
+	contentType := r.Header.Get("Content-Type")
+	cs, err := requestCharset(h.charset, contentType)
+	if err != nil {
+		log.Warn("digelao: push declares a charset the handler does not read; read as UTF-8 or GB18030", "error", err)
+	}
+	ev, err := decodePush(contentType, cs, body)
 	if err != nil {
 		refuse(w, log, http.StatusBadRequest, "error", err)
 		return
 	}
 	log = log.With("kind", ev.kind())
+	if ev.unread {
+		log.Warn("digelao: push text does not read in its charset; kept as received")
+	}
 	if ev.err != nil {
 		log.Warn("digelao: push does not decode; passed on as unknown", "error", ev.err)
 	}
@@ -177,7 +221,7 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 	if key == "" {
 		return h.run(ctx, fn, log)
 	}
-	log = log.With("key", key)
+	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
 	// The store runs on a context the platform hanging up does not end: a claim taken whose reply
 	// was lost to a cancelled context would refuse every redelivery until it lapsed.
 	claimCtx, cancel := settled(ctx)
@@ -252,17 +296,19 @@ func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, l
 type ImportResult struct {
 	TaskSN  string // dial_task_main_sn
 	Counts  ImportCounts
-	Failure string          // why the import failed; empty on success
-	Raw     json.RawMessage // the push as received (a form as a JSON object)
+	Failure string // why the import failed; empty on success
+	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'.
+	Raw json.RawMessage
 }
 
 // TaskAnalytics is a task's statistics, pushed at the interval set in the platform's console
 // (Platform API 7.7 推送数据分析数据).
 type TaskAnalytics struct {
-	Task      AnalyticsTask   // dial_task_main_data
-	HangUps   []HangUpStat    // hang_up_data: where in the script callees hung up (跳出率)
-	Unmatched []string        // out_of_key_data: what callees said that the script did not match (待学习问题)
-	Raw       json.RawMessage // the push as received (a form as a JSON object)
+	Task      AnalyticsTask // dial_task_main_data
+	HangUps   []HangUpStat  // hang_up_data: where in the script callees hung up (跳出率)
+	Unmatched []string      // out_of_key_data: what callees said that the script did not match (待学习问题)
+	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'.
+	Raw json.RawMessage
 }
 
 // AnalyticsTask is the task part of TaskAnalytics.
@@ -291,10 +337,11 @@ type HangUpStat struct {
 
 // pushEvent is a decoded push: one of call, imp, stats, or none for an unknown one.
 type pushEvent struct {
-	call  *CallRecord
-	imp   *ImportResult
-	stats *TaskAnalytics
-	err   error // why a push that looks like a known kind is unknown
+	call   *CallRecord
+	imp    *ImportResult
+	stats  *TaskAnalytics
+	err    error // why a push that looks like a known kind is unknown
+	unread bool  // its text does not read in its charset and was kept as received
 }
 
 func (e *pushEvent) kind() string {
@@ -309,41 +356,71 @@ func (e *pushEvent) kind() string {
 	return "unknown"
 }
 
-// dedupKey is the DedupStore key of a call record: "call:" and its sn, or "call:id:" and its id;
-// "" for anything else.
+// dedupKey is the DedupStore key of a call record, "" for anything else: "call:" and 32 hex
+// digits, the first 128 bits of the SHA-256 of "sn", a zero byte and the sn exactly as received,
+// or, without an sn, of "id", a zero byte and the id in decimal. Its size is fixed, and it is
+// one-to-one (but for a hash collision) over what it is made of: sn and id never meet.
 func (e *pushEvent) dedupKey() string {
+	var of string
 	switch {
 	case e.call == nil:
 		return ""
 	case e.call.SN != "":
-		return "call:" + e.call.SN
+		of = "sn\x00" + e.call.SN
 	case e.call.ID != 0:
-		return "call:id:" + strconv.FormatInt(e.call.ID, 10)
+		of = "id\x00" + strconv.FormatInt(e.call.ID, 10)
+	default:
+		return ""
 	}
-	return ""
+	sum := sha256.Sum256([]byte(of))
+	return "call:" + hex.EncodeToString(sum[:16])
 }
 
 var errEmptyPush = errors.New("empty body")
 
-// decodePush turns a push's body into an event. The error is for a body that is neither JSON
-// nor a form; valid JSON that is not an object, and an object of no known kind, are unknown
-// events.
-func decodePush(contentType string, body []byte) (*pushEvent, error) {
-	obj, err := pushObject(contentType, body)
-	if err != nil || obj == nil {
+// decodePush turns a push's body, its text read in cs, into an event. The error is for a body
+// that is neither JSON nor a form, and for a call record whose sn cannot be a key; valid JSON that
+// is not an object, and an object of no known kind, are unknown events.
+func decodePush(contentType string, cs charset, body []byte) (*pushEvent, error) {
+	pb, err := pushObject(contentType, cs, body)
+	if err != nil || pb == nil {
 		return &pushEvent{}, err
 	}
-	return classify(obj)
+	return classify(pb)
 }
 
-// pushObject returns the JSON object a push carries, or nil for JSON that is not an object.
-func pushObject(contentType string, body []byte) ([]byte, error) {
+// requestCharset returns the charset a push is read in: cs when Charset chose one, else the one
+// its Content-Type names. The error is for a charset named but not read (auto is used instead).
+func requestCharset(cs charset, contentType string) (charset, error) {
+	if cs != charsetAuto {
+		return cs, nil
+	}
+	_, params, _ := mime.ParseMediaType(contentType)
+	name, ok := params["charset"]
+	if !ok {
+		return charsetAuto, nil
+	}
+	return parseCharset(name)
+}
+
+// pushBody is a push's body, read.
+type pushBody struct {
+	obj    []byte         // the JSON object the push carries, as UTF-8 text
+	raw    []byte         // the push as received: its JSON object, or the whole body of a form
+	fields map[string]any // a form's fields, when obj was built from them: their exact text
+	read   bool           // false when its text does not read in its charset: kept as received
+}
+
+// pushObject returns the JSON object a push carries, its text read in cs, or nil for JSON that is
+// not an object.
+func pushObject(contentType string, cs charset, body []byte) (*pushBody, error) {
 	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(b) == 0 {
 		return nil, errEmptyPush
 	}
-	if b[0] == '{' {
-		return b, nil // checked by classify
+	if b[0] == '{' { // checked by classify
+		text, ok := cs.read([]string{string(b)})
+		return &pushBody{obj: []byte(text[0]), raw: b, read: ok}, nil
 	}
 	if json.Valid(b) {
 		return nil, nil
@@ -361,7 +438,29 @@ func pushObject(contentType string, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neither JSON nor a form: %w", err)
 	}
-	return formObject(vals)
+	vals, ok := readForm(vals, cs)
+	obj, fields, err := formObject(vals)
+	if err != nil {
+		return nil, err
+	}
+	return &pushBody{obj: obj, raw: body, fields: fields, read: ok}, nil
+}
+
+// readForm returns a form's names and values read in cs, and false when they do not read in it
+// (then they are as received). A form is read as a whole: one charset for all its text.
+func readForm(vals url.Values, cs charset) (url.Values, bool) {
+	names := slices.Sorted(maps.Keys(vals))
+	var texts []string
+	for _, k := range names {
+		texts = append(append(texts, k), vals[k]...)
+	}
+	texts, ok := cs.read(texts)
+	read := make(url.Values, len(names))
+	for _, k := range names {
+		n := len(vals[k])
+		read[texts[0]], texts = texts[1:1+n], texts[1+n:]
+	}
+	return read, ok
 }
 
 // multipartValues returns the fields of a multipart form.
@@ -385,17 +484,17 @@ func multipartValues(b []byte, boundary string) (url.Values, error) {
 }
 
 // formObject returns a form as a JSON object: the object a sole field holds (as "data={…}" or a
-// percent-encoded "{…}" alone), or else the fields, read as PHP reads them.
-func formObject(vals url.Values) ([]byte, error) {
+// percent-encoded "{…}" alone), or else the fields, read as PHP reads them, which it also returns.
+func formObject(vals url.Values) ([]byte, map[string]any, error) {
 	if len(vals) == 1 {
 		for k, vs := range vals {
 			if len(vs) == 1 {
 				if obj := jsonObject(vs[0]); obj != nil {
-					return obj, nil
+					return obj, nil, nil
 				}
 				if vs[0] == "" {
 					if obj := jsonObject(k); obj != nil {
-						return obj, nil
+						return obj, nil, nil
 					}
 				}
 			}
@@ -408,7 +507,8 @@ func formObject(vals url.Values) ([]byte, error) {
 			putForm(root, path, v)
 		}
 	}
-	return json.Marshal(root)
+	obj, err := json.Marshal(root)
+	return obj, root, err
 }
 
 // jsonObject returns s as bytes when it is a JSON object, else nil.
@@ -469,41 +569,58 @@ func putForm(m map[string]any, path []string, v string) {
 }
 
 // classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
-// an unknown event, with the reason in err.
-func classify(obj []byte) (*pushEvent, error) {
+// an unknown event, with the reason in err; the error is for a call record whose sn cannot be its
+// key.
+func classify(pb *pushBody) (*pushEvent, error) {
 	var all map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &all); err != nil {
-		return &pushEvent{}, fmt.Errorf("invalid JSON: %w", err)
+	if err := json.Unmarshal(pb.obj, &all); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
-	var ev pushEvent
+	ev := pushEvent{unread: !pb.read}
 	var err error
 	switch {
-	case hasMember(all, "dial_task_main_sn") && hasMember(all, "import_mark"):
-		ev.imp, err = decodeImportResult(obj)
-	case hasMember(all, "dial_task_main_data"):
-		ev.stats, err = decodeTaskAnalytics(obj)
-	case hasMember(all, "sn") || hasMember(all, "phone"):
+	case has(all, "dial_task_main_sn") && has(all, "import_mark"):
+		if ev.imp, err = decodeImportResult(pb.obj); err == nil {
+			ev.imp.Raw = pb.raw
+		}
+	case has(all, "dial_task_main_data"):
+		if ev.stats, err = decodeTaskAnalytics(pb.obj); err == nil {
+			ev.stats.Raw = pb.raw
+		}
+	case has(all, "sn") || has(all, "phone"):
+		sn, snErr := pb.text(all, "sn") // before decode takes all over
 		ev.call = new(CallRecord)
-		err = ev.call.decode(obj, all)
+		if err = ev.call.decode(pb.obj, all); err != nil {
+			break
+		}
+		if snErr == nil && len(sn) > maxSNBytes {
+			snErr = fmt.Errorf("%d bytes, over %d (a platform sn is under 64)", len(sn), maxSNBytes)
+		}
+		if snErr != nil {
+			return nil, fmt.Errorf("call record's sn: %w", snErr)
+		}
+		ev.call.SN, ev.call.Raw = sn, pb.raw
 	}
 	if err != nil {
-		return &pushEvent{err: err}, nil
+		return &pushEvent{err: err, unread: ev.unread}, nil
 	}
 	return &ev, nil
 }
 
-// hasMember reports whether all has a member that encoding/json would decode into a field named
-// name: the name itself, or one equal to it case-insensitively.
-func hasMember(all map[string]json.RawMessage, name string) bool {
-	if _, ok := all[name]; ok {
-		return true
+// has reports whether all has a member of exactly that name.
+func has(all map[string]json.RawMessage, name string) bool {
+	_, ok := all[name]
+	return ok
+}
+
+// text returns the member name's text exactly as received: a form field's as read, or a JSON
+// value's by exactText.
+func (pb *pushBody) text(all map[string]json.RawMessage, name string) (string, error) {
+	if pb.fields != nil {
+		s, _ := pb.fields[name].(string) // a list or an object does not decode as a record
+		return s, nil
 	}
-	for k := range all {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
+	return exactText(all[name])
 }
 
 func decodeImportResult(obj []byte) (*ImportResult, error) {
@@ -514,7 +631,7 @@ func decodeImportResult(obj []byte) (*ImportResult, error) {
 	if err := json.Unmarshal(obj, &w); err != nil {
 		return nil, err
 	}
-	r := &ImportResult{TaskSN: string(w.TaskSN), Raw: bytes.Clone(obj)}
+	r := &ImportResult{TaskSN: string(w.TaskSN)}
 	mark := bytes.TrimSpace(w.Mark)
 	var s string
 	switch {
@@ -563,7 +680,7 @@ func decodeTaskAnalytics(obj []byte) (*TaskAnalytics, error) {
 		return nil, err
 	}
 	t := w.Task
-	a := &TaskAnalytics{Raw: bytes.Clone(obj), Task: AnalyticsTask{
+	a := &TaskAnalytics{Task: AnalyticsTask{
 		TaskSN: string(t.TaskSN), Source: string(t.Source), ProjectSN: string(t.ProjectSN),
 		ProjectCaption: string(t.ProjectCaption), Status: int(t.Status), Total: int(t.Total), Sent: int(t.Sent),
 		Success: int(t.Success), Operator: string(t.Operator), UserName: string(t.UserName),

@@ -21,8 +21,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 const (
@@ -146,6 +148,11 @@ func TestPushHandlerRefusals(t *testing.T) {
 		{name: "truncated JSON", body: record[:len(record)/2], status: http.StatusBadRequest},
 		{name: "truncated JSON list", body: []byte(`[{"sn":"x"}`), status: http.StatusBadRequest},
 		{name: "bad form escape", body: []byte("sn=%zz"), status: http.StatusBadRequest},
+		{name: "sn over 256 bytes", body: []byte(`{"sn":"` + strings.Repeat("a", 257) + `"}`), status: http.StatusBadRequest},
+		{name: "sn with a lone surrogate", body: []byte(`{"sn":"acct|\ud800"}`), status: http.StatusBadRequest},
+		{name: "unknown Charset", setup: func(h *PushHandler) { h.Charset = "latin1" }, status: http.StatusInternalServerError},
+		{name: "unknown Charset on a GET", method: http.MethodGet, setup: func(h *PushHandler) { h.Charset = "big5" },
+			status: http.StatusInternalServerError},
 		{name: "callback error", setup: func(h *PushHandler) {
 			h.OnCallRecord = func(context.Context, *CallRecord) error { return errors.New("database down") }
 		}, status: http.StatusInternalServerError, called: 1},
@@ -185,7 +192,7 @@ func TestPushHandlerRefusals(t *testing.T) {
 			assert.Equal(t, tt.status, w.Code)
 			assert.NotContains(t, w.Body.String(), "SUCCESS")
 			assert.Equal(t, tt.called, called+len(c.imports)+len(c.stats)+len(c.unknown), "callbacks run")
-			if tt.status == http.StatusMethodNotAllowed {
+			if tt.status == http.StatusMethodNotAllowed && tt.setup == nil {
 				assert.Equal(t, http.MethodPost, w.Header().Get("Allow"))
 			}
 		})
@@ -252,7 +259,11 @@ func TestPushHandlerBodyFormats(t *testing.T) {
 			assert.Equal(t, "15800000000", r.Phone)
 			assert.Equal(t, 35, r.TalkTime)
 			assert.Equal(t, time.Date(2024, 7, 2, 15, 3, 24, 0, flex.China), r.CreatedAt)
-			assert.True(t, json.Valid(r.Raw), "Raw is JSON even for a form")
+			if b := bytes.TrimSpace(bytes.TrimPrefix([]byte(tt.body), []byte("\xef\xbb\xbf"))); b[0] == '{' {
+				assert.Equal(t, string(b), string(r.Raw), "Raw is the JSON object as received")
+			} else {
+				assert.Equal(t, tt.body, string(r.Raw), "Raw is the form as received")
+			}
 			if tt.extra {
 				assert.JSONEq(t, `"x"`, string(r.Extra["custom_col"]))
 			}
@@ -629,7 +640,7 @@ func TestPushTolerantDecoding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ev, err := decodePush("application/json", []byte(tt.body))
+			ev, err := decodePush("application/json", charsetAuto, []byte(tt.body))
 			require.NoError(t, err)
 			require.NoError(t, ev.err)
 			require.NotNil(t, ev.call)
@@ -656,8 +667,252 @@ func TestFormObject(t *testing.T) {
 	for in, want := range tests {
 		vals, err := url.ParseQuery(in)
 		require.NoError(t, err, in)
-		got, err := formObject(vals)
+		got, _, err := formObject(vals)
 		require.NoError(t, err)
 		assert.JSONEq(t, want, string(got), in)
+	}
+}
+
+// A hostile pusher must not make two different call records share a de-duplication key: the
+// second would be acknowledged SUCCESS and never reach OnCallRecord.
+func TestPushDedupKeysAreInjective(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		contentType string
+		first, then string
+		firstSN     string // the SN the first record is delivered with
+	}{
+		{"invalid UTF-8 in a JSON string", "application/json",
+			"{\"sn\":\"acct|\xff\",\"phone\":\"1\"}", "{\"sn\":\"acct|\xfe\",\"phone\":\"1\"}", "acct|\xff"},
+		{"invalid UTF-8 in a form", "application/x-www-form-urlencoded",
+			"sn=acct%7C%FF&phone=1", "sn=acct%7C%FE&phone=1", "acct|\xff"},
+		{"invalid UTF-8 against U+FFFD", "application/json",
+			"{\"sn\":\"acct|\xff\",\"phone\":\"1\"}", `{"sn":"acct|\ufffd","phone":"1"}`, "acct|\xff"},
+		{"a member that only folds to sn", "application/json",
+			`{"sn":"acct|2","SN":"acct|1","phone":"1"}`, `{"sn":"acct|1","phone":"1"}`, "acct|2"},
+		{"sn that spells an id", "application/json", `{"sn":"id:5","phone":"1"}`, `{"id":5,"phone":"1"}`, "id:5"},
+		{"sn against an id", "application/json", `{"id":5,"phone":"1"}`, `{"sn":"5","phone":"1"}`, ""},
+		{"padded sn", "application/json", `{"sn":" acct|1","phone":"1"}`, `{"sn":"acct|1","phone":"1"}`, " acct|1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			h := c.handler()
+			require.Equal(t, "SUCCESS", servePush(h, "/", tt.contentType, []byte(tt.first)).Body.String())
+			require.Equal(t, "SUCCESS", servePush(h, "/", tt.contentType, []byte(tt.then)).Body.String())
+			require.Len(t, c.calls, 2, "both records reach OnCallRecord")
+			assert.Equal(t, tt.firstSN, c.calls[0].SN, "the SN the key was made from")
+			assert.NotEqual(t, c.calls[0].SN+fmt.Sprint(c.calls[0].ID), c.calls[1].SN+fmt.Sprint(c.calls[1].ID))
+			require.Equal(t, "SUCCESS", servePush(h, "/", tt.contentType, []byte(tt.first)).Body.String())
+			assert.Len(t, c.calls, 2, "a redelivery is still a duplicate")
+		})
+	}
+}
+
+// A member whose name only folds to a field's (SN for sn) is kept in Extra, never decoded into the
+// field: the delivered record is the one the key was made from.
+func TestPushExactMemberNames(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	body := `{"sn":"acct|2","SN":"acct|1","Phone":"2","phone":"1"}`
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(body)).Body.String())
+	require.Len(t, c.calls, 1)
+	r := c.calls[0]
+	assert.Equal(t, "acct|2", r.SN)
+	assert.Equal(t, "1", r.Phone)
+	assert.Equal(t, map[string]json.RawMessage{"SN": json.RawMessage(`"acct|1"`), "Phone": json.RawMessage(`"2"`)}, r.Extra)
+
+	c = pushSink{}
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(`{"SN":"acct|1","Dial_Task_Main_Data":{}}`)).Body.String())
+	assert.Len(t, c.unknown, 1, "no exact member of a known kind: unknown")
+}
+
+// gbk encodes s in GBK (GB18030 for what GBK lacks), as a Chinese PHP platform would send it.
+func gbk(t *testing.T, s string) string {
+	t.Helper()
+	b, err := simplifiedchinese.GB18030.NewEncoder().String(s)
+	require.NoError(t, err)
+	return b
+}
+
+// A form in GBK or GB18030 is read as such: its text fields hold the right characters, and Raw
+// the body exactly as received.
+func TestPushFormInGBK(t *testing.T) {
+	t.Parallel()
+	const name, unit = "张三", "𠀀科技" // U+20000 is in GB18030 only, in four bytes
+	form := "sn=" + url.QueryEscape(testRecordSN) + "&phone=1&name=" + url.QueryEscape(gbk(t, name)) +
+		"&unit=" + url.QueryEscape(gbk(t, unit)) + "&" + url.QueryEscape(gbk(t, "客户等级")) + "=" + url.QueryEscape(gbk(t, "重要"))
+	for _, ct := range []string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=GBK",
+		"application/x-www-form-urlencoded; charset=gb18030", ""} {
+		t.Run(ct, func(t *testing.T) {
+			t.Parallel()
+			var c pushSink
+			w := servePush(c.handler(), "/", ct, []byte(form))
+			require.Equal(t, "SUCCESS", w.Body.String())
+			require.Len(t, c.calls, 1)
+			r := c.calls[0]
+			assert.Equal(t, name, r.Name)
+			assert.Equal(t, unit, r.Unit)
+			assert.Equal(t, testRecordSN, r.SN)
+			assert.JSONEq(t, `"重要"`, string(r.Extra["客户等级"]))
+			assert.Equal(t, form, string(r.Raw), "Raw is the body as received")
+		})
+	}
+	t.Run("multipart", func(t *testing.T) {
+		t.Parallel()
+		var mp bytes.Buffer
+		mw := multipart.NewWriter(&mp)
+		require.NoError(t, mw.WriteField("sn", testRecordSN))
+		require.NoError(t, mw.WriteField("name", gbk(t, name)))
+		require.NoError(t, mw.Close())
+		var c pushSink
+		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", mw.FormDataContentType(), mp.Bytes()).Body.String())
+		require.Len(t, c.calls, 1)
+		assert.Equal(t, name, c.calls[0].Name)
+		assert.Equal(t, mp.Bytes(), []byte(c.calls[0].Raw))
+	})
+	t.Run("JSON declared GBK", func(t *testing.T) {
+		t.Parallel()
+		body := gbk(t, `{"sn":"`+testRecordSN+`","name":"`+name+`"}`)
+		var c pushSink
+		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json; charset=gbk", []byte(body)).Body.String())
+		require.Len(t, c.calls, 1)
+		assert.Equal(t, name, c.calls[0].Name)
+		assert.Equal(t, body, string(c.calls[0].Raw))
+	})
+	t.Run("import result", func(t *testing.T) {
+		t.Parallel()
+		body := "dial_task_main_sn=t&import_mark=" + url.QueryEscape(gbk(t, "导入文件为空"))
+		var c pushSink
+		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "", []byte(body)).Body.String())
+		require.Len(t, c.imports, 1)
+		assert.Equal(t, "导入文件为空", c.imports[0].Failure)
+		assert.Equal(t, body, string(c.imports[0].Raw))
+	})
+}
+
+// An sn far longer than a platform's (under 64 bytes) is refused before it reaches the store.
+func TestPushRefusesAnOversizedSN(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	var c pushSink
+	h := c.handler()
+	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	for _, body := range []string{
+		`{"sn":"` + strings.Repeat("a", 512<<10) + `","phone":"1"}`,
+		"sn=" + strings.Repeat("a", 257) + "&phone=1",
+	} {
+		w := servePush(h, "/", "", []byte(body))
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+	}
+	assert.Zero(t, c.total(), "no callback")
+	assert.Contains(t, logs.String(), "sn")
+	assert.Equal(t, "SUCCESS", servePush(h, "/", "", []byte(`{"sn":"`+strings.Repeat("a", 256)+`","phone":"1"}`)).Body.String())
+}
+
+func TestPushWarnsOnceWithoutToken(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	var c pushSink
+	h := c.handler()
+	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	for range 3 {
+		servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "Token is not set"), logs.String())
+
+	logs = testkit.SyncBuffer{}
+	h = c.handler()
+	h.Token, h.Logger = NewSecret(testPushToken), slog.New(slog.NewTextHandler(&logs, nil))
+	servePush(h, "/?token="+testPushToken, "", SampleCallRecordPush(testRecordSN, "1"))
+	assert.NotContains(t, logs.String(), "Token is not set")
+}
+
+func TestPushCharsetOption(t *testing.T) {
+	t.Parallel()
+	const name = "张三"
+	gbkForm := "sn=a&name=" + url.QueryEscape(gbk(t, name))
+	utf8Form := "sn=a&name=" + url.QueryEscape(name)
+	tests := []struct {
+		charset, contentType, body, want string
+	}{
+		{"", "", gbkForm, name},
+		{"", "", utf8Form, name},
+		{"", "application/x-www-form-urlencoded; charset=utf-8", utf8Form, name},
+		{"", "application/x-www-form-urlencoded; charset=latin1", gbkForm, name}, // not read: auto, logged
+		{"GBK", "application/x-www-form-urlencoded; charset=utf-8", gbkForm, name},
+		{"gb18030", "", gbkForm, name},
+		{"utf-8", "application/x-www-form-urlencoded; charset=gbk", utf8Form, name},
+		{"utf-8", "", gbkForm, "\ufffd\ufffd\ufffd\ufffd"}, // forced, and not UTF-8
+		{"gbk", "", "sn=a&name=%FF", "\ufffd"},             // not GBK either: kept as received
+	}
+	for _, tt := range tests {
+		var logs testkit.SyncBuffer
+		var c pushSink
+		h := c.handler()
+		h.Charset, h.Logger = tt.charset, slog.New(slog.NewTextHandler(&logs, nil))
+		require.Equal(t, "SUCCESS", servePush(h, "/", tt.contentType, []byte(tt.body)).Body.String(), tt)
+		require.Len(t, c.calls, 1)
+		assert.Equal(t, tt.want, c.calls[0].Name, tt)
+		assert.Equal(t, tt.body, string(c.calls[0].Raw), tt)
+		if strings.Contains(tt.want, "\ufffd") || strings.Contains(tt.contentType, "latin1") {
+			assert.Contains(t, logs.String(), "level=WARN msg=\"digelao: push", tt)
+		}
+	}
+}
+
+func TestPushCharsetMisconfigured(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	var c pushSink
+	h := c.handler()
+	h.Charset, h.Logger = "shift_jis", slog.New(slog.NewTextHandler(&logs, nil))
+	for range 2 {
+		w := servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+		assert.Equal(t, http.StatusInternalServerError, w.Code, "a misconfigured receiver acknowledges nothing")
+	}
+	assert.Zero(t, c.total())
+	assert.Equal(t, 2, strings.Count(logs.String(), `level=ERROR msg="digelao: push handler misconfigured`))
+	assert.Contains(t, logs.String(), "shift_jis")
+}
+
+func TestExactText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`"acct|1"`:                   "acct|1",
+		"\"acct|\xff\"":              "acct|\xff",
+		`" a\u00e9\/\\\"\n\t\b\f\r"`: " a\u00e9/\\\"\n\t\b\f\r",
+		`"\ud83d\ude00"`:             "😀",
+		`"\uD83D\uDE00x"`:            "😀x",
+		`""`:                         "",
+		`null`:                       "",
+		`[]`:                         "",
+		`12003`:                      "12003",
+		`1.50`:                       "1.50",
+		`true`:                       "true",
+	} {
+		got, err := exactText([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{`"\ud800"`, `"\udc00x"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\ud83d\n"`, `"a\ud83d"`} {
+		_, err := exactText([]byte(in))
+		assert.ErrorIs(t, err, errLoneSurrogate, in)
+	}
+}
+
+func TestFromGB18030IsOneToOne(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{gbk(t, "张三"): "张三", gbk(t, "𠀀€"): "𠀀€", "abc": "abc"} {
+		got, ok := fromGB18030(in)
+		assert.True(t, ok, in)
+		assert.Equal(t, want, got)
+	}
+	// What the decoder would turn into U+FFFD, or read as what another text reads as, is not GB18030.
+	for _, in := range []string{"\xff", "a\xfe", "\x81\x30", "\x80", gbk(t, "\ufffd")[:3]} {
+		_, ok := fromGB18030(in)
+		assert.False(t, ok, "%q", in)
 	}
 }

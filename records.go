@@ -176,12 +176,10 @@ func (s *RecordsService) page(ctx context.Context, opts *RecordListOptions) (pag
 	if err != nil {
 		return page[*CallRecord]{}, err
 	}
-	var lp listPage[*CallRecord]
-	if err := s.client.fetch(ctx, crmListEndpoint, p, &lp); err != nil {
-		return page[*CallRecord]{}, err
-	}
-	return lp.page(), nil
+	return fetchPage[*CallRecord](ctx, s.client, crmListEndpoint, p, recordPages)
 }
+
+var recordPages = flex.NewCodec[listPage[*CallRecord]]()
 
 // All returns every record that matches opts, from page opts.Page on, fetching page after page
 // (DefaultAllPageSize a page unless opts.PerPage is set) until the reply's total is reached. Pages
@@ -198,8 +196,8 @@ func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.
 	if opts != nil {
 		o = *opts
 	}
-	return pageAll(ctx, "call records", o.ListOptions, func(ctx context.Context, lo ListOptions) (page[*CallRecord], error) {
-		o.ListOptions = lo
+	return pageAll(ctx, "call records", &o.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
+		o.ListOptions = *lo
 		return s.page(ctx, &o)
 	}, recordKey)
 }

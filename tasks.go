@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,146 +17,111 @@ import (
 // TasksService covers platform section 5.x 任务管理: task lists, operations, creation and imports.
 type TasksService service
 
-// TaskStatus is a task's state as 5.1 lists it.
-type TaskStatus int
+// TaskStatus is a task's state: one of the constants below, or the text the platform sent when it
+// is none of them. The zero value is no state: "any" in TaskListOptions, "not sent" in a Task.
+type TaskStatus string
 
-// Task states (5.1 status).
+// Task states, 5.1's status codes.
 const (
-	TaskRunning  TaskStatus = 0 // 发送中: calling
-	TaskFinished TaskStatus = 1 // 已发送: every number called
-	TaskPaused   TaskStatus = 4 // 暂停发送: paused, or not started yet
-	TaskEnded    TaskStatus = 6 // 终止发送: ended for good
+	TaskRunning  TaskStatus = "0" // 发送中: calling
+	TaskFinished TaskStatus = "1" // 已发送: every number called
+	TaskPaused   TaskStatus = "4" // 暂停发送: paused, or not started yet
+	TaskEnded    TaskStatus = "6" // 终止发送: ended for good
 )
 
-var taskStatusNames = map[TaskStatus]string{
-	TaskRunning: "发送中", TaskFinished: "已发送", TaskPaused: "暂停发送", TaskEnded: "终止发送",
-}
+// TaskStatuses are the task states the platform documents, in code order.
+var taskStatuses = [...]struct {
+	status TaskStatus
+	name   string
+}{{TaskRunning, "发送中"}, {TaskFinished, "已发送"}, {TaskPaused, "暂停发送"}, {TaskEnded, "终止发送"}}
 
-// String returns the platform's name of the state, e.g. "暂停发送".
+// String returns the platform's name of the state, e.g. "暂停发送", or the state as sent when it
+// is not a documented one.
 func (s TaskStatus) String() string {
-	if n, ok := taskStatusNames[s]; ok {
-		return n
-	}
-	return "TaskStatus(" + strconv.Itoa(int(s)) + ")"
-}
-
-// UnmarshalJSON accepts the number (5.4) or the text (5.1 lists "发送中"). Unknown text decodes as
-// -1; the task's StatusText keeps it.
-func (s *TaskStatus) UnmarshalJSON(b []byte) error {
-	var txt flex.String
-	if err := json.Unmarshal(b, &txt); err != nil {
-		return err
-	}
-	*s = parseTaskStatus(string(txt))
-	return nil
-}
-
-func parseTaskStatus(txt string) TaskStatus {
-	if n, err := strconv.Atoi(txt); err == nil {
-		return TaskStatus(n)
-	}
-	for st, name := range taskStatusNames {
-		if name == txt {
-			return st
+	for _, st := range taskStatuses {
+		if st.status == s {
+			return st.name
 		}
 	}
-	return -1
+	return string(s)
 }
 
-// Task is a task (营销任务) as 5.1 lists it and 5.4 describes it. Numbers may arrive as strings
-// and the percentage as "50%"; Extra keeps the members without a field here (ring_groups,
-// priority, task_type, …) and Raw the task as received.
-type Task struct {
-	ID             int64  // dial_task_main_id: what Operate, Details and ImportResult take
-	SN             string // dial_task_main_sn: what appends, cancellations and records use
-	Name           string // source: the task's name
-	Status         TaskStatus
-	StatusText     string // the status as sent, e.g. "发送中"
-	UserSN         string // the sub-account (AI seat) that calls
-	UserName       string
-	TeamSN         string
-	TeamName       string
-	ParentSN       string // the main account's user name
-	ProjectSN      string // the script template
-	ProjectCaption string
-	Batch          string
-	Operator       string
-	Remark         string
-	Mark           string
-	CallerGroup    string
-	Total          int     // total_count: numbers in the task
-	Sent           int     // send_count: numbers called
-	Unsent         int     // unsend_count
-	Success        int     // connected calls
-	Fail           int     // calls that did not connect
-	Stops          int     // numbers cancelled [inferred]
-	Cancelled      int     // cancel_count (5.4)
-	Percent        float64 // connected share of the calls, "50%" → 50
-	CreatedAt      time.Time
-	ModifiedAt     time.Time // last_modify
-	StartedAt      time.Time
-	StoppedAt      time.Time // stoped_at (sic)
-	ScheduledAt    time.Time // timed_started_at (5.4)
+// Known reports whether s is one of the documented states.
+func (s TaskStatus) Known() bool { return s.String() != string(s) }
 
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
-}
-
-type taskWire struct {
-	ID             flex.Int    `json:"dial_task_main_id"`
-	SN             flex.String `json:"dial_task_main_sn"`
-	Name           flex.String `json:"source"`
-	Status         flex.String `json:"status"`
-	UserSN         flex.String `json:"user_sn"`
-	UserName       flex.String `json:"user_name"`
-	TeamSN         flex.String `json:"team_sn"`
-	TeamName       flex.String `json:"team_name"`
-	ParentSN       flex.String `json:"parent_sn"`
-	ProjectSN      flex.String `json:"project_sn"`
-	ProjectCaption flex.String `json:"project_caption"`
-	Batch          flex.String `json:"batch"`
-	Operator       flex.String `json:"operator"`
-	Remark         flex.String `json:"remark"`
-	Mark           flex.String `json:"mark"`
-	CallerGroup    flex.String `json:"caller_group"`
-	Total          flex.Int    `json:"total_count"`
-	Sent           flex.Int    `json:"send_count"`
-	Unsent         flex.Int    `json:"unsend_count"`
-	Success        flex.Int    `json:"success"`
-	Fail           flex.Int    `json:"fail"`
-	Stops          flex.Int    `json:"stops"`
-	Cancelled      flex.Int    `json:"cancel_count"`
-	Percent        flex.Float  `json:"percent"`
-	CreatedAt      flex.Time   `json:"created_at"`
-	ModifiedAt     flex.Time   `json:"last_modify"`
-	StartedAt      flex.Time   `json:"started_at"`
-	StoppedAt      flex.Time   `json:"stoped_at"`
-	ScheduledAt    flex.Time   `json:"timed_started_at"`
-}
-
-var taskKeys = jsonKeys(taskWire{})
-
-// UnmarshalJSON decodes a task tolerantly; see Task.
-func (t *Task) UnmarshalJSON(b []byte) error {
-	var w taskWire
-	extra, raw, err := decodeLoose(b, &w, taskKeys)
-	if err != nil {
+// UnmarshalJSON reads the code, as a number or text (5.4: 4, "4"), or the name (5.1: "发送中").
+// Anything else is kept as sent.
+func (s *TaskStatus) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*t = Task{
-		ID: int64(w.ID), SN: string(w.SN), Name: string(w.Name), Status: parseTaskStatus(string(w.Status)),
-		StatusText: string(w.Status),
-		UserSN:     string(w.UserSN), UserName: string(w.UserName), TeamSN: string(w.TeamSN), TeamName: string(w.TeamName),
-		ParentSN: string(w.ParentSN), ProjectSN: string(w.ProjectSN), ProjectCaption: string(w.ProjectCaption),
-		Batch: string(w.Batch), Operator: string(w.Operator), Remark: string(w.Remark), Mark: string(w.Mark),
-		CallerGroup: string(w.CallerGroup), Total: int(w.Total), Sent: int(w.Sent), Unsent: int(w.Unsent),
-		Success: int(w.Success), Fail: int(w.Fail), Stops: int(w.Stops), Cancelled: int(w.Cancelled),
-		Percent: float64(w.Percent), CreatedAt: w.CreatedAt.Time, ModifiedAt: w.ModifiedAt.Time,
-		StartedAt: w.StartedAt.Time, StoppedAt: w.StoppedAt.Time, ScheduledAt: w.ScheduledAt.Time,
-		Extra: extra, Raw: raw,
+	text := ""
+	if v != nil {
+		text = strings.TrimSpace(fmt.Sprint(v))
+	}
+	*s = TaskStatus(text)
+	for _, st := range taskStatuses {
+		if st.name == text {
+			*s = st.status
+		}
 	}
 	return nil
 }
+
+// MarshalJSON writes a documented state as its code, a number, as 5.4 sends it; any other as text.
+func (s TaskStatus) MarshalJSON() ([]byte, error) {
+	if s.Known() {
+		return []byte(s), nil
+	}
+	return json.Marshal(string(s))
+}
+
+// Task is a task (营销任务) as 5.1 lists it and 5.4 describes it. Numbers may arrive as strings and
+// the percentage as "50%"; Extra keeps the members without a field here (ring_groups, priority,
+// task_type, …) and Raw the task as received.
+type Task struct {
+	ID             int64      `json:"dial_task_main_id"` // what Operate, Details and ImportInfo take
+	SN             string     `json:"dial_task_main_sn"` // what appends, cancellations and records take
+	Name           string     `json:"source"`            // the task's name
+	Status         TaskStatus `json:"status"`
+	UserSN         string     `json:"user_sn"` // the sub-account (AI seat) that calls
+	UserName       string     `json:"user_name"`
+	TeamSN         string     `json:"team_sn"`
+	TeamName       string     `json:"team_name"`
+	ParentSN       string     `json:"parent_sn"`  // the main account's user name
+	ProjectSN      string     `json:"project_sn"` // the script template
+	ProjectCaption string     `json:"project_caption"`
+	Batch          string     `json:"batch"`
+	Operator       string     `json:"operator"`
+	Remark         string     `json:"remark"`
+	Mark           string     `json:"mark"`
+	CallerGroup    string     `json:"caller_group"`
+	Total          int        `json:"total_count"`  // numbers in the task
+	Sent           int        `json:"send_count"`   // numbers called
+	Unsent         int        `json:"unsend_count"` // numbers not called yet
+	Success        int        `json:"success"`      // connected calls
+	Fail           int        `json:"fail"`         // calls that did not connect
+	Stops          int        `json:"stops"`        // numbers cancelled [inferred]
+	Cancelled      int        `json:"cancel_count"` // 5.4
+	Percent        float64    `json:"percent"`      // connected share of the calls, "50%" → 50
+	CreatedAt      time.Time  `json:"created_at"`
+	ModifiedAt     time.Time  `json:"last_modify"`
+	StartedAt      time.Time  `json:"started_at"`
+	StoppedAt      time.Time  `json:"stoped_at"`        // (sic)
+	ScheduledAt    time.Time  `json:"timed_started_at"` // 5.4
+
+	Extra map[string]json.RawMessage `json:"-"` // members without a field above; marshalled inline
+	Raw   json.RawMessage            `json:"-"` // the task as received; not marshalled
+}
+
+var taskCodec = flex.NewCodec[Task]()
+
+// UnmarshalJSON decodes a task tolerantly; see Task.
+func (t *Task) UnmarshalJSON(b []byte) error { return taskCodec.Decode(b, t) }
+
+// MarshalJSON writes the task with the platform's member names; see Task.
+func (t Task) MarshalJSON() ([]byte, error) { return taskCodec.Encode(&t) }
 
 // TaskListOptions filters List.
 type TaskListOptions struct {
@@ -163,9 +129,9 @@ type TaskListOptions struct {
 	// CreatedFrom and CreatedTo bound the creation time (China time on the wire). When both are
 	// zero the platform returns only the tasks created today.
 	CreatedFrom, CreatedTo time.Time
-	Status                 *TaskStatus // nil: any state
-	SeatSN                 string      // ai_user_sn: tasks of this sub-account
-	SeatName               string      // ai_user_name
+	Status                 TaskStatus // "": any state
+	SeatSN                 string     // ai_user_sn: tasks of this sub-account
+	SeatName               string     // ai_user_name
 }
 
 var taskListEndpoint = endpoint{method: http.MethodPost, path: "/api/index", read: true}
@@ -181,8 +147,8 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	if err := checkPeriod("CreatedTo", opts.CreatedFrom, opts.CreatedTo); err != nil {
 		return nil, 0, err
 	}
-	if st := opts.Status; st != nil && taskStatusNames[*st] == "" {
-		return nil, 0, invalid("Status", "unknown task state %d", int(*st))
+	if st := opts.Status; st != "" && !st.Known() {
+		return nil, 0, invalid("Status", "unknown task state %q", string(st))
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
@@ -190,18 +156,16 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	}
 	setTime(p, "start_create_at", opts.CreatedFrom)
 	setTime(p, "end_create_at", opts.CreatedTo)
-	if opts.Status != nil {
-		p.Set("status", int(*opts.Status))
+	if opts.Status != "" {
+		p.Set("status", string(opts.Status))
 	}
 	setText(p, "ai_user_sn", opts.SeatSN)
 	setText(p, "ai_user_name", opts.SeatName)
-	var lp listPage[*Task]
-	if err := s.client.fetch(ctx, taskListEndpoint, p, &lp); err != nil {
-		return nil, 0, err
-	}
-	pg := lp.page()
-	return pg.items, pg.total, nil
+	pg, err := fetchPage[*Task](ctx, s.client, taskListEndpoint, p, taskPages)
+	return pg.items, pg.total, err
 }
+
+var taskPages = flex.NewCodec[listPage[*Task]]()
 
 // TaskOperation is what Operate does to a task.
 type TaskOperation string
@@ -238,96 +202,98 @@ func (s *TasksService) Operate(ctx context.Context, id int64, op TaskOperation) 
 // TaskDetail is one number of a task, as 5.4 lists it. The fields after the page's cut-off are
 // inferred; Extra and Raw keep everything else.
 type TaskDetail struct {
-	SN         string // the number's sn within the task: what CancelCalls takes
-	DetailType int    // detail_type: what CancelCalls takes with the sn
-	TaskSN     string
-	Phone      string
-	Name       string
-	Status     int
-	CreatedAt  time.Time
+	SN         string    `json:"sn"`          // the number's sn within the task: what CancelCalls takes
+	DetailType int       `json:"detail_type"` // what CancelCalls takes with the sn
+	TaskSN     string    `json:"dial_task_main_sn"`
+	Phone      string    `json:"phone"`
+	Name       string    `json:"name"`
+	Status     int       `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
 
-	Extra map[string]json.RawMessage
-	Raw   json.RawMessage
+	Extra map[string]json.RawMessage `json:"-"` // members without a field above; marshalled inline
+	Raw   json.RawMessage            `json:"-"` // the row as received; not marshalled
 }
 
-type taskDetailWire struct {
-	SN         flex.String `json:"sn"`
-	DetailType flex.Int    `json:"detail_type"`
-	TaskSN     flex.String `json:"dial_task_main_sn"`
-	Phone      flex.String `json:"phone"`
-	Name       flex.String `json:"name"`
-	Status     flex.Int    `json:"status"`
-	CreatedAt  flex.Time   `json:"created_at"`
-}
-
-var taskDetailKeys = jsonKeys(taskDetailWire{})
+var taskDetailCodec = flex.NewCodec[TaskDetail]()
 
 // UnmarshalJSON decodes a row tolerantly; see TaskDetail.
-func (d *TaskDetail) UnmarshalJSON(b []byte) error {
-	var w taskDetailWire
-	extra, raw, err := decodeLoose(b, &w, taskDetailKeys)
-	if err != nil {
-		return err
-	}
-	*d = TaskDetail{SN: string(w.SN), DetailType: int(w.DetailType), TaskSN: string(w.TaskSN),
-		Phone: string(w.Phone), Name: string(w.Name), Status: int(w.Status), CreatedAt: w.CreatedAt.Time,
-		Extra: extra, Raw: raw}
-	return nil
-}
+func (d *TaskDetail) UnmarshalJSON(b []byte) error { return taskDetailCodec.Decode(b, d) }
+
+// MarshalJSON writes the row with the platform's member names.
+func (d TaskDetail) MarshalJSON() ([]byte, error) { return taskDetailCodec.Encode(&d) }
 
 // TaskDetails is a page of a task's numbers with the task itself.
 type TaskDetails struct {
-	Task    *Task // data.info
-	Total   int   // numbers in the task
-	Numbers []*TaskDetail
+	Task    *Task         `json:"info"`
+	Total   int           `json:"total"` // numbers in the task
+	Numbers []*TaskDetail `json:"list"`
 }
 
-var detailsEndpoint = endpoint{method: http.MethodPost, path: "/api/getDetailsList", read: true}
+// detailsPage is the reply of 5.4.
+type detailsPage struct {
+	Total *int          `json:"total"`
+	List  []*TaskDetail `json:"list"`
+	Info  *Task         `json:"info"`
+}
 
-// Details returns the task with dial_task_main_id id and a page of its numbers.
+func (d *detailsPage) page() page[*TaskDetail] { return newPage(d.List, d.Total) }
+
+var (
+	detailsEndpoint = endpoint{method: http.MethodPost, path: "/api/getDetailsList", read: true}
+	detailsPages    = flex.NewCodec[detailsPage]()
+)
+
+// Details returns the task with dial_task_main_id taskID (Task.ID) and a page of its numbers.
 //
 // Platform API 5.4 获取任务详情列表接口 (POST /api/getDetailsList): dial_task_main_id and paging.
 // The reply's data.info is documented; the per-number rows (data.list) are cut off on the page and
 // inferred.
-func (s *TasksService) Details(ctx context.Context, id int64, opts *ListOptions) (*TaskDetails, error) {
-	if id <= 0 {
-		return nil, invalid("id", "must be a dial_task_main_id, got %d", id)
+func (s *TasksService) Details(ctx context.Context, taskID int64, opts *ListOptions) (*TaskDetails, error) {
+	p, err := detailsParams(taskID, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts == nil {
-		opts = &ListOptions{}
+	var d detailsPage
+	if err := fetchWith(ctx, s.client, detailsEndpoint, p, detailsPages, &d); err != nil {
+		return nil, err
+	}
+	pg := d.page()
+	return &TaskDetails{Task: d.Info, Total: pg.total, Numbers: pg.items}, nil
+}
+
+// AllDetails returns every number of the task with dial_task_main_id taskID, from page opts.Page
+// on, paged as RecordsService.All pages.
+//
+// Platform API 5.4 获取任务详情列表接口 (POST /api/getDetailsList); see Details.
+func (s *TasksService) AllDetails(ctx context.Context, taskID int64, opts *ListOptions) iter.Seq2[*TaskDetail, error] {
+	return pageAll(ctx, "task details", opts, func(ctx context.Context, o *ListOptions) (page[*TaskDetail], error) {
+		p, err := detailsParams(taskID, o)
+		if err != nil {
+			return page[*TaskDetail]{}, err
+		}
+		return fetchPage[*TaskDetail](ctx, s.client, detailsEndpoint, p, detailsPages)
+	}, func(d *TaskDetail) string { return d.SN })
+}
+
+func detailsParams(taskID int64, opts *ListOptions) (*Params, error) {
+	if taskID <= 0 {
+		return nil, invalid("taskID", "must be a dial_task_main_id (Task.ID), got %d", taskID)
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
 		return nil, err
 	}
-	p.Set("dial_task_main_id", id)
-	var data struct {
-		listPage[*TaskDetail]
-		Info *Task `json:"info"`
-	}
-	if err := s.client.fetch(ctx, detailsEndpoint, p, &data); err != nil {
-		return nil, err
-	}
-	pg := data.page()
-	return &TaskDetails{Task: data.Info, Total: pg.total, Numbers: pg.items}, nil
+	return p.Set("dial_task_main_id", taskID), nil
 }
 
 // CancelResult counts the numbers a cancellation asked for and how many were cancelled.
 type CancelResult struct {
-	Total   int
-	Success int
-	Fail    int
+	Total   int `json:"total"`
+	Success int `json:"success"`
+	Fail    int `json:"fail"`
 }
 
-type cancelWire struct {
-	Total   flex.Int `json:"total"`
-	Success flex.Int `json:"success"`
-	Fail    flex.Int `json:"fail"`
-}
-
-func (w cancelWire) result() *CancelResult {
-	return &CancelResult{Total: int(w.Total), Success: int(w.Success), Fail: int(w.Fail)}
-}
+var cancelResultCodec = flex.NewCodec[CancelResult]()
 
 var (
 	cancelEndpoint        = endpoint{method: http.MethodPost, path: "/api/cancelCall"}
@@ -356,11 +322,11 @@ func (s *TasksService) CancelCalls(ctx context.Context, taskSN string, numbers .
 		sns[i], types[i] = n.SN, strconv.Itoa(n.DetailType)
 	}
 	p := NewParams().Set("dial_task_main_sn", taskSN).Set("sn", sns).Set("detail_type", types)
-	var w cancelWire
-	if err := s.client.fetch(ctx, cancelEndpoint, p, &w); err != nil {
+	var res CancelResult
+	if err := fetchWith(ctx, s.client, cancelEndpoint, p, cancelResultCodec, &res); err != nil {
 		return nil, err
 	}
-	return w.result(), nil
+	return &res, nil
 }
 
 // CancelByPhone cancels the numbers phones of the task taskSN that have not been called yet. The
@@ -385,11 +351,11 @@ func (s *TasksService) CancelByPhone(ctx context.Context, taskSN string, phones 
 		}
 	}
 	p := NewParams().Set("dial_task_main_sn", taskSN).Set("callee", strings.Join(callees, ","))
-	var w cancelWire
-	if err := s.client.fetch(ctx, cancelByPhoneEndpoint, p, &w); err != nil {
+	var res CancelResult
+	if err := fetchWith(ctx, s.client, cancelByPhoneEndpoint, p, cancelResultCodec, &res); err != nil {
 		return nil, err
 	}
-	return w.result(), nil
+	return &res, nil
 }
 
 // Recall is a failure recall policy: how often and how far apart numbers whose calls failed for
@@ -440,14 +406,19 @@ type RedialRequest struct {
 }
 
 // RedialResult is the reply of RedialFailed. The reply is not documented; the fields are inferred
-// and Raw keeps it as received.
+// and Extra and Raw keep the rest.
 type RedialResult struct {
-	TaskSN string // the task that calls the numbers
-	Total  int    // numbers to call again
-	Raw    json.RawMessage
+	TaskSN string `json:"dial_task_main_sn"` // the task that calls the numbers
+	Total  int    `json:"total"`             // numbers to call again
+
+	Extra map[string]json.RawMessage `json:"-"`
+	Raw   json.RawMessage            `json:"-"`
 }
 
-var redialEndpoint = endpoint{method: http.MethodPost, path: "/api/failRecall"}
+var (
+	redialEndpoint    = endpoint{method: http.MethodPost, path: "/api/failRecall"}
+	redialResultCodec = flex.NewCodec[RedialResult]()
+)
 
 // RedialFailed calls again the numbers of a task whose calls failed for one of the recall's
 // reasons. It is a write: not retried unless ctx comes from AllowRetry.
@@ -472,20 +443,11 @@ func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*R
 	p := NewParams().Set("dial_task_main_sn", req.TaskSN).Set("recall_manual", req.InPlace).
 		Set("fail_recall_of_reason", req.Recall.reasons()).Set("total_fail_recall_times", req.Recall.Times).
 		Set("fail_recall_interval", req.Recall.minutes()).Set("task_name", req.NewTaskName)
-	var raw json.RawMessage
-	if err := s.client.fetch(ctx, redialEndpoint, p, &raw); err != nil {
+	var res RedialResult
+	if err := fetchWith(ctx, s.client, redialEndpoint, p, redialResultCodec, &res); err != nil {
 		return nil, err
 	}
-	var w struct {
-		TaskSN flex.String `json:"dial_task_main_sn"`
-		Total  flex.Int    `json:"total"`
-	}
-	if len(raw) > 0 && raw[0] == '{' { // the reply is undocumented: take what is there
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return nil, s.client.decodeErr(redialEndpoint, err)
-		}
-	}
-	return &RedialResult{TaskSN: string(w.TaskSN), Total: int(w.Total), Raw: raw}, nil
+	return &res, nil
 }
 
 // ImportStatus is the state of an asynchronous import and of its task (5.7.3).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -86,11 +87,10 @@ func TestTasksList(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/index", "task_list.json")
-	paused := TaskPaused
 	tasks, total, err := c.Tasks.List(context.Background(), &TaskListOptions{
 		ListOptions: ListOptions{Page: 1, PerPage: 50},
 		CreatedFrom: time.Date(2024, 7, 1, 16, 0, 0, 0, time.UTC), // 2024-07-02 00:00:00 in China
-		CreatedTo:   china("2024-07-02 23:59:59"), Status: &paused, SeatSN: "SYSUSER|317d",
+		CreatedTo:   china("2024-07-02 23:59:59"), Status: TaskPaused, SeatSN: "SYSUSER|317d",
 	})
 	require.NoError(t, err)
 	assertPost(t, got, "/api/index", commonJSON+`,"pageIndex":"1","pageSize":"50",`+
@@ -102,7 +102,7 @@ func TestTasksList(t *testing.T) {
 	assert.Equal(t, int64(1423), a.ID)
 	assert.Equal(t, "dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4", a.SN)
 	assert.Equal(t, TaskRunning, a.Status, "status arrives as text")
-	assert.Equal(t, "发送中", a.StatusText)
+	assert.Equal(t, "发送中", a.Status.String())
 	assert.Equal(t, "人工智能客户组", a.TeamName, `\u escapes decode`)
 	assert.Equal(t, "七月回访(一)", a.Name)
 	assert.Equal(t, []int{120, 60, 60, 30, 30, 0}, []int{a.Total, a.Sent, a.Unsent, a.Success, a.Fail, a.Stops})
@@ -124,7 +124,6 @@ func TestTasksList(t *testing.T) {
 func TestTasksListDefaultsAndValidation(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
-	unknown := TaskStatus(2)
 	for name, tc := range map[string]struct {
 		opts  *TaskListOptions
 		field string
@@ -132,7 +131,7 @@ func TestTasksListDefaultsAndValidation(t *testing.T) {
 		"page":      {&TaskListOptions{ListOptions: ListOptions{Page: -1}}, "Page"},
 		"per page":  {&TaskListOptions{ListOptions: ListOptions{PerPage: -1}}, "PerPage"},
 		"backwards": {&TaskListOptions{CreatedFrom: china("2024-07-02 00:00:00"), CreatedTo: china("2024-07-01 23:59:59")}, "CreatedTo"},
-		"status":    {&TaskListOptions{Status: &unknown}, "Status"},
+		"status":    {&TaskListOptions{Status: "2"}, "Status"},
 	} {
 		_, _, err := c.Tasks.List(context.Background(), tc.opts)
 		assertNothingSent(t, mt, err, name)
@@ -151,13 +150,19 @@ func TestTasksListDefaultsAndValidation(t *testing.T) {
 func TestTaskStatusDecoding(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]TaskStatus{`0`: TaskRunning, `"1"`: TaskFinished, `"暂停发送"`: TaskPaused,
-		`"终止发送"`: TaskEnded, `"已发送"`: TaskFinished, `"未知"`: -1} {
+		`"终止发送"`: TaskEnded, `"已发送"`: TaskFinished, `"未知"`: "未知", `null`: "", ` 4 `: TaskPaused} {
 		var s TaskStatus
 		require.NoError(t, s.UnmarshalJSON([]byte(in)), in)
 		assert.Equal(t, want, s, in)
 	}
 	assert.Equal(t, "终止发送", TaskEnded.String())
-	assert.Equal(t, "TaskStatus(9)", TaskStatus(9).String())
+	assert.Equal(t, "9", TaskStatus("9").String())
+	assert.False(t, TaskStatus("9").Known())
+	for st, want := range map[TaskStatus]string{TaskPaused: `4`, "未知": `"未知"`, "": `""`} {
+		b, err := json.Marshal(st)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(b))
+	}
 	assert.Equal(t, "导入中", ImportRunning.String())
 	assert.True(t, ImportedPaused.Done() && ImportFailed.Done())
 	assert.False(t, ImportRunning.Done() || ImportWaiting.Done())

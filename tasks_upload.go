@@ -37,7 +37,7 @@ func (s *TasksService) CreateFromExcel(ctx context.Context, req *ExcelTaskReques
 	if err := checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall); err != nil {
 		return nil, err
 	}
-	file, err := uploadFile(req.File, ".xlsx")
+	file, err := uploadFile(&req.File, ".xlsx")
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*Cre
 	if req.Days < 0 {
 		return nil, invalid("Days", "must not be negative (0: never expires), got %d", req.Days)
 	}
-	file, err := uploadFile(req.File, excelExts...)
+	file, err := uploadFile(&req.File, excelExts...)
 	if err != nil {
 		return nil, err
 	}

@@ -23,16 +23,10 @@ import (
 // and never retried. Content is read from its current position and is no longer used once the
 // call returns (a Read that blocks therefore holds the call); the caller closes it.
 //
-// The typed methods take a File by value; with Client.Do, a *File parameter makes the request a
-// multipart upload, and that *File must not be shared by concurrent calls.
+// With Client.Do, a *File parameter makes the request a multipart upload.
 type File struct {
 	Name    string
 	Content io.Reader
-
-	// Set by the first attempt to send it: where Content starts and how long it is (-1, -1 when it
-	// cannot seek), and whether it has been read.
-	start, size    int64
-	measured, used bool
 }
 
 // uploadField is the multipart field that carries the file on every upload endpoint.
@@ -43,15 +37,48 @@ var excelExts = []string{".xlsx", ".xls"}
 
 // uploadFile checks that f has content and a name with one of exts, and returns it as the value
 // of the upload field.
-func uploadFile(f File, exts ...string) (*File, error) {
-	if f.Content == nil {
+func uploadFile(f *File, exts ...string) (*File, error) {
+	if f == nil || f.Content == nil {
 		return nil, invalid(uploadField, "no content")
 	}
 	if !slices.Contains(exts, strings.ToLower(path.Ext(f.Name))) {
 		return nil, invalid(uploadField, "the platform takes only %s files here, got %q", strings.Join(exts, " or "), f.Name)
 	}
-	return &f, nil
+	return f, nil
 }
+
+// upload is the file of one call, kept across its attempts and its re-login: where its content
+// starts and how long it is (-1, -1 when it cannot seek), and whether an attempt has read it.
+type upload struct {
+	field       string // the file's form field
+	file        *File
+	start, size int64
+	used        bool
+}
+
+// newUpload returns the upload of a call with params p, or nil when p carries no *File.
+func newUpload(p *Params) (*upload, error) {
+	var up *upload
+	for i, k := range p.Keys() {
+		f, ok := p.vals[i].(*File)
+		switch {
+		case !ok:
+			continue
+		case up != nil:
+			return nil, invalid(k, "one file per request")
+		case f == nil || f.Content == nil:
+			return nil, invalid(k, "no content")
+		}
+		up = &upload{field: k, file: f, start: -1, size: -1}
+		if s, ok := f.Content.(io.Seeker); ok {
+			up.start, up.size = seekSpan(s)
+		}
+	}
+	return up, nil
+}
+
+// rewindable reports whether the upload can be sent again. A nil upload (none) can.
+func (up *upload) rewindable() bool { return up == nil || up.start >= 0 }
 
 // multipartForm is a signed multipart/form-data request: the parameters as form fields in order
 // with url last, then the file.
@@ -62,30 +89,15 @@ func uploadFile(f File, exts ...string) (*File, error) {
 // precedes the large part.
 type multipartForm struct {
 	fields [][2]string
-	field  string // the file's field name
-	file   *File
+	up     *upload
 }
 
-// hasFile reports whether p carries a *File, which makes its request multipart.
-func hasFile(p *Params) bool {
-	for _, v := range p.vals {
-		if _, ok := v.(*File); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// newMultipartForm signs p's fields and takes its one file.
-func newMultipartForm(p *Params) (*multipartForm, error) {
-	m := &multipartForm{}
+// newMultipartForm signs p's fields, all but up's file.
+func newMultipartForm(p *Params, up *upload) (*multipartForm, error) {
+	m := &multipartForm{up: up}
 	fields := NewParams()
 	for i, k := range p.keys {
-		if f, ok := p.vals[i].(*File); ok {
-			if m.file != nil {
-				return nil, errors.New("one file per request")
-			}
-			m.field, m.file = k, f
+		if k == up.field {
 			continue
 		}
 		if _, nested := p.vals[i].(*Params); nested || listLen(p.vals[i]) >= 0 {
@@ -103,12 +115,6 @@ func newMultipartForm(p *Params) (*multipartForm, error) {
 		return nil, err
 	}
 	m.fields = append(m.fields, [2]string{"url", sig})
-	if f := m.file; !f.measured {
-		f.start, f.size, f.measured = -1, -1, true
-		if s, ok := f.Content.(io.Seeker); ok {
-			f.start, f.size = seekSpan(s)
-		}
-	}
 	return m, nil
 }
 
@@ -126,35 +132,32 @@ func seekSpan(s io.Seeker) (int64, int64) {
 	return start, end - start
 }
 
-// rewindable reports whether the form can be sent again. A nil form (no upload) can.
-func (m *multipartForm) rewindable() bool { return m == nil || m.file.start >= 0 }
-
 // fill makes req send the form, rewinding the content when an earlier attempt — or the first
 // send, before a re-login — has read it.
 func (m *multipartForm) fill(req *transport.Request) error {
-	f := m.file
-	if f.used {
-		if !m.rewindable() {
+	up := m.up
+	if up.used {
+		if !up.rewindable() {
 			return errors.New("upload content was read by an earlier attempt and cannot be rewound")
 		}
-		if _, err := f.Content.(io.Seeker).Seek(f.start, io.SeekStart); err != nil {
+		if _, err := up.file.Content.(io.Seeker).Seek(up.start, io.SeekStart); err != nil {
 			return fmt.Errorf("rewinding upload content: %w", err)
 		}
 	}
-	f.used = true
+	up.used = true
 	boundary := multipart.NewWriter(io.Discard).Boundary()
 	req.ContentType = "multipart/form-data; boundary=" + boundary
-	if f.size >= 0 {
+	if up.size >= 0 {
 		var n countWriter
 		if err := m.write(&n, boundary, strings.NewReader("")); err != nil {
 			return err
 		}
-		req.ContentLength = int64(n) + f.size
+		req.ContentLength = int64(n) + up.size
 	}
 	req.Write = func(w io.Writer) error {
-		content := f.Content
-		if f.size >= 0 {
-			content = io.LimitReader(content, f.size) // exactly the length announced
+		content := up.file.Content
+		if up.size >= 0 {
+			content = io.LimitReader(content, up.size) // exactly the length announced
 		}
 		return m.write(w, boundary, content)
 	}
@@ -174,8 +177,8 @@ func (m *multipartForm) write(w io.Writer, boundary string, content io.Reader) e
 	}
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`,
-		quoteEscaper.Replace(m.field), quoteEscaper.Replace(path.Base(m.file.Name))))
-	h.Set("Content-Type", contentType(m.file.Name))
+		quoteEscaper.Replace(m.up.field), quoteEscaper.Replace(path.Base(m.up.file.Name))))
+	h.Set("Content-Type", contentType(m.up.file.Name))
 	part, err := mw.CreatePart(h)
 	if err != nil {
 		return err

@@ -1,12 +1,13 @@
 // Package digelaotest is an in-process fake of the 狄阁老 AI call-center platform, for tests of
 // the SDK and of code built on it, for the offline quickstart, and for a mock command.
 //
-// It is faithful where a client can tell: it decodes requests as the PHP platform does (JSON
-// bodies with json_decode, query strings and forms with PHP's bracket syntax, multipart fields)
-// and checks the anti-hijack "url" by re-encoding them with json_encode's rules, so a client that
-// gets key order, escaping or number formatting wrong fails here as it would in production. Errors
-// are {"code":…,"msg":…} with HTTP 200, replies keep the platform's odd shapes, and logins,
-// api_key replacement and expiry follow REFERENCE §3.
+// It is faithful where a client can tell: it decodes requests as the PHP platform does (bodies
+// sent as application/json with json_decode, query strings and forms with PHP's bracket syntax and
+// max_input_vars, multipart fields; a POST of another Content-Type has no parameters) and checks
+// the anti-hijack "url" by re-encoding them with json_encode's rules, so a client that gets key
+// order, escaping, number formatting or the Content-Type wrong fails here as it would in
+// production. Errors are {"code":…,"msg":…} with HTTP 200, replies keep the platform's odd
+// shapes, and logins, api_key replacement and expiry follow REFERENCE §3.
 //
 // Behind the API it simulates the platform: an import creates a task, reports progress and pushes
 // its result; a running task dials its numbers, writes one call record per call and pushes it to

@@ -185,8 +185,10 @@ func WithLogger(l *slog.Logger) Option {
 // deployments do not enforce it, which off imitates.
 func WithURLCheck(on bool) Option { return func(c *config) { c.urlCheck = on } }
 
-// WithOutcomes decides how each simulated call ends, instead of the seeded default (about two
-// calls in three connect, intent grades A–E, F for calls not connected). f runs with the Server's
+// WithOutcomes decides how each simulated call ends, instead of the seeded default: about two
+// calls in three connect, with intent grades A–E (F for calls not connected); a person classifies
+// half the connected calls (ManualGrade), mostly as the AI graded them; connected calls graded A
+// or B pop up on an agent's screen (ScreenPop 1, or 2 one time in four). f runs with the Server's
 // lock held: it must not call the Server's methods.
 func WithOutcomes(f func(Call) Outcome) Option {
 	return func(c *config) {
@@ -253,11 +255,18 @@ type Call struct {
 	Columns map[string]string // the imported row, keys without "*"
 }
 
-// Outcome is how a simulated call ends.
+// Outcome is how a simulated call ends. ManualGrade and ScreenPop are what 6.1 lists and 6.6.1
+// pushes as status_manual and fs_push_screens.
 type Outcome struct {
 	Connected bool
 	Ring      time.Duration // simulated time until answer or give-up; default 5s
 	Talk      time.Duration // simulated talk time of a connected call; default 30s
 	Grade     string        // 意向等级 A–F; default "C" when connected, "F" when not
 	Reason    string        // why a call did not connect, a 6.5 name such as "关机"; default "无人应答"
+
+	// ManualGrade is the 人工分类 a person gave the call, A–F; default "", not classified.
+	ManualGrade string
+	// ScreenPop is how the call popped up on an agent's screen: 0 not (the default), 1 弹屏, 2 坐席
+	// 未在线弹屏 (while no agent was online).
+	ScreenPop int
 }

@@ -30,6 +30,16 @@ type array struct {
 // number is a JSON number exactly as received.
 type number string
 
+// value is what PHP's json_decode makes of n: an int64 when n is an integer that fits, else a
+// float64 (±Inf beyond the float range, as PHP's zend_strtod gives).
+func (n number) value() any {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i
+	}
+	f, _ := strconv.ParseFloat(string(n), 64) // only a range error: the decoder checked the syntax
+	return f
+}
+
 // indexAt is the size from which lookups use a map.
 const indexAt = 16
 
@@ -133,7 +143,9 @@ func scalarText(v any) string {
 	case string:
 		return v
 	case number:
-		return string(v)
+		return scalarText(v.value())
+	case float64:
+		return floatText(v)
 	case bool:
 		if v {
 			return "1"
@@ -173,14 +185,7 @@ func appendPHP(dst []byte, v any) ([]byte, error) {
 	case float64:
 		return appendFloat(dst, v)
 	case number:
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return strconv.AppendInt(dst, n, 10), nil
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return dst, fmt.Errorf("bad number %q", v)
-		}
-		return appendFloat(dst, f)
+		return appendPHP(dst, v.value())
 	case *array:
 		if v.isList() {
 			return appendList(dst, v.vals)
@@ -224,48 +229,93 @@ func appendList[T any](dst []byte, list []T) ([]byte, error) {
 	return append(dst, ']'), nil
 }
 
-// appendFloat writes f as PHP does with serialize_precision -1 (php_gcvt with 17 digits, mode 0):
-// the shortest exact digits, in exponent form ("1.0e+25", "1.5e-7") below 1e-4 or from 1e17 on.
+// appendFloat writes f as PHP's json_encode does with serialize_precision -1: the shortest digits
+// that read back as f, in exponent form ("1.0e+25", "1.5e-7") below 1e-4 or from 1e17 on.
 func appendFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return dst, errors.New("inf and NaN cannot be JSON-encoded")
 	}
+	return appendGcvt(dst, f, 0, 'e'), nil
+}
+
+// phpPrecision is PHP's default precision ini setting, which its (string) cast of a float uses.
+const phpPrecision = 14
+
+// floatText is PHP's (string) cast of f: 14 significant digits, in exponent form below 1e-4 or
+// from 1e15 on ("1.0" is "1", 1e20 "1.0E+20", 0.30000000000000004 "0.3"), INF, -INF and NAN.
+func floatText(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NAN"
+	case math.IsInf(f, 1):
+		return "INF"
+	case math.IsInf(f, -1):
+		return "-INF"
+	}
+	return string(appendGcvt(nil, f, phpPrecision, 'E'))
+}
+
+// appendGcvt is PHP's php_gcvt: the digits of f — the shortest that read back as f when
+// precision is 0 (serialize_precision -1, which then counts as 17), else f rounded half to even to
+// precision significant digits — written plainly, or as d.ddd<e>±x when the decimal exponent is
+// below -4 or at least precision.
+func appendGcvt(dst []byte, f float64, precision int, e byte) []byte {
 	if math.Signbit(f) {
 		dst = append(dst, '-')
 		f = -f
 	}
 	if f == 0 {
-		return append(dst, '0'), nil
+		return append(dst, '0')
 	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	mant, exp, _ := strings.Cut(e, "e")
+	sig := -1
+	if precision > 0 {
+		sig = precision - 1
+	} else {
+		precision = 17
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', sig, 64), "e") // d.ddde±XX
 	digits := strings.Replace(mant, ".", "", 1)
+	if sig < 0 || !keepsZeros(f, precision) {
+		digits = strings.TrimRight(digits, "0")
+	}
 	x, _ := strconv.Atoi(exp)
 	decpt := x + 1 // f = 0.digits × 10^decpt
 	switch {
-	case decpt < -3 || decpt > 17:
+	case decpt < -3 || decpt > precision:
 		dst = append(dst, digits[0], '.')
 		if len(digits) == 1 {
 			dst = append(dst, '0')
 		} else {
 			dst = append(dst, digits[1:]...)
 		}
-		dst = append(dst, 'e')
+		dst = append(dst, e)
 		if x < 0 {
-			return strconv.AppendInt(append(dst, '-'), int64(-x), 10), nil
+			return strconv.AppendInt(append(dst, '-'), int64(-x), 10)
 		}
-		return strconv.AppendInt(append(dst, '+'), int64(x), 10), nil
+		return strconv.AppendInt(append(dst, '+'), int64(x), 10)
 	case decpt <= 0:
 		dst = append(dst, "0."...)
 		dst = append(dst, strings.Repeat("0", -decpt)...)
-		return append(dst, digits...), nil
+		return append(dst, digits...)
 	case len(digits) <= decpt:
 		dst = append(dst, digits...)
-		return append(dst, strings.Repeat("0", decpt-len(digits))...), nil
+		return append(dst, strings.Repeat("0", decpt-len(digits))...)
 	default:
 		dst = append(dst, digits[:decpt]...)
-		return append(append(dst, '.'), digits[decpt:]...), nil
+		return append(append(dst, '.'), digits[decpt:]...)
 	}
+}
+
+// keepsZeros reports whether PHP's zend_dtoa keeps the trailing zeros of f rounded to precision
+// digits. It rounds an integer of precision+1 digits below 1e15 on a path of its own, which
+// leaves them when the last digit is an exact tie rounded down to even: (string)120000000000005.0
+// is "1.2000000000000E+14", (string)120000000000004.0 "1.2E+14".
+func keepsZeros(f float64, precision int) bool {
+	if f >= 1e15 || f != math.Trunc(f) {
+		return false
+	}
+	s := strconv.FormatFloat(f, 'f', 0, 64)
+	return len(s) == precision+1 && s[precision] == '5' && (s[precision-1]-'0')%2 == 0
 }
 
 // maxJSONDepth is the deepest container nesting PHP's json_decode accepts with its default depth.
@@ -373,22 +423,38 @@ func pairedSurrogates(b []byte) bool {
 	return !hi
 }
 
-// maxInputVars and maxNesting are PHP's defaults for max_input_vars and max_input_nesting_level.
+// PHP's defaults for max_input_vars, max_input_nesting_level and max_file_uploads.
 const (
-	maxInputVars = 1000
-	maxNesting   = 64
+	maxInputVars   = 1000
+	maxNesting     = 64
+	maxFileUploads = 20
 )
 
-// parseQuery adds the variables of a query string or urlencoded body to dst as PHP fills $_GET
-// and $_POST: split on "&", url-decode ("+" is a space), then register each name with PHP's
+// parseQuery adds the variables of a query string to dst as PHP fills $_GET (and parse_str):
+// split on "&", skip empty pieces, url-decode ("+" is a space), then register each name with PHP's
 // bracket syntax; variables past max_input_vars are dropped.
-func parseQuery(dst *array, raw string) {
+func parseQuery(dst *array, raw string) { parseVars(dst, raw, false) }
+
+// parseForm adds the variables of an urlencoded body to dst as PHP fills $_POST. PHP counts them
+// differently from $_GET's: an empty piece ("a=1&&b=2", but not a final "&") counts as a variable,
+// and the limit is checked after registering, so 1,001 variables are kept.
+func parseForm(dst *array, raw string) { parseVars(dst, raw, true) }
+
+func parseVars(dst *array, raw string, post bool) {
+	pairs := strings.Split(raw, "&")
+	limit := maxInputVars
+	if post {
+		if pairs[len(pairs)-1] == "" {
+			pairs = pairs[:len(pairs)-1] // a final "&", or an empty body
+		}
+		limit++
+	}
 	n := 0
-	for _, pair := range strings.Split(raw, "&") {
-		if pair == "" {
+	for _, pair := range pairs {
+		if pair == "" && !post {
 			continue
 		}
-		if n++; n > maxInputVars {
+		if n++; n > limit {
 			return
 		}
 		name, val, _ := strings.Cut(pair, "=")

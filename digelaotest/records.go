@@ -27,6 +27,8 @@ type record struct {
 	ended     time.Time
 	talk      int // seconds
 	grade     string
+	manual    string // status_manual
+	screen    int    // fs_push_screens
 	reason    string
 	file      string // recordfile; "" when the call did not connect
 	turns     int    // dialogue rounds
@@ -39,7 +41,7 @@ const recordRoot = "/mnt/record"
 func (s *Server) newRecord(t *task, ct *contact, out Outcome, started, end time.Time) *record {
 	s.ids.record++
 	r := &record{id: 10000 + s.ids.record, sn: s.sn("account"), t: t, ct: ct, started: started, ended: end,
-		grade: out.Grade, reason: out.Reason}
+		grade: out.Grade, manual: out.ManualGrade, screen: out.ScreenPop, reason: out.Reason}
 	if out.Connected {
 		r.connected = started.Add(out.Ring)
 		r.talk = int(out.Talk.Round(time.Second) / time.Second)
@@ -74,9 +76,9 @@ func (r *record) row() *array {
 		"unit_phone", unitPhone, "project_sn", t.tpl.SN, "project_caption", t.tpl.Name,
 		"dial_task_main_sn", t.sn, "source", t.source, "started_at", timeText(r.started),
 		"connected_at", timeText(r.connected), "disconnected_at", timeText(r.ended), "talktimes", r.talk,
-		"status", r.grade, "status_manual", "", "operator", a.Username, "mark", "", "is_transfertoagent", 0,
+		"status", r.grade, "status_manual", r.manual, "operator", a.Username, "mark", "", "is_transfertoagent", 0,
 		"hangup_serial_number", "", "recordpath", recordPath, "recordfile", r.file, "turn_count", r.turns,
-		"asks_count", r.turns, "score", 0, "fs_push_screens", 0, "pushed_at", nil, "listened_at", nil,
+		"asks_count", r.turns, "score", 0, "fs_push_screens", r.screen, "pushed_at", nil, "listened_at", nil,
 		"intervention_at", nil,
 	)
 }
@@ -92,6 +94,8 @@ type CallRecord struct {
 	Connected   bool
 	TalkSeconds int
 	Grade       string // 意向等级 A–F
+	ManualGrade string // 人工分类 (status_manual); "" when no person classified the call
+	ScreenPop   int    // fs_push_screens: 0, 1 弹屏, 2 坐席未在线弹屏
 	Reason      string // why it did not connect
 	StartedAt   time.Time
 	ConnectedAt time.Time // zero when not connected
@@ -109,7 +113,8 @@ func (s *Server) CallRecords() []CallRecord {
 	for _, tn := range s.tenants {
 		for _, r := range tn.records {
 			cr := CallRecord{ID: r.id, SN: r.sn, UserSN: tn.acct.UserSN, TaskSN: r.t.sn, Phone: r.ct.phone,
-				Name: r.ct.name, Connected: !r.connected.IsZero(), TalkSeconds: r.talk, Grade: r.grade, Reason: r.reason,
+				Name: r.ct.name, Connected: !r.connected.IsZero(), TalkSeconds: r.talk, Grade: r.grade, ManualGrade: r.manual,
+				ScreenPop: r.screen, Reason: r.reason,
 				StartedAt: r.started, ConnectedAt: r.connected, EndedAt: r.ended, RecordFile: r.file, Pushed: r.pushed}
 			if r.file != "" {
 				cr.RecordPath = recordRoot
@@ -148,7 +153,7 @@ func (s *Server) crmList(c *call) (any, error) {
 	for _, r := range slices.Backward(c.t.records) {
 		grade := r.grade
 		if field == "status_manual" {
-			grade = ""
+			grade = r.manual
 		}
 		switch {
 		case !inRange(r.ended, from, to),

@@ -179,7 +179,7 @@ type call struct {
 	p      *array            // the parameters PHP would see, url removed
 	files  map[string]upload // uploaded files by field name
 	url    string            // the url parameter received
-	signed []byte            // p re-encoded as PHP does; nil when PHP's json_encode would fail
+	signed []byte            // p re-encoded as PHP does; empty where PHP's json_encode fails
 	t      *tenant           // the authenticated account; nil on open routes
 	now    time.Time
 }
@@ -310,12 +310,15 @@ func (s *Server) handle(c *call, rt route, perr error) (any, error) {
 }
 
 // checkURL is the platform's anti-hijack check (REFERENCE §1.3): md5 of the parameters, url
-// removed, re-encoded by json_encode; characters 2–9 must equal url.
+// removed, re-encoded by json_encode; characters 2–9 must equal url. Where json_encode fails
+// (invalid UTF-8 in a form value, a JSON 1e400 that decodes to INF) it returns false, which md5
+// reads as "" [inferred: the platform hashes json_encode's result unchecked, as the PHP the mock
+// was compared with did].
 func (s *Server) checkURL(c *call) error {
 	if !s.cfg.urlCheck {
 		return nil
 	}
-	if c.signed == nil || c.url != md5Slice(string(c.signed)) {
+	if c.url != md5Slice(string(c.signed)) {
 		return fail(digelao.CodeSignature)
 	}
 	return nil
@@ -329,8 +332,12 @@ func md5Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// readParams decodes the request's parameters as PHP sees them: $_GET for GET, json_decode of the
-// body for JSON, $_POST for form and multipart bodies (files aside).
+// readParams decodes the request's parameters as PHP sees them: $_GET for GET, $_POST for form
+// and multipart bodies (files aside), json_decode of the body for JSON. A POST of any other
+// Content-Type, or none, has no parameters: PHP fills $_POST only from the two form types, and the
+// platform decodes the body as JSON only when the request says it is JSON [inferred: a JSON body
+// sent as text/plain or without a Content-Type is answered 10001 by the PHP the mock was compared
+// with], so its url check fails.
 func readParams(w http.ResponseWriter, r *http.Request) (*array, map[string]upload, error) {
 	p := &array{}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -338,31 +345,43 @@ func readParams(w http.ResponseWriter, r *http.Request) (*array, map[string]uplo
 		return p, nil, nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch ct {
+	switch mediaType(r.Header.Get("Content-Type")) {
 	case "application/x-www-form-urlencoded":
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			return p, nil, fail(digelao.CodeBadData)
 		}
-		parseQuery(p, string(b))
+		parseForm(p, string(b))
 		return p, nil, nil
 	case "multipart/form-data":
+		_, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		files, err := readMultipart(p, r, ctParams["boundary"])
 		return p, files, err
-	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
+	case "application/json":
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return p, nil, fail(digelao.CodeBadData)
+		}
+		v, err := decodeJSON(b)
+		if a, ok := v.(*array); ok && err == nil {
+			return a, nil, nil
+		}
 		return p, nil, fail(digelao.CodeBadData)
 	}
-	v, err := decodeJSON(b)
-	if a, ok := v.(*array); ok && err == nil {
-		return a, nil, nil
-	}
-	return p, nil, fail(digelao.CodeBadData)
+	return p, nil, nil
 }
 
-// readMultipart adds the non-file fields of a multipart body to p in order and returns the files.
+// mediaType is a Content-Type as PHP matches it: lowercased, up to the first ';', ',' or ' '.
+func mediaType(ct string) string {
+	if i := strings.IndexAny(ct, ";, "); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.ToLower(ct)
+}
+
+// readMultipart adds the non-file fields of a multipart body to p in order and returns the files,
+// with PHP's limits: max_input_vars fields, max_file_uploads files, and nothing after
+// max_multipart_body_parts parts (by default the sum of the two).
 func readMultipart(p *array, r *http.Request, boundary string) (map[string]upload, error) {
 	if boundary == "" {
 		return nil, fail(digelao.CodeBadData)
@@ -372,6 +391,7 @@ func readMultipart(p *array, r *http.Request, boundary string) (map[string]uploa
 		return nil, fail(digelao.CodeBadData)
 	}
 	files := map[string]upload{}
+	var parts, fields, uploads int
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -380,16 +400,23 @@ func readMultipart(p *array, r *http.Request, boundary string) (map[string]uploa
 		if err != nil {
 			return files, fail(digelao.CodeBadData)
 		}
+		if parts++; parts > maxInputVars+maxFileUploads {
+			return files, nil
+		}
 		data, err := io.ReadAll(part)
 		if err != nil {
 			return files, fail(digelao.CodeBadData)
 		}
 		_, dp, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
 		if fn, isFile := dp["filename"]; isFile {
-			files[part.FormName()] = upload{name: fn, data: data}
+			if uploads++; uploads <= maxFileUploads {
+				files[part.FormName()] = upload{name: fn, data: data}
+			}
 			continue
 		}
-		registerVar(p, part.FormName(), string(data))
+		if fields++; fields <= maxInputVars {
+			registerVar(p, part.FormName(), string(data))
+		}
 	}
 }
 
@@ -439,13 +466,14 @@ type Request struct {
 	Path   string
 	Params []Param // as PHP decoded them, in order, url included
 	URL    string  // the anti-hijack "url" received; "" when absent or not a string
-	Signed string  // the JSON the url is checked against: Params without url, as PHP encodes them
+	Signed string  // what the url is checked against: Params without url as json_encode writes them, or "" where it fails
 	Files  []string
 	Code   int // the reply's code; -1 for a download, a 404 or an injected fault
 	Status int // the reply's HTTP status; 0 for a dropped connection
 }
 
-// Param is one top-level request parameter: a scalar's text, or an array as PHP JSON.
+// Param is one top-level request parameter: a scalar as PHP's (string) cast reads it (a JSON 1.0
+// is "1"), or an array as PHP JSON.
 type Param struct {
 	Key   string
 	Value string

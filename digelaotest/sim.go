@@ -315,7 +315,20 @@ func (s *Server) outcome(t *task, ct *contact) Outcome {
 	sec := func(lo, hi int) time.Duration { return time.Duration(lo+r.IntN(hi-lo+1)) * time.Second }
 	if r.IntN(3) < 2 {
 		grades := "AABBBCCCCDDDDEEEEEEE"
-		return Outcome{Connected: true, Ring: sec(3, 20), Talk: sec(10, 150), Grade: string(grades[r.IntN(len(grades))])}
+		out := Outcome{Connected: true, Ring: sec(3, 20), Talk: sec(10, 150), Grade: string(grades[r.IntN(len(grades))])}
+		if r.IntN(2) == 0 {
+			out.ManualGrade = out.Grade
+			if r.IntN(3) == 0 {
+				out.ManualGrade = string("ABCDE"[r.IntN(5)])
+			}
+		}
+		if out.Grade <= "B" {
+			out.ScreenPop = 1
+			if r.IntN(4) == 0 {
+				out.ScreenPop = 2
+			}
+		}
+		return out
 	}
 	// The 6.5 call results of calls that did not connect.
 	reasons := [...]string{"关机", "空号", "停机", "正在通话中", "用户拒接", "无法接通", "暂停服务", "用户正忙", "无人应答"}

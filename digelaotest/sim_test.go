@@ -165,7 +165,9 @@ func TestStopAndKeepOn(t *testing.T) {
 		p := digelao.NewParams().Set("project_type", 2).Set("pkeys", id).Set("oper", oper)
 		require.NoError(t, c.Do(ctx, "POST", "/api/operateTask", p, nil))
 	}
-	operate("stop")
+	// 5.2's documented reply, which has no data.
+	stop := digelao.NewParams().Set("project_type", "2").Set("pkeys", fmt.Sprint(id)).Set("oper", "stop")
+	assert.Equal(t, map[string]any{"code": 0.0, "msg": "操作成功"}, callerFor(t, srv, c).post("/api/operateTask", stop))
 	require.NoError(t, srv.Flush(ctx))
 	assert.Empty(t, srv.CallRecords(), "stopped before any call")
 	assert.Equal(t, 4, srv.Tasks()[0].Status)
@@ -339,7 +341,14 @@ func TestDailyTaskLimit(t *testing.T) {
 func TestCRMListFilters(t *testing.T) {
 	t.Parallel()
 	clock := digelaotest.NewClock(time.Date(2024, 10, 22, 9, 30, 0, 0, time.UTC))
-	srv := newServer(t, digelaotest.WithManualTime(), digelaotest.WithClock(clock.Now), digelaotest.WithOutcomes(connectOdd))
+	classified := func(call digelaotest.Call) digelaotest.Outcome {
+		out := connectOdd(call)
+		if call.Phone == "13100000001" {
+			out.ManualGrade, out.ScreenPop = "B", 2
+		}
+		return out
+	}
+	srv := newServer(t, digelaotest.WithManualTime(), digelaotest.WithClock(clock.Now), digelaotest.WithOutcomes(classified))
 	c := newClient(t, srv)
 	ctx := testCtx(t)
 	_, sn1 := createTask(t, c, "/api/addJson", "甲", true, "13100000001", "13100000002", "13100000003")
@@ -363,6 +372,7 @@ func TestCRMListFilters(t *testing.T) {
 	assert.Equal(t, 3, list(digelao.NewParams().Set("status_search", "status").Set("status", "A,B")).Total)
 	assert.Equal(t, 3, list(digelao.NewParams().Set("status_search", "status").Set("status_value", []string{"A"})).Total)
 	assert.Equal(t, 0, list(digelao.NewParams().Set("status_search", "status_manual").Set("status_value", []string{"A"})).Total)
+	assert.Equal(t, 1, list(digelao.NewParams().Set("status_search", "status_manual").Set("status_value", []string{"A", "B"})).Total)
 	assert.Equal(t, 2, list(digelao.NewParams().Set("namephone", "客户B")).Total)
 	assert.Equal(t, 3, list(digelao.NewParams().Set("talktimes_min", 1)).Total)
 	assert.Equal(t, 5, list(digelao.NewParams().Set("start_create_at", "2024-10-22").Set("end_create_at", "2024-10-22")).Total)
@@ -384,6 +394,8 @@ func TestCRMListFilters(t *testing.T) {
 		assert.Contains(t, row, k)
 	}
 	assert.EqualValues(t, 20, row["talktimes"])
+	assert.Equal(t, "B", row["status_manual"])
+	assert.EqualValues(t, 2, row["fs_push_screens"])
 	assert.Nil(t, list(digelao.NewParams().Set("phone", "13100000002")).List[0]["connected_at"], "not connected")
 }
 
@@ -484,6 +496,17 @@ func TestDeterministic(t *testing.T) {
 		grades[r.Grade]++
 	}
 	assert.Greater(t, len(grades), 2, "the seeded default varies outcomes: %v", grades)
+	manual, pops := 0, 0
+	for _, r := range r1 {
+		if r.ManualGrade != "" {
+			manual++
+		}
+		if r.ScreenPop != 0 {
+			pops++
+		}
+	}
+	assert.Positive(t, manual, "the seeded default has calls a person classified")
+	assert.Positive(t, pops, "the seeded default has calls that popped up on an agent's screen")
 }
 
 func TestCloseStopsEverything(t *testing.T) {

@@ -336,7 +336,10 @@ func (t *task) item() *array {
 }
 
 // operateTask serves 5.2: project_type 2, pkeys (ids or sns, comma separated), oper stop ·
-// keepOn · failRe · delete · end. Every task must exist, or nothing changes (20002).
+// keepOn · failRe · delete · end. Every task must exist, or nothing changes (20002). The reply is
+// 5.2's documented {"code":0,"msg":"操作成功"}, without data: a client that takes a reply without
+// data for a failure (one real client logs in again and repeats the operation) does so here as it
+// would against the platform.
 func (s *Server) operateTask(c *call) (any, error) {
 	if c.p.str("project_type") != "2" {
 		return nil, fail(digelao.CodeBadData)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -148,11 +149,40 @@ func TestURLCheck(t *testing.T) {
 	t.Run("body is not JSON", func(t *testing.T) {
 		assert.Equal(t, map[string]any{"code": 20002.0, "msg": "数据格式错误"}, post(t, index, `user_sn=x`))
 	})
-	t.Run("check off", func(t *testing.T) {
-		srv := newServer(t, digelaotest.WithURLCheck(false))
-		sn, key := session(t, srv)
-		assert.EqualValues(t, 0, post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)["code"])
+	t.Run("check off: POST and GET without url", func(t *testing.T) {
+		unsigned := func(srv *digelaotest.Server) (map[string]any, string) {
+			sn, key := session(t, srv)
+			reply := post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)
+			q := url.Values{"user_sn": {sn}, "api_key": {key}, "open_callback": {"0"}, "callback_url": {"http://x.example/p"}}
+			_, body := get(t, srv.URL+"/api/setCallback?"+q.Encode())
+			return reply, string(body)
+		}
+		reply, body := unsigned(newServer(t, digelaotest.WithURLCheck(false)))
+		assert.EqualValues(t, 0, reply["code"], reply)
+		assert.JSONEq(t, `{"code":0,"msg":"SUCCESS"}`, body)
+
+		reply, body = unsigned(newServer(t))
+		assert.EqualValues(t, 10001, reply["code"], reply)
+		assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, body)
 	})
+}
+
+func TestFloatReadAsPHPString(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	sn, key := session(t, srv)
+	// PHP's json_decode makes 1.0 a float, which (string) and json_encode write as "1".
+	signed := `{"user_sn":"` + sn + `","api_key":"` + key + `","pageIndex":1,"pageSize":1e1}`
+	sum := md5.Sum([]byte(strings.Replace(signed, "1e1", "10", 1)))
+	body := strings.Replace(signed, `"pageIndex":1,`, `"pageIndex":1.0,`, 1)
+	body = body[:len(body)-1] + `,"url":"` + hex.EncodeToString(sum[:])[1:9] + `"}`
+	assert.EqualValues(t, 0, post(t, srv.URL+"/api/index", body)["code"])
+	reqs := srv.Requests()
+	last := reqs[len(reqs)-1]
+	for k, want := range map[string]string{"pageIndex": "1", "pageSize": "10"} {
+		got, _ := last.Get(k)
+		assert.Equal(t, want, got, k)
+	}
 }
 
 func TestGETQueryPHPStyle(t *testing.T) {
@@ -280,7 +310,7 @@ func TestFaults(t *testing.T) {
 		var apiErr *digelao.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, http.StatusBadGateway, apiErr.HTTPStatus)
-		assert.True(t, apiErr.Temporary())
+		assert.True(t, apiErr.Retryable())
 	})
 	t.Run("HTTP status on a read is retried", func(t *testing.T) {
 		srv.Inject(digelaotest.Fault{Path: "/api/exportModel", Times: 2, Status: http.StatusServiceUnavailable})

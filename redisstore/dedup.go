@@ -16,11 +16,22 @@ const (
 )
 
 // claimScript sets KEYS[1] to ARGV[1] ("claimed") for ARGV[2] milliseconds unless it exists, and
-// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed by another.
+// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed by another. A
+// key that is neither — another value, another type, or a claim that would never expire — is
+// corrupt: it takes the claim over all the same and reports 3, or 4 for the claim without expiry.
 const claimScript = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
-return 1`
+local corrupt = 3
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+	local v = redis.call('GET', KEYS[1])
+	if v == ARGV[3] then return 2 end
+	if v == ARGV[1] then
+		if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
+		corrupt = 4
+	end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return corrupt`
 
 // releaseIfScript deletes KEYS[1] only while it is ARGV[1] ("claimed"), never a "done" mark.
 const releaseIfScript = `
@@ -34,16 +45,26 @@ func (s *Store) pushKey(key string) string { return s.cfg.prefix + "push:" + key
 // Claim implements digelao.DedupStore: atomically, it claims key for the claim TTL (WithClaimTTL)
 // and returns ClaimNew, or reports ClaimDone for a completed key and ClaimInProgress for one
 // claimed by another handler. A claim that is neither completed nor released lapses after the
-// claim TTL, so a redelivery after a crash is handled.
+// claim TTL, so a redelivery after a crash is handled. A push key that is corrupt — left by
+// another tool or by hand, holding neither mark, or a claim without expiry — would refuse its
+// record for ever: Claim takes it over as a new claim and logs it (WithLogger).
 func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, error) {
 	if err := s.check("claim", key); err != nil {
 		return 0, err
 	}
-	n, err := s.claim.Run(ctx, s.rdb, []string{s.pushKey(key)}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
+	pk := s.pushKey(key)
+	n, err := s.claim.Run(ctx, s.rdb, []string{pk}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
 	if err != nil {
 		return 0, wrap("claim", err)
 	}
 	switch n {
+	case 3, 4:
+		reason := "a value that is neither a claim nor the done mark"
+		if n == 4 {
+			reason = "a claim without expiry"
+		}
+		s.cfg.log.WarnContext(ctx, "redisstore: push key was corrupt; repaired and claimed", "key", pk, "found", reason)
+		return digelao.ClaimNew, nil
 	case 0:
 		return digelao.ClaimNew, nil
 	case 1:

@@ -1,15 +1,18 @@
 package redisstore_test
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/testkit"
 	"github.com/digelao-go/digelao/redisstore"
 )
 
@@ -92,4 +95,51 @@ func TestClaimConcurrentHasOneWinner(t *testing.T) {
 	for _, s := range stores {
 		assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
 	}
+}
+
+// A push key left corrupt — by a crash, another tool, or a hand — must not refuse its record for
+// ever: a value that is neither a claim nor the done mark, a claim without an expiry, or a key of
+// another type is repaired by the next Claim, which takes it.
+func TestClaimRepairsACorruptKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	tests := map[string]func(rdb *redis.Client, key string) error{
+		"unexpected value, no TTL":    func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "garbage", 0).Err() },
+		"unexpected value with TTL":   func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "1", time.Hour).Err() },
+		"empty value":                 func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "", 0).Err() },
+		"claim without TTL":           func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "claimed", 0).Err() },
+		"a hash":                      func(rdb *redis.Client, key string) error { return rdb.HSet(ctx, key, "a", "b").Err() },
+		"a list that will not expire": func(rdb *redis.Client, key string) error { return rdb.RPush(ctx, key, "x").Err() },
+	}
+	for name, corrupt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var logs testkit.SyncBuffer
+			s, rdb, prefix := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			key := prefix + "push:" + pushKey
+			require.NoError(t, corrupt(rdb, key))
+
+			assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "the corrupt key is taken over")
+			ttl, err := rdb.PTTL(ctx, key).Result()
+			require.NoError(t, err)
+			assert.InDelta(t, redisstore.DefaultClaimTTL.Seconds(), ttl.Seconds(), 5, "with the claim's TTL")
+			assert.Contains(t, logs.String(), "level=WARN")
+			assert.Contains(t, logs.String(), key)
+
+			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey), "now an ordinary claim")
+			require.NoError(t, s.Complete(ctx, pushKey))
+			assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+		})
+	}
+}
+
+func TestClaimLeavesGoodKeysAloneAndSilent(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	s, _, _ := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey))
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey))
+	require.NoError(t, s.Complete(t.Context(), pushKey))
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+	assert.Empty(t, logs.String())
 }

@@ -17,7 +17,7 @@
 //
 // The stored session is JSON and holds the api_key: protect the Redis instance (network access,
 // AUTH/ACL, TLS) as you would the account's password. The key expires in Redis when the api_key
-// does. The Store never logs.
+// does. The Store logs only what it repairs (WithLogger), and never a session.
 //
 // # When Redis is down
 //
@@ -30,7 +30,9 @@
 // # Push de-duplication
 //
 // Store also implements digelao.DedupStore: the platform may deliver a push more than once, to any
-// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "push:".
+// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "push:". A
+// push key holding something else than its marks, or a claim without expiry, is taken over by
+// the next Claim and logged, rather than refusing its record until someone deletes it.
 //
 // # Keys
 //

@@ -214,6 +214,35 @@ func TestRedisDownFailsWithoutLogin(t *testing.T) {
 	assert.EqualValues(t, 1, f.logins.Load())
 }
 
+// TestStuckLockDelaysColdCallsBoundedly: a refresh lock without a TTL holds cold calls back no
+// longer than the lock TTL (the client's timeout plus 10s), then they log in once.
+func TestStuckLockDelaysColdCallsBoundedly(t *testing.T) {
+	t.Parallel()
+	f := newFakePlatform(t)
+	store, rdb, prefix := newStore(t)
+	c, err := digelao.New(f.URL, digelao.WithPassword(fakeUser, fakePass), digelao.WithTokenStore(store),
+		digelao.WithTimeout(500*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, rdb.Set(t.Context(), prefix+c.StoreKey()+":lock", "left-by-a-crash", 0).Err())
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	errs := hammer(ctx, []*digelao.Client{c}, 10)
+	waited := time.Since(start)
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	t.Logf("MEASURED: refresh lock without TTL in Redis, lock TTL 10.5s: 10 cold calls: %d login(s), %d failed, done after %s",
+		f.logins.Load(), failed, waited.Round(time.Millisecond))
+	assert.Zero(t, failed)
+	assert.EqualValues(t, 1, f.logins.Load())
+	assert.Less(t, waited, 15*time.Second)
+}
+
 // Environment of the helper processes of TestManyProcessesLogInOnce.
 const (
 	envHelperURL    = "REDISSTORE_TEST_HELPER_URL"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,7 @@ type Store struct {
 	cfg config
 
 	deleteIf  *redis.Script // compare-and-delete of a session by api_key
+	lock      *redis.Script // take a lock, or give one without an expiry its expiry
 	unlockIf  *redis.Script // compare-and-delete of a lock by owner token
 	claim     *redis.Script
 	releaseIf *redis.Script // delete a push key only while it is claimed
@@ -39,6 +41,7 @@ type config struct {
 	sessionTTL time.Duration
 	claimTTL   time.Duration
 	doneTTL    time.Duration
+	log        *slog.Logger
 }
 
 // Option configures a Store. Options cannot fail: out-of-range values fall back as each documents.
@@ -74,6 +77,16 @@ func WithDoneTTL(d time.Duration) Option {
 	return func(c *config) { c.doneTTL = durationOr(d, DefaultDoneTTL) }
 }
 
+// WithLogger sets where the Store reports what it repaired: a push key it found corrupt (see
+// Claim). Default: nowhere. A nil logger keeps the default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
+}
+
 func durationOr(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
@@ -84,7 +97,8 @@ func durationOr(d, def time.Duration) time.Duration {
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient, *redis.Ring, or failover
 // client). The Store does not close rdb. A nil rdb gives a Store whose every method fails.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
-	cfg := config{prefix: DefaultPrefix, sessionTTL: DefaultSessionTTL, claimTTL: DefaultClaimTTL, doneTTL: DefaultDoneTTL}
+	cfg := config{prefix: DefaultPrefix, sessionTTL: DefaultSessionTTL, claimTTL: DefaultClaimTTL, doneTTL: DefaultDoneTTL,
+		log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -94,6 +108,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 		rdb:       rdb,
 		cfg:       cfg,
 		deleteIf:  redis.NewScript(deleteIfScript),
+		lock:      redis.NewScript(lockScript),
 		unlockIf:  redis.NewScript(unlockIfScript),
 		claim:     redis.NewScript(claimScript),
 		releaseIf: redis.NewScript(releaseIfScript),
@@ -109,6 +124,14 @@ local ok, s = pcall(cjson.decode, v)
 if ok and type(s) == 'table' and s['api_key'] == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
 end
+return 0`
+
+// lockScript takes the lock KEYS[1] for the owner token ARGV[1] for ARGV[2] milliseconds. A lock
+// held without an expiry — which this Store never sets: left by another tool, or by hand — is given
+// that expiry instead, so that it ends like any other. It returns 1 when the lock was taken.
+const lockScript = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`
 
 // unlockIfScript deletes the lock KEYS[1] if its owner token is still ARGV[1].
@@ -200,7 +223,8 @@ func (s *Store) Delete(ctx context.Context, key, apiKey string) error {
 // Lock implements digelao.TokenStore with SET NX PX and a random owner token. The lock expires
 // after ttl (rounded up to a millisecond) even if its holder dies; unlock releases it only while
 // the token still matches, so a holder whose lock expired cannot release its successor's.
-// Releasing twice, or after expiry, is not an error.
+// Releasing twice, or after expiry, is not an error. A lock key found without an expiry (never set
+// so by a Store) is given ttl, so it is free again after ttl at the latest.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(context.Context) error, ok bool, err error) {
 	if err := s.check("lock", key); err != nil {
 		return nil, false, err
@@ -209,11 +233,11 @@ func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (unlock
 		return nil, false, wrap("lock", fmt.Errorf("ttl must be positive, got %s", ttl))
 	}
 	lk, token := s.lockKey(key), rand.Text()
-	ok, err = s.rdb.SetNX(ctx, lk, token, max(ttl, time.Millisecond)).Result()
+	got, err := s.lock.Run(ctx, s.rdb, []string{lk}, token, max(ttl, time.Millisecond).Milliseconds()).Int()
 	if err != nil {
 		return nil, false, wrap("lock", err)
 	}
-	if !ok {
+	if got != 1 {
 		return nil, false, nil
 	}
 	return func(ctx context.Context) error {

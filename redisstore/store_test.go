@@ -227,6 +227,43 @@ func TestLockExpiresAndOnlyOwnerReleases(t *testing.T) {
 	require.NoError(t, unlockC(ctx))
 }
 
+// TestLockWithoutExpiryIsRepaired: a lock key left without an expiry (by a crash of another tool,
+// or by hand) is given the lock's TTL, so it frees itself like any lock; one with an expiry is
+// left as it is.
+func TestLockWithoutExpiryIsRepaired(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, rdb, prefix := newStore(t)
+	lk := prefix + sessKey + ":lock"
+	require.NoError(t, rdb.Set(ctx, lk, "other-tool", 0).Err())
+
+	_, ok, err := s.Lock(ctx, sessKey, 300*time.Millisecond)
+	require.NoError(t, err)
+	assert.False(t, ok, "the lock is held")
+	ttl, err := rdb.PTTL(ctx, lk).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, time.Duration(0), "the lock now expires")
+	assert.LessOrEqual(t, ttl, 300*time.Millisecond)
+	start := time.Now()
+	var unlock func(context.Context) error
+	require.Eventually(t, func() bool {
+		u, ok, err := s.Lock(ctx, sessKey, time.Minute)
+		unlock = u
+		return err == nil && ok
+	}, 5*time.Second, 10*time.Millisecond, "and can be taken once it has")
+	t.Logf("MEASURED: a lock without TTL was free again %s after the first attempt to take it (ttl 300ms)",
+		time.Since(start).Round(time.Millisecond))
+	require.NoError(t, unlock(ctx))
+
+	require.NoError(t, rdb.Set(ctx, lk, "other-holder", time.Minute).Err())
+	_, ok, err = s.Lock(ctx, sessKey, time.Second)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	ttl, err = rdb.PTTL(ctx, lk).Result()
+	require.NoError(t, err)
+	assert.InDelta(t, time.Minute.Seconds(), ttl.Seconds(), 2, "a lock with an expiry keeps it")
+}
+
 func TestBadArguments(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

@@ -196,12 +196,12 @@ func parseTime(s string) (time.Time, error) {
 
 // choice is a value from a fixed list — a flag's or an argument's — matched without regard to
 // case. Each option has a name and the other names it also goes by.
-type choice[T any] struct {
+type choice[T comparable] struct {
 	what    string // e.g. "task state"
 	options []option[T]
 }
 
-type option[T any] struct {
+type option[T comparable] struct {
 	names []string // the name help shows first, then its aliases
 	value T
 }
@@ -216,6 +216,16 @@ func (c choice[T]) parse(s string) (T, error) {
 	}
 	var zero T
 	return zero, fmt.Errorf("%q is not %s; want %s", s, c.what, c)
+}
+
+// option returns the option whose value is v.
+func (c choice[T]) option(v T) (option[T], bool) {
+	for _, o := range c.options {
+		if o.value == v {
+			return o, true
+		}
+	}
+	return option[T]{}, false
 }
 
 // String lists the options: "a (alias, alias), b, …".

@@ -44,7 +44,7 @@ func tasksListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usagef("--status: %v", err)
 			}
-			opts.Status = &st
+			opts.Status = st
 		}
 		return c.run(func(cl *digelao.Client) error {
 			tasks, total, err := cl.Tasks.List(ctx, &opts)
@@ -56,7 +56,7 @@ func tasksListCmd(e *env) *cobra.Command {
 			}
 			t := newTable("ID", "SN", "NAME", "STATUS", "TOTAL", "CALLED", "CONNECTED", "CREATED (UTC+8)")
 			for _, task := range tasks {
-				t.row(strconv.FormatInt(task.ID, 10), task.SN, task.Name, orDash(task.StatusText), strconv.Itoa(task.Total),
+				t.row(strconv.FormatInt(task.ID, 10), task.SN, task.Name, orDash(task.Status.String()), strconv.Itoa(task.Total),
 					strconv.Itoa(task.Sent), strconv.Itoa(task.Success), clock(task.CreatedAt))
 			}
 			t.print(e.stdout)
@@ -90,7 +90,7 @@ func operationGoal(op digelao.TaskOperation) (digelao.TaskStatus, bool) {
 	case digelao.TaskEnd:
 		return digelao.TaskEnded, true
 	}
-	return 0, false
+	return "", false
 }
 
 func tasksOperateCmd(e *env) *cobra.Command {
@@ -156,23 +156,13 @@ the command says there is no such task instead.`,
 }
 
 // taskInfo is a task's state as 5.4 reports it.
-type taskInfo struct {
-	Status digelao.TaskStatus
-	Text   string
-}
+type taskInfo struct{ Status digelao.TaskStatus }
 
 func (t taskInfo) String() string {
-	switch t.Status {
-	case digelao.TaskRunning:
-		return "running (发送中)"
-	case digelao.TaskFinished:
-		return "finished (已发送)"
-	case digelao.TaskPaused:
-		return "paused (暂停发送)"
-	case digelao.TaskEnded:
-		return "ended (终止发送)"
+	if o, ok := taskStates.option(t.Status); ok {
+		return o.names[0] + " (" + t.Status.String() + ")"
 	}
-	return orDash(t.Text)
+	return orDash(t.Status.String())
 }
 
 // taskState reads task id's state (5.4).
@@ -184,7 +174,7 @@ func taskState(ctx context.Context, cl *digelao.Client, id int64) (taskInfo, err
 	if d.Task == nil {
 		return taskInfo{}, fmt.Errorf("task %d: the platform's task details (5.4) carry no task", id)
 	}
-	return taskInfo{d.Task.Status, d.Task.StatusText}, nil
+	return taskInfo{d.Task.Status}, nil
 }
 
 // noTaskError is the platform's answer to a task id it does not know: 20002 数据格式错误.

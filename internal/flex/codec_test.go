@@ -1,0 +1,174 @@
+package flex
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type inner struct {
+	Node  string  `json:"hangUpName"`
+	Count int     `json:"hangUpCount"`
+	Rate  float64 `json:"hangUpRate"`
+}
+
+type record struct {
+	ID        int64     `json:"id"`
+	SN        string    `json:"sn"`
+	Score     float64   `json:"score"`
+	Agent     bool      `json:"is_transfertoagent"`
+	CreatedAt time.Time `json:"created_at"`
+	Stats     []inner   `json:"hang_up_data"`
+	Words     []string  `json:"out_of_key_data"`
+	Task      *inner    `json:"task"`
+	Sub       inner     `json:"sub"`
+	Count     *int      `json:"total"`
+
+	Extra map[string]json.RawMessage `json:"-"`
+	Raw   json.RawMessage            `json:"-"`
+}
+
+var recordCodec = NewCodec[record]()
+
+func decode(t *testing.T, in string) record {
+	t.Helper()
+	var r record
+	require.NoError(t, recordCodec.Decode([]byte(in), &r), in)
+	return r
+}
+
+func TestCodecToleratesThePlatformsJSON(t *testing.T) {
+	t.Parallel()
+	r := decode(t, `{"id":"12003","sn":"account|a","score":"83.5","is_transfertoagent":1,
+		"created_at":"2024-07-02 15:03:24","hang_up_data":[{"hangUpName":"01","hangUpCount":"5","hangUpRate":"83.33%"}],
+		"out_of_key_data":["就是咨询",7,null],"task":[],"sub":{"hangUpCount":2},"total":"0","姓名":"张三"}`)
+	assert.EqualValues(t, 12003, r.ID)
+	assert.Equal(t, "account|a", r.SN)
+	assert.InDelta(t, 83.5, r.Score, 1e-9)
+	assert.True(t, r.Agent)
+	assert.True(t, r.CreatedAt.Equal(time.Date(2024, 7, 2, 7, 3, 24, 0, time.UTC)))
+	assert.Equal(t, []inner{{Node: "01", Count: 5, Rate: 83.33}}, r.Stats)
+	assert.Equal(t, []string{"就是咨询", "7"}, r.Words, "numbers as text, null items dropped")
+	assert.Nil(t, r.Task, "PHP's [] for an empty object")
+	assert.Equal(t, 2, r.Sub.Count)
+	require.NotNil(t, r.Count, "a member present, even as 0")
+	assert.Equal(t, map[string]json.RawMessage{"姓名": json.RawMessage(`"张三"`)}, r.Extra)
+	assert.True(t, strings.HasPrefix(string(r.Raw), `{"id":"12003"`))
+
+	for _, empty := range []string{`null`, `[]`, `{}`, `""`} {
+		r := decode(t, `{"id":`+empty+`,"score":`+empty+`,"created_at":`+empty+`,"is_transfertoagent":`+empty+`}`)
+		assert.Zero(t, r.ID, empty)
+		assert.Zero(t, r.Score, empty)
+		assert.True(t, r.CreatedAt.IsZero(), empty)
+		assert.False(t, r.Agent, empty)
+		assert.Empty(t, r.Extra, empty)
+	}
+}
+
+func TestCodecKeepsWhatDoesNotFit(t *testing.T) {
+	t.Parallel()
+	r := decode(t, `{"id":"abc","score":{"x":1},"created_at":"yesterday","is_transfertoagent":"maybe","sn":"ok"}`)
+	assert.Zero(t, r.ID)
+	assert.Zero(t, r.Score)
+	assert.True(t, r.CreatedAt.IsZero())
+	assert.Equal(t, "ok", r.SN)
+	assert.Equal(t, map[string]json.RawMessage{"id": json.RawMessage(`"abc"`), "score": json.RawMessage(`{"x":1}`),
+		"created_at": json.RawMessage(`"yesterday"`), "is_transfertoagent": json.RawMessage(`"maybe"`)}, r.Extra)
+
+	// Written back in its field's place, once, and read back the same.
+	out, err := recordCodec.Encode(&r)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(out), `"id":`), "%s", out)
+	back := decode(t, string(out))
+	assert.Equal(t, r.Extra, back.Extra)
+
+	// Structures that do not fit are errors, not silence.
+	for _, in := range []string{`{"hang_up_data":"x"}`, `{"hang_up_data":[1]}`, `{"sub":"x"}`, `{"id":1`, `[1]`} {
+		var r record
+		assert.Error(t, recordCodec.Decode([]byte(in), &r), in)
+	}
+}
+
+func TestCodecMatchesNamesExactly(t *testing.T) {
+	t.Parallel()
+	r := decode(t, `{"sn":"acct|2","SN":"acct|1","Sn":"acct|3"}`)
+	assert.Equal(t, "acct|2", r.SN)
+	assert.Len(t, r.Extra, 2)
+	r = decode(t, `{"sn":"a","sn":"b"}`)
+	assert.Equal(t, "b", r.SN, "the last of repeated members, as PHP")
+	r = decode(t, `{"\u0073n":"escaped name"}`)
+	assert.Equal(t, "escaped name", r.SN)
+}
+
+func TestCodecKeepsInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	a, b := decode(t, "{\"sn\":\"acct|\xff\"}"), decode(t, "{\"sn\":\"acct|\xfe\"}")
+	assert.NotEqual(t, a.SN, b.SN)
+	assert.Equal(t, "acct|\xff", a.SN)
+}
+
+func TestCodecListsInEveryPHPShape(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		`[]`: nil, `{}`: nil, `null`: nil, `["a","b"]`: {"a", "b"}, `{"0":"a","2":"c"}`: {"a", "c"},
+	} {
+		r := decode(t, `{"out_of_key_data":`+in+`}`)
+		assert.Equal(t, want, r.Words, in)
+	}
+}
+
+func TestCodecRoundTrips(t *testing.T) {
+	t.Parallel()
+	n := 3
+	r := record{ID: 5, SN: "account|x\"/\\\n\t<>&", Score: 0.1, Agent: true,
+		CreatedAt: time.Date(2024, 7, 2, 15, 3, 24, 0, China), Stats: []inner{{"a", 1, 2.5}},
+		Words: []string{"就是"}, Task: &inner{Node: "n"}, Count: &n,
+		Extra: map[string]json.RawMessage{"姓名": json.RawMessage(`"张三"`), "z": json.RawMessage(`[1,{"a":null}]`)}}
+	out, err := recordCodec.Encode(&r)
+	require.NoError(t, err)
+	assert.True(t, json.Valid(out), "%s", out)
+	assert.Contains(t, string(out), `"created_at":"2024-07-02 15:03:24"`, "China time, the platform's form")
+	assert.NotContains(t, string(out), `"Raw"`)
+	back := decode(t, string(out))
+	back.Raw = nil
+	assert.True(t, r.CreatedAt.Equal(back.CreatedAt))
+	back.CreatedAt = r.CreatedAt
+	assert.Equal(t, r, back)
+
+	zero, err := recordCodec.Encode(&record{})
+	require.NoError(t, err)
+	assert.Contains(t, string(zero), `"created_at":""`)
+	assert.Equal(t, record{}, func() record { z := decode(t, string(zero)); z.Raw = nil; return z }())
+}
+
+// FuzzScanAgreesWithEncodingJSON pins the scanner to encoding/json: the same inputs are valid, and
+// a valid string decodes to the same text (where it is valid UTF-8, which encoding/json rewrites).
+func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}]}`, `"\ud83d\ude00"`, `"\ud800x"`, `-0.5e+10`, `01`, `[1,]`,
+		`{"a" : "b" }`, "\"\x01\"", `"\u00zz"`, `tru`, ` 1 `, `1.`, `"\/\b"`, "\"\xff\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i := ws(b, 0)
+		end, err := skip(b, i, 0)
+		ours := err == nil && ws(b, end) == len(b)
+		if ours != json.Valid(b) {
+			t.Fatalf("valid: ours %v, encoding/json %v, for %q", ours, !ours, b)
+		}
+		if !ours || b[i] != '"' {
+			return
+		}
+		var want string
+		require.NoError(t, json.Unmarshal(b, &want))
+		start, stop, _, _ := scanString(b, i)
+		got := string(unescape(nil, b[start+1:stop-1]))
+		if utf8.ValidString(got) && got != want {
+			t.Fatalf("%q: ours %q, encoding/json %q", b, got, want)
+		}
+	})
+}

@@ -1,0 +1,146 @@
+package digelao
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// charset is how the text of a push is read.
+type charset int
+
+const (
+	charsetAuto charset = iota // UTF-8 when it is valid UTF-8, else GB18030 when it reads as such
+	charsetUTF8
+	charsetGB18030 // also for gbk and gb2312, which it extends (WHATWG's reading of those labels)
+)
+
+// parseCharset returns the charset name stands for: "" for auto, or one of utf-8, gbk, gb2312 and
+// gb18030 (in any case).
+func parseCharset(name string) (charset, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "":
+		return charsetAuto, nil
+	case "utf-8", "utf8":
+		return charsetUTF8, nil
+	case "gbk", "gb2312", "gb18030":
+		return charsetGB18030, nil
+	}
+	return charsetAuto, fmt.Errorf("unsupported charset %q (want utf-8, gbk, gb2312 or gb18030)", name)
+}
+
+// read returns texts as UTF-8, read in cs, and false when one of them does not read in it: then
+// every text is returned as received.
+func (cs charset) read(texts []string) ([]string, bool) {
+	if cs != charsetGB18030 && allUTF8(texts) {
+		return texts, true
+	}
+	if cs == charsetUTF8 {
+		return texts, false
+	}
+	out := make([]string, len(texts))
+	for i, s := range texts {
+		r, ok := fromGB18030(s)
+		if !ok {
+			return texts, false
+		}
+		out[i] = r
+	}
+	return out, true
+}
+
+func allUTF8(texts []string) bool {
+	for _, s := range texts {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// fromGB18030 returns s read as GB18030, and false when s is not GB18030 text: when the
+// characters read do not encode back to s exactly, since the decoder replaces what it cannot read
+// with U+FFFD. The reading is therefore one-to-one: two texts never read the same.
+func fromGB18030(s string) (string, bool) {
+	r, err := simplifiedchinese.GB18030.NewDecoder().String(s)
+	if err != nil {
+		return "", false
+	}
+	back, err := simplifiedchinese.GB18030.NewEncoder().String(r)
+	return r, err == nil && back == s
+}
+
+var errLoneSurrogate = errors.New("an escaped lone surrogate, which is no text")
+
+// exactText returns the text of the JSON scalar raw exactly as received: a string with its
+// escapes resolved but with the bytes that are not UTF-8 kept (encoding/json would replace each
+// with U+FFFD) and nothing trimmed, a number or a bool as written, "" for null and PHP's []. raw
+// is a value encoding/json accepted. An escaped lone surrogate ("\ud800") is an error: no text
+// holds it, and U+FFFD in its place would make it the same as other texts.
+func exactText(raw []byte) (string, error) {
+	switch {
+	case len(raw) == 0 || isEmpty(raw):
+		return "", nil
+	case raw[0] != '"':
+		return string(raw), nil
+	}
+	in := raw[1 : len(raw)-1]
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch c = in[i]; c {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(in[i+1 : i+5])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if i+6 >= len(in) || in[i+1] != '\\' || in[i+2] != 'u' {
+					return "", errLoneSurrogate
+				}
+				if r = utf16.DecodeRune(r, hex4(in[i+3:i+7])); r == utf8.RuneError {
+					return "", errLoneSurrogate
+				}
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+		default: // " \ /
+			out = append(out, c)
+		}
+	}
+	return string(out), nil
+}
+
+// hex4 returns the value of four hex digits, which encoding/json has checked.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= 'a':
+			c -= 'a' - 10
+		case c >= 'A':
+			c -= 'A' - 10
+		default:
+			c -= '0'
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
