@@ -21,14 +21,14 @@ const contactsHelp = `
 The contacts file is a CSV or an Excel workbook (.xlsx) whose first row names the columns:
   - the phone number goes in a column named phone, mobile, tel, 号码, or any name holding 电话
     or 手机 (电话, 手机号, 联系电话 …); the first such column is the number;
-  - the customer's name in 姓名, 名字 or name;
+  - the customer's name in 姓名, 客户姓名, 名字 or name;
   - every other column by the template's own name for it ("digelao templates columns SN" lists
     them; "*" marks a required one).
 A CSV may be UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes, or GB18030/GBK,
 which Excel's "CSV (逗号分隔)" writes on a Chinese Windows; empty rows are skipped. A CSV is
 checked before anything is sent and imported in batches of up to 30,000 contacts. A workbook is
 uploaded as it is (5.7.1) and read by the platform: its header row must be the template's
-columns, as in the import template of "templates columns".`
+columns, as "templates columns" lists them.`
 
 // sheet is a contacts CSV as read: the header, the rows, and each row's line in the file.
 type sheet struct {
@@ -87,7 +87,7 @@ func readSheet(path string) (*sheet, error) {
 			"holding 电话 or 手机 (see \"digelao tasks create --help\")", path, quoteAll(s.header))
 	}
 	for i, h := range s.header {
-		if i != s.phone && isOneOf(h, "姓名", "名字", "name") {
+		if i != s.phone && isOneOf(h, "姓名", "客户姓名", "名字", "name") {
 			s.name = i
 			break
 		}

@@ -101,8 +101,9 @@ column of "tasks list" (dial_task_main_id). Operations: ` + taskOperations.Strin
 
 The platform answers 操作成功 also when it leaves the task as it was (pausing a finished task):
 the command reads the task before and after (5.4) and says whether it changed; a task the
-operation did not change is an error. The platform answers an unknown id with 20002 数据格式错误;
-the command says there is no such task instead.`,
+operation did not change is an error. An id the platform does not know is answered with 20002
+数据格式错误 [inferred: so the fake answers; the documentation does not say]: the command says
+there is no such task instead.`,
 		Args: cobra.ExactArgs(2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, s string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) == 1 {
@@ -137,17 +138,17 @@ the command says there is no such task instead.`,
 			case err != nil:
 				return err
 			case op == digelao.TaskDelete:
-				return fmt.Errorf("tasks operate: the platform answered 操作成功, yet task %d is still there (%s)", id, after)
+				return fmt.Errorf("tasks operate: the platform answered 操作成功, yet task %d is still there (%s)", id, describe(after))
 			}
 			goal, checked := operationGoal(op)
 			switch {
-			case after.Status != before.Status:
-				fmt.Fprintf(e.stdout, "task %d: %s: %s → %s\n", id, args[1], before, after)
-			case checked && after.Status != goal:
+			case after != before:
+				fmt.Fprintf(e.stdout, "task %d: %s: %s → %s\n", id, args[1], describe(before), describe(after))
+			case checked && after != goal:
 				return fmt.Errorf("tasks operate: the platform answered 操作成功 but did not change task %d: it is still %s",
-					id, after)
+					id, describe(after))
 			default:
-				fmt.Fprintf(e.stdout, "task %d: %s: done; it is %s\n", id, args[1], after)
+				fmt.Fprintf(e.stdout, "task %d: %s: done; it is %s\n", id, args[1], describe(after))
 			}
 			return nil
 		})
@@ -155,26 +156,24 @@ the command says there is no such task instead.`,
 	return cmd
 }
 
-// taskInfo is a task's state as 5.4 reports it.
-type taskInfo struct{ Status digelao.TaskStatus }
-
-func (t taskInfo) String() string {
-	if o, ok := taskStates.option(t.Status); ok {
-		return o.names[0] + " (" + t.Status.String() + ")"
+// describe names a task state as the command and the platform do: "paused (暂停发送)".
+func describe(st digelao.TaskStatus) string {
+	if o, ok := taskStates.option(st); ok {
+		return o.names[0] + " (" + st.String() + ")"
 	}
-	return orDash(t.Status.String())
+	return orDash(st.String())
 }
 
 // taskState reads task id's state (5.4).
-func taskState(ctx context.Context, cl *digelao.Client, id int64) (taskInfo, error) {
+func taskState(ctx context.Context, cl *digelao.Client, id int64) (digelao.TaskStatus, error) {
 	d, err := cl.Tasks.Details(ctx, id, &digelao.ListOptions{PerPage: 1})
 	if err != nil {
-		return taskInfo{}, unknownTask(err, id)
+		return "", unknownTask(err, id)
 	}
 	if d.Task == nil {
-		return taskInfo{}, fmt.Errorf("task %d: the platform's task details (5.4) carry no task", id)
+		return "", fmt.Errorf("task %d: the platform's task details (5.4) carry no task", id)
 	}
-	return taskInfo{d.Task.Status}, nil
+	return d.Task.Status, nil
 }
 
 // noTaskError is the platform's answer to a task id it does not know: 20002 数据格式错误.

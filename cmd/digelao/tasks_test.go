@@ -52,7 +52,7 @@ func TestContactsAsExcelSavesThem(t *testing.T) {
 			return []byte("\xef\xbb\xbf电话,姓名,地址\r\n13800138000,张三,北京\r\n13900139000,李四,上海\r\n,,\r\n")
 		}},
 		{"gbk", "c.csv", func(t *testing.T) []byte {
-			return gbk(t, "手机号,姓名,地址\r\n13800138000,张三,北京\r\n13900139000,李四,上海\r\n")
+			return gbk(t, "手机号,客户姓名,地址\r\n13800138000,张三,北京\r\n13900139000,李四,上海\r\n")
 		}},
 		{"english headers", "c.csv", func(*testing.T) []byte {
 			return []byte("Phone,Name,地址\n13800138000,张三,北京\n13900139000,李四,上海\n")
