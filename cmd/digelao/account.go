@@ -3,46 +3,81 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
 )
 
-func loginCmd() *command {
-	return &command{summary: "log in and show the account (never the api_key)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "login", "[flags]")
-		c := connFlags(fs, e)
-		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
+func loginCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "login", Short: "log in and show the account (never the api_key)", Args: cobra.NoArgs}
+	c := addConn(cmd, e)
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		return c.run(func(cl *digelao.Client) error {
 			s, err := cl.Login(ctx)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "logged in as %s (%s), %d AI seats; api_key valid until %s\n",
-				s.UserName, s.UserSN, s.AICount, s.ExpiresAt.Local().Format(time.DateTime))
+			expiry := "does not expire (fixed api_key)"
+			if !s.ExpiresAt.IsZero() {
+				expiry = "valid until " + clock(s.ExpiresAt) + " China time (UTC+8)"
+			}
+			fmt.Fprintf(e.stdout, "logged in as %s (%s), %d AI seats; api_key %s\n", s.UserName, s.UserSN, s.AICount, expiry)
 			return nil
 		})
-	}}
+	})
+	return cmd
 }
 
-func setCallbackCmd() *command {
-	return &command{summary: "set where call records and import results are pushed (9.1)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "set-callback", "--url URL [--task-url URL] [--off] [flags]")
-		c := connFlags(fs, e)
-		var cfg digelao.CallbackRequest
-		off := fs.Bool("off", false, "switch the call-record push off")
-		fs.StringVar(&cfg.CallbackURL, "url", "", "receiver of call records (6.6.1); required")
-		fs.StringVar(&cfg.TaskCallbackURL, "task-url", "", "receiver of import results (5.7.15)")
-		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
-			cfg.Open = !*off
-			if err := cl.SetCallback(ctx, &cfg); err != nil {
-				return err
+func setCallbackCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "set-callback --url URL [--task-url URL] [--off]",
+		Short: "set where call records and import results are pushed (9.1)", Args: cobra.NoArgs,
+		Long: `Set where the platform pushes call records (6.6.1) and import results (5.7.15) (9.1).
+
+The push token comes from DIGELAO_PUSH_TOKEN and is added to both URLs as ?token=: give
+"digelao listen" (or your PushHandler) the same token, and it refuses pushes without it. Without
+DIGELAO_PUSH_TOKEN the command refuses to run, since such a URL is one a receiver with a token
+would reject; --no-token sets the URLs as they are, for a receiver that takes pushes without one.`}
+	c := addConn(cmd, e)
+	var cfg digelao.CallbackRequest
+	fs := cmd.Flags()
+	off := fs.Bool("off", false, "switch the call-record push off (the platform still wants --url)")
+	noToken := fs.Bool("no-token", false, "set the URLs without a token, even when DIGELAO_PUSH_TOKEN is unset")
+	fs.StringVar(&cfg.CallbackURL, "url", "", "receiver of call records (6.6.1)")
+	fs.StringVar(&cfg.TaskCallbackURL, "task-url", "", "receiver of import results (5.7.15)")
+	markRequired(fs, "url")
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		cfg.Open = !*off
+		switch token := e.getenv("DIGELAO_PUSH_TOKEN"); {
+		case token != "" && *noToken:
+			return usagef("--no-token, yet DIGELAO_PUSH_TOKEN is set: unset one of them")
+		case token != "":
+			cfg.Token = digelao.NewSecret(token)
+		case !*noToken:
+			return usagef("DIGELAO_PUSH_TOKEN is not set, so the push URL would carry no token and a receiver " +
+				"with one (digelao listen, a PushHandler with Token) would refuse every push: " +
+				"export DIGELAO_PUSH_TOKEN=$(openssl rand -hex 24) here and where the receiver runs, " +
+				"or pass --no-token for a receiver without a token")
+		}
+		return c.run(func(cl *digelao.Client) error {
+			err := cl.SetCallback(ctx, &cfg)
+			if err != nil {
+				return flagNames(err, map[string]string{"CallbackURL": "--url", "TaskCallbackURL": "--task-url"})
 			}
 			state := "on"
 			if !cfg.Open {
 				state = "off"
 			}
-			fmt.Fprintf(e.stdout, "call-record push %s\n", state)
+			with := "without a token"
+			if !cfg.Token.IsZero() {
+				with = "with ?token= from DIGELAO_PUSH_TOKEN"
+			}
+			fmt.Fprintf(e.stdout, "call-record push %s: %s (%s)\n", state, cfg.CallbackURL, with)
+			if cfg.TaskCallbackURL != "" {
+				fmt.Fprintf(e.stdout, "import results: %s (%s)\n", cfg.TaskCallbackURL, with)
+			}
 			return nil
 		})
-	}}
+	})
+	return cmd
 }

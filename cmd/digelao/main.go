@@ -1,114 +1,143 @@
-// Command digelao calls the 狄阁老 AI call-center platform from a shell: log in, set the push
-// address, list and steer tasks, read call records and dialogue, download recordings, receive
-// pushes, and serve the fake platform for local work.
+// Command digelao calls the 狄阁老 AI call-center platform from a shell: log in, find a script
+// template and its columns, create tasks from a CSV or an Excel file, steer them, read call records
+// and dialogue, download recordings, receive pushes, and serve the fake platform for local work.
 //
-// Connection settings come from flags or DIGELAO_* environment variables; secrets are read but
-// never printed. Run "digelao help" for the commands.
+// Settings come from flags or their DIGELAO_* environment variables; secrets only from the
+// environment, and they are never printed. Run "digelao help" for the commands and the exit codes.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, pid: os.Getpid()})
 	stop()
 	os.Exit(code)
 }
 
-// Exit codes.
+// Exit codes: one table, printed by "digelao --help" and the README.
 const (
-	exitOK    = 0
-	exitError = 1 // the platform or the network failed
-	exitUsage = 2 // the command line was wrong
-	exitInput = 3 // a value was refused before anything was sent
+	exitOK       = 0
+	exitPlatform = 1 // the platform or the network failed
+	exitUsage    = 2 // the command line was wrong
+	exitInput    = 3 // a value the platform would refuse; nothing was sent
+	exitFile     = 4 // a file could not be read or written
 )
+
+const exitHelp = `Exit status:
+  0  success
+  1  the platform or the network failed (the platform's answer is printed as it came)
+  2  the command line is wrong: an unknown command or flag, a bad flag value, a missing
+     required flag or environment variable
+  3  a value the platform would refuse, found before anything was sent
+  4  a file could not be read or written`
 
 // env is what a command sees of the process; tests replace it.
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	pid            int            // printed by mock, so that it can be stopped
+	timeouts       serverTimeouts // of the servers listen starts; zero: the defaults
 }
 
-// command is one subcommand, or a group of them.
-type command struct {
-	summary string
-	run     func(ctx context.Context, e *env, args []string) error
-	sub     map[string]*command
-}
-
-// commands returns the command tree.
-func commands() map[string]*command {
-	return map[string]*command{
-		"login":        loginCmd(),
-		"set-callback": setCallbackCmd(),
-		"tasks": {summary: "list, create and steer call tasks", sub: map[string]*command{
-			"list":    tasksListCmd(),
-			"create":  tasksCreateCmd(),
-			"operate": tasksOperateCmd(),
-		}},
-		"records": {summary: "call records", sub: map[string]*command{
-			"list": recordsListCmd(),
-		}},
-		"dialogue": dialogueCmd(),
-		"download": downloadCmd(),
-		"listen":   listenCmd(),
-		"mock":     mockCmd(),
-		"blacklist": {summary: "the do-not-call list (8.x)", sub: map[string]*command{
-			"list":     blacklistListCmd(),
-			"add":      blacklistAddCmd(),
-			"remove":   blacklistRemoveCmd(),
-			"import":   blacklistImportCmd(),
-			"download": blacklistDownloadCmd(),
-		}},
-		"accounts": {summary: "sub-accounts (AI seats) and roles (2.x)", sub: map[string]*command{
-			"list":   accountsListCmd(),
-			"roles":  accountsRolesCmd(),
-			"delete": accountsDeleteCmd(),
-		}},
-	}
-}
-
-// usageError is a wrong command line: exit code 2 and a pointer to help.
+// usageError is a wrong command line: exit code 2.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
 
+// inputError is input the platform would refuse, found by the command itself (a CSV without a
+// phone column): exit code 3, like a *digelao.ValidationError.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func inputf(format string, args ...any) error { return &inputError{msg: fmt.Sprintf(format, args...)} }
+
+// fileError is a file that could not be read or written: exit code 4.
+type fileError struct {
+	flag string // the flag or argument that named it, e.g. "--contacts"
+	err  error
+}
+
+func (e *fileError) Error() string { return e.flag + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// ranError is an error of a command's own work. Every other error cobra returns — an unknown
+// command or flag, a wrong number of arguments, a bad value from the environment — was found before
+// the command ran: a wrong command line.
+type ranError struct{ err error }
+
+func (e *ranError) Error() string { return e.err.Error() }
+func (e *ranError) Unwrap() error { return e.err }
+
+// action adapts a command's work to cobra, marking its errors as the command's own.
+func action(f func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := f(cmd.Context(), args); err != nil {
+			return &ranError{err}
+		}
+		return nil
+	}
+}
+
+// run runs the command line args and returns the exit code. Errors go to stderr once; stdout
+// carries only the command's output, so that it can be piped.
 func run(ctx context.Context, args []string, e *env) int {
 	out := &stickyWriter{w: e.stdout}
-	err := dispatch(ctx, &env{stdout: out, stderr: e.stderr, getenv: e.getenv}, commands(), []string{"digelao"}, args)
+	e = &env{stdout: out, stderr: e.stderr, getenv: e.getenv, pid: e.pid, timeouts: e.timeouts}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(e.stderr)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil && out.err != nil {
-		err = fmt.Errorf("writing output: %w", out.err)
+		err = &ranError{fmt.Errorf("writing output: %w", out.err)}
 	}
-	var usage *usageError
-	var invalid *digelao.ValidationError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	if err == nil {
 		return exitOK
-	case errors.As(err, &usage):
-		fmt.Fprintf(e.stderr, "digelao: %s\nRun \"digelao help\" for usage.\n", usage.msg)
-		return exitUsage
-	case errors.As(err, &invalid):
-		fmt.Fprintln(e.stderr, message(err))
-		return exitInput
-	default:
-		fmt.Fprintln(e.stderr, message(err))
-		return exitError
 	}
+	code := exitCode(err)
+	fmt.Fprintln(e.stderr, message(err))
+	if code == exitUsage && cmd != nil {
+		fmt.Fprintf(e.stderr, "Run \"%s --help\" for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// exitCode maps err to the exit code table.
+func exitCode(err error) int {
+	var (
+		ran     *ranError
+		usage   *usageError
+		invalid *digelao.ValidationError
+		input   *inputError
+		file    *fileError
+	)
+	switch {
+	case !errors.As(err, &ran), errors.As(err, &usage):
+		return exitUsage
+	case errors.As(err, &invalid), errors.As(err, &input):
+		return exitInput
+	case errors.As(err, &file):
+		return exitFile
+	}
+	return exitPlatform
 }
 
 // message is err's text with one "digelao: " prefix (the SDK's errors carry it already).
@@ -119,41 +148,108 @@ func message(err error) string {
 	return "digelao: " + err.Error()
 }
 
-func dispatch(ctx context.Context, e *env, cmds map[string]*command, path, args []string) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 { // help <command>
-			return dispatch(ctx, e, cmds, path, append(args[1:2], "--help"))
-		}
-		printHelp(e.stdout, cmds, path)
-		if len(args) == 0 {
-			return usagef("missing command")
-		}
-		return nil
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "digelao",
+		Short: "Call the 狄阁老 AI call-center platform from a shell",
+		Long: `digelao calls the 狄阁老 AI call-center platform: log in, find a script template and its
+columns, create tasks from a CSV or an Excel file, steer them, read call records and dialogue,
+download recordings, receive pushes, and serve a fake platform for local work ("digelao mock").
+
+Every flag that has an environment variable names it in its help ([$DIGELAO_…]); the flag wins.
+Secrets — DIGELAO_PASSWORD, DIGELAO_ACCESS_SECRET, DIGELAO_API_KEY, DIGELAO_PUSH_TOKEN — are read
+only from the environment, to keep them out of shell history and process listings, and are never
+printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
+
+` + exitHelp,
+		Version:           digelao.Version,
+		SilenceErrors:     true, // run prints the error, once
+		SilenceUsage:      true, // and never the usage on stdout
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, e.getenv) },
 	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		return usagef("unknown command %q", strings.Join(append(path[1:], args[0]), " "))
-	}
-	path = append(path, args[0])
-	if cmd.sub != nil {
-		return dispatch(ctx, e, cmd.sub, path, args[1:])
-	}
-	return cmd.run(ctx, e, args[1:])
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(helpCmd())
+	root.AddCommand(
+		loginCmd(e), setCallbackCmd(e),
+		group("templates", "script templates: their sns and import columns (7.x, 5.11)",
+			templatesListCmd(e), templatesColumnsCmd(e)),
+		group("tasks", "list, create and steer call tasks (5.x)",
+			tasksListCmd(e), tasksCreateCmd(e), tasksOperateCmd(e)),
+		group("records", "call records (6.1)", recordsListCmd(e)),
+		dialogueCmd(e), downloadCmd(e), listenCmd(e), mockCmd(e),
+		group("blacklist", "the do-not-call list (8.x)",
+			blacklistListCmd(e), blacklistAddCmd(e), blacklistRemoveCmd(e), blacklistImportCmd(e), blacklistDownloadCmd(e)),
+		group("accounts", "sub-accounts (AI seats) and roles (2.x)",
+			accountsListCmd(e), accountsRolesCmd(e), accountsDeleteCmd(e)),
+	)
+	return root
 }
 
-func printHelp(w io.Writer, cmds map[string]*command, path []string) {
-	fmt.Fprintf(w, "Usage: %s <command> [flags]\n\nCommands:\n", strings.Join(path, " "))
-	names := make([]string, 0, len(cmds))
-	for name := range cmds {
-		names = append(names, name)
+// group is a command that only holds others: alone it prints its help; with an unknown
+// subcommand it is a wrong command line.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	g := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return unknownCommand(cmd, args[0])
+		}}
+	g.AddCommand(subs...)
+	return g
+}
+
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", name, cmds[name].summary)
+	return usagef("%s", msg)
+}
+
+// helpCmd is "help [command]": the help of the command named, at any depth.
+func helpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("unknown help topic %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag() // so that its help lists --help, as "cmd --help" does
+			return cmd.Help()
+		},
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
 	}
-	if len(path) == 1 {
-		fmt.Fprint(w, connHelp)
+}
+
+// secretFlags are flags people try for a secret, which the command reads only from the environment.
+var secretFlags = map[string]string{
+	"password": "DIGELAO_PASSWORD", "access-secret": "DIGELAO_ACCESS_SECRET",
+	"api-key": "DIGELAO_API_KEY", "token": "DIGELAO_PUSH_TOKEN", "push-token": "DIGELAO_PUSH_TOKEN",
+}
+
+// flagError is a flag cobra could not parse; one that tries to pass a secret says where it goes.
+func flagError(_ *cobra.Command, err error) error {
+	for flag, env := range secretFlags {
+		if strings.Contains(err.Error(), "--"+flag) {
+			return usagef("%v: secrets are read only from the environment; set %s", err, env)
+		}
 	}
+	return err
 }
 
 // stickyWriter remembers its first write error, so that commands print freely and run reports a
@@ -170,4 +266,15 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 	n, err := s.w.Write(p)
 	s.err = err
 	return n, err
+}
+
+// chinaTime is the platform's zone, in which the command reads and prints times.
+var chinaTime = time.FixedZone("UTC+8", 8*60*60)
+
+// clock formats t in China time, or "-" for the zero time; headers say "(UTC+8)".
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.In(chinaTime).Format(time.DateTime)
 }

@@ -1,22 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
@@ -29,10 +27,10 @@ type result struct {
 	stdout, stderr string
 }
 
-// cli runs the command with vars as its whole environment.
+// cli runs the command through run, main's own entry, with vars as its whole environment.
 func cli(ctx context.Context, vars map[string]string, args ...string) result {
 	var out, errOut testkit.SyncBuffer
-	code := run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
+	code := run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }, pid: 4242})
 	return result{code, out.String(), errOut.String()}
 }
 
@@ -43,6 +41,18 @@ func fake(t *testing.T, opts ...digelaotest.Option) (*digelaotest.Server, map[st
 	t.Cleanup(srv.Close)
 	return srv, map[string]string{"DIGELAO_BASE_URL": srv.URL, "DIGELAO_USERNAME": digelaotest.Username,
 		"DIGELAO_PASSWORD": digelaotest.Password}
+}
+
+// with returns a copy of vars with more set.
+func with(vars map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range vars {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }
 
 // assertNoSecrets checks that no password or api_key the fake saw was printed.
@@ -61,196 +71,165 @@ func assertNoSecrets(t *testing.T, srv *digelaotest.Server, outputs ...result) {
 	}
 }
 
-func TestHelpAndUsageErrors(t *testing.T) {
+// assertUsage checks a wrong command line: exit 2, nothing on stdout, the error once on stderr
+// with a pointer to the help.
+func assertUsage(t *testing.T, r result, want string, args ...any) {
+	t.Helper()
+	assert.Equal(t, exitUsage, r.code, args...)
+	assert.Empty(t, r.stdout, args...)
+	assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "the error once: %s", r.stderr)
+	assert.Contains(t, r.stderr, want, args...)
+	assert.Regexp(t, `Run "digelao[a-z -]*--help" for usage`, r.stderr, args...)
+}
+
+func TestHelpOnEveryLevel(t *testing.T) {
 	ctx := context.Background()
 	help := cli(ctx, nil, "--help")
-	assert.Equal(t, exitOK, help.code)
-	for _, name := range []string{"login", "set-callback", "tasks", "records", "dialogue", "download", "listen", "mock", "blacklist", "accounts"} {
+	require.Equal(t, exitOK, help.code)
+	for _, name := range []string{"login", "set-callback", "templates", "tasks", "records", "dialogue", "download",
+		"listen", "mock", "blacklist", "accounts", "completion"} {
 		assert.Contains(t, help.stdout, "  "+name+" ")
 	}
-	assert.Contains(t, help.stdout, "DIGELAO_BASE_URL")
+	assert.Contains(t, help.stdout, "Exit status:")
+	assert.Empty(t, help.stderr)
 
-	sub := cli(ctx, nil, "tasks", "create", "--help")
-	assert.Equal(t, exitOK, sub.code)
-	assert.Contains(t, sub.stdout, "-contacts")
+	// help <group> <command> prints that command's help, as <group> <command> --help does.
+	topic := cli(ctx, nil, "help", "tasks", "list")
+	require.Equal(t, exitOK, topic.code, topic.stderr)
+	assert.Contains(t, topic.stdout, "digelao tasks list [flags]")
+	assert.Contains(t, topic.stdout, "--status")
+	assert.NotContains(t, topic.stdout, "Available Commands", "not the tasks group's help")
+	assert.Equal(t, topic.stdout, cli(ctx, nil, "tasks", "list", "--help").stdout)
+	assertUsage(t, cli(ctx, nil, "help", "tasks", "nope"), `unknown help topic "tasks nope"`)
 
-	for _, args := range [][]string{{}, {"nope"}, {"tasks", "nope"}, {"tasks", "operate", "1"}, {"login", "--bogus"}} {
-		r := cli(ctx, nil, args...)
-		assert.Equal(t, exitUsage, r.code, "%q", args)
-		assert.Contains(t, r.stderr, "digelao help", "%q", args)
-	}
-	noCreds := cli(ctx, map[string]string{"DIGELAO_BASE_URL": "http://127.0.0.1:1"}, "login")
-	assert.Equal(t, exitUsage, noCreds.code)
-	assert.Contains(t, noCreds.stderr, "no credentials")
-}
-
-func TestLoginAndPlatformErrors(t *testing.T) {
-	ctx := context.Background()
-	srv, vars := fake(t)
-	ok := cli(ctx, vars, "login")
-	require.Equal(t, exitOK, ok.code, ok.stderr)
-	assert.Contains(t, ok.stdout, digelaotest.UserSN)
-
-	vars["DIGELAO_PASSWORD"] = "not-the-pass-9"
-	bad := cli(ctx, vars, "login")
-	assert.Equal(t, exitError, bad.code)
-	assert.Regexp(t, `^digelao: .*20004`, bad.stderr, "one prefix and the platform's code")
-	assert.NotContains(t, bad.stderr, "not-the-pass-9")
-	assertNoSecrets(t, srv, ok, bad)
-}
-
-func TestInvalidInputSendsNothing(t *testing.T) {
-	ctx := context.Background()
-	srv, vars := fake(t)
-	csv := filepath.Join(t.TempDir(), "c.csv")
-	require.NoError(t, os.WriteFile(csv, []byte("电话\n13800138000\n"), 0o600))
-	r := cli(ctx, vars, "tasks", "create", "--name", "bad name!", "--template", digelaotest.TemplateSN,
-		"--seat", digelaotest.SeatSN, "--contacts", csv)
-	assert.Equal(t, exitInput, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "Name")
-	r = cli(ctx, vars, "set-callback", "--url", "ftp://x")
-	assert.Equal(t, exitInput, r.code, r.stderr)
-	assert.Empty(t, srv.Requests(), "nothing reached the platform")
-}
-
-func TestTaskRecordsDialogueDownload(t *testing.T) {
-	ctx := context.Background()
-	srv, vars := fake(t, digelaotest.WithManualTime())
-	dir := t.TempDir()
-	csv := filepath.Join(dir, "contacts.csv")
-	require.NoError(t, os.WriteFile(csv, []byte("电话,姓名,地址\n13800138000,张三,北京\n13900139000,李四,上海\n"), 0o600))
-
-	created := cli(ctx, vars, "tasks", "create", "--name", "回访(1)", "--template", digelaotest.TemplateSN,
-		"--seat", digelaotest.SeatSN, "--contacts", csv, "--start")
-	require.Equal(t, exitOK, created.code, created.stderr)
-	assert.Contains(t, created.stdout, "2 of 2 contacts")
-	require.NoError(t, srv.Flush(ctx))
-
-	tasks := srv.Tasks()
-	require.Len(t, tasks, 1)
-	assert.Equal(t, 2, tasks[0].Numbers)
-	listed := cli(ctx, vars, "tasks", "list", "--from", "2000-01-01")
-	require.Equal(t, exitOK, listed.code, listed.stderr)
-	assert.Contains(t, listed.stdout, tasks[0].SN)
-
-	records := cli(ctx, vars, "records", "list", "--task", tasks[0].SN, "--json", "--all")
-	require.Equal(t, exitOK, records.code, records.stderr)
-	lines := strings.Split(strings.TrimSpace(records.stdout), "\n")
-	require.Len(t, lines, 2)
-	var rec *digelao.CallRecord
-	for _, l := range lines {
-		var r digelao.CallRecord
-		require.NoError(t, r.UnmarshalJSON([]byte(l)))
-		if r.Connected() {
-			rec = &r
+	// Every command answers --help on stdout, and each flag with a variable names it.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		r := cli(ctx, nil, append(path, "--help")...)
+		assert.Equal(t, exitOK, r.code, "%v", path)
+		assert.Contains(t, r.stdout, "Usage:", "%v", path)
+		assert.Empty(t, r.stderr, "%v", path)
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if v := f.Annotations[envAnnotation]; len(v) > 0 {
+				assert.Contains(t, r.stdout, "[$"+v[0]+"]", "%v --%s", path, f.Name)
+			}
+		})
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				walk(sub)
+			}
 		}
 	}
-	require.NotNil(t, rec, "a connected call")
-	table := cli(ctx, vars, "records", "list", "--task", tasks[0].SN)
-	assert.Contains(t, table.stdout, rec.SN)
-	assert.Contains(t, table.stdout, "2 of 2 records")
-
-	dialogue := cli(ctx, vars, "dialogue", rec.SN, rec.ConnectedAt.In(chinaTime).Format(time.DateTime))
-	require.Equal(t, exitOK, dialogue.code, dialogue.stderr)
-	assert.Contains(t, dialogue.stdout, "robot")
-
-	wav := filepath.Join(dir, "call.wav")
-	dl := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", wav)
-	require.Equal(t, exitOK, dl.code, dl.stderr)
-	b, err := os.ReadFile(wav)
-	require.NoError(t, err)
-	assert.Equal(t, "RIFF", string(b[:4]))
-	assert.Contains(t, dl.stderr, "downloaded")
-
-	missing := cli(ctx, vars, "download", rec.RecordPath, "/mnt/record/none.wav", "-o", filepath.Join(dir, "none.wav"))
-	assert.Equal(t, exitError, missing.code)
-	left, err := filepath.Glob(filepath.Join(dir, "*none.wav*"))
-	require.NoError(t, err)
-	assert.Empty(t, left, "a failed download leaves no file")
-
-	deleted := cli(ctx, vars, "tasks", "operate", strconv.FormatInt(tasks[0].ID, 10), "delete")
-	require.Equal(t, exitOK, deleted.code, deleted.stderr)
-	assert.True(t, srv.Tasks()[0].Deleted)
-	assertNoSecrets(t, srv, created, listed, records, table, dialogue, dl, missing, deleted)
+	walk(newRoot(&env{getenv: func(string) string { return "" }}))
 }
 
-func TestBlacklistAndAccounts(t *testing.T) {
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		r := cli(context.Background(), nil, "completion", shell)
+		assert.Equal(t, exitOK, r.code, shell)
+		assert.Contains(t, r.stdout, "digelao", shell)
+	}
+	// Flag values complete from the documented lists.
+	r := cli(context.Background(), nil, cobra.ShellCompRequestCmd, "tasks", "list", "--status", "")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "paused")
+	r = cli(context.Background(), nil, cobra.ShellCompRequestCmd, "tasks", "operate", "5", "")
+	assert.Contains(t, r.stdout, "redial-failed")
+}
+
+func TestWrongCommandLines(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{[]string{"nope"}, nil, `unknown command "nope" for "digelao"`},
+		{[]string{"tasks", "nope"}, nil, `unknown command "nope" for "digelao tasks"`},
+		{[]string{"tasks", "lst"}, nil, "did you mean list?"},
+		{[]string{"tasks", "operate", "1"}, nil, "accepts 2 arg(s)"},
+		{[]string{"login", "--bogus"}, nil, "unknown flag: --bogus"},
+		{[]string{"login", "--password", "x"}, nil, "set DIGELAO_PASSWORD"},
+		{[]string{"login", "--timeout", "soon"}, nil, `"--timeout"`},
+		{[]string{"login"}, map[string]string{"DIGELAO_TIMEOUT": "soon"}, `DIGELAO_TIMEOUT="soon"`},
+		{[]string{"tasks", "create", "--name", "x"}, nil, "missing --contacts, --seat (or DIGELAO_SEAT_SN), --template (or DIGELAO_TEMPLATE_SN)"},
+		{[]string{"set-callback"}, nil, "missing --url"},
+		{[]string{"records", "list", "--intent", "Z"}, nil, `"Z" is not an intent grade; want A, B, C, D, E, F`},
+		{[]string{"tasks", "list", "--status", "pausd"}, nil, "want running (0, 发送中), finished (1, 已发送), paused (4, 暂停发送), ended (6, 终止发送)"},
+		{[]string{"tasks", "operate", "5", "stopp"}, nil, "want pause (stop), resume (keepOn)"},
+		{[]string{"tasks", "operate", "x", "pause"}, nil, "<task-id>"},
+		{[]string{"login"}, map[string]string{"DIGELAO_USERNAME": "demo"}, "--base-url or DIGELAO_BASE_URL"},
+		{[]string{"login"}, map[string]string{"DIGELAO_BASE_URL": "http://127.0.0.1:1"}, "no credentials"},
+		{[]string{"login"}, map[string]string{"DIGELAO_BASE_URL": "http://127.0.0.1:1", "DIGELAO_USERNAME": "demo"},
+			"DIGELAO_PASSWORD is not set"},
+		{[]string{"login"}, map[string]string{"DIGELAO_BASE_URL": "http://127.0.0.1:1", "DIGELAO_ACCESS_ID": "id"},
+			"DIGELAO_ACCESS_SECRET is not set"},
+		{[]string{"mock", "--minute", "0s"}, nil, "--minute must be positive"},
+	} {
+		assertUsage(t, cli(ctx, tc.vars, tc.args...), tc.want, "%q", tc.args)
+	}
+	// Alone, a group prints its help, as gh and kubectl do.
+	r := cli(ctx, nil, "tasks")
+	assert.Equal(t, exitOK, r.code)
+	assert.Contains(t, r.stdout, "Available Commands")
+}
+
+func TestExitCodes(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
-	added := cli(ctx, vars, "blacklist", "add", "13800138000", "--days", "7", "--remark", "opted out")
-	require.Equal(t, exitOK, added.code, added.stderr)
-	list := cli(ctx, vars, "blacklist", "list", "--json")
-	require.Equal(t, exitOK, list.code, list.stderr)
-	assert.Contains(t, list.stdout, "13800138000")
-	id := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(list.stdout)
-	require.NotNil(t, id, list.stdout)
-	removed := cli(ctx, vars, "blacklist", "remove", id[1])
-	require.Equal(t, exitOK, removed.code, removed.stderr)
-	assert.Contains(t, removed.stdout, "removed 1")
-
-	out := filepath.Join(t.TempDir(), "bl.xlsx")
-	dl := cli(ctx, vars, "blacklist", "download", "-o", out)
-	require.Equal(t, exitOK, dl.code, dl.stderr)
-	b, err := os.ReadFile(out)
-	require.NoError(t, err)
-	assert.Equal(t, "PK", string(b[:2]), "an xlsx is a zip file")
-
-	accounts := cli(ctx, vars, "accounts", "list")
-	require.Equal(t, exitOK, accounts.code, accounts.stderr)
-	assert.Contains(t, accounts.stdout, digelaotest.SeatSN)
-	roles := cli(ctx, vars, "accounts", "roles")
-	assert.Equal(t, exitOK, roles.code, roles.stderr)
-	assertNoSecrets(t, srv, added, list, removed, dl, accounts, roles)
-}
-
-// started runs a long-running command until the returned stop is called, and waits for its
-// output to match addr.
-func started(t *testing.T, vars map[string]string, addr *regexp.Regexp, args ...string) (string, *testkit.SyncBuffer, func() int) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut testkit.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }})
-	}()
-	stop := func() int { cancel(); return <-done }
-	var m []string
-	require.Eventually(t, func() bool {
-		m = addr.FindStringSubmatch(out.String() + errOut.String())
-		return m != nil
-	}, 5*time.Second, 10*time.Millisecond, "no address printed: %s", errOut.String())
-	return m[1], &out, stop
-}
-
-func TestListenPrintsEachPush(t *testing.T) {
-	vars := map[string]string{"DIGELAO_PUSH_TOKEN": "tok"}
-	base, out, stop := started(t, vars, regexp.MustCompile(`listening on (http://\S+/)`), "listen", "--addr", "127.0.0.1:0")
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	post := func(url string) int {
-		body := digelao.SampleCallRecordPush("account|abc", "13800138000")
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
-		require.NoError(t, err)
-		resp, err := hc.Do(req)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
-		return resp.StatusCode
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "c.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("电话\n13800138000\n"), 0o600))
+	create := func(extra ...string) []string {
+		return append([]string{"tasks", "create", "--template", digelaotest.TemplateSN, "--seat", digelaotest.SeatSN}, extra...)
 	}
-	assert.Equal(t, http.StatusUnauthorized, post(base+"push"))
-	assert.Equal(t, http.StatusOK, post(base+"push?token=tok"))
-	assert.Equal(t, exitOK, stop())
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 1, "one event printed")
-	assert.Contains(t, lines[0], `"kind":"call_record"`)
-	assert.Contains(t, lines[0], `"sn":"account|abc"`)
-	assert.NotContains(t, out.String(), "tok\"")
+
+	ok := cli(ctx, vars, "login")
+	assert.Equal(t, exitOK, ok.code, ok.stderr)
+	assert.Contains(t, ok.stdout, digelaotest.UserSN)
+	assert.Regexp(t, `valid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d China time \(UTC\+8\)`, ok.stdout)
+
+	bad := cli(ctx, with(vars, "DIGELAO_PASSWORD", "not-the-pass-9"), "login")
+	assert.Equal(t, exitPlatform, bad.code)
+	assert.Regexp(t, `^digelao: .*20004`, bad.stderr, "one prefix and the platform's code")
+	assert.Equal(t, 1, strings.Count(bad.stderr, "\n"), "the error once")
+	assert.NotContains(t, bad.stderr, "not-the-pass-9")
+
+	down := cli(ctx, with(vars, "DIGELAO_BASE_URL", "http://127.0.0.1:1", "DIGELAO_TIMEOUT", "2s"), "login")
+	assert.Equal(t, exitPlatform, down.code, down.stderr)
+
+	before := len(srv.Requests())
+	invalid := cli(ctx, vars, create("--name", "bad name!", "--contacts", csv)...)
+	assert.Equal(t, exitInput, invalid.code, invalid.stderr)
+	assert.Contains(t, invalid.stderr, "invalid --name: ")
+	badURL := cli(ctx, with(vars, "DIGELAO_BASE_URL", "ftp://x"), "login")
+	assert.Equal(t, exitInput, badURL.code)
+	assert.Contains(t, badURL.stderr, "invalid --base-url (DIGELAO_BASE_URL): ")
+	noFile := cli(ctx, vars, create("--name", "回访", "--contacts", filepath.Join(dir, "none.csv"))...)
+	assert.Equal(t, exitFile, noFile.code, noFile.stderr)
+	assert.Contains(t, noFile.stderr, "--contacts: open ")
+	assert.Len(t, srv.Requests(), before, "nothing reached the platform")
+	assertNoSecrets(t, srv, ok, bad, invalid, badURL, noFile)
 }
 
-func TestMockServesTheFake(t *testing.T) {
-	base, _, stop := started(t, nil, regexp.MustCompile(`DIGELAO_BASE_URL=(\S+)`), "mock", "--addr", "127.0.0.1:0")
-	login := cli(context.Background(), map[string]string{"DIGELAO_BASE_URL": base,
-		"DIGELAO_USERNAME": digelaotest.Username, "DIGELAO_PASSWORD": digelaotest.Password}, "login")
-	assert.Equal(t, exitOK, login.code, login.stderr)
-	assert.Equal(t, exitOK, stop())
+func TestFlagsReadTheirVariables(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	// The flag wins over its variable.
+	r := cli(ctx, with(vars, "DIGELAO_BASE_URL", "http://127.0.0.1:1"), "login", "--base-url", srv.URL)
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	// Required flags are met by their variables.
+	csv := filepath.Join(t.TempDir(), "c.csv")
+	require.NoError(t, os.WriteFile(csv, []byte("电话\n13800138000\n"), 0o600))
+	r = cli(ctx, with(vars, "DIGELAO_TEMPLATE_SN", digelaotest.TemplateSN, "DIGELAO_SEAT_SN", digelaotest.SeatSN),
+		"tasks", "create", "--name", "回访", "--contacts", csv)
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	// A flag that names a template the platform does not know says where to find one.
+	r = cli(ctx, with(vars, "DIGELAO_SEAT_SN", digelaotest.SeatSN, "DIGELAO_TEMPLATE_SN", "projects|nope"),
+		"tasks", "create", "--name", "回访", "--contacts", csv)
+	assert.Equal(t, exitPlatform, r.code)
+	assert.Contains(t, r.stderr, `"digelao templates list" shows them`)
 }
 
 // failingWriter fails every write, like a closed pipe.
@@ -261,6 +240,21 @@ func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 func TestFailedOutputIsAnError(t *testing.T) {
 	var errOut testkit.SyncBuffer
 	code := run(context.Background(), []string{"--help"}, &env{stdout: failingWriter{}, stderr: &errOut, getenv: os.Getenv})
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, exitPlatform, code)
 	assert.Contains(t, errOut.String(), "writing output")
+}
+
+// TestLibraryDoesNotLinkTheCLI checks that programs importing the SDK (and its test fake and
+// Redis store) link neither cobra nor pflag: only the command does.
+func TestLibraryDoesNotLinkTheCLI(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	cmd := exec.CommandContext(context.Background(), goBin, "list", "-deps", "github.com/digelao-go/digelao",
+		"github.com/digelao-go/digelao/digelaotest", "github.com/digelao-go/digelao/redisstore")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	require.Contains(t, string(out), "github.com/digelao-go/digelao/internal/transport", "the list is the real one")
+	assert.NotRegexp(t, regexp.MustCompile(`(?m)^github\.com/spf13/`), string(out))
 }

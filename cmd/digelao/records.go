@@ -7,99 +7,123 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/digelao-go/digelao"
 )
 
-func recordsListCmd() *command {
-	return &command{summary: "list call records (6.1)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "records list", "[--task SN] [--phone N] [--from T] [--to T] [--intent A,B] [--all] [--json] [flags]")
-		c := connFlags(fs, e)
-		var opts digelao.RecordListOptions
-		from, to := timeFlag(fs, "from", "created at or after (China time)"), timeFlag(fs, "to", "created at or before")
-		fs.StringVar(&opts.TaskSN, "task", "", "records of this task (dial_task_main_sn)")
-		fs.StringVar(&opts.Phone, "phone", "", "records of this number")
-		intents := fs.String("intent", "", "comma-separated intent grades, e.g. A,B")
-		fs.IntVar(&opts.Page, "page", 0, "page number")
-		fs.IntVar(&opts.PerPage, "per-page", 100, "records per page")
-		all := fs.Bool("all", false, "every page, not just one")
-		asJSON := fs.Bool("json", false, "print each record as a JSON line, as the platform sent it")
-		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
-			opts.CreatedFrom, opts.CreatedTo = from.t, to.t
-			for _, g := range strings.Split(*intents, ",") {
-				if g = strings.TrimSpace(g); g != "" {
-					opts.Intents = append(opts.Intents, digelao.IntentGrade(g))
-				}
+var intentGrades = choice[digelao.IntentGrade]{what: "an intent grade", options: []option[digelao.IntentGrade]{
+	{[]string{"A"}, digelao.IntentA}, {[]string{"B"}, digelao.IntentB}, {[]string{"C"}, digelao.IntentC},
+	{[]string{"D"}, digelao.IntentD}, {[]string{"E"}, digelao.IntentE}, {[]string{"F"}, digelao.IntentF},
+}}
+
+func recordsListCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "list call records (6.1)", Args: cobra.NoArgs}
+	c := addConn(cmd, e)
+	var opts digelao.RecordListOptions
+	var from, to timeValue
+	var intents []string
+	fs := cmd.Flags()
+	fs.Var(&from, "from", "created at or after, YYYY-MM-DD or \"YYYY-MM-DD hh:mm:ss\", China time")
+	fs.Var(&to, "to", "created at or before, China time")
+	fs.StringVar(&opts.TaskSN, "task", "", "records of this task (its sn)")
+	fs.StringVar(&opts.Phone, "phone", "", "records of this number")
+	fs.StringSliceVar(&intents, "intent", nil, "only these intent grades, e.g. A,B (A to F, any case)")
+	fs.IntVar(&opts.Page, "page", 0, "page number, from 0")
+	fs.IntVar(&opts.PerPage, "per-page", 100, "records per page")
+	all := fs.Bool("all", false, "every page, not just one")
+	asJSON := fs.Bool("json", false, "print each record as a line of JSON")
+	_ = cmd.RegisterFlagCompletionFunc("intent", intentGrades.complete)
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		opts.CreatedFrom, opts.CreatedTo = from.t, to.t
+		for _, g := range intents {
+			grade, err := intentGrades.parse(g)
+			if err != nil {
+				return usagef("--intent: %v", err)
 			}
-			var tw interface {
-				io.Writer
-				Flush() error
+			opts.Intents = append(opts.Intents, grade)
+		}
+		return c.run(func(cl *digelao.Client) error {
+			var t *table
+			if !*asJSON {
+				t = newTable("SN", "PHONE", "NAME", "INTENT", "TALK", "CONNECTED (UTC+8)")
 			}
+			enc := json.NewEncoder(e.stdout)
 			emit := func(r *digelao.CallRecord) error {
 				if *asJSON {
-					_, err := fmt.Fprintf(e.stdout, "%s\n", r.Raw)
-					return err
+					return enc.Encode(r)
 				}
-				_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%s\n", r.SN, r.Phone, r.Name, orDash(r.Status),
-					r.TalkTime, clock(r.ConnectedAt))
-				return err
-			}
-			if !*asJSON {
-				tw = table(e.stdout, "SN", "PHONE", "NAME", "INTENT", "TALK", "CONNECTED")
-			}
-			n, total := 0, 0
-			if *all {
-				for r, err := range cl.Records.All(ctx, &opts) {
-					if err != nil {
-						return err
-					}
-					if err := emit(r); err != nil {
-						return err
-					}
-					n++
-				}
-				total = n
-			} else {
-				recs, t, err := cl.Records.List(ctx, &opts)
-				if err != nil {
-					return err
-				}
-				for _, r := range recs {
-					if err := emit(r); err != nil {
-						return err
-					}
-				}
-				n, total = len(recs), t
-			}
-			if *asJSON {
+				t.row(r.SN, r.Phone, orDash(r.Name), orDash(r.Status), strconv.Itoa(r.TalkTime)+"s", clock(r.ConnectedAt))
 				return nil
 			}
-			fmt.Fprintf(tw, "\t%d of %d records\n", n, total)
-			return tw.Flush()
+			n, total, err := listRecords(ctx, cl, &opts, *all, emit)
+			if err != nil {
+				return flagNames(err, map[string]string{"CreatedTo": "--to"})
+			}
+			if !*asJSON {
+				t.print(e.stdout)
+				fmt.Fprintf(e.stdout, "%d of %d records\n", n, total)
+			}
+			return nil
 		})
-	}}
+	})
+	return cmd
 }
 
-func dialogueCmd() *command {
-	return &command{summary: "show a call's dialogue (6.4)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "dialogue", "<record-sn> <connected-at \"YYYY-MM-DD hh:mm:ss\"> [--json] [flags]")
-		c := connFlags(fs, e)
-		asJSON := fs.Bool("json", false, "print the turns as JSON")
-		return withClient(fs, c, args, 2, func(cl *digelao.Client) error {
-			var at timeValue
-			if err := at.Set(fs.Arg(1)); err != nil {
-				return usagef("dialogue: connected-at: %v", err)
+// listRecords passes one page of records, or every page, to emit, and returns how many it
+// passed and how many the platform counts.
+func listRecords(ctx context.Context, cl *digelao.Client, opts *digelao.RecordListOptions, all bool,
+	emit func(*digelao.CallRecord) error) (n, total int, err error) {
+	if !all {
+		recs, total, err := cl.Records.List(ctx, opts)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, r := range recs {
+			if err := emit(r); err != nil {
+				return n, total, err
 			}
-			d, err := cl.Records.Dialogue(ctx, fs.Arg(0), at.t)
+			n++
+		}
+		return n, total, nil
+	}
+	for r, err := range cl.Records.All(ctx, opts) {
+		if err != nil {
+			return n, n, err
+		}
+		if err := emit(r); err != nil {
+			return n, n, err
+		}
+		n++
+	}
+	return n, n, nil
+}
+
+func dialogueCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "dialogue <record-sn> <connected-at>", Short: "show a call's dialogue (6.4)",
+		Long: `Show a call's dialogue (6.4). <connected-at> is the call's CONNECTED time from "records list",
+"YYYY-MM-DD hh:mm:ss" in China time.`,
+		Args: cobra.ExactArgs(2)}
+	c := addConn(cmd, e)
+	asJSON := cmd.Flags().Bool("json", false, "print each turn as a line of JSON")
+	cmd.RunE = action(func(ctx context.Context, args []string) error {
+		at, err := parseTime(args[1])
+		if err != nil {
+			return usagef("<connected-at>: %v", err)
+		}
+		return c.run(func(cl *digelao.Client) error {
+			d, err := cl.Records.Dialogue(ctx, args[0], at)
 			if err != nil {
-				return err
+				return flagNames(err, map[string]string{"recordSN": "<record-sn>", "connectedAt": "<connected-at>"})
 			}
 			turns := d.Turns()
 			if *asJSON {
-				return json.NewEncoder(e.stdout).Encode(turns)
+				return printJSONLines(e.stdout, turns)
 			}
 			for _, t := range turns {
 				if t.Text != "" {
@@ -111,65 +135,79 @@ func dialogueCmd() *command {
 			}
 			return nil
 		})
-	}}
+	})
+	return cmd
 }
 
-func downloadCmd() *command {
-	return &command{summary: "download a call recording (6.2)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "download", "<recordpath> <recordfile> [-o FILE] [flags]")
-		c := connFlags(fs, e)
-		out := fs.String("o", "", "output file (default: the recording's file name; - for stdout)")
-		quiet := fs.Bool("quiet", false, "no progress on stderr")
-		return withClient(fs, c, args, 2, func(cl *digelao.Client) error {
-			name := *out
-			if name == "" {
-				name = filepath.Base(fs.Arg(1))
-			}
+func downloadCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "download <recordpath> <recordfile>", Short: "download a call recording (6.2)",
+		Long: `Download a call's recording (6.2): RECORDPATH and RECORDFILE as "records list --json" shows
+them. Progress goes to stderr; a failed download leaves no file behind.`,
+		Args: cobra.ExactArgs(2)}
+	c := addConn(cmd, e)
+	out := cmd.Flags().StringP("output", "o", "", "output file (default: the recording's file name; - for stdout)")
+	quiet := cmd.Flags().Bool("quiet", false, "no progress on stderr")
+	cmd.RunE = action(func(ctx context.Context, args []string) error {
+		name := *out
+		if name == "" {
+			name = filepath.Base(args[1])
+		}
+		return c.run(func(cl *digelao.Client) error {
 			p := &progress{w: e.stderr, quiet: *quiet}
 			stop := p.start()
 			var n int64
 			var err error
 			if name == "-" {
-				n, err = cl.Records.Download(ctx, fs.Arg(0), fs.Arg(1), io.MultiWriter(e.stdout, p))
+				n, err = cl.Records.Download(ctx, args[0], args[1], io.MultiWriter(e.stdout, p))
 			} else {
 				n, err = downloadFile(name, p, func(w io.Writer) (int64, error) {
-					return cl.Records.Download(ctx, fs.Arg(0), fs.Arg(1), w)
+					return cl.Records.Download(ctx, args[0], args[1], w)
 				})
 			}
-			stop()
+			stop(err == nil)
 			if err != nil {
-				return err
+				return flagNames(err, map[string]string{"recordFile": "<recordfile>", "recordPath": "<recordpath>"})
 			}
 			if name != "-" {
 				fmt.Fprintf(e.stdout, "%s: %s\n", name, size(n))
 			}
 			return nil
 		})
-	}}
+	})
+	return cmd
 }
 
 // downloadFile runs fetch into a temporary file next to name, also counting into p, and renames
-// it into place, so that a failed download leaves no partial file behind.
+// it into place with mode 0644, so that a failed download leaves no partial file behind.
 func downloadFile(name string, p io.Writer, fetch func(io.Writer) (int64, error)) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.part")
 	if err != nil {
-		return 0, err
+		return 0, &fileError{flag: "--output", err: err}
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; cleanup otherwise
 	n, err := fetch(io.MultiWriter(tmp, p))
+	if err != nil {
+		_ = tmp.Close()
+		return n, err
+	}
+	err = tmp.Chmod(0o644)
 	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return n, err
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
 	}
-	return n, os.Rename(tmp.Name(), name)
+	if err != nil {
+		return n, &fileError{flag: "--output", err: err}
+	}
+	return n, nil
 }
 
-// progress counts bytes written through it and shows the count on w while a download runs.
+// progress counts bytes written through it and shows the count on w while a download runs, from
+// its first byte on.
 type progress struct {
 	w     io.Writer
 	quiet bool
@@ -181,60 +219,52 @@ func (p *progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// start shows the progress every 200ms until the returned stop is called.
-func (p *progress) start() (stop func()) {
+// start shows the progress every 200ms until the returned stop is called: stop(true) shows the
+// final count, stop(false) only ends the line, so that a failed download shows no total.
+func (p *progress) start() (stop func(ok bool)) {
 	if p.quiet {
-		return func() {}
+		return func(bool) {}
 	}
-	done, finished := make(chan struct{}), make(chan struct{})
+	done, finished := make(chan bool), make(chan struct{})
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
-		began := time.Now()
+		began, shown := time.Now(), false
 		show := func() {
-			n := p.n.Load()
-			rate := float64(n) / max(time.Since(began).Seconds(), 0.001)
-			fmt.Fprintf(p.w, "\r%s downloaded, %s/s   ", size(n), size(int64(rate)))
+			if n := p.n.Load(); n > 0 {
+				rate := float64(n) / max(time.Since(began).Seconds(), 0.001)
+				fmt.Fprintf(p.w, "\r%s downloaded, %s/s   ", size(n), size(int64(rate)))
+				shown = true
+			}
 		}
 		for {
 			select {
-			case <-done:
-				show()
-				fmt.Fprintln(p.w)
+			case ok := <-done:
+				if ok {
+					show()
+				}
+				if shown {
+					fmt.Fprintln(p.w)
+				}
 				return
 			case <-t.C:
 				show()
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func(ok bool) { done <- ok; <-finished }
 }
 
-func size(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// printJSONLines prints each value as one JSON line.
-func printJSONLines[T any](w io.Writer, vs []T) error {
-	enc := json.NewEncoder(w)
-	for _, v := range vs {
-		if err := enc.Encode(v); err != nil {
-			return err
+// ids parses record ids given on the command line.
+func ids(args []string) ([]int64, error) {
+	out := make([]int64, len(args))
+	for i, a := range args {
+		id, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+		if err != nil || id <= 0 {
+			return nil, usagef("%q is not an id", a)
 		}
+		out[i] = id
 	}
-	return nil
+	return out, nil
 }

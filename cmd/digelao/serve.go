@@ -5,77 +5,123 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
 )
 
-func mockCmd() *command {
-	return &command{summary: "serve the fake platform (digelaotest) for local work", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "mock", "[--addr host:port] [--minute 2s]")
-		addr := fs.String("addr", "127.0.0.1:8080", "address to serve on")
-		minute := fs.Duration("minute", 2*time.Second, "real time one simulated minute takes (calls, pushes)")
-		if err := parse(fs, args, 0); err != nil {
-			return err
-		}
+func mockCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "mock", Short: "serve the fake platform (digelaotest) for local work", Args: cobra.NoArgs,
+		Long: `Serve the fake platform (digelaotest) on a port, until Ctrl-C or SIGTERM. It prints its pid and a
+line that points the other commands at it — base URL, the demo account, and the sns of its
+script template and AI seat — for you to paste:
+
+  export DIGELAO_BASE_URL=http://127.0.0.1:8080 DIGELAO_USERNAME=demo ...
+
+Calls, pushes and imports run on simulated time: --minute is the real time one simulated minute
+takes. --no-url-check accepts requests without the anti-hijack "url" parameter, as some
+deployments do, for clients that do not send it. Build the command first ("go build" or
+"go install"): a "go run … mock &" leaves the server running when its pid is killed.`}
+	fs := cmd.Flags()
+	addr := fs.String("addr", "127.0.0.1:8080", "address to serve on")
+	minute := fs.Duration("minute", 2*time.Second, "real time one simulated minute takes")
+	noURLCheck := fs.Bool("no-url-check", false, "accept requests without the \"url\" signature")
+	bindEnv(fs, "addr", "DIGELAO_MOCK_ADDR")
+	bindEnv(fs, "minute", "DIGELAO_MOCK_MINUTE")
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
 		if *minute <= 0 {
-			return usagef("mock: --minute must be positive")
+			return usagef("--minute must be positive, got %s", *minute)
 		}
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 		if err != nil {
 			return err
 		}
-		srv := digelaotest.NewServer(digelaotest.WithListener(l), digelaotest.WithTimeScale(*minute))
+		srv := digelaotest.NewServer(digelaotest.WithListener(l), digelaotest.WithTimeScale(*minute),
+			digelaotest.WithURLCheck(!*noURLCheck))
 		defer srv.Close()
 		// The fake's account is published test data, not a secret: print it so that the other
 		// commands can be pointed at the fake.
-		fmt.Fprintf(e.stdout, "fake platform serving at %s (Ctrl-C to stop); for the other commands:\n", srv.URL)
-		fmt.Fprintf(e.stdout, "export DIGELAO_BASE_URL=%s DIGELAO_USERNAME=%s DIGELAO_PASSWORD=%s\n",
-			srv.URL, digelaotest.Username, digelaotest.Password)
-		fmt.Fprintf(e.stdout, "template %s, AI seat %s\n", digelaotest.TemplateSN, digelaotest.SeatSN)
+		fmt.Fprintf(e.stdout, "fake platform serving at %s, pid %d (stop it with Ctrl-C or kill %d); for the other commands:\n",
+			srv.URL, e.pid, e.pid)
+		fmt.Fprintf(e.stdout, "export DIGELAO_BASE_URL=%s DIGELAO_USERNAME=%s DIGELAO_PASSWORD=%s DIGELAO_TEMPLATE_SN=%s DIGELAO_SEAT_SN=%s\n",
+			shellQuote(srv.URL), shellQuote(digelaotest.Username), shellQuote(digelaotest.Password),
+			shellQuote(digelaotest.TemplateSN), shellQuote(digelaotest.SeatSN))
+		if *noURLCheck {
+			fmt.Fprintln(e.stdout, "requests without the \"url\" signature are accepted (--no-url-check)")
+		}
 		<-ctx.Done()
 		return nil
-	}}
+	})
+	return cmd
 }
 
-func listenCmd() *command {
-	return &command{summary: "receive pushes and print each event as a JSON line", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "listen", "[--addr host:port]  (token from DIGELAO_PUSH_TOKEN)")
-		addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
-		if err := parse(fs, args, 0); err != nil {
-			return err
-		}
+// shellQuote quotes s for a POSIX shell when it holds anything but letters, digits and -_./:@.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func listenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "listen", Short: "receive pushes and print each event as a line of JSON", Args: cobra.NoArgs,
+		Long: `Receive the platform's pushes (call records, import results, task analytics) until Ctrl-C or
+SIGTERM, and print each as a line of JSON on stdout: {"kind":…,"received_at":…,"event":…}, the
+event as the SDK's type marshals it, received_at in China time. Pushes must carry ?token= with
+the value of DIGELAO_PUSH_TOKEN ("digelao set-callback" adds it); every push refused or failed is
+logged on stderr with its status, the reason and the sender's address, never the token.`}
+	addr := cmd.Flags().String("addr", "127.0.0.1:8090", "address to listen on")
+	bindEnv(cmd.Flags(), "addr", "DIGELAO_LISTEN")
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 		if err != nil {
 			return err
 		}
+		log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: chinaLogTime}))
 		token := e.getenv("DIGELAO_PUSH_TOKEN")
 		if token == "" {
-			fmt.Fprintln(e.stderr, "warning: DIGELAO_PUSH_TOKEN is not set; anyone who finds the address can push")
+			fmt.Fprintln(e.stderr, "warning: DIGELAO_PUSH_TOKEN is not set: anyone who finds the address can push")
 		}
 		out := &eventWriter{enc: json.NewEncoder(e.stdout)}
 		h := &digelao.PushHandler{
-			Token: digelao.NewSecret(token),
+			Token:  digelao.NewSecret(token),
+			Logger: log,
 			OnCallRecord: func(_ context.Context, r *digelao.CallRecord) error {
-				return out.write("call_record", r.Raw)
+				return out.write("call_record", r)
 			},
 			OnImportResult: func(_ context.Context, r *digelao.ImportResult) error {
-				return out.write("import_result", r.Raw)
+				return out.write("import_result", r)
 			},
 			OnTaskAnalytics: func(_ context.Context, a *digelao.TaskAnalytics) error {
-				return out.write("task_analytics", a.Raw)
+				return out.write("task_analytics", a)
 			},
 			OnUnknown: func(_ context.Context, body []byte) error {
-				return out.write("unknown", body)
+				if json.Valid(body) {
+					return out.write("unknown", json.RawMessage(body))
+				}
+				return out.write("unknown", string(body)) // an unknown push need not be JSON
 			},
 		}
 		fmt.Fprintf(e.stderr, "listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
-		return serveUntilDone(ctx, l, h)
-	}}
+		return serve(ctx, l, closeRefused(h), e.timeouts)
+	})
+	return cmd
+}
+
+// chinaLogTime writes the log's time in China time.
+func chinaLogTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+		a.Value = slog.StringValue(a.Value.Time().In(chinaTime).Format(time.RFC3339))
+	}
+	return a
 }
 
 // eventWriter prints events as JSON lines, one at a time.
@@ -84,24 +130,36 @@ type eventWriter struct {
 	enc *json.Encoder
 }
 
-func (w *eventWriter) write(kind string, raw json.RawMessage) error {
+func (w *eventWriter) write(kind string, event any) error {
 	line := struct {
-		Kind       string          `json:"kind"`
-		ReceivedAt time.Time       `json:"received_at"`
-		Event      json.RawMessage `json:"event"`
-	}{kind, time.Now(), raw}
-	if !json.Valid(raw) { // an unknown push need not be JSON
-		s, _ := json.Marshal(string(raw))
-		line.Event = s
-	}
+		Kind       string    `json:"kind"`
+		ReceivedAt time.Time `json:"received_at"`
+		Event      any       `json:"event"`
+	}{kind, time.Now().In(chinaTime), event}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.enc.Encode(line)
 }
 
-// serveUntilDone serves h on l until ctx ends, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// serverTimeouts bound how long a client may hold a connection of a server the command starts.
+type serverTimeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// orDefault returns t, or the defaults where t is zero: a push body is at most 1 MiB, and a
+// sender that needs more than half a minute for it is one to drop.
+func (t serverTimeouts) orDefault() serverTimeouts {
+	if t == (serverTimeouts{}) {
+		return serverTimeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: time.Minute, idle: 2 * time.Minute}
+	}
+	return t
+}
+
+// serve serves h on l until ctx ends, then shuts down gracefully: pushes in flight are answered.
+func serve(ctx context.Context, l net.Listener, h http.Handler, t serverTimeouts) error {
+	t = t.orDefault()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read, WriteTimeout: t.write,
+		IdleTimeout: t.idle}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {
@@ -117,3 +175,26 @@ func serveUntilDone(ctx context.Context, l net.Listener, h http.Handler) error {
 	}
 	return err
 }
+
+// closeRefused ends the connection of every refusal (4xx, 5xx) with its answer. net/http reads
+// what is left of a request's body before it lets a connection go, also after the answer, so a
+// refused push from a slow sender (a 401 for a wrong token, answered before the body is read)
+// would hold its connection until the read timeout; refused, the rest is not read.
+func closeRefused(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&closingWriter{w}, r)
+	})
+}
+
+type closingWriter struct{ http.ResponseWriter }
+
+func (w *closingWriter) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap gives http.ResponseController the connection's own writer.
+func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,213 +2,275 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
 )
 
-func tasksListCmd() *command {
-	return &command{summary: "list tasks (5.1)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "tasks list", "[--from 2024-10-01] [--to 2024-10-31] [--status running|finished|paused|ended] [flags]")
-		c := connFlags(fs, e)
-		var opts digelao.TaskListOptions
-		from, to := timeFlag(fs, "from", "created at or after (China time; default: today only)"),
-			timeFlag(fs, "to", "created at or before")
-		status := fs.String("status", "", "running, finished, paused or ended")
-		fs.IntVar(&opts.Page, "page", 0, "page number")
-		fs.IntVar(&opts.PerPage, "per-page", 100, "tasks per page")
-		asJSON := fs.Bool("json", false, "print JSON lines")
-		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
-			opts.CreatedFrom, opts.CreatedTo = from.t, to.t
-			if *status != "" {
-				st, err := parseTaskStatus(*status)
-				if err != nil {
-					return err
-				}
-				opts.Status = st
+var taskStates = choice[digelao.TaskStatus]{what: "a task state", options: []option[digelao.TaskStatus]{
+	{[]string{"running", "0", "发送中"}, digelao.TaskRunning},
+	{[]string{"finished", "1", "已发送"}, digelao.TaskFinished},
+	{[]string{"paused", "4", "暂停发送"}, digelao.TaskPaused},
+	{[]string{"ended", "6", "终止发送"}, digelao.TaskEnded},
+}}
+
+func tasksListCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "list tasks (5.1)", Args: cobra.NoArgs,
+		Long: `List tasks (5.1). Without --from and --to the platform lists only the tasks created today
+(China time). --status takes ` + taskStates.String() + `.`}
+	c := addConn(cmd, e)
+	var opts digelao.TaskListOptions
+	var from, to timeValue
+	var status string
+	fs := cmd.Flags()
+	fs.Var(&from, "from", "created at or after, YYYY-MM-DD or \"YYYY-MM-DD hh:mm:ss\", China time")
+	fs.Var(&to, "to", "created at or before, China time")
+	fs.StringVar(&status, "status", "", "only tasks in this state: running, finished, paused or ended")
+	fs.IntVar(&opts.Page, "page", 0, "page number, from 0")
+	fs.IntVar(&opts.PerPage, "per-page", 100, "tasks per page")
+	asJSON := fs.Bool("json", false, "print each task as a line of JSON")
+	_ = cmd.RegisterFlagCompletionFunc("status", taskStates.complete)
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		opts.CreatedFrom, opts.CreatedTo = from.t, to.t
+		if status != "" {
+			st, err := taskStates.parse(status)
+			if err != nil {
+				return usagef("--status: %v", err)
 			}
+			opts.Status = st
+		}
+		return c.run(func(cl *digelao.Client) error {
 			tasks, total, err := cl.Tasks.List(ctx, &opts)
 			if err != nil {
-				return err
+				return flagNames(err, map[string]string{"Status": "--status", "CreatedTo": "--to"})
 			}
 			if *asJSON {
 				return printJSONLines(e.stdout, tasks)
 			}
-			tw := table(e.stdout, "ID", "SN", "NAME", "STATUS", "TOTAL", "SENT", "CONNECTED", "CREATED")
-			for _, t := range tasks {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", t.ID, t.SN, t.Name, t.Status, t.Total, t.Sent,
-					t.Success, clock(t.CreatedAt))
+			t := newTable("ID", "SN", "NAME", "STATUS", "TOTAL", "CALLED", "CONNECTED", "CREATED (UTC+8)")
+			for _, task := range tasks {
+				t.row(strconv.FormatInt(task.ID, 10), task.SN, task.Name, orDash(task.Status.String()), strconv.Itoa(task.Total),
+					strconv.Itoa(task.Sent), strconv.Itoa(task.Success), clock(task.CreatedAt))
 			}
-			fmt.Fprintf(tw, "\t%d of %d tasks\n", len(tasks), total)
-			return tw.Flush()
-		})
-	}}
-}
-
-var taskStatuses = map[string]digelao.TaskStatus{
-	"running": digelao.TaskRunning, "finished": digelao.TaskFinished,
-	"paused": digelao.TaskPaused, "ended": digelao.TaskEnded,
-}
-
-func parseTaskStatus(s string) (digelao.TaskStatus, error) {
-	st, ok := taskStatuses[s]
-	if !ok {
-		return "", usagef("--status: want running, finished, paused or ended, got %q", s)
-	}
-	return st, nil
-}
-
-var taskOperations = map[string]digelao.TaskOperation{
-	"pause": digelao.TaskPause, "resume": digelao.TaskResume, "redial-failed": digelao.TaskRedialFailed,
-	"delete": digelao.TaskDelete, "end": digelao.TaskEnd,
-}
-
-func tasksOperateCmd() *command {
-	return &command{summary: "pause, resume, redial-failed, end or delete a task (5.2)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "tasks operate", "<task-id> <pause|resume|redial-failed|end|delete> [flags]")
-		c := connFlags(fs, e)
-		return withClient(fs, c, args, 2, func(cl *digelao.Client) error {
-			id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-			if err != nil {
-				return usagef("tasks operate: task id must be a number (dial_task_main_id), got %q", fs.Arg(0))
+			t.print(e.stdout)
+			when := ""
+			if from.t.IsZero() && to.t.IsZero() {
+				when = " created today (China time; --from for older ones)"
 			}
-			op, ok := taskOperations[fs.Arg(1)]
-			if !ok {
-				return usagef("tasks operate: want pause, resume, redial-failed, end or delete, got %q", fs.Arg(1))
-			}
-			if err := cl.Tasks.Operate(ctx, id, op); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "task %d: %s done\n", id, fs.Arg(1))
+			fmt.Fprintf(e.stdout, "%d of %d tasks%s\n", len(tasks), total, when)
 			return nil
 		})
-	}}
+	})
+	return cmd
 }
 
-func tasksCreateCmd() *command {
-	return &command{summary: "create a task from a CSV of contacts (5.7.2)", run: func(ctx context.Context, e *env, args []string) error {
-		fs := newFlags(e, "tasks create", "--template SN --seat SN --name NAME --contacts FILE.csv [flags]")
-		c := connFlags(fs, e)
-		var req digelao.CreateTaskRequest
-		fs.StringVar(&req.ProjectSN, "template", "", "script template sn (project_sn)")
-		fs.StringVar(&req.SeatSN, "seat", "", "AI seat sn (ai_user_sn) that calls")
-		fs.StringVar(&req.Name, "name", "", "task name: letters, Chinese characters, digits, parentheses")
-		fs.StringVar(&req.AppendTo, "append-to", "", "add the contacts to this task (dial_task_main_sn) instead")
-		fs.BoolVar(&req.AutoStart, "start", false, "start calling once imported")
-		file := fs.String("contacts", "", "CSV file: a header row with the template's column names (电话 required)")
-		return withClient(fs, c, args, 0, func(cl *digelao.Client) error {
-			if *file == "" {
-				return usagef("tasks create: --contacts is required")
+// taskOperations are the operations of "tasks operate", by the command's name and the platform's.
+var taskOperations = choice[digelao.TaskOperation]{what: "a task operation", options: []option[digelao.TaskOperation]{
+	{[]string{"pause", string(digelao.TaskPause)}, digelao.TaskPause},
+	{[]string{"resume", string(digelao.TaskResume)}, digelao.TaskResume},
+	{[]string{"redial-failed", string(digelao.TaskRedialFailed)}, digelao.TaskRedialFailed},
+	{[]string{"end", string(digelao.TaskEnd)}, digelao.TaskEnd},
+	{[]string{"delete", string(digelao.TaskDelete)}, digelao.TaskDelete},
+}}
+
+// operationGoal is the state an operation puts a task in, when it has one to check.
+func operationGoal(op digelao.TaskOperation) (digelao.TaskStatus, bool) {
+	switch op {
+	case digelao.TaskPause:
+		return digelao.TaskPaused, true
+	case digelao.TaskResume:
+		return digelao.TaskRunning, true
+	case digelao.TaskEnd:
+		return digelao.TaskEnded, true
+	}
+	return "", false
+}
+
+func tasksOperateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "operate <task-id> <operation>",
+		Short: "pause, resume, redial-failed, end or delete a task (5.2)",
+		Long: `Pause, resume, redial the failed numbers of, end or delete a task (5.2). The task id is the ID
+column of "tasks list" (dial_task_main_id). Operations: ` + taskOperations.String() + `.
+
+The platform answers 操作成功 also when it leaves the task as it was (pausing a finished task):
+the command reads the task before and after (5.4) and says whether it changed; a task the
+operation did not change is an error. An id the platform does not know is answered with 20002
+数据格式错误 [inferred: so the fake answers; the documentation does not say]: the command says
+there is no such task instead.`,
+		Args: cobra.ExactArgs(2),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, s string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return taskOperations.complete(nil, nil, s)
 			}
-			contacts, err := readContacts(*file)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}}
+	c := addConn(cmd, e)
+	cmd.RunE = action(func(ctx context.Context, args []string) error {
+		id, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || id <= 0 {
+			return usagef("<task-id>: want the task's numeric id (the ID column of \"tasks list\"), got %q", args[0])
+		}
+		op, err := taskOperations.parse(args[1])
+		if err != nil {
+			return usagef("<operation>: %v", err)
+		}
+		return c.run(func(cl *digelao.Client) error {
+			before, err := taskState(ctx, cl, id)
 			if err != nil {
+				return err
+			}
+			if err := cl.Tasks.Operate(ctx, id, op); err != nil {
+				return unknownTask(err, id)
+			}
+			after, err := taskState(ctx, cl, id)
+			var gone *noTaskError
+			switch {
+			case op == digelao.TaskDelete && errors.As(err, &gone):
+				fmt.Fprintf(e.stdout, "task %d: deleted\n", id)
+				return nil
+			case err != nil:
+				return err
+			case op == digelao.TaskDelete:
+				return fmt.Errorf("tasks operate: the platform answered 操作成功, yet task %d is still there (%s)", id, describe(after))
+			}
+			goal, checked := operationGoal(op)
+			switch {
+			case after != before:
+				fmt.Fprintf(e.stdout, "task %d: %s: %s → %s\n", id, args[1], describe(before), describe(after))
+			case checked && after != goal:
+				return fmt.Errorf("tasks operate: the platform answered 操作成功 but did not change task %d: it is still %s",
+					id, describe(after))
+			default:
+				fmt.Fprintf(e.stdout, "task %d: %s: done; it is %s\n", id, args[1], describe(after))
+			}
+			return nil
+		})
+	})
+	return cmd
+}
+
+// describe names a task state as the command and the platform do: "paused (暂停发送)".
+func describe(st digelao.TaskStatus) string {
+	if o, ok := taskStates.option(st); ok {
+		return o.names[0] + " (" + st.String() + ")"
+	}
+	return orDash(st.String())
+}
+
+// taskState reads task id's state (5.4).
+func taskState(ctx context.Context, cl *digelao.Client, id int64) (digelao.TaskStatus, error) {
+	d, err := cl.Tasks.Details(ctx, id, &digelao.ListOptions{PerPage: 1})
+	if err != nil {
+		return "", unknownTask(err, id)
+	}
+	if d.Task == nil {
+		return "", fmt.Errorf("task %d: the platform's task details (5.4) carry no task", id)
+	}
+	return d.Task.Status, nil
+}
+
+// noTaskError is the platform's answer to a task id it does not know: 20002 数据格式错误.
+type noTaskError struct {
+	id  int64
+	err error
+}
+
+func (e *noTaskError) Error() string {
+	return fmt.Sprintf("no task with id %d: the platform answered 20002 数据格式错误, its answer to an id it does not "+
+		"know (deleted, another account's, or not a dial_task_main_id); \"digelao tasks list\" shows the ids", e.id)
+}
+
+func (e *noTaskError) Unwrap() error { return e.err }
+
+func unknownTask(err error, id int64) error {
+	if errors.Is(err, digelao.ErrBadData) {
+		return &noTaskError{id, err}
+	}
+	return err
+}
+
+func tasksCreateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "create --name NAME --template SN --seat SN --contacts FILE", Args: cobra.NoArgs,
+		Short: "create a task from a CSV or Excel file of contacts (5.7.2, 5.7.1)",
+		Long:  "Create a task, or add contacts to one (--append-to), from a file of contacts.\n" + contactsHelp}
+	c := addConn(cmd, e)
+	var req digelao.CreateTaskRequest
+	var file string
+	fs := cmd.Flags()
+	fs.StringVar(&req.Name, "name", "", "task name: letters, Chinese characters, digits and parentheses")
+	fs.StringVar(&req.ProjectSN, "template", "", "script template sn (project_sn; \"templates list\" shows them)")
+	fs.StringVar(&req.SeatSN, "seat", "", "AI seat that calls: a sub-account's user_sn (\"accounts list\")")
+	fs.StringVar(&file, "contacts", "", "the contacts: a .csv or .xlsx file whose first row names the columns")
+	fs.StringVar(&req.AppendTo, "append-to", "", "add the contacts to this task (its sn) instead of creating one")
+	fs.BoolVar(&req.AutoStart, "start", false, "start calling once imported")
+	bindEnv(fs, "template", "DIGELAO_TEMPLATE_SN")
+	bindEnv(fs, "seat", "DIGELAO_SEAT_SN")
+	markRequired(fs, "name", "template", "seat", "contacts")
+	_ = cmd.MarkFlagFilename("contacts", "csv", "xlsx")
+	names := map[string]string{"Name": "--name", "ProjectSN": "--template", "SeatSN": "--seat",
+		"projectSN": "--template", "upload": "--contacts"}
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		if err := req.Validate(); err != nil {
+			return flagNames(err, names)
+		}
+		if strings.EqualFold(filepath.Ext(file), ".xlsx") || strings.EqualFold(filepath.Ext(file), ".xls") {
+			return c.run(func(cl *digelao.Client) error { return createFromExcel(ctx, e, cl, &req, file, names) })
+		}
+		s, err := readSheet(file)
+		if err != nil {
+			return err
+		}
+		return c.run(func(cl *digelao.Client) error {
+			if req.Columns, err = cl.Tasks.ImportColumns(ctx, req.ProjectSN); err != nil {
+				return unknownTemplate(err, req.ProjectSN)
+			}
+			if req.Contacts, err = s.contacts(req.Columns); err != nil {
 				return err
 			}
 			if err := req.Validate(); err != nil {
-				return err
+				return s.where(flagNames(err, names))
 			}
-			if req.Columns, err = cl.Tasks.ImportColumns(ctx, req.ProjectSN); err != nil {
-				return err
-			}
-			req.Contacts = contacts
 			res, err := cl.Tasks.ImportInBatches(ctx, &req, 0)
 			if res != nil && res.Task != nil {
-				fmt.Fprintf(e.stdout, "task %d (%s): %d of %d contacts sent for import in %d batch(es)\n",
-					res.Task.ID, res.Task.SN, res.Sent, len(contacts), res.Batches)
+				fmt.Fprintf(e.stdout, "task %d (%s): %d of %d contacts from %s (%s) sent for import in %d batch(es)\n",
+					res.Task.ID, res.Task.SN, res.Sent, len(req.Contacts), file, s.encoding, res.Batches)
 			}
-			return err
+			return s.where(flagNames(err, names))
 		})
-	}}
+	})
+	return cmd
 }
 
-// readContacts reads a CSV whose header names the template's columns. The phone goes in a
-// column named 电话, 手机 or phone, the name in 姓名 or name; other columns go by their header.
-func readContacts(path string) ([]digelao.Contact, error) {
-	f, err := os.Open(path)
+// createFromExcel uploads a workbook as it is (5.7.1); the platform reads it.
+func createFromExcel(ctx context.Context, e *env, cl *digelao.Client, req *digelao.CreateTaskRequest, file string,
+	names map[string]string) error {
+	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return &fileError{flag: "--contacts", err: err}
 	}
 	defer f.Close() //nolint:errcheck // read-only
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
+	task, err := cl.Tasks.CreateFromExcel(ctx, &digelao.ExcelTaskRequest{Name: req.Name, ProjectSN: req.ProjectSN,
+		SeatSN: req.SeatSN, AutoStart: req.AutoStart, AppendTo: req.AppendTo,
+		File: digelao.File{Name: filepath.Base(file), Content: f}})
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the header: %w", path, err)
+		return unknownTemplate(flagNames(err, names), req.ProjectSN)
 	}
-	var out []digelao.Contact
-	for line := 2; ; line++ {
-		row, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		ct := digelao.Contact{Fields: map[string]string{}}
-		for i, v := range row {
-			if i >= len(header) {
-				return nil, fmt.Errorf("%s:%d: more fields than header columns", path, line)
-			}
-			switch col := strings.TrimPrefix(strings.TrimSpace(header[i]), "*"); strings.ToLower(col) {
-			case "电话", "手机", "phone":
-				ct.Phone = v
-			case "姓名", "name":
-				ct.Name = v
-			default:
-				ct.Fields[col] = v
-			}
-		}
-		out = append(out, ct)
-	}
+	fmt.Fprintf(e.stdout, "task %d (%s): %s uploaded; the platform imports it (\"tasks list\" shows the numbers)\n",
+		task.ID, task.SN, file)
+	return nil
 }
 
-// timeValue is a flag holding a China-time date or date-time.
-type timeValue struct{ t time.Time }
-
-func (v *timeValue) String() string {
-	if v.t.IsZero() {
-		return ""
+// unknownTemplate explains the platform's 20002 for a template sn it does not know.
+func unknownTemplate(err error, sn string) error {
+	if errors.Is(err, digelao.ErrBadData) {
+		return fmt.Errorf("%w (is %q a template sn of this account? \"digelao templates list\" shows them)", err, sn)
 	}
-	return v.t.Format(time.DateTime)
-}
-
-func (v *timeValue) Set(s string) error {
-	for _, layout := range []string{time.DateTime, time.DateOnly} {
-		if t, err := time.ParseInLocation(layout, s, chinaTime); err == nil {
-			v.t = t
-			return nil
-		}
-	}
-	return fmt.Errorf("want YYYY-MM-DD or \"YYYY-MM-DD hh:mm:ss\" (China time), got %q", s)
-}
-
-func timeFlag(fs *flag.FlagSet, name, usage string) *timeValue {
-	v := &timeValue{}
-	fs.Var(v, name, usage)
-	return v
-}
-
-// chinaTime is the platform's zone, in which the command reads and prints times.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
-func clock(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.In(chinaTime).Format(time.DateTime)
-}
-
-func table(w io.Writer, headers ...string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	return tw
+	return err
 }

@@ -127,9 +127,16 @@ func (j *journal) append(kind string, event []byte) error {
 	return j.f.Sync()
 }
 
+// newServer returns the server of h, with every timeout set: a sender that stalls mid-request,
+// or an idle connection, is dropped. A push body is at most 1 MiB.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+}
+
 // serve serves h on l until ctx ends, then shuts down gracefully: pushes in flight are answered.
 func serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := newServer(h)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,4 +216,16 @@ func TestRunRefusesBadArguments(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"-nope"}, env, io.Discard))
 	assert.Error(t, run(ctx, []string{"-out", filepath.Join(t.TempDir(), "missing", "x.jsonl")}, env, io.Discard))
 	assert.Error(t, run(ctx, []string{"-addr", "256.0.0.1:1", "-out", filepath.Join(t.TempDir(), "x.jsonl")}, env, io.Discard))
+}
+
+// TestServerBoundsItsConnections: every server timeout is set, so that a sender that stalls
+// mid-body, or an idle connection, cannot hold a connection for good.
+func TestServerBoundsItsConnections(t *testing.T) {
+	t.Parallel()
+	srv := newServer(http.NotFoundHandler())
+	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": srv.ReadHeaderTimeout,
+		"ReadTimeout": srv.ReadTimeout, "WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout} {
+		assert.Positive(t, d, name)
+	}
+	assert.Greater(t, srv.WriteTimeout, srv.ReadTimeout, "the write deadline also covers reading the body")
 }

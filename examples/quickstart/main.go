@@ -455,7 +455,9 @@ func startReceiver(ctx context.Context, addr string) (*receiver, error) {
 			return hand(req, open, r.records, v)
 		},
 	}
-	r.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Every timeout set: a sender that stalls mid-request, or an idle connection, is dropped.
+	r.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() { r.served <- r.srv.Serve(l) }()
 	return r, nil
 }

@@ -209,3 +209,16 @@ func TestInterrupt(t *testing.T) {
 	assert.Contains(t, out.String(), "6. Waiting")
 	assert.NotContains(t, out.String(), "7. Listing")
 }
+
+// TestReceiverBoundsItsConnections: the receiver sets every server timeout, so that a sender that
+// stalls mid-body, or an idle connection, cannot hold a connection for good.
+func TestReceiverBoundsItsConnections(t *testing.T) {
+	r, err := startReceiver(t.Context(), "")
+	require.NoError(t, err)
+	defer r.close()
+	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": r.srv.ReadHeaderTimeout,
+		"ReadTimeout": r.srv.ReadTimeout, "WriteTimeout": r.srv.WriteTimeout, "IdleTimeout": r.srv.IdleTimeout} {
+		assert.Positive(t, d, name)
+	}
+	assert.Greater(t, r.srv.WriteTimeout, r.srv.ReadTimeout, "the write deadline also covers reading the body")
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/digelao-go/digelao"
+)
+
+const contactsHelp = `
+The contacts file is a CSV or an Excel workbook (.xlsx) whose first row names the columns:
+  - the phone number goes in a column named phone, mobile, tel, 号码, or any name holding 电话
+    or 手机 (电话, 手机号, 联系电话 …); the first such column is the number;
+  - the customer's name in 姓名, 客户姓名, 名字 or name;
+  - every other column by the template's own name for it ("digelao templates columns SN" lists
+    them; "*" marks a required one).
+A CSV may be UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes, or GB18030/GBK,
+which Excel's "CSV (逗号分隔)" writes on a Chinese Windows; empty rows are skipped. A CSV is
+checked before anything is sent and imported in batches of up to 30,000 contacts. A workbook is
+uploaded as it is (5.7.1) and read by the platform: its header row must be the template's
+columns, as "templates columns" lists them.`
+
+// sheet is a contacts CSV as read: the header, the rows, and each row's line in the file.
+type sheet struct {
+	path     string
+	encoding string // "UTF-8" or "GB18030"
+	header   []string
+	rows     [][]string
+	lines    []int
+	phone    int // the phone column
+	name     int // the name column, or -1
+}
+
+// readSheet reads a contacts CSV and finds its phone and name columns.
+func readSheet(path string) (*sheet, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &fileError{flag: "--contacts", err: err}
+	}
+	text, enc, err := decodeText(b)
+	if err != nil {
+		return nil, inputf("%s: %v", path, err)
+	}
+	r := csv.NewReader(strings.NewReader(text))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	s := &sheet{path: path, encoding: enc, name: -1}
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, inputf("%s: %v", path, err)
+		}
+		line, _ := r.FieldPos(0)
+		for i := range row {
+			row[i] = strings.TrimSpace(row[i])
+		}
+		if strings.Join(row, "") == "" {
+			continue // Excel writes ",,," for a row it once held
+		}
+		if s.header == nil {
+			s.header = row
+			continue
+		}
+		if len(row) > len(s.header) && strings.Join(row[len(s.header):], "") != "" {
+			return nil, inputf("%s:%d: %d fields, but the header names %d columns", path, line, len(row), len(s.header))
+		}
+		s.rows, s.lines = append(s.rows, row), append(s.lines, line)
+	}
+	if s.header == nil {
+		return nil, inputf("%s: empty: want a header row, then one row per contact", path)
+	}
+	if s.phone = phoneColumn(s.header); s.phone < 0 {
+		return nil, inputf("%s: no phone column among the headers %s; name it phone, mobile, tel, 号码, or a name "+
+			"holding 电话 or 手机 (see \"digelao tasks create --help\")", path, quoteAll(s.header))
+	}
+	for i, h := range s.header {
+		if i != s.phone && isOneOf(h, "姓名", "客户姓名", "名字", "name") {
+			s.name = i
+			break
+		}
+	}
+	if len(s.rows) == 0 {
+		return nil, inputf("%s: a header row and no contacts", path)
+	}
+	return s, nil
+}
+
+// decodeText returns a CSV file's text: UTF-8 without its byte-order mark, or GB18030 (a superset
+// of GBK) decoded. It says which it read.
+func decodeText(b []byte) (string, string, error) {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	if utf8.Valid(b) {
+		return string(b), "UTF-8", nil
+	}
+	if bytes.HasPrefix(b, []byte("\xff\xfe")) || bytes.HasPrefix(b, []byte("\xfe\xff")) {
+		return "", "", errors.New(`UTF-16 text (Excel's "Unicode text"): save it as "CSV UTF-8" or "CSV (逗号分隔)"`)
+	}
+	text, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	if err != nil || bytes.ContainsRune(text, utf8.RuneError) {
+		return "", "", errors.New("neither UTF-8 nor GB18030/GBK text: save it as \"CSV UTF-8\"")
+	}
+	return string(text), "GB18030", nil
+}
+
+// phoneColumn returns the first header that names the phone number, or -1.
+func phoneColumn(header []string) int {
+	for i, h := range header {
+		h = strings.TrimPrefix(h, "*")
+		if isOneOf(h, "phone", "mobile", "tel", "号码") || strings.Contains(h, "电话") || strings.Contains(h, "手机") {
+			return i
+		}
+	}
+	return -1
+}
+
+func isOneOf(h string, names ...string) bool {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "*")
+	for _, n := range names {
+		if strings.EqualFold(h, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// contacts returns the rows as contacts of a template with columns cols. A header that is not one
+// of the template's columns is refused, naming the columns the template has.
+func (s *sheet) contacts(cols digelao.Columns) ([]digelao.Contact, error) {
+	for i, h := range s.header {
+		if i != s.phone && i != s.name && cols.Index(h) < 0 {
+			names := make([]string, len(cols))
+			for j, c := range cols {
+				names[j] = c.Name
+			}
+			return nil, inputf("%s: column %q is not one of the template's: %s", s.path, h, quoteAll(names))
+		}
+	}
+	out := make([]digelao.Contact, len(s.rows))
+	for r, row := range s.rows {
+		ct := digelao.Contact{Fields: map[string]string{}}
+		for i, v := range row[:min(len(row), len(s.header))] {
+			switch i {
+			case s.phone:
+				ct.Phone = v
+			case s.name:
+				ct.Name = v
+			default:
+				ct.Fields[strings.TrimPrefix(s.header[i], "*")] = v
+			}
+		}
+		out[r] = ct
+	}
+	return out, nil
+}
+
+var contactField = regexp.MustCompile(`^Contacts\[(\d+)\]\.(.+)$`)
+
+// where rewrites an SDK validation error about contact i ("Contacts[3].Phone") to name the
+// file, the line and the column as the user wrote them.
+func (s *sheet) where(err error) error {
+	var invalid *digelao.ValidationError
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	m := contactField.FindStringSubmatch(invalid.Field)
+	if m == nil {
+		return err
+	}
+	i, _ := strconv.Atoi(m[1])
+	col := m[2]
+	switch col {
+	case "Phone":
+		col = s.header[s.phone]
+	case "Name":
+		if s.name >= 0 {
+			col = s.header[s.name]
+		}
+	}
+	if i >= len(s.lines) {
+		return err
+	}
+	return &digelao.ValidationError{Field: fmt.Sprintf("%s:%d, column %q", s.path, s.lines[i], col), Reason: invalid.Reason}
+}

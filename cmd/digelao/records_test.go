@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
+)
+
+func TestRecordsDialogueDownload(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, _, _ := pausedAndFinished(t)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	recs, _, err := c.Records.List(ctx, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	rec := recs[0]
+	require.True(t, rec.Connected())
+
+	table := cli(ctx, vars, "records", "list", "--task", rec.TaskSN)
+	require.Equal(t, exitOK, table.code, table.stderr)
+	assert.Contains(t, table.stdout, "CONNECTED (UTC+8)")
+	assert.Contains(t, table.stdout, rec.SN)
+	assert.Contains(t, table.stdout, clock(rec.ConnectedAt))
+	assert.Contains(t, table.stdout, "2 of 2 records")
+
+	dialogue := cli(ctx, vars, "dialogue", rec.SN, clock(rec.ConnectedAt))
+	require.Equal(t, exitOK, dialogue.code, dialogue.stderr)
+	assert.Contains(t, dialogue.stdout, "robot")
+	turns := cli(ctx, vars, "dialogue", rec.SN, clock(rec.ConnectedAt), "--json")
+	require.Equal(t, exitOK, turns.code, turns.stderr)
+	d, err := c.Records.Dialogue(ctx, rec.SN, rec.ConnectedAt)
+	require.NoError(t, err)
+	assertJSONLines(t, d.Turns(), turns.stdout)
+	assertUsage(t, cli(ctx, vars, "dialogue", rec.SN, "yesterday"), "<connected-at>: want YYYY-MM-DD")
+
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "call.wav")
+	dl := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", wav)
+	require.Equal(t, exitOK, dl.code, dl.stderr)
+	b, err := os.ReadFile(wav)
+	require.NoError(t, err)
+	assert.Equal(t, "RIFF", string(b[:4]))
+	fi, err := os.Stat(wav)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+	assert.Contains(t, dl.stderr, "downloaded")
+
+	missing := cli(ctx, vars, "download", rec.RecordPath, "/mnt/record/none.wav", "-o", filepath.Join(dir, "none.wav"))
+	assert.Equal(t, exitPlatform, missing.code)
+	assert.NotContains(t, missing.stderr, "downloaded", "no progress for a failed download")
+	assert.Equal(t, 1, strings.Count(missing.stderr, "\n"), "the error alone: %q", missing.stderr)
+	left, err := filepath.Glob(filepath.Join(dir, "*none.wav*"))
+	require.NoError(t, err)
+	assert.Empty(t, left, "a failed download leaves no file")
+
+	noDir := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", filepath.Join(dir, "no", "call.wav"))
+	assert.Equal(t, exitFile, noDir.code, noDir.stderr)
+	assert.Contains(t, noDir.stderr, "--output: ")
+	assertNoSecrets(t, srv, table, dialogue, turns, dl, missing, noDir)
+}
+
+func TestBlacklistAndAccounts(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	added := cli(ctx, vars, "blacklist", "add", "13800138000", "--days", "7", "--remark", "opted out")
+	require.Equal(t, exitOK, added.code, added.stderr)
+	bad := cli(ctx, vars, "blacklist", "add", "12ab")
+	assert.Equal(t, exitInput, bad.code)
+	assert.Contains(t, bad.stderr, "invalid <phone>")
+
+	list := cli(ctx, vars, "blacklist", "list", "--json")
+	require.Equal(t, exitOK, list.code, list.stderr)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	entries, _, err := c.Blacklist.List(ctx, &digelao.ListOptions{PerPage: 100})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assertJSONLines(t, entries, list.stdout)
+	table := cli(ctx, vars, "blacklist", "list")
+	assert.Contains(t, table.stdout, "EXPIRES (UTC+8)")
+	assert.Contains(t, table.stdout, entries[0].ExpiresAt.In(chinaTime).Format(time.DateTime))
+
+	removed := cli(ctx, vars, "blacklist", "remove", "x")
+	assertUsage(t, removed, `"x" is not an id`)
+	removed = cli(ctx, vars, "blacklist", "remove", regexp.MustCompile(`^\d+`).FindString(table.stdout[strings.Index(table.stdout, "\n")+1:]))
+	require.Equal(t, exitOK, removed.code, removed.stderr)
+	assert.Contains(t, removed.stdout, "removed 1")
+
+	out := filepath.Join(t.TempDir(), "bl.xlsx")
+	dl := cli(ctx, vars, "blacklist", "download", "-o", out)
+	require.Equal(t, exitOK, dl.code, dl.stderr)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "PK", string(b[:2]), "an xlsx is a zip file")
+	noFile := cli(ctx, vars, "blacklist", "import", filepath.Join(t.TempDir(), "none.xlsx"))
+	assert.Equal(t, exitFile, noFile.code)
+
+	accounts := cli(ctx, vars, "accounts", "list")
+	require.Equal(t, exitOK, accounts.code, accounts.stderr)
+	assert.Contains(t, accounts.stdout, digelaotest.SeatSN)
+	roles := cli(ctx, vars, "accounts", "roles", "--json")
+	assert.Equal(t, exitOK, roles.code, roles.stderr)
+	assertNoSecrets(t, srv, added, list, removed, dl, accounts, roles)
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
+)
+
+// createArgs are the arguments of "tasks create" for the fake's template and seat.
+func createArgs(name, file string, extra ...string) []string {
+	return append([]string{"tasks", "create", "--name", name, "--template", digelaotest.TemplateSN,
+		"--seat", digelaotest.SeatSN, "--contacts", file}, extra...)
+}
+
+func writeFile(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	return path
+}
+
+func gbk(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(s))
+	require.NoError(t, err)
+	return b
+}
+
+// TestContactsAsExcelSavesThem: the files Excel writes — CSV UTF-8 with its byte-order mark and
+// CRLF lines, CSV in GBK from a Chinese Windows, empty trailing rows, an .xlsx — import with every
+// name intact.
+func TestContactsAsExcelSavesThem(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, file string
+		body       func(t *testing.T) []byte
+	}{
+		{"bom", "c.csv", func(*testing.T) []byte {
+			return []byte("\xef\xbb\xbf电话,姓名,地址\r\n13800138000,张三,北京\r\n13900139000,李四,上海\r\n,,\r\n")
+		}},
+		{"gbk", "c.csv", func(t *testing.T) []byte {
+			return gbk(t, "手机号,客户姓名,地址\r\n13800138000,张三,北京\r\n13900139000,李四,上海\r\n")
+		}},
+		{"english headers", "c.csv", func(*testing.T) []byte {
+			return []byte("Phone,Name,地址\n13800138000,张三,北京\n13900139000,李四,上海\n")
+		}},
+		{"xlsx", "c.xlsx", func(*testing.T) []byte {
+			return digelaotest.Workbook([]string{"电话", "姓名", "地址"}, []string{"13800138000", "张三", "北京"},
+				[]string{"13900139000", "李四", "上海"})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, vars := fake(t, digelaotest.WithManualTime())
+			r := cli(ctx, vars, createArgs("回访", writeFile(t, tc.file, tc.body(t)), "--start")...)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|`, r.stdout)
+			require.NoError(t, srv.Flush(ctx))
+			names := map[string]string{}
+			for _, rec := range srv.CallRecords() {
+				names[rec.Phone] = rec.Name
+			}
+			assert.Equal(t, map[string]string{"13800138000": "张三", "13900139000": "李四"}, names)
+			assertNoSecrets(t, srv, r)
+		})
+	}
+}
+
+func TestContactsThatCannotBeRead(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want []string
+	}{
+		{"no phone column", []byte("\xef\xbb\xbfName,Mobile Number,备注\nx,13800138000,y\n"),
+			[]string{`no phone column among the headers "Name", "Mobile Number", "备注"`, "phone, mobile, tel, 号码", "电话 or 手机"}},
+		{"utf-16", []byte("\xff\xfe\x35\x75\xdd\x8b"), []string{"UTF-16", `"CSV UTF-8"`}},
+		{"header only", []byte("电话,姓名\n"), []string{"a header row and no contacts"}},
+		{"extra fields", []byte("电话\n13800138000,x\n"), []string{"c.csv:2: 2 fields, but the header names 1 columns"}},
+	} {
+		r := cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", tc.body))...)
+		assert.Equal(t, exitInput, r.code, tc.name)
+		assert.Empty(t, r.stdout, tc.name)
+		for _, w := range tc.want {
+			assert.Contains(t, r.stderr, w, tc.name)
+		}
+	}
+	assert.Empty(t, srv.Requests(), "a file that cannot be read sends nothing")
+
+	// Once the template's columns are known: a column it lacks, a number that is not one.
+	r := cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", []byte("电话,部门\n13800138000,销售\n")))...)
+	assert.Equal(t, exitInput, r.code)
+	assert.Contains(t, r.stderr, `column "部门" is not one of the template's: "姓名", "电话", "地址", "公司名称", "备注"`)
+	r = cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", gbk(t, "姓名,联系电话\n张三,13800138000\n李四,138-abc\n")))...)
+	assert.Equal(t, exitInput, r.code)
+	assert.Regexp(t, `c\.csv:3, column "联系电话": "138-abc" is not a phone number`, r.stderr)
+	assert.Empty(t, srv.Tasks(), "no task was created")
+}
+
+func TestTemplates(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	list := cli(ctx, vars, "templates", "list")
+	require.Equal(t, exitOK, list.code, list.stderr)
+	assert.Regexp(t, regexp.QuoteMeta(digelaotest.TemplateSN)+` +`+digelaotest.TemplateName, list.stdout)
+
+	lines := cli(ctx, vars, "templates", "list", "--json")
+	require.Equal(t, exitOK, lines.code, lines.stderr)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	want, err := c.Templates.Names(ctx)
+	require.NoError(t, err)
+	assertJSONLines(t, want, lines.stdout)
+
+	cols := cli(ctx, vars, "templates", "columns", digelaotest.TemplateSN)
+	require.Equal(t, exitOK, cols.code, cols.stderr)
+	assert.Regexp(t, `(?m)^电话 +yes$`, cols.stdout)
+	assert.Regexp(t, `(?m)^姓名 +-$`, cols.stdout)
+
+	unknown := cli(ctx, vars, "templates", "columns", "projects|nope")
+	assert.Equal(t, exitPlatform, unknown.code)
+	assert.Contains(t, unknown.stderr, "digelao templates list")
+	assertUsage(t, cli(ctx, vars, "templates", "columns"), "accepts 1 arg(s)")
+}
+
+// assertJSONLines checks that out is one line per value, each json.Marshal of the SDK's value.
+func assertJSONLines[T any](t *testing.T, want []T, out string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, len(want), out)
+	for i, w := range want {
+		b, err := json.Marshal(w)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(b), lines[i])
+	}
+}
+
+// pausedAndFinished creates two tasks on a fake: one finished, one paused (not started).
+func pausedAndFinished(t *testing.T) (*digelaotest.Server, map[string]string, digelaotest.Task, digelaotest.Task) {
+	t.Helper()
+	ctx := context.Background()
+	srv, vars := fake(t, digelaotest.WithManualTime(), digelaotest.WithOutcomes(func(c digelaotest.Call) digelaotest.Outcome {
+		if c.Phone == "13800138000" {
+			return digelaotest.Outcome{Connected: true, Grade: "A"}
+		}
+		return digelaotest.Outcome{Connected: true, Grade: "C"}
+	}))
+	csv := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n13900139000,李四\n"))
+	require.Equal(t, exitOK, cli(ctx, vars, createArgs("已完成", csv, "--start")...).code)
+	require.Equal(t, exitOK, cli(ctx, vars, createArgs("未开始", csv)...).code)
+	require.NoError(t, srv.Flush(ctx))
+	tasks := srv.Tasks()
+	require.Len(t, tasks, 2)
+	require.Equal(t, 1, tasks[0].Status, "finished")
+	require.Equal(t, 4, tasks[1].Status, "paused")
+	return srv, vars, tasks[0], tasks[1]
+}
+
+func TestNoSilentEmptyResults(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, finished, paused := pausedAndFinished(t)
+	for _, status := range []string{"paused", "PAUSED", "4", "暂停发送"} {
+		r := cli(ctx, vars, "tasks", "list", "--status", status)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Contains(t, r.stdout, paused.SN, status)
+		assert.NotContains(t, r.stdout, finished.SN, status)
+	}
+	for _, grade := range []string{"a", "A", "a,b"} {
+		r := cli(ctx, vars, "records", "list", "--intent", grade, "--json")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Equal(t, 1, strings.Count(r.stdout, "\n"), "the one A record for --intent %s: %s", grade, r.stdout)
+		assert.Contains(t, r.stdout, "13800138000")
+	}
+	assertNoSecrets(t, srv)
+}
+
+func TestTasksOperateSaysWhatHappened(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, finished, paused := pausedAndFinished(t)
+	id := func(task digelaotest.Task) string { return strconv.FormatInt(task.ID, 10) }
+
+	r := cli(ctx, vars, "tasks", "operate", id(finished), "pause")
+	assert.Equal(t, exitPlatform, r.code)
+	assert.Contains(t, r.stderr, "the platform answered 操作成功 but did not change task "+id(finished)+": it is still finished (已发送)")
+
+	r = cli(ctx, vars, "tasks", "operate", "99999", "pause")
+	assert.Equal(t, exitPlatform, r.code)
+	assert.Contains(t, r.stderr, "no task with id 99999")
+	assert.NotRegexp(t, `^digelao: .*数据格式错误 \(malformed data\)`, r.stderr, "not the bare code")
+
+	r = cli(ctx, vars, "tasks", "operate", id(paused), "RESUME")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, "task "+id(paused)+": RESUME: paused (暂停发送) → running (发送中)\n", r.stdout)
+
+	r = cli(ctx, vars, "tasks", "operate", id(finished), "delete")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, "task "+id(finished)+": deleted\n", r.stdout)
+	assert.True(t, srv.Tasks()[0].Deleted)
+}
+
+func TestOutput(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, _, _ := pausedAndFinished(t)
+	c, err := srv.Client()
+	require.NoError(t, err)
+
+	// --json: json.Marshal of the SDK's type, a line each.
+	tasks, _, err := c.Tasks.List(ctx, &digelao.TaskListOptions{ListOptions: digelao.ListOptions{PerPage: 100}})
+	require.NoError(t, err)
+	r := cli(ctx, vars, "tasks", "list", "--json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assertJSONLines(t, tasks, r.stdout)
+	records, _, err := c.Records.List(ctx, &digelao.RecordListOptions{ListOptions: digelao.ListOptions{PerPage: 100}})
+	require.NoError(t, err)
+	r = cli(ctx, vars, "records", "list", "--json", "--all")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assertJSONLines(t, records, r.stdout)
+
+	// Tables: China time, labelled; columns aligned by display width, Chinese names included.
+	r = cli(ctx, vars, "tasks", "list")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	lines := strings.Split(r.stdout, "\n")
+	assert.Contains(t, lines[0], "CREATED (UTC+8)")
+	at := displayWidth(lines[0][:strings.Index(lines[0], "STATUS")])
+	for _, l := range lines[1:3] {
+		i := strings.Index(l, "暂停发送")
+		if i < 0 {
+			i = strings.Index(l, "已发送")
+		}
+		require.Positive(t, i, l)
+		assert.Equal(t, at, displayWidth(l[:i]), "STATUS starts in the same cell: %q", l)
+	}
+	assert.Contains(t, r.stdout, tasks[0].CreatedAt.In(chinaTime).Format(time.DateTime))
+	assert.Contains(t, r.stdout, "2 of 2 tasks created today (China time")
+}
+
+func TestDisplayWidth(t *testing.T) {
+	for s, w := range map[string]int{"abc": 3, "张三": 4, "（）": 4, "e\u0301": 1, "한국": 4, "": 0} {
+		assert.Equal(t, w, displayWidth(s), s)
+	}
+}
