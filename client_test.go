@@ -200,6 +200,18 @@ func TestErrorCodesMapToSentinels(t *testing.T) {
 	}
 }
 
+func TestErrorTextSaysThePlatformsMessageOnce(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]string{
+		"用户名或者密码错误": "code 20004 用户名或者密码错误 (wrong credentials)",
+		"账号已停用":     "code 20004 用户名或者密码错误 (wrong credentials): 账号已停用",
+		"":          "code 20004 用户名或者密码错误 (wrong credentials)",
+	} {
+		e := &APIError{Code: CodeInvalidCredential, Msg: msg, Method: "POST", Path: "/api/login"}
+		assert.Equal(t, "digelao: POST /api/login: "+want, e.Error())
+	}
+}
+
 func TestUnknownCodeIsStillAnAPIError(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)

@@ -119,11 +119,12 @@ func (e *APIError) Error() string {
 	switch {
 	case e.Code != 0:
 		fmt.Fprintf(&b, "code %d", e.Code)
-		if m := CodeMeaning(e.Code); m != "" {
+		m := CodeMeaning(e.Code)
+		if m != "" {
 			fmt.Fprintf(&b, " %s", m)
 		}
-		if e.Msg != "" {
-			fmt.Fprintf(&b, ": %s", e.Msg)
+		if msg := strings.TrimSpace(e.Msg); msg != "" && !strings.HasPrefix(m, msg) { // not the meaning again
+			fmt.Fprintf(&b, ": %s", msg)
 		}
 	case e.Msg != "":
 		fmt.Fprintf(&b, "HTTP %d: %s", e.HTTPStatus, e.Msg)

@@ -141,7 +141,7 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
 	if h.config != nil {
 		log.Error("digelao: push handler misconfigured; answering 500", "error", h.config)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		fail(w, http.StatusInternalServerError)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -181,7 +181,7 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn("digelao: push does not decode; passed on as unknown", "error", ev.err)
 	}
 	if status := h.deliver(r.Context(), ev, body, log); status != http.StatusOK {
-		http.Error(w, http.StatusText(status), status)
+		fail(w, status)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -191,6 +191,16 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refuse answers status to a push that is not handled, and logs why.
 func refuse(w http.ResponseWriter, log *slog.Logger, status int, args ...any) {
 	log.Warn("digelao: push refused", append([]any{"status", status}, args...)...)
+	fail(w, status)
+}
+
+// fail answers status, an error, and ends the connection with it. net/http reads what is left of
+// a request's body before it lets a connection go, also after the answer: a refused push from a
+// slow sender (a 401 for a wrong token is answered before the body is read) would otherwise hold
+// its connection until the server's read timeout.
+func fail(w http.ResponseWriter, status int) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // unsupported by a recorder: nothing to hold
 	http.Error(w, http.StatusText(status), status)
 }
 

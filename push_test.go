@@ -1,14 +1,17 @@
 package digelao
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -922,4 +925,29 @@ func TestFromGB18030IsOneToOne(t *testing.T) {
 		_, ok := fromGB18030(in)
 		assert.False(t, ok, "%q", in)
 	}
+}
+
+// A refused push from a slow sender does not hold its connection: the handler answers and closes
+// it, however long the server would wait for the rest of the body.
+func TestRefusedPushClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	h := &PushHandler{Token: NewSecret(testPushToken), OnCallRecord: func(context.Context, *CallRecord) error { return nil }}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = time.Minute
+	srv.Start()
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	// Headers announcing a body, a first piece of it, then nothing.
+	_, err = fmt.Fprintf(conn, "POST /?token=wrong HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"sn\":")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err, "the answer ends, and then the connection: no read timeout reached")
+	_, err = conn.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "closed by the server, not left waiting for the body")
 }

@@ -27,7 +27,7 @@ type tenant struct {
 // keyLifetime is how long an api_key is valid (REFERENCE §3).
 const keyLifetime = 2 * time.Hour
 
-func (s *Server) addTenant(a Account) {
+func (s *Server) addTenant(a Account) error {
 	n := int64(len(s.tenants))
 	def := func(field *string, v string) {
 		if *field == "" {
@@ -48,7 +48,9 @@ func (s *Server) addTenant(a Account) {
 	if a.AICount <= 0 {
 		a.AICount = 5
 	}
-	mustf(s.byUserSN[a.UserSN] == nil, "two accounts with user_sn %q", a.UserSN)
+	if s.byUserSN[a.UserSN] != nil {
+		return check(false, "two accounts with user_sn %q", a.UserSN)
+	}
 	t := &tenant{acct: a, daily: map[string]int{}, callTimes: defaultCallTimes()}
 	s.ids.seat++
 	t.seats = append(t.seats, &seat{
@@ -57,6 +59,7 @@ func (s *Server) addTenant(a Account) {
 	})
 	s.tenants = append(s.tenants, t)
 	s.byUserSN[a.UserSN] = t
+	return nil
 }
 
 // Login is one login attempt.

@@ -50,8 +50,8 @@ type Template struct {
 	Columns []string
 }
 
-// Option configures a Server. NewServer panics on an invalid option, as httptest does on failure.
-type Option func(*config)
+// Option configures a Server. New reports an invalid one; NewServer panics on it.
+type Option func(*config) error
 
 type config struct {
 	now        func() time.Time
@@ -93,41 +93,52 @@ func defaultConfig() config {
 	}
 }
 
-func mustf(ok bool, format string, args ...any) {
-	if !ok {
-		panic(fmt.Sprintf("digelaotest: "+format, args...))
+// check returns nil when ok, else an error for an invalid option.
+func check(ok bool, format string, args ...any) error {
+	if ok {
+		return nil
 	}
+	return fmt.Errorf("digelaotest: "+format, args...)
 }
 
 // WithClock sets what the fake reads as now: login timestamps and api_key expiry are checked
 // against it, and simulated timelines start from it. now is called from many goroutines. The pace
 // of the simulation is WithTimeScale's, not the clock's. Default time.Now. See Clock.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) {
-		mustf(now != nil, "WithClock: nil func")
+	return func(c *config) error {
+		if err := check(now != nil, "WithClock: nil func"); err != nil {
+			return err
+		}
 		c.now = now
+		return nil
 	}
 }
 
 // WithTimeScale sets how much real time one simulated minute takes. Default 50ms: a call of two
 // simulated minutes is over in 100ms, and its push arrives 50ms later.
 func WithTimeScale(perMinute time.Duration) Option {
-	return func(c *config) {
-		mustf(perMinute > 0, "WithTimeScale: must be positive, got %s", perMinute)
+	return func(c *config) error {
+		if err := check(perMinute > 0, "WithTimeScale: must be positive, got %s", perMinute); err != nil {
+			return err
+		}
 		c.perMinute = perMinute
+		return nil
 	}
 }
 
 // WithManualTime stops the simulation from running by itself: imports, calls and pushes happen
 // only inside Flush, in simulated-time order. With a fixed clock and seed, runs are identical.
-func WithManualTime() Option { return func(c *config) { c.manual = true } }
+func WithManualTime() Option { return func(c *config) error { c.manual = true; return nil } }
 
 // WithPushDelay sets the simulated time between a call's hang-up and its push. Default one
 // minute, as 6.6.1 states.
 func WithPushDelay(d time.Duration) Option {
-	return func(c *config) {
-		mustf(d >= 0, "WithPushDelay: negative delay %s", d)
+	return func(c *config) error {
+		if err := check(d >= 0, "WithPushDelay: negative delay %s", d); err != nil {
+			return err
+		}
 		c.pushDelay = d
+		return nil
 	}
 }
 
@@ -135,55 +146,72 @@ func WithPushDelay(d time.Duration) Option {
 // simulated time between tries. Default 3 tries a simulated minute apart: 6.6.1's "会尝试三次回调
 // 直到接收到SUCCESS" read as three attempts in all; the interval is not documented.
 func WithPushRetry(tries int, interval time.Duration) Option {
-	return func(c *config) {
-		mustf(tries >= 1 && interval >= 0, "WithPushRetry: need tries >= 1 and interval >= 0")
+	return func(c *config) error {
+		if err := check(tries >= 1 && interval >= 0, "WithPushRetry: need tries >= 1 and interval >= 0"); err != nil {
+			return err
+		}
 		c.pushTries, c.pushGap = tries, interval
+		return nil
 	}
 }
 
 // WithAccount adds an account the fake accepts, next to the default one. Each account has its
 // own api_key, callback setting, tasks, records and lists.
 func WithAccount(a Account) Option {
-	return func(c *config) {
-		mustf(a.Username != "" && a.Password != "", "WithAccount: Username and Password are required")
+	return func(c *config) error {
+		if err := check(a.Username != "" && a.Password != "", "WithAccount: Username and Password are required"); err != nil {
+			return err
+		}
 		for _, b := range c.accounts {
-			mustf(b.Username != a.Username, "WithAccount: duplicate username %q", a.Username)
+			if b.Username == a.Username {
+				return check(false, "WithAccount: duplicate username %q", a.Username)
+			}
 		}
 		c.accounts = append(c.accounts, a)
+		return nil
 	}
 }
 
 // WithTemplate adds a 话术 template next to the defaults (TemplateSN and one more).
 func WithTemplate(t Template) Option {
-	return func(c *config) {
-		mustf(t.SN != "" && t.Name != "" && len(t.Columns) > 0, "WithTemplate: SN, Name and Columns are required")
+	return func(c *config) error {
+		if err := check(t.SN != "" && t.Name != "" && len(t.Columns) > 0, "WithTemplate: SN, Name and Columns are required"); err != nil {
+			return err
+		}
 		c.templates = append(c.templates, t)
+		return nil
 	}
 }
 
 // WithSeed sets the seed of every generated value: api_keys, sns, and call outcomes. Default 1.
-func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+func WithSeed(seed uint64) Option { return func(c *config) error { c.seed = seed; return nil } }
 
 // WithHTTPClient sets the client pushes are sent with. Default: a client of the Server's own
 // with a 10s timeout, whose idle connections Close closes.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) {
-		mustf(hc != nil, "WithHTTPClient: nil client")
+	return func(c *config) error {
+		if err := check(hc != nil, "WithHTTPClient: nil client"); err != nil {
+			return err
+		}
 		c.hc = hc
+		return nil
 	}
 }
 
 // WithLogger sends a debug line per request and per push to l. Default: discard.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		mustf(l != nil, "WithLogger: nil logger")
+	return func(c *config) error {
+		if err := check(l != nil, "WithLogger: nil logger"); err != nil {
+			return err
+		}
 		c.log = l
+		return nil
 	}
 }
 
 // WithURLCheck switches the anti-hijack "url" check (REFERENCE §1.3) on or off. Default on; some
 // deployments do not enforce it, which off imitates.
-func WithURLCheck(on bool) Option { return func(c *config) { c.urlCheck = on } }
+func WithURLCheck(on bool) Option { return func(c *config) error { c.urlCheck = on; return nil } }
 
 // WithOutcomes decides how each simulated call ends, instead of the seeded default: about two
 // calls in three connect, with intent grades A–E (F for calls not connected); a person classifies
@@ -191,18 +219,24 @@ func WithURLCheck(on bool) Option { return func(c *config) { c.urlCheck = on } }
 // or B pop up on an agent's screen (ScreenPop 1, or 2 one time in four). f runs with the Server's
 // lock held: it must not call the Server's methods.
 func WithOutcomes(f func(Call) Outcome) Option {
-	return func(c *config) {
-		mustf(f != nil, "WithOutcomes: nil func")
+	return func(c *config) error {
+		if err := check(f != nil, "WithOutcomes: nil func"); err != nil {
+			return err
+		}
 		c.outcome = f
+		return nil
 	}
 }
 
 // WithListener makes the Server serve on l (for example a fixed port for a mock command) instead
 // of a new loopback port. Close closes l.
 func WithListener(l net.Listener) Option {
-	return func(c *config) {
-		mustf(l != nil, "WithListener: nil listener")
+	return func(c *config) error {
+		if err := check(l != nil, "WithListener: nil listener"); err != nil {
+			return err
+		}
 		c.listener = l
+		return nil
 	}
 }
 
@@ -210,9 +244,12 @@ func WithListener(l net.Listener) Option {
 // for it, so it is served only where a test says; its reply is the documented
 // {"code":200,"msg":"请求成功","data":{"status":…,"desc":…,"import_percent":"…%"}}.
 func WithImportResultPath(path string) Option {
-	return func(c *config) {
-		mustf(len(path) > 1 && path[0] == '/', "WithImportResultPath: path must start with /")
+	return func(c *config) error {
+		if err := check(len(path) > 1 && path[0] == '/', "WithImportResultPath: path must start with /"); err != nil {
+			return err
+		}
 		c.importPath = path
+		return nil
 	}
 }
 

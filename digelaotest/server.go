@@ -53,13 +53,28 @@ type Server struct {
 	sched     scheduler
 }
 
-// NewServer starts a fake platform. It serves the default account (Username, Password, AccessID,
-// AccessSecret) and any added with WithAccount. Call Close when done.
+// NewServer is New for tests: it panics on an invalid option, as httptest does when it cannot
+// start. Programs (a mock command) use New.
 func NewServer(opts ...Option) *Server {
+	s, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// New starts a fake platform. It serves the default account (Username, Password, AccessID,
+// AccessSecret) and any added with WithAccount. Call Close when done. Its HTTP server bounds how
+// long a client may hold a connection (read, write and idle timeouts), as a deployed one does.
+func New(opts ...Option) (*Server, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
-		mustf(opt != nil, "nil Option")
-		opt(&cfg)
+		if opt == nil {
+			return nil, check(false, "nil Option")
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -79,7 +94,10 @@ func NewServer(opts ...Option) *Server {
 		s.templates = append(s.templates, &t)
 	}
 	for _, a := range cfg.accounts {
-		s.addTenant(a)
+		if err := s.addTenant(a); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	s.routes = s.routeTable()
 	s.sched.init(cfg.manual)
@@ -89,11 +107,13 @@ func NewServer(opts ...Option) *Server {
 		_ = s.hs.Listener.Close()
 		s.hs.Listener = cfg.listener
 	}
+	hs := s.hs.Config
+	hs.ReadHeaderTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.IdleTimeout = 10*time.Second, time.Minute, 5*time.Minute, 2*time.Minute
 	s.hs.Start()
 	s.URL = s.hs.URL
 	s.wg.Add(1)
 	go s.run()
-	return s
+	return s, nil
 }
 
 // Close stops the server: it aborts pushes in flight and waits for every goroutine the Server

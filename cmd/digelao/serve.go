@@ -44,8 +44,12 @@ deployments do, for clients that do not send it. Build the command first ("go bu
 		if err != nil {
 			return err
 		}
-		srv := digelaotest.NewServer(digelaotest.WithListener(l), digelaotest.WithTimeScale(*minute),
+		srv, err := digelaotest.New(digelaotest.WithListener(l), digelaotest.WithTimeScale(*minute),
 			digelaotest.WithURLCheck(!*noURLCheck))
+		if err != nil {
+			_ = l.Close()
+			return err
+		}
 		defer srv.Close()
 		// The fake's account is published test data, not a secret: print it so that the other
 		// commands can be pointed at the fake.
@@ -111,7 +115,7 @@ logged on stderr with its status, the reason and the sender's address, never the
 			},
 		}
 		fmt.Fprintf(e.stderr, "listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
-		return serve(ctx, l, closeRefused(h), e.timeouts)
+		return serve(ctx, l, h, e.timeouts)
 	})
 	return cmd
 }
@@ -175,26 +179,3 @@ func serve(ctx context.Context, l net.Listener, h http.Handler, t serverTimeouts
 	}
 	return err
 }
-
-// closeRefused ends the connection of every refusal (4xx, 5xx) with its answer. net/http reads
-// what is left of a request's body before it lets a connection go, also after the answer, so a
-// refused push from a slow sender (a 401 for a wrong token, answered before the body is read)
-// would hold its connection until the read timeout; refused, the rest is not read.
-func closeRefused(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&closingWriter{w}, r)
-	})
-}
-
-type closingWriter struct{ http.ResponseWriter }
-
-func (w *closingWriter) WriteHeader(code int) {
-	if code >= http.StatusBadRequest {
-		w.Header().Set("Connection", "close")
-		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// Unwrap gives http.ResponseController the connection's own writer.
-func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

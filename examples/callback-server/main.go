@@ -47,16 +47,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", ":8080", "address to listen on")
 	out := fs.String("out", "pushes.jsonl", "JSON-lines file the events are appended to")
-	token := fs.String("token", "", "the token pushes must carry as ?token= (default $DIGELAO_PUSH_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *token == "" {
-		*token = getenv("DIGELAO_PUSH_TOKEN")
-	}
+	// A secret comes from the environment, never the command line, which other users can read.
+	token := getenv("DIGELAO_PUSH_TOKEN")
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if *token == "" {
-		log.Warn("no token set (-token or DIGELAO_PUSH_TOKEN): anyone who finds the address can push")
+	if token == "" {
+		log.Warn("DIGELAO_PUSH_TOKEN is not set: anyone who finds the address can push")
 	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -68,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log.Info("receiving pushes", "addr", l.Addr().String(), "out", *out)
-	if err := serve(ctx, l, newHandler(&journal{f: f}, *token, log)); err != nil {
+	if err := serve(ctx, l, newHandler(&journal{f: f}, token, log)); err != nil {
 		return err
 	}
 	return f.Close()

@@ -115,7 +115,10 @@ func (p printer) say(format string, args ...any) {
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	p := printer{out}
 	if cfg.baseURL == "" {
-		srv := digelaotest.NewServer(digelaotest.WithOutcomes(sampleOutcome))
+		srv, err := digelaotest.New(digelaotest.WithOutcomes(sampleOutcome))
+		if err != nil {
+			return err
+		}
 		defer srv.Close()
 		cfg = cfg.offline(srv.URL)
 		_, _ = fmt.Fprintf(out, "Offline: the fake platform (digelaotest) serves at %s.\n", srv.URL)
