@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/digelao-go/digelao/internal/pushsample"
 )
 
 // benchParams is a typical call: the common parameters and a crmList filter with Chinese text.
@@ -276,7 +278,7 @@ func BenchmarkWarmSession(b *testing.B) {
 // BenchmarkPushDecode measures turning a realistic call-record push (the 6.6.2 sample, PHP-encoded)
 // into a typed event, against encoding/json decoding the same bytes into a map in the same run.
 func BenchmarkPushDecode(b *testing.B) {
-	body := SampleCallRecordPush("account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", "15800000000")
+	body := pushsample.CallRecord("account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", "15800000000")
 	b.Run("sdk", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(body)))

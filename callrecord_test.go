@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/pushsample"
 )
 
 // The documented push samples (6.6.1 of 2019, 6.6.2 of 2024), as far as the pages show them, with
@@ -46,7 +47,7 @@ func TestCallRecordDecodesTheDocumentedSamples(t *testing.T) {
 func TestCallRecordSamplePushDecodes(t *testing.T) {
 	t.Parallel()
 	var r CallRecord
-	require.NoError(t, json.Unmarshal(SampleCallRecordPush("account|1", "13800138000"), &r))
+	require.NoError(t, json.Unmarshal(pushsample.CallRecord("account|1", "13800138000"), &r))
 	assert.Equal(t, "account|1", r.SN)
 	assert.Equal(t, "13800138000", r.Phone)
 	assert.Equal(t, IntentB, r.Intent())

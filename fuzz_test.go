@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/digelao-go/digelao/internal/pushsample"
 )
 
 // FuzzParamsMarshal checks that the encoder writes valid JSON that decodes back to its input, and
@@ -96,9 +98,9 @@ func FuzzParseEnvelope(f *testing.F) {
 // built from a form stays within a constant factor of the body, which the handler bounds by
 // MaxBodyBytes.
 func FuzzPushDecode(f *testing.F) {
-	f.Add("application/json", SampleCallRecordPush("account|1", "13800138000"))
-	f.Add("application/json", SampleImportResultPush(ImportResult{TaskSN: "t", Counts: ImportCounts{Total: 1}}))
-	f.Add("", SampleTaskAnalyticsPush("t"))
+	f.Add("application/json", pushsample.CallRecord("account|1", "13800138000"))
+	f.Add("application/json", importPush("t", "", ImportCounts{Total: 1}))
+	f.Add("", pushsample.TaskAnalytics("t"))
 	f.Add("application/x-www-form-urlencoded", []byte("sn=account%7C1&phone=1&talktimes=3&m%5Ba%5D%5B%5D=1"))
 	f.Add("application/x-www-form-urlencoded; charset=gbk", []byte("sn=account%7C1&name=%D5%C5%C8%FD"))
 	f.Add("application/x-www-form-urlencoded", []byte("data=%7B%22sn%22%3A%22s%22%7D"))

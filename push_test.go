@@ -27,6 +27,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/pushsample"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
 
@@ -87,7 +88,7 @@ func TestPushHandlerAnswersSUCCESS(t *testing.T) {
 	var c pushSink
 	h := c.handler()
 	h.Token = NewSecret(testPushToken)
-	w := servePush(h, "/push?token="+testPushToken, "application/json", SampleCallRecordPush(testRecordSN, "15800000000"))
+	w := servePush(h, "/push?token="+testPushToken, "application/json", pushsample.CallRecord(testRecordSN, "15800000000"))
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "SUCCESS", w.Body.String(), "exactly SUCCESS: anything else makes the platform retry")
 	assert.Equal(t, "text/plain; charset=utf-8", w.Header().Get("Content-Type"))
@@ -130,7 +131,7 @@ func (d *failingDedup) Release(ctx context.Context, _ string) error {
 
 func TestPushHandlerRefusals(t *testing.T) {
 	t.Parallel()
-	record := SampleCallRecordPush(testRecordSN, "15800000000")
+	record := pushsample.CallRecord(testRecordSN, "15800000000")
 	tests := []struct {
 		name   string
 		method string
@@ -207,7 +208,7 @@ func TestPushHandlerLimitWithoutContentLength(t *testing.T) {
 	var c pushSink
 	h := c.handler()
 	h.MaxBodyBytes = 64
-	r := httptest.NewRequest(http.MethodPost, "/push", bytes.NewReader(SampleCallRecordPush(testRecordSN, "1")))
+	r := httptest.NewRequest(http.MethodPost, "/push", bytes.NewReader(pushsample.CallRecord(testRecordSN, "1")))
 	r.ContentLength = -1 // chunked: the limit applies while reading
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -236,18 +237,18 @@ func TestPushHandlerBodyFormats(t *testing.T) {
 		require.NoError(t, mw.WriteField(k, v[0]))
 	}
 	require.NoError(t, mw.Close())
-	jsonField := url.Values{"data": {string(SampleCallRecordPush(testRecordSN, "15800000000"))}}.Encode()
+	jsonField := url.Values{"data": {string(pushsample.CallRecord(testRecordSN, "15800000000"))}}.Encode()
 	tests := []struct {
 		name, contentType, body string
 		extra                   bool // the record keeps custom_col in Extra
 	}{
-		{"JSON", "application/json", string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
-		{"JSON labelled as a form", "application/x-www-form-urlencoded", string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
-		{"JSON without a type", "", "\xef\xbb\xbf " + string(SampleCallRecordPush(testRecordSN, "15800000000")), false},
+		{"JSON", "application/json", string(pushsample.CallRecord(testRecordSN, "15800000000")), false},
+		{"JSON labelled as a form", "application/x-www-form-urlencoded", string(pushsample.CallRecord(testRecordSN, "15800000000")), false},
+		{"JSON without a type", "", "\xef\xbb\xbf " + string(pushsample.CallRecord(testRecordSN, "15800000000")), false},
 		{"form", "application/x-www-form-urlencoded", form.Encode(), true},
 		{"form without a type", "", form.Encode(), true},
 		{"form with a JSON field", "application/x-www-form-urlencoded", jsonField, false},
-		{"percent-encoded JSON alone", "application/x-www-form-urlencoded", url.QueryEscape(string(SampleCallRecordPush(testRecordSN, "15800000000"))), false},
+		{"percent-encoded JSON alone", "application/x-www-form-urlencoded", url.QueryEscape(string(pushsample.CallRecord(testRecordSN, "15800000000"))), false},
 		{"multipart form", mw.FormDataContentType(), mp.String(), true},
 	}
 	for _, tt := range tests {
@@ -282,7 +283,7 @@ func TestPushHandlerKinds(t *testing.T) {
 	t.Run("import result with counters", func(t *testing.T) {
 		t.Parallel()
 		var c pushSink
-		body := SampleImportResultPush(ImportResult{TaskSN: taskSN, Counts: counts})
+		body := importPush(taskSN, "", counts)
 		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", body).Body.String())
 		require.Len(t, c.imports, 1)
 		assert.Equal(t, &ImportResult{TaskSN: taskSN, Counts: counts, Raw: body}, c.imports[0])
@@ -333,7 +334,7 @@ func TestPushHandlerKinds(t *testing.T) {
 	t.Run("task analytics", func(t *testing.T) {
 		t.Parallel()
 		var c pushSink
-		body := SampleTaskAnalyticsPush(taskSN)
+		body := pushsample.TaskAnalytics(taskSN)
 		require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", body).Body.String())
 		require.Len(t, c.stats, 1)
 		a := c.stats[0]
@@ -368,9 +369,9 @@ func TestPushHandlerKinds(t *testing.T) {
 func TestPushHandlerNilCallbackFallsBackToOnUnknown(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string][]byte{
-		"call record":    SampleCallRecordPush(testRecordSN, "1"),
-		"import result":  SampleImportResultPush(ImportResult{TaskSN: "t", Failure: "x"}),
-		"task analytics": SampleTaskAnalyticsPush("t"),
+		"call record":    pushsample.CallRecord(testRecordSN, "1"),
+		"import result":  importPush("t", "x", ImportCounts{}),
+		"task analytics": pushsample.TaskAnalytics("t"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -390,7 +391,7 @@ func TestPushHandlerDeduplicatesCallRecords(t *testing.T) {
 	var c pushSink
 	h := c.handler()
 	for range 3 {
-		assert.Equal(t, "SUCCESS", servePush(h, "/", "application/json", SampleCallRecordPush(testRecordSN, "1")).Body.String())
+		assert.Equal(t, "SUCCESS", servePush(h, "/", "application/json", pushsample.CallRecord(testRecordSN, "1")).Body.String())
 	}
 	assert.Len(t, c.calls, 1, "a duplicate is acknowledged without calling back")
 
@@ -408,7 +409,7 @@ func TestPushHandlerDeduplicatesCallRecords(t *testing.T) {
 	assert.Len(t, c.calls, 5)
 
 	// Import results are not de-duplicated: the same bytes may be a new import into the task.
-	imp := SampleImportResultPush(ImportResult{TaskSN: "t", Counts: ImportCounts{Total: 1, Success: 1}})
+	imp := importPush("t", "", ImportCounts{Total: 1, Success: 1})
 	servePush(h, "/", "", imp)
 	servePush(h, "/", "", imp)
 	assert.Len(t, c.imports, 2)
@@ -430,7 +431,7 @@ func TestPushHandlerRedeliveryAfterFailure(t *testing.T) {
 				}
 				return nil
 			}}
-			body := SampleCallRecordPush(testRecordSN, "1")
+			body := pushsample.CallRecord(testRecordSN, "1")
 			assert.Equal(t, http.StatusInternalServerError, servePush(h, "/", "", body).Code)
 			assert.Equal(t, "SUCCESS", servePush(h, "/", "", body).Body.String(), "the redelivery is handled")
 			assert.Equal(t, "SUCCESS", servePush(h, "/", "", body).Body.String())
@@ -450,7 +451,7 @@ func TestPushHandlerSettlesTheClaimAfterTheRequestEnds(t *testing.T) {
 			return nil
 		}}
 		ctx, cancel := context.WithCancel(context.Background())
-		r := NewPushRequest("/", SampleCallRecordPush(testRecordSN, "1")).WithContext(ctx)
+		r := pushRequest("/", pushsample.CallRecord(testRecordSN, "1")).WithContext(ctx)
 		h.OnCallRecord = func(base func(context.Context, *CallRecord) error) func(context.Context, *CallRecord) error {
 			return func(ctx context.Context, rec *CallRecord) error { cancel(); return base(ctx, rec) } // the platform hung up
 		}(h.OnCallRecord)
@@ -486,11 +487,11 @@ func TestPushHandlerClaimOutlivesAHangUp(t *testing.T) {
 		handled.Add(1)
 		return nil
 	}}
-	body := SampleCallRecordPush(testRecordSN, "1")
+	body := pushsample.CallRecord(testRecordSN, "1")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the platform hung up before the handler claimed the record
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, NewPushRequest("/", body).WithContext(ctx))
+	h.ServeHTTP(w, pushRequest("/", body).WithContext(ctx))
 	assert.NotEqual(t, http.StatusOK, w.Code)
 	w = servePush(h, "/", "", body)
 	assert.Equal(t, "SUCCESS", w.Body.String(), "the redelivery is handled, not refused as in progress")
@@ -503,7 +504,7 @@ func TestPushHandlerCompleteErrorStillAcknowledges(t *testing.T) {
 	h := &PushHandler{Dedup: &failingDedup{completeErr: errors.New("redis down")},
 		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 		OnCallRecord: func(context.Context, *CallRecord) error { return nil }}
-	w := servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+	w := servePush(h, "/", "", pushsample.CallRecord(testRecordSN, "1"))
 	assert.Equal(t, "SUCCESS", w.Body.String(), "the record was handled: acknowledging it loses nothing")
 	assert.Contains(t, logs.String(), "not recorded as handled")
 }
@@ -519,7 +520,7 @@ func TestPushHandlerConcurrentDuplicates(t *testing.T) {
 		}
 		return nil
 	}}
-	body := SampleCallRecordPush(testRecordSN, "1")
+	body := pushsample.CallRecord(testRecordSN, "1")
 	first := make(chan *httptest.ResponseRecorder)
 	go func() { first <- servePush(h, "/", "", body) }()
 	<-entered
@@ -553,7 +554,7 @@ func TestPushHandlerZeroValueUnderConcurrency(t *testing.T) {
 		wg.Go(func() {
 			sn := "account|" + strings.Repeat(string(rune('a'+i%4)), 32)
 			for { // redeliver until acknowledged, as the platform does
-				if servePush(h, "/", "", SampleCallRecordPush(sn, "1")).Code == http.StatusOK {
+				if servePush(h, "/", "", pushsample.CallRecord(sn, "1")).Code == http.StatusOK {
 					return
 				}
 				runtime.Gosched()
@@ -572,7 +573,7 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 	h.Token = NewSecret(testPushToken)
 	h.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c.fail = errors.New("callback failed")
-	body := SampleCallRecordPush(testRecordSN, "1")
+	body := pushsample.CallRecord(testRecordSN, "1")
 	servePush(h, "/push?token="+testPushToken, "", body)
 	servePush(h, "/push?token="+testPushToken+"x", "", body)
 	servePush(h, "/push?token="+testPushToken, "", []byte("{"))
@@ -829,14 +830,14 @@ func TestPushWarnsOnceWithoutToken(t *testing.T) {
 	h := c.handler()
 	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	for range 3 {
-		servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+		servePush(h, "/", "", pushsample.CallRecord(testRecordSN, "1"))
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "Token is not set"), logs.String())
 
 	logs = testkit.SyncBuffer{}
 	h = c.handler()
 	h.Token, h.Logger = NewSecret(testPushToken), slog.New(slog.NewTextHandler(&logs, nil))
-	servePush(h, "/?token="+testPushToken, "", SampleCallRecordPush(testRecordSN, "1"))
+	servePush(h, "/?token="+testPushToken, "", pushsample.CallRecord(testRecordSN, "1"))
 	assert.NotContains(t, logs.String(), "Token is not set")
 }
 
@@ -880,7 +881,7 @@ func TestPushCharsetMisconfigured(t *testing.T) {
 	h := c.handler()
 	h.Charset, h.Logger = "shift_jis", slog.New(slog.NewTextHandler(&logs, nil))
 	for range 2 {
-		w := servePush(h, "/", "", SampleCallRecordPush(testRecordSN, "1"))
+		w := servePush(h, "/", "", pushsample.CallRecord(testRecordSN, "1"))
 		assert.Equal(t, http.StatusInternalServerError, w.Code, "a misconfigured receiver acknowledges nothing")
 	}
 	assert.Zero(t, c.total())
@@ -950,4 +951,19 @@ func TestRefusedPushClosesTheConnection(t *testing.T) {
 	require.NoError(t, err, "the answer ends, and then the connection: no read timeout reached")
 	_, err = conn.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, io.EOF, "closed by the server, not left waiting for the body")
+}
+
+// importPush is the body of an import-result push for taskSN, as pushsample writes it.
+func importPush(taskSN, failure string, c ImportCounts) []byte {
+	var counts map[string]int
+	b, _ := json.Marshal(c) // the counters by their wire names
+	_ = json.Unmarshal(b, &counts)
+	return pushsample.ImportResult(taskSN, failure, counts)
+}
+
+// pushRequest is a push of body to target, as the platform sends one.
+func pushRequest(target string, body []byte) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
 }

@@ -76,8 +76,8 @@ func TestListenPrintsEachPushAndLogsEachRefusal(t *testing.T) {
 	const token = "tok-5c1e9a"
 	base, out, errOut, stop := started(t, &env{getenv: vars("DIGELAO_PUSH_TOKEN", token)}, listening,
 		"listen", "--addr", "127.0.0.1:0")
-	assert.Equal(t, http.StatusUnauthorized, post(t, base+"push?token=wrong-"+token, digelao.SampleCallRecordPush("account|abc", "13800138000")))
-	assert.Equal(t, http.StatusOK, post(t, base+"push?token="+token, digelao.SampleCallRecordPush("account|abc", "13800138000")))
+	assert.Equal(t, http.StatusUnauthorized, post(t, base+"push?token=wrong-"+token, digelaotest.SampleCallRecordPush("account|abc", "13800138000")))
+	assert.Equal(t, http.StatusOK, post(t, base+"push?token="+token, digelaotest.SampleCallRecordPush("account|abc", "13800138000")))
 	assert.Equal(t, http.StatusBadRequest, post(t, base+"push?token="+token, []byte("{not json")))
 	assert.Equal(t, exitOK, stop())
 
@@ -103,7 +103,7 @@ func TestListenPrintsEachPushAndLogsEachRefusal(t *testing.T) {
 func TestListenLogsAFailedPush(t *testing.T) {
 	base, _, errOut, stop := started(t, &env{stdout: failingWriter{}, getenv: vars()}, listening, "listen", "--addr", "127.0.0.1:0")
 	assert.Contains(t, errOut.String(), "DIGELAO_PUSH_TOKEN is not set")
-	assert.Equal(t, http.StatusInternalServerError, post(t, base, digelao.SampleCallRecordPush("account|abc", "13800138000")))
+	assert.Equal(t, http.StatusInternalServerError, post(t, base, digelaotest.SampleCallRecordPush("account|abc", "13800138000")))
 	assert.Equal(t, exitPlatform, stop(), "its output failed")
 	assert.Regexp(t, `level=ERROR msg="digelao: push callback failed".*remote=127\.0\.0\.1`, errOut.String())
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
 )
 
 const token = "t0k3n-for-tests"
@@ -97,7 +98,7 @@ func newFile(t *testing.T) *os.File {
 
 func push(h http.Handler, tr *trace, body []byte) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(&tracedResponse{ResponseRecorder: rec, t: tr}, digelao.NewPushRequest("/push?token="+token, body))
+	h.ServeHTTP(&tracedResponse{ResponseRecorder: rec, t: tr}, digelaotest.NewPushRequest("/push?token="+token, body))
 	return rec
 }
 
@@ -109,11 +110,11 @@ func TestAPushIsOnDiskBeforeSUCCESS(t *testing.T) {
 	tr := &trace{}
 	h := newHandler(&journal{f: &tracedFile{syncWriter: f, t: tr}}, token, quiet())
 
-	rec := push(h, tr, digelao.SampleCallRecordPush("account|1", "13800138000"))
+	rec := push(h, tr, digelaotest.SampleCallRecordPush("account|1", "13800138000"))
 	assert.Equal(t, "SUCCESS", rec.Body.String())
 	assert.Equal(t, []string{"write", "sync", "answer OK"}, tr.events, "written and synced, then answered")
 
-	rec = push(h, tr, digelao.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"}))
+	rec = push(h, tr, digelaotest.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"}))
 	assert.Equal(t, "SUCCESS", rec.Body.String())
 	rec = push(h, tr, []byte("not=json&at=all"))
 	assert.Equal(t, "SUCCESS", rec.Body.String())
@@ -135,14 +136,14 @@ func TestAPushIsOnDiskBeforeSUCCESS(t *testing.T) {
 	}
 	require.Len(t, lines, 3)
 	assert.Equal(t, "call_record", lines[0].Kind)
-	assert.JSONEq(t, string(digelao.SampleCallRecordPush("account|1", "13800138000")), string(lines[0].Event))
+	assert.JSONEq(t, string(digelaotest.SampleCallRecordPush("account|1", "13800138000")), string(lines[0].Event))
 	assert.Equal(t, "import_result", lines[1].Kind)
 	assert.Equal(t, "unknown", lines[2].Kind)
 	assert.JSONEq(t, `"not=json\u0026at=all"`, string(lines[2].Event), "a body that is not JSON is kept as a string")
 
 	// A duplicate is acknowledged, not written again.
 	before := len(tr.events)
-	assert.Equal(t, "SUCCESS", push(h, tr, digelao.SampleCallRecordPush("account|1", "13800138000")).Body.String())
+	assert.Equal(t, "SUCCESS", push(h, tr, digelaotest.SampleCallRecordPush("account|1", "13800138000")).Body.String())
 	assert.Equal(t, []string{"answer OK"}, tr.events[before:])
 }
 
@@ -157,12 +158,12 @@ func TestAFailedWriteIsNotAcknowledged(t *testing.T) {
 			tr := &trace{}
 			file.t, file.syncWriter = tr, newFile(t)
 			h := newHandler(&journal{f: file}, token, quiet())
-			rec := push(h, tr, digelao.SampleCallRecordPush("account|1", "13800138000"))
+			rec := push(h, tr, digelaotest.SampleCallRecordPush("account|1", "13800138000"))
 			assert.Equal(t, http.StatusInternalServerError, rec.Code)
 			assert.NotContains(t, rec.Body.String(), "SUCCESS")
 
 			file.writeErr, file.syncErr = nil, nil // the disk recovers: the redelivery is stored
-			assert.Equal(t, "SUCCESS", push(h, tr, digelao.SampleCallRecordPush("account|1", "13800138000")).Body.String())
+			assert.Equal(t, "SUCCESS", push(h, tr, digelaotest.SampleCallRecordPush("account|1", "13800138000")).Body.String())
 		})
 	}
 }
@@ -172,7 +173,7 @@ func TestTheTokenIsRequired(t *testing.T) {
 	tr := &trace{}
 	h := newHandler(&journal{f: &tracedFile{syncWriter: newFile(t), t: tr}}, token, quiet())
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, digelao.NewPushRequest("/push?token=wrong", digelao.SampleCallRecordPush("account|1", "1")))
+	h.ServeHTTP(rec, digelaotest.NewPushRequest("/push?token=wrong", digelaotest.SampleCallRecordPush("account|1", "1")))
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	assert.Empty(t, tr.events, "nothing written")
 }

@@ -30,12 +30,12 @@ func ExamplePushHandler() {
 	}
 	// In a server: http.Handle("/digelao/push", h). Here: the package's test helpers.
 	for _, body := range [][]byte{
-		digelao.SampleCallRecordPush("account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", "13800138000"),
-		digelao.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|1427a04c",
+		digelaotest.SampleCallRecordPush("account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", "13800138000"),
+		digelaotest.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|1427a04c",
 			Counts: digelao.ImportCounts{Total: 3, Success: 2, Repeat: 1}}),
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, digelao.NewPushRequest("/digelao/push?token=a-long-random-token", body))
+		h.ServeHTTP(rec, digelaotest.NewPushRequest("/digelao/push?token=a-long-random-token", body))
 		fmt.Println(rec.Code, rec.Body.String())
 	}
 	// Output:
@@ -60,7 +60,7 @@ func TestSetCallbackTokenReachesTheHandler(t *testing.T) {
 	var called int
 	h := &digelao.PushHandler{Token: token, OnCallRecord: func(context.Context, *digelao.CallRecord) error { called++; return nil }}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, digelao.NewPushRequest(u, digelao.SampleCallRecordPush("account|1", "1")))
+	h.ServeHTTP(rec, digelaotest.NewPushRequest(u, digelaotest.SampleCallRecordPush("account|1", "1")))
 	assert.Equal(t, "SUCCESS", rec.Body.String(), "the handler accepts the URL SetCallback set")
 	assert.Equal(t, 1, called)
 
@@ -78,9 +78,9 @@ func TestSetCallbackTokenReachesTheHandler(t *testing.T) {
 func TestSamplePushesArePHPEncoded(t *testing.T) {
 	t.Parallel()
 	for _, body := range [][]byte{
-		digelao.SampleCallRecordPush("account|1", "13800138000"),
-		digelao.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"}),
-		digelao.SampleTaskAnalyticsPush("dial_task_main_sn|x"),
+		digelaotest.SampleCallRecordPush("account|1", "13800138000"),
+		digelaotest.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"}),
+		digelaotest.SampleTaskAnalyticsPush("dial_task_main_sn|x"),
 	} {
 		require.True(t, json.Valid(body), "%s", body)
 		for _, c := range body {
@@ -89,6 +89,6 @@ func TestSamplePushesArePHPEncoded(t *testing.T) {
 		assert.NotRegexp(t, `[^\\]/`, string(body), `PHP escapes "/"`)
 	}
 	assert.JSONEq(t, `{"dial_task_main_sn":"dial_task_main_sn|x","import_mark":"导入文件为空"}`,
-		string(digelao.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"})))
-	assert.Equal(t, "application/json", digelao.NewPushRequest("/", nil).Header.Get("Content-Type"))
+		string(digelaotest.SampleImportResultPush(digelao.ImportResult{TaskSN: "dial_task_main_sn|x", Failure: "导入文件为空"})))
+	assert.Equal(t, "application/json", digelaotest.NewPushRequest("/", nil).Header.Get("Content-Type"))
 }
