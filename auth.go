@@ -352,9 +352,6 @@ type flight struct {
 func newAuthenticator(c *Client, s *settings) *authenticator {
 	a := &authenticator{c: c, creds: s.creds, store: s.store, now: time.Now, log: s.logger,
 		lockTTL: s.timeout + lockMargin}
-	if a.creds == nil {
-		return a
-	}
 	if a.store == nil {
 		a.store = NewMemoryStore()
 	}
@@ -362,11 +359,6 @@ func newAuthenticator(c *Client, s *settings) *authenticator {
 	a.key = "session:" + hex.EncodeToString(sum[:12])
 	return a
 }
-
-// StoreKey returns the key under which the client's session is kept in its TokenStore.
-func (c *Client) StoreKey() string { return c.auth.key }
-
-var errNoCredentials = errors.New("no credentials: pass WithAPIKey, WithAccessKey or WithPassword to New")
 
 // session returns a usable session, logging in when there is none.
 func (a *authenticator) session(ctx context.Context) (*Session, error) {
@@ -392,9 +384,6 @@ func (a *authenticator) renew(ctx context.Context, failed *Session) (*Session, e
 // its result, success or failure; after the platform refused a login, callers get that refusal for
 // refusalBackoff instead of a new login (force, from Client.Login, tries anyway).
 func (a *authenticator) refresh(ctx context.Context, failed *Session, force bool) (*Session, error) {
-	if a.creds == nil {
-		return nil, &ValidationError{Field: "credentials", Reason: errNoCredentials.Error()}
-	}
 	if k, static := a.creds.(staticKey); static {
 		s := k.s
 		a.use(&s)

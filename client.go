@@ -60,6 +60,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if s.creds == nil {
+		// Also with only a TokenStore: sessions are stored under the base URL and the account, so
+		// a client without credentials could neither find one nor log in when it is refused.
+		return nil, &ValidationError{Field: "credentials", Reason: "none given: pass WithPassword, WithAccessKey or WithAPIKey to New",
+			sentinel: ErrInvalidCredentials}
+	}
 	c := &Client{
 		base: base,
 		http: transport.New(transport.Config{

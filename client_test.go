@@ -348,7 +348,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		_, err := New(base)
 		assert.Error(t, err, base)
 	}
-	c, err := New("https://h/p/")
+	c, err := New("https://h/p/", WithAPIKey("u", "k"))
 	require.NoError(t, err)
 	assert.Equal(t, "https://h/p", c.BaseURL())
 }
@@ -376,14 +376,19 @@ func TestWithHTTPClientIsCopied(t *testing.T) {
 	assert.Equal(t, before, *hc)
 }
 
-func TestNoCredentials(t *testing.T) {
+func TestNewRefusesNoCredentials(t *testing.T) {
 	t.Parallel()
-	mt := httpmock.NewMockTransport()
-	c, err := New(testBase, WithTransport(mt))
-	require.NoError(t, err)
-	var ve *ValidationError
-	require.ErrorAs(t, c.Do(context.Background(), "POST", "/api/x", nil, nil), &ve)
-	assert.Zero(t, mt.GetTotalCallCount())
+	for _, opts := range [][]Option{nil, {WithTokenStore(NewMemoryStore())}} {
+		c, err := New(testBase, opts...)
+		assert.Nil(t, c)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, "credentials", ve.Field)
+		require.ErrorIs(t, err, ErrInvalidCredentials)
+		for _, option := range []string{"WithPassword", "WithAccessKey", "WithAPIKey"} {
+			assert.Contains(t, err.Error(), option, "the error names the options to use")
+		}
+	}
 }
 
 // urlQuotingTransport fails quoting the whole request, as some RoundTripper wrappers do.
@@ -422,7 +427,7 @@ func TestSecretsNeverLeaveTheRequest(t *testing.T) {
 				})
 				rt = mt
 			}
-			c, err := New(testBase, WithTransport(rt), WithLogger(logger), WithRetries(0, 0))
+			c, err := New(testBase, WithAPIKey(testUserSN, testAPIKey), WithTransport(rt), WithLogger(logger), WithRetries(0, 0))
 			require.NoError(t, err)
 			// The login endpoint takes its secrets as parameters, as 6.9 does.
 			_, err = c.call(context.Background(), endpoint{method: method, path: "/api/x", noAuth: true}, p)

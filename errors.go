@@ -158,7 +158,13 @@ func (e *APIError) Retryable() bool {
 type ValidationError struct {
 	Field  string // the offending parameter or option, e.g. "callback_url"
 	Reason string
+
+	sentinel error // what it also matches, if anything: New without credentials matches ErrInvalidCredentials
 }
+
+// Unwrap returns the sentinel the error also matches: ErrInvalidCredentials for New without
+// credentials; nil otherwise.
+func (e *ValidationError) Unwrap() error { return e.sentinel }
 
 func (e *ValidationError) Error() string {
 	if e.Field == "" {

@@ -12,7 +12,7 @@
 // script), so a newer key stored meanwhile by another replica survives.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
-//	store := redisstore.New(rdb)
+//	store, err := redisstore.New(rdb)
 //	c, err := digelao.New(baseURL, digelao.WithPassword(user, pass), digelao.WithTokenStore(store))
 //
 // The stored session is JSON and holds the api_key: protect the Redis instance (network access,

@@ -15,7 +15,10 @@ import (
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	defer rdb.Close()
-	store := redisstore.New(rdb, redisstore.WithPrefix("callcenter:"))
+	store, err := redisstore.New(rdb, redisstore.WithPrefix("callcenter:"))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	c, err := digelao.New("https://ai123.example.com",
 		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),

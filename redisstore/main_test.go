@@ -30,7 +30,7 @@ func newStore(t testing.TB, opts ...redisstore.Option) (*redisstore.Store, *redi
 	t.Helper()
 	rdb := newClient(t, redistest.Addr(t))
 	prefix := uniquePrefix(t)
-	s := redisstore.New(rdb, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...)
-	require.NotNil(t, s)
+	s, err := redisstore.New(rdb, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...)
+	require.NoError(t, err)
 	return s, rdb, prefix
 }

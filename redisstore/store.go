@@ -44,64 +44,76 @@ type config struct {
 	log        *slog.Logger
 }
 
-// Option configures a Store. Options cannot fail: out-of-range values fall back as each documents.
-type Option func(*config)
+// Option configures a Store. New reports the first invalid one.
+type Option func(*config) error
 
 // WithPrefix sets the prefix of every Redis key the Store uses. Default "digelao:"; "" uses the
 // keys as they are. Every process using the same platform account must use the same Redis and
 // prefix, or their logins cancel one another's keys; the session key already names the account, so
 // applications on different accounts do not collide under one prefix.
 func WithPrefix(prefix string) Option {
-	return func(c *config) { c.prefix = prefix }
+	return func(c *config) error {
+		c.prefix = prefix
+		return nil
+	}
 }
 
 // WithSessionTTL sets how long a session without ExpiresAt stays in Redis (sessions from a login
-// always have one; they expire with their api_key). Default DefaultSessionTTL; a value that is not
-// positive keeps the default, and one under a millisecond becomes a millisecond.
+// always have one; they expire with their api_key). Default DefaultSessionTTL; at least 1ms.
 func WithSessionTTL(d time.Duration) Option {
-	return func(c *config) { c.sessionTTL = durationOr(d, DefaultSessionTTL) }
+	return withTTL("WithSessionTTL", d, func(c *config) *time.Duration { return &c.sessionTTL })
 }
 
 // WithClaimTTL sets how long a push claim stays in progress without Complete or Release — the
 // longest a crashed handler can block a redelivery. Make it longer than handling a push takes.
-// Default DefaultClaimTTL; a value that is not positive keeps the default, and one under a
-// millisecond becomes a millisecond.
+// Default DefaultClaimTTL; at least 1ms.
 func WithClaimTTL(d time.Duration) Option {
-	return func(c *config) { c.claimTTL = durationOr(d, DefaultClaimTTL) }
+	return withTTL("WithClaimTTL", d, func(c *config) *time.Duration { return &c.claimTTL })
 }
 
 // WithDoneTTL sets how long a completed push is remembered, so that a later redelivery is reported
-// as ClaimDone. Default DefaultDoneTTL; a value that is not positive keeps the default, and one
-// under a millisecond becomes a millisecond.
+// as ClaimDone. Default DefaultDoneTTL; at least 1ms.
 func WithDoneTTL(d time.Duration) Option {
-	return func(c *config) { c.doneTTL = durationOr(d, DefaultDoneTTL) }
+	return withTTL("WithDoneTTL", d, func(c *config) *time.Duration { return &c.doneTTL })
+}
+
+// withTTL is an option that sets the TTL field returns to d, which Redis keeps in milliseconds.
+func withTTL(name string, d time.Duration, field func(*config) *time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("redisstore: %s: must be at least 1ms (Redis expiries are milliseconds), got %s", name, d)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 // WithLogger sets where the Store reports what it repaired: a push key it found corrupt (see
-// Claim). Default: nowhere. A nil logger keeps the default.
+// Claim). Default: nowhere.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.log = l
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("redisstore: WithLogger: nil *slog.Logger")
 		}
+		c.log = l
+		return nil
 	}
-}
-
-func durationOr(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return max(d, time.Millisecond) // Redis expiries have millisecond resolution
 }
 
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient, *redis.Ring, or failover
-// client). The Store does not close rdb. A nil rdb gives a Store whose every method fails.
-func New(rdb redis.UniversalClient, opts ...Option) *Store {
+// client). The Store does not close rdb. Nothing is sent to Redis by New.
+func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
+	if rdb == nil {
+		return nil, wrap("new", errNilClient)
+	}
 	cfg := config{prefix: DefaultPrefix, sessionTTL: DefaultSessionTTL, claimTTL: DefaultClaimTTL, doneTTL: DefaultDoneTTL,
 		log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
-		if opt != nil {
-			opt(&cfg)
+		if opt == nil {
+			return nil, errors.New("redisstore: nil Option")
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
 		}
 	}
 	return &Store{
@@ -112,7 +124,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 		unlockIf:  redis.NewScript(unlockIfScript),
 		claim:     redis.NewScript(claimScript),
 		releaseIf: redis.NewScript(releaseIfScript),
-	}
+	}, nil
 }
 
 // deleteIfScript deletes KEYS[1] if it holds a session whose api_key is ARGV[1]. A value that is

@@ -51,7 +51,8 @@ func TestDefaultPrefix(t *testing.T) {
 	ctx := t.Context()
 	rdb := newClient(t, redistest.Addr(t))
 	key := "session:" + uniquePrefix(t)
-	s := redisstore.New(rdb)
+	s, err := redisstore.New(rdb)
+	require.NoError(t, err)
 	require.NoError(t, s.Put(ctx, key, session("AbCd1234", time.Now().Add(time.Hour))))
 	t.Cleanup(func() { rdb.Del(context.Background(), "digelao:"+key) })
 	n, err := rdb.Exists(ctx, "digelao:"+key).Result()
@@ -135,8 +136,6 @@ func TestSessionWithoutExpiry(t *testing.T) {
 	}{
 		{"default", nil, redisstore.DefaultSessionTTL},
 		{"option", []redisstore.Option{redisstore.WithSessionTTL(time.Minute)}, time.Minute},
-		{"non-positive keeps the default", []redisstore.Option{redisstore.WithSessionTTL(-time.Second)}, redisstore.DefaultSessionTTL},
-		{"nil option ignored", []redisstore.Option{nil}, redisstore.DefaultSessionTTL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -278,10 +277,31 @@ func TestBadArguments(t *testing.T) {
 	_, err = s.Claim(ctx, "")
 	assert.ErrorContains(t, err, "redisstore: claim: empty key")
 
-	nilStore := redisstore.New(nil)
+	nilStore := &redisstore.Store{} // not made by New
 	_, err = nilStore.Get(ctx, sessKey)
 	assert.ErrorContains(t, err, "redisstore: get: nil redis client")
 	assert.ErrorContains(t, nilStore.Complete(ctx, "k"), "redisstore: complete: nil redis client")
+}
+
+// TestNewValidatesOptions: New refuses a nil client and every option out of range, with the
+// option's name, and sends nothing.
+func TestNewValidatesOptions(t *testing.T) {
+	t.Parallel()
+	_, err := redisstore.New(nil)
+	assert.ErrorContains(t, err, "redisstore: new: nil redis client")
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	for name, opt := range map[string]redisstore.Option{
+		"WithSessionTTL": redisstore.WithSessionTTL(0), "WithClaimTTL": redisstore.WithClaimTTL(-time.Second),
+		"WithDoneTTL": redisstore.WithDoneTTL(time.Microsecond), "WithLogger": redisstore.WithLogger(nil), "nil Option": nil,
+	} {
+		s, err := redisstore.New(rdb, opt)
+		assert.Nil(t, s, name)
+		assert.ErrorContains(t, err, name)
+	}
+	s, err := redisstore.New(rdb, redisstore.WithPrefix(""), redisstore.WithClaimTTL(time.Millisecond))
+	require.NoError(t, err)
+	assert.NotNil(t, s)
 }
 
 // TestRedisDown: with no Redis, every method fails with an error naming the operation and the cause.
@@ -290,9 +310,10 @@ func TestRedisDown(t *testing.T) {
 	ctx := t.Context()
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t), MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := redisstore.New(rdb)
+	s, err := redisstore.New(rdb)
+	require.NoError(t, err)
 
-	_, err := s.Get(ctx, sessKey)
+	_, err = s.Get(ctx, sessKey)
 	assertDown(t, err, "get")
 	assertDown(t, s.Put(ctx, sessKey, session("AbCd1234", time.Now().Add(time.Hour))), "put")
 	assertDown(t, s.Delete(ctx, sessKey, "AbCd1234"), "delete")
@@ -319,7 +340,8 @@ func TestRedisStops(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := redisstore.New(rdb)
+	s, err := redisstore.New(rdb)
+	require.NoError(t, err)
 	require.NoError(t, s.Put(ctx, sessKey, session("AbCd1234", time.Now().Add(time.Hour))))
 	unlock, ok, err := s.Lock(ctx, sessKey, time.Minute)
 	require.NoError(t, err)
@@ -341,7 +363,9 @@ func sharedStores(t *testing.T, n int, opts ...redisstore.Option) []*redisstore.
 	opts = append([]redisstore.Option{redisstore.WithPrefix(uniquePrefix(t))}, opts...)
 	stores := make([]*redisstore.Store, n)
 	for i := range stores {
-		stores[i] = redisstore.New(newClient(t, redistest.Addr(t)), opts...)
+		var err error
+		stores[i], err = redisstore.New(newClient(t, redistest.Addr(t)), opts...)
+		require.NoError(t, err)
 	}
 	return stores
 }
