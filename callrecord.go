@@ -1,7 +1,10 @@
 package digelao
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
@@ -76,6 +79,24 @@ func (r *CallRecord) UnmarshalJSON(b []byte) error { return callRecordCodec.Deco
 
 // MarshalJSON writes the record with the platform's member names; see CallRecord.
 func (r CallRecord) MarshalJSON() ([]byte, error) { return callRecordCodec.Encode(&r) }
+
+// key returns prefix and the record's digest: 32 hex digits, the first 128 bits of the SHA-256 of
+// "sn", a zero byte and the sn exactly as received, or, without an sn, of "id", a zero byte and the
+// id in decimal; "" when the record has neither. Its size is fixed, and it is one-to-one (but for
+// a hash collision) over what it is made of: sn and id never meet.
+func (r *CallRecord) key(prefix string) string {
+	var of string
+	switch {
+	case r.SN != "":
+		of = "sn\x00" + r.SN
+	case r.ID != 0:
+		of = "id\x00" + strconv.FormatInt(r.ID, 10)
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(of))
+	return prefix + hex.EncodeToString(sum[:16])
+}
 
 // Intent returns the AI's intent grade as an IntentGrade.
 func (r *CallRecord) Intent() IntentGrade { return IntentGrade(r.Status) }

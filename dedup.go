@@ -110,3 +110,57 @@ func (m *MemoryDedup) Release(_ context.Context, key string) error {
 	delete(m.claims, d)
 	return nil
 }
+
+// MemorySyncStore is a SyncStore for one process: a MemoryDedup of delivered records, and the
+// checkpoints and leases of its syncs. It is the default store of a RecordSync.
+type MemorySyncStore struct {
+	*MemoryDedup
+
+	mu          sync.Mutex
+	checkpoints map[string]time.Time
+	leases      map[string]memLock
+}
+
+// NewMemorySyncStore returns a MemorySyncStore that remembers up to capacity delivered records
+// (at least 1; a RecordSync uses 100,000): make it hold more than a sweep's overlap sees.
+func NewMemorySyncStore(capacity int) *MemorySyncStore {
+	return &MemorySyncStore{MemoryDedup: NewMemoryDedup(capacity), checkpoints: map[string]time.Time{},
+		leases: map[string]memLock{}}
+}
+
+// Checkpoint implements SyncStore.
+func (m *MemorySyncStore) Checkpoint(_ context.Context, name string) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.checkpoints[name], nil
+}
+
+// SetCheckpoint implements SyncStore.
+func (m *MemorySyncStore) SetCheckpoint(_ context.Context, name string, t time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.checkpoints[name] = t
+	return nil
+}
+
+// Lease implements SyncStore.
+func (m *MemorySyncStore) Lease(_ context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if l, held := m.leases[name]; held && l.owner != owner && now.Before(l.until) {
+		return false, nil
+	}
+	m.leases[name] = memLock{owner: owner, until: now.Add(ttl)}
+	return true, nil
+}
+
+// Unlease implements SyncStore.
+func (m *MemorySyncStore) Unlease(_ context.Context, name, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leases[name].owner == owner {
+		delete(m.leases, name)
+	}
+	return nil
+}

@@ -3,8 +3,6 @@ package digelao
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +15,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -319,24 +316,12 @@ func (e *pushEvent) kind() string {
 	return "unknown"
 }
 
-// dedupKey is the DedupStore key of a call record, "" for anything else: "call:" and 32 hex
-// digits, the first 128 bits of the SHA-256 of "sn", a zero byte and the sn exactly as received,
-// or, without an sn, of "id", a zero byte and the id in decimal. Its size is fixed, and it is
-// one-to-one (but for a hash collision) over what it is made of: sn and id never meet.
+// dedupKey is the DedupStore key of a call record, "" for anything else: "call:" and its digest.
 func (e *pushEvent) dedupKey() string {
-	var of string
-	switch {
-	case e.call == nil:
-		return ""
-	case e.call.SN != "":
-		of = "sn\x00" + e.call.SN
-	case e.call.ID != 0:
-		of = "id\x00" + strconv.FormatInt(e.call.ID, 10)
-	default:
+	if e.call == nil {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(of))
-	return "call:" + hex.EncodeToString(sum[:16])
+	return e.call.key("call:")
 }
 
 var errEmptyPush = errors.New("empty body")
