@@ -254,3 +254,41 @@ func TestNewRecordSyncValidates(t *testing.T) {
 		assert.ErrorAs(t, err, &ve)
 	}
 }
+
+func TestSyncRunResumesFromItsCheckpoint(t *testing.T) {
+	t.Parallel()
+	f := newSyncFake(t)
+	f.call(t, "回访四", 10)
+	store := digelao.NewMemorySyncStore(1000)
+	db := newSinkDB()
+	now := f.simNow()
+	opts := []digelao.SyncOption{digelao.WithSyncStore(store), digelao.WithSweepInterval(time.Hour),
+		digelao.WithSweepLag(0), digelao.WithSweepOverlap(3 * time.Hour), digelao.WithSyncClock(func() time.Time { return now })}
+	run := func() *digelao.RecordSync {
+		rs, err := digelao.NewRecordSync(f.c, db.upsert, opts...)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- rs.Run(ctx) }()
+		require.Eventually(t, func() bool { return rs.Stats().Sweeps == 1 }, 5*time.Second, 5*time.Millisecond)
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		return rs
+	}
+	first := run()
+	assert.EqualValues(t, 10, first.Stats().GapsFilled, "nothing was pushed: the first sweep delivers all")
+	mark, err := store.Checkpoint(context.Background(), "")
+	require.NoError(t, err)
+	assert.True(t, mark.IsZero(), "the checkpoint is kept under the account's name, not an empty one")
+	assert.Equal(t, now.Truncate(time.Second), first.Stats().Checkpoint.Truncate(time.Second))
+
+	// A restart sweeps from the checkpoint back by the overlap: the same records, none delivered again.
+	now = now.Add(time.Hour)
+	second := run()
+	assert.EqualValues(t, 10, second.Stats().Found, "the overlap reaches the records")
+	assert.EqualValues(t, 10, second.Stats().Duplicates)
+	assert.Zero(t, second.Stats().GapsFilled)
+	got, repeated := db.counts()
+	assert.Equal(t, 10, got)
+	assert.Zero(t, repeated)
+}

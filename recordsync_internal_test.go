@@ -1,0 +1,94 @@
+package digelao
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// A record listed before its call ended is not delivered, and holds the checkpoint back so that a
+// later sweep sees it again; once final, it is delivered.
+func TestSyncHoldsBackRecordsNotFinal(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	at := time.Date(2026, 11, 2, 10, 0, 0, 0, flex.China)
+	var ended atomic.Bool
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		rows := []string{
+			fmt.Sprintf(`{"id":1,"sn":"account|1","created_at":%q,"disconnected_at":%q}`, platformTime(at), platformTime(at)),
+			fmt.Sprintf(`{"id":2,"sn":"account|2","created_at":%q,"disconnected_at":""}`, platformTime(at.Add(time.Minute))),
+		}
+		if ended.Load() {
+			rows[1] = strings.Replace(rows[1], `"disconnected_at":""`, fmt.Sprintf(`"disconnected_at":%q`, platformTime(at.Add(2*time.Minute))), 1)
+		}
+		return httpmock.NewStringResponse(200, `{"code":0,"data":{"total":2,"list":[`+strings.Join(rows, ",")+`]}}`), nil
+	})
+	var got []string
+	sink := func(_ context.Context, r *CallRecord) error { got = append(got, r.SN); return nil }
+	store := NewMemorySyncStore(100)
+	now := at.Add(time.Hour)
+	rs, err := NewRecordSync(c, sink, WithSyncStore(store), WithSweepLag(0), WithSweepOverlap(0),
+		WithSyncClock(func() time.Time { return now }), WithSweepLookBack(2*time.Hour))
+	require.NoError(t, err)
+
+	require.NoError(t, rs.sweepIfLeader(context.Background()))
+	assert.Equal(t, []string{"account|1"}, got)
+	assert.EqualValues(t, 1, rs.Stats().NotFinal)
+	mark, err := store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	assert.Equal(t, at.Add(time.Minute-time.Second), mark, "held back to just before the record not final")
+
+	ended.Store(true)
+	require.NoError(t, rs.sweepIfLeader(context.Background()))
+	assert.Equal(t, []string{"account|1", "account|2"}, got, "delivered once final")
+	mark, err = store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	assert.Equal(t, now, mark)
+}
+
+// Among syncs sharing a store, one sweeps at a time; one that loses its lease stops.
+func TestSyncLease(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	release := make(chan struct{})
+	var listed atomic.Int64
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		listed.Add(1)
+		<-release
+		return httpmock.NewStringResponse(200, `{"code":0,"data":{"total":0,"list":[]}}`), nil
+	})
+	store := NewMemorySyncStore(10)
+	sink := func(context.Context, *CallRecord) error { return nil }
+	newSync := func() *RecordSync {
+		rs, err := NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(300*time.Millisecond))
+		require.NoError(t, err)
+		return rs
+	}
+	a, b := newSync(), newSync()
+	done := make(chan error, 1)
+	go func() { done <- a.sweepIfLeader(context.Background()) }()
+	require.Eventually(t, func() bool { return listed.Load() == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, b.sweepIfLeader(context.Background()), "b does not sweep while a does")
+	assert.EqualValues(t, 1, listed.Load())
+	time.Sleep(400 * time.Millisecond) // past a's TTL: a renews its lease while it sweeps
+	require.NoError(t, b.sweepIfLeader(context.Background()))
+	assert.EqualValues(t, 1, listed.Load(), "a's lease was renewed")
+
+	// a loses its lease (another owner takes it over): its sweep stops.
+	store.mu.Lock()
+	store.leases[a.name] = memLock{owner: "someone else", until: time.Now().Add(time.Hour)}
+	store.mu.Unlock()
+	err := <-done
+	close(release)
+	require.ErrorIs(t, err, errLeaseLost)
+}
