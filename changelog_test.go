@@ -1,0 +1,24 @@
+package digelao_test
+
+import (
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao"
+)
+
+// TestVersionIsTheNewestRelease keeps Version, sent in the User-Agent, equal to the newest release
+// of CHANGELOG.md, and the changelog in Keep a Changelog's shape.
+func TestVersionIsTheNewestRelease(t *testing.T) {
+	b, err := os.ReadFile("CHANGELOG.md")
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^## \[Unreleased\]$`, string(b))
+	release := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$`).FindStringSubmatch(string(b))
+	require.NotNil(t, release, "a release line")
+	assert.Equal(t, release[1], digelao.Version)
+	assert.Equal(t, "digelao-go/"+digelao.Version, digelao.DefaultUserAgent)
+}
