@@ -15,6 +15,12 @@ import (
 )
 
 // TasksService covers platform section 5.x 任务管理: task lists, operations, creation and imports.
+//
+// The platform names a task two ways, and each call takes the one its page documents: the
+// numeric dial_task_main_id (taskID: Operate, Details, ImportState, ImportInfo) or the text
+// dial_task_main_sn (taskSN: CancelCalls, CancelByPhone, RedialRequest.TaskSN, AppendTo, and
+// RecordListOptions.TaskSN). A Task and a CreatedTask carry both, as ID and SN; List finds a task
+// by either.
 type TasksService service
 
 // TaskStatus is a task's state: one of the constants below, or the text the platform sent when it
