@@ -18,6 +18,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // PushHandler is an http.Handler that receives the platform's pushes: call records (Platform API
@@ -367,6 +370,9 @@ func pushObject(contentType string, cs charset, body []byte) (*pushBody, error) 
 		return nil, errEmptyPush
 	}
 	if b[0] == '{' { // checked by classify
+		if cs != charsetGB18030 && utf8.Valid(b) {
+			return &pushBody{obj: b, raw: b, read: true}, nil // UTF-8 as it is: nothing to convert
+		}
 		text, ok := cs.read([]string{string(b)})
 		return &pushBody{obj: []byte(text[0]), raw: b, read: ok}, nil
 	}
@@ -520,26 +526,26 @@ func putForm(m map[string]any, path []string, v string) {
 // an unknown event, with the reason in err; the error is for a call record whose sn cannot be its
 // key.
 func classify(pb *pushBody) (*pushEvent, error) {
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(pb.obj, &all); err != nil {
+	var m pushMembers
+	if err := flex.Members(pb.obj, m.note); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	ev := pushEvent{unread: !pb.read}
 	var err error
 	switch {
-	case has(all, "dial_task_main_sn") && has(all, "import_mark"):
+	case m.taskSN && m.importMark:
 		ev.imp = new(ImportResult)
 		if err = ev.imp.UnmarshalJSON(pb.obj); err == nil {
 			err = fits(ev.imp.Extra, "dial_task_main_sn")
 			ev.imp.Raw = pb.raw
 		}
-	case has(all, "dial_task_main_data"):
+	case m.taskData:
 		ev.stats = new(TaskAnalytics)
 		if err = ev.stats.UnmarshalJSON(pb.obj); err == nil {
 			ev.stats.Raw = pb.raw
 		}
-	case has(all, "sn") || has(all, "phone"):
-		sn, snErr := pb.text(all, "sn") // before decode takes all over
+	case m.sn != nil || m.phone:
+		sn, snErr := pb.text(m.sn)
 		ev.call = new(CallRecord)
 		if err = ev.call.UnmarshalJSON(pb.obj); err != nil {
 			break
@@ -570,18 +576,34 @@ func fits(extra map[string]json.RawMessage, name string) error {
 	return nil
 }
 
-// has reports whether all has a member of exactly that name.
-func has(all map[string]json.RawMessage, name string) bool {
-	_, ok := all[name]
-	return ok
+// pushMembers notes the members, by their exact names, that tell a push's kind.
+type pushMembers struct {
+	taskSN, importMark, taskData, phone bool
+	sn                                  []byte // the sn member's value as received; nil when absent
 }
 
-// text returns the member name's text exactly as received: a form field's as read, or a JSON
-// value's by exactText.
-func (pb *pushBody) text(all map[string]json.RawMessage, name string) (string, error) {
+func (m *pushMembers) note(name string, value []byte) error {
+	switch name {
+	case "dial_task_main_sn":
+		m.taskSN = true
+	case "import_mark":
+		m.importMark = true
+	case "dial_task_main_data":
+		m.taskData = true
+	case "phone":
+		m.phone = true
+	case "sn":
+		m.sn = value
+	}
+	return nil
+}
+
+// text returns the sn's text exactly as received: a form field's as read, or the JSON value's by
+// exactText.
+func (pb *pushBody) text(raw []byte) (string, error) {
 	if pb.fields != nil {
-		s, _ := pb.fields[name].(string) // a list or an object does not decode as a record
+		s, _ := pb.fields["sn"].(string) // a list or an object does not decode as a record
 		return s, nil
 	}
-	return exactText(all[name])
+	return exactText(raw)
 }

@@ -160,6 +160,17 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 		if ours != json.Valid(b) {
 			t.Fatalf("valid: ours %v, encoding/json %v, for %q", ours, !ours, b)
 		}
+		if ours && b[i] == '{' { // Members sees what encoding/json sees, the last of a repeated name winning
+			var want map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(b, &want))
+			got := map[string]json.RawMessage{}
+			require.NoError(t, Members(b, func(name string, v []byte) error { got[name] = v; return nil }))
+			for k, v := range want {
+				if utf8.ValidString(k) {
+					assert.JSONEq(t, string(v), string(got[k]), "member %q of %q", k, b)
+				}
+			}
+		}
 		if !ours || b[i] != '"' {
 			return
 		}

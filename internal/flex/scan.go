@@ -302,3 +302,30 @@ func hex4(h []byte) rune {
 	}
 	return r
 }
+
+// Members calls fn with the name and the value of each member of the JSON object b, in order,
+// validating b as it goes: a name with escapes is given unescaped, a value as its bytes. It stops
+// at fn's first error, and fails on anything that is not one JSON object.
+func Members(b []byte, fn func(name string, value []byte) error) error {
+	i := ws(b, 0)
+	var scratch []byte
+	end, err := members(b, i, 0, func(ks, ke int, escaped bool, vi int) (int, error) {
+		end, err := skip(b, vi, 1)
+		if err != nil {
+			return end, err
+		}
+		name := b[ks:ke]
+		if escaped {
+			scratch = unescape(scratch[:0], name)
+			name = scratch
+		}
+		return end, fn(string(name), b[vi:end])
+	})
+	if err != nil {
+		return err
+	}
+	if j := ws(b, end); j != len(b) {
+		return syntaxErr(j, "data after the value")
+	}
+	return nil
+}
