@@ -334,33 +334,61 @@ func parseEnvelope(ep endpoint, status int, body []byte, secrets []string) (json
 		return &APIError{HTTPStatus: status, Msg: msg, Body: excerpt(body, secrets...)}
 	}
 	trimmed := bytes.TrimSpace(body)
-	var members map[string]json.RawMessage // exact member names: "Code" is not "code"
+	var env envelope
 	switch {
 	case len(trimmed) == 0:
 		return nil, bad("empty reply")
-	case trimmed[0] != '{' || json.Unmarshal(trimmed, &members) != nil:
+	case trimmed[0] != '{' || flex.Members(trimmed, env.note(ep.codeless)) != nil:
 		return nil, bad("reply is not a JSON object")
 	}
-	raw, named := members["code"]
-	if !named {
-		raw, named = members["rst"]
+	raw := env.code
+	if raw == nil {
+		raw = env.rst
 	}
 	code, ok := parseCode(raw)
 	switch {
-	case named && !ok:
+	case raw != nil && !ok:
 		return nil, bad(fmt.Sprintf("reply has no usable code (%.20s)", raw))
-	case !named && status < 300 && ep.codeless != "" && members[ep.codeless] != nil:
-		return members["data"], nil
-	case !named && status < 300:
+	case raw == nil && status < 300 && env.result:
+		return env.data, nil
+	case raw == nil && status < 300:
 		return nil, bad("reply has no code")
-	case !named || code == CodeOK || code == 200:
+	case raw == nil || code == CodeOK || code == 200:
 		if status < 300 {
-			return members["data"], nil
+			return env.data, nil
 		}
 		return nil, bad("") // an HTTP error status with a success-looking or missing code
 	}
-	msg, _ := flex.Text(members["msg"]) // the message is a courtesy: a missing one is ""
+	msg, _ := flex.Text(env.msg) // the message is a courtesy: a missing one is ""
 	return nil, &APIError{HTTPStatus: status, Code: code, Msg: redact(msg, secrets...)}
+}
+
+// envelope is the members of a reply the envelope check reads, by their exact names ("Code" is
+// not "code"; of a repeated name the last counts, as in PHP). Each is nil when absent.
+type envelope struct {
+	code, rst, msg, data []byte
+	result               bool // the member a codeless endpoint's reply carries its result in
+}
+
+// note returns the function that notes the members of a reply to an endpoint whose codeless
+// result member is codeless ("" for none).
+func (e *envelope) note(codeless string) func(string, []byte) error {
+	return func(name string, v []byte) error {
+		switch name {
+		case "code":
+			e.code = v
+		case "rst":
+			e.rst = v
+		case "msg":
+			e.msg = v
+		case "data":
+			e.data = v
+		}
+		if codeless != "" && name == codeless {
+			e.result = true
+		}
+		return nil
+	}
 }
 
 // parseCode reads a code member: a JSON integer, or a string holding one (PHP sends both).

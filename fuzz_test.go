@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -54,41 +53,72 @@ func FuzzParamsMarshal(f *testing.F) {
 	})
 }
 
-// FuzzParseEnvelope feeds arbitrary replies to the envelope check: it must never panic, and must
-// either succeed or return an *APIError that holds no more than a bounded excerpt.
+// FuzzParseEnvelope feeds arbitrary replies to the envelope check and to parseEnvelopeReference,
+// its plain form on encoding/json: they must agree on every reply — the data returned, or the
+// error's code and status — and an error must hold no secret and no more than a bounded excerpt.
 func FuzzParseEnvelope(f *testing.F) {
 	for _, s := range []string{`{"code":0,"data":[]}`, `{"code":"20006"}`, `{"rst":"200"}`, `<html>`, ``,
-		`{"code":1e999}`, `{"code":null,"msg":{"a":1}}`, `{"total":1,"datas":[]}`} {
-		f.Add(200, []byte(s))
+		`{"code":1e999}`, `{"code":null,"msg":{"a":1}}`, `{"total":1,"datas":[]}`, `{"code":0,"code":1}`,
+		`{"\u0063ode":0,"data":{"a":1}}`, `{"Code":0}`, `{"code":0,"data":1} x`} {
+		f.Add(200, []byte(s), false)
+		f.Add(200, []byte(s), true)
 	}
-	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		_, apiErr := parseEnvelope(endpoint{}, status, body, []string{"SECRETKEY"})
-		if apiErr != nil {
-			if len(apiErr.Body) > maxExcerpt {
-				t.Fatalf("excerpt of %d bytes", len(apiErr.Body))
-			}
-			if strings.Contains(apiErr.Error(), "SECRETKEY") {
-				t.Fatalf("secret in %q", apiErr.Error())
+	f.Fuzz(func(t *testing.T, status int, body []byte, codeless bool) {
+		ep := endpoint{}
+		if codeless { // as 8.1's reply, which carries its result in datas and no code
+			ep.codeless = "datas"
+		}
+		data, apiErr := parseEnvelope(ep, status, body, []string{"SECRETKEY"})
+		wantData, wantErr := parseEnvelopeReference(ep, status, body)
+		if (apiErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q (status %d): error %v, reference %v", body, status, apiErr, wantErr)
+		}
+		if apiErr == nil {
+			if string(data) != string(wantData) {
+				t.Fatalf("%q: data %q, reference %q", body, data, wantData)
 			}
 			return
 		}
-		// Success only for a 2xx object whose exact "code" (or, without one, "rst") is 0 or 200.
-		var m map[string]json.RawMessage
-		if status >= 300 || json.Unmarshal(body, &m) != nil {
-			t.Fatalf("success for status %d, body %q", status, body)
+		if apiErr.Code != wantErr.Code || apiErr.HTTPStatus != wantErr.HTTPStatus {
+			t.Fatalf("%q: %+v, reference %+v", body, apiErr, wantErr)
 		}
-		raw, ok := m["code"]
-		if !ok {
-			raw = m["rst"]
+		if len(apiErr.Body) > maxExcerpt {
+			t.Fatalf("excerpt of %d bytes", len(apiErr.Body))
 		}
-		var text string
-		if json.Unmarshal(raw, &text) != nil {
-			text = string(raw)
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(text)); err != nil || (n != 0 && n != 200) {
-			t.Fatalf("success for code %s in %q", raw, body)
+		if strings.Contains(apiErr.Error(), "SECRETKEY") {
+			t.Fatalf("secret in %q", apiErr.Error())
 		}
 	})
+}
+
+// parseEnvelopeReference is the envelope check in its plain form: encoding/json decodes the reply
+// into a map of its members (exact names, the last of a repeated one winning).
+func parseEnvelopeReference(ep endpoint, status int, body []byte) (json.RawMessage, *APIError) {
+	var members map[string]json.RawMessage
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &members) != nil {
+		return nil, &APIError{HTTPStatus: status}
+	}
+	raw, named := members["code"]
+	if !named {
+		raw, named = members["rst"]
+	}
+	code, ok := parseCode(raw)
+	_, result := members[ep.codeless]
+	switch {
+	case named && !ok:
+		return nil, &APIError{HTTPStatus: status}
+	case !named && status < 300 && ep.codeless != "" && result:
+		return members["data"], nil
+	case !named && status < 300:
+		return nil, &APIError{HTTPStatus: status}
+	case !named || code == CodeOK || code == 200:
+		if status < 300 {
+			return members["data"], nil
+		}
+		return nil, &APIError{HTTPStatus: status}
+	}
+	return nil, &APIError{HTTPStatus: status, Code: code}
 }
 
 // FuzzPushDecode feeds arbitrary bodies and content types to the push decoder PushHandler uses: it
