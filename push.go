@@ -598,12 +598,15 @@ func (m *pushMembers) note(name string, value []byte) error {
 	return nil
 }
 
-// text returns the sn's text exactly as received: a form field's as read, or the JSON value's by
-// exactText.
+// text returns the sn's text exactly as received: a form field's as read, or the JSON value's
+// (flex.ExactText).
 func (pb *pushBody) text(raw []byte) (string, error) {
 	if pb.fields != nil {
 		s, _ := pb.fields["sn"].(string) // a list or an object does not decode as a record
 		return s, nil
 	}
-	return exactText(raw)
+	if raw == nil {
+		return "", nil // no sn: the record is keyed by its id
+	}
+	return flex.ExactText(raw)
 }

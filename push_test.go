@@ -889,31 +889,6 @@ func TestPushCharsetMisconfigured(t *testing.T) {
 	assert.Contains(t, logs.String(), "shift_jis")
 }
 
-func TestExactText(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		`"acct|1"`:                   "acct|1",
-		"\"acct|\xff\"":              "acct|\xff",
-		`" a\u00e9\/\\\"\n\t\b\f\r"`: " a\u00e9/\\\"\n\t\b\f\r",
-		`"\ud83d\ude00"`:             "😀",
-		`"\uD83D\uDE00x"`:            "😀x",
-		`""`:                         "",
-		`null`:                       "",
-		`[]`:                         "",
-		`12003`:                      "12003",
-		`1.50`:                       "1.50",
-		`true`:                       "true",
-	} {
-		got, err := exactText([]byte(in))
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-	}
-	for _, in := range []string{`"\ud800"`, `"\udc00x"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\ud83d\n"`, `"a\ud83d"`} {
-		_, err := exactText([]byte(in))
-		assert.ErrorIs(t, err, errLoneSurrogate, in)
-	}
-}
-
 func TestFromGB18030IsOneToOne(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{gbk(t, "张三"): "张三", gbk(t, "𠀀€"): "𠀀€", "abc": "abc"} {

@@ -1,10 +1,8 @@
 package digelao
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -72,75 +70,4 @@ func fromGB18030(s string) (string, bool) {
 	}
 	back, err := simplifiedchinese.GB18030.NewEncoder().String(r)
 	return r, err == nil && back == s
-}
-
-var errLoneSurrogate = errors.New("an escaped lone surrogate, which is no text")
-
-// exactText returns the text of the JSON scalar raw exactly as received: a string with its
-// escapes resolved but with the bytes that are not UTF-8 kept (encoding/json would replace each
-// with U+FFFD) and nothing trimmed, a number or a bool as written, "" for null and PHP's []. raw
-// is a value encoding/json accepted. An escaped lone surrogate ("\ud800") is an error: no text
-// holds it, and U+FFFD in its place would make it the same as other texts.
-func exactText(raw []byte) (string, error) {
-	switch {
-	case len(raw) == 0 || isEmpty(raw):
-		return "", nil
-	case raw[0] != '"':
-		return string(raw), nil
-	}
-	in := raw[1 : len(raw)-1]
-	out := make([]byte, 0, len(in))
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch c = in[i]; c {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := hex4(in[i+1 : i+5])
-			i += 4
-			if utf16.IsSurrogate(r) {
-				if i+6 >= len(in) || in[i+1] != '\\' || in[i+2] != 'u' {
-					return "", errLoneSurrogate
-				}
-				if r = utf16.DecodeRune(r, hex4(in[i+3:i+7])); r == utf8.RuneError {
-					return "", errLoneSurrogate
-				}
-				i += 6
-			}
-			out = utf8.AppendRune(out, r)
-		default: // " \ /
-			out = append(out, c)
-		}
-	}
-	return string(out), nil
-}
-
-// hex4 returns the value of four hex digits, which encoding/json has checked.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b {
-		switch {
-		case c >= 'a':
-			c -= 'a' - 10
-		case c >= 'A':
-			c -= 'A' - 10
-		default:
-			c -= '0'
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
 }

@@ -3,6 +3,7 @@ package flex
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -619,4 +621,42 @@ func Text(b []byte) (string, error) {
 		return "", syntaxErr(ws(b, end), "data after the value")
 	}
 	return s, nil
+}
+
+// ExactText is Text for a value that must be told apart from every other: an escaped surrogate
+// that pairs with no other ("\ud800") is an error, since no text holds it and U+FFFD in its place
+// would make it equal to other texts. Bytes that are not UTF-8 are kept as received.
+func ExactText(b []byte) (string, error) {
+	if i := ws(b, 0); i < len(b) && b[i] == '"' {
+		if start, end, escaped, err := scanString(b, i); err == nil && escaped && loneSurrogate(b[start+1:end-1]) {
+			return "", errLoneSurrogate
+		}
+	}
+	return Text(b)
+}
+
+var errLoneSurrogate = errors.New("an escaped lone surrogate, which is no text")
+
+// loneSurrogate reports whether the content of a JSON string (escapes as written, checked by
+// scanString) escapes a surrogate that does not pair with the escape after it.
+func loneSurrogate(s []byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++
+		if s[i] != 'u' {
+			continue
+		}
+		r := hex4(s[i+1 : i+5])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if i+6 >= len(s) || s[i+1] != '\\' || s[i+2] != 'u' || utf16.DecodeRune(r, hex4(s[i+3:i+7])) == utf8.RuneError {
+			return true
+		}
+		i += 6
+	}
+	return false
 }

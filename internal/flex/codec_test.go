@@ -183,3 +183,28 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestExactText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`"acct|1"`:                   "acct|1",
+		"\"acct|\xff\"":              "acct|\xff",
+		`" a\u00e9\/\\\"\n\t\b\f\r"`: " a\u00e9/\\\"\n\t\b\f\r",
+		`"\ud83d\ude00"`:             "😀",
+		`"\uD83D\uDE00x"`:            "😀x",
+		`""`:                         "",
+		`null`:                       "",
+		`[]`:                         "",
+		`12003`:                      "12003",
+		`1.50`:                       "1.50",
+		`true`:                       "true",
+	} {
+		got, err := ExactText([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{`"\ud800"`, `"\udc00x"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\ud83d\n"`, `"a\ud83d"`} {
+		_, err := ExactText([]byte(in))
+		assert.ErrorIs(t, err, errLoneSurrogate, in)
+	}
+}
