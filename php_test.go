@@ -6,54 +6,21 @@ import (
 	"crypto/md5"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// startPHPJudge serves testdata/php/judge.php with php's built-in server. Without php-cli the test
-// is skipped, except in CI (CI=true), where skipping would hide a missing install.
-func startPHPJudge(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("php-cli is required in CI: .ci/run installs it")
-		}
-		t.Skip("php-cli not installed; the PHP judge test needs it")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	cmd := exec.Command(php, "-n", "-S", addr, "testdata/php/judge.php")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "php -S did not start")
-	return "http://" + addr
-}
+	"github.com/digelao-go/digelao/internal/testkit"
+)
 
 // TestPHPAcceptsSignedRequests sends requests signed by the SDK to a server that checks them with
 // PHP's own $_GET, json_decode, json_encode and md5 — the platform's real judge.
 func TestPHPAcceptsSignedRequests(t *testing.T) {
 	t.Parallel()
-	base := startPHPJudge(t)
+	base := testkit.ServePHP(t, "testdata/php/judge.php")
 	c, err := New(base, WithAPIKey(testUserSN, testAPIKey))
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 
 	"github.com/digelao-go/digelao"
 )
@@ -86,23 +86,9 @@ var phpCases = []string{
 	`S{"a":"1.0","b":true,"c":false,"d":null,"e":[1.0],"f":{"g":1},"h":0.1e1,"i":-1.0E-10,"j":3.0e15}`,
 }
 
-// phpCLI returns the path of php-cli. Without it the test is skipped, except in CI (CI=true),
-// where skipping would hide a missing install.
-func phpCLI(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("php-cli is required in CI")
-		}
-		t.Skip("php-cli not installed")
-	}
-	return php
-}
-
 // TestReencodeMatchesPHP feeds each case to PHP itself and to the fake's decoder and encoder.
 func TestReencodeMatchesPHP(t *testing.T) {
-	php := phpCLI(t)
+	php := testkit.PHP(t)
 	var in strings.Builder
 	for _, c := range phpCases {
 		b, err := json.Marshal(c)
@@ -150,33 +136,6 @@ func TestArrayKeepsPHPOrder(t *testing.T) {
 	assert.True(t, strings.HasSuffix(string(b), `"39":39,"40":"next"}`))
 }
 
-// serveJudge serves ../testdata/php/judge.php, the platform's check written with PHP's own
-// $_GET, $_POST, json_decode, json_encode and md5 (the root package's tests use it too), with
-// php's built-in server, and returns its base URL.
-func serveJudge(t *testing.T) string {
-	t.Helper()
-	php := phpCLI(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	// Without display_errors=0 the warning about max_input_vars would come before the reply.
-	cmd := exec.Command(php, "-n", "-d", "display_errors=0", "-S", addr, "../testdata/php/judge.php")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	require.Eventually(t, func() bool {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "php -S did not start")
-	return "http://" + addr
-}
-
 // rawRequest is a request as a client of the platform may send it, and the code PHP answers.
 type rawRequest struct {
 	method, path, contentType, body string // path with its query; no Content-Type when empty
@@ -207,7 +166,7 @@ func (rr rawRequest) send(t *testing.T, base string) []byte {
 // (string) casts them, max_input_vars cuts forms and multipart bodies, and where json_encode fails
 // the url that passes is md5("")'s.
 func TestRequestsMatchPHP(t *testing.T) {
-	judge := serveJudge(t)
+	judge := testkit.ServePHP(t, "../testdata/php/judge.php")
 	srv := NewServer()
 	t.Cleanup(srv.Close)
 	c, err := srv.Client()
