@@ -194,8 +194,9 @@ func chineseParams(n int) *Params {
 }
 
 // clientBody is what Client.send makes of a POST's parameters for a session: user_sn and api_key
-// first, then the call's, encoded, signed, with url last. TestBenchBaselines checks it against the
-// bytes the client sends; when send changes how it signs, this follows it.
+// first, then the call's, encoded, signed, with url last. TestBenchHTTPBaselines checks its bytes
+// against those the client sends, but not its code against send's: when send changes how it signs
+// (the session's prefix hashed once), change this with it.
 func clientBody(sess *Session, p *Params) ([]byte, error) {
 	all := &Params{keys: make([]string, 0, p.Len()+2), vals: make([]any, 0, p.Len()+2)}
 	all.Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
