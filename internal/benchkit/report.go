@@ -1,0 +1,180 @@
+package benchkit
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Target is a bound a measured figure must keep, and how the measurement came out: by the wall
+// clock (the figure that decides) and, when given, by the CPU time of the process.
+type Target struct {
+	Job, Want, Got string
+	CPU            string // the same figure by CPU time, when given
+
+	wall, cpu Spread
+	hasCPU    bool
+	bound     float64
+	atLeast   bool
+	also      bool // the further conditions added with And hold
+	format    func(float64) string
+}
+
+// Bound returns the target that the spread's median is at most bound (or, with atLeast, at least
+// bound); format writes the figures.
+func Bound(job string, got Spread, atLeast bool, bound float64, format func(float64) string) Target {
+	op := "≤ "
+	if atLeast {
+		op = "≥ "
+	}
+	return Target{Job: job, Want: op + format(bound), Got: FormatSpread(got, format),
+		wall: got, bound: bound, atLeast: atLeast, also: true, format: format}
+}
+
+// WithCPU adds the same figure measured by CPU time (a zero Spread, as CPURatio returns where CPU
+// time is not measured, adds nothing).
+func (t Target) WithCPU(s Spread) Target {
+	if s != (Spread{}) {
+		t.CPU, t.cpu, t.hasCPU = FormatSpread(s, t.format), s, true
+	}
+	return t
+}
+
+// And adds a further condition to t: want it, got that.
+func (t Target) And(want, got string, met bool) Target {
+	t.Want += ", " + want
+	t.Got += "; " + got
+	t.also = t.also && met
+	return t
+}
+
+func (t Target) within(s Spread) bool {
+	if t.atLeast {
+		return s.Median >= t.bound && t.also
+	}
+	return s.Median <= t.bound && t.also
+}
+
+// Met reports whether the wall-clock median keeps the bound and the further conditions hold.
+func (t Target) Met() bool { return t.within(t.wall) }
+
+// Straddles reports whether the wall-clock quartiles lie on both sides of the bound: the median
+// decides, narrowly.
+func (t Target) Straddles() bool { return t.wall.Q1 < t.bound && t.bound < t.wall.Q3 }
+
+// Verdict says plainly whether t is met, and when the CPU time disagrees.
+func (t Target) Verdict() string {
+	v := "**not met**"
+	if t.Met() {
+		v = "met"
+	}
+	var notes []string
+	if t.Straddles() {
+		notes = append(notes, "the quartiles straddle the bound")
+	}
+	if t.hasCPU && t.within(t.cpu) != t.Met() {
+		by := "not met"
+		if t.within(t.cpu) {
+			by = "met"
+		}
+		notes = append(notes, "by CPU time: "+by)
+	}
+	if len(notes) > 0 {
+		v += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return v
+}
+
+// FormatSpread writes s as "median [Q1–Q3]".
+func FormatSpread(s Spread, format func(float64) string) string {
+	return fmt.Sprintf("%s [%s–%s]", format(s.Median), format(s.Q1), format(s.Q3))
+}
+
+// Ratio writes a ratio: "1.23×".
+func Ratio(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) + "×" }
+
+// Duration writes nanoseconds with three significant digits: "628 ns", "63.5 µs", "25.3 ms".
+func Duration(ns float64) string {
+	switch {
+	case ns < 1e3:
+		return fmt.Sprintf("%.0f ns", ns)
+	case ns < 1e6:
+		return fmt.Sprintf("%.3g µs", ns/1e3)
+	case ns < 1e9:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	}
+	return fmt.Sprintf("%.3g s", ns/1e9)
+}
+
+// Count writes a count per operation: a whole number (in groups of three digits) when it is 10 or
+// more or within 0.05 of a whole number, else with one decimal.
+func Count(x float64) string {
+	if r := math.Round(x); x >= 10 || math.Abs(x-r) < 0.05 {
+		s := strconv.FormatInt(int64(r), 10)
+		for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+			s = s[:i] + " " + s[i:]
+		}
+		return s
+	}
+	return strconv.FormatFloat(x, 'f', 1, 64)
+}
+
+// Machine describes the machine and the toolchain: CPUs, CPU model, memory and Go version.
+func Machine() string {
+	model, mem := "unknown CPU", "unknown memory"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if v, ok := procField(b, "model name"); ok {
+			model = v
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if v, ok := procField(b, "MemTotal"); ok {
+			if kb, err := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64); err == nil {
+				mem = fmt.Sprintf("%.1f GiB RAM", kb/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s, %s, %s %s/%s",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// Load returns the machine's load average over the last minute, or "unknown": on a shared machine
+// it says how busy the others kept it.
+func Load() string {
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			return f[0]
+		}
+	}
+	return "unknown"
+}
+
+// procField returns the value of the first "name: value" line of a /proc file.
+func procField(b []byte, name string) (string, bool) {
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// Splice returns doc with the text between the lines <!-- bench:name --> and <!-- /bench:name -->
+// replaced by block.
+func Splice(doc []byte, name, block string) ([]byte, error) {
+	open, end := []byte("<!-- bench:"+name+" -->\n"), []byte("<!-- /bench:"+name+" -->")
+	i := bytes.Index(doc, open)
+	j := bytes.Index(doc, end)
+	if i < 0 || j < i+len(open) {
+		return nil, fmt.Errorf("benchkit: no block %q (%s … %s) in the document", name, bytes.TrimSpace(open), end)
+	}
+	i += len(open)
+	block = strings.TrimRight(block, "\n") + "\n"
+	return slices.Concat(doc[:i], []byte(block), doc[j:]), nil
+}
