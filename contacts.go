@@ -88,9 +88,9 @@ func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
 	out := make([]*Params, len(contacts))
 	for i, ct := range contacts {
 		field := func(col string) string { return fmt.Sprintf("Contacts[%d].%s", i, col) }
-		phone, err := phoneNumber(field("Phone"), ct.Phone)
-		if err != nil {
-			return nil, err
+		phone, ok := cleanPhone(ct.Phone)
+		if !ok {
+			return nil, notPhone(field("Phone"), ct.Phone)
 		}
 		if ct.Name != "" && nameCol < 0 {
 			return nil, invalid(field("Name"), "the template has no %s column", nameColumn)
@@ -130,11 +130,22 @@ func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
 // phoneNumber returns s without spaces and dashes when what remains is 5 to 20 digits (a mobile
 // number, or a landline with its area code), and otherwise a *ValidationError naming field.
 func phoneNumber(field, s string) (string, error) {
-	digits := strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
-	if len(digits) < 5 || len(digits) > 20 || strings.Trim(digits, "0123456789") != "" {
-		return "", invalid(field, "%q is not a phone number (5 to 20 digits)", s)
+	digits, ok := cleanPhone(s)
+	if !ok {
+		return "", notPhone(field, s)
 	}
 	return digits, nil
+}
+
+// cleanPhone is phoneNumber without the error, for callers that name the field only when it fails.
+// It allocates only when s holds a space or a dash.
+func cleanPhone(s string) (digits string, ok bool) {
+	digits = strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(s), " ", ""), "-", "")
+	return digits, len(digits) >= 5 && len(digits) <= 20 && strings.Trim(digits, "0123456789") == ""
+}
+
+func notPhone(field, s string) error {
+	return invalid(field, "%q is not a phone number (5 to 20 digits)", s)
 }
 
 // checkTaskName applies 5.7.2's rule for a task name, "只支持中英文小括号数字": letters, Chinese
