@@ -157,12 +157,22 @@ func appendKey(dst []byte, i int, k string) ([]byte, error) {
 	return append(dst, ':'), nil
 }
 
+// appender is a value that encodes itself, as this file's encoder would: an import's contacts,
+// too many to hold encoded twice, are written straight into the request body, sized in advance.
+type appender interface {
+	appendJSON(dst []byte) ([]byte, error)
+	jsonLen() int // the length appendJSON adds
+}
+
 func appendValue(dst []byte, v any) ([]byte, error) {
 	if dst, ok, err := appendScalar(dst, v); ok {
 		return dst, err
 	}
 	if p, ok := v.(*Params); ok {
 		return appendParams(dst, p)
+	}
+	if a, ok := v.(appender); ok {
+		return a.appendJSON(dst)
 	}
 	if n := listLen(v); n >= 0 {
 		return appendList(dst, v, n)
@@ -295,7 +305,11 @@ func signedBody(p *Params) ([]byte, error) {
 	if p.isList() {
 		return nil, errListRequest
 	}
-	b, err := appendParams(make([]byte, 0, 512), p) // room for a typical call and its url
+	size, err := bodySize(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := appendParams(make([]byte, 0, size), p)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +317,27 @@ func signedBody(p *Params) ([]byte, error) {
 	b = append(b[:len(b)-1], `,"url":"`...)
 	b = append(b, sig...)
 	return append(b, `"}`...), nil
+}
+
+// bodySize returns the room p's body takes: 512 bytes for a typical call and its url, or, when p
+// holds a value that sizes itself (an import's contacts, megabytes), exactly the body's length.
+func bodySize(p *Params) (int, error) {
+	var rest *Params // p with the appenders left out
+	size := len(`,"url":""`) + sigLen
+	for i, v := range p.vals {
+		if a, ok := v.(appender); ok {
+			if rest == nil {
+				rest = p.Clone()
+			}
+			rest.vals[i] = "" // encoded as ""
+			size += a.jsonLen() - len(`""`)
+		}
+	}
+	if rest == nil {
+		return 512, nil
+	}
+	b, err := appendParams(nil, rest)
+	return size + len(b), err
 }
 
 // signedQuery returns the GET query for p in exactly p's order with "url" last, percent-encoded so
@@ -399,7 +434,10 @@ func scalarString(v any) (string, error) {
 		}
 		return "0", nil
 	}
-	b, err := appendValue(nil, v)
+	b, ok, err := appendScalar(nil, v)
+	if !ok {
+		return "", unsupported(v)
+	}
 	if err != nil {
 		return "", err
 	}
