@@ -130,12 +130,16 @@ func (cs Columns) rows(contacts []Contact, batch int) (*contactRows, error) {
 	return r, nil
 }
 
-// rowBatch is batch b of rows as client_info_json, encoded where it is sent (an appender).
+// rowBatch is batch b of rows as a client_info_json value: the Params encoder calls appendJSON to
+// write it straight into the request body, which bodySize sizes with jsonLen. It is a concrete
+// type, not an interface, so that the buffers the encoder is given can stay on their callers'
+// stacks.
 type rowBatch struct {
 	rows *contactRows
 	b    int
 }
 
+// jsonLen returns the length appendJSON adds.
 func (rb rowBatch) jsonLen() int { return rb.rows.sizes[rb.b] }
 
 func (rb rowBatch) appendJSON(dst []byte) ([]byte, error) {

@@ -157,13 +157,6 @@ func appendKey(dst []byte, i int, k string) ([]byte, error) {
 	return append(dst, ':'), nil
 }
 
-// appender is a value that encodes itself, as this file's encoder would: an import's contacts,
-// too many to hold encoded twice, are written straight into the request body, sized in advance.
-type appender interface {
-	appendJSON(dst []byte) ([]byte, error)
-	jsonLen() int // the length appendJSON adds
-}
-
 func appendValue(dst []byte, v any) ([]byte, error) {
 	if dst, ok, err := appendScalar(dst, v); ok {
 		return dst, err
@@ -171,8 +164,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	if p, ok := v.(*Params); ok {
 		return appendParams(dst, p)
 	}
-	if a, ok := v.(appender); ok {
-		return a.appendJSON(dst)
+	if rb, ok := v.(rowBatch); ok { // an import's contacts (contacts.go) encode themselves
+		return rb.appendJSON(dst)
 	}
 	if n := listLen(v); n >= 0 {
 		return appendList(dst, v, n)
@@ -320,17 +313,18 @@ func signedBody(p *Params) ([]byte, error) {
 }
 
 // bodySize returns the room p's body takes: 512 bytes for a typical call and its url, or, when p
-// holds a value that sizes itself (an import's contacts, megabytes), exactly the body's length.
+// holds an import's contacts (a rowBatch: megabytes, which it measures itself), exactly the
+// body's length, so that the body is allocated once.
 func bodySize(p *Params) (int, error) {
-	var rest *Params // p with the appenders left out
+	var rest *Params // p without its rowBatch values
 	size := len(`,"url":""`) + sigLen
-	for i, v := range p.vals {
-		if a, ok := v.(appender); ok {
+	for i := range p.Len() {
+		if rb, ok := p.vals[i].(rowBatch); ok {
 			if rest == nil {
 				rest = p.Clone()
 			}
 			rest.vals[i] = "" // encoded as ""
-			size += a.jsonLen() - len(`""`)
+			size += rb.jsonLen() - len(`""`)
 		}
 	}
 	if rest == nil {
