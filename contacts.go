@@ -84,8 +84,9 @@ type contactRows struct {
 	contacts          []Contact
 	batch             int   // contacts per batch
 	sizes             []int // each batch's client_info_json in bytes
-	// A row is an object whose members are the columns' names: a name that appears twice keeps
-	// its first place and takes the later value, as Params.Set does.
+	// A row is an object whose members are the columns' names (never a list: the phone column's
+	// name is not a number); a name that appears twice keeps its first place and takes the later
+	// value, as Params.Set does.
 	names []string // the members, in order
 	slot  []int    // the member of each column
 	vals  []string // the row being encoded, by member
@@ -142,6 +143,7 @@ type rowBatch struct {
 // jsonLen returns the length appendJSON adds.
 func (rb rowBatch) jsonLen() int { return rb.rows.sizes[rb.b] }
 
+// appendJSON appends the batch's client_info_json, checking its contacts again.
 func (rb rowBatch) appendJSON(dst []byte) ([]byte, error) {
 	r, first := rb.rows, rb.b*rb.rows.batch
 	dst = append(dst, rowsOpen...)
