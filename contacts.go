@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // MaxImportRows is the most contacts one import may carry (platform code 30005). Larger lists go
@@ -72,69 +74,163 @@ type Contact struct {
 	Fields map[string]string
 }
 
-// rows checks contacts against the columns and returns them as client_info_json rows: every
-// column in the template's order, keys without "*", absent values as "".
-func (cs Columns) rows(contacts []Contact) ([]*Params, error) {
+// contactRows are contacts checked against a template's columns, to be sent as client_info_json
+// in batches. A batch is encoded straight into the request body, sized in advance with the
+// lengths measured while checking: a full import is several MB, and growing a buffer to that size
+// allocates it several times over.
+type contactRows struct {
+	cols              Columns
+	phoneCol, nameCol int
+	contacts          []Contact
+	batch             int   // contacts per batch
+	sizes             []int // each batch's client_info_json in bytes
+	// A row is an object whose members are the columns' names (never a list: the phone column's
+	// name is not a number); a name that appears twice keeps its first place and takes the later
+	// value, as Params.Set does.
+	names []string // the members, in order
+	slot  []int    // the member of each column
+	vals  []string // the row being encoded, by member
+}
+
+// client_info_json is {"data":[rows]}: the encoding of NewParams().Set("data", rows).
+const rowsOpen, rowsClose = `{"data":[`, `]}`
+
+// rows checks every contact against the columns — every column in the template's order, keys
+// without "*", absent values as "" — and measures the client_info_json of each batch of at most
+// batch contacts.
+func (cs Columns) rows(contacts []Contact, batch int) (*contactRows, error) {
 	if len(cs) == 0 {
 		return nil, invalid("Columns", "are required: get them with ImportColumns")
 	}
-	phoneCol, nameCol := cs.phoneIndex(), cs.Index(nameColumn)
-	if phoneCol < 0 {
+	r := &contactRows{cols: cs, phoneCol: cs.phoneIndex(), nameCol: cs.Index(nameColumn), contacts: contacts,
+		batch: batch, slot: make([]int, len(cs))}
+	if r.phoneCol < 0 {
 		return nil, invalid("Columns", "have no phone column (电话 or 手机)")
 	}
 	if len(contacts) == 0 {
 		return nil, invalid("Contacts", "at least one is required")
 	}
-	out := make([]*Params, len(contacts))
-	for i, ct := range contacts {
-		field := func(col string) string { return fmt.Sprintf("Contacts[%d].%s", i, col) }
-		phone, err := phoneNumber(field("Phone"), ct.Phone)
-		if err != nil {
+	for j, col := range cs {
+		if r.slot[j] = slices.Index(r.names, col.Name); r.slot[j] < 0 {
+			r.slot[j] = len(r.names)
+			r.names = append(r.names, col.Name)
+		}
+	}
+	r.vals = make([]string, len(r.names))
+	var row []byte
+	for i := range contacts {
+		if i%batch == 0 {
+			r.sizes = append(r.sizes, len(rowsOpen)+len(rowsClose)-1) // -1: no comma before the first row
+		}
+		var err error
+		if row, err = r.appendRow(row[:0], i); err != nil {
 			return nil, err
 		}
-		if ct.Name != "" && nameCol < 0 {
-			return nil, invalid(field("Name"), "the template has no %s column", nameColumn)
-		}
-		for k := range ct.Fields {
-			switch cs.Index(k) {
-			case -1:
-				return nil, invalid(field(k), "is not a column of the template")
-			case phoneCol, nameCol:
-				return nil, invalid(field(k), "set Contact.Phone or Contact.Name instead")
-			}
-		}
-		row := &Params{keys: make([]string, 0, len(cs)), vals: make([]any, 0, len(cs))}
-		for j, col := range cs {
-			var v string
-			switch j {
-			case phoneCol:
-				v = phone
-			case nameCol:
-				v = ct.Name
-			default:
-				var ok bool
-				if v, ok = ct.Fields[col.Name]; !ok {
-					v = ct.Fields["*"+col.Name]
-				}
-			}
-			if col.Required && strings.TrimSpace(v) == "" {
-				return nil, invalid(field(col.Name), "is a required column")
-			}
-			row.Set(col.Name, v)
-		}
-		out[i] = row
+		r.sizes[len(r.sizes)-1] += 1 + len(row)
 	}
-	return out, nil
+	return r, nil
+}
+
+// rowBatch is batch b of rows as a client_info_json value: the Params encoder calls appendJSON to
+// write it straight into the request body, which bodySize sizes with jsonLen. It is a concrete
+// type, not an interface, so that the buffers the encoder is given can stay on their callers'
+// stacks.
+type rowBatch struct {
+	rows *contactRows
+	b    int
+}
+
+// jsonLen returns the length appendJSON adds.
+func (rb rowBatch) jsonLen() int { return rb.rows.sizes[rb.b] }
+
+// appendJSON appends the batch's client_info_json, checking its contacts again.
+func (rb rowBatch) appendJSON(dst []byte) ([]byte, error) {
+	r, first := rb.rows, rb.b*rb.rows.batch
+	dst = append(dst, rowsOpen...)
+	for i := first; i < min(first+r.batch, len(r.contacts)); i++ {
+		if i > first {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = r.appendRow(dst, i); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, rowsClose...), nil
+}
+
+// appendRow checks contact i and appends its row to dst.
+func (r *contactRows) appendRow(dst []byte, i int) ([]byte, error) {
+	ct := &r.contacts[i]
+	field := func(col string) string { return fmt.Sprintf("Contacts[%d].%s", i, col) }
+	phone, ok := cleanPhone(ct.Phone)
+	if !ok {
+		return dst, notPhone(field("Phone"), ct.Phone)
+	}
+	if ct.Name != "" && r.nameCol < 0 {
+		return dst, invalid(field("Name"), "the template has no %s column", nameColumn)
+	}
+	for k := range ct.Fields {
+		switch r.cols.Index(k) {
+		case -1:
+			return dst, invalid(field(k), "is not a column of the template")
+		case r.phoneCol, r.nameCol:
+			return dst, invalid(field(k), "set Contact.Phone or Contact.Name instead")
+		}
+	}
+	for j, col := range r.cols {
+		var v string
+		switch j {
+		case r.phoneCol:
+			v = phone
+		case r.nameCol:
+			v = ct.Name
+		default:
+			var ok bool
+			if v, ok = ct.Fields[col.Name]; !ok {
+				v = ct.Fields["*"+col.Name]
+			}
+		}
+		if col.Required && strings.TrimSpace(v) == "" {
+			return dst, invalid(field(col.Name), "is a required column")
+		}
+		r.vals[r.slot[j]] = v
+	}
+	dst = append(dst, '{')
+	for k, name := range r.names {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = phpjson.AppendString(dst, name); err == nil {
+			dst, err = phpjson.AppendString(append(dst, ':'), r.vals[k])
+		}
+		if err != nil {
+			return dst, invalid(field(name), "%v", err)
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // phoneNumber returns s without spaces and dashes when what remains is 5 to 20 digits (a mobile
 // number, or a landline with its area code), and otherwise a *ValidationError naming field.
 func phoneNumber(field, s string) (string, error) {
-	digits := strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
-	if len(digits) < 5 || len(digits) > 20 || strings.Trim(digits, "0123456789") != "" {
-		return "", invalid(field, "%q is not a phone number (5 to 20 digits)", s)
+	digits, ok := cleanPhone(s)
+	if !ok {
+		return "", notPhone(field, s)
 	}
 	return digits, nil
+}
+
+// cleanPhone is phoneNumber without the error, for callers that name the field only when it fails.
+// It allocates only when s holds a space or a dash.
+func cleanPhone(s string) (digits string, ok bool) {
+	digits = strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(s), " ", ""), "-", "")
+	return digits, len(digits) >= 5 && len(digits) <= 20 && strings.Trim(digits, "0123456789") == ""
+}
+
+func notPhone(field, s string) error {
+	return invalid(field, "%q is not a phone number (5 to 20 digits)", s)
 }
 
 // checkTaskName applies 5.7.2's rule for a task name, "只支持中英文小括号数字": letters, Chinese
@@ -200,11 +296,11 @@ func checkTask(name, projectSN, seatSN string, recall *Recall) error {
 	return nil
 }
 
-// params returns the request's parameters with rows as its contacts: the documented ones in the
-// page's order, then those clients send after the cut-off.
-func (req *CreateTaskRequest) params(rows []*Params) *Params {
+// params returns the request's parameters with info as its client_info_json: the documented ones
+// in the page's order, then those clients send after the cut-off.
+func (req *CreateTaskRequest) params(info rowBatch) *Params {
 	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).
-		Set("client_info_json", NewParams().Set("data", rows)).Set("ai_user_sn", req.SeatSN)
+		Set("client_info_json", info).Set("ai_user_sn", req.SeatSN)
 	return setTaskOptions(p, req.AutoStart, req.Recall, req.AppendTo)
 }
 
@@ -278,15 +374,15 @@ func (s *TasksService) create(ctx context.Context, ep endpoint, req *CreateTaskR
 	if err != nil {
 		return nil, err
 	}
-	return s.send(ctx, ep, req.params(rows))
+	return s.send(ctx, ep, req.params(rowBatch{rows, 0}))
 }
 
-// rows checks the contacts against the columns and returns them as client_info_json rows.
-func (req *CreateTaskRequest) rows() ([]*Params, error) {
+// rows checks the contacts against the columns, for one import.
+func (req *CreateTaskRequest) rows() (*contactRows, error) {
 	if len(req.Contacts) > MaxImportRows {
 		return nil, invalid("Contacts", "%d rows: one import takes at most %d (use ImportInBatches)", len(req.Contacts), MaxImportRows)
 	}
-	return req.Columns.rows(req.Contacts)
+	return req.Columns.rows(req.Contacts, MaxImportRows)
 }
 
 func (s *TasksService) send(ctx context.Context, ep endpoint, p *Params) (*CreatedTask, error) {
@@ -331,26 +427,25 @@ func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskReque
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	rows, err := req.Columns.rows(req.Contacts)
+	rows, err := req.Columns.rows(req.Contacts, batchSize)
 	if err != nil {
 		return nil, err
 	}
 	next := *req
 	res := &BatchImport{}
-	for len(rows) > 0 {
-		n := min(batchSize, len(rows))
-		created, err := s.send(ctx, createAsyncEndpoint, next.params(rows[:n]))
+	for b := range rows.sizes {
+		n := min(batchSize, len(req.Contacts)-res.Sent)
+		created, err := s.send(ctx, createAsyncEndpoint, next.params(rowBatch{rows, b}))
 		if err != nil {
 			return res, fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err)
 		}
 		res.Sent += n
 		res.Batches++
-		rows = rows[n:]
 		if res.Task != nil {
 			continue
 		}
 		res.Task = created
-		if next.AppendTo == "" && len(rows) > 0 {
+		if next.AppendTo == "" && res.Sent < len(req.Contacts) {
 			if created.SN == "" {
 				return res, &APIError{HTTPStatus: http.StatusOK, Method: http.MethodPost, Path: createAsyncEndpoint.path,
 					Msg: "the reply names no dial_task_main_sn to append the other batches to"}

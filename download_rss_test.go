@@ -29,17 +29,11 @@ const (
 // the process's peak resident set (VmHWM) stays under 100 MB. The download runs in a fresh child
 // process so that no other test's memory counts.
 func TestDownloadRSS(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("VmHWM is read from /proc/self/status")
-	}
-	if os.Getenv("DIGELAO_RSS_CHILD") == "1" {
+	out, child := inChild(t)
+	if child {
 		rssChild(t)
 		return
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDownloadRSS$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "DIGELAO_RSS_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "child output:\n%s", out)
 	m := regexp.MustCompile(`RSS_RESULT bytes=(\d+) vmhwm_kb=(\d+)`).FindSubmatch(out)
 	require.NotNil(t, m, "child output:\n%s", out)
 	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
@@ -47,6 +41,38 @@ func TestDownloadRSS(t *testing.T) {
 	t.Logf("downloaded %d bytes with a peak RSS of %.1f MB", n, float64(hwmKB)/1024)
 	assert.Equal(t, int64(rssDownloadSize), n)
 	assert.Less(t, hwmKB*1024, int64(rssLimit), "peak RSS")
+}
+
+// inChild runs the calling test alone in a fresh child process, so that no other test's memory
+// counts, and returns the child's output. In the child itself it returns child true: the test
+// then does the work and prints its figures, peakRSSKB among them.
+func inChild(t *testing.T) (out []byte, child bool) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("VmHWM is read from /proc/self/status")
+	}
+	if os.Getenv("DIGELAO_RSS_CHILD") == t.Name() {
+		return nil, true
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "DIGELAO_RSS_CHILD="+t.Name())
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child output:\n%s", out)
+	return out, false
+}
+
+// peakRSSKB returns the process's peak resident set (VmHWM) in kB.
+func peakRSSKB(t *testing.T) string {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSuffix(strings.TrimSpace(rest), " kB")
+		}
+	}
+	t.Fatal("no VmHWM in /proc/self/status")
+	return ""
 }
 
 func rssChild(t *testing.T) {
@@ -61,15 +87,7 @@ func rssChild(t *testing.T) {
 	defer c.CloseIdleConnections()
 	n, err := c.Records.Download(context.Background(), "/mnt/record", "/mnt/record/long.wav", io.Discard)
 	require.NoError(t, err)
-	status, err := os.ReadFile("/proc/self/status")
-	require.NoError(t, err)
-	hwm := ""
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			hwm = strings.TrimSuffix(strings.TrimSpace(rest), " kB")
-		}
-	}
-	fmt.Printf("RSS_RESULT bytes=%d vmhwm_kb=%s\n", n, hwm)
+	fmt.Printf("RSS_RESULT bytes=%d vmhwm_kb=%s\n", n, peakRSSKB(t))
 }
 
 // tone is an endless stream of 16-bit PCM samples, generated as it is read.

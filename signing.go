@@ -164,6 +164,9 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	if p, ok := v.(*Params); ok {
 		return appendParams(dst, p)
 	}
+	if rb, ok := v.(rowBatch); ok { // an import's contacts (contacts.go) encode themselves
+		return rb.appendJSON(dst)
+	}
 	if n := listLen(v); n >= 0 {
 		return appendList(dst, v, n)
 	}
@@ -295,7 +298,11 @@ func signedBody(p *Params) ([]byte, error) {
 	if p.isList() {
 		return nil, errListRequest
 	}
-	b, err := appendParams(make([]byte, 0, 512), p) // room for a typical call and its url
+	size, err := bodySize(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := appendParams(make([]byte, 0, size), p)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +310,28 @@ func signedBody(p *Params) ([]byte, error) {
 	b = append(b[:len(b)-1], `,"url":"`...)
 	b = append(b, sig...)
 	return append(b, `"}`...), nil
+}
+
+// bodySize returns the room p's body takes: 512 bytes for a typical call and its url, or, when p
+// holds an import's contacts (a rowBatch: megabytes, which it measures itself), exactly the
+// body's length, so that the body is allocated once.
+func bodySize(p *Params) (int, error) {
+	var rest *Params // p without its rowBatch values
+	size := len(`,"url":""`) + sigLen
+	for i := range p.Len() {
+		if rb, ok := p.vals[i].(rowBatch); ok {
+			if rest == nil {
+				rest = p.Clone()
+			}
+			rest.vals[i] = "" // encoded as ""
+			size += rb.jsonLen() - len(`""`)
+		}
+	}
+	if rest == nil {
+		return 512, nil
+	}
+	b, err := appendParams(nil, rest)
+	return size + len(b), err
 }
 
 // signedQuery returns the GET query for p in exactly p's order with "url" last, percent-encoded so
@@ -399,7 +428,10 @@ func scalarString(v any) (string, error) {
 		}
 		return "0", nil
 	}
-	b, err := appendValue(nil, v)
+	b, ok, err := appendScalar(nil, v)
+	if !ok {
+		return "", unsupported(v)
+	}
 	if err != nil {
 		return "", err
 	}
