@@ -27,17 +27,17 @@
 // cancel the key of every other replica. A client that already holds a valid session keeps using
 // it from memory until it expires or is refused.
 //
-// # Push de-duplication
+// # De-duplication
 //
 // Store also implements digelao.DedupStore: the platform may deliver a push more than once, to any
-// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "push:". A
-// push key holding something else than its marks, or a claim without expiry, is taken over by
-// the next Claim and logged, rather than refusing its record until someone deletes it.
+// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "dedup:". A
+// key holding something else than its marks, or a claim without expiry, is taken over by the next
+// Claim and logged, rather than refusing its record until someone deletes it.
 //
 // # Keys
 //
 // Every Redis key starts with the prefix (WithPrefix, default "digelao:"): sessions under prefix +
 // the key the SDK passes (derived from the base URL and the account, no secret in it), their refresh
-// locks under that + ":lock", pushes under prefix + "push:" + key. Each command touches one key, so
+// locks under that + ":lock", de-duplication marks under prefix + "dedup:" + key. Each command touches one key, so
 // a Redis Cluster client works too.
 package redisstore

@@ -17,8 +17,8 @@ import (
 const (
 	DefaultPrefix     = "digelao:"
 	DefaultSessionTTL = 2 * time.Hour      // lifetime of a session stored without ExpiresAt
-	DefaultClaimTTL   = 5 * time.Minute    // how long a push claim blocks redeliveries
-	DefaultDoneTTL    = 7 * 24 * time.Hour // how long a handled push is remembered
+	DefaultClaimTTL   = 5 * time.Minute    // how long a claim (a push, a sync delivery) blocks redeliveries
+	DefaultDoneTTL    = 7 * 24 * time.Hour // how long a handled push or delivered record is remembered
 )
 
 var _ digelao.TokenStore = (*Store)(nil)
@@ -33,7 +33,7 @@ type Store struct {
 	lock      *redis.Script // take a lock, or give one without an expiry its expiry
 	unlockIf  *redis.Script // compare-and-delete of a lock by owner token
 	claim     *redis.Script
-	releaseIf *redis.Script // delete a push key only while it is claimed
+	releaseIf *redis.Script // delete a de-duplication key only while it is claimed
 }
 
 type config struct {
@@ -64,14 +64,14 @@ func WithSessionTTL(d time.Duration) Option {
 	return withTTL("WithSessionTTL", d, func(c *config) *time.Duration { return &c.sessionTTL })
 }
 
-// WithClaimTTL sets how long a push claim stays in progress without Complete or Release — the
-// longest a crashed handler can block a redelivery. Make it longer than handling a push takes.
-// Default DefaultClaimTTL; at least 1ms.
+// WithClaimTTL sets how long a claim stays in progress without Complete or Release — the longest a
+// crashed handler can block a redelivery. Make it longer than handling a push, or a RecordSync's
+// sink call, takes. Default DefaultClaimTTL; at least 1ms.
 func WithClaimTTL(d time.Duration) Option {
 	return withTTL("WithClaimTTL", d, func(c *config) *time.Duration { return &c.claimTTL })
 }
 
-// WithDoneTTL sets how long a completed push is remembered, so that a later redelivery is reported
+// WithDoneTTL sets how long a completed key is remembered, so that a later redelivery is reported
 // as ClaimDone. Default DefaultDoneTTL; at least 1ms.
 func WithDoneTTL(d time.Duration) Option {
 	return withTTL("WithDoneTTL", d, func(c *config) *time.Duration { return &c.doneTTL })
