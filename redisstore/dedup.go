@@ -33,13 +33,6 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return corrupt`
 
-// releaseIfScript deletes KEYS[1] only while it is ARGV[1] ("claimed"), never a "done" mark.
-const releaseIfScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	return redis.call('DEL', KEYS[1])
-end
-return 0`
-
 // dedupKey is where the mark of key lives: the Store's Claim, Complete and Release serve the
 // de-duplication of pushes ("call:…") and of RecordSync deliveries ("record:…") alike.
 func (s *Store) dedupKey(key string) string { return s.cfg.prefix + "dedup:" + key }
@@ -95,7 +88,7 @@ func (s *Store) Release(ctx context.Context, key string) error {
 	if err := s.check("release", key); err != nil {
 		return err
 	}
-	if err := s.releaseIf.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimed).Err(); err != nil {
+	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimed).Err(); err != nil {
 		return wrap("release", err)
 	}
 	return nil
