@@ -9,7 +9,7 @@ import (
 
 var _ digelao.DedupStore = (*Store)(nil)
 
-// Values of a push key.
+// Values of a de-duplication key.
 const (
 	claimed = "claimed"
 	done    = "done"
@@ -33,27 +33,22 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return corrupt`
 
-// releaseIfScript deletes KEYS[1] only while it is ARGV[1] ("claimed"), never a "done" mark.
-const releaseIfScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	return redis.call('DEL', KEYS[1])
-end
-return 0`
-
-func (s *Store) pushKey(key string) string { return s.cfg.prefix + "push:" + key }
+// dedupKey is where the mark of key lives: the Store's Claim, Complete and Release serve the
+// de-duplication of pushes ("call:…") and of RecordSync deliveries ("record:…") alike.
+func (s *Store) dedupKey(key string) string { return s.cfg.prefix + "dedup:" + key }
 
 // Claim implements digelao.DedupStore: atomically, it claims key for the claim TTL (WithClaimTTL)
 // and returns ClaimNew, or reports ClaimDone for a completed key and ClaimInProgress for one
 // claimed by another handler. A claim that is neither completed nor released lapses after the
-// claim TTL, so a redelivery after a crash is handled. A push key that is corrupt — left by
-// another tool or by hand, holding neither mark, or a claim without expiry — would refuse its
-// record for ever: Claim takes it over as a new claim and logs it (WithLogger).
+// claim TTL, so a redelivery after a crash is handled. A key that is corrupt — left by another
+// tool or by hand, holding neither mark, or a claim without expiry — would refuse its record for
+// ever: Claim takes it over as a new claim and logs it (WithLogger).
 func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, error) {
 	if err := s.check("claim", key); err != nil {
 		return 0, err
 	}
-	pk := s.pushKey(key)
-	n, err := s.claim.Run(ctx, s.rdb, []string{pk}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
+	k := s.dedupKey(key)
+	n, err := s.claim.Run(ctx, s.rdb, []string{k}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
 	if err != nil {
 		return 0, wrap("claim", err)
 	}
@@ -63,7 +58,7 @@ func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, erro
 		if n == 4 {
 			reason = "a claim without expiry"
 		}
-		s.cfg.log.WarnContext(ctx, "redisstore: push key was corrupt; repaired and claimed", "key", pk, "found", reason)
+		s.cfg.log.WarnContext(ctx, "redisstore: de-duplication key was corrupt; repaired and claimed", "key", k, "found", reason)
 		return digelao.ClaimNew, nil
 	case 0:
 		return digelao.ClaimNew, nil
@@ -81,7 +76,7 @@ func (s *Store) Complete(ctx context.Context, key string) error {
 	if err := s.check("complete", key); err != nil {
 		return err
 	}
-	if err := s.rdb.Set(ctx, s.pushKey(key), done, s.cfg.doneTTL).Err(); err != nil {
+	if err := s.rdb.Set(ctx, s.dedupKey(key), done, s.cfg.doneTTL).Err(); err != nil {
 		return wrap("complete", err)
 	}
 	return nil
@@ -93,7 +88,7 @@ func (s *Store) Release(ctx context.Context, key string) error {
 	if err := s.check("release", key); err != nil {
 		return err
 	}
-	if err := s.releaseIf.Run(ctx, s.rdb, []string{s.pushKey(key)}, claimed).Err(); err != nil {
+	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimed).Err(); err != nil {
 		return wrap("release", err)
 	}
 	return nil

@@ -34,9 +34,9 @@ func TestClaimCompleteRelease(t *testing.T) {
 
 	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "first delivery")
 	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey), "redelivery while the first is handled")
-	ttl, err := rdb.PTTL(ctx, prefix+"push:"+pushKey).Result()
+	ttl, err := rdb.PTTL(ctx, prefix+"dedup:"+pushKey).Result()
 	require.NoError(t, err)
-	assert.InDelta(t, redisstore.DefaultClaimTTL.Seconds(), ttl.Seconds(), 5, "keys live under prefix + push:")
+	assert.InDelta(t, redisstore.DefaultClaimTTL.Seconds(), ttl.Seconds(), 5, "keys live under prefix + dedup:")
 
 	require.NoError(t, s.Release(ctx, pushKey), "the handler failed")
 	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "a redelivery after a release is handled")
@@ -45,7 +45,7 @@ func TestClaimCompleteRelease(t *testing.T) {
 	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
 	require.NoError(t, s.Release(ctx, pushKey), "releasing a completed key…")
 	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey), "…keeps it completed")
-	ttl, err = rdb.PTTL(ctx, prefix+"push:"+pushKey).Result()
+	ttl, err = rdb.PTTL(ctx, prefix+"dedup:"+pushKey).Result()
 	require.NoError(t, err)
 	assert.InDelta(t, redisstore.DefaultDoneTTL.Seconds(), ttl.Seconds(), 5)
 
@@ -116,7 +116,7 @@ func TestClaimRepairsACorruptKey(t *testing.T) {
 			t.Parallel()
 			var logs testkit.SyncBuffer
 			s, rdb, prefix := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-			key := prefix + "push:" + pushKey
+			key := prefix + "dedup:" + pushKey
 			require.NoError(t, corrupt(rdb, key))
 
 			assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "the corrupt key is taken over")

@@ -27,17 +27,41 @@
 // cancel the key of every other replica. A client that already holds a valid session keeps using
 // it from memory until it expires or is refused.
 //
-// # Push de-duplication
+// # De-duplication
 //
 // Store also implements digelao.DedupStore: the platform may deliver a push more than once, to any
-// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "push:". A
-// push key holding something else than its marks, or a claim without expiry, is taken over by
-// the next Claim and logged, rather than refusing its record until someone deletes it.
+// replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "dedup:". A
+// key holding something else than its marks, or a claim without expiry, is taken over by the next
+// Claim and logged, rather than refusing its record until someone deletes it.
+//
+// # Record sync
+//
+// Store also implements digelao.SyncStore, so that the replicas of a digelao.RecordSync share one
+// memory of delivered records (the de-duplication marks, "record:" keys), one checkpoint and one
+// sweep lease:
+//
+//	rs, err := digelao.NewRecordSync(c, sink, digelao.WithSyncStore(store))
+//
+// The lease is taken with SET NX PX for a random owner per replica and extended only by that
+// owner, in one Lua script; a replica that dies stops renewing it, and it lapses after its TTL. A
+// lease key without expiry (no Store leaves one) is given the TTL and logged, so it lapses too.
+// The checkpoint is stored without expiry as an RFC 3339 time in UTC, so an operator can read it
+// with redis-cli, set it (to sweep from there) or delete it (to sweep the look-back). A value that
+// is no such time fails Checkpoint, and with it every sweep, until it is set or deleted: reading it
+// as "none" would sweep only the look-back and could miss the records before it.
 //
 // # Keys
 //
-// Every Redis key starts with the prefix (WithPrefix, default "digelao:"): sessions under prefix +
-// the key the SDK passes (derived from the base URL and the account, no secret in it), their refresh
-// locks under that + ":lock", pushes under prefix + "push:" + key. Each command touches one key, so
-// a Redis Cluster client works too.
+// Every Redis key is the prefix (WithPrefix, default "digelao:") and the key the SDK passes: under
+// "dedup:" for a de-duplication mark, and followed by ":lock", ":checkpoint" or ":lease" for the
+// lock of a session and the state of a sync. The SDK's keys name no secret and are bounded:
+//
+//	prefix + "session:<digest>"          the session (a digest of base URL and account)
+//	prefix + "session:<digest>:lock"     its refresh lock
+//	prefix + "dedup:call:<digest>"       a call record a PushHandler handled (a digest of its sn)
+//	prefix + "dedup:record:<digest>"     a call record a RecordSync delivered (a digest of its sn)
+//	prefix + "sync:<digest>:checkpoint"  the account's RecordSync checkpoint (the session's digest)
+//	prefix + "sync:<digest>:lease"       its sweep lease
+//
+// Each command touches one key, so a Redis Cluster client works too.
 package redisstore

@@ -3,7 +3,10 @@ package redisstore_test
 import (
 	"context"
 	"log"
+	"net/http"
 	"os"
+	"os/signal"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,4 +34,38 @@ func ExampleNew() {
 	if err := c.Do(context.Background(), "POST", "/api/index", digelao.NewParams().Set("pageIndex", 0), nil); err != nil {
 		log.Print(err)
 	}
+}
+
+// Every replica runs the same code: pushes are taken by all of them, sweeps run on one at a time,
+// and each call record reaches the database once.
+func Example_recordSync() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer rdb.Close()
+	store, err := redisstore.New(rdb)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := digelao.New("https://ai123.example.com",
+		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),
+		digelao.WithTokenStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+	rs, err := digelao.NewRecordSync(c, upsertCallRecord, digelao.WithSyncStore(store))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() { log.Print(rs.Run(ctx)) }() // sweeps while this replica holds the lease, until ctx ends
+	srv := &http.Server{Addr: ":8090", ReadHeaderTimeout: 10 * time.Second,
+		Handler: &digelao.PushHandler{Token: digelao.NewSecret(os.Getenv("DIGELAO_PUSH_TOKEN")), OnCallRecord: rs.Push}}
+	log.Print(srv.ListenAndServe())
+}
+
+// upsertCallRecord stands for the application's own storage: an idempotent upsert by r.SN.
+func upsertCallRecord(_ context.Context, r *digelao.CallRecord) error {
+	log.Printf("call record %s: %s", r.SN, r.Phone)
+	return nil
 }

@@ -17,23 +17,22 @@ import (
 const (
 	DefaultPrefix     = "digelao:"
 	DefaultSessionTTL = 2 * time.Hour      // lifetime of a session stored without ExpiresAt
-	DefaultClaimTTL   = 5 * time.Minute    // how long a push claim blocks redeliveries
-	DefaultDoneTTL    = 7 * 24 * time.Hour // how long a handled push is remembered
+	DefaultClaimTTL   = 5 * time.Minute    // how long a claim (a push, a sync delivery) blocks redeliveries
+	DefaultDoneTTL    = 7 * 24 * time.Hour // how long a handled push or delivered record is remembered
 )
 
 var _ digelao.TokenStore = (*Store)(nil)
 
-// Store is a digelao.TokenStore (and digelao.DedupStore) on Redis, shared by every process that
-// uses the same Redis and prefix. It is safe for concurrent use.
+// Store is a digelao.TokenStore, digelao.DedupStore and digelao.SyncStore on Redis, shared by
+// every process that uses the same Redis and prefix. It is safe for concurrent use.
 type Store struct {
 	rdb redis.UniversalClient
 	cfg config
 
-	deleteIf  *redis.Script // compare-and-delete of a session by api_key
-	lock      *redis.Script // take a lock, or give one without an expiry its expiry
-	unlockIf  *redis.Script // compare-and-delete of a lock by owner token
-	claim     *redis.Script
-	releaseIf *redis.Script // delete a push key only while it is claimed
+	deleteIf      *redis.Script // compare-and-delete of a session by api_key
+	lease         *redis.Script // take or extend a lock or lease; repair one without an expiry
+	deleteIfValue *redis.Script // compare-and-delete of a lock, lease or claim by its value
+	claim         *redis.Script
 }
 
 type config struct {
@@ -64,15 +63,16 @@ func WithSessionTTL(d time.Duration) Option {
 	return withTTL("WithSessionTTL", d, func(c *config) *time.Duration { return &c.sessionTTL })
 }
 
-// WithClaimTTL sets how long a push claim stays in progress without Complete or Release — the
-// longest a crashed handler can block a redelivery. Make it longer than handling a push takes.
-// Default DefaultClaimTTL; at least 1ms.
+// WithClaimTTL sets how long a claim stays in progress without Complete or Release — the longest a
+// crashed handler can block a redelivery. Make it longer than handling a push, or a RecordSync's
+// sink call, takes. Default DefaultClaimTTL; at least 1ms.
 func WithClaimTTL(d time.Duration) Option {
 	return withTTL("WithClaimTTL", d, func(c *config) *time.Duration { return &c.claimTTL })
 }
 
-// WithDoneTTL sets how long a completed push is remembered, so that a later redelivery is reported
-// as ClaimDone. Default DefaultDoneTTL; at least 1ms.
+// WithDoneTTL sets how long a completed key is remembered, so that a later redelivery is reported
+// as ClaimDone. A RecordSync sweeps records again for a while (its overlap, and up to a day behind
+// a record that is not final yet): keep it longer than that. Default DefaultDoneTTL; at least 1ms.
 func WithDoneTTL(d time.Duration) Option {
 	return withTTL("WithDoneTTL", d, func(c *config) *time.Duration { return &c.doneTTL })
 }
@@ -88,8 +88,8 @@ func withTTL(name string, d time.Duration, field func(*config) *time.Duration) O
 	}
 }
 
-// WithLogger sets where the Store reports what it repaired: a push key it found corrupt (see
-// Claim). Default: nowhere.
+// WithLogger sets where the Store reports what it repaired: a de-duplication key it found corrupt
+// (see Claim), a lock or lease without expiry (Lock, Lease). Default: nowhere.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -117,13 +117,12 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		}
 	}
 	return &Store{
-		rdb:       rdb,
-		cfg:       cfg,
-		deleteIf:  redis.NewScript(deleteIfScript),
-		lock:      redis.NewScript(lockScript),
-		unlockIf:  redis.NewScript(unlockIfScript),
-		claim:     redis.NewScript(claimScript),
-		releaseIf: redis.NewScript(releaseIfScript),
+		rdb:           rdb,
+		cfg:           cfg,
+		deleteIf:      redis.NewScript(deleteIfScript),
+		lease:         redis.NewScript(leaseScript),
+		deleteIfValue: redis.NewScript(deleteIfValueScript),
+		claim:         redis.NewScript(claimScript),
 	}, nil
 }
 
@@ -138,17 +137,26 @@ if ok and type(s) == 'table' and s['api_key'] == ARGV[1] then
 end
 return 0`
 
-// lockScript takes the lock KEYS[1] for the owner token ARGV[1] for ARGV[2] milliseconds. A lock
-// held without an expiry — which this Store never sets: left by another tool, or by hand — is given
-// that expiry instead, so that it ends like any other. It returns 1 when the lock was taken.
-const lockScript = `
+// leaseScript takes the lock or lease KEYS[1] for the owner ARGV[1] for ARGV[2] milliseconds, or
+// moves its expiry to ARGV[2] milliseconds from now when ARGV[1] holds it already, and returns 1. While another owner holds
+// it, it changes nothing and returns 0 — unless the key has no expiry, which this Store never
+// leaves (another tool, or a hand): then it is given ARGV[2] instead, so that it ends like any
+// other, and the script returns 2.
+const leaseScript = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return 1
+end
+if redis.call('PTTL', KEYS[1]) == -1 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return 2
+end
 return 0`
 
-// unlockIfScript deletes the lock KEYS[1] if its owner token is still ARGV[1].
-const unlockIfScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+// deleteIfValueScript deletes KEYS[1] while it is the string ARGV[1], and leaves anything else.
+const deleteIfValueScript = `
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
 end
 return 0`
@@ -236,26 +244,40 @@ func (s *Store) Delete(ctx context.Context, key, apiKey string) error {
 // after ttl (rounded up to a millisecond) even if its holder dies; unlock releases it only while
 // the token still matches, so a holder whose lock expired cannot release its successor's.
 // Releasing twice, or after expiry, is not an error. A lock key found without an expiry (never set
-// so by a Store) is given ttl, so it is free again after ttl at the latest.
+// so by a Store) is given ttl, and logged (WithLogger), so it is free again after ttl at the latest.
 func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(context.Context) error, ok bool, err error) {
 	if err := s.check("lock", key); err != nil {
 		return nil, false, err
 	}
-	if ttl <= 0 {
-		return nil, false, wrap("lock", fmt.Errorf("ttl must be positive, got %s", ttl))
-	}
 	lk, token := s.lockKey(key), rand.Text()
-	got, err := s.lock.Run(ctx, s.rdb, []string{lk}, token, max(ttl, time.Millisecond).Milliseconds()).Int()
-	if err != nil {
-		return nil, false, wrap("lock", err)
-	}
-	if got != 1 {
-		return nil, false, nil
+	if ok, err := s.take(ctx, "lock", lk, token, ttl); err != nil || !ok {
+		return nil, false, err
 	}
 	return func(ctx context.Context) error {
-		if err := s.unlockIf.Run(ctx, s.rdb, []string{lk}, token).Err(); err != nil {
+		if err := s.deleteIfValue.Run(ctx, s.rdb, []string{lk}, token).Err(); err != nil {
 			return wrap("unlock", err)
 		}
 		return nil
 	}, true, nil
+}
+
+// take takes the lock or lease k for owner for ttl, or extends it when owner holds it (leaseScript),
+// for op. It logs a key it repaired.
+func (s *Store) take(ctx context.Context, op, k, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, wrap(op, fmt.Errorf("ttl must be positive, got %s", ttl))
+	}
+	px := ttl.Milliseconds()
+	if ttl%time.Millisecond != 0 {
+		px++ // Redis expiries are milliseconds: round up
+	}
+	got, err := s.lease.Run(ctx, s.rdb, []string{k}, owner, px).Int()
+	if err != nil {
+		return false, wrap(op, err)
+	}
+	if got == 2 {
+		s.cfg.log.WarnContext(ctx, "redisstore: "+op+" key held without expiry, which no Store sets; it now lapses after the ttl",
+			"key", k, "ttl", ttl)
+	}
+	return got == 1, nil
 }

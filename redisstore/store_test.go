@@ -276,11 +276,22 @@ func TestBadArguments(t *testing.T) {
 	assert.ErrorContains(t, err, "redisstore: get: empty key")
 	_, err = s.Claim(ctx, "")
 	assert.ErrorContains(t, err, "redisstore: claim: empty key")
+	ok, err = s.Lease(ctx, "sync:1", "owner", 0)
+	assert.ErrorContains(t, err, "redisstore: lease: ttl must be positive")
+	assert.False(t, ok)
+	_, err = s.Lease(ctx, "sync:1", "", time.Second)
+	assert.ErrorContains(t, err, "redisstore: lease: empty owner")
+	assert.ErrorContains(t, s.Unlease(ctx, "sync:1", ""), "redisstore: unlease: empty owner")
+	_, err = s.Lease(ctx, "", "owner", time.Second)
+	assert.ErrorContains(t, err, "redisstore: lease: empty key")
+	_, err = s.Checkpoint(ctx, "")
+	assert.ErrorContains(t, err, "redisstore: checkpoint: empty key")
 
 	nilStore := &redisstore.Store{} // not made by New
 	_, err = nilStore.Get(ctx, sessKey)
 	assert.ErrorContains(t, err, "redisstore: get: nil redis client")
 	assert.ErrorContains(t, nilStore.Complete(ctx, "k"), "redisstore: complete: nil redis client")
+	assert.ErrorContains(t, nilStore.Unlease(ctx, "sync:1", "owner"), "redisstore: unlease: nil redis client")
 }
 
 // TestNewValidatesOptions: New refuses a nil client and every option out of range, with the
@@ -308,7 +319,7 @@ func TestNewValidatesOptions(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	rdb := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t), MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t), MaxRetries: -1, DialerRetries: 1}) // one dial per call
 	t.Cleanup(func() { _ = rdb.Close() })
 	s, err := redisstore.New(rdb)
 	require.NoError(t, err)
@@ -325,6 +336,14 @@ func TestRedisDown(t *testing.T) {
 	assertDown(t, err, "claim")
 	assertDown(t, s.Complete(ctx, "account|1"), "complete")
 	assertDown(t, s.Release(ctx, "account|1"), "release")
+	_, err = s.Checkpoint(ctx, "sync:1")
+	assertDown(t, err, "checkpoint")
+	assertDown(t, s.SetCheckpoint(ctx, "sync:1", time.Now()), "set checkpoint")
+	assertDown(t, s.SetCheckpoint(ctx, "sync:1", time.Time{}), "set checkpoint")
+	ok, err = s.Lease(ctx, "sync:1", "owner", time.Second)
+	assertDown(t, err, "lease")
+	assert.False(t, ok)
+	assertDown(t, s.Unlease(ctx, "sync:1", "owner"), "unlease")
 }
 
 func assertDown(t *testing.T, err error, op string) {
