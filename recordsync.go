@@ -56,7 +56,9 @@ import (
 //
 // Every replica accepts pushes; Run sweeps on one replica at a time: it holds a lease in the
 // SyncStore, renewed while it sweeps, which a crashed replica's lease outlives only by its TTL.
-// A replica that loses its lease stops sweeping at once.
+// A replica that loses its lease stops sweeping before its next delivery. The lease is not a
+// fence — a replica that stalls past its TTL may overlap with the next for a moment — and needs
+// not be: every delivery is claimed in the store.
 //
 // A sink error on a push answers 5xx (the platform retries); on a sweep it stops the sweep
 // without moving the checkpoint, and the next sweep tries again.
@@ -82,7 +84,9 @@ type SyncStore interface {
 	// SetCheckpoint stores t as the checkpoint of name.
 	SetCheckpoint(ctx context.Context, name string, t time.Time) error
 	// Lease takes the lease name for owner for ttl, or extends it when owner holds it already. It
-	// reports false, and changes nothing, while another owner holds it.
+	// reports false while another owner holds it (a store may then repair a lease that would
+	// never lapse, giving it ttl). A lease is not a fence: a holder that stalls past its TTL may
+	// still finish what it was doing; deliveries stay exactly once through the claims.
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	// Unlease gives the lease name up if owner holds it.
 	Unlease(ctx context.Context, name, owner string) error
@@ -130,7 +134,7 @@ func WithSyncStore(s SyncStore) SyncOption {
 
 // WithSweepInterval sets how often Run sweeps. Default DefaultSweepInterval.
 func WithSweepInterval(d time.Duration) SyncOption {
-	return durationOption("WithSweepInterval", d, time.Second, func(c *syncSettings) *time.Duration { return &c.interval })
+	return durationOption("WithSweepInterval", d, time.Millisecond, func(c *syncSettings) *time.Duration { return &c.interval })
 }
 
 // WithSweepLag sets how old a record must be before a sweep takes it, so that its push has come
@@ -273,7 +277,8 @@ func (rs *RecordSync) Stats() SyncStats {
 	return st
 }
 
-// SweepStats is what one sweep did.
+// SweepStats is what one sweep did. A sweep stops at once when its context ends or its lease is
+// lost: the record at hand is not delivered.
 type SweepStats struct {
 	From, To   time.Time     // the creation times swept
 	Windows    int           // time windows read (more than one when the sweep was split)
@@ -307,6 +312,9 @@ func (rs *RecordSync) deliver(ctx context.Context, r *CallRecord) (outcome, erro
 	key := r.key("record:")
 	if key == "" {
 		return 0, errors.New("digelao: a call record with neither sn nor id cannot be synced exactly once")
+	}
+	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
+		return 0, transport.ContextErr(ctx)
 	}
 	claimCtx, cancel := settled(ctx)
 	state, err := rs.store.Claim(claimCtx, key)
@@ -467,7 +475,9 @@ func (st *SweepStats) hold(r *CallRecord) {
 // cause of ctx's end, having given the lease up.
 func (rs *RecordSync) Run(ctx context.Context) error {
 	defer func() {
-		if err := rs.store.Unlease(context.WithoutCancel(ctx), rs.name, rs.owner); err != nil {
+		settle, cancel := settled(ctx)
+		defer cancel()
+		if err := rs.store.Unlease(settle, rs.name, rs.owner); err != nil {
 			rs.cfg.log.WarnContext(ctx, "digelao sync: giving up the lease failed; it lapses by itself", "error", err)
 		}
 	}()
