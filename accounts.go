@@ -65,7 +65,7 @@ type subAccountPage struct {
 
 func (p *subAccountPage) page() page[*SubAccount] { return newPage(p.Data, p.Total) }
 
-var subAccountPages = flex.NewCodec[subAccountPage]()
+var subAccountPages = flex.NewCodec[subAccountPage](flex.Inline[SubAccount]())
 
 // SubAccountListOptions filters Accounts.List.
 type SubAccountListOptions struct {

@@ -53,7 +53,7 @@ type blacklistPage struct {
 
 func (p *blacklistPage) page() page[*BlockedNumber] { return newPage(p.Datas, p.Total) }
 
-var blacklistPages = flex.NewCodec[blacklistPage]()
+var blacklistPages = flex.NewCodec[blacklistPage](flex.Inline[BlockedNumber]())
 
 // List returns the do-not-call list (a page of it with opts) and its length.
 //

@@ -226,7 +226,7 @@ type CustomerListOptions struct {
 
 var (
 	customerListEndpoint = endpoint{method: http.MethodGet, path: "/api/customerList", read: true}
-	customerPages        = flex.NewCodec[listPage[*Customer]]()
+	customerPages        = flex.NewCodec[listPage[*Customer]](flex.Inline[Customer]())
 )
 
 // List returns a page of the customers of one pool (nil opts: the first page of the public

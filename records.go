@@ -179,7 +179,7 @@ func (s *RecordsService) page(ctx context.Context, opts *RecordListOptions) (pag
 	return fetchPage(ctx, s.client, crmListEndpoint, p, recordPages, (*listPage[*CallRecord]).page)
 }
 
-var recordPages = flex.NewCodec[listPage[*CallRecord]]()
+var recordPages = flex.NewCodec[listPage[*CallRecord]](flex.Inline[CallRecord]())
 
 // All returns every record that matches opts, from page opts.Page on, fetching page after page
 // (DefaultAllPageSize a page unless opts.PerPage is set) until the reply's total is reached. Pages

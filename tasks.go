@@ -171,7 +171,7 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	return pg.items, pg.total, err
 }
 
-var taskPages = flex.NewCodec[listPage[*Task]]()
+var taskPages = flex.NewCodec[listPage[*Task]](flex.Inline[Task]())
 
 // TaskOperation is what Operate does to a task.
 type TaskOperation string
@@ -247,7 +247,7 @@ func (d *detailsPage) page() page[*TaskDetail] { return newPage(d.List, d.Total)
 
 var (
 	detailsEndpoint = endpoint{method: http.MethodPost, path: "/api/getDetailsList", read: true}
-	detailsPages    = flex.NewCodec[detailsPage]()
+	detailsPages    = flex.NewCodec[detailsPage](flex.Inline[TaskDetail](), flex.Inline[Task]())
 )
 
 // Details returns the task with dial_task_main_id taskID (Task.ID) and a page of its numbers.

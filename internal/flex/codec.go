@@ -42,13 +42,23 @@ type Codec[T any] struct{ p *plan }
 
 // NewCodec returns the Codec of T. It panics when T is not a struct or a field cannot be handled:
 // a programming error, met when the package that declares T is initialised.
-func NewCodec[T any]() *Codec[T] {
+//
+// A field type with its own UnmarshalJSON is left to it, which reads its bytes a second time; the
+// types named by Inline are decoded in place instead, by their fields — give it those whose
+// UnmarshalJSON and MarshalJSON are their own Codec's and nothing more.
+func NewCodec[T any](inline ...Inlined) *Codec[T] {
 	t := reflect.TypeFor[T]()
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("flex.NewCodec: %s is not a struct", t))
 	}
-	return &Codec[T]{p: newPlan(t)}
+	return &Codec[T]{p: newPlan(t, inline)}
 }
+
+// Inlined names a type a Codec decodes in place; see NewCodec.
+type Inlined struct{ t reflect.Type }
+
+// Inline names T for NewCodec.
+func Inline[T any]() Inlined { return Inlined{reflect.TypeFor[T]()} }
 
 // Decode decodes the JSON object b into v.
 func (c *Codec[T]) Decode(b []byte, v *T) error {
@@ -123,7 +133,7 @@ var (
 	marshalerType   = reflect.TypeFor[json.Marshaler]()
 )
 
-func newPlan(t reflect.Type) *plan {
+func newPlan(t reflect.Type, inline []Inlined) *plan {
 	p := &plan{typ: t, byName: map[string]int{}, extra: -1, raw: -1}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -150,14 +160,15 @@ func newPlan(t reflect.Type) *plan {
 			panic(fmt.Sprintf("flex: %s has two fields named %q", t, tag))
 		}
 		p.byName[tag] = len(p.fields)
-		p.fields = append(p.fields, fieldPlan{name: tag, index: i, omitEmpty: opts == "omitempty", t: planFor(f.Type, t)})
+		p.fields = append(p.fields, fieldPlan{name: tag, index: i, omitEmpty: opts == "omitempty", t: planFor(f.Type, t, inline)})
 	}
 	return p
 }
 
 // planFor returns the plan of t, a field type of the struct outer (which may not nest itself).
-func planFor(t, outer reflect.Type) *typePlan {
-	custom := t != timeType && (reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(marshalerType))
+func planFor(t, outer reflect.Type, inline []Inlined) *typePlan {
+	custom := t != timeType && t.Kind() != reflect.Pointer && // a pointer's element decides
+		(reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(marshalerType)) && !slices.Contains(inline, Inlined{t})
 	switch {
 	case t == rawType:
 		return &typePlan{kind: kRaw, typ: t}
@@ -179,11 +190,11 @@ func planFor(t, outer reflect.Type) *typePlan {
 		if t == outer {
 			panic(fmt.Sprintf("flex: %s nests itself", t))
 		}
-		return &typePlan{kind: kStruct, typ: t, obj: newPlan(t)}
+		return &typePlan{kind: kStruct, typ: t, obj: newPlan(t, inline)}
 	case reflect.Pointer:
-		return &typePlan{kind: kPtr, typ: t, elem: planFor(t.Elem(), outer)}
+		return &typePlan{kind: kPtr, typ: t, elem: planFor(t.Elem(), outer, inline)}
 	case reflect.Slice:
-		return &typePlan{kind: kSlice, typ: t, elem: planFor(t.Elem(), outer)}
+		return &typePlan{kind: kSlice, typ: t, elem: planFor(t.Elem(), outer, inline)}
 	case reflect.Map, reflect.Interface:
 		return &typePlan{kind: kCustom, typ: t}
 	}
@@ -314,10 +325,13 @@ func (d *decoder) value(tp *typePlan, i int, v reflect.Value, depth int) (end in
 			v.SetZero()
 			return end, true, nil
 		}
-		if err := json.Unmarshal(b[i:end], v.Addr().Interface()); err != nil {
-			return end, false, nil
+		var err error
+		if u, ok := v.Addr().Interface().(json.Unmarshaler); ok {
+			err = u.UnmarshalJSON(b[i:end]) // validated already: no second check
+		} else {
+			err = json.Unmarshal(b[i:end], v.Addr().Interface())
 		}
-		return end, true, nil
+		return end, err == nil, nil
 	}
 	return d.scalar(i, v, tp.kind, depth)
 }

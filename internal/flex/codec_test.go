@@ -208,3 +208,45 @@ func TestExactText(t *testing.T) {
 		assert.ErrorIs(t, err, errLoneSurrogate, in)
 	}
 }
+
+// row is a type whose UnmarshalJSON is its own Codec's, as the SDK's decoded types are.
+type row struct {
+	ID    int64                      `json:"id"`
+	SN    string                     `json:"sn"`
+	At    time.Time                  `json:"at"`
+	Extra map[string]json.RawMessage `json:"-"`
+	Raw   json.RawMessage            `json:"-"`
+}
+
+var rowCodec = NewCodec[row]()
+
+func (r *row) UnmarshalJSON(b []byte) error { return rowCodec.Decode(b, r) }
+
+type rows struct {
+	List []*row `json:"list"`
+}
+
+var (
+	rowsThroughUnmarshalJSON = NewCodec[rows]()
+	rowsInline               = NewCodec[rows](Inline[row]())
+)
+
+// FuzzInlineAgreesWithUnmarshalJSON pins the in-place decoding of Inline to the plain path, each
+// item through its own UnmarshalJSON: the same items, or an error for both.
+func FuzzInlineAgreesWithUnmarshalJSON(f *testing.F) {
+	for _, s := range []string{`{"list":[{"id":1,"sn":"a","at":"2024-07-02 15:03:24","x":[1]},null,{"id":"2"}]}`,
+		`{"list":{"0":{"sn":"b"},"2":[]}}`, `{"list":[{"id":{"a":1}}]}`, `{"list":[1]}`, `{"list":[{"sn":"\ud800"}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var plain, inline rows
+		errPlain := rowsThroughUnmarshalJSON.Decode(b, &plain)
+		errInline := rowsInline.Decode(b, &inline)
+		if (errPlain == nil) != (errInline == nil) {
+			t.Fatalf("%q: plain %v, inline %v", b, errPlain, errInline)
+		}
+		if errPlain == nil {
+			assert.Equal(t, plain, inline, "%q", b)
+		}
+	})
+}
