@@ -3,6 +3,7 @@ package digelao
 import (
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -30,6 +31,46 @@ type DedupStore interface {
 	Complete(ctx context.Context, key string) error
 	// Release forgets a claim whose handling failed, so that a redelivery is handled.
 	Release(ctx context.Context, key string) error
+}
+
+// deliverOnce runs do for key at most once across every delivery sharing store: it claims key,
+// runs do when the claim is new, then completes key — or releases it when do failed, so that a
+// redelivery runs it. It returns the state the claim found, the store's error when the claim
+// failed (do did not run), and do's error. The store is called on contexts ctx's end does not
+// cancel, each given its whole settleTimeout — the settling ones after do, however long it
+// took: a claim taken whose reply was lost to a cancelled context would refuse every
+// redelivery until it lapsed. A failed completion or release is logged with id; the outcome
+// stands.
+func deliverOnce(ctx context.Context, store DedupStore, key string, log *slog.Logger, id slog.Attr,
+	do func(context.Context) error) (state ClaimState, claimErr, err error) {
+	if err := settle(ctx, key, func(ctx context.Context, key string) error {
+		state, claimErr = store.Claim(ctx, key)
+		return claimErr
+	}); err != nil || state != ClaimNew {
+		return state, err, nil
+	}
+	if err = do(ctx); err != nil {
+		if rerr := settle(ctx, key, store.Release); rerr != nil {
+			log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
+				id, slog.Any("error", rerr))
+		}
+		return state, nil, err
+	}
+	if cerr := settle(ctx, key, store.Complete); cerr != nil {
+		log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
+			id, slog.Any("error", cerr))
+	}
+	return state, nil, nil
+}
+
+// settleTimeout bounds each call of deliverOnce to its store.
+const settleTimeout = 10 * time.Second
+
+// settle makes one store call for key (or name) on a context ctx's end does not cancel.
+func settle(ctx context.Context, key string, call func(context.Context, string) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	return call(ctx, key)
 }
 
 // claimTTL is how long a claim stays in progress before it is considered abandoned (a handler

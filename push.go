@@ -110,9 +110,6 @@ type PushHandler struct {
 const (
 	defaultPushBodyBytes = 1 << 20
 	defaultDedupCapacity = 100_000
-	// settleTimeout bounds the de-duplication store's calls, which run even when the request's
-	// context ended: a claim left in progress would refuse the redeliveries that follow.
-	settleTimeout = 10 * time.Second
 	// maxSNBytes bounds the sn a call record may carry: it becomes a de-duplication key.
 	maxSNBytes = 256
 )
@@ -230,14 +227,16 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		return h.run(ctx, fn, log)
 	}
 	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
-	// The store runs on a context the platform hanging up does not end: a claim taken whose reply
-	// was lost to a cancelled context would refuse every redelivery until it lapsed.
-	claimCtx, cancel := settled(ctx)
-	state, err := h.dedup.Claim(claimCtx, key)
-	cancel()
+	status := http.StatusOK
+	state, claimErr, _ := deliverOnce(ctx, h.dedup, key, log, slog.Attr{}, func(ctx context.Context) error {
+		if status = h.run(ctx, fn, log); status != http.StatusOK {
+			return errors.New(http.StatusText(status)) // logged by run
+		}
+		return nil
+	})
 	switch {
-	case err != nil:
-		log.Error("digelao: push de-duplication failed", "error", err)
+	case claimErr != nil:
+		log.Error("digelao: push de-duplication failed", "error", claimErr)
 		return http.StatusServiceUnavailable
 	case state == ClaimDone:
 		log.Info("digelao: duplicate push acknowledged")
@@ -246,26 +245,7 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		log.Info("digelao: push is being handled by another delivery")
 		return http.StatusServiceUnavailable
 	}
-	status := h.run(ctx, fn, log)
-	settle, cancel := settled(ctx) // the callback may have outlived the claim's context
-	defer cancel()
-	if status != http.StatusOK {
-		if err := h.dedup.Release(settle, key); err != nil {
-			log.Error("digelao: push de-duplication release failed; redeliveries wait for the claim to lapse", "error", err)
-		}
-		return status
-	}
-	if err := h.dedup.Complete(settle, key); err != nil {
-		// Handled, so acknowledged; a later redelivery may be handled again.
-		log.Error("digelao: push handled but not recorded as handled", "error", err)
-	}
-	return http.StatusOK
-}
-
-// settled returns a context for a de-duplication store call, which the request's end does not
-// cancel.
-func settled(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	return status
 }
 
 // callback returns the call of the callback that takes ev, or nil when none does.

@@ -506,7 +506,7 @@ func TestPushHandlerCompleteErrorStillAcknowledges(t *testing.T) {
 		OnCallRecord: func(context.Context, *CallRecord) error { return nil }}
 	w := servePush(h, "/", "", pushsample.CallRecord(testRecordSN, "1"))
 	assert.Equal(t, "SUCCESS", w.Body.String(), "the record was handled: acknowledging it loses nothing")
-	assert.Contains(t, logs.String(), "not recorded as handled")
+	assert.Contains(t, logs.String(), "delivered but not recorded as delivered")
 }
 
 func TestPushHandlerConcurrentDuplicates(t *testing.T) {

@@ -316,31 +316,20 @@ func (rs *RecordSync) deliver(ctx context.Context, r *CallRecord) (outcome, erro
 	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
 		return 0, transport.ContextErr(ctx)
 	}
-	claimCtx, cancel := settled(ctx)
-	state, err := rs.store.Claim(claimCtx, key)
-	cancel()
+	state, claimErr, err := deliverOnce(ctx, rs.store, key, rs.cfg.log, slog.String("sn", r.SN), func(ctx context.Context) error {
+		return rs.callSink(ctx, r)
+	})
 	switch {
-	case err != nil:
-		return 0, fmt.Errorf("digelao: sync store claim: %w", err)
+	case claimErr != nil:
+		return 0, fmt.Errorf("digelao: sync store claim: %w", claimErr)
 	case state == ClaimDone:
 		rs.stats.duplicates.Add(1)
 		return duplicate, nil
 	case state == ClaimInProgress:
 		return inProgress, nil
-	}
-	settle, cancel := settled(ctx) // the sink may outlive ctx's deadline; the store must still hear
-	defer cancel()
-	if err := rs.callSink(ctx, r); err != nil {
+	case err != nil:
 		rs.stats.sinkFailures.Add(1)
-		if rerr := rs.store.Release(settle, key); rerr != nil {
-			rs.cfg.log.ErrorContext(ctx, "digelao sync: releasing a failed delivery failed; it waits for the claim to lapse",
-				"sn", r.SN, "error", rerr)
-		}
 		return 0, fmt.Errorf("digelao: sync sink: %w", err)
-	}
-	if err := rs.store.Complete(settle, key); err != nil {
-		// Delivered, so counted; a later sweep or push may deliver it again.
-		rs.cfg.log.ErrorContext(ctx, "digelao sync: record delivered but not recorded as delivered", "sn", r.SN, "error", err)
 	}
 	return delivered, nil
 }
@@ -475,9 +464,8 @@ func (st *SweepStats) hold(r *CallRecord) {
 // cause of ctx's end, having given the lease up.
 func (rs *RecordSync) Run(ctx context.Context) error {
 	defer func() {
-		settle, cancel := settled(ctx)
-		defer cancel()
-		if err := rs.store.Unlease(settle, rs.name, rs.owner); err != nil {
+		unlease := func(ctx context.Context, name string) error { return rs.store.Unlease(ctx, name, rs.owner) }
+		if err := settle(ctx, rs.name, unlease); err != nil {
 			rs.cfg.log.WarnContext(ctx, "digelao sync: giving up the lease failed; it lapses by itself", "error", err)
 		}
 	}()

@@ -2,6 +2,7 @@ package digelao
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -91,4 +92,51 @@ func TestSyncLease(t *testing.T) {
 	err := <-done
 	close(release)
 	require.ErrorIs(t, err, errLeaseLost)
+}
+
+// settleStore notes how long a store call had left when it was made.
+type settleStore struct {
+	*MemorySyncStore
+	left []time.Duration
+}
+
+func (s *settleStore) note(ctx context.Context) {
+	dl, _ := ctx.Deadline()
+	s.left = append(s.left, time.Until(dl))
+}
+
+func (s *settleStore) Complete(ctx context.Context, key string) error {
+	s.note(ctx)
+	return s.MemorySyncStore.Complete(ctx, key)
+}
+
+func (s *settleStore) Release(ctx context.Context, key string) error {
+	s.note(ctx)
+	return s.MemorySyncStore.Release(ctx, key)
+}
+
+// A slow sink does not eat into the time the store has to record its outcome: the store is given
+// its whole settle time after the sink returns, delivered or failed.
+func TestSyncSettlesAfterASlowSink(t *testing.T) {
+	t.Parallel()
+	c, _ := newMockClient(t)
+	store := &settleStore{MemorySyncStore: NewMemorySyncStore(10)}
+	const slow = 300 * time.Millisecond
+	fail := errors.New("crm down")
+	sink := func(_ context.Context, r *CallRecord) error {
+		time.Sleep(slow)
+		if r.SN == "account|2" {
+			return fail
+		}
+		return nil
+	}
+	rs, err := NewRecordSync(c, sink, WithSyncStore(store))
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 2, 10, 0, 0, 0, flex.China)
+	require.NoError(t, rs.Push(t.Context(), &CallRecord{SN: "account|1", CreatedAt: at, DisconnectedAt: at}))
+	require.ErrorIs(t, rs.Push(t.Context(), &CallRecord{SN: "account|2", CreatedAt: at, DisconnectedAt: at}), fail)
+	require.Len(t, store.left, 2, "one completion, one release")
+	for _, left := range store.left {
+		assert.Greater(t, left, settleTimeout-slow/2, "the settle time starts after the sink")
+	}
 }
