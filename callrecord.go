@@ -85,17 +85,18 @@ func (r CallRecord) MarshalJSON() ([]byte, error) { return callRecordCodec.Encod
 // id in decimal; "" when the record has neither. Its size is fixed, and it is one-to-one (but for
 // a hash collision) over what it is made of: sn and id never meet.
 func (r *CallRecord) key(prefix string) string {
-	var of string
+	var buf [128]byte // what is hashed, then the key: on the stack for every sn but a long one
+	of := buf[:0]
 	switch {
 	case r.SN != "":
-		of = "sn\x00" + r.SN
+		of = append(append(of, "sn\x00"...), r.SN...)
 	case r.ID != 0:
-		of = "id\x00" + strconv.FormatInt(r.ID, 10)
+		of = strconv.AppendInt(append(of, "id\x00"...), r.ID, 10)
 	default:
 		return ""
 	}
-	sum := sha256.Sum256([]byte(of))
-	return prefix + hex.EncodeToString(sum[:16])
+	sum := sha256.Sum256(of)
+	return string(hex.AppendEncode(append(buf[:0], prefix...), sum[:16]))
 }
 
 // Intent returns the AI's intent grade as an IntentGrade.

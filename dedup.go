@@ -43,20 +43,21 @@ type DedupStore interface {
 // stands.
 func deliverOnce(ctx context.Context, store DedupStore, key string, log *slog.Logger, id slog.Attr,
 	do func(context.Context) error) (state ClaimState, claimErr, err error) {
-	if err := settle(ctx, key, func(ctx context.Context, key string) error {
+	kept := context.WithoutCancel(ctx)
+	if err := settle(kept, key, func(ctx context.Context, key string) error {
 		state, claimErr = store.Claim(ctx, key)
 		return claimErr
 	}); err != nil || state != ClaimNew {
 		return state, err, nil
 	}
 	if err = do(ctx); err != nil {
-		if rerr := settle(ctx, key, store.Release); rerr != nil {
+		if rerr := settle(kept, key, store.Release); rerr != nil {
 			log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
 				id, slog.Any("error", rerr))
 		}
 		return state, nil, err
 	}
-	if cerr := settle(ctx, key, store.Complete); cerr != nil {
+	if cerr := settle(kept, key, store.Complete); cerr != nil {
 		log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
 			id, slog.Any("error", cerr))
 	}
@@ -68,7 +69,10 @@ const settleTimeout = 10 * time.Second
 
 // settle makes one store call for key (or name) on a context ctx's end does not cancel.
 func settle(ctx context.Context, key string, call func(context.Context, string) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	return call(ctx, key)
 }
