@@ -192,8 +192,10 @@ func TestSyncOnePerOutput(t *testing.T) {
 	// The same file by another name is the same output.
 	link := filepath.Join(t.TempDir(), "link.jsonl")
 	require.NoError(t, os.Symlink(out, link))
+	before := len(f.srv.Requests())
 	second := cli(ctx, f.vars, "sync", "--out", link)
 	assert.Equal(t, exitBusy, second.code, second.stderr)
+	assert.Len(t, f.srv.Requests(), before, "refused before anything is sent")
 	assert.Equal(t, "digelao: --out "+link+": another digelao sync is writing it; one sync per output\n", second.stderr)
 	assert.Equal(t, exitOK, stop(), errOut.String())
 
