@@ -36,6 +36,7 @@ const (
 	exitUsage    = 2 // the command line was wrong
 	exitInput    = 3 // a value the platform would refuse; nothing was sent
 	exitFile     = 4 // a file could not be read or written
+	exitBusy     = 5 // another process holds the file (sync's output)
 )
 
 const exitHelp = `Exit status:
@@ -44,7 +45,8 @@ const exitHelp = `Exit status:
   2  the command line is wrong: an unknown command or flag, a bad flag value, a missing
      required flag or environment variable
   3  a value the platform would refuse, found before anything was sent
-  4  a file could not be read or written`
+  4  a file could not be read or written
+  5  another digelao sync is writing the same output`
 
 // env is what a command sees of the process; tests replace it.
 type env struct {
@@ -68,6 +70,11 @@ type inputError struct{ msg string }
 func (e *inputError) Error() string { return e.msg }
 
 func inputf(format string, args ...any) error { return &inputError{msg: fmt.Sprintf(format, args...)} }
+
+// busyError is a file another process holds (a second sync of one output): exit code 5.
+type busyError struct{ msg string }
+
+func (e *busyError) Error() string { return e.msg }
 
 // fileError is a file that could not be read or written: exit code 4.
 type fileError struct {
@@ -128,6 +135,7 @@ func exitCode(err error) int {
 		invalid *digelao.ValidationError
 		input   *inputError
 		file    *fileError
+		busy    *busyError
 	)
 	switch {
 	case !errors.As(err, &ran), errors.As(err, &usage):
@@ -136,6 +144,8 @@ func exitCode(err error) int {
 		return exitInput
 	case errors.As(err, &file):
 		return exitFile
+	case errors.As(err, &busy):
+		return exitBusy
 	}
 	return exitPlatform
 }
@@ -154,7 +164,8 @@ func newRoot(e *env) *cobra.Command {
 		Short: "Call the 狄阁老 AI call-center platform from a shell",
 		Long: `digelao calls the 狄阁老 AI call-center platform: log in, find a script template and its
 columns, create tasks from a CSV or an Excel file, steer them, read call records and dialogue,
-download recordings, receive pushes, and serve a fake platform for local work ("digelao mock").
+download recordings, receive pushes, keep every call record in a file ("digelao sync"), and serve
+a fake platform for local work ("digelao mock").
 
 Every flag that has an environment variable names it in its help ([$DIGELAO_…]); the flag wins.
 Secrets — DIGELAO_PASSWORD, DIGELAO_ACCESS_SECRET, DIGELAO_API_KEY, DIGELAO_PUSH_TOKEN — are read
@@ -176,7 +187,7 @@ printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
 		group("tasks", "list, create and steer call tasks (5.x)",
 			tasksListCmd(e), tasksCreateCmd(e), tasksOperateCmd(e)),
 		group("records", "call records (6.1)", recordsListCmd(e)),
-		dialogueCmd(e), downloadCmd(e), listenCmd(e), mockCmd(e),
+		dialogueCmd(e), downloadCmd(e), listenCmd(e), syncCmd(e), mockCmd(e),
 		group("blacklist", "the do-not-call list (8.x)",
 			blacklistListCmd(e), blacklistAddCmd(e), blacklistRemoveCmd(e), blacklistImportCmd(e), blacklistDownloadCmd(e)),
 		group("accounts", "sub-accounts (AI seats) and roles (2.x)",

@@ -87,7 +87,7 @@ func TestHelpOnEveryLevel(t *testing.T) {
 	help := cli(ctx, nil, "--help")
 	require.Equal(t, exitOK, help.code)
 	for _, name := range []string{"login", "set-callback", "templates", "tasks", "records", "dialogue", "download",
-		"listen", "mock", "blacklist", "accounts", "completion"} {
+		"listen", "sync", "mock", "blacklist", "accounts", "completion"} {
 		assert.Contains(t, help.stdout, "  "+name+" ")
 	}
 	assert.Contains(t, help.stdout, "Exit status:")

@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digelao-go/digelao"
+)
+
+func syncCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "sync --out FILE", Short: "append every call record to a JSON-lines file, each once (6.1, 6.6.1)",
+		Args: cobra.NoArgs,
+		Long: `Append every call record of the account to --out, one JSON object per line (json.Marshal of the
+SDK's CallRecord: the platform's member names), each record once, across restarts.
+
+Without --follow, sync sweeps the call-record list (6.1) once, from its checkpoint to now minus
+--lag, and exits: run it from cron. With --follow it sweeps every --interval until Ctrl-C or
+SIGTERM; with --listen it also receives the platform's pushes (6.6.1) into the same file, with
+?token= from DIGELAO_PUSH_TOKEN as "listen" does (point the platform at it with "digelao
+set-callback"), and the sweeps fill what the pushes missed.
+
+A first run sweeps back --since. Each sweep stores its checkpoint in FILE.state, beside the
+output, and the next run resumes from it, sweeping --overlap before it again: the records already
+in the file are not appended again (sync reads them back at start). A record is appended with one
+write and synced to disk before it counts; a write that fails is undone, and the checkpoint does
+not move past it. Records the platform lists before their call ended wait for a later sweep.
+One sync per output: a second one exits with status 5.
+
+Progress goes to stderr, a line per sweep; stdout is not used.`}
+	c := addConn(cmd, e)
+	var o syncOptions
+	fs := cmd.Flags()
+	fs.StringVar(&o.out, "out", "", "the JSON-lines file to append to; the checkpoint goes to FILE.state")
+	fs.DurationVar(&o.since, "since", digelao.DefaultSweepLookBack, "how far back a first run sweeps (no FILE.state yet)")
+	fs.BoolVar(&o.follow, "follow", false, "keep sweeping every --interval until Ctrl-C or SIGTERM")
+	fs.StringVar(&o.listen, "listen", "", "with --follow, also receive pushes on this address, e.g. 127.0.0.1:8090")
+	fs.DurationVar(&o.interval, "interval", digelao.DefaultSweepInterval, "with --follow, how often to sweep")
+	fs.DurationVar(&o.lag, "lag", digelao.DefaultSweepLag, "how old a record must be before a sweep takes it (its push comes first)")
+	fs.DurationVar(&o.overlap, "overlap", digelao.DefaultSweepOverlap, "how far before the checkpoint each sweep starts again")
+	for flag, v := range map[string]string{"out": "DIGELAO_SYNC_OUT", "since": "DIGELAO_SYNC_SINCE",
+		"listen": "DIGELAO_SYNC_LISTEN", "interval": "DIGELAO_SYNC_INTERVAL", "lag": "DIGELAO_SYNC_LAG",
+		"overlap": "DIGELAO_SYNC_OVERLAP"} {
+		bindEnv(fs, flag, v)
+	}
+	markRequired(fs, "out")
+	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		if o.listen != "" && !o.follow {
+			return usagef("--listen (DIGELAO_SYNC_LISTEN) receives pushes while sync runs: add --follow")
+		}
+		return c.run(func(cl *digelao.Client) error { return o.run(ctx, e, cl) })
+	})
+	return cmd
+}
+
+// syncOptions are the flags of "sync".
+type syncOptions struct {
+	out, listen                   string
+	since, interval, lag, overlap time.Duration
+	follow                        bool
+}
+
+// rememberRecords is how many delivered records the sync remembers, from the output and from this
+// run: far more than a sweep's overlap holds.
+const rememberRecords = 100_000
+
+func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: chinaLogTime}))
+	store := &stateStore{MemorySyncStore: digelao.NewMemorySyncStore(rememberRecords), path: o.out + ".state"}
+	var out *output
+	rs, err := digelao.NewRecordSync(cl, func(_ context.Context, r *digelao.CallRecord) error { return out.append(r) },
+		digelao.WithSyncStore(store), digelao.WithSweepLookBack(o.since), digelao.WithSweepInterval(o.interval),
+		digelao.WithSweepLag(o.lag), digelao.WithSweepOverlap(o.overlap), digelao.WithSyncLogger(log))
+	if err != nil {
+		return flagNames(err, map[string]string{"WithSweepLookBack": "--since (DIGELAO_SYNC_SINCE)",
+			"WithSweepInterval": "--interval (DIGELAO_SYNC_INTERVAL)", "WithSweepLag": "--lag (DIGELAO_SYNC_LAG)",
+			"WithSweepOverlap": "--overlap (DIGELAO_SYNC_OVERLAP)"})
+	}
+	out, err = openOutput(o.out)
+	if err != nil {
+		return err
+	}
+	defer out.close()
+
+	s, err := cl.Login(ctx)
+	if err != nil {
+		return err
+	}
+	if err := store.load(s.UserSN); err != nil {
+		return err
+	}
+	n, cut, err := out.replay(ctx, cl, store)
+	if err != nil {
+		return err
+	}
+	if cut > 0 {
+		fmt.Fprintf(e.stderr, "%s: cut off an incomplete last line (%d bytes) left by an interrupted write\n", o.out, cut)
+	}
+	if mark := store.checkpoint(); mark.IsZero() {
+		fmt.Fprintf(e.stderr, "%s: %d records there, no checkpoint yet: sweeping back %s\n", o.out, n, o.since)
+	} else {
+		fmt.Fprintf(e.stderr, "%s: %d records there, resuming from checkpoint %s (UTC+8)\n", o.out, n, clock(mark))
+	}
+
+	if !o.follow {
+		st, mark, err := o.sweepOnce(ctx, rs, store)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s: %d records appended, %d there already, %d not final yet; checkpoint %s (UTC+8)\n",
+			o.out, st.GapsFilled, st.Duplicates, st.NotFinal, clock(mark))
+		return nil
+	}
+	if err := o.keepSyncing(ctx, e, log, rs); err != nil {
+		return err
+	}
+	st := rs.Stats()
+	fmt.Fprintf(e.stderr, "%s: %d records appended (%d pushed, %d found by sweeps), %d duplicates left out; checkpoint %s (UTC+8)\n",
+		o.out, out.appended.Load(), st.Pushed, st.GapsFilled, st.Duplicates, clock(store.checkpoint()))
+	return nil
+}
+
+// maxHold is how old a record left for a later sweep may be and still hold the checkpoint back,
+// as RecordSync.Run holds it.
+const maxHold = 24 * time.Hour
+
+// sweepOnce is one step of RecordSync.Run, without its lease (the lock on the output is the
+// sync's own): it sweeps from the checkpoint less the overlap (a first run from --since back) to
+// now less the lag, and stores the end as the checkpoint — or the second before the earliest
+// record the sweep left for a later one.
+func (o *syncOptions) sweepOnce(ctx context.Context, rs *digelao.RecordSync, store *stateStore) (digelao.SweepStats, time.Time, error) {
+	now := time.Now()
+	mark := store.checkpoint()
+	if mark.IsZero() {
+		mark = now.Add(-o.since)
+	}
+	from, to := mark.Add(-o.overlap), now.Add(-o.lag)
+	if !to.After(from) {
+		return digelao.SweepStats{}, mark, nil
+	}
+	st, err := rs.Sweep(ctx, from, to)
+	if err != nil {
+		return st, mark, err
+	}
+	next := to
+	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) && now.Sub(st.HeldAt) < maxHold {
+		next = st.HeldAt.Add(-time.Second)
+	}
+	return st, next, store.SetCheckpoint(ctx, "", next)
+}
+
+// keepSyncing runs rs until ctx ends, receiving pushes on --listen if it is set.
+func (o *syncOptions) keepSyncing(ctx context.Context, e *env, log *slog.Logger, rs *digelao.RecordSync) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	if o.listen != "" {
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.listen)
+		if err != nil {
+			return err
+		}
+		token := e.getenv("DIGELAO_PUSH_TOKEN")
+		if token == "" {
+			fmt.Fprintln(e.stderr, "warning: DIGELAO_PUSH_TOKEN is not set: anyone who finds the address can push")
+		}
+		h := &digelao.PushHandler{Token: digelao.NewSecret(token), Logger: log, OnCallRecord: rs.Push}
+		fmt.Fprintf(e.stderr, "listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
+		go func() {
+			err := serve(ctx, l, h, e.timeouts)
+			cancel() // a server that failed stops the sweeps too
+			served <- err
+		}()
+	} else {
+		served <- nil
+	}
+	_ = rs.Run(ctx) // returns when ctx ends: Ctrl-C, SIGTERM, or the server failed
+	return <-served // pushes in flight are answered before the output closes
+}
+
+// output is the sync's sink: the JSON-lines file, locked against a second sync, appended one
+// record per write.
+type output struct {
+	name     string
+	f        *os.File
+	mu       sync.Mutex
+	size     int64 // of the file: what a failed write is cut back to
+	broken   error // a failed write could not be undone: no more writes
+	appended atomic.Int64
+}
+
+// openOutput opens the file name for appending, creating it, and locks it.
+func openOutput(name string) (*output, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, &fileError{flag: "--out", err: err}
+	}
+	if err := lockFile(f); err != nil {
+		_ = f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, &busyError{fmt.Sprintf("--out %s: another digelao sync is writing it; one sync per output", name)}
+		}
+		return nil, &fileError{flag: "--out", err: fmt.Errorf("lock %s: %w", name, err)}
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file: sync reads it back to append each record once", name)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, &fileError{flag: "--out", err: err}
+	}
+	return &output{name: name, f: f}, nil
+}
+
+// close closes the file, which releases its lock.
+func (o *output) close() { _ = o.f.Close() }
+
+// replay marks the records in the file as delivered in store, through a sync of their own with
+// cl, so that a sweep or a push finds them delivered. An incomplete last line, left by a write
+// that was interrupted, is cut off: its record was never delivered. It returns how many records
+// the file holds, and how many bytes it cut off.
+func (o *output) replay(ctx context.Context, cl *digelao.Client, store digelao.SyncStore) (n int, cut int64, err error) {
+	seen, err := digelao.NewRecordSync(cl, func(context.Context, *digelao.CallRecord) error { return nil },
+		digelao.WithSyncStore(store))
+	if err != nil {
+		return 0, 0, err
+	}
+	fi, err := o.f.Stat()
+	if err != nil {
+		return 0, 0, &fileError{flag: "--out", err: err}
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(o.f, 0, fi.Size()), 64<<10)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(b) > 0 {
+				if err := o.f.Truncate(o.size); err != nil {
+					return n, 0, &fileError{flag: "--out", err: fmt.Errorf("cutting off the incomplete last line: %w", err)}
+				}
+			}
+			return n, int64(len(b)), nil
+		}
+		if err != nil {
+			return n, 0, &fileError{flag: "--out", err: err}
+		}
+		o.size += int64(len(b))
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		var rec digelao.CallRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return n, 0, &fileError{flag: "--out", err: fmt.Errorf("%s:%d is not a call record: %w", o.name, line, err)}
+		}
+		if err := seen.Push(ctx, &rec); err != nil {
+			return n, 0, &fileError{flag: "--out", err: fmt.Errorf("%s:%d: %w", o.name, line, err)}
+		}
+		n++
+	}
+}
+
+// append writes r as one line, in one write, and syncs the file; a write or sync that fails is
+// cut back off, so that the record is appended whole or not at all.
+func (o *output) append(r *digelao.CallRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.broken != nil {
+		return o.broken
+	}
+	_, err = o.f.Write(b)
+	if err == nil {
+		err = o.f.Sync()
+	}
+	if err != nil {
+		if terr := o.f.Truncate(o.size); terr != nil {
+			o.broken = &fileError{flag: "--out", err: fmt.Errorf("%w; cutting the failed write back off failed too: %w; "+
+				"restart sync to repair %s", err, terr, o.name)}
+			return o.broken
+		}
+		return &fileError{flag: "--out", err: err}
+	}
+	o.size += int64(len(b))
+	o.appended.Add(1)
+	return nil
+}
+
+// stateStore is the SyncStore of one output: the records delivered, in memory, from the output
+// and this run; the checkpoint, in the state file beside the output. Its lease is in memory: the
+// lock on the output keeps every other sync out. An output holds one account's records, so the
+// store keeps one checkpoint, whatever the sync's name.
+type stateStore struct {
+	*digelao.MemorySyncStore
+	path string
+
+	mu    sync.Mutex
+	state syncState
+}
+
+// syncState is the state file's content.
+type syncState struct {
+	UserSN     string    `json:"user_sn"`    // the account whose records the output holds
+	Checkpoint time.Time `json:"checkpoint"` // zero until the first sweep completed
+}
+
+// load reads the state file, if there is one, and checks that it is userSN's.
+func (s *stateStore) load(userSN string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = syncState{UserSN: userSN}
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &fileError{flag: "--out", err: err}
+	}
+	var st syncState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return &fileError{flag: "--out", err: fmt.Errorf("%s: %w", s.path, err)}
+	}
+	if st.UserSN != userSN {
+		return usagef("--out: %s holds the records of account %s, not %s's: write each account to its own file",
+			s.path, st.UserSN, userSN)
+	}
+	s.state = st
+	return nil
+}
+
+func (s *stateStore) checkpoint() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.Checkpoint
+}
+
+// Checkpoint implements digelao.SyncStore.
+func (s *stateStore) Checkpoint(context.Context, string) (time.Time, error) {
+	return s.checkpoint(), nil
+}
+
+// SetCheckpoint implements digelao.SyncStore: it replaces the state file, synced, in one rename.
+func (s *stateStore) SetCheckpoint(_ context.Context, _ string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := syncState{UserSN: s.state.UserSN, Checkpoint: t.In(chinaTime)}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := replaceFile(s.path, append(b, '\n')); err != nil {
+		return &fileError{flag: "--out", err: err}
+	}
+	s.state = st
+	return nil
+}
+
+// replaceFile writes b to a temporary file beside name, syncs it, renames it to name and syncs
+// the directory: a crash leaves the old file or the new one, never a part.
+func replaceFile(name string, b []byte) error {
+	dir := filepath.Dir(name)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; cleanup otherwise
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

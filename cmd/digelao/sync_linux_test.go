@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// limitFileSize makes every write of this process past size bytes of a file fail with EFBIG, as
+// a full disk fails it, until lift is called. The test must not be parallel.
+func limitFileSize(t *testing.T, size int64) (lift func()) {
+	t.Helper()
+	var was syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &was))
+	limit := was
+	limit.Cur = uint64(size)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit))
+	lifted := false
+	lift = func() {
+		if !lifted {
+			lifted = true
+			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &was))
+		}
+	}
+	t.Cleanup(lift)
+	return lift
+}
+
+// TestSyncWriteFailureMovesNothing: when the output cannot take a record (a full disk), the sync
+// fails with exit code 4, the part of the record written is cut back off, and the checkpoint
+// stays; the next run appends every record once.
+func TestSyncWriteFailureMovesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	out := filepath.Join(t.TempDir(), "records.jsonl")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--out", out).code)
+	state, err := os.ReadFile(out + ".state")
+	require.NoError(t, err)
+	written, err := os.ReadFile(out)
+	require.NoError(t, err)
+
+	f.call(t, 3, 20*time.Minute)
+	lift := limitFileSize(t, int64(len(written))+100) // room for a part of one record
+	full := cli(ctx, f.vars, "sync", "--out", out)
+	lift()
+	assert.Equal(t, exitFile, full.code, full.stderr)
+	assert.Regexp(t, `^(?s).*digelao: sync sink: --out: write .*records\.jsonl: file too large\n$`, full.stderr)
+	after, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, string(written), string(after), "the part written is cut back off")
+	after, err = os.ReadFile(out + ".state")
+	require.NoError(t, err)
+	assert.Equal(t, string(state), string(after), "the checkpoint did not move")
+
+	again := cli(ctx, f.vars, "sync", "--out", out)
+	require.Equal(t, exitOK, again.code, again.stderr)
+	counts, _ := readOutput(t, out)
+	assert.Equal(t, once(f.sns()), counts)
+	assert.Len(t, counts, 5)
+}
