@@ -51,6 +51,7 @@ func TestBenchmarks(t *testing.T) {
 		{"import", benchImport},
 		{"page", benchPage},
 		{"download", benchDownload},
+		{"sync", benchSync},
 	} {
 		ran := false
 		t.Run(table.name, func(t *testing.T) {
