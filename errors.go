@@ -49,6 +49,10 @@ var (
 	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave, or
 	// whose pages stopped changing: the items read so far are not the whole list.
 	ErrIncomplete = errors.New("digelao: list incomplete")
+
+	// ErrLeaseHeld is RecordSync.SweepOnce's answer while another replica sharing the SyncStore
+	// holds the sweep lease, and the cause that stops a sweep whose lease was taken over.
+	ErrLeaseHeld = errors.New("digelao: another replica holds the sync's sweep lease")
 )
 
 // codeInfo describes a documented code: its platform meaning and the sentinel it maps to.

@@ -288,6 +288,9 @@ type SweepStats struct {
 	NotFinal   int           // records listed before their call ended
 	Pending    int           // records another delivery was handling at the time
 	Took       time.Duration // how long the sweep took
+	// Checkpoint is the checkpoint stored after the sweep (SweepOnce); zero for Sweep, which
+	// stores none.
+	Checkpoint time.Time
 	// HeldAt is the creation time of the earliest record the sweep left for a later one (not
 	// final, or being delivered elsewhere); zero when there was none. Run stores no checkpoint
 	// past it.
@@ -470,7 +473,7 @@ func (rs *RecordSync) Run(ctx context.Context) error {
 		}
 	}()
 	for {
-		if err := rs.sweepIfLeader(ctx); err != nil && ctx.Err() == nil {
+		if _, _, err := rs.sweepIfLeader(ctx); err != nil && ctx.Err() == nil {
 			rs.cfg.log.ErrorContext(ctx, "digelao sync: sweep failed; trying again at the next interval", "error", err)
 		}
 		if err := transport.Sleep(ctx, rs.cfg.interval); err != nil {
@@ -479,12 +482,25 @@ func (rs *RecordSync) Run(ctx context.Context) error {
 	}
 }
 
+// SweepOnce is one step of Run, for a sync run by a scheduler of the caller's (cron, a job
+// queue): it takes the store's lease, sweeps from the stored checkpoint less the overlap (the
+// look-back on a first run) to now less the lag, and stores the new checkpoint, returned in the
+// stats. It returns ErrLeaseHeld, sweeping nothing, while another replica holds the lease — and
+// also when the lease was lost during the sweep, which then stops.
+func (rs *RecordSync) SweepOnce(ctx context.Context) (SweepStats, error) {
+	st, led, err := rs.sweepIfLeader(ctx)
+	if err == nil && !led {
+		err = ErrLeaseHeld
+	}
+	return st, err
+}
+
 // sweepIfLeader sweeps from the checkpoint when this replica holds, or can take, the lease, and
-// stores the new checkpoint.
-func (rs *RecordSync) sweepIfLeader(ctx context.Context) error {
+// stores the new checkpoint; led reports whether it held the lease.
+func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led bool, err error) {
 	ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
 	if err != nil || !ok {
-		return err // another replica sweeps
+		return st, false, err // another replica sweeps
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -494,18 +510,18 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) error {
 	now := rs.cfg.now()
 	mark, err := rs.store.Checkpoint(ctx, rs.name)
 	if err != nil {
-		return fmt.Errorf("digelao: sync store checkpoint: %w", err)
+		return st, true, fmt.Errorf("digelao: sync store checkpoint: %w", err)
 	}
 	if mark.IsZero() {
 		mark = now.Add(-rs.cfg.lookBack)
 	}
 	from, to := mark.Add(-rs.cfg.overlap), now.Add(-rs.cfg.lag)
 	if !to.After(from) {
-		return nil
+		st.Checkpoint = mark
+		return st, true, nil
 	}
-	st, err := rs.Sweep(ctx, from, to)
-	if err != nil {
-		return err
+	if st, err = rs.Sweep(ctx, from, to); err != nil {
+		return st, true, err
 	}
 	next := to
 	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) && now.Sub(st.HeldAt) < maxHold {
@@ -513,16 +529,15 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) error {
 	}
 	// Only the holder of the lease moves the checkpoint: renew it once more first.
 	if ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL); err != nil || !ok {
-		return fmt.Errorf("digelao: sync lease lost before the checkpoint was stored: %w", cmpErr(err, errLeaseLost))
+		return st, true, fmt.Errorf("digelao: sync lease lost before the checkpoint was stored: %w", cmpErr(err, ErrLeaseHeld))
 	}
 	if err := rs.store.SetCheckpoint(ctx, rs.name, next); err != nil {
-		return fmt.Errorf("digelao: sync store checkpoint: %w", err)
+		return st, true, fmt.Errorf("digelao: sync store checkpoint: %w", err)
 	}
 	rs.stats.checkpoint.Store(&next)
-	return nil
+	st.Checkpoint = next
+	return st, true, nil
 }
-
-var errLeaseLost = errors.New("another replica holds the sweep lease")
 
 // cmpErr returns err, or def when err is nil.
 func cmpErr(err, def error) error {
@@ -551,7 +566,7 @@ func (rs *RecordSync) keepLease(ctx context.Context, cancel context.CancelCauseF
 			}
 			ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
 			if err != nil || !ok {
-				cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, errLeaseLost)))
+				cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, ErrLeaseHeld)))
 				return
 			}
 		}

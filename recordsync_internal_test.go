@@ -42,19 +42,23 @@ func TestSyncHoldsBackRecordsNotFinal(t *testing.T) {
 		WithSyncClock(func() time.Time { return now }), WithSweepLookBack(2*time.Hour))
 	require.NoError(t, err)
 
-	require.NoError(t, rs.sweepIfLeader(context.Background()))
+	st, err := rs.SweepOnce(context.Background())
+	require.NoError(t, err)
 	assert.Equal(t, []string{"account|1"}, got)
 	assert.EqualValues(t, 1, rs.Stats().NotFinal)
 	mark, err := store.Checkpoint(context.Background(), rs.name)
 	require.NoError(t, err)
 	assert.Equal(t, at.Add(time.Minute-time.Second), mark, "held back to just before the record not final")
+	assert.Equal(t, mark, st.Checkpoint)
 
 	ended.Store(true)
-	require.NoError(t, rs.sweepIfLeader(context.Background()))
+	st, err = rs.SweepOnce(context.Background())
+	require.NoError(t, err)
 	assert.Equal(t, []string{"account|1", "account|2"}, got, "delivered once final")
 	mark, err = store.Checkpoint(context.Background(), rs.name)
 	require.NoError(t, err)
 	assert.Equal(t, now, mark)
+	assert.Equal(t, now, st.Checkpoint)
 }
 
 // Among syncs sharing a store, one sweeps at a time; one that loses its lease stops.
@@ -77,21 +81,23 @@ func TestSyncLease(t *testing.T) {
 	}
 	a, b := newSync(), newSync()
 	done := make(chan error, 1)
-	go func() { done <- a.sweepIfLeader(context.Background()) }()
+	go func() { _, err := a.SweepOnce(context.Background()); done <- err }()
 	require.Eventually(t, func() bool { return listed.Load() == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, b.sweepIfLeader(context.Background()), "b does not sweep while a does")
+	_, err := b.SweepOnce(context.Background())
+	require.ErrorIs(t, err, ErrLeaseHeld, "b does not sweep while a does")
 	assert.EqualValues(t, 1, listed.Load())
 	time.Sleep(400 * time.Millisecond) // past a's TTL: a renews its lease while it sweeps
-	require.NoError(t, b.sweepIfLeader(context.Background()))
+	_, err = b.SweepOnce(context.Background())
+	require.ErrorIs(t, err, ErrLeaseHeld)
 	assert.EqualValues(t, 1, listed.Load(), "a's lease was renewed")
 
 	// a loses its lease (another owner takes it over): its sweep stops.
 	store.mu.Lock()
 	store.leases[a.name] = memLock{owner: "someone else", until: time.Now().Add(time.Hour)}
 	store.mu.Unlock()
-	err := <-done
+	err = <-done
 	close(release)
-	require.ErrorIs(t, err, errLeaseLost)
+	require.ErrorIs(t, err, ErrLeaseHeld)
 }
 
 // settleStore notes how long a store call had left when it was made.

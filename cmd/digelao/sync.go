@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,56 +111,27 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 		fmt.Fprintf(e.stderr, "%s: cut off an incomplete last line (%d bytes) left by an interrupted write\n", o.out, cut)
 	}
 	if mark := store.checkpoint(); mark.IsZero() {
-		fmt.Fprintf(e.stderr, "%s: %d records there, no checkpoint yet: sweeping back %s\n", o.out, n, o.since)
+		fmt.Fprintf(e.stderr, "%s: %s there, no checkpoint yet: sweeping back %s\n", o.out, records(n), o.since)
 	} else {
-		fmt.Fprintf(e.stderr, "%s: %d records there, resuming from checkpoint %s (UTC+8)\n", o.out, n, clock(mark))
+		fmt.Fprintf(e.stderr, "%s: %s there, resuming from checkpoint %s (UTC+8)\n", o.out, records(n), clock(mark))
 	}
 
 	if !o.follow {
-		st, mark, err := o.sweepOnce(ctx, rs, store)
+		st, err := rs.SweepOnce(ctx) // the lease is in memory, and the lock on the output ours
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "%s: %d records appended, %d there already, %d not final yet; checkpoint %s (UTC+8)\n",
-			o.out, st.GapsFilled, st.Duplicates, st.NotFinal, clock(mark))
+		fmt.Fprintf(e.stderr, "%s: %s appended, %d there already, %d not final yet; checkpoint %s (UTC+8)\n",
+			o.out, records(st.GapsFilled), st.Duplicates, st.NotFinal, clock(st.Checkpoint))
 		return nil
 	}
 	if err := o.keepSyncing(ctx, e, log, rs); err != nil {
 		return err
 	}
 	st := rs.Stats()
-	fmt.Fprintf(e.stderr, "%s: %d records appended (%d pushed, %d found by sweeps), %d duplicates left out; checkpoint %s (UTC+8)\n",
-		o.out, out.appended.Load(), st.Pushed, st.GapsFilled, st.Duplicates, clock(store.checkpoint()))
+	fmt.Fprintf(e.stderr, "%s: %s appended (%d pushed, %d found by sweeps), %d left out as duplicates; checkpoint %s (UTC+8)\n",
+		o.out, records(int(out.appended.Load())), st.Pushed, st.GapsFilled, st.Duplicates, clock(store.checkpoint()))
 	return nil
-}
-
-// maxHold is how old a record left for a later sweep may be and still hold the checkpoint back,
-// as RecordSync.Run holds it.
-const maxHold = 24 * time.Hour
-
-// sweepOnce is one step of RecordSync.Run, without its lease (the lock on the output is the
-// sync's own): it sweeps from the checkpoint less the overlap (a first run from --since back) to
-// now less the lag, and stores the end as the checkpoint — or the second before the earliest
-// record the sweep left for a later one.
-func (o *syncOptions) sweepOnce(ctx context.Context, rs *digelao.RecordSync, store *stateStore) (digelao.SweepStats, time.Time, error) {
-	now := time.Now()
-	mark := store.checkpoint()
-	if mark.IsZero() {
-		mark = now.Add(-o.since)
-	}
-	from, to := mark.Add(-o.overlap), now.Add(-o.lag)
-	if !to.After(from) {
-		return digelao.SweepStats{}, mark, nil
-	}
-	st, err := rs.Sweep(ctx, from, to)
-	if err != nil {
-		return st, mark, err
-	}
-	next := to
-	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) && now.Sub(st.HeldAt) < maxHold {
-		next = st.HeldAt.Add(-time.Second)
-	}
-	return st, next, store.SetCheckpoint(ctx, "", next)
 }
 
 // keepSyncing runs rs until ctx ends, receiving pushes on --listen if it is set.
@@ -401,4 +373,12 @@ func replaceFile(name string, b []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// records counts call records in English: "1 record", "2 records".
+func records(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return strconv.Itoa(n) + " records"
 }

@@ -178,7 +178,7 @@ func TestSyncFollowReceivesPushes(t *testing.T) {
 	require.Equal(t, exitOK, stop(), errOut.String())
 	counts, _ := readOutput(t, out)
 	assert.Equal(t, once(f.sns()), counts, "every record once")
-	assert.Contains(t, errOut.String(), "5 records appended (3 pushed, 2 found by sweeps), 1 duplicates left out")
+	assert.Contains(t, errOut.String(), "5 records appended (3 pushed, 2 found by sweeps), 1 left out as duplicates")
 	assert.NotContains(t, errOut.String(), token)
 }
 
