@@ -139,7 +139,7 @@ func (c *conn) client() (*digelao.Client, error) {
 			&slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	cl, err := digelao.New(c.baseURL, opts...)
-	return cl, flagNames(err, map[string]string{"baseURL": "--base-url (DIGELAO_BASE_URL)",
+	return cl, badFlag(err, map[string]string{"baseURL": "--base-url (DIGELAO_BASE_URL)",
 		"WithTimeout": "--timeout (DIGELAO_TIMEOUT)"})
 }
 
@@ -163,6 +163,16 @@ func flagNames(err error, names map[string]string) error {
 	}
 	if name, ok := names[invalid.Field]; ok {
 		return &digelao.ValidationError{Field: name, Reason: invalid.Reason}
+	}
+	return err
+}
+
+// badFlag is flagNames for the command's own settings — the client's and the sync's options —
+// which the platform never sees: a value the SDK refuses there is a bad flag value, exit code 2.
+func badFlag(err error, names map[string]string) error {
+	var invalid *digelao.ValidationError
+	if errors.As(flagNames(err, names), &invalid) {
+		return usagef("%s", strings.TrimPrefix(invalid.Error(), "digelao: "))
 	}
 	return err
 }

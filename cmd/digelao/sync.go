@@ -86,7 +86,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 		digelao.WithSyncStore(store), digelao.WithSweepLookBack(o.since), digelao.WithSweepInterval(o.interval),
 		digelao.WithSweepLag(o.lag), digelao.WithSweepOverlap(o.overlap), digelao.WithSyncLogger(log))
 	if err != nil {
-		return flagNames(err, map[string]string{"WithSweepLookBack": "--since (DIGELAO_SYNC_SINCE)",
+		return badFlag(err, map[string]string{"WithSweepLookBack": "--since (DIGELAO_SYNC_SINCE)",
 			"WithSweepInterval": "--interval (DIGELAO_SYNC_INTERVAL)", "WithSweepLag": "--lag (DIGELAO_SYNC_LAG)",
 			"WithSweepOverlap": "--overlap (DIGELAO_SYNC_OVERLAP)"})
 	}
