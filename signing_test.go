@@ -2,11 +2,18 @@ package digelao
 
 import (
 	"bufio"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -194,4 +201,122 @@ func TestSignedQueryRejects(t *testing.T) {
 	many.Set("user_sn", "x").Set("list", list)
 	_, err := signedQuery(many)
 	assert.ErrorContains(t, err, "max_input_vars")
+}
+
+// signParams returns n parameters of the kinds a request carries: ids, times, numbers, short
+// Chinese text and URLs, in turn.
+func signParams(n int) *Params {
+	vals := []any{"dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4", "2024-08-01 00:00:00", 1000, "回访任务",
+		"https://crm.example.com/hooks/call?token=a1b2"}
+	p := NewParams()
+	for i := range n {
+		p.Set("param_"+strconv.Itoa(i), vals[i%len(vals)])
+	}
+	return p
+}
+
+// chineseText returns n different CJK characters.
+func chineseText(n int) string {
+	r := make([]rune, n)
+	for i := range r {
+		r[i] = rune(0x4e00 + i*7%0x5000)
+	}
+	return string(r)
+}
+
+// TestSignCost measures signing against md5 of the same bytes when DIGELAO_BENCH is set
+// (DIGELAO_BENCH=1 go test -run TestSignCost -v .). Each round times the SDK and the baseline
+// back to back, in alternating order, and the report gives the median and quartiles of the
+// per-round ratios, so that the shared machine's drift lands in the spread, not in the ratio.
+// The baselines: md5 with the hex text a caller would cut the 8 characters from, and md5 alone.
+func TestSignCost(t *testing.T) {
+	if os.Getenv("DIGELAO_BENCH") == "" {
+		t.Skip("set DIGELAO_BENCH=1 to measure")
+	}
+	sign := func(p *Params) func() {
+		return func() {
+			if _, err := Sign(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rows := []struct {
+		name string
+		sdk  func()
+		p    *Params // the signed parameters
+	}{
+		{name: "Sign, 1 param", p: signParams(1)},
+		{name: "Sign, 10 params", p: signParams(10)},
+		{name: "Sign, 60 params", p: signParams(60)},
+		{name: "Sign, 1,000 Chinese characters", p: NewParams().Set("remark", chineseText(1000))},
+		{name: "Sign, 10,000 Chinese characters", p: NewParams().Set("remark", chineseText(10000))},
+	}
+	for _, row := range rows {
+		if row.sdk == nil {
+			row.sdk = sign(row.p)
+		}
+		signed, err := row.p.MarshalJSON()
+		require.NoError(t, err)
+		var sink string
+		md5Hex := func() {
+			sum := md5.Sum(signed)
+			sink = hex.EncodeToString(sum[:])[1:9]
+		}
+		md5Only := func() { _ = md5.Sum(signed) }
+		r := interleave(row.sdk, md5Hex, md5Only)
+		t.Logf("%-34s %5d B signed | ÷ md5+hex %s | ÷ md5 alone %s | SDK %s, md5+hex %s",
+			row.name, len(signed), r[0], r[1], allocs(row.sdk), allocs(md5Hex))
+		_ = sink
+	}
+}
+
+// ratios are the per-round ratios of one comparison.
+type ratios []float64
+
+func (r ratios) String() string {
+	s := slices.Sorted(slices.Values(r))
+	q := func(f float64) float64 { return s[int(f*float64(len(s)-1)+0.5)] }
+	return fmt.Sprintf("%.2f× [%.2f–%.2f]", q(0.5), q(0.25), q(0.75))
+}
+
+// interleave times sdk against each baseline for 31 rounds, each side about 5 ms a round, in an
+// order that alternates from round to round, and returns the ratios sdk ÷ baseline.
+func interleave(sdk func(), baselines ...func()) (out []ratios) {
+	n := 1
+	for timeOf(baselines[0], n) < 5*time.Millisecond {
+		n *= 2
+	}
+	out = make([]ratios, len(baselines))
+	for round := range 31 {
+		for i, base := range baselines {
+			var ts, tb time.Duration
+			if round%2 == 0 {
+				ts, tb = timeOf(sdk, n), timeOf(base, n)
+			} else {
+				tb, ts = timeOf(base, n), timeOf(sdk, n)
+			}
+			out[i] = append(out[i], float64(ts)/float64(tb))
+		}
+	}
+	return out
+}
+
+func timeOf(f func(), n int) time.Duration {
+	start := time.Now()
+	for range n {
+		f()
+	}
+	return time.Since(start)
+}
+
+// allocs reports the allocations of one call of f, and the bytes they take.
+func allocs(f func()) string {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 100
+	for range n {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return fmt.Sprintf("%d allocs %d B", (after.Mallocs-before.Mallocs)/n, (after.TotalAlloc-before.TotalAlloc)/n)
 }
