@@ -2,6 +2,7 @@ package digelao
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -12,11 +13,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // vector is one line of testdata/signing-vectors.jsonl, produced by PHP 8.2's json_encode and md5.
@@ -165,6 +170,109 @@ func TestSignedBodyIsSignedBytesPlusURL(t *testing.T) {
 	}
 }
 
+// TestSignAllocatesOnlyItsResult: Sign hashes as it encodes, in a buffer on the stack, so that its
+// only allocation is the 8-character result at any size of flat parameters.
+func TestSignAllocatesOnlyItsResult(t *testing.T) {
+	for name, p := range map[string]*Params{
+		"1 param":                   signParams(1),
+		"60 params":                 signParams(60),
+		"10,000 Chinese characters": NewParams().Set("remark", chineseText(10000)),
+		"long escapes":              NewParams().Set("a", strings.Repeat("\x01/\"", 5000)),
+	} {
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := Sign(p); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, 1.0, allocs, name)
+	}
+}
+
+// TestSignLongStrings puts characters of every UTF-8 length, escapes and broken sequences at every
+// offset around the places where Sign cuts a long string: Sign must hash exactly the bytes that
+// MarshalJSON writes, and fail where it fails.
+func TestSignLongStrings(t *testing.T) {
+	t.Parallel()
+	for _, unit := range []string{"a", "/", "\n", "\x01", "é", "测", "😀", "\x80", "\xe6\xb5", "\xf0\x9f\x98", "\xed\xa0\x80"} {
+		for lead := range 2*utf8.UTFMax + 1 {
+			for _, n := range []int{piece - 1, piece, piece + 1, 3*piece + 1} {
+				s := strings.Repeat("x", lead) + strings.Repeat(unit, n/len(unit)+1)
+				checkSign(t, NewParams().Set("k", s).Set("tail", "/"+s))
+			}
+		}
+	}
+}
+
+// checkSign checks Sign against md5 of MarshalJSON, errors included.
+func checkSign(t *testing.T, p *Params) {
+	t.Helper()
+	want, wantErr := p.MarshalJSON()
+	got, err := Sign(p)
+	if wantErr != nil {
+		require.Error(t, err, "MarshalJSON failed with %v", wantErr)
+		return
+	}
+	require.NoError(t, err)
+	sum := md5.Sum(want)
+	require.Equal(t, hex.EncodeToString(sum[:])[1:9], got, "%q", want)
+}
+
+// TestBodySignerFollowsTheSession: a body signed after the cached prefix of a session is the body
+// signed whole, also when sessions change, and the prefix is computed once per session.
+func TestBodySignerFollowsTheSession(t *testing.T) {
+	t.Parallel()
+	a := &Session{UserSN: "SYSUSER|a", APIKey: NewSecret("key-a")}
+	b := &Session{UserSN: "SYSUSER|a", APIKey: NewSecret("key-b")}
+	call := NewParams().Set("name", "张三/李四").Set("n", 3)
+	var s bodySigner
+	for _, sess := range []*Session{a, a, b, a} {
+		got, err := s.signedBody(sess, call)
+		require.NoError(t, err)
+		assert.Equal(t, string(plainBody(t, sess, call)), string(got))
+	}
+	pre := s.latest.Load()
+	_, err := s.signedBody(a, call)
+	require.NoError(t, err)
+	assert.Same(t, pre, s.latest.Load(), "the prefix of an unchanged session is reused")
+
+	_, err = s.signedBody(&Session{UserSN: "bad\xff", APIKey: NewSecret("k")}, call)
+	assert.ErrorIs(t, err, phpjson.ErrInvalidUTF8)
+}
+
+// TestBodySignerConcurrent signs with two sessions from many goroutines (run with -race).
+func TestBodySignerConcurrent(t *testing.T) {
+	t.Parallel()
+	sessions := []*Session{{UserSN: "u1", APIKey: NewSecret("k1")}, {UserSN: "u2", APIKey: NewSecret("k2")}}
+	call := NewParams().Set("remark", chineseText(100))
+	want := [][]byte{plainBody(t, sessions[0], call), plainBody(t, sessions[1], call)}
+	var s bodySigner
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (g + i) % 2
+				got, err := s.signedBody(sessions[k], call)
+				if err != nil || !bytes.Equal(got, want[k]) {
+					t.Errorf("session %d: %q, %v", k, got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// plainBody is the POST body of call for sess signed without a cached prefix, as Client.send
+// built it before.
+func plainBody(t *testing.T, sess *Session, call *Params) []byte {
+	t.Helper()
+	all := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
+	all.keys, all.vals = append(all.keys, call.keys...), append(all.vals, call.vals...)
+	body, err := signedBody(all)
+	require.NoError(t, err)
+	return body
+}
+
 func TestSignedQuery(t *testing.T) {
 	t.Parallel()
 	p := NewParams().Set("user_sn", "SYSUSER|abc").Set("api_key", "k+y").
@@ -240,6 +348,23 @@ func TestSignCost(t *testing.T) {
 			}
 		}
 	}
+	// The request path: a call's parameters after the session's, as Client.send signs a POST.
+	sess := &Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}
+	var signer bodySigner
+	post := func(call *Params) func() {
+		return func() {
+			if _, err := signer.signedBody(sess, call); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	withSession := func(call *Params) *Params {
+		all := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
+		all.keys, all.vals = append(all.keys, call.keys...), append(all.vals, call.vals...)
+		return all
+	}
+	typical := benchParams() // its common parameters first, then a crmList filter
+	typical.keys, typical.vals = typical.keys[2:], typical.vals[2:]
 	rows := []struct {
 		name string
 		sdk  func()
@@ -250,6 +375,8 @@ func TestSignCost(t *testing.T) {
 		{name: "Sign, 60 params", p: signParams(60)},
 		{name: "Sign, 1,000 Chinese characters", p: NewParams().Set("remark", chineseText(1000))},
 		{name: "Sign, 10,000 Chinese characters", p: NewParams().Set("remark", chineseText(10000))},
+		{name: "POST body, typical call", sdk: post(typical), p: withSession(typical)},
+		{name: "POST body, 10 params", sdk: post(signParams(10)), p: withSession(signParams(10))},
 	}
 	for _, row := range rows {
 		if row.sdk == nil {
@@ -279,15 +406,16 @@ func (r ratios) String() string {
 	return fmt.Sprintf("%.2f× [%.2f–%.2f]", q(0.5), q(0.25), q(0.75))
 }
 
-// interleave times sdk against each baseline for 31 rounds, each side about 5 ms a round, in an
-// order that alternates from round to round, and returns the ratios sdk ÷ baseline.
+// interleave times sdk against each baseline for 201 rounds, each side about 0.5 ms a round
+// (short, so that both sides of a round see the same load), in an order that alternates from
+// round to round, and returns the ratios sdk ÷ baseline.
 func interleave(sdk func(), baselines ...func()) (out []ratios) {
 	n := 1
-	for timeOf(baselines[0], n) < 5*time.Millisecond {
+	for timeOf(baselines[0], n) < time.Millisecond/2 {
 		n *= 2
 	}
 	out = make([]ratios, len(baselines))
-	for round := range 31 {
+	for round := range 201 {
 		for i, base := range baselines {
 			var ts, tb time.Duration
 			if round%2 == 0 {
