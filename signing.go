@@ -90,15 +90,15 @@ func (p *Params) index(key string) int {
 // decodes from the request, so the bytes match what the platform hashes. Like a PHP array, a
 // *Params that is empty or whose keys are "0", "1", … in order is written as a JSON list.
 func (p *Params) MarshalJSON() ([]byte, error) {
-	return appendValue(make([]byte, 0, 256), p)
+	return appendValue(make([]byte, 0, 256), p, nil)
 }
 
 // Sign returns the platform's 8-character anti-hijack value ("url") for p:
 // characters 2–9 of the lowercase hex md5 of p's PHP-style JSON encoding (REFERENCE §1.3).
 func Sign(p *Params) (string, error) {
-	var buf [1024]byte          // see streamAt
+	var buf [768]byte           // see streamAt
 	if p == nil || p.isList() { // not an object: an error, or a list, encoded whole
-		b, err := appendValue(buf[:0], p)
+		b, err := appendValue(buf[:0], p, nil)
 		if err != nil {
 			return "", err
 		}
@@ -125,12 +125,13 @@ func sigOf(sum [md5.Size]byte) (sig [sigLen]byte) {
 	return sig
 }
 
-// encodeSigned hashes what waits in its buffer before a member or a piece once it is streamAt
-// bytes or more, and escapes a string longer than piece bytes piece by piece. So what waits is
-// under streamAt bytes, a key and 6×piece+2 bytes (every byte a \u00XX escape): Sign's 1024 bytes
-// hold it unless a key takes more than 120 bytes.
+// streamAt and piece bound what waits in encodeSigned's buffer: it hashes what waits once that is
+// streamAt bytes or more, before each member and before each piece of a string, which it escapes
+// piece by piece of at most piece bytes. So what waits stays
+// under streamAt + 6×piece (every byte a \u00XX escape) + 5 bytes + a key: Sign's 768 bytes hold
+// it for keys of up to 120 bytes. A longer key or a large nested value makes the buffer grow.
 const (
-	streamAt = 512
+	streamAt = 256
 	piece    = 64
 )
 
@@ -169,18 +170,21 @@ func encodeSigned(dst []byte, pre *commonPrefix, p *Params, keep bool) ([]byte, 
 			return dst, sig, err
 		}
 		sep = ','
-		if s, ok := v.(string); ok && len(s) > piece {
+		if s, ok := v.(string); ok { // escaped in pieces, each hashed before the next
 			dst = append(dst, '"')
-			for s != "" {
-				stream()
+			for {
 				n := cut(s, piece)
-				if dst, err = phpjson.AppendEscaped(dst, s[:n]); err != nil {
-					return dst, sig, fmt.Errorf("%s: %w", k, err)
+				if dst, err = phpjson.AppendEscaped(dst, s[:n]); err != nil || n == len(s) {
+					break
 				}
 				s = s[n:]
+				stream()
 			}
 			dst = append(dst, '"')
-		} else if dst, err = appendValue(dst, v); err != nil {
+		} else {
+			dst, err = appendValue(dst, v, nil)
+		}
+		if err != nil {
 			return dst, sig, fmt.Errorf("%s: %w", k, err)
 		}
 	}
@@ -215,8 +219,10 @@ func appendKey(dst []byte, k string) ([]byte, error) {
 }
 
 // appendValue appends v's encoding. It is the encoder's only recursive function: a buffer that
-// only it and non-recursive functions see can stay on its caller's stack.
-func appendValue(dst []byte, v any) ([]byte, error) {
+// only it and non-recursive functions see can stay on its caller's stack. With counted not nil it
+// only measures: between elements of lists and objects it adds what dst holds to *counted and
+// empties dst, so that dst stays small; the size is *counted plus the length of the result.
+func appendValue(dst []byte, v any, counted *int) ([]byte, error) {
 	var err error
 	switch v := v.(type) {
 	case string:
@@ -226,14 +232,14 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 			return dst, errors.New("nil *Params")
 		}
 		if v.isList() {
-			return appendValue(dst, v.vals)
+			return appendValue(dst, v.vals, counted)
 		}
 		sep := byte('{')
 		for i, k := range v.keys {
-			if dst, err = appendKey(append(dst, sep), k); err != nil {
+			if dst, err = appendKey(append(drop(dst, counted), sep), k); err != nil {
 				return dst, err
 			}
-			if dst, err = appendValue(dst, v.vals[i]); err != nil {
+			if dst, err = appendValue(dst, v.vals[i], counted); err != nil {
 				return dst, fmt.Errorf("%s: %w", k, err)
 			}
 			sep = ','
@@ -272,13 +278,27 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	dst = append(dst, '[')
 	for i := range n {
 		if i > 0 {
-			dst = append(dst, ',')
+			dst = append(drop(dst, counted), ',')
 		}
-		if dst, err = appendValue(dst, listElem(v, i)); err != nil {
+		if l, ok := v.([]string); ok { // not through listElem, which allocates to box a string
+			dst, err = phpjson.AppendString(dst, l[i])
+		} else {
+			dst, err = appendValue(dst, listElem(v, i), counted)
+		}
+		if err != nil {
 			return dst, fmt.Errorf("[%d]: %w", i, err)
 		}
 	}
 	return append(dst, ']'), nil
+}
+
+// drop empties dst into *counted once it holds streamAt bytes, when counting.
+func drop(dst []byte, counted *int) []byte {
+	if counted == nil || len(dst) < streamAt {
+		return dst
+	}
+	*counted += len(dst)
+	return dst[:0]
 }
 
 // unsupported reports a value type Params cannot send. It names only the type: values may be secret.
@@ -342,7 +362,7 @@ func signedBody(p *Params) ([]byte, error) {
 // bodyAfter returns the signed POST body for pre's common parameters (none when pre is nil)
 // followed by p.
 func bodyAfter(pre *commonPrefix, p *Params) ([]byte, error) {
-	size := 512 // room for a typical call and its url
+	size := len(`{,"url":"12345678"}`) + membersSize(p)
 	if pre != nil {
 		size += len(pre.json)
 	}
@@ -353,6 +373,29 @@ func bodyAfter(pre *commonPrefix, p *Params) ([]byte, error) {
 	b = append(b[:len(b)-1], `,"url":"`...)
 	b = append(b, sig[:]...)
 	return append(b, `"}`...), nil
+}
+
+// membersSize returns room for p's members once encoded. When p holds a nested value (contacts,
+// say) it is exact: p is encoded without being kept, as append would grow a large buffer a
+// quarter at a time. Else it saves that pass and assumes that strings need no escape and numbers
+// are short, so that most calls still take one allocation.
+func membersSize(p *Params) int {
+	n := 0
+	for i := range p.Len() {
+		n += len(p.keys[i]) + len(`,"":""`)
+		switch v := p.vals[i].(type) {
+		case string:
+			n += len(v)
+		case *Params, []string, []*Params, []any:
+			var buf [512]byte
+			counted := 0
+			b, _ := appendValue(buf[:0], p, &counted) // an error is encodeSigned's to report
+			return counted + len(b)
+		default:
+			n += 20
+		}
+	}
+	return n
 }
 
 // commonPrefix opens every POST body of one session: the encoding of its user_sn and api_key
@@ -484,7 +527,7 @@ func scalarString(v any) (string, error) {
 		}
 		return "0", nil
 	}
-	b, err := appendValue(nil, v)
+	b, err := appendValue(nil, v, nil)
 	if err != nil {
 		return "", err
 	}
