@@ -127,9 +127,9 @@ func sigOf(sum [md5.Size]byte) (sig [sigLen]byte) {
 
 // streamAt and piece bound what waits in encodeSigned's buffer: it hashes what waits once that is
 // streamAt bytes or more, before each member and before each piece of a string, which it escapes
-// piece by piece of at most piece bytes. So what waits stays
-// under streamAt + 6×piece (every byte a \u00XX escape) + 5 bytes + a key: Sign's 768 bytes hold
-// it for keys of up to 120 bytes. A longer key or a large nested value makes the buffer grow.
+// in pieces of at most piece bytes. So what waits stays under streamAt + 6×piece (every byte a
+// \u00XX escape) + 5 bytes + a key: Sign's 768 bytes hold it for keys of up to 120 bytes. A
+// longer key or a large nested value makes the buffer grow.
 const (
 	streamAt = 256
 	piece    = 64

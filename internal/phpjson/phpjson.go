@@ -12,8 +12,8 @@ import (
 // ErrInvalidUTF8 is returned for a string that is not valid UTF-8; PHP's json_encode fails on it too.
 var ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
 
-// HexDigits are the lowercase hex digits PHP writes in \uXXXX escapes and md5 sums.
-const HexDigits = "0123456789abcdef"
+// hexDigits are the lowercase hex digits PHP writes in \uXXXX escapes.
+const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a quoted JSON string to dst.
 func AppendString(dst []byte, s string) ([]byte, error) {
@@ -49,7 +49,7 @@ func AppendEscaped(dst []byte, s string) ([]byte, error) {
 		dst = append(dst, s[start:i]...)
 		switch esc {
 		case 'u':
-			dst = append(dst, '\\', 'u', '0', '0', HexDigits[b>>4], HexDigits[b&0xf])
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
 		case nonASCII:
 			// Runs of 3-byte characters (U+0800–U+FFFF but the surrogates: most Chinese text) are
@@ -118,7 +118,7 @@ const (
 )
 
 func appendU(dst []byte, r rune) []byte {
-	return append(dst, '\\', 'u', HexDigits[r>>12&0xf], HexDigits[r>>8&0xf], HexDigits[r>>4&0xf], HexDigits[r&0xf])
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
 // nonASCII marks the bytes of multi-byte UTF-8 sequences in escapes.
