@@ -566,9 +566,9 @@ func TestBenchHTTPBaselines(t *testing.T) {
 		assert.Equal(t, got[0].header, got[1].header)
 		assert.Equal(t, string(got[0].body), string(got[1].body))
 		assert.Equal(t, string(got[0].body), string(got[2].body), "the raw POST sends the same bytes")
-		want, err := clientBody(&Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}, crmListCall())
+		want, err := new(bodySigner).signedBody(&Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}, crmListCall())
 		require.NoError(t, err)
-		assert.Equal(t, string(want), string(got[0].body), "clientBody is the client's request path")
+		assert.Equal(t, string(want), string(got[0].body), "the sign table measures the client's request path")
 
 		refused := newRoundTripBench(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, `{"code":"20005","msg":"api_key expired","data":{"total":3}}`)

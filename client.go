@@ -26,6 +26,7 @@ type Client struct {
 	log   *slog.Logger
 	retry retryPolicy
 	auth  *authenticator
+	sign  bodySigner // POST bodies, with each session's user_sn and api_key encoded and hashed once
 	// importStatePath is 5.7.3's path (WithImportStatePath).
 	importStatePath string
 
@@ -234,7 +235,7 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 			sig = form.fields[len(form.fields)-1][1]
 		}
 	default:
-		if body, err = signedBody(all); err == nil {
+		if body, err = c.sign.signedBody(sess, p); err == nil {
 			sig = string(body[len(body)-sigLen-2 : len(body)-2]) // …,"url":"<sig>"}
 		}
 	}

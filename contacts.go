@@ -132,7 +132,7 @@ func (cs Columns) rows(contacts []Contact, batch int) (*contactRows, error) {
 }
 
 // rowBatch is batch b of rows as a client_info_json value: the Params encoder calls appendJSON to
-// write it straight into the request body, which bodySize sizes with jsonLen. It is a concrete
+// write it straight into the request body, which membersSize sizes with jsonLen. It is a concrete
 // type, not an interface, so that the buffers the encoder is given can stay on their callers'
 // stacks.
 type rowBatch struct {

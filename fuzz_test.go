@@ -2,6 +2,8 @@ package digelao
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -49,6 +51,50 @@ func FuzzParamsMarshal(f *testing.F) {
 			if err != nil || vals.Get("v") != value {
 				t.Fatalf("query %q does not decode to %q", q, value)
 			}
+		}
+	})
+}
+
+// FuzzSignStreams pins the streaming signer to the plain one: Sign, which hashes as it encodes and
+// escapes long strings piece by piece, and a POST body signed after a session's cached prefix
+// must give the bytes and signature of encoding whole (MarshalJSON) and md5.Sum, and fail where
+// that fails; and the room measured for a body with nested values is its size.
+func FuzzSignStreams(f *testing.F) {
+	for _, s := range []string{"", "a/b", "测试", "😀", "\x00\x1f\x7f", `"\`, "\xff", "\xe6\xb5", "\x80\x80\x80\x80", "é😀测/"} {
+		f.Add("k", s, uint8(3), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, key, value string, reps, lead uint8) {
+		long := strings.Repeat("x", int(lead%8)) + strings.Repeat(value, int(reps%64))
+		p := NewParams().Set(key, value).Set("long", long).Set("n", int(reps)).
+			Set("list", []any{value, long}).Set("obj", NewParams().Set(key, long))
+		want, wantErr := p.MarshalJSON()
+		sig, err := Sign(p)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("Sign error %v, MarshalJSON error %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if n := membersSize(p); n != len(want) { // p has nested values: measured exactly
+			t.Fatalf("measured %d bytes for %d", n, len(want))
+		}
+		sum := md5.Sum(want)
+		if wantSig := hex.EncodeToString(sum[:])[1:9]; sig != wantSig {
+			t.Fatalf("Sign %s, md5 of %q %s", sig, want, wantSig)
+		}
+		body, err := signedBody(p)
+		if wantBody := string(want[:len(want)-1]) + `,"url":"` + sig + `"}`; err != nil || string(body) != wantBody {
+			t.Fatalf("body %q, %v; want %q", body, err, wantBody)
+		}
+
+		sess := &Session{UserSN: value, APIKey: NewSecret(key)}
+		all := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
+		all.keys, all.vals = append(all.keys, p.keys...), append(all.vals, p.vals...)
+		wantBody, wantErr := signedBody(all)
+		var s bodySigner
+		got, err := s.signedBody(sess, p)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, wantBody) {
+			t.Fatalf("body after the session's prefix %q, %v; want %q, %v", got, err, wantBody, wantErr)
 		}
 	})
 }

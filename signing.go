@@ -2,13 +2,15 @@ package digelao
 
 import (
 	"crypto/md5" //nolint:gosec // the platform's anti-hijack check is md5 by definition
-	"encoding/binary"
+	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/digelao-go/digelao/internal/phpjson"
@@ -88,68 +90,127 @@ func (p *Params) index(key string) int {
 // decodes from the request, so the bytes match what the platform hashes. Like a PHP array, a
 // *Params that is empty or whose keys are "0", "1", … in order is written as a JSON list.
 func (p *Params) MarshalJSON() ([]byte, error) {
-	return appendValue(make([]byte, 0, 256), p)
+	return appendValue(make([]byte, 0, 256), p, nil)
 }
 
 // Sign returns the platform's 8-character anti-hijack value ("url") for p:
 // characters 2–9 of the lowercase hex md5 of p's PHP-style JSON encoding (REFERENCE §1.3).
 func Sign(p *Params) (string, error) {
-	var stack [512]byte
-	b, ok := appendFlat(stack[:0], p)
-	if !ok {
-		var err error
-		if b, err = appendValue(make([]byte, 0, 512), p); err != nil {
+	var buf [768]byte           // see streamAt
+	if p == nil || p.isList() { // not an object: an error, or a list, encoded whole
+		b, err := appendValue(buf[:0], p, nil)
+		if err != nil {
 			return "", err
 		}
+		return signBytes(b), nil
 	}
-	return signBytes(b), nil
+	_, sig, err := encodeSigned(buf[:0], nil, p, false)
+	if err != nil {
+		return "", err
+	}
+	return string(sig[:]), nil
 }
 
 // signBytes returns characters 2–9 of the hex md5 of b.
 func signBytes(b []byte) string {
-	sum := md5.Sum(b) //nolint:gosec // see import
-	// Characters 2–9 are the 8 hex digits after the first: the low 28 bits of the first 4 bytes
-	// and the high half of the fifth.
-	v := binary.BigEndian.Uint32(sum[:4])<<4 | uint32(sum[4]>>4)
-	var h [8]byte
-	for i := range h {
-		h[i] = phpjson.HexDigits[v>>(28-4*i)&0xf]
-	}
-	return string(h[:])
+	sig := sigOf(md5.Sum(b)) //nolint:gosec // see import
+	return string(sig[:])
 }
 
-// appendFlat encodes p when it is an object of scalars, the usual request. Unlike appendValue it
-// does not recurse, so a caller's stack buffer stays on the stack. ok is false for anything else
-// (a list, a nested value, an error); appendValue then encodes p, or reports why it cannot.
-func appendFlat(dst []byte, p *Params) (out []byte, ok bool) {
-	if p == nil || p.isList() {
-		return dst, false
+// sigOf returns characters 2–9 of the hex form of an md5 sum.
+func sigOf(sum [md5.Size]byte) (sig [sigLen]byte) {
+	var h [10]byte
+	hex.Encode(h[:], sum[:5])
+	copy(sig[:], h[1:9])
+	return sig
+}
+
+// streamAt and piece bound what waits in encodeSigned's buffer: it hashes what waits once that is
+// streamAt bytes or more, before each member and before each piece of a string, which it escapes
+// in pieces of at most piece bytes. So what waits stays under streamAt + 6×piece (every byte a
+// \u00XX escape) + 5 bytes + a key: Sign's 768 bytes hold it for keys of up to 120 bytes. A
+// longer key or a large nested value makes the buffer grow.
+const (
+	streamAt = 256
+	piece    = 64
+)
+
+// encodeSigned appends to dst the encoding of pre's common parameters (none when pre is nil) and
+// the members of p, which is an object, hashing it as it goes, and returns it with its signature.
+// With keep false only what is not hashed yet stays in dst, so that Sign's buffer never grows and
+// its only allocation is the signature; with keep true dst ends with the whole encoding.
+func encodeSigned(dst []byte, pre *commonPrefix, p *Params, keep bool) ([]byte, [sigLen]byte, error) {
+	var sig [sigLen]byte
+	h := md5.New()     //nolint:gosec // see import
+	hashed := len(dst) // dst[:hashed] is hashed
+	stream := func() {
+		if len(dst)-hashed < streamAt {
+			return
+		}
+		h.Write(dst[hashed:])
+		if keep {
+			hashed = len(dst)
+		} else {
+			dst = dst[:hashed]
+		}
 	}
 	sep := byte('{')
-	for i, k := range p.keys {
+	if pre != nil {
+		dst = append(dst, pre.json...)
+		hashed, sep = len(dst), ','
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.md5); err != nil {
+			return dst, sig, err
+		}
+	}
+	for i := range p.Len() {
+		stream()
+		k, v := p.keys[i], p.vals[i]
 		var err error
-		if dst, err = phpjson.AppendString(append(dst, sep), k); err != nil {
-			return dst, false
-		}
-		dst = append(dst, ':')
-		if s, isString := p.vals[i].(string); isString { // the usual value, without appendScalar's call
-			dst, err = phpjson.AppendString(dst, s)
-		} else if dst, ok, err = appendScalar(dst, p.vals[i]); !ok {
-			return dst, false
-		}
-		if err != nil {
-			return dst, false
+		if dst, err = appendKey(append(dst, sep), k); err != nil {
+			return dst, sig, err
 		}
 		sep = ','
+		if s, ok := v.(string); ok { // escaped in pieces, each hashed before the next
+			dst = append(dst, '"')
+			for {
+				n := cut(s, piece)
+				if dst, err = phpjson.AppendEscaped(dst, s[:n]); err != nil || n == len(s) {
+					break
+				}
+				s = s[n:]
+				stream()
+			}
+			dst = append(dst, '"')
+		} else {
+			dst, err = appendValue(dst, v, nil)
+		}
+		if err != nil {
+			return dst, sig, fmt.Errorf("%s: %w", k, err)
+		}
 	}
-	return append(dst, '}'), true
+	dst = append(dst, '}')
+	h.Write(dst[hashed:])
+	var sum [md5.Size]byte
+	return dst, sigOf([md5.Size]byte(h.Sum(sum[:0]))), nil
 }
 
-// appendKey appends the i-th member's name and colon, after a comma unless it is the first.
-func appendKey(dst []byte, i int, k string) ([]byte, error) {
-	if i > 0 {
-		dst = append(dst, ',')
+// cut returns the length of the first piece of s of at most n bytes that ends before a rune
+// starts, so that escaping s piece by piece writes what escaping it whole writes, and fails where
+// that fails. (When no rune starts in the last 4 bytes, s is not UTF-8 there: both fail.)
+func cut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
 	}
+	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return i
+		}
+	}
+	return n
+}
+
+// appendKey appends a member's name and colon.
+func appendKey(dst []byte, k string) ([]byte, error) {
 	dst, err := phpjson.AppendString(dst, k)
 	if err != nil {
 		return dst, fmt.Errorf("key %q: %w", k, err)
@@ -157,56 +218,93 @@ func appendKey(dst []byte, i int, k string) ([]byte, error) {
 	return append(dst, ':'), nil
 }
 
-func appendValue(dst []byte, v any) ([]byte, error) {
-	if dst, ok, err := appendScalar(dst, v); ok {
-		return dst, err
-	}
-	if p, ok := v.(*Params); ok {
-		return appendParams(dst, p)
-	}
-	if rb, ok := v.(rowBatch); ok { // an import's contacts (contacts.go) encode themselves
-		return rb.appendJSON(dst)
-	}
-	if n := listLen(v); n >= 0 {
-		return appendList(dst, v, n)
-	}
-	return dst, unsupported(v)
-}
-
-// appendScalar appends a string, bool or integer value; ok is false for any other type.
-func appendScalar(dst []byte, v any) (out []byte, ok bool, err error) {
-	if s, isString := v.(string); isString { // the usual value, tested first: one comparison
-		dst, err = phpjson.AppendString(dst, s)
-		return dst, true, err
-	}
+// appendValue appends v's encoding. It is the encoder's only recursive function: a buffer that
+// only it and non-recursive functions see can stay on its caller's stack. With counted not nil it
+// only measures: between elements of lists and objects it adds what dst holds to *counted and
+// empties dst, so that dst stays small; the size is *counted plus the length of the result.
+func appendValue(dst []byte, v any, counted *int) ([]byte, error) {
+	var err error
 	switch v := v.(type) {
+	case string:
+		return phpjson.AppendString(dst, v)
+	case rowBatch: // an import's contacts (contacts.go) encode, and measure, themselves
+		if counted != nil {
+			*counted += v.jsonLen()
+			return dst, nil
+		}
+		return v.appendJSON(dst)
+	case *Params:
+		if v == nil {
+			return dst, errors.New("nil *Params")
+		}
+		if v.isList() {
+			return appendValue(dst, v.vals, counted)
+		}
+		sep := byte('{')
+		for i, k := range v.keys {
+			if dst, err = appendKey(append(drop(dst, counted), sep), k); err != nil {
+				return dst, err
+			}
+			if dst, err = appendValue(dst, v.vals[i], counted); err != nil {
+				return dst, fmt.Errorf("%s: %w", k, err)
+			}
+			sep = ','
+		}
+		return append(dst, '}'), nil
 	case bool:
 		if v {
-			return append(dst, `"1"`...), true, nil
+			return append(dst, `"1"`...), nil
 		}
-		return append(dst, `"0"`...), true, nil
+		return append(dst, `"0"`...), nil
 	case int:
-		return appendInt(dst, int64(v)), true, nil
+		return appendInt(dst, int64(v)), nil
 	case int8:
-		return appendInt(dst, int64(v)), true, nil
+		return appendInt(dst, int64(v)), nil
 	case int16:
-		return appendInt(dst, int64(v)), true, nil
+		return appendInt(dst, int64(v)), nil
 	case int32:
-		return appendInt(dst, int64(v)), true, nil
+		return appendInt(dst, int64(v)), nil
 	case int64:
-		return appendInt(dst, v), true, nil
+		return appendInt(dst, v), nil
 	case uint:
-		return appendUint(dst, uint64(v)), true, nil
+		return appendUint(dst, uint64(v)), nil
 	case uint8:
-		return appendUint(dst, uint64(v)), true, nil
+		return appendUint(dst, uint64(v)), nil
 	case uint16:
-		return appendUint(dst, uint64(v)), true, nil
+		return appendUint(dst, uint64(v)), nil
 	case uint32:
-		return appendUint(dst, uint64(v)), true, nil
+		return appendUint(dst, uint64(v)), nil
 	case uint64:
-		return appendUint(dst, v), true, nil
+		return appendUint(dst, v), nil
 	}
-	return dst, false, nil
+	n := listLen(v)
+	if n < 0 {
+		return dst, unsupported(v)
+	}
+	dst = append(dst, '[')
+	for i := range n {
+		if i > 0 {
+			dst = append(drop(dst, counted), ',')
+		}
+		if l, ok := v.([]string); ok { // not through listElem, which allocates to box a string
+			dst, err = phpjson.AppendString(dst, l[i])
+		} else {
+			dst, err = appendValue(dst, listElem(v, i), counted)
+		}
+		if err != nil {
+			return dst, fmt.Errorf("[%d]: %w", i, err)
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// drop empties dst into *counted once it holds streamAt bytes, when counting.
+func drop(dst []byte, counted *int) []byte {
+	if counted == nil || len(dst) < streamAt {
+		return dst
+	}
+	*counted += len(dst)
+	return dst[:0]
 }
 
 // unsupported reports a value type Params cannot send. It names only the type: values may be secret.
@@ -248,40 +346,6 @@ func appendUint(dst []byte, n uint64) []byte {
 	return append(strconv.AppendUint(dst, n, 10), '"')
 }
 
-func appendList(dst []byte, list any, n int) ([]byte, error) {
-	dst = append(dst, '[')
-	for i := range n {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		var err error
-		if dst, err = appendValue(dst, listElem(list, i)); err != nil {
-			return dst, fmt.Errorf("[%d]: %w", i, err)
-		}
-	}
-	return append(dst, ']'), nil
-}
-
-func appendParams(dst []byte, p *Params) ([]byte, error) {
-	if p == nil {
-		return dst, fmt.Errorf("nil *Params")
-	}
-	if p.isList() {
-		return appendList(dst, p.vals, len(p.vals))
-	}
-	dst = append(dst, '{')
-	for i, k := range p.keys {
-		var err error
-		if dst, err = appendKey(dst, i, k); err != nil {
-			return dst, err
-		}
-		if dst, err = appendValue(dst, p.vals[i]); err != nil {
-			return dst, fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	return append(dst, '}'), nil
-}
-
 // isList reports whether PHP would see p as a list: no keys, or the keys "0", "1", … in order.
 func (p *Params) isList() bool {
 	for i, k := range p.keys {
@@ -295,43 +359,84 @@ func (p *Params) isList() bool {
 // signedBody returns the POST body for p: exactly the signed encoding with "url" added as the last
 // member, so the bytes on the wire are the bytes that were hashed.
 func signedBody(p *Params) ([]byte, error) {
-	if p.isList() {
+	if p == nil || p.isList() {
 		return nil, errListRequest
 	}
-	size, err := bodySize(p)
+	return bodyAfter(nil, p)
+}
+
+// bodyAfter returns the signed POST body for pre's common parameters (none when pre is nil)
+// followed by p.
+func bodyAfter(pre *commonPrefix, p *Params) ([]byte, error) {
+	size := membersSize(p) + len(`,"url":"12345678"`) // the url in place of the closing brace, and its own
+	if pre != nil {
+		size += len(pre.json)
+	}
+	b, sig, err := encodeSigned(make([]byte, 0, size), pre, p, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := appendParams(make([]byte, 0, size), p)
-	if err != nil {
-		return nil, err
-	}
-	sig := signBytes(b)
 	b = append(b[:len(b)-1], `,"url":"`...)
-	b = append(b, sig...)
+	b = append(b, sig[:]...)
 	return append(b, `"}`...), nil
 }
 
-// bodySize returns the room p's body takes: 512 bytes for a typical call and its url, or, when p
-// holds an import's contacts (a rowBatch: megabytes, which it measures itself), exactly the
-// body's length, so that the body is allocated once.
-func bodySize(p *Params) (int, error) {
-	var rest *Params // p without its rowBatch values
-	size := len(`,"url":""`) + sigLen
+// membersSize returns room for p encoded as an object (what MarshalJSON writes). When p holds a
+// nested value — an import's contacts, say — it is exact: p is measured without being kept, as
+// append would grow a large buffer a quarter at a time. Else it saves that pass and assumes that
+// strings need no escape and numbers are short, so that most calls still take one allocation.
+func membersSize(p *Params) int {
+	n := 0
 	for i := range p.Len() {
-		if rb, ok := p.vals[i].(rowBatch); ok {
-			if rest == nil {
-				rest = p.Clone()
-			}
-			rest.vals[i] = "" // encoded as ""
-			size += rb.jsonLen() - len(`""`)
+		n += len(p.keys[i]) + len(`,"":""`)
+		switch v := p.vals[i].(type) {
+		case string:
+			n += len(v)
+		case *Params, []string, []*Params, []any, rowBatch:
+			var buf [512]byte
+			counted := 0
+			b, _ := appendValue(buf[:0], p, &counted) // an error is encodeSigned's to report
+			return counted + len(b)
+		default:
+			n += 20
 		}
 	}
-	if rest == nil {
-		return 512, nil
+	return n + len("}") // each member counted its separator: the first, the opening brace
+}
+
+// commonPrefix opens every POST body of one session: the encoding of its user_sn and api_key
+// (`{"user_sn":…,"api_key":…`), with md5's state after those bytes.
+type commonPrefix struct {
+	userSN, apiKey string
+	json, md5      []byte
+}
+
+// bodySigner signs a client's POST bodies. It keeps the commonPrefix of the latest session, so
+// that its bytes are encoded and hashed once per session. It is safe for concurrent use.
+type bodySigner struct{ latest atomic.Pointer[commonPrefix] }
+
+// signedBody returns the POST body for sess's user_sn and api_key followed by p, or for p alone
+// when sess is nil.
+func (s *bodySigner) signedBody(sess *Session, p *Params) ([]byte, error) {
+	if sess == nil {
+		return signedBody(p)
 	}
-	b, err := appendParams(nil, rest)
-	return size + len(b), err
+	pre := s.latest.Load()
+	if pre == nil || pre.userSN != sess.UserSN || pre.apiKey != sess.APIKey.Value() {
+		b, err := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value()).MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		h := md5.New() //nolint:gosec // see import
+		h.Write(b[:len(b)-1])
+		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		pre = &commonPrefix{userSN: sess.UserSN, apiKey: sess.APIKey.Value(), json: b[:len(b)-1], md5: state}
+		s.latest.Store(pre)
+	}
+	return bodyAfter(pre, p)
 }
 
 // signedQuery returns the GET query for p in exactly p's order with "url" last, percent-encoded so
@@ -427,11 +532,13 @@ func scalarString(v any) (string, error) {
 			return "1", nil
 		}
 		return "0", nil
-	}
-	b, ok, err := appendScalar(nil, v)
-	if !ok {
+	case *Params, rowBatch:
 		return "", unsupported(v)
 	}
+	if listLen(v) >= 0 {
+		return "", unsupported(v)
+	}
+	b, err := appendValue(nil, v, nil)
 	if err != nil {
 		return "", err
 	}

@@ -2,14 +2,22 @@ package digelao
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // vector is one line of testdata/signing-vectors.jsonl, produced by PHP 8.2's json_encode and md5.
@@ -158,6 +166,149 @@ func TestSignedBodyIsSignedBytesPlusURL(t *testing.T) {
 	}
 }
 
+// TestSignAllocatesOnlyItsResult: Sign hashes as it encodes, in a buffer on the stack, so that its
+// only allocation is the 8-character result at any size of flat parameters.
+func TestSignAllocatesOnlyItsResult(t *testing.T) {
+	for name, p := range map[string]*Params{
+		"1 param":                   signParams(1),
+		"60 params":                 signParams(60),
+		"10,000 Chinese characters": NewParams().Set("remark", chineseText(10000)),
+		"long escapes":              NewParams().Set("a", strings.Repeat("\x01/\"", 5000)),
+	} {
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := Sign(p); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, 1.0, allocs, name)
+	}
+}
+
+// TestSignLongStrings puts characters of every UTF-8 length, escapes and broken sequences at every
+// offset around the places where Sign cuts a long string: Sign must hash exactly the bytes that
+// MarshalJSON writes, and fail where it fails.
+func TestSignLongStrings(t *testing.T) {
+	t.Parallel()
+	for _, unit := range []string{"a", "/", "\n", "\x01", "é", "测", "😀", "\x80", "\xe6\xb5", "\xf0\x9f\x98", "\xed\xa0\x80"} {
+		for lead := range 2*utf8.UTFMax + 1 {
+			for _, n := range []int{piece - 1, piece, piece + 1, 3*piece + 1} {
+				s := strings.Repeat("x", lead) + strings.Repeat(unit, n/len(unit)+1)
+				checkSign(t, NewParams().Set("k", s).Set("tail", "/"+s))
+			}
+		}
+	}
+}
+
+// checkSign checks Sign against md5 of MarshalJSON, errors included.
+func checkSign(t *testing.T, p *Params) {
+	t.Helper()
+	want, wantErr := p.MarshalJSON()
+	got, err := Sign(p)
+	if wantErr != nil {
+		require.Error(t, err, "MarshalJSON failed with %v", wantErr)
+		return
+	}
+	require.NoError(t, err)
+	sum := md5.Sum(want)
+	require.Equal(t, hex.EncodeToString(sum[:])[1:9], got, "%q", want)
+}
+
+// TestSignedBodyTakesOneAllocation: a POST body is allocated once, at its size. Append would grow
+// a body of many contacts a quarter at a time, allocating about five times its size.
+func TestSignedBodyTakesOneAllocation(t *testing.T) {
+	rows := make([]*Params, 2000)
+	for i := range rows {
+		rows[i] = NewParams().Set("姓名", "张三").Set("电话", "1380013"+strconv.Itoa(1000+i)).Set("备注", "VIP/老客户")
+	}
+	sess := &Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}
+	var s bodySigner
+	for name, call := range map[string]*Params{
+		"a typical call": signParams(10),
+		"contacts": NewParams().Set("source", "回访任务").Set("client_info_json", NewParams().Set("data", rows)).
+			Set("ids", []string{"1", "2"}),
+	} {
+		body, err := s.signedBody(sess, call)
+		require.NoError(t, err)
+		assert.Equal(t, 1.0, testing.AllocsPerRun(10, func() { _, _ = s.signedBody(sess, call) }), name)
+		assert.LessOrEqual(t, cap(body), len(body)+len(body)/8+64, name)
+	}
+}
+
+// TestMembersSizeIsExactForNestedValues: the room measured for a body with nested values is its
+// size to the byte, also when the measuring empties its buffer many times.
+func TestMembersSizeIsExactForNestedValues(t *testing.T) {
+	t.Parallel()
+	rows := make([]any, 300)
+	for i := range rows {
+		rows[i] = NewParams().Set("name", chineseText(i%7)).Set("n", i).Set("tags", []string{"a/b", strings.Repeat("é", i)})
+	}
+	for _, p := range []*Params{
+		NewParams().Set("list", []string{}),
+		NewParams().Set("obj", NewParams().Set("k", "v")).Set("s", "x"),
+		NewParams().Set("a", "1").Set("rows", rows).Set("z", true),
+	} {
+		b, err := p.MarshalJSON()
+		require.NoError(t, err)
+		assert.Equal(t, len(b), membersSize(p))
+	}
+}
+
+// TestBodySignerFollowsTheSession: a body signed after the cached prefix of a session is the body
+// signed whole, also when sessions change, and the prefix is computed once per session.
+func TestBodySignerFollowsTheSession(t *testing.T) {
+	t.Parallel()
+	a := &Session{UserSN: "SYSUSER|a", APIKey: NewSecret("key-a")}
+	b := &Session{UserSN: "SYSUSER|a", APIKey: NewSecret("key-b")}
+	call := NewParams().Set("name", "张三/李四").Set("n", 3)
+	var s bodySigner
+	for _, sess := range []*Session{a, a, b, a} {
+		got, err := s.signedBody(sess, call)
+		require.NoError(t, err)
+		assert.Equal(t, string(plainBody(t, sess, call)), string(got))
+	}
+	pre := s.latest.Load()
+	_, err := s.signedBody(a, call)
+	require.NoError(t, err)
+	assert.Same(t, pre, s.latest.Load(), "the prefix of an unchanged session is reused")
+
+	_, err = s.signedBody(&Session{UserSN: "bad\xff", APIKey: NewSecret("k")}, call)
+	assert.ErrorIs(t, err, phpjson.ErrInvalidUTF8)
+}
+
+// TestBodySignerConcurrent signs with two sessions from many goroutines (run with -race).
+func TestBodySignerConcurrent(t *testing.T) {
+	t.Parallel()
+	sessions := []*Session{{UserSN: "u1", APIKey: NewSecret("k1")}, {UserSN: "u2", APIKey: NewSecret("k2")}}
+	call := NewParams().Set("remark", chineseText(100))
+	want := [][]byte{plainBody(t, sessions[0], call), plainBody(t, sessions[1], call)}
+	var s bodySigner
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (g + i) % 2
+				got, err := s.signedBody(sessions[k], call)
+				if err != nil || !bytes.Equal(got, want[k]) {
+					t.Errorf("session %d: %q, %v", k, got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// plainBody is the POST body of call for sess signed without a cached prefix, as Client.send
+// built it before.
+func plainBody(t *testing.T, sess *Session, call *Params) []byte {
+	t.Helper()
+	all := NewParams().Set("user_sn", sess.UserSN).Set("api_key", sess.APIKey.Value())
+	all.keys, all.vals = append(all.keys, call.keys...), append(all.vals, call.vals...)
+	body, err := signedBody(all)
+	require.NoError(t, err)
+	return body
+}
+
 func TestSignedQuery(t *testing.T) {
 	t.Parallel()
 	p := NewParams().Set("user_sn", "SYSUSER|abc").Set("api_key", "k+y").
@@ -194,4 +345,13 @@ func TestSignedQueryRejects(t *testing.T) {
 	many.Set("user_sn", "x").Set("list", list)
 	_, err := signedQuery(many)
 	assert.ErrorContains(t, err, "max_input_vars")
+}
+
+// chineseText returns n different CJK characters.
+func chineseText(n int) string {
+	r := make([]rune, n)
+	for i := range r {
+		r[i] = rune(0x4e00 + i*7%0x5000)
+	}
+	return string(r)
 }

@@ -12,54 +12,33 @@ import (
 // ErrInvalidUTF8 is returned for a string that is not valid UTF-8; PHP's json_encode fails on it too.
 var ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
 
-// HexDigits are the lowercase hex digits PHP writes in \uXXXX escapes and md5 sums.
-const HexDigits = "0123456789abcdef"
+// hexDigits are the lowercase hex digits PHP writes in \uXXXX escapes.
+const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a quoted JSON string to dst.
 func AppendString(dst []byte, s string) ([]byte, error) {
-	dst = append(dst, '"')
-	// Find how much of s needs no escape, 8 bytes at a time (4 below 8 bytes), the last word
-	// overlapping the one before so that no byte is looked at alone unless s is under 4 bytes.
-	n, i := len(s), 0 // s[:i] needs no escape
-	switch {
-	case n >= 8:
-		for i+8 <= n && special(load8(s[i:i+8])) == 0 {
-			i += 8
-		}
-		if i < n && i+8 > n && special(load8(s[n-8:n])) == 0 {
-			i = n
-		}
-	case n >= 4:
-		if special(load4(s[:4])|load4(s[n-4:n])<<32) == 0 {
-			i = n
-		}
-	default:
-		for i < n && escapes[s[i]] == 0 {
-			i++
-		}
-	}
-	if i < n {
-		var err error
-		if dst, err = appendEscaped(append(dst, s[:i]...), s[i:]); err != nil {
-			return dst, err
-		}
-	} else {
-		dst = append(dst, s...)
-	}
-	return append(dst, '"'), nil
+	dst, err := AppendEscaped(append(dst, '"'), s)
+	return append(dst, '"'), err
 }
 
-// appendEscaped appends s escaped, without quotes.
-func appendEscaped(dst []byte, s string) ([]byte, error) {
+// AppendEscaped appends s escaped, without quotes. Escaping the pieces of s one by one, each cut
+// before a rune starts, writes what escaping s whole writes.
+func AppendEscaped(dst []byte, s string) ([]byte, error) {
 	start := 0 // s[start:i] is plain ASCII still to copy
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) {
+		switch {
+		case i+8 <= len(s): // 8 bytes at once
 			m := special(load8(s[i : i+8]))
 			if m == 0 {
 				i += 8
 				continue
 			}
 			i += bits.TrailingZeros64(m) / 8 // the first byte to escape
+		case i == 0 && len(s) >= 4: // 4 to 7 bytes: two overlapping 4-byte words
+			if special(load4(s[:4])|load4(s[len(s)-4:])<<32) == 0 {
+				i = len(s)
+				continue
+			}
 		}
 		b := s[i]
 		esc := escapes[b]
@@ -67,31 +46,25 @@ func appendEscaped(dst []byte, s string) ([]byte, error) {
 			i++
 			continue
 		}
-		if start < i {
-			dst = append(dst, s[start:i]...)
-		}
-		switch {
-		case esc == 'u':
-			dst = append(dst, '\\', 'u', '0', '0', HexDigits[b>>4], HexDigits[b&0xf])
+		dst = append(dst, s[start:i]...)
+		switch esc {
+		case 'u':
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
-		case esc != nonASCII:
-			dst = append(dst, '\\', esc)
-			i++
-		case b >= 0xe0 && b < 0xf0 && i+2 < len(s): // 3 bytes: U+0800–U+FFFF, most CJK text
-			c1, c2 := s[i+1], s[i+2]
-			lo, hi := byte(0x80), byte(0xbf)
-			switch b {
-			case 0xe0:
-				lo = 0xa0 // shorter forms are overlong
-			case 0xed:
-				hi = 0x9f // U+D800–U+DFFF are surrogates
+		case nonASCII:
+			// Runs of 3-byte characters (U+0800–U+FFFF but the surrogates: most Chinese text) are
+			// decoded here; anything else as unicode/utf8 decodes it.
+			for i+2 < len(s) && s[i]&0xf0 == 0xe0 && s[i+1]&0xc0 == 0x80 && s[i+2]&0xc0 == 0x80 {
+				r := rune(s[i]&0x0f)<<12 | rune(s[i+1]&0x3f)<<6 | rune(s[i+2]&0x3f)
+				if r < 0x800 || r >= 0xd800 && r < 0xe000 {
+					return dst, ErrInvalidUTF8
+				}
+				dst = appendU(dst, r)
+				i += 3
 			}
-			if c1 < lo || c1 > hi || c2&0xc0 != 0x80 {
-				return dst, ErrInvalidUTF8
+			if i == len(s) || s[i] < utf8.RuneSelf {
+				break
 			}
-			dst = appendU(dst, rune(b&0x0f)<<12|rune(c1&0x3f)<<6|rune(c2&0x3f))
-			i += 3
-		default:
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				return dst, ErrInvalidUTF8
@@ -104,6 +77,9 @@ func appendEscaped(dst []byte, s string) ([]byte, error) {
 				dst = appendU(dst, r)
 			}
 			i += size
+		default:
+			dst = append(dst, '\\', esc)
+			i++
 		}
 		start = i
 	}
@@ -142,7 +118,7 @@ const (
 )
 
 func appendU(dst []byte, r rune) []byte {
-	return append(dst, '\\', 'u', HexDigits[r>>12&0xf], HexDigits[r>>8&0xf], HexDigits[r>>4&0xf], HexDigits[r&0xf])
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
 // nonASCII marks the bytes of multi-byte UTF-8 sequences in escapes.

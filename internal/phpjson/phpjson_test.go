@@ -66,6 +66,31 @@ func TestAppendStringThreeByteSequences(t *testing.T) {
 	}
 }
 
+// FuzzAppendString pins AppendString, which skips plain text 8 or 4 bytes at a time and decodes
+// runs of 3-byte characters itself, to the plain rune-by-rune reference; and escaping s in two
+// pieces cut before a rune starts must write what escaping it whole writes.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "abc", "abcdefgh/", "a/b", "测试测试", "😀", "\x00\x1f\x7f", `"\`, "<>&'",
+		"\xff", "ok\xe6\xb5", "\xed\xa0\x80", "\xe0\x80\x80", "\u2028\uffff", "long plain ascii text 0123456789"} {
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, s string, at int) {
+		checkAppendString(t, s)
+		if at < 0 || at > len(s) || at < len(s) && !utf8.RuneStart(s[at]) {
+			return
+		}
+		whole, errWhole := AppendEscaped(nil, s)
+		first, err1 := AppendEscaped(nil, s[:at])
+		both, err2 := AppendEscaped(first, s[at:])
+		if (errWhole != nil) != (err1 != nil || err2 != nil) {
+			t.Fatalf("%q cut at %d: error %v whole, %v and %v in pieces", s, at, errWhole, err1, err2)
+		}
+		if errWhole == nil && string(both) != string(whole) {
+			t.Fatalf("%q cut at %d: %q in pieces, %q whole", s, at, both, whole)
+		}
+	})
+}
+
 func checkAppendString(t *testing.T, in string) {
 	t.Helper()
 	got, err := AppendString(nil, in)
