@@ -143,11 +143,13 @@ func encodeSigned(dst []byte, pre *commonPrefix, p *Params, keep bool) ([]byte, 
 	var sig [sigLen]byte
 	h := md5.New()     //nolint:gosec // see import
 	hashed := len(dst) // dst[:hashed] is hashed
+	begun := false     // whether h holds anything: when not, md5.Sum hashes the whole at once
 	stream := func() {
 		if len(dst)-hashed < streamAt {
 			return
 		}
 		h.Write(dst[hashed:])
+		begun = true
 		if keep {
 			hashed = len(dst)
 		} else {
@@ -157,7 +159,7 @@ func encodeSigned(dst []byte, pre *commonPrefix, p *Params, keep bool) ([]byte, 
 	sep := byte('{')
 	if pre != nil {
 		dst = append(dst, pre.json...)
-		hashed, sep = len(dst), ','
+		hashed, sep, begun = len(dst), ',', true
 		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.md5); err != nil {
 			return dst, sig, err
 		}
@@ -189,6 +191,9 @@ func encodeSigned(dst []byte, pre *commonPrefix, p *Params, keep bool) ([]byte, 
 		}
 	}
 	dst = append(dst, '}')
+	if !begun {
+		return dst, sigOf(md5.Sum(dst[hashed:])), nil //nolint:gosec // see import
+	}
 	h.Write(dst[hashed:])
 	var sum [md5.Size]byte
 	return dst, sigOf([md5.Size]byte(h.Sum(sum[:0]))), nil
