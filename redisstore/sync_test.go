@@ -64,22 +64,9 @@ func TestLeaseIsExclusiveAndExtendedByItsOwner(t *testing.T) {
 func TestLeaseConcurrentHasOneWinner(t *testing.T) {
 	t.Parallel()
 	stores := sharedStores(t, 4)
-	var winners atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range 200 {
-		wg.Go(func() {
-			<-start
-			ok, err := stores[i%len(stores)].Lease(t.Context(), syncName, fmt.Sprint("owner-", i), time.Minute)
-			assert.NoError(t, err)
-			if ok {
-				winners.Add(1)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	assert.EqualValues(t, 1, winners.Load())
+	assertOneWinner(t, func(i int) (bool, error) {
+		return stores[i%len(stores)].Lease(t.Context(), syncName, fmt.Sprint("owner-", i), time.Minute)
+	})
 }
 
 func TestLeaseLapsesAndOnlyItsOwnerGivesItUp(t *testing.T) {
