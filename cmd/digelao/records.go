@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,33 +176,14 @@ them. Progress goes to stderr; a failed download leaves no file behind.`,
 	return cmd
 }
 
-// downloadFile runs fetch into a temporary file next to name, also counting into p, and renames
-// it into place with mode 0644, so that a failed download leaves no partial file behind.
-func downloadFile(name string, p io.Writer, fetch func(io.Writer) (int64, error)) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.part")
-	if err != nil {
-		return 0, &fileError{flag: "--output", err: err}
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; cleanup otherwise
-	n, err := fetch(io.MultiWriter(tmp, p))
-	if err != nil {
-		_ = tmp.Close()
-		return n, err
-	}
-	err = tmp.Chmod(0o644)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		return n, &fileError{flag: "--output", err: err}
-	}
-	return n, nil
+// downloadFile runs fetch into name, also counting into p, with mode 0644; a failed download
+// leaves no partial file behind (see replaceFile).
+func downloadFile(name string, p io.Writer, fetch func(io.Writer) (int64, error)) (n int64, err error) {
+	err = replaceFile("--output", name, 0o644, func(w io.Writer) error {
+		n, err = fetch(io.MultiWriter(w, p))
+		return err
+	})
+	return n, err
 }
 
 // progress counts bytes written through it and shows the count on w while a download runs, from

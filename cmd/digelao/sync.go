@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -335,44 +334,14 @@ func (s *stateStore) SetCheckpoint(_ context.Context, _ string, t time.Time) err
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(s.path, append(b, '\n')); err != nil {
-		return &fileError{flag: "--out", err: err}
+	if err := replaceFile("--out", s.path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	}); err != nil {
+		return err
 	}
 	s.state = st
 	return nil
-}
-
-// replaceFile writes b to a temporary file beside name, syncs it, renames it to name and syncs
-// the directory: a crash leaves the old file or the new one, never a part.
-func replaceFile(name string, b []byte) error {
-	dir := filepath.Dir(name)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; cleanup otherwise
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // records counts call records in English: "1 record", "2 records".
