@@ -53,9 +53,10 @@ func fetchPage[T, R any](ctx context.Context, c *Client, ep endpoint, p *Params,
 // page comes back shorter than asked. key identifies an item, to notice a platform that ignores
 // pageIndex.
 //
-// It never ends short silently: pages that run out before the total, and a page that repeats the
-// one before, end the sequence with an error matching ErrIncomplete. Any other error, and ctx
-// ending, end it too; the error is yielded with a zero item.
+// It never ends short silently: pages that run out before the total — the latest total a page
+// gave, should a later page come without one — and a page that repeats the one before, end the
+// sequence with an error matching ErrIncomplete. Full pages past the total are read on until one
+// is short. Any other error, and ctx ending, end it too; the error is yielded with a zero item.
 func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
 	var o ListOptions
 	if first != nil {
@@ -68,6 +69,7 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 		var zero T
 		seen := o.Page * o.PerPage // what the pages before the first hold, were they full
 		var last string            // the previous page's identity
+		total, counted := 0, false // the total the latest page that gave one gave
 		for ; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
 				yield(zero, transport.ContextErr(ctx))
@@ -78,9 +80,12 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 				yield(zero, err)
 				return
 			}
+			if pg.counted { // a page without one (PHP's "data":[]) does not undo an earlier count
+				total, counted = pg.total, true
+			}
 			if len(pg.items) == 0 {
-				if pg.counted && seen < pg.total {
-					yield(zero, fmt.Errorf("digelao: %s: %w: the pages ended at %d of %d items", what, ErrIncomplete, seen, pg.total))
+				if counted && seen < total {
+					yield(zero, fmt.Errorf("digelao: %s: %w: the pages ended at %d of %d items", what, ErrIncomplete, seen, total))
 				}
 				return
 			}
@@ -96,7 +101,10 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 				}
 			}
 			seen += len(pg.items)
-			if pg.counted && seen >= pg.total || !pg.counted && len(pg.items) < o.PerPage {
+			// A full page beyond the total says the total is low (capped, or counted apart from
+			// the list): read on until a page is short.
+			full := len(pg.items) >= o.PerPage
+			if counted && seen >= total && (seen == total || !full) || !counted && !full {
 				return
 			}
 		}

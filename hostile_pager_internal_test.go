@@ -1,0 +1,77 @@
+package digelao
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A page without a total (PHP's "data":[] for an empty result, a busy platform's empty list) after
+// pages that gave one is not the end of the list: the earlier total still says how many there are.
+func TestPagesThatDropTheirTotalAreIncomplete(t *testing.T) {
+	t.Parallel()
+	total := 5
+	for name, later := range map[string]page[int]{
+		"empty page without a total": {},
+		"short page without a total": {items: []int{3}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fetch := func(_ context.Context, lo *ListOptions) (page[int], error) {
+				if lo.Page == 0 {
+					return page[int]{items: []int{1, 2}, total: total, counted: true}, nil
+				}
+				return later, nil
+			}
+			var got []int
+			var err error
+			for v, e := range pageAll(context.Background(), "ints", &ListOptions{PerPage: 2}, fetch, func(i int) string { return fmt.Sprint(i) }) {
+				if e != nil {
+					err = e
+					break
+				}
+				got = append(got, v)
+			}
+			require.ErrorIs(t, err, ErrIncomplete, "got %v of %d and no error", got, total)
+		})
+	}
+}
+
+// A total that lies low — the items on the pages already outnumber it, and the last page was full
+// — does not end the list: the pages go on until one is short.
+func TestPagesBeyondALowTotalAreRead(t *testing.T) {
+	t.Parallel()
+	items := []int{1, 2, 3, 4, 5, 6, 7}
+	fetch := func(_ context.Context, lo *ListOptions) (page[int], error) {
+		from := min(lo.Page*lo.PerPage, len(items))
+		to := min(from+lo.PerPage, len(items))
+		return page[int]{items: items[from:to], total: 5, counted: true}, nil // capped, or counted wrong
+	}
+	var got []int
+	for v, err := range pageAll(context.Background(), "ints", &ListOptions{PerPage: 3}, fetch, func(i int) string { return fmt.Sprint(i) }) {
+		require.NoError(t, err)
+		got = append(got, v)
+	}
+	assert.Equal(t, items, got)
+}
+
+// A total capped at a multiple of the page size (10,000 rows with pages of 500) cannot be told
+// from a true one without asking for one page more.
+func TestPagesBeyondACappedTotalAreRead(t *testing.T) {
+	t.Skip("defect: a total that lies low at a multiple of the page size ends All (and a sweep) silently; " +
+		"telling it needs one request more whenever the last page is full")
+	items := []int{1, 2, 3, 4, 5, 6, 7}
+	fetch := func(_ context.Context, lo *ListOptions) (page[int], error) {
+		from := min(lo.Page*lo.PerPage, len(items))
+		to := min(from+lo.PerPage, len(items))
+		return page[int]{items: items[from:to], total: 6, counted: true}, nil
+	}
+	var got []int
+	for v, err := range pageAll(context.Background(), "ints", &ListOptions{PerPage: 3}, fetch, func(i int) string { return fmt.Sprint(i) }) {
+		require.NoError(t, err)
+		got = append(got, v)
+	}
+	assert.Equal(t, items, got)
+}
