@@ -39,7 +39,8 @@ import (
 // Records are delivered once, final: the platform creates a call's record when the call ends
 // (created_at equals disconnected_at in every sample [inferred]) and pushes it about a minute after
 // hang-up, so a push is final by definition. A listed record without disconnected_at is not final:
-// a sweep skips it and holds its checkpoint back, so that a later sweep delivers it once it is.
+// a sweep skips it and holds its checkpoint back, so that a later sweep delivers it once it is —
+// for a day at most, after which a warning names it and the checkpoint moves on.
 // Changes made to a record after it was delivered (a person grading the call later) are not
 // delivered again.
 //
@@ -292,8 +293,9 @@ type SweepStats struct {
 	// stores none.
 	Checkpoint time.Time
 	// HeldAt is the creation time of the earliest record the sweep left for a later one (not
-	// final, or being delivered elsewhere); zero when there was none. Run stores no checkpoint
-	// past it.
+	// final, or being delivered elsewhere; the sweep's From for one without a creation time or
+	// listed outside the window); zero when there was none. Run stores no checkpoint past it. A
+	// record left so for longer than a day is logged and no longer held.
 	HeldAt time.Time
 }
 
@@ -431,7 +433,7 @@ func (rs *RecordSync) sweepRecord(ctx context.Context, r *CallRecord, st *SweepS
 	if r.DisconnectedAt.IsZero() {
 		st.NotFinal++
 		rs.stats.notFinal.Add(1)
-		st.hold(r)
+		rs.hold(ctx, st, r)
 		return nil
 	}
 	out, err := rs.deliver(ctx, r)
@@ -442,7 +444,7 @@ func (rs *RecordSync) sweepRecord(ctx context.Context, r *CallRecord, st *SweepS
 		st.Duplicates++
 	case out == inProgress:
 		st.Pending++
-		st.hold(r)
+		rs.hold(ctx, st, r)
 	default:
 		st.GapsFilled++
 		rs.stats.filled.Add(1)
@@ -450,11 +452,19 @@ func (rs *RecordSync) sweepRecord(ctx context.Context, r *CallRecord, st *SweepS
 	return nil
 }
 
-// hold notes a record a later sweep must see again.
-func (st *SweepStats) hold(r *CallRecord) {
+// hold notes a record a later sweep must see again, at its creation time — or at the sweep's
+// start when it has none or was listed outside the sweep's window, since the platform may list it
+// there again only. A record older than maxHold is not waited for any longer: it is logged, and
+// holds nothing back.
+func (rs *RecordSync) hold(ctx context.Context, st *SweepStats, r *CallRecord) {
 	at := r.CreatedAt
-	if at.IsZero() || at.Before(st.From) {
+	if at.IsZero() || at.Before(st.From) || at.After(st.To) {
 		at = st.From
+	}
+	if rs.cfg.now().Sub(at) >= maxHold {
+		rs.cfg.log.WarnContext(ctx, "digelao sync: a record not final, or being delivered elsewhere, for longer than the hold; no longer waited for, and not delivered",
+			"sn", r.SN, "id", r.ID, "created_at", platformTime(r.CreatedAt), "hold", maxHold)
+		return
 	}
 	if st.HeldAt.IsZero() || at.Before(st.HeldAt) {
 		st.HeldAt = at
@@ -524,7 +534,7 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 		return st, true, err
 	}
 	next := to
-	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) && now.Sub(st.HeldAt) < maxHold {
+	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) {
 		next = st.HeldAt.Add(-time.Second)
 	}
 	// Only the holder of the lease moves the checkpoint: renew it once more first.

@@ -1,0 +1,121 @@
+package digelao
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/flex"
+)
+
+// crmRequest is what a crmList responder was asked.
+type crmRequest struct {
+	From, To time.Time // zero when not sent
+}
+
+// readCRMRequest reads a crmList request; it runs in the transport's goroutine, so it reports
+// what it cannot read as a zero request rather than failing the test there.
+func readCRMRequest(r *http.Request) crmRequest {
+	var p struct {
+		From string `json:"start_create_at"`
+		To   string `json:"end_create_at"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &p)
+	var q crmRequest
+	q.From, _ = flex.ParseTime(p.From)
+	q.To, _ = flex.ParseTime(p.To)
+	return q
+}
+
+// crmRow is a 6.1 row; ended zero leaves disconnected_at empty (a call not over yet).
+func crmRow(id int, created, ended time.Time) string {
+	end := ""
+	if !ended.IsZero() {
+		end = platformTime(ended)
+	}
+	return fmt.Sprintf(`{"id":%d,"sn":"account|%d","created_at":%q,"disconnected_at":%q}`, id, id, platformTime(created), end)
+}
+
+func crmReply(total int, rows []string) *http.Response {
+	return httpmock.NewStringResponse(200, fmt.Sprintf(`{"code":0,"data":{"total":%d,"list":[%s]}}`, total, strings.Join(rows, ",")))
+}
+
+// A record the platform lists in a window, though its created_at lies after the window's end (the
+// platform filters by another time, or its clocks disagree), and that is not final yet: the next
+// sweep must list that window again, so the checkpoint must not pass the window's start.
+func TestSyncHoldsARecordListedOutsideItsWindow(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		return crmReply(1, []string{crmRow(1, now.Add(time.Hour), time.Time{})}), nil
+	})
+	store := NewMemorySyncStore(10)
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithSyncStore(store),
+		WithSweepLag(0), WithSweepOverlap(0), WithSweepLookBack(time.Hour), WithSyncClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(context.Background())
+	require.NoError(t, err)
+	mark, err := store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	assert.False(t, mark.After(now.Add(-time.Hour)),
+		"checkpoint %s passed the window [%s, %s] in which a record not final was listed", mark, now.Add(-time.Hour), now)
+}
+
+// A record that stays not final past the hold's bound falls behind the checkpoint undelivered:
+// that must at least be said, once per record, not left to a counter that every sweep adds to.
+func TestSyncSaysWhenItGivesUpOnARecord(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	created := now.Add(-maxHold - time.Hour)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		return crmReply(1, []string{crmRow(7, created, time.Time{})}), nil
+	})
+	var logs bytes.Buffer
+	store := NewMemorySyncStore(10)
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithSyncStore(store),
+		WithSyncClock(func() time.Time { return now }), WithSweepLookBack(2*maxHold),
+		WithSyncLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(context.Background())
+	require.NoError(t, err)
+	mark, err := store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	require.True(t, mark.After(created), "past the bound, the checkpoint moves on")
+	assert.Contains(t, logs.String(), "level=WARN", "a record left behind undelivered is logged")
+	assert.Contains(t, logs.String(), "account|7", "naming it")
+}
+
+// One record that stays not final past the hold's bound must not take the others with it: a
+// record not final for an hour, listed in the same sweep, is still waited for.
+func TestSyncAStaleRecordDoesNotDropTheOtherHolds(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	recent := now.Add(-time.Hour)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		return crmReply(2, []string{crmRow(2, recent, time.Time{}), crmRow(1, now.Add(-maxHold-time.Hour), time.Time{})}), nil
+	})
+	store := NewMemorySyncStore(10)
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithSyncStore(store),
+		WithSyncClock(func() time.Time { return now }), WithSweepLookBack(2*maxHold))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(context.Background())
+	require.NoError(t, err)
+	mark, err := store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	assert.True(t, mark.Before(recent), "checkpoint %s passed a record not final for an hour (%s)", mark, recent)
+}
