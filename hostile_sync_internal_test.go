@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,6 +76,45 @@ func TestSyncHoldsARecordListedOutsideItsWindow(t *testing.T) {
 		"checkpoint %s passed the window [%s, %s] in which a record not final was listed", mark, now.Add(-time.Hour), now)
 }
 
+// A checkpoint in the future — stored while the clock ran ahead, or by a replica whose clock does —
+// must not stop the sweeps until the clock catches up: the records created meanwhile would be
+// swept by no one.
+func TestSyncCheckpointInTheFuture(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	var asked []crmRequest
+	var mu sync.Mutex
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(r *http.Request) (*http.Response, error) {
+		q := readCRMRequest(r)
+		mu.Lock()
+		asked = append(asked, q)
+		mu.Unlock()
+		return crmReply(1, []string{crmRow(1, now.Add(-20*time.Minute), now.Add(-20*time.Minute))}), nil
+	})
+	var logs bytes.Buffer
+	store := NewMemorySyncStore(10)
+	require.NoError(t, store.SetCheckpoint(context.Background(), "sync:x", time.Time{}))
+	var got atomic.Int64
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { got.Add(1); return nil }, WithSyncStore(store),
+		WithSyncClock(func() time.Time { return now }), WithSyncLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.NoError(t, err)
+	future := now.Add(365 * 24 * time.Hour)
+	require.NoError(t, store.SetCheckpoint(context.Background(), rs.name, future))
+
+	_, err = rs.SweepOnce(context.Background())
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, asked, "no sweep while the checkpoint is in the future")
+	assert.False(t, asked[0].From.After(now.Add(-DefaultSweepLag-DefaultSweepOverlap)), "swept from %s", asked[0].From)
+	assert.EqualValues(t, 1, got.Load(), "the record of 20 minutes ago is delivered")
+	mark, err := store.Checkpoint(context.Background(), rs.name)
+	require.NoError(t, err)
+	assert.False(t, mark.After(now), "checkpoint %s repaired", mark)
+	assert.Contains(t, logs.String(), "checkpoint", "the repair is logged")
+}
+
 // A record that stays not final past the hold's bound falls behind the checkpoint undelivered:
 // that must at least be said, once per record, not left to a counter that every sweep adds to.
 func TestSyncSaysWhenItGivesUpOnARecord(t *testing.T) {
@@ -97,6 +138,26 @@ func TestSyncSaysWhenItGivesUpOnARecord(t *testing.T) {
 	require.True(t, mark.After(created), "past the bound, the checkpoint moves on")
 	assert.Contains(t, logs.String(), "level=WARN", "a record left behind undelivered is logged")
 	assert.Contains(t, logs.String(), "account|7", "naming it")
+}
+
+// A platform that ignores the creation-time filter answers every window with the whole account:
+// splitting it must stop soon, with an error, rather than halve down to single seconds and page
+// the whole account in each.
+func TestSyncPlatformIgnoringTheTimeFilter(t *testing.T) {
+	t.Skip("defect: a platform that ignores start_create_at/end_create_at makes a sweep split down to " +
+		"one-second windows, each paging every record (about 2×seconds requests); needs a consistency check of the halves")
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	var calls atomic.Int64
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		calls.Add(1)
+		return crmReply(3, []string{crmRow(1, now, now), crmRow(2, now, now), crmRow(3, now, now)}), nil
+	})
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithWindowLimit(2))
+	require.NoError(t, err)
+	_, err = rs.Sweep(context.Background(), now.Add(-time.Hour), now)
+	require.Error(t, err)
+	assert.Less(t, calls.Load(), int64(50))
 }
 
 // One record that stays not final past the hold's bound must not take the others with it: a

@@ -522,11 +522,19 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 	if err != nil {
 		return st, true, fmt.Errorf("digelao: sync store checkpoint: %w", err)
 	}
-	if mark.IsZero() {
+	to := now.Add(-rs.cfg.lag)
+	switch {
+	case mark.IsZero():
 		mark = now.Add(-rs.cfg.lookBack)
+	case mark.After(now):
+		// Stored while a clock ran ahead (this one, or another replica's): waiting for the clock
+		// to catch up would leave every record created meanwhile unswept.
+		rs.cfg.log.WarnContext(ctx, "digelao sync: the stored checkpoint is in the future (a clock ran ahead); sweeping from now less the lag",
+			"checkpoint", platformTime(mark), "now", platformTime(now))
+		mark = to
 	}
-	from, to := mark.Add(-rs.cfg.overlap), now.Add(-rs.cfg.lag)
-	if !to.After(from) {
+	from := mark.Add(-rs.cfg.overlap)
+	if to.Before(from) {
 		st.Checkpoint = mark
 		return st, true, nil
 	}
