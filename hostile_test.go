@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -408,6 +409,27 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 	err = c.Do(context.Background(), "POST", "/api/x", nil, &out)
 	require.ErrorIs(t, err, ErrBadReply, "a decode error quoting the reply")
 	assert.NotContains(t, err.Error(), old)
+}
+
+// An error page that echoes the login's body HTML-escaped, as a PHP debug page does, still shows
+// no part of the password.
+func TestHTMLEchoedPasswordIsRedacted(t *testing.T) {
+	t.Parallel()
+	const pw = `Tr0ub4dor&3<x>"y'z`
+	mt := httpmock.NewMockTransport()
+	var logs bytes.Buffer
+	c, err := New(testBase, WithPassword("demo_user", pw), WithTransport(mt),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	require.NoError(t, err)
+	mt.RegisterResponder("POST", testBase+"/api/login", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		return httpmock.NewStringResponse(500, "<html><body>Whoops! request: "+html.EscapeString(string(b))+"</body></html>"), nil
+	})
+	_, err = c.Login(context.Background())
+	require.Error(t, err)
+	for _, text := range []string{err.Error(), logs.String()} {
+		assert.NotContains(t, text, "Tr0ub4dor")
+	}
 }
 
 func TestPrintersNeverReachASecret(t *testing.T) {

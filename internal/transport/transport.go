@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -282,16 +283,25 @@ func Redact(err error, secrets []string) error {
 }
 
 // RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the
-// secret as it is, as PHP's json_encode writes it in a body ("a/b" as "a\/b") and as it is
+// secret as it is, as PHP's json_encode writes it in a body ("a/b" as "a\/b"), either of those
+// HTML-escaped as an error page echoes a request (Go's "&#34;" or PHP's "&quot;"), and as it is
 // percent-encoded in a query. It runs only on the way to an error or a log line, never per request.
 func RedactString(s string, secrets []string) string {
+	phpHTML := strings.NewReplacer("&", "&amp;", `"`, "&quot;", "'", "&#039;", "<", "&lt;", ">", "&gt;")
 	for _, sec := range secrets {
 		if sec == "" {
 			continue
 		}
-		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		forms := []string{sec}
 		if b, err := phpjson.AppendString(nil, sec); err == nil {
-			s = strings.ReplaceAll(s, string(b[1:len(b)-1]), "[REDACTED]")
+			forms = append(forms, string(b[1:len(b)-1]))
+		}
+		for _, f := range forms {
+			s = strings.ReplaceAll(s, f, "[REDACTED]")
+			if strings.ContainsAny(f, `&<>"'`) {
+				s = strings.ReplaceAll(s, html.EscapeString(f), "[REDACTED]")
+				s = strings.ReplaceAll(s, phpHTML.Replace(f), "[REDACTED]")
+			}
 		}
 		s = strings.ReplaceAll(s, url.QueryEscape(sec), "[REDACTED]")
 		s = strings.ReplaceAll(s, url.PathEscape(sec), "[REDACTED]")

@@ -131,3 +131,19 @@ func TestRedactStringFindsEncodedSecrets(t *testing.T) {
 	}
 	assert.Equal(t, "nothing here", RedactString("nothing here", []string{secret, ""}))
 }
+
+// An error page echoes a request HTML-escaped — the body's JSON, or a form's value — as Go's
+// html.EscapeString or PHP's htmlspecialchars writes it.
+func TestRedactStringFindsHTMLEscapedSecrets(t *testing.T) {
+	secret := `a&b<c>d"e'f/g`
+	for _, text := range []string{
+		`<pre>{&#34;password&#34;:&#34;a&amp;b&lt;c&gt;d\&#34;e&#39;f\/g&#34;}</pre>`,
+		`<pre>{&quot;password&quot;:&quot;a&amp;b&lt;c&gt;d\&quot;e&#039;f\/g&quot;}</pre>`,
+		`<td>a&amp;b&lt;c&gt;d&quot;e&#039;f/g</td>`,
+		`<td>a&amp;b&lt;c&gt;d&#34;e&#39;f/g</td>`,
+	} {
+		got := RedactString(text, []string{secret})
+		assert.Contains(t, got, "[REDACTED]", text)
+		assert.NotContains(t, got, "a&amp;b", text)
+	}
+}
