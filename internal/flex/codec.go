@@ -36,8 +36,9 @@ import (
 // type with its own UnmarshalJSON (or MarshalJSON) is left to it.
 //
 // Encoding writes the fields in order with their wire names — times in China time as
-// "2006-01-02 15:04:05", "" for the zero time — and then Extra's members, by name; Raw is not
-// written. What Encode writes, Decode reads back to equal fields.
+// "2006-01-02 15:04:05" (and its fraction of a second, if any), "" for the zero time — and then
+// Extra's members, by name; Raw is not written. What Encode writes, Decode reads back to equal
+// fields.
 type Codec[T any] struct{ p *plan }
 
 // NewCodec returns the Codec of T. It panics when T is not a struct or a field cannot be handled:
@@ -551,7 +552,7 @@ func (tp *typePlan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 			return append(dst, `""`...), nil
 		}
 		dst = append(dst, '"')
-		dst = t.In(China).AppendFormat(dst, time.DateTime)
+		dst = t.In(China).AppendFormat(dst, timeLayout)
 		return append(dst, '"'), nil
 	case kRaw:
 		if v.Len() == 0 {
@@ -581,6 +582,10 @@ func (tp *typePlan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 	b, err := json.Marshal(v.Interface())
 	return append(dst, b...), err
 }
+
+// timeLayout is the platform's "Y-m-d H:i:s", with the fraction of a second a time has, if any,
+// so that what Decode read (RFC 3339, or a value a program set) reads back to the same instant.
+const timeLayout = time.DateTime + ".999999999"
 
 // appendString appends s as a JSON string. Bytes that are not valid UTF-8 become U+FFFD, as
 // encoding/json writes them.

@@ -250,3 +250,19 @@ func FuzzInlineAgreesWithUnmarshalJSON(f *testing.F) {
 		}
 	})
 }
+
+// A time with a fraction of a second — RFC 3339 from a newer endpoint, or a value a program set —
+// reads back to the same instant: the fraction is written when there is one.
+func TestCodecRoundTripsFractionsOfASecond(t *testing.T) {
+	for _, in := range []string{`"2024-07-02 15:03:24.5"`, `"2024-07-02T15:03:24.123+02:00"`, `"2024-07-02 15:03:24"`} {
+		r := decode(t, `{"created_at":`+in+`}`)
+		b, err := recordCodec.Encode(&r)
+		require.NoError(t, err)
+		back := decode(t, string(b))
+		assert.True(t, r.CreatedAt.Equal(back.CreatedAt), "%s: %s read back as %s (%s)", in, r.CreatedAt, back.CreatedAt, b)
+	}
+	r := decode(t, `{"created_at":"2024-07-02 15:03:24"}`)
+	b, err := recordCodec.Encode(&r)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"created_at":"2024-07-02 15:03:24"`, "a whole second is written as the platform writes it")
+}
