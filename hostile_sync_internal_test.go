@@ -203,3 +203,39 @@ func TestSyncARowWithoutKeyDoesNotStopEverySweep(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, got.Load(), "the record after the row without a key is delivered")
 }
+
+// stallingLeases is a SyncStore whose first lease renewal blocks until its context ends, as a
+// call on a connection that went silent does; the calls after it are answered.
+type stallingLeases struct {
+	*MemorySyncStore
+	calls atomic.Int64
+}
+
+func (s *stallingLeases) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if s.calls.Add(1) == 2 {
+		<-ctx.Done()
+		return false, ctx.Err()
+	}
+	return s.MemorySyncStore.Lease(ctx, name, owner, ttl)
+}
+
+// A lease renewal stuck in the store when the sweep is over must not hold the sweep's return
+// until the caller's context ends: the renewal is moot once the sweep is done.
+func TestSyncStuckRenewalDoesNotHoldTheSweep(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		time.Sleep(100 * time.Millisecond) // long enough for a renewal to start
+		return crmReply(0, nil), nil
+	})
+	store := &stallingLeases{MemorySyncStore: NewMemorySyncStore(10)}
+	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithSyncStore(store),
+		WithLeaseTTL(30*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = rs.SweepOnce(ctx)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 2*time.Second, "the sweep returned only when its caller's context ended")
+}

@@ -513,9 +513,9 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 		return st, false, err // another replica sweeps
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	stop := rs.keepLease(ctx, cancel)
 	defer stop()
+	defer cancel(nil) // first: a renewal stuck in the store ends with the sweep
 
 	now := rs.cfg.now()
 	mark, err := rs.store.Checkpoint(ctx, rs.name)
