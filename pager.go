@@ -55,8 +55,9 @@ func fetchPage[T, R any](ctx context.Context, c *Client, ep endpoint, p *Params,
 //
 // It never ends short silently: pages that run out before the total — the latest total a page
 // gave, should a later page come without one — and a page that repeats the one before, end the
-// sequence with an error matching ErrIncomplete. Full pages past the total are read on until one
-// is short. Any other error, and ctx ending, end it too; the error is yielded with a zero item.
+// sequence with an error matching ErrIncomplete. Only a short page (or an empty one) ends the
+// list: a full page that reaches the total costs one request more, which tells a total that lies
+// low from a true one; a platform that answers it with the last page again ends the list there. Any other error, and ctx ending, end it too; the error is yielded with a zero item.
 func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
 	var o ListOptions
 	if first != nil {
@@ -91,6 +92,9 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 			}
 			id := fmt.Sprintf("%d|%s|%s", len(pg.items), key(pg.items[0]), key(pg.items[len(pg.items)-1]))
 			if id == last {
+				if counted && seen >= total { // the page past a full last one, answered with that one again
+					return
+				}
 				yield(zero, fmt.Errorf("digelao: %s: %w: page %d repeats page %d (pageIndex ignored?)", what, ErrIncomplete, o.Page, o.Page-1))
 				return
 			}
@@ -101,10 +105,10 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 				}
 			}
 			seen += len(pg.items)
-			// A full page beyond the total says the total is low (capped, or counted apart from
-			// the list): read on until a page is short.
-			full := len(pg.items) >= o.PerPage
-			if counted && seen >= total && (seen == total || !full) || !counted && !full {
+			// Only a short page ends the list. A full one that reaches the total is followed by
+			// one request more: a total can be capped, or counted apart from the list, and lie low
+			// — at a multiple of the page size too.
+			if len(pg.items) < o.PerPage && (!counted || seen >= total) {
 				return
 			}
 		}

@@ -130,7 +130,7 @@ func TestRecordsAllPages(t *testing.T) {
 		calls []string
 	}{
 		{7, []string{"0/3", "1/3", "2/3"}},
-		{6, []string{"0/3", "1/3"}}, // the total is reached: no empty page is asked for
+		{6, []string{"0/3", "1/3", "2/3"}}, // a full page reaches the total: one page more tells it is true
 		{0, []string{"0/3"}},
 	} {
 		c, mt := newMockClient(t)
