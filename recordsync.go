@@ -377,7 +377,10 @@ func (rs *RecordSync) Sweep(ctx context.Context, from, to time.Time) (SweepStats
 		return st, err
 	}
 	start := time.Now()
-	err := rs.sweepWindow(ctx, from.Truncate(time.Second), to.Truncate(time.Second), &st)
+	w, err := rs.list(ctx, from.Truncate(time.Second), to.Truncate(time.Second))
+	if err == nil {
+		err = rs.sweepWindow(ctx, w, &st)
+	}
 	st.Took = time.Since(start)
 	if err == nil {
 		rs.stats.sweeps.Add(1)
@@ -388,30 +391,54 @@ func (rs *RecordSync) Sweep(ctx context.Context, from, to time.Time) (SweepStats
 	return st, err
 }
 
-// sweepWindow sweeps one window, split in two when it holds more records than the limit.
-func (rs *RecordSync) sweepWindow(ctx context.Context, from, to time.Time, st *SweepStats) error {
-	opts := &RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}
-	first, err := rs.c.Records.page(ctx, opts)
-	if err != nil {
-		return err
-	}
+// window is a creation-time window of call records, with the first page the platform listed of it.
+type window struct {
+	opts  RecordListOptions
+	first page[*CallRecord]
+}
+
+// list lists the first page of the records created from from to to.
+func (rs *RecordSync) list(ctx context.Context, from, to time.Time) (window, error) {
+	w := window{opts: RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}}
+	var err error
+	w.first, err = rs.c.Records.page(ctx, &w.opts)
+	return w, err
+}
+
+// sweepWindow sweeps w, split in two when it holds more records than the limit.
+func (rs *RecordSync) sweepWindow(ctx context.Context, w window, st *SweepStats) error {
+	from, to, first := w.opts.CreatedFrom, w.opts.CreatedTo, w.first
 	if first.counted && first.total > rs.cfg.windowLimit && to.Sub(from) >= time.Second {
 		mid := from.Add(to.Sub(from) / 2).Truncate(time.Second)
-		if err := rs.sweepWindow(ctx, from, mid, st); err != nil {
+		left, err := rs.list(ctx, from, mid)
+		if err != nil {
 			return err
 		}
-		return rs.sweepWindow(ctx, mid.Add(time.Second), to, st)
+		right, err := rs.list(ctx, mid.Add(time.Second), to)
+		if err != nil {
+			return err
+		}
+		if left.first.total == first.total && right.first.total == first.total && left.first.counted && right.first.counted {
+			// Halving down to single seconds would page the whole account in each.
+			return fmt.Errorf("digelao: call records: %w: both halves of %s–%s count all its %d records: "+
+				"the platform does not filter by start_create_at and end_create_at", ErrBadReply,
+				platformTime(from), platformTime(to), first.total)
+		}
+		if err := rs.sweepWindow(ctx, left, st); err != nil {
+			return err
+		}
+		return rs.sweepWindow(ctx, right, st)
 	}
 	if first.counted && first.total > rs.cfg.windowLimit {
 		rs.cfg.log.WarnContext(ctx, "digelao sync: one second holds more records than the window limit; paging it whole",
 			"at", platformTime(from), "records", first.total)
 	}
 	st.Windows++
-	pages := pageAll(ctx, "call records", &opts.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
+	pages := pageAll(ctx, "call records", &w.opts.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
 		if lo.Page == 0 {
 			return first, nil
 		}
-		o := *opts
+		o := w.opts
 		o.ListOptions = *lo
 		return rs.c.Records.page(ctx, &o)
 	}, recordKey)
