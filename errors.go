@@ -44,7 +44,8 @@ var (
 	// ErrBadReply matches an *APIError for a reply the SDK did not understand: not a JSON object,
 	// no numeric code (where the endpoint's documented reply has one), an HTTP error without a
 	// code, a redirect, data of the wrong shape, or a download that is not a file. A reply that is
-	// not understood is never taken for success.
+	// not understood is never taken for success. RecordSync's sweeps also wrap it when the
+	// platform's counts show that it ignores the creation-time filter.
 	ErrBadReply = errors.New("digelao: reply not understood")
 	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave, or
 	// whose pages stopped changing: the items read so far are not the whole list.
