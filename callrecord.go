@@ -81,9 +81,11 @@ func (r *CallRecord) UnmarshalJSON(b []byte) error { return callRecordCodec.Deco
 func (r CallRecord) MarshalJSON() ([]byte, error) { return callRecordCodec.Encode(&r) }
 
 // key returns prefix and the record's digest: 32 hex digits, the first 128 bits of the SHA-256 of
-// "sn", a zero byte and the sn exactly as received, or, without an sn, of "id", a zero byte and the
-// id in decimal; "" when the record has neither. Its size is fixed, and it is one-to-one (but for
-// a hash collision) over what it is made of: sn and id never meet.
+// "sn", a zero byte and the sn exactly as received; without an sn, of "id", a zero byte and the id
+// in decimal; with neither (a broken or hostile platform), of "json", a zero byte and the record's
+// JSON, so that the same row pushed or listed again is known, while a change to it makes it
+// another. Its size is fixed, and it is one-to-one (but for a hash collision) over what it is made
+// of: sn, id and content never meet. It is "" only for a record that does not encode.
 func (r *CallRecord) key(prefix string) string {
 	var buf [128]byte // what is hashed, then the key: on the stack for every sn but a long one
 	of := buf[:0]
@@ -93,7 +95,11 @@ func (r *CallRecord) key(prefix string) string {
 	case r.ID != 0:
 		of = strconv.AppendInt(append(of, "id\x00"...), r.ID, 10)
 	default:
-		return ""
+		b, err := r.MarshalJSON()
+		if err != nil {
+			return ""
+		}
+		of = append(append(of, "json\x00"...), b...)
 	}
 	sum := sha256.Sum256(of)
 	return string(hex.AppendEncode(append(buf[:0], prefix...), sum[:16]))

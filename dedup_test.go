@@ -133,5 +133,9 @@ func TestCallRecordKeyIsStable(t *testing.T) {
 		assert.Equal(t, want("record:", of), r.key("record:"))
 	}
 	assert.Equal(t, "call:2f5c97234e49301b613a936c4c8ad5af", (&CallRecord{SN: "account|1"}).key("call:"), "golden: printf 'sn\\0account|1' | sha256sum")
-	assert.Empty(t, (&CallRecord{}).key("call:"))
+	bare := &CallRecord{Phone: "13800000000"}
+	content, err := bare.MarshalJSON()
+	require.NoError(t, err)
+	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
+	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
 }

@@ -403,9 +403,11 @@ func TestPushHandlerDeduplicatesCallRecords(t *testing.T) {
 	servePush(h, "/", "", []byte(`{"id":78,"phone":"1"}`))
 	assert.Len(t, c.calls, 3)
 
-	// Without either, every delivery is handled.
+	// Without either, its content is the key: the same push again is a duplicate, another is not.
 	servePush(h, "/", "", []byte(`{"phone":"1"}`))
 	servePush(h, "/", "", []byte(`{"phone":"1"}`))
+	assert.Len(t, c.calls, 4)
+	servePush(h, "/", "", []byte(`{"phone":"2"}`))
 	assert.Len(t, c.calls, 5)
 
 	// Import results are not de-duplicated: the same bytes may be a new import into the task.

@@ -316,7 +316,11 @@ const (
 func (rs *RecordSync) deliver(ctx context.Context, r *CallRecord) (outcome, error) {
 	key := r.key("record:")
 	if key == "" {
-		return 0, errors.New("digelao: a call record with neither sn nor id cannot be synced exactly once")
+		return 0, errors.New("digelao: a call record that does not encode cannot be synced exactly once")
+	}
+	if r.SN == "" && r.ID == 0 {
+		rs.cfg.log.WarnContext(ctx, "digelao sync: a call record with neither sn nor id, known by its content: "+
+			"should it change, it is delivered again", "phone", r.Phone, "created_at", platformTime(r.CreatedAt))
 	}
 	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
 		return 0, transport.ContextErr(ctx)
