@@ -62,7 +62,7 @@ type syncFake struct {
 	mu    sync.Mutex
 }
 
-func newSyncFake(t *testing.T, opts ...digelaotest.Option) *syncFake {
+func newSyncFake(t testing.TB, opts ...digelaotest.Option) *syncFake {
 	t.Helper()
 	f := &syncFake{clock: digelaotest.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))}
 	f.srv = digelaotest.NewServer(append([]digelaotest.Option{digelaotest.WithManualTime(),
@@ -95,7 +95,7 @@ func (f *syncFake) receive(h http.Handler) {
 }
 
 // call creates a task calling n numbers and runs it to the end, pushes included.
-func (f *syncFake) call(t *testing.T, name string, n int) {
+func (f *syncFake) call(t testing.TB, name string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	cols, err := f.c.Tasks.ImportColumns(ctx, digelaotest.TemplateSN)
