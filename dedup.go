@@ -16,7 +16,7 @@ type ClaimState int
 
 const (
 	// ClaimNew means the push was not seen: the caller now handles it, then calls Complete or
-	// Release.
+	// Release with the token it claimed with.
 	ClaimNew ClaimState = iota
 	// ClaimInProgress means another delivery of the same push is being handled right now.
 	ClaimInProgress
@@ -33,7 +33,7 @@ const (
 // slower than the claim's lifetime loses it to a redelivery, and its Release must then leave the
 // redelivery's claim alone. Tokens need not be secret.
 type DedupStore interface {
-	// Claim marks key as being handled by the delivery token, unless it is being handled or was
+	// Claim marks key as being handled by token's delivery, unless it is being handled or was
 	// handled already.
 	Claim(ctx context.Context, key, token string) (ClaimState, error)
 	// Complete records key as handled for good, whoever holds its claim now: the delivery did
@@ -45,8 +45,8 @@ type DedupStore interface {
 	Release(ctx context.Context, key, token string) error
 }
 
-// claimTokens makes the tokens of one user of a DedupStore's deliveries: a random prefix drawn
-// once, unique across processes, and a count, so that a token costs no read of crypto/rand.
+// claimTokens makes the claim tokens of a PushHandler or a RecordSync: a random prefix drawn once,
+// which no other process shares, and a count, so that a token costs no read of crypto/rand.
 type claimTokens struct {
 	prefix string
 	n      atomic.Uint64
