@@ -2,9 +2,12 @@ package digelao
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,7 +16,7 @@ type ClaimState int
 
 const (
 	// ClaimNew means the push was not seen: the caller now handles it, then calls Complete or
-	// Release.
+	// Release with the token it claimed with.
 	ClaimNew ClaimState = iota
 	// ClaimInProgress means another delivery of the same push is being handled right now.
 	ClaimInProgress
@@ -24,40 +27,68 @@ const (
 // DedupStore remembers which pushes were handled, so that a push the platform delivers more than
 // once ("同样的通知可能会多次发送", 6.6.1) is handled once. NewMemoryDedup keeps it in one process;
 // redisstore shares it between replicas.
+//
+// Each delivery claims with a token of its own: a non-empty string no other delivery uses, in this
+// process or any other sharing the store. It ties the delivery's Release to its claim: a delivery
+// slower than the claim's lifetime loses it to a redelivery, and its Release must then leave the
+// redelivery's claim alone. Tokens need not be secret.
 type DedupStore interface {
-	// Claim marks key as being handled, unless it is being handled or was handled already.
-	Claim(ctx context.Context, key string) (ClaimState, error)
-	// Complete records key as handled for good.
-	Complete(ctx context.Context, key string) error
-	// Release forgets a claim whose handling failed, so that a redelivery is handled.
-	Release(ctx context.Context, key string) error
+	// Claim marks key as being handled by token's delivery, unless it is being handled or was
+	// handled already.
+	Claim(ctx context.Context, key, token string) (ClaimState, error)
+	// Complete records key as handled for good, whoever holds its claim now: the delivery did
+	// happen. token is the completing delivery's, for a store that logs it; it restricts nothing.
+	Complete(ctx context.Context, key, token string) error
+	// Release forgets the claim of token's delivery, which failed, so that a redelivery is
+	// handled. It does nothing once token no longer holds the claim: a claim that lapsed and
+	// was taken by another delivery stays that delivery's.
+	Release(ctx context.Context, key, token string) error
 }
 
-// deliverOnce runs do for key at most once across every delivery sharing store: it claims key,
-// runs do when the claim is new, then completes key — or releases it when do failed, so that a
-// redelivery runs it. It returns the state the claim found, the store's error when the claim
-// failed (do did not run), and do's error. The store is called on contexts ctx's end does not
-// cancel, each given its whole settleTimeout — the settling ones after do, however long it
-// took: a claim taken whose reply was lost to a cancelled context would refuse every
-// redelivery until it lapsed. A failed completion or release is logged with id; the outcome
-// stands.
-func deliverOnce(ctx context.Context, store DedupStore, key string, log *slog.Logger, id slog.Attr,
+// claimTokens makes the claim tokens of a PushHandler or a RecordSync: a random prefix drawn once,
+// which no other process shares, and a count, so that a token costs no read of crypto/rand.
+type claimTokens struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newClaimTokens() *claimTokens { return &claimTokens{prefix: rand.Text() + "-"} }
+
+// next returns a token no other call returns.
+func (t *claimTokens) next() string {
+	var buf [48]byte // the prefix (27 bytes) and a count: one allocation, the string
+	return string(strconv.AppendUint(append(buf[:0], t.prefix...), t.n.Add(1), 36))
+}
+
+// deliverOnce runs do for key at most once across every delivery sharing store: it claims key
+// with a token of tokens, runs do when the claim is new, then completes key — or releases its
+// claim when do failed, so that a redelivery runs it. It returns the state the claim found, the
+// store's error when the claim failed (do did not run), and do's error. The store is called on
+// contexts ctx's end does not cancel, each given its whole settleTimeout — the settling ones
+// after do, however long it took: a claim taken whose reply was lost to a cancelled context
+// would refuse every redelivery until it lapsed. A failed completion or release is logged with
+// id; the outcome stands.
+func deliverOnce(ctx context.Context, store DedupStore, tokens *claimTokens, key string, log *slog.Logger, id slog.Attr,
 	do func(context.Context) error) (state ClaimState, claimErr, err error) {
-	kept := context.WithoutCancel(ctx)
+	kept, token := context.WithoutCancel(ctx), tokens.next()
 	if err := settle(kept, key, func(ctx context.Context, key string) error {
-		state, claimErr = store.Claim(ctx, key)
+		state, claimErr = store.Claim(ctx, key, token)
 		return claimErr
 	}); err != nil || state != ClaimNew {
 		return state, err, nil
 	}
 	if err = do(ctx); err != nil {
-		if rerr := settle(kept, key, store.Release); rerr != nil {
+		if rerr := settle(kept, key, func(ctx context.Context, key string) error {
+			return store.Release(ctx, key, token)
+		}); rerr != nil {
 			log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
 				id, slog.Any("error", rerr))
 		}
 		return state, nil, err
 	}
-	if cerr := settle(kept, key, store.Complete); cerr != nil {
+	if cerr := settle(kept, key, func(ctx context.Context, key string) error {
+		return store.Complete(ctx, key, token)
+	}); cerr != nil {
 		log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
 			id, slog.Any("error", cerr))
 	}
@@ -85,15 +116,21 @@ const claimTTL = 5 * time.Minute
 // it forgets the oldest handled ones. Claims in progress are never evicted. It keeps a 16-byte
 // digest of each key (the first half of its SHA-256), never the key itself, so its memory does not
 // grow with the keys' length: full at PushHandler's 100,000 it holds about 6.5 MiB, whatever keys
-// it was given.
+// it was given. Only claims in progress keep their token.
 type MemoryDedup struct {
 	mu       sync.Mutex
 	capacity int
-	done     map[digest]struct{}  // handled keys
-	order    []digest             // handled keys, oldest first from next on once full
-	next     int                  // the oldest in order, once it is full
-	claims   map[digest]time.Time // keys in progress, with the time their claim expires
+	done     map[digest]struct{} // handled keys
+	order    []digest            // handled keys, oldest first from next on once full
+	next     int                 // the oldest in order, once it is full
+	claims   map[digest]claim    // keys in progress
 	now      func() time.Time
+}
+
+// claim is a key in progress: the token that claimed it, and when the claim lapses.
+type claim struct {
+	token string
+	until time.Time
 }
 
 // digest stands for a key in MemoryDedup.
@@ -107,12 +144,12 @@ func digestOf(key string) digest {
 // NewMemoryDedup returns a MemoryDedup that remembers up to capacity handled pushes (at least 1;
 // PushHandler uses 100,000).
 func NewMemoryDedup(capacity int) *MemoryDedup {
-	return &MemoryDedup{capacity: max(capacity, 1), done: map[digest]struct{}{}, claims: map[digest]time.Time{},
+	return &MemoryDedup{capacity: max(capacity, 1), done: map[digest]struct{}{}, claims: map[digest]claim{},
 		now: time.Now}
 }
 
 // Claim implements DedupStore.
-func (m *MemoryDedup) Claim(_ context.Context, key string) (ClaimState, error) {
+func (m *MemoryDedup) Claim(_ context.Context, key, token string) (ClaimState, error) {
 	d := digestOf(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -120,15 +157,15 @@ func (m *MemoryDedup) Claim(_ context.Context, key string) (ClaimState, error) {
 		return ClaimDone, nil
 	}
 	now := m.now()
-	if until, ok := m.claims[d]; ok && now.Before(until) {
+	if c, ok := m.claims[d]; ok && now.Before(c.until) {
 		return ClaimInProgress, nil
 	}
-	m.claims[d] = now.Add(claimTTL)
+	m.claims[d] = claim{token: token, until: now.Add(claimTTL)}
 	return ClaimNew, nil
 }
 
 // Complete implements DedupStore.
-func (m *MemoryDedup) Complete(_ context.Context, key string) error {
+func (m *MemoryDedup) Complete(_ context.Context, key, _ string) error {
 	d := digestOf(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -148,11 +185,13 @@ func (m *MemoryDedup) Complete(_ context.Context, key string) error {
 }
 
 // Release implements DedupStore.
-func (m *MemoryDedup) Release(_ context.Context, key string) error {
+func (m *MemoryDedup) Release(_ context.Context, key, token string) error {
 	d := digestOf(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.claims, d)
+	if m.claims[d].token == token {
+		delete(m.claims, d)
+	}
 	return nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,38 +23,44 @@ func TestMemoryDedupStates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := NewMemoryDedup(10)
-	st, err := m.Claim(ctx, "a")
+	st, err := m.Claim(ctx, "a", "A")
 	require.NoError(t, err)
 	assert.Equal(t, ClaimNew, st)
-	st, _ = m.Claim(ctx, "a")
+	st, _ = m.Claim(ctx, "a", "B")
 	assert.Equal(t, ClaimInProgress, st)
 
-	require.NoError(t, m.Release(ctx, "a")) // the handler failed: a redelivery is handled
-	st, _ = m.Claim(ctx, "a")
+	require.NoError(t, m.Release(ctx, "a", "B")) // not B's claim: nothing changes
+	st, _ = m.Claim(ctx, "a", "C")
+	assert.Equal(t, ClaimInProgress, st)
+	require.NoError(t, m.Release(ctx, "a", "A")) // the handler failed: a redelivery is handled
+	st, _ = m.Claim(ctx, "a", "D")
 	assert.Equal(t, ClaimNew, st)
-	require.NoError(t, m.Complete(ctx, "a"))
-	st, _ = m.Claim(ctx, "a")
+	require.NoError(t, m.Complete(ctx, "a", "D"))
+	st, _ = m.Claim(ctx, "a", "E")
 	assert.Equal(t, ClaimDone, st)
+	require.NoError(t, m.Release(ctx, "a", "D"))
+	st, _ = m.Claim(ctx, "a", "F")
+	assert.Equal(t, ClaimDone, st, "a release after the completion keeps it")
 }
 
 func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := NewMemoryDedup(3)
-	st, _ := m.Claim(ctx, "in-progress")
+	st, _ := m.Claim(ctx, "in-progress", "A")
 	require.Equal(t, ClaimNew, st)
 	for i := range 10 {
 		k := fmt.Sprint(i)
-		_, _ = m.Claim(ctx, k)
-		require.NoError(t, m.Complete(ctx, k))
+		_, _ = m.Claim(ctx, k, k)
+		require.NoError(t, m.Complete(ctx, k, k))
 	}
 	assert.Len(t, m.done, 3)
 	assert.Len(t, m.order, 3)
-	st, _ = m.Claim(ctx, "0")
+	st, _ = m.Claim(ctx, "0", "B")
 	assert.Equal(t, ClaimNew, st, "the oldest handled key was forgotten")
-	st, _ = m.Claim(ctx, "9")
+	st, _ = m.Claim(ctx, "9", "B")
 	assert.Equal(t, ClaimDone, st)
-	st, _ = m.Claim(ctx, "in-progress")
+	st, _ = m.Claim(ctx, "in-progress", "B")
 	assert.Equal(t, ClaimInProgress, st, "claims are never evicted")
 }
 
@@ -62,10 +70,83 @@ func TestMemoryDedupAbandonedClaimExpires(t *testing.T) {
 	m := NewMemoryDedup(10)
 	now := time.Now()
 	m.now = func() time.Time { return now }
-	_, _ = m.Claim(ctx, "a")
+	_, _ = m.Claim(ctx, "a", "A")
 	now = now.Add(claimTTL + time.Second)
-	st, _ := m.Claim(ctx, "a")
+	st, _ := m.Claim(ctx, "a", "B")
 	assert.Equal(t, ClaimNew, st)
+}
+
+// A delivery whose claim lapsed did deliver when it completes: the key is done, whoever holds it.
+func TestMemoryDedupLapsedClaimCompleteMarksDone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryDedup(10)
+	now := time.Now()
+	m.now = func() time.Time { return now }
+	_, _ = m.Claim(ctx, "a", "A")
+	now = now.Add(claimTTL + time.Second)
+	st, _ := m.Claim(ctx, "a", "B")
+	require.Equal(t, ClaimNew, st)
+	require.NoError(t, m.Complete(ctx, "a", "A"))
+	st, _ = m.Claim(ctx, "a", "C")
+	assert.Equal(t, ClaimDone, st)
+	require.NoError(t, m.Release(ctx, "a", "B")) // B's sink fails
+	st, _ = m.Claim(ctx, "a", "C")
+	assert.Equal(t, ClaimDone, st, "the key stays done")
+	assert.Empty(t, m.claims, "no claim is left behind")
+}
+
+// deliverOnce releases with the token it claimed with, a token of its own: a delivery whose
+// claim lapsed and then fails leaves the claim of the redelivery that took it over.
+func TestDeliverOnceReleasesOnlyItsOwnClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryDedup(10)
+	var mu sync.Mutex
+	now := time.Now()
+	m.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	tokens, log := newClaimTokens(), slog.New(slog.DiscardHandler)
+	var ran atomic.Int32
+	deliver := func(do func(context.Context) error) ClaimState {
+		state, claimErr, _ := deliverOnce(ctx, m, tokens, "k", log, slog.Attr{}, func(ctx context.Context) error {
+			ran.Add(1)
+			return do(ctx)
+		})
+		assert.NoError(t, claimErr) // also on B's goroutine
+		return state
+	}
+	bRunning, bDone := make(chan struct{}), make(chan struct{})
+	bFinished := make(chan ClaimState)
+	a := deliver(func(context.Context) error { // A hangs past its claim, and fails
+		mu.Lock()
+		now = now.Add(claimTTL + time.Second)
+		mu.Unlock()
+		go func() {
+			bFinished <- deliver(func(context.Context) error { close(bRunning); <-bDone; return nil })
+		}()
+		<-bRunning
+		return errors.New("sink failed")
+	})
+	assert.Equal(t, ClaimNew, a)
+	assert.Equal(t, ClaimInProgress, deliver(func(context.Context) error { return nil }), "B is still delivering")
+	close(bDone)
+	assert.Equal(t, ClaimNew, <-bFinished)
+	assert.Equal(t, ClaimDone, deliver(func(context.Context) error { return nil }))
+	assert.EqualValues(t, 2, ran.Load(), "A and B ran, nothing beside B")
+}
+
+func TestClaimTokensAreDistinct(t *testing.T) {
+	t.Parallel()
+	a, b := newClaimTokens(), newClaimTokens()
+	seen := map[string]bool{}
+	for range 1000 {
+		for _, tok := range []string{a.next(), b.next()} {
+			require.NotEmpty(t, tok)
+			require.False(t, seen[tok], "token %q made twice", tok)
+			seen[tok] = true
+		}
+	}
+	assert.NotEqual(t, a.prefix, b.prefix, "each user of a store draws its own prefix")
 }
 
 func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
@@ -73,9 +154,9 @@ func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
 	m := NewMemoryDedup(100)
 	var fresh atomic.Int64
 	var wg sync.WaitGroup
-	for range 100 {
+	for i := range 100 {
 		wg.Go(func() {
-			if st, _ := m.Claim(context.Background(), "sn"); st == ClaimNew {
+			if st, _ := m.Claim(context.Background(), "sn", strconv.Itoa(i)); st == ClaimNew {
 				fresh.Add(1)
 			}
 		})
@@ -100,8 +181,8 @@ func TestMemoryDedupMemoryCeiling(t *testing.T) { // not parallel: it reads the 
 	key := []byte(strings.Repeat("k", 1024))
 	for i := range 3 * defaultDedupCapacity {
 		k := strconv.AppendInt(key[:1000], int64(i), 10)
-		_, _ = m.Claim(ctx, string(k))
-		require.NoError(t, m.Complete(ctx, string(k)))
+		_, _ = m.Claim(ctx, string(k), "token")
+		require.NoError(t, m.Complete(ctx, string(k), "token"))
 	}
 	grown := heap() - min(before, heap())
 	runtime.KeepAlive(m)

@@ -101,6 +101,7 @@ type PushHandler struct {
 
 	once    sync.Once
 	dedup   DedupStore
+	tokens  *claimTokens // of dedup's claims
 	log     *slog.Logger
 	charset charset
 	config  error // why the handler cannot take pushes
@@ -115,7 +116,7 @@ const (
 )
 
 func (h *PushHandler) init() {
-	h.dedup, h.log = h.Dedup, h.Logger
+	h.dedup, h.tokens, h.log = h.Dedup, newClaimTokens(), h.Logger
 	if h.dedup == nil {
 		h.dedup = NewMemoryDedup(defaultDedupCapacity)
 	}
@@ -228,7 +229,7 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 	}
 	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
 	status := http.StatusOK
-	state, claimErr, _ := deliverOnce(ctx, h.dedup, key, log, slog.Attr{}, func(ctx context.Context) error {
+	state, claimErr, _ := deliverOnce(ctx, h.dedup, h.tokens, key, log, slog.Attr{}, func(ctx context.Context) error {
 		if status = h.run(ctx, fn, log); status != http.StatusOK {
 			return errors.New(http.StatusText(status)) // logged by run
 		}

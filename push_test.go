@@ -114,17 +114,17 @@ func (d *failingDedup) record(op string, ctx context.Context) {
 	}
 }
 
-func (d *failingDedup) Claim(ctx context.Context, _ string) (ClaimState, error) {
+func (d *failingDedup) Claim(ctx context.Context, _, _ string) (ClaimState, error) {
 	d.record("claim", ctx)
 	return d.state, d.claimErr
 }
 
-func (d *failingDedup) Complete(ctx context.Context, _ string) error {
+func (d *failingDedup) Complete(ctx context.Context, _, _ string) error {
 	d.record("complete", ctx)
 	return d.completeErr
 }
 
-func (d *failingDedup) Release(ctx context.Context, _ string) error {
+func (d *failingDedup) Release(ctx context.Context, _, _ string) error {
 	d.record("release", ctx)
 	return nil
 }
@@ -471,8 +471,8 @@ func TestPushHandlerSettlesTheClaimAfterTheRequestEnds(t *testing.T) {
 // reply comes after the context ended, then reports the context's error.
 type lateReplyDedup struct{ *MemoryDedup }
 
-func (d lateReplyDedup) Claim(ctx context.Context, key string) (ClaimState, error) {
-	state, err := d.MemoryDedup.Claim(ctx, key)
+func (d lateReplyDedup) Claim(ctx context.Context, key, token string) (ClaimState, error) {
+	state, err := d.MemoryDedup.Claim(ctx, key, token)
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}

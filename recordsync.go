@@ -72,6 +72,8 @@ type RecordSync struct {
 	owner string // this replica, for the lease
 
 	stats syncCounters
+
+	tokens *claimTokens // of its claims in the store
 }
 
 // SyncStore keeps what a RecordSync shares between its replicas and across restarts: which
@@ -245,7 +247,7 @@ func NewRecordSync(c *Client, sink func(ctx context.Context, r *CallRecord) erro
 		cfg.store = NewMemorySyncStore(defaultDedupCapacity)
 	}
 	return &RecordSync{c: c, sink: sink, store: cfg.store, cfg: cfg,
-		name: "sync:" + c.auth.key[len("session:"):], owner: rand.Text()}, nil
+		name: "sync:" + c.auth.key[len("session:"):], owner: rand.Text(), tokens: newClaimTokens()}, nil
 }
 
 // SyncStats counts what a RecordSync did in this process since it was made.
@@ -325,7 +327,7 @@ func (rs *RecordSync) deliver(ctx context.Context, r *CallRecord) (outcome, erro
 	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
 		return 0, transport.ContextErr(ctx)
 	}
-	state, claimErr, err := deliverOnce(ctx, rs.store, key, rs.cfg.log, slog.String("sn", r.SN), func(ctx context.Context) error {
+	state, claimErr, err := deliverOnce(ctx, rs.store, rs.tokens, key, rs.cfg.log, slog.String("sn", r.SN), func(ctx context.Context) error {
 		return rs.callSink(ctx, r)
 	})
 	switch {

@@ -111,14 +111,14 @@ func (s *settleStore) note(ctx context.Context) {
 	s.left = append(s.left, time.Until(dl))
 }
 
-func (s *settleStore) Complete(ctx context.Context, key string) error {
+func (s *settleStore) Complete(ctx context.Context, key, token string) error {
 	s.note(ctx)
-	return s.MemorySyncStore.Complete(ctx, key)
+	return s.MemorySyncStore.Complete(ctx, key, token)
 }
 
-func (s *settleStore) Release(ctx context.Context, key string) error {
+func (s *settleStore) Release(ctx context.Context, key, token string) error {
 	s.note(ctx)
-	return s.MemorySyncStore.Release(ctx, key)
+	return s.MemorySyncStore.Release(ctx, key, token)
 }
 
 // A slow sink does not eat into the time the store has to record its outcome: the store is given

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/digelao-go/digelao"
@@ -9,26 +10,21 @@ import (
 
 var _ digelao.DedupStore = (*Store)(nil)
 
-// Values of a de-duplication key.
-const (
-	claimed = "claimed"
-	done    = "done"
-)
+// done is the value of a completed de-duplication key; a claimed one holds its claim's token.
+const done = "done"
 
-// claimScript sets KEYS[1] to ARGV[1] ("claimed") for ARGV[2] milliseconds unless it exists, and
-// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed by another. A
-// key that is neither — another value, another type, or a claim that would never expire — is
-// corrupt: it takes the claim over all the same and reports 3, or 4 for the claim without expiry.
+// claimScript sets KEYS[1] to the token ARGV[1] for ARGV[2] milliseconds unless it exists, and
+// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed — any other
+// string that expires. A key that is neither — another type, or a claim that would never
+// expire — is corrupt: it takes the claim over all the same and reports 3, or 4 for the claim
+// without expiry.
 const claimScript = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 local corrupt = 3
 if redis.call('TYPE', KEYS[1]).ok == 'string' then
-	local v = redis.call('GET', KEYS[1])
-	if v == ARGV[3] then return 2 end
-	if v == ARGV[1] then
-		if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
-		corrupt = 4
-	end
+	if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
+	if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
+	corrupt = 4
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return corrupt`
@@ -37,24 +33,25 @@ return corrupt`
 // de-duplication of pushes ("call:…") and of RecordSync deliveries ("record:…") alike.
 func (s *Store) dedupKey(key string) string { return s.cfg.prefix + "dedup:" + key }
 
-// Claim implements digelao.DedupStore: atomically, it claims key for the claim TTL (WithClaimTTL)
-// and returns ClaimNew, or reports ClaimDone for a completed key and ClaimInProgress for one
-// claimed by another handler. A claim that is neither completed nor released lapses after the
-// claim TTL, so a redelivery after a crash is handled. A key that is corrupt — left by another
-// tool or by hand, holding neither mark, or a claim without expiry — would refuse its record for
-// ever: Claim takes it over as a new claim and logs it (WithLogger).
-func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, error) {
-	if err := s.check("claim", key); err != nil {
+// Claim implements digelao.DedupStore: atomically, it claims key for token for the claim TTL
+// (WithClaimTTL) and returns ClaimNew, or reports ClaimDone for a completed key and
+// ClaimInProgress for one claimed by another handler. A claim that is neither completed nor
+// released lapses after the claim TTL, so a redelivery after a crash is handled. A key that is
+// corrupt — left by another tool or by hand, not a string, or a claim without expiry — would
+// refuse its record for ever: Claim takes it over as a new claim and logs it (WithLogger). Any
+// other string that expires is some delivery's claim, and lapses with it.
+func (s *Store) Claim(ctx context.Context, key, token string) (digelao.ClaimState, error) {
+	if err := s.checkToken("claim", key, token); err != nil {
 		return 0, err
 	}
 	k := s.dedupKey(key)
-	n, err := s.claim.Run(ctx, s.rdb, []string{k}, claimed, s.cfg.claimTTL.Milliseconds(), done).Int()
+	n, err := s.claim.Run(ctx, s.rdb, []string{k}, token, s.cfg.claimTTL.Milliseconds(), done).Int()
 	if err != nil {
 		return 0, wrap("claim", err)
 	}
 	switch n {
 	case 3, 4:
-		reason := "a value that is neither a claim nor the done mark"
+		reason := "a value that is not a string"
 		if n == 4 {
 			reason = "a claim without expiry"
 		}
@@ -71,8 +68,8 @@ func (s *Store) Claim(ctx context.Context, key string) (digelao.ClaimState, erro
 }
 
 // Complete implements digelao.DedupStore: it marks key done for the done TTL (WithDoneTTL),
-// whether or not it was claimed.
-func (s *Store) Complete(ctx context.Context, key string) error {
+// whether or not it was claimed, and by whom; token is not used.
+func (s *Store) Complete(ctx context.Context, key, _ string) error {
 	if err := s.check("complete", key); err != nil {
 		return err
 	}
@@ -82,14 +79,31 @@ func (s *Store) Complete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Release implements digelao.DedupStore: it drops an in-progress claim on key so that a
-// redelivery is handled. A completed key stays completed.
-func (s *Store) Release(ctx context.Context, key string) error {
-	if err := s.check("release", key); err != nil {
+// Release implements digelao.DedupStore: it drops token's claim on key so that a redelivery is
+// handled, atomically, only while token holds it. A claim another delivery took over after
+// token's lapsed, and a completed key, stay.
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	if err := s.checkToken("release", key, token); err != nil {
 		return err
 	}
-	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimed).Err(); err != nil {
+	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, token).Err(); err != nil {
 		return wrap("release", err)
+	}
+	return nil
+}
+
+// checkToken reports a Store that cannot run op on key for token: a token must be a string no
+// other delivery uses, so neither empty nor the done mark (a claim that would read as done, a
+// release that would forget a completion).
+func (s *Store) checkToken(op, key, token string) error {
+	if err := s.check(op, key); err != nil {
+		return err
+	}
+	switch token {
+	case "":
+		return wrap(op, errors.New("empty token"))
+	case done:
+		return wrap(op, fmt.Errorf("the token %q is the mark of a completed key", done))
 	}
 	return nil
 }

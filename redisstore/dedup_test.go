@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,9 +21,9 @@ var _ digelao.DedupStore = (*redisstore.Store)(nil)
 
 const pushKey = "account|a6505ba3c0c7a1f0e8c1d1f2e3a4b5c6"
 
-func claim(t *testing.T, s digelao.DedupStore, key string) digelao.ClaimState {
+func claim(t *testing.T, s digelao.DedupStore, key, token string) digelao.ClaimState {
 	t.Helper()
-	st, err := s.Claim(t.Context(), key)
+	st, err := s.Claim(t.Context(), key, token)
 	require.NoError(t, err)
 	return st
 }
@@ -32,41 +33,81 @@ func TestClaimCompleteRelease(t *testing.T) {
 	ctx := t.Context()
 	s, rdb, prefix := newStore(t)
 
-	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "first delivery")
-	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey), "redelivery while the first is handled")
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "A"), "first delivery")
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "B"), "redelivery while the first is handled")
 	ttl, err := rdb.PTTL(ctx, prefix+"dedup:"+pushKey).Result()
 	require.NoError(t, err)
 	assert.InDelta(t, redisstore.DefaultClaimTTL.Seconds(), ttl.Seconds(), 5, "keys live under prefix + dedup:")
 
-	require.NoError(t, s.Release(ctx, pushKey), "the handler failed")
-	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "a redelivery after a release is handled")
+	require.NoError(t, s.Release(ctx, pushKey, "B"), "not B's claim…")
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "C"), "…which it leaves alone")
+	require.NoError(t, s.Release(ctx, pushKey, "A"), "the handler failed")
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "D"), "a redelivery after a release is handled")
 
-	require.NoError(t, s.Complete(ctx, pushKey))
-	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
-	require.NoError(t, s.Release(ctx, pushKey), "releasing a completed key…")
-	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey), "…keeps it completed")
+	require.NoError(t, s.Complete(ctx, pushKey, "D"))
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "E"))
+	require.NoError(t, s.Release(ctx, pushKey, "D"), "releasing a completed key…")
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "F"), "…keeps it completed")
 	ttl, err = rdb.PTTL(ctx, prefix+"dedup:"+pushKey).Result()
 	require.NoError(t, err)
 	assert.InDelta(t, redisstore.DefaultDoneTTL.Seconds(), ttl.Seconds(), 5)
 
-	assert.Equal(t, digelao.ClaimNew, claim(t, s, "account|other"), "keys are independent")
-	require.NoError(t, s.Release(ctx, "account|never-claimed"))
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, "account|other", "A"), "keys are independent")
+	require.NoError(t, s.Release(ctx, "account|never-claimed", "A"))
+}
+
+// lapsed returns a store s shares its keys with whose claims lapse at once, and claims pushKey
+// there for token "A": then another delivery, "B", takes the claim over in s.
+func lapsed(t *testing.T, rdb *redis.Client, prefix string, s *redisstore.Store) *redisstore.Store {
+	t.Helper()
+	quick, err := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClaimTTL(time.Millisecond))
+	require.NoError(t, err)
+	require.Equal(t, digelao.ClaimNew, claim(t, quick, pushKey, "A"))
+	require.Eventually(t, func() bool {
+		st, err := s.Claim(t.Context(), pushKey, "B")
+		return err == nil && st == digelao.ClaimNew
+	}, 5*time.Second, time.Millisecond, "A's claim lapses; B takes it over")
+	return quick
+}
+
+// A delivery slower than the claim TTL loses its claim to a redelivery; when it then fails, its
+// Release must not end the redelivery's claim, or a third delivery runs beside the second.
+func TestLapsedClaimReleaseSparesItsSuccessor(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t)
+	quick := lapsed(t, rdb, prefix, s)
+	require.NoError(t, quick.Release(t.Context(), pushKey, "A"), "A's handler fails at last")
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "C"), "B is still delivering")
+
+	require.NoError(t, s.Release(t.Context(), pushKey, "B"), "B fails too")
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "C"))
+}
+
+// A delivery whose claim lapsed did deliver when it completes: the key is done, whoever holds it.
+func TestLapsedClaimCompleteMarksDone(t *testing.T) {
+	t.Parallel()
+	s, rdb, prefix := newStore(t)
+	quick := lapsed(t, rdb, prefix, s)
+	require.NoError(t, quick.Complete(t.Context(), pushKey, "A"))
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "C"))
+	require.NoError(t, s.Release(t.Context(), pushKey, "B"), "B's handler fails")
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "C"), "the key stays done")
 }
 
 func TestClaimExpires(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newStore(t, redisstore.WithClaimTTL(100*time.Millisecond), redisstore.WithDoneTTL(150*time.Millisecond))
 
-	require.Equal(t, digelao.ClaimNew, claim(t, s, pushKey))
+	require.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "A"))
 	assert.Eventually(t, func() bool {
-		st, err := s.Claim(t.Context(), pushKey)
+		st, err := s.Claim(t.Context(), pushKey, "B")
 		return err == nil && st == digelao.ClaimNew
 	}, 5*time.Second, 10*time.Millisecond, "a claim nobody completes lapses, so a redelivery after a crash is handled")
 
-	require.NoError(t, s.Complete(t.Context(), pushKey))
-	require.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+	require.NoError(t, s.Complete(t.Context(), pushKey, "B"))
+	require.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "C"))
 	assert.Eventually(t, func() bool {
-		st, err := s.Claim(t.Context(), pushKey)
+		st, err := s.Claim(t.Context(), pushKey, "D")
 		return err == nil && st == digelao.ClaimNew
 	}, 5*time.Second, 10*time.Millisecond, "the done mark is forgotten after WithDoneTTL")
 }
@@ -80,7 +121,7 @@ func TestClaimConcurrentHasOneWinner(t *testing.T) {
 	for i := range 200 {
 		wg.Go(func() {
 			<-start
-			st, err := stores[i%len(stores)].Claim(t.Context(), pushKey)
+			st, err := stores[i%len(stores)].Claim(t.Context(), pushKey, strconv.Itoa(i))
 			if assert.NoError(t, err) && assert.Contains(t, []digelao.ClaimState{digelao.ClaimNew, digelao.ClaimInProgress}, st) {
 				counts[st].Add(1)
 			}
@@ -91,21 +132,20 @@ func TestClaimConcurrentHasOneWinner(t *testing.T) {
 	assert.EqualValues(t, 1, counts[digelao.ClaimNew].Load(), "exactly one handler")
 	assert.EqualValues(t, 199, counts[digelao.ClaimInProgress].Load())
 
-	require.NoError(t, stores[0].Complete(t.Context(), pushKey))
+	require.NoError(t, stores[0].Complete(t.Context(), pushKey, "0"))
 	for _, s := range stores {
-		assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+		assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "A"))
 	}
 }
 
 // A push key left corrupt — by a crash, another tool, or a hand — must not refuse its record for
-// ever: a value that is neither a claim nor the done mark, a claim without an expiry, or a key of
-// another type is repaired by the next Claim, which takes it.
+// ever: a claim without an expiry (any string but the done mark) or a key of another type is
+// repaired by the next Claim, which takes it.
 func TestClaimRepairsACorruptKey(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	tests := map[string]func(rdb *redis.Client, key string) error{
 		"unexpected value, no TTL":    func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "garbage", 0).Err() },
-		"unexpected value with TTL":   func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "1", time.Hour).Err() },
 		"empty value":                 func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "", 0).Err() },
 		"claim without TTL":           func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "claimed", 0).Err() },
 		"a hash":                      func(rdb *redis.Client, key string) error { return rdb.HSet(ctx, key, "a", "b").Err() },
@@ -119,16 +159,42 @@ func TestClaimRepairsACorruptKey(t *testing.T) {
 			key := prefix + "dedup:" + pushKey
 			require.NoError(t, corrupt(rdb, key))
 
-			assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey), "the corrupt key is taken over")
+			assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "A"), "the corrupt key is taken over")
 			ttl, err := rdb.PTTL(ctx, key).Result()
 			require.NoError(t, err)
 			assert.InDelta(t, redisstore.DefaultClaimTTL.Seconds(), ttl.Seconds(), 5, "with the claim's TTL")
 			assert.Contains(t, logs.String(), "level=WARN")
 			assert.Contains(t, logs.String(), key)
 
-			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey), "now an ordinary claim")
-			require.NoError(t, s.Complete(ctx, pushKey))
-			assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "B"), "now an ordinary claim…")
+			require.NoError(t, s.Release(ctx, pushKey, "A"))
+			assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "B"), "…of the token that took it")
+		})
+	}
+}
+
+// Any other string that expires is some delivery's claim — one stored before claims held their
+// token ("claimed"), or by a delivery of another process: it is in progress until it lapses, and
+// no other token releases it.
+func TestClaimLeavesAnExpiringValueToLapse(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	for _, v := range []string{"claimed", "1"} {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			var logs testkit.SyncBuffer
+			s, rdb, prefix := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			key := prefix + "dedup:" + pushKey
+			require.NoError(t, rdb.Set(ctx, key, v, time.Second).Err())
+
+			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "A"))
+			require.NoError(t, s.Release(ctx, pushKey, "A"))
+			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "A"), "A never held it")
+			assert.Eventually(t, func() bool {
+				st, err := s.Claim(ctx, pushKey, "A")
+				return err == nil && st == digelao.ClaimNew
+			}, 5*time.Second, 10*time.Millisecond, "it lapses")
+			assert.Empty(t, logs.String(), "nothing was repaired")
 		})
 	}
 }
@@ -137,9 +203,11 @@ func TestClaimLeavesGoodKeysAloneAndSilent(t *testing.T) {
 	t.Parallel()
 	var logs testkit.SyncBuffer
 	s, _, _ := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey))
-	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey))
-	require.NoError(t, s.Complete(t.Context(), pushKey))
-	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey))
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "A"))
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "B"))
+	require.NoError(t, s.Release(t.Context(), pushKey, "A"))
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "B"))
+	require.NoError(t, s.Complete(t.Context(), pushKey, "B"))
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "C"))
 	assert.Empty(t, logs.String())
 }
