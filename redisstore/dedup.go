@@ -10,21 +10,28 @@ import (
 
 var _ digelao.DedupStore = (*Store)(nil)
 
-// done is the value of a completed de-duplication key; a claimed one holds its claim's token.
-const done = "done"
+// done is the value of a completed de-duplication key; a claimed one holds claimPrefix and its
+// claim's token.
+const (
+	done        = "done"
+	claimPrefix = "claim:"
+)
 
-// claimScript sets KEYS[1] to the token ARGV[1] for ARGV[2] milliseconds unless it exists, and
-// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is claimed — any other
-// string that expires. A key that is neither — another type, or a claim that would never
-// expire — is corrupt: it takes the claim over all the same and reports 3, or 4 for the claim
-// without expiry.
+// claimScript sets KEYS[1] to the claim ARGV[1] for ARGV[2] milliseconds unless it exists, and
+// reports 0 when it did, 2 when the key is ARGV[3] ("done"), 1 when it is a claim (a string that
+// starts with ARGV[4] and expires). Any other key is corrupt — another type (3), a claim that
+// would never expire (4), another string (5): it takes the claim over all the same.
 const claimScript = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 local corrupt = 3
 if redis.call('TYPE', KEYS[1]).ok == 'string' then
-	if redis.call('GET', KEYS[1]) == ARGV[3] then return 2 end
-	if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
-	corrupt = 4
+	local v = redis.call('GET', KEYS[1])
+	if v == ARGV[3] then return 2 end
+	corrupt = 5
+	if string.sub(v, 1, string.len(ARGV[4])) == ARGV[4] then
+		if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
+		corrupt = 4
+	end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return corrupt`
@@ -37,24 +44,21 @@ func (s *Store) dedupKey(key string) string { return s.cfg.prefix + "dedup:" + k
 // (WithClaimTTL) and returns ClaimNew, or reports ClaimDone for a completed key and
 // ClaimInProgress for one claimed by another handler. A claim that is neither completed nor
 // released lapses after the claim TTL, so a redelivery after a crash is handled. A key that is
-// corrupt — left by another tool or by hand, not a string, or a claim without expiry — would
-// refuse its record for ever: Claim takes it over as a new claim and logs it (WithLogger). Any
-// other string that expires is some delivery's claim, and lapses with it.
+// corrupt — left by another tool or by hand: not a string, a claim without expiry, a string that
+// is neither a claim nor the done mark — would refuse its record: Claim takes it over as a new
+// claim and logs it (WithLogger).
 func (s *Store) Claim(ctx context.Context, key, token string) (digelao.ClaimState, error) {
 	if err := s.checkToken("claim", key, token); err != nil {
 		return 0, err
 	}
 	k := s.dedupKey(key)
-	n, err := s.claim.Run(ctx, s.rdb, []string{k}, token, s.cfg.claimTTL.Milliseconds(), done).Int()
+	n, err := s.claim.Run(ctx, s.rdb, []string{k}, claimPrefix+token, s.cfg.claimTTL.Milliseconds(), done, claimPrefix).Int()
 	if err != nil {
 		return 0, wrap("claim", err)
 	}
 	switch n {
-	case 3, 4:
-		reason := "a value that is not a string"
-		if n == 4 {
-			reason = "a claim without expiry"
-		}
+	case 3, 4, 5:
+		reason := map[int]string{3: "a value that is not a string", 4: "a claim without expiry", 5: "an unknown string"}[n]
 		s.cfg.log.WarnContext(ctx, "redisstore: de-duplication key was corrupt; repaired and claimed", "key", k, "found", reason)
 		return digelao.ClaimNew, nil
 	case 0:
@@ -86,24 +90,20 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	if err := s.checkToken("release", key, token); err != nil {
 		return err
 	}
-	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, token).Err(); err != nil {
+	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimPrefix+token).Err(); err != nil {
 		return wrap("release", err)
 	}
 	return nil
 }
 
 // checkToken reports a Store that cannot run op on key for token: a token must be a string no
-// other delivery uses, so neither empty nor the done mark (a claim that would read as done, a
-// release that would forget a completion).
+// other delivery uses, so not empty.
 func (s *Store) checkToken(op, key, token string) error {
 	if err := s.check(op, key); err != nil {
 		return err
 	}
-	switch token {
-	case "":
+	if token == "" {
 		return wrap(op, errors.New("empty token"))
-	case done:
-		return wrap(op, fmt.Errorf("the token %q is the mark of a completed key", done))
 	}
 	return nil
 }

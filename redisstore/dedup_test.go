@@ -147,7 +147,9 @@ func TestClaimRepairsACorruptKey(t *testing.T) {
 	tests := map[string]func(rdb *redis.Client, key string) error{
 		"unexpected value, no TTL":    func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "garbage", 0).Err() },
 		"empty value":                 func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "", 0).Err() },
-		"claim without TTL":           func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "claimed", 0).Err() },
+		"claim without TTL":           func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "claim:x", 0).Err() },
+		"unknown string with a TTL":   func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "1", time.Hour).Err() },
+		"earlier claim marker":        func(rdb *redis.Client, key string) error { return rdb.Set(ctx, key, "claimed", time.Hour).Err() },
 		"a hash":                      func(rdb *redis.Client, key string) error { return rdb.HSet(ctx, key, "a", "b").Err() },
 		"a list that will not expire": func(rdb *redis.Client, key string) error { return rdb.RPush(ctx, key, "x").Err() },
 	}
@@ -173,30 +175,16 @@ func TestClaimRepairsACorruptKey(t *testing.T) {
 	}
 }
 
-// Any other string that expires is some delivery's claim — one stored before claims held their
-// token ("claimed"), or by a delivery of another process: it is in progress until it lapses, and
-// no other token releases it.
-func TestClaimLeavesAnExpiringValueToLapse(t *testing.T) {
+// A "done" token is a token like any other: its claim is not taken for a completion, and its
+// release does not forget one.
+func TestClaimTokenDoneIsNoCompletion(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	for _, v := range []string{"claimed", "1"} {
-		t.Run(v, func(t *testing.T) {
-			t.Parallel()
-			var logs testkit.SyncBuffer
-			s, rdb, prefix := newStore(t, redisstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-			key := prefix + "dedup:" + pushKey
-			require.NoError(t, rdb.Set(ctx, key, v, time.Second).Err())
-
-			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "A"))
-			require.NoError(t, s.Release(ctx, pushKey, "A"))
-			assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "A"), "A never held it")
-			assert.Eventually(t, func() bool {
-				st, err := s.Claim(ctx, pushKey, "A")
-				return err == nil && st == digelao.ClaimNew
-			}, 5*time.Second, 10*time.Millisecond, "it lapses")
-			assert.Empty(t, logs.String(), "nothing was repaired")
-		})
-	}
+	s, _, _ := newStore(t)
+	assert.Equal(t, digelao.ClaimNew, claim(t, s, pushKey, "done"))
+	assert.Equal(t, digelao.ClaimInProgress, claim(t, s, pushKey, "B"))
+	require.NoError(t, s.Complete(t.Context(), pushKey, "B"))
+	require.NoError(t, s.Release(t.Context(), pushKey, "done"))
+	assert.Equal(t, digelao.ClaimDone, claim(t, s, pushKey, "C"))
 }
 
 func TestClaimLeavesGoodKeysAloneAndSilent(t *testing.T) {

@@ -31,11 +31,11 @@
 //
 // Store also implements digelao.DedupStore: the platform may deliver a push more than once, to any
 // replica, and Claim lets exactly one of them handle it. Its keys live under prefix + "dedup:",
-// holding "done" or the token of the delivery that claimed them: Release deletes a claim only
-// while it holds the releasing delivery's token (compare-and-delete in Lua), so a delivery whose
-// claim lapsed cannot end the claim of the redelivery that took it over. A key that is not a
-// string, or a claim without expiry, is taken over by the next Claim and logged, rather than
-// refusing its record until someone deletes it.
+// holding "done" or "claim:" and the token of the delivery that claimed them: Release deletes a
+// claim only while it holds the releasing delivery's token (compare-and-delete in Lua), so a
+// delivery whose claim lapsed cannot end the claim of the redelivery that took it over. Any other
+// key — not a string, a claim without expiry, a string that is neither — is taken over by the
+// next Claim and logged, rather than refusing its record until someone deletes it.
 //
 // # Record sync
 //
