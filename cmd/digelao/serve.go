@@ -160,10 +160,13 @@ func (t serverTimeouts) orDefault() serverTimeouts {
 }
 
 // serve serves h on l until ctx ends, then shuts down gracefully: pushes in flight are answered.
+// Connections that never sent a request (a client's spare, dialled ahead) are closed at once:
+// net/http would wait five seconds for each before it lets the server go.
 func serve(ctx context.Context, l net.Listener, h http.Handler, t serverTimeouts) error {
 	t = t.orDefault()
+	var fresh freshConns
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read, WriteTimeout: t.write,
-		IdleTimeout: t.idle}
+		IdleTimeout: t.idle, ConnState: fresh.track}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(l) }()
 	select {
@@ -173,9 +176,49 @@ func serve(ctx context.Context, l net.Listener, h http.Handler, t serverTimeouts
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(shutdown)
-	if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(shutdown) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		fresh.close()
+		select {
+		case err := <-stopped:
+			if serveErr := <-done; !errors.Is(serveErr, http.ErrServerClosed) {
+				return serveErr
+			}
+			return err
+		case <-tick.C:
+		}
 	}
-	return err
+}
+
+// freshConns are a server's connections that have not sent a request yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// track is the server's ConnState hook.
+func (f *freshConns) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if state != http.StateNew {
+		delete(f.conns, c)
+		return
+	}
+	if f.conns == nil {
+		f.conns = map[net.Conn]struct{}{}
+	}
+	f.conns[c] = struct{}{}
+}
+
+// close closes the fresh connections.
+func (f *freshConns) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -110,6 +111,21 @@ func TestListenLogsAFailedPush(t *testing.T) {
 
 // TestListenClosesSlowBodies: a sender that announces a body and then stalls is dropped after the
 // read timeout; one refused for its token at once, without waiting for the body.
+// A connection that never sent a request — a client's spare, dialled ahead of need — does not
+// hold the stop: net/http would wait five seconds for it, past the shutdown's own bound.
+func TestListenStopsPromptlyWithAnUnusedConnection(t *testing.T) {
+	base, _, errOut, stop := started(t, &env{getenv: vars()}, listening, "listen", "--addr", "127.0.0.1:0")
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	defer conn.Close()                //nolint:errcheck // closed by the server
+	time.Sleep(50 * time.Millisecond) // accepted
+	start := time.Now()
+	assert.Equal(t, exitOK, stop(), errOut.String())
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
 func TestListenClosesSlowBodies(t *testing.T) {
 	timeouts := serverTimeouts{readHeader: time.Second, read: 2 * time.Second, write: 3 * time.Second, idle: time.Second}
 	base, _, _, stop := started(t, &env{getenv: vars("DIGELAO_PUSH_TOKEN", "tok"), timeouts: timeouts}, listening,
