@@ -109,8 +109,6 @@ func TestListenLogsAFailedPush(t *testing.T) {
 	assert.Regexp(t, `level=ERROR msg="digelao: push callback failed".*remote=127\.0\.0\.1`, errOut.String())
 }
 
-// TestListenClosesSlowBodies: a sender that announces a body and then stalls is dropped after the
-// read timeout; one refused for its token at once, without waiting for the body.
 // A connection that never sent a request — a client's spare, dialled ahead of need — does not
 // hold the stop: net/http would wait five seconds for it, past the shutdown's own bound.
 func TestListenStopsPromptlyWithAnUnusedConnection(t *testing.T) {
@@ -126,6 +124,8 @@ func TestListenStopsPromptlyWithAnUnusedConnection(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
 
+// TestListenClosesSlowBodies: a sender that announces a body and then stalls is dropped after the
+// read timeout; one refused for its token at once, without waiting for the body.
 func TestListenClosesSlowBodies(t *testing.T) {
 	timeouts := serverTimeouts{readHeader: time.Second, read: 2 * time.Second, write: 3 * time.Second, idle: time.Second}
 	base, _, _, stop := started(t, &env{getenv: vars("DIGELAO_PUSH_TOKEN", "tok"), timeouts: timeouts}, listening,
