@@ -130,6 +130,11 @@ func TestAccessKeyLoginUsesChinaTime(t *testing.T) {
 	assert.Equal(t, "1", f.lastReq["from"])
 	assert.Equal(t, "2024-09-24 09:34:25", f.lastReq["timestamp"])
 	assert.Equal(t, hex.EncodeToString(sum[:]), f.lastReq["sign"])
+	// Like every call, 1.2 also sends url, which its page does not list [inferred].
+	url, err := Sign(NewParams().Set("api_access_id", "a655f309e7d7b404f4b6b898688ff50d").Set("from", "1").
+		Set("sign", hex.EncodeToString(sum[:])).Set("timestamp", "2024-09-24 09:34:25"))
+	require.NoError(t, err)
+	assert.Equal(t, url, f.lastReq["url"])
 
 	utc, err := New(testBase, WithLoginTimeZone(time.UTC), WithAccessKey("id", "s"), WithTransport(mt))
 	require.NoError(t, err)
