@@ -41,3 +41,31 @@ func TestSyncPlatformIgnoringTheTimeFilterWhileRecordsArrive(t *testing.T) {
 	assert.ErrorContains(t, err, "does not filter by start_create_at")
 	assert.EqualValues(t, 3, calls.Load(), "the window and its two halves")
 }
+
+// A sweep whose lease is lost while the sink writes ends with ErrLeaseHeld, as SweepOnce says,
+// also when the sink's own error is all that comes back (a database driver answers a cancelled
+// context with context.Canceled, not with its cause).
+func TestSyncLeaseLostDuringTheSink(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	at := now.Add(-time.Hour)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		return crmReply(1, []string{crmRow(1, at, at)}), nil
+	})
+	store := NewMemorySyncStore(10)
+	var rs *RecordSync
+	sink := func(ctx context.Context, _ *CallRecord) error {
+		store.mu.Lock()
+		store.leases[rs.name] = memLock{owner: "someone else", until: time.Now().Add(time.Hour)}
+		store.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var err error
+	rs, err = NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(60*time.Millisecond),
+		WithSyncClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(t.Context())
+	require.ErrorIs(t, err, ErrLeaseHeld)
+}

@@ -547,6 +547,7 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 	if err != nil || !ok {
 		return st, false, err // another replica sweeps
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := rs.keepLease(ctx, cancel)
 	defer stop()
@@ -574,6 +575,11 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 		return st, true, nil
 	}
 	if st, err = rs.Sweep(ctx, from, to); err != nil {
+		if lost := context.Cause(ctx); ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, lost) {
+			// Stopped by the lease's loss, which the error that came back (a sink's
+			// context.Canceled) does not say.
+			err = fmt.Errorf("%w: %w", lost, err)
+		}
 		return st, true, err
 	}
 	next := to
