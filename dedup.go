@@ -62,7 +62,8 @@ func (t *claimTokens) next() string {
 
 // deliverOnce runs do for key at most once across every delivery sharing store: it claims key
 // with a token of tokens, runs do when the claim is new, then completes key — or releases its
-// claim when do failed, so that a redelivery runs it. It returns the state the claim found, the
+// claim when do failed, so that a redelivery runs it, and when the claim failed, which may have
+// taken it all the same. It returns the state the claim found, the
 // store's error when the claim failed (do did not run), and do's error. The store is called on
 // contexts ctx's end does not cancel, each given its whole settleTimeout — the settling ones
 // after do, however long it took: a claim taken whose reply was lost to a cancelled context
@@ -71,16 +72,23 @@ func (t *claimTokens) next() string {
 func deliverOnce(ctx context.Context, store DedupStore, tokens *claimTokens, key string, log *slog.Logger, id slog.Attr,
 	do func(context.Context) error) (state ClaimState, claimErr, err error) {
 	kept, token := context.WithoutCancel(ctx), tokens.next()
-	if err := settle(kept, key, func(ctx context.Context, key string) error {
+	release := func(ctx context.Context, key string) error { return store.Release(ctx, key, token) }
+	if claimErr = settle(kept, key, func(ctx context.Context, key string) error {
 		state, claimErr = store.Claim(ctx, key, token)
 		return claimErr
-	}); err != nil || state != ClaimNew {
-		return state, err, nil
+	}); claimErr != nil {
+		// The claim may have been taken, its reply lost: give it up, or it would refuse every
+		// redelivery until it lapsed. The token frees no one else's claim.
+		if rerr := settle(kept, key, release); rerr != nil {
+			log.LogAttrs(ctx, slog.LevelDebug, "digelao: releasing a claim that failed failed too", id, slog.Any("error", rerr))
+		}
+		return state, claimErr, nil
+	}
+	if state != ClaimNew {
+		return state, nil, nil
 	}
 	if err = do(ctx); err != nil {
-		if rerr := settle(kept, key, func(ctx context.Context, key string) error {
-			return store.Release(ctx, key, token)
-		}); rerr != nil {
+		if rerr := settle(kept, key, release); rerr != nil {
 			log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
 				id, slog.Any("error", rerr))
 		}

@@ -54,10 +54,12 @@ func fetchPage[T, R any](ctx context.Context, c *Client, ep endpoint, p *Params,
 // pageIndex.
 //
 // It never ends short silently: pages that run out before the total — the latest total a page
-// gave, should a later page come without one — and a page that repeats the one before, end the
+// gave, should a later page come without one — and a page that repeats an earlier one, end the
 // sequence with an error matching ErrIncomplete. Only a short page (or an empty one) ends the
 // list: a full page that reaches the total costs one request more, which tells a total that lies
-// low from a true one; a platform that answers it with the last page again ends the list there. Any other error, and ctx ending, end it too; the error is yielded with a zero item.
+// low from a true one; a platform that answers it with a page it gave already (the last, clamped,
+// or the first, wrapped around) ends the list there. Any other error, and ctx ending, end it too;
+// the error is yielded with a zero item.
 func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
 	var o ListOptions
 	if first != nil {
@@ -69,7 +71,7 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 	return func(yield func(T, error) bool) {
 		var zero T
 		seen := o.Page * o.PerPage // what the pages before the first hold, were they full
-		var last string            // the previous page's identity
+		pages := map[string]int{}  // the identity of each page read, and its index
 		total, counted := 0, false // the total the latest page that gave one gave
 		for ; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
@@ -91,14 +93,14 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 				return
 			}
 			id := fmt.Sprintf("%d|%s|%s", len(pg.items), key(pg.items[0]), key(pg.items[len(pg.items)-1]))
-			if id == last {
-				if counted && seen >= total { // the page past a full last one, answered with that one again
+			if before, ok := pages[id]; ok {
+				if counted && seen >= total { // the page past a full last one, answered with that one or the first again
 					return
 				}
-				yield(zero, fmt.Errorf("digelao: %s: %w: page %d repeats page %d (pageIndex ignored?)", what, ErrIncomplete, o.Page, o.Page-1))
+				yield(zero, fmt.Errorf("digelao: %s: %w: page %d repeats page %d (pageIndex ignored?)", what, ErrIncomplete, o.Page, before))
 				return
 			}
-			last = id
+			pages[id] = o.Page
 			for _, item := range pg.items {
 				if !yield(item, nil) {
 					return

@@ -424,9 +424,11 @@ func (rs *RecordSync) sweepWindow(ctx context.Context, w window, st *SweepStats)
 		if err != nil {
 			return err
 		}
-		if left.first.total == first.total && right.first.total == first.total && left.first.counted && right.first.counted {
-			// Halving down to single seconds would page the whole account in each.
-			return fmt.Errorf("digelao: call records: %w: both halves of %s–%s count all its %d records: "+
+		if left.first.counted && right.first.counted && left.first.total >= first.total && right.first.total >= first.total {
+			// Each half counts what the whole did (or more: records arriving meanwhile), so the
+			// two count it twice over. Halving down to single seconds would page the whole
+			// account in each.
+			return fmt.Errorf("digelao: call records: %w: both halves of %s–%s count all its %d records or more: "+
 				"the platform does not filter by start_create_at and end_create_at", ErrBadReply,
 				platformTime(from), platformTime(to), first.total)
 		}
@@ -545,6 +547,7 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 	if err != nil || !ok {
 		return st, false, err // another replica sweeps
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := rs.keepLease(ctx, cancel)
 	defer stop()
@@ -572,6 +575,11 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 		return st, true, nil
 	}
 	if st, err = rs.Sweep(ctx, from, to); err != nil {
+		if lost := context.Cause(ctx); ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, lost) {
+			// Stopped by the lease's loss, which the error that came back (a sink's
+			// context.Canceled) does not say.
+			err = fmt.Errorf("%w: %w", lost, err)
+		}
 		return st, true, err
 	}
 	next := to
