@@ -96,8 +96,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 
 func parseBaseURL(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", invalid("baseURL", "must be an absolute http or https URL, got %q", raw)
+	if err != nil {
+		return "", invalid("baseURL", "must be an absolute http or https URL") // raw may hold a password
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", invalid("baseURL", "must be an absolute http or https URL, got %q", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", invalid("baseURL", "must not carry a query, fragment or user info")

@@ -530,3 +530,14 @@ func TestEveryListReadsPHPEmptiesAsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// A base URL that is refused is not echoed with a password it carries.
+func TestBadBaseURLHidesItsPassword(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"htp://user:s3cr3t-pw@host", "http://user:s3cr3t-pw@[::1", "//user:s3cr3t-pw@host/x"} {
+		_, err := New(raw, WithAPIKey(testUserSN, testAPIKey))
+		var invalid *ValidationError
+		require.ErrorAs(t, err, &invalid, raw)
+		assert.NotContains(t, err.Error(), "s3cr3t-pw", raw)
+	}
+}
