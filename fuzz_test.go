@@ -199,12 +199,11 @@ func FuzzPushDecode(f *testing.F) {
 		switch {
 		case ev.call != nil:
 			raw = ev.call.Raw
-			key := ev.dedupKey()
-			if key != "" && len(key) != len("call:")+32 {
-				t.Fatalf("key %q", key)
-			}
-			if len(ev.call.SN) > maxSNBytes || (key == "") != (ev.call.SN == "" && ev.call.ID == 0) {
+			if key := ev.dedupKey(); len(key) != len("call:")+32 { // by sn, id, or else content
 				t.Fatalf("key %q for sn %q, id %d", key, ev.call.SN, ev.call.ID)
+			}
+			if len(ev.call.SN) > maxSNBytes {
+				t.Fatalf("sn of %d bytes", len(ev.call.SN))
 			}
 		case ev.imp != nil:
 			raw = ev.imp.Raw
