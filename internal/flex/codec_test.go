@@ -160,7 +160,9 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 		if ours != json.Valid(b) {
 			t.Fatalf("valid: ours %v, encoding/json %v, for %q", ours, !ours, b)
 		}
-		if ours && b[i] == '{' { // Members sees what encoding/json sees, the last of a repeated name winning
+		// Members sees what encoding/json sees, the last of a repeated name winning — but for names
+		// that are not UTF-8, which it keeps as they are and encoding/json rewrites.
+		if ours && b[i] == '{' && utf8.Valid(b) {
 			var want map[string]json.RawMessage
 			require.NoError(t, json.Unmarshal(b, &want))
 			got := map[string]json.RawMessage{}
