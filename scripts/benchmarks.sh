@@ -4,7 +4,7 @@
 # minutes on a 2-core machine; keep the machine otherwise idle if you can.
 #
 #   scripts/benchmarks.sh                                  # every table, and the targets summary
-#   scripts/benchmarks.sh -run 'TestBenchmarks/roundtrip'  # one table (sign, roundtrip, push, import, page, download)
+#   scripts/benchmarks.sh -run 'TestBenchmarks/roundtrip'  # one table (sign, roundtrip, push, import, page, download, sync)
 #
 # Extra arguments go to `go test`; a later -run replaces the one below.
 set -euo pipefail
