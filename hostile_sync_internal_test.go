@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // crmRequest is what a crmList responder was asked.
@@ -142,22 +141,35 @@ func TestSyncSaysWhenItGivesUpOnARecord(t *testing.T) {
 
 // A platform that ignores the creation-time filter answers every window with the whole account:
 // splitting it must stop soon, with an error, rather than halve down to single seconds and page
-// the whole account in each.
+// the whole account in each — also on a busy account, which counts a record more with every
+// request, so that its halves never count exactly the parent's total, though each counts as many.
 func TestSyncPlatformIgnoringTheTimeFilter(t *testing.T) {
 	t.Parallel()
-	c, mt := newMockClient(t)
 	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
-	var calls atomic.Int64
-	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
-		calls.Add(1)
-		return crmReply(3, []string{crmRow(1, now, now), crmRow(2, now, now), crmRow(3, now, now)}), nil
-	})
-	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithWindowLimit(2))
-	require.NoError(t, err)
-	_, err = rs.Sweep(context.Background(), now.Add(-time.Hour), now)
-	require.ErrorIs(t, err, ErrBadReply)
-	assert.ErrorContains(t, err, "does not filter by start_create_at")
-	assert.EqualValues(t, 3, calls.Load(), "the window and its two halves")
+	for name, growth := range map[string]int64{"a quiet account": 0, "records arriving": 1} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, mt := newMockClient(t)
+			var calls atomic.Int64
+			mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+				n := calls.Add(1)
+				if n > 50 { // a storm: end it
+					return httpmock.NewStringResponse(200, `{"code":10001,"msg":"storm"}`), nil
+				}
+				var rows []string // the whole account, whatever the window
+				for id := range 3 + growth*n {
+					rows = append(rows, crmRow(int(id)+1, now, now))
+				}
+				return crmReply(len(rows), rows), nil
+			})
+			rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithWindowLimit(2))
+			require.NoError(t, err)
+			_, err = rs.Sweep(context.Background(), now.Add(-time.Hour), now)
+			require.ErrorIs(t, err, ErrBadReply)
+			assert.ErrorContains(t, err, "does not filter by start_create_at")
+			assert.EqualValues(t, 3, calls.Load(), "the window and its two halves")
+		})
+	}
 }
 
 // One record that stays not final past the hold's bound must not take the others with it: a
@@ -240,4 +252,32 @@ func TestSyncStuckRenewalDoesNotHoldTheSweep(t *testing.T) {
 	_, err = rs.SweepOnce(ctx)
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 2*time.Second, "the sweep returned only when its caller's context ended")
+}
+
+// A sweep whose lease is lost while the sink writes ends with ErrLeaseHeld, as SweepOnce says,
+// also when the sink's own error is all that comes back (a database driver answers a cancelled
+// context with context.Canceled, not with its cause).
+func TestSyncLeaseLostDuringTheSink(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	at := now.Add(-time.Hour)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
+		return crmReply(1, []string{crmRow(1, at, at)}), nil
+	})
+	store := NewMemorySyncStore(10)
+	var rs *RecordSync
+	sink := func(ctx context.Context, _ *CallRecord) error {
+		store.mu.Lock()
+		store.leases[rs.name] = memLock{owner: "someone else", until: time.Now().Add(time.Hour)}
+		store.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var err error
+	rs, err = NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(60*time.Millisecond),
+		WithSyncClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(t.Context())
+	require.ErrorIs(t, err, ErrLeaseHeld)
 }
