@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digelao-go/digelao/internal/pushsample"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/digelao-go/digelao/internal/pushsample"
 )
 
 // A delivery slower than the claim TTL loses its claim to a redelivery; when it then fails, its

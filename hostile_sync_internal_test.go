@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/flex"
 )
 
 // crmRequest is what a crmList responder was asked.
