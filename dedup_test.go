@@ -22,7 +22,7 @@ import (
 func TestMemoryDedupStates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	st, err := m.Claim(ctx, "a", "A")
 	require.NoError(t, err)
 	assert.Equal(t, ClaimNew, st)
@@ -46,7 +46,7 @@ func TestMemoryDedupStates(t *testing.T) {
 func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(3)
+	m := MemDedup(t, 3)
 	st, _ := m.Claim(ctx, "in-progress", "A")
 	require.Equal(t, ClaimNew, st)
 	for i := range 10 {
@@ -69,11 +69,11 @@ func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 func TestMemoryDedupLapsedClaimCompleteMarksDone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	now := time.Now()
-	m.now = func() time.Time { return now }
+	m.cfg.now = func() time.Time { return now }
 	_, _ = m.Claim(ctx, "a", "A")
-	now = now.Add(claimTTL + time.Second)
+	now = now.Add(DefaultClaimTTL + time.Second)
 	st, _ := m.Claim(ctx, "a", "B")
 	require.Equal(t, ClaimNew, st, "the claim lapsed")
 	require.NoError(t, m.Complete(ctx, "a", "A"))
@@ -85,19 +85,19 @@ func TestMemoryDedupLapsedClaimCompleteMarksDone(t *testing.T) {
 	assert.Empty(t, m.claims, "no claim is left behind")
 }
 
-// deliverOnce releases with the token it claimed with, a token of its own: a delivery whose
+// once.deliver releases with the token it claimed with, a token of its own: a delivery whose
 // claim lapsed and then fails leaves the claim of the redelivery that took it over.
 func TestDeliverOnceReleasesOnlyItsOwnClaim(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	var mu sync.Mutex
 	now := time.Now()
-	m.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	tokens, log := newClaimTokens(), slog.New(slog.DiscardHandler)
+	m.cfg.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	o := &once{store: m, tokens: newClaimTokens(), timers: realTimers{}, log: slog.New(slog.DiscardHandler)}
 	var ran atomic.Int32
 	deliver := func(do func(context.Context) error) ClaimState {
-		state, claimErr, _ := deliverOnce(ctx, m, tokens, "k", log, slog.Attr{}, func(ctx context.Context) error {
+		state, claimErr, _ := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
 			ran.Add(1)
 			return do(ctx)
 		})
@@ -108,7 +108,7 @@ func TestDeliverOnceReleasesOnlyItsOwnClaim(t *testing.T) {
 	bFinished := make(chan ClaimState)
 	a := deliver(func(context.Context) error { // A hangs past its claim, and fails
 		mu.Lock()
-		now = now.Add(claimTTL + time.Second)
+		now = now.Add(DefaultClaimTTL + time.Second)
 		mu.Unlock()
 		go func() {
 			bFinished <- deliver(func(context.Context) error { close(bRunning); <-bDone; return nil })
@@ -140,7 +140,7 @@ func TestClaimTokensAreDistinct(t *testing.T) {
 
 func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	m := NewMemoryDedup(100)
+	m := MemDedup(t, 100)
 	var fresh atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 100 {
@@ -166,7 +166,7 @@ func TestMemoryDedupMemoryCeiling(t *testing.T) { // not parallel: it reads the 
 	}
 	ctx := context.Background()
 	before := heap()
-	m := NewMemoryDedup(defaultDedupCapacity)
+	m := MemDedup(t, defaultDedupCapacity)
 	key := []byte(strings.Repeat("k", 1024))
 	for i := range 3 * defaultDedupCapacity {
 		k := strconv.AppendInt(key[:1000], int64(i), 10)

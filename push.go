@@ -99,9 +99,10 @@ type PushHandler struct {
 	// Logger receives a line per refused or failed push and per duplicate. Default: discard.
 	Logger *slog.Logger
 
-	once    sync.Once
-	dedup   DedupStore
-	tokens  *claimTokens // of dedup's claims
+	sync *RecordSync // set by RecordSync.Handler: call records go to it, de-duplicated by it
+
+	init    sync.Once
+	dedup   *once // the de-duplication of call records, unless sync does it
 	log     *slog.Logger
 	charset charset
 	config  error // why the handler cannot take pushes
@@ -115,18 +116,23 @@ const (
 	maxSNBytes = 256
 )
 
-func (h *PushHandler) init() {
-	h.dedup, h.tokens, h.log = h.Dedup, newClaimTokens(), h.Logger
-	if h.dedup == nil {
-		h.dedup = NewMemoryDedup(defaultDedupCapacity)
-	}
+func (h *PushHandler) setUp() {
+	h.log = h.Logger
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if cs, err := parseCharset(h.Charset); err != nil {
+	store := h.Dedup
+	if store == nil {
+		store, h.config = NewMemoryDedup(defaultDedupCapacity)
+	}
+	h.dedup = &once{store: store, tokens: newClaimTokens(), timers: realTimers{}, log: h.log}
+	cs, err := parseCharset(h.Charset)
+	h.charset = cs
+	switch {
+	case err != nil:
 		h.config = fmt.Errorf("PushHandler.Charset: %w", err)
-	} else {
-		h.charset = cs
+	case h.sync != nil && h.OnCallRecord != nil:
+		h.config = errors.New("PushHandler.OnCallRecord is set on a RecordSync's Handler, whose call records go to the sync")
 	}
 	if h.Token.IsZero() {
 		h.log.Warn("digelao: PushHandler.Token is not set: anyone who finds the callback URL can push")
@@ -135,7 +141,7 @@ func (h *PushHandler) init() {
 
 // ServeHTTP implements http.Handler; see PushHandler.
 func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.once.Do(h.init)
+	h.init.Do(h.setUp)
 	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
 	if h.config != nil {
 		log.Error("digelao: push handler misconfigured; answering 500", "error", h.config)
@@ -224,12 +230,12 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		return http.StatusNotImplemented
 	}
 	key := ev.dedupKey()
-	if key == "" {
+	if key == "" || h.sync != nil { // a sync's Handler: the sync's claim is the only one
 		return h.run(ctx, fn, log)
 	}
 	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
 	status := http.StatusOK
-	state, claimErr, _ := deliverOnce(ctx, h.dedup, h.tokens, key, log, slog.Attr{}, func(ctx context.Context) error {
+	state, claimErr, _ := h.dedup.deliver(ctx, key, slog.Attr{}, func(ctx context.Context) error {
 		if status = h.run(ctx, fn, log); status != http.StatusOK {
 			return errors.New(http.StatusText(status)) // logged by run
 		}
@@ -252,6 +258,8 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 // callback returns the call of the callback that takes ev, or nil when none does.
 func (h *PushHandler) callback(ev *pushEvent, body []byte) func(context.Context) error {
 	switch {
+	case ev.call != nil && h.sync != nil:
+		return func(ctx context.Context) error { return h.sync.Push(ctx, ev.call) }
 	case ev.call != nil && h.OnCallRecord != nil:
 		return func(ctx context.Context) error { return h.OnCallRecord(ctx, ev.call) }
 	case ev.imp != nil && h.OnImportResult != nil:
@@ -273,6 +281,10 @@ func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, l
 		}
 	}()
 	if err := fn(ctx); err != nil {
+		if errors.Is(err, errDeliveryInProgress) {
+			log.Info("digelao: push is being handled by another delivery")
+			return http.StatusServiceUnavailable
+		}
 		log.Error("digelao: push callback failed", "error", err)
 		return http.StatusInternalServerError
 	}

@@ -119,6 +119,13 @@ func (d *failingDedup) Claim(ctx context.Context, _, _ string) (ClaimState, erro
 	return d.state, d.claimErr
 }
 
+func (d *failingDedup) Renew(ctx context.Context, _, _ string) (bool, error) {
+	d.record("renew", ctx)
+	return true, nil
+}
+
+func (*failingDedup) ClaimTTL() time.Duration { return DefaultClaimTTL }
+
 func (d *failingDedup) Complete(ctx context.Context, _, _ string) error {
 	d.record("complete", ctx)
 	return d.completeErr
@@ -482,7 +489,7 @@ func (d lateReplyDedup) Claim(ctx context.Context, key, token string) (ClaimStat
 func TestPushHandlerClaimOutlivesAHangUp(t *testing.T) {
 	t.Parallel()
 	var handled atomic.Int32
-	h := &PushHandler{Dedup: lateReplyDedup{NewMemoryDedup(10)}, OnCallRecord: func(ctx context.Context, _ *CallRecord) error {
+	h := &PushHandler{Dedup: lateReplyDedup{MemDedup(t, 10)}, OnCallRecord: func(ctx context.Context, _ *CallRecord) error {
 		if err := ctx.Err(); err != nil {
 			return err // e.g. a database write under the request's context
 		}

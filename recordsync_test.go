@@ -259,11 +259,12 @@ func TestSyncRunResumesFromItsCheckpoint(t *testing.T) {
 	t.Parallel()
 	f := newSyncFake(t)
 	f.call(t, "回访四", 10)
-	store := digelao.NewMemorySyncStore(1000)
+	store := digelao.MemSyncStore(t, 1000)
 	db := newSinkDB()
 	now := f.simNow()
+	f.clock.Set(now) // the platform's clock, which its replies' Date carry
 	opts := []digelao.SyncOption{digelao.WithSyncStore(store), digelao.WithSweepInterval(time.Hour),
-		digelao.WithSweepLag(0), digelao.WithSweepOverlap(3 * time.Hour), digelao.WithSyncClock(func() time.Time { return now })}
+		digelao.WithSweepLag(0), digelao.WithSweepOverlap(3 * time.Hour)}
 	run := func() *digelao.RecordSync {
 		rs, err := digelao.NewRecordSync(f.c, db.upsert, opts...)
 		require.NoError(t, err)
@@ -280,13 +281,14 @@ func TestSyncRunResumesFromItsCheckpoint(t *testing.T) {
 	mark, err := store.Checkpoint(context.Background(), "")
 	require.NoError(t, err)
 	assert.True(t, mark.IsZero(), "the checkpoint is kept under the account's name, not an empty one")
-	assert.Equal(t, now.Truncate(time.Second), first.Stats().Checkpoint.Truncate(time.Second))
+	assert.WithinDuration(t, now, first.Stats().Checkpoint, time.Second, "the platform's now: the lag is 0")
 
 	// A restart sweeps from the checkpoint back by the overlap: the same records, none delivered again.
 	now = now.Add(time.Hour)
+	f.clock.Set(now)
 	second := run()
-	assert.EqualValues(t, 10, second.Stats().Found, "the overlap reaches the records")
-	assert.EqualValues(t, 10, second.Stats().Duplicates)
+	assert.GreaterOrEqual(t, second.Stats().Found, int64(10), "the overlap reaches the records")
+	assert.Equal(t, second.Stats().Found, second.Stats().Duplicates, "every record found was delivered before")
 	assert.Zero(t, second.Stats().GapsFilled)
 	got, repeated := db.counts()
 	assert.Equal(t, 10, got)

@@ -274,7 +274,26 @@ func codeMsg(code int) string {
 // maxRequestBody bounds a request body.
 const maxRequestBody = 64 << 20
 
+// Now returns the fake platform's clock: WithClock's time, or the simulated time its calls and
+// pushes reached, whichever is later — with WithManualTime, WithClock's time alone, since Flush runs
+// a whole future at once: a test moves the clock (Clock.Set) past what it flushed. Every reply
+// carries it as its Date header, as a platform's replies carry the platform's clock, and a
+// digelao.RecordSync sweeps by it.
+func (s *Server) Now() time.Time {
+	now := s.cfg.now()
+	if s.cfg.manual {
+		return now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sched.now.After(now) {
+		return s.sched.now
+	}
+	return now
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 	c := &call{r: r, now: s.cfg.now()}
 	p, files, perr := readParams(w, r)
 	c.p, c.files = p, files

@@ -79,7 +79,11 @@ const rememberRecords = 100_000
 
 func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: chinaLogTime}))
-	store := &stateStore{MemorySyncStore: digelao.NewMemorySyncStore(rememberRecords), path: o.out + ".state"}
+	mem, err := digelao.NewMemorySyncStore(rememberRecords)
+	if err != nil {
+		return err
+	}
+	store := &stateStore{MemorySyncStore: mem, path: o.out + ".state"}
 	var out *output
 	rs, err := digelao.NewRecordSync(cl, func(_ context.Context, r *digelao.CallRecord) error { return out.append(r) },
 		digelao.WithSyncStore(store), digelao.WithSweepLookBack(o.since), digelao.WithSweepInterval(o.interval),

@@ -48,6 +48,7 @@ func (f *syncFake) call(t *testing.T, n int, ago time.Duration) {
 	r := cli(ctx, f.vars, createArgs(fmt.Sprintf("回访%d", f.calls), writeFile(t, "c.csv", []byte(csv)), "--start")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.NoError(t, f.srv.Flush(ctx))
+	f.clock.Set(time.Now()) // the platform's clock, which its replies' Date carry, is back to now
 }
 
 // sns returns the sns of the fake's records.
