@@ -74,9 +74,11 @@ type QuarantinedRecord struct {
 type CommitStore interface {
 	SyncStore
 	// Deliver delivers the records of keys in one transaction, calling deliver for each one not
-	// delivered yet. It returns what it did with each key, and the error that failed the
-	// transaction as a whole, when nothing of it was committed.
-	Deliver(ctx context.Context, keys []string, deliver func(ctx context.Context, i int) error) ([]Delivery, error)
+	// delivered yet. account is the user_sn of the account the records are of, for a store that
+	// keeps the records beside their marks (the keys are the account's already). It returns what
+	// it did with each key, and the error that failed the transaction as a whole, when nothing of
+	// it was committed.
+	Deliver(ctx context.Context, account string, keys []string, deliver func(ctx context.Context, i int) error) ([]Delivery, error)
 }
 
 // Delivery is what CommitStore.Deliver did with one key.

@@ -262,7 +262,7 @@ func (sw *sweep) page(ctx context.Context, recs []*CallRecord, from, to time.Tim
 	for _, r := range recs {
 		st.Found++
 		rs.stats.found.Add(1)
-		key := r.key("record:")
+		key := rs.keyOf(r)
 		switch {
 		case r.DisconnectedAt.IsZero():
 			st.NotFinal++
@@ -351,7 +351,7 @@ func (sw *sweep) hold(ctx context.Context, r *CallRecord, key string, from, to t
 		return
 	}
 	if key == "" {
-		key = r.key("record:")
+		key = sw.rs.keyOf(r)
 	}
 	if old, ok := sw.holds[key]; !ok || at.Before(old) {
 		sw.holds[key] = at
@@ -459,6 +459,24 @@ func (sw *sweep) end(ctx context.Context) error {
 	return fmt.Errorf("digelao: sync sink refused %d records (%s…): %w", len(sw.refused), strings.Join(sns, ", "), sw.refused[0].err)
 }
 
+// account returns the user_sn of the sync's account, from the client's session: logged in once,
+// then remembered.
+func (rs *RecordSync) account(ctx context.Context) (string, error) {
+	if a := rs.userSN.Load(); a != nil {
+		return *a, nil
+	}
+	s, err := rs.c.auth.session(ctx)
+	if err != nil {
+		return "", err
+	}
+	rs.userSN.Store(&s.UserSN)
+	return s.UserSN, nil
+}
+
+// keyOf returns r's delivery key: the sync's name — its account's — and the record's digest, so that
+// accounts sharing a store never share a key.
+func (rs *RecordSync) keyOf(r *CallRecord) string { return r.key(rs.name + ":record:") }
+
 // outcome is what a delivery did with a record.
 type outcome int
 
@@ -505,7 +523,7 @@ func (rs *RecordSync) deliver(ctx context.Context, recs []*CallRecord, stop func
 	}
 	keys := make([]string, len(recs))
 	for i, r := range recs {
-		if keys[i] = r.key("record:"); keys[i] == "" {
+		if keys[i] = rs.keyOf(r); keys[i] == "" {
 			return nil, fmt.Errorf("digelao: call record %q does not encode: it cannot be synced exactly once", r.SN)
 		}
 		res[i].key = keys[i]
@@ -518,7 +536,11 @@ func (rs *RecordSync) deliver(ctx context.Context, recs []*CallRecord, stop func
 		return nil, transport.ContextErr(ctx)
 	}
 	if rs.commit != nil {
-		ds, err := rs.commit.Deliver(ctx, keys, offer)
+		account, err := rs.account(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := rs.commit.Deliver(ctx, account, keys, offer)
 		if err != nil {
 			return nil, fmt.Errorf("digelao: sync store delivery: %w", err)
 		}
