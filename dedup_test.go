@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 func TestMemoryDedupStates(t *testing.T) {
@@ -208,4 +210,88 @@ func TestCallRecordKeyIsStable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
 	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
+}
+
+// Issue 19 item 6. A sink slower than the claim's TTL keeps its claim: it is renewed while the
+// sink runs, so that a redelivery meanwhile finds it in progress rather than delivering again.
+func TestClaimRenewedWhileTheSinkRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	m := MemDedup(t, 10, WithMemoryClaimTTL(300*time.Millisecond), WithMemoryClock(clock.Now))
+	o := &once{store: m, tokens: newClaimTokens(), timers: clock, log: slog.New(slog.DiscardHandler)}
+	var delivered atomic.Int32
+	var second ClaimState
+	state, claimErr, err := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
+		clock.Advance(time.Second) // the sink takes a second: more than three TTLs
+		second, _, _ = o.deliver(ctx, "k", slog.Attr{}, func(context.Context) error { delivered.Add(1); return nil })
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		delivered.Add(1)
+		return nil
+	})
+	require.NoError(t, claimErr)
+	require.NoError(t, err)
+	assert.Equal(t, ClaimNew, state)
+	assert.Equal(t, ClaimInProgress, second, "the claim was renewed: the redelivery waits")
+	assert.EqualValues(t, 1, delivered.Load())
+	assert.Zero(t, clock.Pending(), "the renewals stopped with the sink")
+	st, _ := m.Claim(ctx, "k", "later")
+	assert.Equal(t, ClaimDone, st)
+}
+
+// A claim lost while the sink runs — the store could not renew it twice in a row, a third of the TTL
+// before it lapsed, and a redelivery took it — ends the sink's context with ErrClaimLost; a sink
+// that stops is not a delivery, and the redelivery's claim stays.
+func TestClaimLostEndsTheSinksContext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	m := MemDedup(t, 10, WithMemoryClaimTTL(300*time.Millisecond), WithMemoryClock(clock.Now))
+	store := &unrenewable{MemoryDedup: m}
+	o := &once{store: store, tokens: newClaimTokens(), timers: clock, log: slog.New(slog.DiscardHandler)}
+	var cause error
+	var redelivery ClaimState
+	state, _, err := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
+		clock.Advance(250 * time.Millisecond) // two renewals failed: the claim is given up
+		cause = context.Cause(ctx)
+		clock.Advance(time.Second)
+		redelivery, _ = m.Claim(ctx, "k", "redelivery") // it lapsed: a redelivery takes it
+		return ctx.Err()
+	})
+	assert.Equal(t, ClaimNew, redelivery)
+	require.ErrorIs(t, cause, ErrClaimLost)
+	assert.NoError(t, err, "the record is another delivery's now, not a failure")
+	assert.Equal(t, ClaimInProgress, state)
+	st, _ := m.Claim(ctx, "k", "third")
+	assert.Equal(t, ClaimInProgress, st, "the redelivery's claim is left alone")
+}
+
+// unrenewable is a store whose renewals fail, as an unreachable store's do.
+type unrenewable struct{ *MemoryDedup }
+
+func (*unrenewable) Renew(context.Context, string, string) (bool, error) {
+	return false, errors.New("store unreachable")
+}
+
+func TestMemoryStoresValidateTheirOptions(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    int
+		opts []MemoryOption
+		want string
+	}{
+		{0, nil, "capacity"},
+		{1, []MemoryOption{WithMemoryClaimTTL(0)}, "WithMemoryClaimTTL"},
+		{1, []MemoryOption{nil}, "options"},
+	} {
+		_, err := NewMemoryDedup(c.n, c.opts...)
+		assert.ErrorContains(t, err, c.want)
+		_, err = NewMemorySyncStore(c.n, c.opts...)
+		assert.ErrorContains(t, err, c.want)
+	}
+	s := MemSyncStore(t, 1, WithMemoryClaimTTL(time.Minute))
+	assert.Equal(t, time.Minute, s.ClaimTTL())
+	assert.Equal(t, DefaultClaimTTL, MemDedup(t, 1).ClaimTTL())
 }
