@@ -503,7 +503,7 @@ func (rs *RecordSync) Sweep(ctx context.Context, from, to time.Time) (SweepStats
 	sw := rs.newSweep(&st, nil)
 	_, err := sw.window(ctx, from.Truncate(time.Second), to.Truncate(time.Second), true)
 	if err == nil {
-		err = sw.end(ctx)
+		err = sw.end(ctx, false)
 	}
 	st.Took = time.Since(start)
 	rs.logSweep(ctx, &st, err)

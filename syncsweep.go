@@ -59,26 +59,30 @@ func (rs *RecordSync) runStep(ctx context.Context) (SweepStats, error) {
 	if err := sw.loadQuarantine(ctx); err != nil {
 		return st, err
 	}
-	next := mark
+	next, stepErr := mark, error(nil)
 	if !st.To.Before(st.From) {
-		if _, err := sw.window(ctx, st.From, st.To, true); err != nil {
-			return st, err
+		if _, stepErr = sw.window(ctx, st.From, st.To, true); stepErr == nil {
+			next = st.To
 		}
-		next = st.To
 	}
-	late := sw.reconcile(ctx, fresh)
-	if err := sw.end(ctx); err != nil {
-		return st, err
+	var lateErr error
+	if stepErr == nil {
+		lateErr = sw.reconcile(ctx, fresh)
+	}
+	if err := sw.end(ctx, stepErr != nil); stepErr == nil {
+		stepErr = err
 	}
 	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) {
 		next = st.HeldAt.Add(-time.Second)
 	}
-	// Only the holder of the lease moves the checkpoint: renew it once more first.
+	// Only the holder of the lease stores anything: renew it once more first. The bookkeeping is
+	// stored also after a failed sweep (the records it refused); the checkpoint only after a
+	// complete one.
 	if ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL); err != nil || !ok {
-		return st, fmt.Errorf("digelao: sync lease lost before the checkpoint was stored: %w", cmpErr(err, ErrLeaseHeld))
+		return st, errors.Join(stepErr, fmt.Errorf("digelao: sync lease lost before the checkpoint was stored: %w", cmpErr(err, ErrLeaseHeld)))
 	}
-	if err := rs.saveState(ctx, state); err != nil {
-		return st, err
+	if err := rs.saveState(ctx, state); err != nil || stepErr != nil {
+		return st, errors.Join(stepErr, err)
 	}
 	if !next.Equal(stored) {
 		if err := rs.store.SetCheckpoint(ctx, rs.name, next); err != nil {
@@ -87,7 +91,7 @@ func (rs *RecordSync) runStep(ctx context.Context) (SweepStats, error) {
 		rs.stats.checkpoint.Store(&next)
 	}
 	st.Checkpoint = next
-	return st, late
+	return st, lateErr
 }
 
 // resolveCheckpoint returns where a step sweeps from, the overlap aside: the stored checkpoint
@@ -131,6 +135,8 @@ type sweep struct {
 	quarantined map[string]bool // the keys in quarantine, read once a step
 	holds       map[string]time.Time
 	tried       map[string]bool // the keys offered to the sink, or found delivered, in this step
+	deferred    map[string]bool // the keys of later
+	later       []*CallRecord   // records refused before whose next try has come: offered at the end
 	run         []rejection     // records the sink refused since it last took one
 	inARow      int             // sink calls in a row that failed, in this step
 	took        bool            // the sink took a record in this step
@@ -146,7 +152,8 @@ type rejection struct {
 }
 
 func (rs *RecordSync) newSweep(st *SweepStats, state *syncState) *sweep {
-	return &sweep{rs: rs, st: st, state: state, now: rs.clock.now(), holds: map[string]time.Time{}, tried: map[string]bool{}}
+	return &sweep{rs: rs, st: st, state: state, now: rs.clock.now(), holds: map[string]time.Time{}, tried: map[string]bool{},
+		deferred: map[string]bool{}}
 }
 
 // window sweeps the records created from from to to, split in two while it holds more than the
@@ -255,7 +262,9 @@ func (rs *RecordSync) probe(ctx context.Context, from time.Time) error {
 	return nil
 }
 
-// page delivers the records of a page that are due, and notes the others.
+// page delivers the records of a page that are due, and notes the others: a record not final,
+// or refused before, is held; one refused before whose next try has come is offered again at the
+// end of the step, once the sink has taken others (see end).
 func (sw *sweep) page(ctx context.Context, recs []*CallRecord, from, to time.Time, main bool) error {
 	rs, st := sw.rs, sw.st
 	todo := recs[:0:0]
@@ -269,58 +278,76 @@ func (sw *sweep) page(ctx context.Context, recs []*CallRecord, from, to time.Tim
 			rs.stats.notFinal.Add(1)
 			sw.hold(ctx, r, key, from, to, main)
 		case sw.quarantined[key]:
-		case sw.waiting(key):
-			st.Waiting++
+		case sw.state != nil && sw.state.Failing[key] != nil:
 			sw.hold(ctx, r, key, from, to, main)
+			if sw.now.Before(sw.state.Failing[key].Next) {
+				st.Waiting++
+			} else if !sw.deferred[key] {
+				sw.deferred[key] = true
+				sw.later = append(sw.later, r)
+			}
 		default:
 			todo = append(todo, r)
 		}
 	}
 	res, err := rs.deliver(ctx, todo, sw.refusedInARow)
 	for i, r := range todo {
-		if i >= len(res) {
+		if i >= len(res) { // not offered: the store failed
 			sw.hold(ctx, r, "", from, to, main)
 			continue
 		}
-		if res[i].out != skipped {
-			sw.tried[res[i].key] = true
-		}
-		switch res[i].out {
-		case delivered:
-			st.GapsFilled++
-			rs.stats.filled.Add(1)
-			if !main {
-				rs.stats.late.Add(1)
-				rs.cfg.log.InfoContext(ctx, "digelao sync: a record listed late was delivered", "sn", r.SN,
-					"created_at", platformTime(r.CreatedAt))
-			}
-			sw.took = true
-			if err := sw.judge(ctx); err != nil {
-				return err
-			}
-			sw.forget(res[i].key)
-		case duplicate:
-			st.Duplicates++
-			sw.forget(res[i].key)
-		case inProgress:
-			st.Pending++
+		if res[i].out == failed || res[i].out == skipped {
 			sw.hold(ctx, r, res[i].key, from, to, main)
-		case failed:
-			st.Failed++
-			rs.cfg.log.WarnContext(ctx, "digelao sync: the sink refused a record; it is tried again later", "sn", r.SN,
-				"id", r.ID, "error", res[i].err)
+		}
+		if res[i].out == inProgress {
+			sw.hold(ctx, r, res[i].key, from, to, main)
+		}
+		if res[i].out == failed {
 			sw.run = append(sw.run, rejection{r: r, key: res[i].key, err: res[i].err})
-			sw.refused = append(sw.refused, rejection{r: r, key: res[i].key, err: res[i].err})
-			sw.hold(ctx, r, res[i].key, from, to, main)
-		case skipped:
-			sw.hold(ctx, r, res[i].key, from, to, main)
 		}
+		if err := sw.note(ctx, r, res[i], main); err != nil {
+			return err
+		}
+	}
+	if err != nil && sw.state != nil {
+		sw.park(sw.run) // the sink was taken for down: these count against no record
+		sw.run = nil
 	}
 	return err
 }
 
-// sinkTookSince reports whether a sink call succeeded after n had.
-func (rs *RecordSync) sinkTookSince(n int64) bool { return rs.sinkOK.Load() > n }
+// note counts a record's outcome; a delivery judges the refusals before it, now that the sink is
+// known to take records.
+func (sw *sweep) note(ctx context.Context, r *CallRecord, res result, main bool) error {
+	rs, st := sw.rs, sw.st
+	if res.out != skipped {
+		sw.tried[res.key] = true
+	}
+	switch res.out {
+	case delivered:
+		st.GapsFilled++
+		rs.stats.filled.Add(1)
+		if !main {
+			rs.stats.late.Add(1)
+			rs.cfg.log.InfoContext(ctx, "digelao sync: a record listed late was delivered", "sn", r.SN,
+				"created_at", platformTime(r.CreatedAt))
+		}
+		sw.took = true
+		sw.forget(res.key)
+		return sw.judge(ctx)
+	case duplicate:
+		st.Duplicates++
+		sw.forget(res.key)
+	case inProgress:
+		st.Pending++
+	case failed:
+		st.Failed++
+		sw.refused = append(sw.refused, rejection{r: r, key: res.key, err: res.err})
+		rs.cfg.log.WarnContext(ctx, "digelao sync: the sink refused a record; it is tried again later", "sn", r.SN,
+			"id", r.ID, "error", res.err)
+	}
+	return nil
+}
 
 // refusedInARow counts the sink's failures in a row, and reports when the sink is to be taken for
 // down.
@@ -358,51 +385,60 @@ func (sw *sweep) hold(ctx context.Context, r *CallRecord, key string, from, to t
 	}
 }
 
-// waiting reports whether key is a record the sink refused whose next try has not come yet.
-func (sw *sweep) waiting(key string) bool {
-	if sw.state == nil {
-		return false
-	}
-	f := sw.state.Failing[key]
-	return f != nil && sw.now.Before(f.Next)
-}
-
-// forget drops key from the records being retried: it was delivered.
+// forget drops key from the records held and retried: it was delivered.
 func (sw *sweep) forget(key string) {
+	delete(sw.holds, key)
 	if sw.state != nil {
 		delete(sw.state.Failing, key)
 	}
 }
 
+// park notes refused records against which nothing is counted — the sink may have been down —
+// so that they are offered again, at the end of a step in which the sink takes others.
+func (sw *sweep) park(run []rejection) {
+	for _, f := range run {
+		e := sw.failing(f)
+		e.Next, e.Err = sw.now, f.err.Error()
+	}
+}
+
+// failing returns the bookkeeping of a refused record, made when there is none.
+func (sw *sweep) failing(f rejection) *failing {
+	e := sw.state.Failing[f.key]
+	if e == nil {
+		e = &failing{SN: f.r.SN, ID: f.r.ID, CreatedAt: f.r.CreatedAt}
+		sw.state.Failing[f.key] = e
+	}
+	return e
+}
+
 // judge counts the refusals of the run against their records, now that the sink took a record and
-// is not down: each is tried again later, waiting longer each time, and quarantined after
-// WithQuarantineAfter tries.
+// is not down; see refuse.
 func (sw *sweep) judge(ctx context.Context) error {
 	run := sw.run
 	sw.run = nil
-	if sw.state == nil {
-		return nil
-	}
 	for _, f := range run {
-		if sw.quarantined[f.key] {
-			continue
-		}
-		e := sw.state.Failing[f.key]
-		if e == nil {
-			e = &failing{SN: f.r.SN, ID: f.r.ID, CreatedAt: f.r.CreatedAt}
-			sw.state.Failing[f.key] = e
-		}
-		e.Tries++
-		e.Err = f.err.Error()
-		if e.Tries < sw.rs.cfg.quarantineAfter {
-			e.Next = sw.now.Add(min(sw.rs.cfg.interval<<(e.Tries-1), time.Hour))
-			continue
-		}
-		if err := sw.quarantine(ctx, f, e); err != nil {
+		if err := sw.refuse(ctx, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// refuse counts a refusal against its record: it is tried again later, waiting longer each time,
+// and quarantined after WithQuarantineAfter tries.
+func (sw *sweep) refuse(ctx context.Context, f rejection) error {
+	if sw.state == nil || sw.quarantined[f.key] {
+		return nil
+	}
+	e := sw.failing(f)
+	e.Tries++
+	e.Err = f.err.Error()
+	if e.Tries < sw.rs.cfg.quarantineAfter {
+		e.Next = sw.now.Add(min(sw.rs.cfg.interval<<(e.Tries-1), time.Hour))
+		return nil
+	}
+	return sw.quarantine(ctx, f, e)
 }
 
 // quarantine keeps a record the sink refused on every try in the store's quarantine.
@@ -420,8 +456,7 @@ func (sw *sweep) quarantine(ctx context.Context, f rejection, e *failing) error 
 	if err := rs.store.Quarantine(ctx, rs.name, q); err != nil {
 		return fmt.Errorf("digelao: sync store quarantine: %w", err)
 	}
-	delete(sw.state.Failing, f.key)
-	delete(sw.holds, f.key)
+	sw.forget(f.key)
 	sw.quarantined[f.key] = true
 	sw.st.Quarantine++
 	rs.stats.quarantined.Add(1)
@@ -430,34 +465,64 @@ func (sw *sweep) quarantine(ctx context.Context, f rejection, e *failing) error 
 	return nil
 }
 
-// end closes a sweep: the refusals since the sink last took a record count against their records
-// when the sink is up — it took a record in this step, or a push since the step before — and
-// otherwise make the sweep's error, since the sink may be down: they are tried again without
-// counting. The earliest hold becomes HeldAt; a Sweep's refusals become its error.
-func (sw *sweep) end(ctx context.Context) error {
+// end closes a step, or a Sweep. When the sink is known to be up — it took a record in this step,
+// or since the step before began (a push) — the refusals since its last delivery count against
+// their records, and the records refused before whose next try has come are offered again, each
+// refusal counting. When it is not, and it refused records, it may be down: they are parked, and
+// the step fails. stopped is a step whose sweep failed: it offers nothing more. The earliest hold
+// becomes HeldAt; a Sweep's refusals become its error.
+func (sw *sweep) end(ctx context.Context, stopped bool) error {
+	defer sw.heldAt()
+	rs := sw.rs
+	if sw.state == nil {
+		if len(sw.refused) == 0 {
+			return nil
+		}
+		sns := make([]string, 0, min(len(sw.refused), 10))
+		for _, f := range sw.refused[:cap(sns)] {
+			sns = append(sns, f.r.SN)
+		}
+		return fmt.Errorf("digelao: sync sink refused %d records (%s…): %w", len(sw.refused), strings.Join(sns, ", "), sw.refused[0].err)
+	}
+	if stopped {
+		return nil
+	}
+	if !sw.took && !rs.sinkTookSince(sw.tookBefore) {
+		if len(sw.run) == 0 {
+			return nil // the records due again wait for a step in which the sink takes others
+		}
+		sw.park(sw.run)
+		return fmt.Errorf("digelao: sync sink refused every record it was offered (%d) and took none since the sweep before, "+
+			"taken for down; the sweep stops: %w", len(sw.run), sw.run[len(sw.run)-1].err)
+	}
+	if err := sw.judge(ctx); err != nil {
+		return err
+	}
+	res, err := rs.deliver(ctx, sw.later, nil)
+	for i, r := range sw.later[:len(res)] {
+		if res[i].out == failed {
+			if err := sw.refuse(ctx, rejection{r: r, key: res[i].key, err: res[i].err}); err != nil {
+				return err
+			}
+		}
+		if err := sw.note(ctx, r, res[i], true); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// heldAt sets the stats' HeldAt to the earliest hold.
+func (sw *sweep) heldAt() {
 	for _, at := range sw.holds {
 		if sw.st.HeldAt.IsZero() || at.Before(sw.st.HeldAt) {
 			sw.st.HeldAt = at
 		}
 	}
-	if len(sw.run) > 0 && sw.state != nil {
-		if !sw.took && !sw.rs.sinkTookSince(sw.tookBefore) {
-			return fmt.Errorf("digelao: sync sink refused every record it was offered (%d) and took none since the sweep before, "+
-				"taken for down; the sweep stops: %w", len(sw.run), sw.run[len(sw.run)-1].err)
-		}
-		if err := sw.judge(ctx); err != nil {
-			return err
-		}
-	}
-	if sw.state != nil || len(sw.refused) == 0 {
-		return nil
-	}
-	sns := make([]string, 0, min(len(sw.refused), 10))
-	for _, f := range sw.refused[:cap(sns)] {
-		sns = append(sns, f.r.SN)
-	}
-	return fmt.Errorf("digelao: sync sink refused %d records (%s…): %w", len(sw.refused), strings.Join(sns, ", "), sw.refused[0].err)
 }
+
+// sinkTookSince reports whether a sink call succeeded after n had.
+func (rs *RecordSync) sinkTookSince(n int64) bool { return rs.sinkOK.Load() > n }
 
 // account returns the user_sn of the sync's account, from the client's session: logged in once,
 // then remembered.
@@ -741,14 +806,14 @@ func (rs *RecordSync) count(ctx context.Context, h time.Time) (int, error) {
 	return pg.total, err
 }
 
-// retry offers the sink again, in windows of their second, the refused records that are due and
-// were not offered in this step (they lie before the sweep from the checkpoint). A record no
-// longer listed is dropped, with a warning.
+// retry lists again, in windows of their second, the refused records that are due and were not
+// listed in this step (they lie before the sweep from the checkpoint), for end to offer them. A
+// record no longer listed is dropped, with a warning.
 func (sw *sweep) retry(ctx context.Context) []error {
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(sw.state.Failing)) {
 		f := sw.state.Failing[key]
-		if f == nil || sw.tried[key] || sw.now.Before(f.Next) || f.CreatedAt.IsZero() {
+		if f == nil || sw.tried[key] || sw.deferred[key] || sw.now.Before(f.Next) || f.CreatedAt.IsZero() {
 			continue
 		}
 		at := f.CreatedAt.Truncate(time.Second)
@@ -756,7 +821,7 @@ func (sw *sweep) retry(ctx context.Context) []error {
 			errs = append(errs, err)
 			continue
 		}
-		if !sw.tried[key] {
+		if !sw.deferred[key] {
 			sw.rs.cfg.log.WarnContext(ctx, "digelao sync: a record the sink refused is no longer listed; no longer tried",
 				"sn", f.SN, "id", f.ID, "created_at", platformTime(f.CreatedAt), "tries", f.Tries)
 			delete(sw.state.Failing, key)
