@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -277,9 +278,9 @@ func (o *output) append(r *digelao.CallRecord) error {
 }
 
 // stateStore is the SyncStore of one output: the records delivered, in memory, from the output
-// and this run; the checkpoint, in the state file beside the output. Its lease is in memory: the
-// lock on the output keeps every other sync out. An output holds one account's records, so the
-// store keeps one checkpoint, whatever the sync's name.
+// and this run; the checkpoint, the sync's bookkeeping and its quarantine, in the state file beside
+// the output. Its lease is in memory: the lock on the output keeps every other sync out. An output
+// holds one account's records, so the store keeps one of each, whatever the sync's name.
 type stateStore struct {
 	*digelao.MemorySyncStore
 	path string
@@ -290,8 +291,10 @@ type stateStore struct {
 
 // syncState is the state file's content.
 type syncState struct {
-	UserSN     string    `json:"user_sn"`    // the account whose records the output holds
-	Checkpoint time.Time `json:"checkpoint"` // zero until the first sweep completed
+	UserSN     string                      `json:"user_sn"`              // the account whose records the output holds
+	Checkpoint time.Time                   `json:"checkpoint"`           // zero until the first sweep completed
+	Sync       json.RawMessage             `json:"sync,omitempty"`       // the RecordSync's bookkeeping
+	Quarantine []digelao.QuarantinedRecord `json:"quarantine,omitempty"` // the records the sink refused on every try
 }
 
 // load reads the state file, if there is one, and checks that it is userSN's.
@@ -329,11 +332,51 @@ func (s *stateStore) Checkpoint(context.Context, string) (time.Time, error) {
 	return s.checkpoint(), nil
 }
 
-// SetCheckpoint implements digelao.SyncStore: it replaces the state file, synced, in one rename.
+// SetCheckpoint implements digelao.SyncStore.
 func (s *stateStore) SetCheckpoint(_ context.Context, _ string, t time.Time) error {
+	return s.change(func(st *syncState) { st.Checkpoint = t.In(chinaTime) })
+}
+
+// SyncState implements digelao.SyncStore.
+func (s *stateStore) SyncState(context.Context, string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := syncState{UserSN: s.state.UserSN, Checkpoint: t.In(chinaTime)}
+	return s.state.Sync, nil
+}
+
+// SetSyncState implements digelao.SyncStore.
+func (s *stateStore) SetSyncState(_ context.Context, _ string, b []byte) error {
+	return s.change(func(st *syncState) { st.Sync = slices.Clone(b) })
+}
+
+// Quarantine implements digelao.SyncStore.
+func (s *stateStore) Quarantine(_ context.Context, _ string, q digelao.QuarantinedRecord) error {
+	return s.change(func(st *syncState) {
+		st.Quarantine = append(slices.DeleteFunc(slices.Clone(st.Quarantine), func(o digelao.QuarantinedRecord) bool { return o.Key == q.Key }), q)
+	})
+}
+
+// Quarantined implements digelao.SyncStore.
+func (s *stateStore) Quarantined(context.Context, string) ([]digelao.QuarantinedRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.state.Quarantine), nil
+}
+
+// Unquarantine implements digelao.SyncStore.
+func (s *stateStore) Unquarantine(_ context.Context, _, key string) error {
+	return s.change(func(st *syncState) {
+		st.Quarantine = slices.DeleteFunc(slices.Clone(st.Quarantine), func(o digelao.QuarantinedRecord) bool { return o.Key == key })
+	})
+}
+
+// change applies edit to the state and replaces the state file with it, synced, in one rename;
+// the state in memory changes only once the file did.
+func (s *stateStore) change(edit func(*syncState)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state
+	edit(&st)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
