@@ -7,19 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
-
-	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // Config configures a Transport.
@@ -282,29 +278,17 @@ func Redact(err error, secrets []string) error {
 	return err
 }
 
-// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the
-// secret as it is, as PHP's json_encode writes it in a body ("a/b" as "a\/b"), either of those
-// HTML-escaped as an error page echoes a request (Go's "&#34;" or PHP's "&quot;"), and as it is
-// percent-encoded in a query. It runs only on the way to an error or a log line, never per request.
+// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the secret
+// as it is and in every form a server may echo it — as json_encode writes it under any flags (each
+// of "/", ", <, >, &, ' and non-ASCII characters escaped or not, independently), HTML-escaped (as
+// htmlspecialchars or Go's html package writes it), percent-encoded in a query or a path, and
+// these nested (a JSON body inside a JSON string or an HTML page). It runs only on the way to an
+// error or a log line, never per request.
 func RedactString(s string, secrets []string) string {
-	phpHTML := strings.NewReplacer("&", "&amp;", `"`, "&quot;", "'", "&#039;", "<", "&lt;", ">", "&gt;")
 	for _, sec := range secrets {
-		if sec == "" {
-			continue
+		if sec != "" {
+			s = redactOne(s, sec)
 		}
-		forms := []string{sec}
-		if b, err := phpjson.AppendString(nil, sec); err == nil {
-			forms = append(forms, string(b[1:len(b)-1]))
-		}
-		for _, f := range forms {
-			s = strings.ReplaceAll(s, f, "[REDACTED]")
-			if strings.ContainsAny(f, `&<>"'`) {
-				s = strings.ReplaceAll(s, html.EscapeString(f), "[REDACTED]")
-				s = strings.ReplaceAll(s, phpHTML.Replace(f), "[REDACTED]")
-			}
-		}
-		s = strings.ReplaceAll(s, url.QueryEscape(sec), "[REDACTED]")
-		s = strings.ReplaceAll(s, url.PathEscape(sec), "[REDACTED]")
 	}
 	return s
 }
