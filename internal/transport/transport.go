@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -435,12 +436,16 @@ func (p Retry) backoff(attempt int, resp *Response) time.Duration {
 	return rand.N(ceil) + 1 //nolint:gosec // jitter needs no cryptographic randomness
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+// retryAfter parses a Retry-After header: delay seconds (digits only) or an HTTP date. A delay
+// longer than a time.Duration holds is the longest one, which backoff caps.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if s > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
