@@ -241,6 +241,82 @@ func TestSuccessShapes(t *testing.T) {
 	}
 }
 
+// Replies a PHP server sends that the SDK reads as PHP would: a UTF-8 BOM before the JSON (a PHP
+// file saved with one, as some Windows editors do; one per included file), and a code that PHP's
+// $r['code'] == 0 takes for zero because it is numerically zero.
+func TestPHPSuccessShapes(t *testing.T) {
+	t.Parallel()
+	const bom = "\xef\xbb\xbf"
+	for name, body := range map[string]string{
+		"BOM":                   bom + `{"code":0,"data":{"n":7}}`,
+		"BOMs and whitespace":   bom + "\r\n" + bom + bom + ` {"code":0,"data":{"n":7}}`,
+		"code 0.0":              `{"code":0.0,"data":{"n":7}}`,
+		"code 0e0":              `{"code":0e0,"data":{"n":7}}`,
+		"code -0":               `{"code":-0,"data":{"n":7}}`,
+		"code -0.0E+5":          `{"code":-0.0E+5,"data":{"n":7}}`,
+		`code "0.0"`:            `{"code":"0.0","data":{"n":7}}`,
+		`code "0e0"`:            `{"code":"0e0","data":{"n":7}}`,
+		`code " 0 "`:            `{"code":" 0 ","data":{"n":7}}`,
+		`code "+0"`:             `{"code":"+0","data":{"n":7}}`,
+		`code ".0"`:             `{"code":".0","data":{"n":7}}`,
+		`code "00"`:             `{"code":"00","data":{"n":7}}`,
+		`code "0."`:             `{"code":"0.","data":{"n":7}}`,
+		`code "\u0030" escaped`: `{"code":"\u0030","data":{"n":7}}`,
+		"code 200.0 (5.7.3)":    `{"code":200.0,"data":{"n":7}}`,
+		`rst "2e2" (2.1.3)`:     `{"rst":"2e2","data":{"n":7}}`,
+		"BOM, code 0.0":         bom + `{"code":0.0,"data":{"n":7}}`,
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		var out struct{ N json.Number }
+		require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), name)
+		assert.Equal(t, json.Number("7"), out.N, name)
+	}
+
+	// A reply read whole (2.1.3's, without data) and a login reply, after a BOM.
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/aiUserDeleteapi", httpmock.NewStringResponder(200,
+		bom+`{"rst":"200","success_num":1,"not_allowed":0,"fail_num":0}`))
+	res, err := c.Accounts.Delete(context.Background(), "xiaolily")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Deleted)
+	mt = httpmock.NewMockTransport()
+	c, err = New(testBase, WithPassword("demo", "pw"), WithTransport(mt))
+	require.NoError(t, err)
+	mt.RegisterResponder("POST", testBase+"/api/login", httpmock.NewStringResponder(200,
+		bom+`{"code":"0.0","msg":"login success","data":{"user_sn":"SYSUSER|1","api_key":"K3Y"}}`))
+	sess, err := c.Login(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "K3Y", sess.APIKey.Value())
+}
+
+// A code that PHP compares as a whole number other than zero is that code; everything that is not
+// a number PHP reads (is_numeric), or not a whole one, is no code and fails closed — also where
+// PHP's loose == would take it for 0 (null, false) or would round it to 0 (1e-400).
+func TestCodesAsPHPComparesThem(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]error{
+		`{"code":20004.0}`:   ErrInvalidCredentials,
+		`{"code":"20005.0"}`: ErrAPIKeyInvalid,
+		`{"code":2.0006e4}`:  ErrAPIKeyExpired,
+		`{"rst":" 20002 "}`:  ErrBadData,
+	} {
+		c, mt := newMockClient(t, WithRetries(0, 0))
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		require.ErrorIs(t, c.Do(context.Background(), "POST", "/api/x", nil, nil), want, body)
+	}
+	for _, code := range []string{`0.5`, `-0.5`, `1e-400`, `"1e-400"`, `0.0000000000000000000001`, `1e400`, `-1e400`,
+		`1e19`, `9.3e18`, `""`, `" "`, `null`, `true`, `false`, `[]`, `{}`, `[0]`, `"abc"`, `"0abc"`, `"0x0"`, `"0 0"`,
+		`"٠"`, `"1_0"`, `"Inf"`, `"NaN"`, `"0x1p-2"`, `"--0"`, `"+-0"`, `"0e"`, `"e0"`, `"."`} {
+		body := `{"code":` + code + `,"data":{"n":7}}`
+		c, mt := newMockClient(t, WithRetries(0, 0))
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+		require.ErrorIs(t, err, ErrBadReply, body)
+		assert.Contains(t, err.Error(), "no usable code", body)
+	}
+}
+
 func TestMalformedAndHostileReplies(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 10_000)
