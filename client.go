@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -420,7 +419,7 @@ func (e *envelope) note(codeless string) func(string, []byte) error {
 func parseCode(raw json.RawMessage) (int, bool) {
 	s, err := flex.Text(raw) // a string's content; a number as written; "" for null
 	s = strings.Trim(s, " \t\n\r\v\f")
-	if err != nil || !phpNumber.MatchString(s) {
+	if err != nil || !phpNumeric(s) {
 		return 0, false
 	}
 	if n, err := strconv.Atoi(s); err == nil { // exact, where a float64 would round a large code
@@ -437,8 +436,41 @@ func parseCode(raw json.RawMessage) (int, bool) {
 	return int(f), true
 }
 
-// phpNumber is a numeric string as PHP's is_numeric reads one, surrounding whitespace removed.
-var phpNumber = regexp.MustCompile(`^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$`)
+// phpNumeric reports whether s is a number as PHP's is_numeric reads a string, its surrounding
+// whitespace removed: a sign, digits with a point among or around them, and an exponent.
+func phpNumeric(s string) bool {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	j := digits(i)
+	n := j - i // digits of the mantissa
+	if j < len(s) && s[j] == '.' {
+		k := digits(j + 1)
+		n, j = n+k-j-1, k
+	}
+	if n == 0 {
+		return false
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		j++
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		k := digits(j)
+		if k == j {
+			return false
+		}
+		j = k
+	}
+	return j == len(s)
+}
 
 // decodeData decodes the reply's "data" member into out. A member that is absent, null, or PHP's
 // empty array [] where an object is expected leaves out as it is.

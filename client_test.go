@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 const (
@@ -315,6 +319,63 @@ func TestCodesAsPHPComparesThem(t *testing.T) {
 		require.ErrorIs(t, err, ErrBadReply, body)
 		assert.Contains(t, err.Error(), "no usable code", body)
 	}
+}
+
+// TestParseCodeAgreesWithPHP: a code string that PHP's is_numeric takes and whose value is a whole
+// number is that number, and zero exactly when PHP's $code == 0 says so — but for a value PHP
+// only rounds to zero (1e-400), which fails closed; anything else is no code.
+func TestParseCodeAgreesWithPHP(t *testing.T) {
+	t.Parallel()
+	var codes []string
+	for _, ws := range []string{"", " ", "\t\n"} {
+		for _, sign := range []string{"", "+", "-", "--"} {
+			for _, m := range []string{"0", "00", "7", "20004", ".0", "0.", ".", "0.5", "200.0", "0.000", "1_0", "0x0", "", "١"} {
+				for _, exp := range []string{"", "e0", "E+2", "e-400", "e", "e+", "e400", "e-1"} {
+					for _, end := range []string{"", " ", "x"} {
+						codes = append(codes, ws+sign+m+exp+end)
+					}
+				}
+			}
+		}
+	}
+	in, err := json.Marshal(codes)
+	require.NoError(t, err)
+	cmd := exec.Command(testkit.PHP(t), "-n", "-r", `
+		foreach (json_decode(stream_get_contents(STDIN)) as $s) {
+			$whole = is_numeric($s) && ($f = (float)$s) == floor($f) && abs($f) < 1e18;
+			echo json_encode([is_numeric($s), $s == 0, $whole ? (int)(float)$s : null]), "\n";
+		}`)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, len(codes))
+	taken := 0
+	for i, code := range codes {
+		var php struct {
+			numeric, zero bool
+			whole         *int
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[i]), &[]any{&php.numeric, &php.zero, &php.whole}))
+		raw, err := json.Marshal(code)
+		require.NoError(t, err)
+		assert.Equal(t, php.numeric, phpNumeric(strings.Trim(code, " \t\n")), "is_numeric(%q)", code)
+		n, ok := parseCode(raw)
+		if ok {
+			taken++
+		}
+		switch {
+		case php.whole == nil:
+			assert.False(t, ok, "%q is no whole number to PHP, got %d", code, n)
+		case php.zero && !ok:
+			assert.Regexp(t, `[1-9].*e-400`, code, "only a number PHP rounds to 0 is refused")
+		default:
+			assert.True(t, ok, "%q", code)
+			assert.Equal(t, *php.whole, n, "%q", code)
+			assert.Equal(t, php.zero, n == 0, "%q", code)
+		}
+	}
+	t.Logf("%d of %d codes taken", taken, len(codes))
 }
 
 func TestMalformedAndHostileReplies(t *testing.T) {
