@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao/internal/testkit"
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 const (
@@ -376,6 +377,25 @@ func TestParseCodeAgreesWithPHP(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d codes taken", taken, len(codes))
+}
+
+// A page larger than the reply limit fails with an error that names the limit and the option that
+// raises it, not only "too large".
+func TestPageLargerThanTheLimitNamesWithMaxResponseBytes(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxResponseBytes(1<<20))
+	record := `{"sn":"account|%06d","phone":"13800138000","status":"A","created_at":"2026-11-25 10:00:00"},`
+	var page strings.Builder
+	page.WriteString(`{"code":0,"data":{"total":20000,"list":[`)
+	for i := range 20000 {
+		fmt.Fprintf(&page, record, i)
+	}
+	page.WriteString(`{}]}}`)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200, page.String()))
+	_, _, err := c.Records.List(context.Background(), &RecordListOptions{ListOptions: ListOptions{PerPage: 20000}})
+	require.ErrorIs(t, err, transport.ErrBodyTooLarge)
+	assert.Contains(t, err.Error(), "more than 1 MiB")
+	assert.Contains(t, err.Error(), "WithMaxResponseBytes")
 }
 
 func TestMalformedAndHostileReplies(t *testing.T) {

@@ -261,9 +261,24 @@ func ended(parent, ctx context.Context) error {
 
 // fail logs and returns the failure of an attempt, stripped of the URL and of req's secrets.
 func (t *Transport) fail(ctx context.Context, req *Request, attempt int, what string, err error) error {
+	if errors.Is(err, ErrBodyTooLarge) {
+		err = fmt.Errorf("%w: more than %s; a page of many records can be: ask for smaller pages or raise the limit with WithMaxResponseBytes",
+			err, byteSize(t.maxBody))
+	}
 	err = Redact(stripURL(err), req.Secrets)
 	t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
 	return fmt.Errorf("%s %s: %s%w", req.Method, req.Path, what, err)
+}
+
+// byteSize writes n in MiB or KiB when it is a whole number of them.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Redact returns err with every non-empty secret removed from its text; errors.Is and errors.As

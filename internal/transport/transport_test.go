@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -111,6 +112,33 @@ func TestReadAllKeepsTheLimit(t *testing.T) {
 		assert.Len(t, b, tc.body, tc.name)
 	}
 }
+
+// A reply past the limit says what the limit is and how to raise it, and is not retried.
+func TestBodyTooLargeNamesTheLimitAndTheOption(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	rt := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		calls++
+		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: -1,
+			Body: io.NopCloser(testkit.NewZeroReader(3 << 20))}, nil
+	})
+	tr := New(Config{Transport: rt, Timeout: time.Second, MaxBody: 2 << 20, Logger: slog.New(slog.DiscardHandler)})
+	_, err := tr.Do(context.Background(), Retry{Max: 2, Cap: time.Millisecond}, func() (*Request, error) {
+		return &Request{Method: http.MethodPost, URL: "https://h/api/crmList", Path: "/api/crmList"}, nil
+	})
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.Equal(t, "POST /api/crmList: reading reply: reply body too large: more than 2 MiB; "+
+		"a page of many records can be: ask for smaller pages or raise the limit with WithMaxResponseBytes", err.Error())
+	assert.Equal(t, 1, calls, "not retried")
+
+	for n, want := range map[int64]string{64 << 20: "64 MiB", 1 << 20: "1 MiB", 1536 << 10: "1536 KiB", 1000: "1000 bytes", 1 << 30: "1024 MiB"} {
+		assert.Equal(t, want, byteSize(n))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestBackoffNeverOverflows(t *testing.T) {
 	t.Parallel()
