@@ -26,6 +26,7 @@ var echoPasswords = []string{
 	`back\slash"q/`,
 	"tab\there é",
 	"p a+b%2F&c=d",
+	"it's \\ \"q\"",
 }
 
 // TestExcerptHidesEveryPHPEcho: however PHP echoes a login's password — json_encode under every
@@ -41,7 +42,7 @@ func TestExcerptHidesEveryPHPEcho(t *testing.T) {
 	require.NoError(t, err)
 	var echoes []struct{ Flags, Password, Shape, Form, Echo string }
 	require.NoError(t, json.Unmarshal(out, &echoes))
-	require.Len(t, echoes, len(echoPasswords)*(64*5+3))
+	require.Len(t, echoes, len(echoPasswords)*(64*5+5))
 	leaked := 0
 	for _, e := range echoes {
 		name := fmt.Sprintf("%s %q [%s]: %s", e.Shape, e.Password, e.Flags, e.Echo)

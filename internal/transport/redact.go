@@ -10,7 +10,7 @@ import (
 )
 
 // layers are the encodings a server may have wrapped an echoed secret in, innermost first:
-// percent-encoding (a query, a path), a JSON string, HTML escaping, a JSON string again (a body
+// percent-encoding (a query, a path), a JSON string (or a PHP one: \' too), HTML escaping, a JSON string again (a body
 // echoed inside a JSON reply; an HTML-escaped value in a JSON msg) and HTML escaping again. Every
 // layer may leave any character as it is, so each subsequence of these is covered too, and each
 // character's escape is chosen independently of the others': PHP's json_encode flags
@@ -44,7 +44,7 @@ func encodings(layer byte, ch string) []encoding {
 			fmt.Fprintf(&b, "%%%02X", ch[i])
 		}
 		return []encoding{{b.String(), true}}
-	case 'j': // json_encode under any flags, encoding/json
+	case 'j': // json_encode under any flags, encoding/json; PHP's var_export and addslashes
 		if !valid {
 			return nil
 		}
@@ -52,6 +52,8 @@ func encodings(layer byte, ch string) []encoding {
 		switch r {
 		case '"':
 			out = append(out, encoding{`\"`, false})
+		case '\'':
+			out = append(out, encoding{`\'`, false}) // var_export, addslashes, JavaScript
 		case '\\':
 			return []encoding{{`\\`, false}}
 		case '/':

@@ -35,6 +35,7 @@ func TestRedactStringChoosesEachEscapeIndependently(t *testing.T) {
 		"x😀'&y": {
 			`x\ud83d\ude00\u0027\u0026y`, // JSON_HEX_APOS|JSON_HEX_AMP
 			`x😀'&y`,
+			`x😀\'&y`, // var_export, addslashes
 			`x\uD83D\uDE00&#039;&amp;y`,
 			"x%F0%9F%98%80%27%26y",
 		},

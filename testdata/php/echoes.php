@@ -1,7 +1,8 @@
 <?php
 // Writes, as a JSON list, how a PHP server may echo a login request that carried each password
 // read from stdin (a JSON list): under every combination of the json_encode flags that change how
-// a string is escaped, re-encoded, HTML-escaped, nested in another JSON string, or percent-encoded.
+// a string is escaped, re-encoded, HTML-escaped, nested in another JSON string, percent-encoded,
+// or quoted as a PHP string (var_export, addslashes).
 // "form" is the password as it stands in "echo".
 $passwords = json_decode(stream_get_contents(STDIN), true);
 $names = ['JSON_UNESCAPED_UNICODE', 'JSON_UNESCAPED_SLASHES', 'JSON_HEX_QUOT', 'JSON_HEX_TAG', 'JSON_HEX_AMP', 'JSON_HEX_APOS'];
@@ -33,6 +34,8 @@ for ($m = 0; $m < 1 << count($names); $m++) {
 foreach ($passwords as $pw) {
     $add('', $pw, 'urlencode', urlencode($pw), 'bad request: ' . http_build_query(['username' => 'demo', 'password' => $pw]));
     $add('', $pw, 'rawurlencode', rawurlencode($pw), 'not found: /login/demo/' . rawurlencode($pw));
+    $add('', $pw, 'var_export', substr(var_export($pw, true), 1, -1), var_export(['username' => 'demo', 'password' => $pw], true));
+    $add('', $pw, 'addslashes', addslashes($pw), "SQL error near 'demo', '" . addslashes($pw) . "'");
     $html5 = htmlspecialchars($pw, ENT_QUOTES | ENT_HTML5);
     $add('', $pw, 'html5', $html5, '<input name="username" value="demo"><input name="password" value="' . $html5 . '">');
 }
