@@ -394,7 +394,7 @@ func TestPageLargerThanTheLimitNamesWithMaxResponseBytes(t *testing.T) {
 	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200, page.String()))
 	_, _, err := c.Records.List(context.Background(), &RecordListOptions{ListOptions: ListOptions{PerPage: 20000}})
 	require.ErrorIs(t, err, transport.ErrBodyTooLarge)
-	assert.Contains(t, err.Error(), "more than 1 MiB")
+	assert.Contains(t, err.Error(), "more than the 1 MiB limit")
 	assert.Contains(t, err.Error(), "WithMaxResponseBytes")
 }
 

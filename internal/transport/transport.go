@@ -262,7 +262,7 @@ func ended(parent, ctx context.Context) error {
 // fail logs and returns the failure of an attempt, stripped of the URL and of req's secrets.
 func (t *Transport) fail(ctx context.Context, req *Request, attempt int, what string, err error) error {
 	if errors.Is(err, ErrBodyTooLarge) {
-		err = fmt.Errorf("%w: more than %s; a page of many records can be: ask for smaller pages or raise the limit with WithMaxResponseBytes",
+		err = fmt.Errorf("%w: more than the %s limit (a page of many records can be): ask for smaller pages or raise it with WithMaxResponseBytes",
 			err, byteSize(t.maxBody))
 	}
 	err = Redact(stripURL(err), req.Secrets)
@@ -297,9 +297,10 @@ func Redact(err error, secrets []string) error {
 // RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the secret
 // as it is and in every form a server may echo it — as json_encode writes it under any flags (each
 // of "/", ", <, >, &, ' and non-ASCII characters escaped or not, independently), HTML-escaped (as
-// htmlspecialchars or Go's html package writes it), percent-encoded in a query or a path, and
-// these nested (a JSON body inside a JSON string or an HTML page). It runs only on the way to an
-// error or a log line, never per request.
+// htmlspecialchars or Go's html package writes it), percent-encoded in a query or a path, quoted
+// by var_export or addslashes, and these nested (a JSON body inside a JSON string or an HTML
+// page). Text made to be slow to search is redacted whole from where the search gave up. It runs
+// only on the way to an error or a log line, never per request.
 func RedactString(s string, secrets []string) string {
 	for _, sec := range secrets {
 		if sec != "" {

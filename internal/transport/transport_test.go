@@ -127,8 +127,8 @@ func TestBodyTooLargeNamesTheLimitAndTheOption(t *testing.T) {
 		return &Request{Method: http.MethodPost, URL: "https://h/api/crmList", Path: "/api/crmList"}, nil
 	})
 	require.ErrorIs(t, err, ErrBodyTooLarge)
-	assert.Equal(t, "POST /api/crmList: reading reply: reply body too large: more than 2 MiB; "+
-		"a page of many records can be: ask for smaller pages or raise the limit with WithMaxResponseBytes", err.Error())
+	assert.Equal(t, "POST /api/crmList: reading reply: reply body too large: more than the 2 MiB limit "+
+		"(a page of many records can be): ask for smaller pages or raise it with WithMaxResponseBytes", err.Error())
 	assert.Equal(t, 1, calls, "not retried")
 
 	for n, want := range map[int64]string{64 << 20: "64 MiB", 1 << 20: "1 MiB", 1536 << 10: "1536 KiB", 1000: "1000 bytes", 1 << 30: "1024 MiB"} {
