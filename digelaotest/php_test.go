@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/digelao-go/digelao/internal/phpform"
 	"github.com/digelao-go/digelao/internal/testkit"
 
 	"github.com/digelao-go/digelao"
@@ -27,7 +28,7 @@ import (
 // what PHP decodes, or "FALSE" where PHP's decoding or encoding fails. For "S" it encodes how the
 // fake reads each top-level scalar of a JSON body as text, as PHP's (string) cast does.
 func reencode(in string) string {
-	var v any = &array{}
+	var v any
 	switch in[0] {
 	case 'J', 'S':
 		d, err := decodeJSON([]byte(in[1:]))
@@ -48,7 +49,8 @@ func reencode(in string) string {
 			v = text
 		}
 	default:
-		parseQuery(v.(*array), in[1:])
+		f, _ := phpform.ParseStr(in[1:])
+		v = fromForm(f)
 	}
 	b, err := encodePHP(v)
 	if err != nil {
@@ -234,11 +236,25 @@ func TestRequestsMatchPHP(t *testing.T) {
 	}
 	head := `{"user_sn":"` + sn + `","api_key":"` + key + `"`
 	inf := head + `,"n":1e400}`
+	// 6.9 checks url as every call does, then a secret of its own: with a key no login gave, the
+	// fake answers 20005 (JSON) where the url passes.
+	const other = "K0000000"
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	multiKV := []string{"user_sn", sn, "api_key", other, "timestamp", ts, "secret", md5Slice(other + ts),
+		"recordpath", "/mnt/record", "recordfile", "/mnt/record/none.wav"}
+	multi := digelao.NewParams()
+	for i := 0; i < len(multiKV); i += 2 {
+		multi.Set(multiKV[i], multiKV[i+1])
+	}
+	multiQuery := "/api/multiServerCdrDownload?" + form(multiKV...)
 
 	cases := map[string]rawRequest{
 		"JSON":                      {"POST", "/api/index", "application/json", good, 0},
 		"JSON, charset and a ';'":   {"POST", "/api/index", "application/json;charset=utf-8;", good, 0},
 		"JSON as text/plain":        {"POST", "/api/index", "text/plain", good, 10001},
+		"JSON as text/json":         {"POST", "/api/index", "text/json", good, 0},
+		"JSON as JSON:API":          {"POST", "/api/index", "application/vnd.api+json; charset=utf-8", good, 0},
+		"JSON as Text/JSON":         {"POST", "/api/index", "Text/JSON", good, 0},
 		"JSON without Content-Type": {"POST", "/api/index", "", good, 10001},
 		"JSON as a form":            {"POST", "/api/index", "application/x-www-form-urlencoded", good, 10001},
 		"form, type in capitals":    {"POST", "/api/index", "Application/X-WWW-Form-Urlencoded; charset=UTF-8", small, 0},
@@ -254,6 +270,9 @@ func TestRequestsMatchPHP(t *testing.T) {
 		// The file is part 1,204, past max_multipart_body_parts.
 		"1,200 multipart fields": upload(append([]string{"url", mpURL}, mpKV...), "late"),
 		"22 files":               upload([]string{"user_sn", sn, "api_key", key, "url", sign(common())}, files...),
+		"6.9 with url":           {"GET", multiQuery + "&url=" + sign(multi), "", "", 0},
+		"6.9 without url":        {"GET", multiQuery, "", "", 10001},
+		"6.9 with a wrong url":   {"GET", multiQuery + "&url=" + sign(common()), "", "", 10001},
 	}
 	for name, rr := range cases {
 		t.Run(name, func(t *testing.T) {
