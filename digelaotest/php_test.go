@@ -75,7 +75,7 @@ var phpCases = []string{
 	`J{"0":"a","2":"b"}`, `J{"a":{"0":"x","1":"y"},"b":{"1":"x"}}`,
 	`J` + strings.Repeat("[", 511) + strings.Repeat("]", 511), `J` + strings.Repeat("[", 512) + strings.Repeat("]", 512),
 	`Qa[]=1&a[]=2&b[x][y]=3&c.d=4&e[=5&f[g=6&h]=7& i=8&j[k]l=9&m=1&m[]=2&n[]=1&n=2&a[5]=x&a[]=y&=z&o&p[]&q[ r ]=1&s[a.b]=2`,
-	`Qa[-1]=x&a[]=y&b[01]=1&b[]=2&c[2]=1&c[1]=2&c[]=3`, `Qa[b][c=1&x[][y=2&z[b]c=3`, `Q&&a=1&&b=2`,
+	`Qa[-1]=x&a[]=y&b[01]=1&b[]=2&c[2]=1&c[1]=2&c[]=3`, `Qa[-5]=x&a[]=y&b[%2B1]=x&b[]=y&c[ ]=1&c[%09]=2`, `Qa[b][c=1&x[][y=2&z[b]c=3`, `Q&&a=1&&b=2`,
 	`Quser_sn=SYSUSER%7Cb339&api_key=ACjhLRSp&recordpath=/mnt/record&recordfile=/mnt/a+b%20c%2Fd.wav`,
 	`Qa=%zz&b=%4&c=%41%42&d=+&e=%E6%B5%8B%E8%AF%95&f=%FF`, `Qa=1&b=2&a=3`, `Qk%5B0%5D=v&k%5B1%5D=w`,
 	`Q` + strings.Repeat("a[", 70) + strings.Repeat("]", 70) + "=deep&b=1",
