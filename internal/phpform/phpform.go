@@ -31,6 +31,7 @@ func Query(s string, n int) (vars []Var, more bool) {
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		s = s[:i]
 	}
+	vars = make([]Var, 0, min(strings.Count(s, "&")+1, n))
 	for piece := range strings.SplitSeq(s, "&") {
 		if piece == "" {
 			continue
@@ -53,6 +54,7 @@ func Post(body string, n int) (vars []Var, more bool) {
 	if body == "" {
 		return nil, false
 	}
+	vars = make([]Var, 0, min(strings.Count(body, "&")+1, n))
 	for piece := range strings.SplitSeq(body, "&") {
 		if len(vars) == n {
 			return vars, true
@@ -94,7 +96,7 @@ func unhex(c byte) byte {
 	if c <= '9' {
 		return c - '0'
 	}
-	return c|0x20 - 'a' + 10
+	return c | 0x20 - 'a' + 10
 }
 
 // ParseStr returns s as PHP's parse_str($s, $out) fills $out, and whether variables past
@@ -171,7 +173,8 @@ func (a *Array) IsList() bool {
 // ' ', '.' and '[' after it become '_') and ends the name deeper. A name without a base ("[a]",
 // "") is dropped; so is one nested deeper than MaxNesting, with everything already under its
 // base; so is one that appends to an array whose next integer key would pass the largest int64.
-func (a *Array) Set(name, value string) {
+// It returns how many arrays it made: what registering a form costs is its fields and these.
+func (a *Array) Set(name, value string) (arrays int) {
 	name = strings.TrimLeft(name, " ")
 	if i := strings.IndexByte(name, 0); i >= 0 {
 		name = name[:i]
@@ -205,7 +208,7 @@ func (a *Array) Set(name, value string) {
 			end := strings.IndexByte(name[j:], ']')
 			if end < 0 { // not an index
 				if level == 1 {
-					a.put(base+"_"+strings.NewReplacer(" ", "_", ".", "_", "[", "_").Replace(name[i:]), true, value)
+					a.put(base+"_"+underscore(name[i:], " .["), true, value)
 				} else {
 					t.put(key, keyed, value)
 				}
@@ -213,10 +216,14 @@ func (a *Array) Set(name, value string) {
 			}
 			idx, indexed, i = name[i:j+end], true, j+end
 		}
-		if t = t.child(key, keyed); t == nil {
+		c, made := t.child(key, keyed)
+		if c == nil {
 			return
 		}
-		key, keyed = idx, indexed
+		if made {
+			arrays++
+		}
+		t, key, keyed = c, idx, indexed
 		i++ // past ']'
 		if i >= len(name) || name[i] != '[' {
 			t.put(key, keyed, value)
@@ -226,7 +233,21 @@ func (a *Array) Set(name, value string) {
 }
 
 // baseName is a variable's name before its first '[', with ' ' and '.' as '_'.
-func baseName(s string) string { return strings.NewReplacer(" ", "_", ".", "_").Replace(s) }
+func baseName(s string) string { return underscore(s, " .") }
+
+// underscore returns s with each byte of chars replaced by '_'.
+func underscore(s, chars string) string {
+	if !strings.ContainsAny(s, chars) {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if strings.IndexByte(chars, c) >= 0 {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
 
 // put stores v under key, or appends it when !keyed; an existing key keeps its place.
 func (a *Array) put(key string, keyed bool, v any) {
@@ -264,20 +285,20 @@ func (a *Array) nextKey() (string, bool) {
 }
 
 // child returns the array under key (appended when !keyed), making one where there is none or
-// a string is; nil when it cannot append.
-func (a *Array) child(key string, keyed bool) *Array {
+// a string is, and whether it made one; nil when it cannot append.
+func (a *Array) child(key string, keyed bool) (*Array, bool) {
 	if keyed {
 		if v, ok := a.Get(key); ok {
 			if c, ok := v.(*Array); ok {
-				return c
+				return c, false
 			}
 		}
 	} else if key, keyed = a.nextKey(); !keyed {
-		return nil
+		return nil, false
 	}
 	c := &Array{}
 	a.put(key, true, c)
-	return c
+	return c, true
 }
 
 // del removes key, keeping the order of the rest and the next integer key.

@@ -108,6 +108,22 @@ func TestArrayAccessors(t *testing.T) {
 	assert.JSONEq(t, `{"b":"1","a":["x","y"],"c":{"k":"z"}}`, string(b))
 }
 
+// Set returns the arrays it made: what a form costs beyond its fields.
+func TestSetCountsArrays(t *testing.T) {
+	a := &Array{}
+	for _, tt := range []struct {
+		name   string
+		arrays int
+	}{
+		{"x[a][b]", 2}, {"x[a][c]", 0}, {"x[a][b][]", 1}, {"x[]", 0}, {"y[][]", 2}, {"y[][]", 1},
+		{"z", 0}, {"z[a]", 1}, {"[a]", 0}, {"a[b", 0}, {"w" + strings.Repeat("[]", MaxNesting+1), MaxNesting},
+	} {
+		assert.Equal(t, tt.arrays, a.Set(tt.name, "v"), tt.name)
+	}
+	_, kept := a.Get("w")
+	assert.False(t, kept, "nested too deep: dropped, though its arrays were made")
+}
+
 func TestIntKey(t *testing.T) {
 	for k, want := range map[string]bool{"0": true, "7": true, "-7": true, "10": true, "": false, "-": false,
 		"-0": false, "00": false, "07": false, "+7": false, " 7": false, "7 ": false, "1e3": false,
