@@ -394,6 +394,7 @@ func pushObject(contentType string, cs charset, body []byte, limit int) (*pushBo
 	return pb, nil
 }
 
+// tooManyMembers is the error for a push of more than limit members.
 func tooManyMembers(limit int) error {
 	return fmt.Errorf("%w: over %d (PushHandler.MaxMembers)", errTooManyMembers, limit)
 }
@@ -487,11 +488,11 @@ func jsonObject(s string) []byte {
 	return []byte(s)
 }
 
-// overMembers reports whether the valid JSON b holds more than limit members and elements, at
-// every depth. Each of them follows a ',' or opens its container, so the count of ',', '{' and
-// '[' bounds theirs (those in strings only add to it): only a body over the bound on that count
-// is scanned, without allocating, so that no push costs memory in proportion to its members
-// before it is refused.
+// overMembers reports whether the JSON b holds more than limit members and elements, at every
+// depth (b is checked later: JSON that is not valid is refused either way). Each of them follows a
+// ',' or opens its container, so the count of ',', '{' and '[' bounds theirs (those in strings
+// only add to it): only a body over the bound on that count is scanned, without allocating, so
+// that no push costs memory in proportion to its members before it is refused.
 func overMembers(b []byte, limit int) bool {
 	if bytes.Count(b, []byte{','})+bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= limit {
 		return false
