@@ -110,7 +110,9 @@ func TestTheBuiltCommand(t *testing.T) {
 		}
 
 		// Stopped by the pid it printed, it shuts down cleanly.
-		require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+		proc, err := os.FindProcess(pid)
+		require.NoError(t, err)
+		require.NoError(t, proc.Signal(syscall.SIGTERM))
 		assert.NoError(t, mock.Wait())
 	})
 }
