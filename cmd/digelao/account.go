@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -31,17 +32,23 @@ services share through --redis, or the one it cached, and logs in only when ther
 			if !s.ExpiresAt.IsZero() {
 				expiry = "valid until " + clock(s.ExpiresAt) + " China time (UTC+8)"
 			}
-			how := "logged in as"
 			switch {
 			case c.watch == nil:
-				how = "using the fixed api_key (DIGELAO_API_KEY) of"
+				expiry += ", from DIGELAO_API_KEY"
 			case c.watch.loggedIn.Load():
 			case c.redisURL != "":
-				how = "sharing the services' key (--redis) of"
+				expiry += "; the services' key, from Redis (--redis)"
 			default:
-				how = "using the cached key (--new logs in again) of"
+				expiry += "; the cached key (login --new logs in again)"
 			}
-			fmt.Fprintf(e.stdout, "%s %s (%s), %d AI seats; api_key %s\n", how, s.UserName, s.UserSN, s.AICount, expiry)
+			who := s.UserSN
+			if s.UserName != "" {
+				who = s.UserName + " (" + s.UserSN + "), " + strconv.Itoa(s.AICount) + " AI seats"
+			}
+			if c.watch != nil && c.watch.loggedIn.Load() {
+				who = "logged in as " + who
+			}
+			fmt.Fprintf(e.stdout, "%s; api_key %s\n", who, expiry)
 			return nil
 		})
 	})

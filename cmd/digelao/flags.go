@@ -161,7 +161,7 @@ func (c *conn) client() (*digelao.Client, error) {
 	opts := []digelao.Option{cred, digelao.WithTimeout(c.timeout), digelao.WithUserAgent("digelao-cli/" + digelao.Version)}
 	if c.debug {
 		opts = append(opts, digelao.WithLogger(slog.New(slog.NewTextHandler(c.e.stderr,
-			&slog.HandlerOptions{Level: slog.LevelDebug}))))
+			&slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: chinaLogTime}))))
 	}
 	if account, err := accountName(c.username, c.accessID); err == nil {
 		store, err := c.store(account)

@@ -47,6 +47,7 @@ func TestTheBuiltCommand(t *testing.T) {
 			code int
 		}{
 			{[]string{"help", "tasks", "list"}, exitOK},
+			{[]string{"version"}, exitOK},
 			{[]string{"login", "--bogus"}, exitUsage},
 			{[]string{"tasks", "create", "--name", "x", "--template", "t", "--seat", "s", "--contacts", "none.csv"}, exitFile},
 		} {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,7 +73,9 @@ func (c *sessionCache) Get(_ context.Context, key string) (*digelao.Session, err
 		return nil, nil // the next Put replaces it
 	}
 	if !s.ExpiresAt.IsZero() && !time.Now().Before(s.ExpiresAt) {
-		_ = os.Remove(c.path)
+		if now, err := os.ReadFile(c.path); err == nil && bytes.Equal(now, b) { // not a newer key stored meanwhile
+			_ = os.Remove(c.path)
+		}
 		return nil, nil
 	}
 	return &s, nil
@@ -109,15 +112,20 @@ func (c *sessionCache) Delete(ctx context.Context, key, apiKey string) error {
 }
 
 // Lock implements digelao.TokenStore with a lock on a file beside the session's, which the system
-// releases when the process ends, however it ends.
+// releases when the process ends, however it ends. A lock that cannot be taken at all (a cache
+// directory that cannot be written) lets the login go on: it only keeps two of the user's own
+// commands from logging in at once.
 func (c *sessionCache) Lock(context.Context, string, time.Duration) (func(context.Context) error, bool, error) {
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return nil, false, err
-	}
 	l := flock.New(c.path+".lock", flock.SetPermissions(0o600))
-	ok, err := l.TryLock()
-	if err != nil || !ok {
-		return nil, false, err
+	ok, err := false, os.MkdirAll(filepath.Dir(c.path), 0o700)
+	if err == nil {
+		ok, err = l.TryLock()
+	}
+	switch {
+	case err != nil:
+		return func(context.Context) error { return nil }, true, nil
+	case !ok:
+		return nil, false, nil
 	}
 	return func(context.Context) error { return l.Unlock() }, true, nil
 }

@@ -286,7 +286,7 @@ func (im *contactImport) csv(ctx context.Context, cl *digelao.Client, names map[
 	for res, err := range cl.Tasks.ImportBatches(ctx, im.req, 0) {
 		stop(false)
 		if err != nil {
-			return im.failed(res, s.where(badFlag(err, names)))
+			return im.failed(res, s.where(badFlag(noPhoneColumn(err, im.req.ProjectSN), names)))
 		}
 		from := last.Sent
 		last = res
@@ -441,7 +441,7 @@ func outcome(c *digelao.ImportCounts) string {
 		n    int
 		what string
 	}{
-		{c.Fail, "refused (listed below)"}, {c.Blacklist, "on the do-not-call list"}, {c.Repeat, "duplicates"},
+		{c.Fail, "refused (listed below)"}, {c.Blacklist, "on the do-not-call list"}, {c.Repeat, "repeated in the task"},
 		{c.Filter, "filtered out"}, {c.Invalid, "invalid (失效)"}, {c.Empty, "not in service (空号)"},
 		{c.Suspended, "suspended (停机)"}, {c.NotInDB, "unknown to the number database (库无)"},
 		{c.Silent, "long silent (沉默号)"}, {c.Risky, "flagged as risky (风险号)"}, {c.OverLimit, "called too often (超频)"},
@@ -451,7 +451,7 @@ func outcome(c *digelao.ImportCounts) string {
 		}
 	}
 	if len(left) > 0 {
-		out += fmt.Sprintf(", %d not: %s", c.Total-c.Success, strings.Join(left, ", "))
+		out += fmt.Sprintf(", %d left out: %s", c.Total-c.Success, strings.Join(left, ", "))
 	}
 	return out
 }
@@ -487,6 +487,16 @@ func (im *contactImport) describeRow(r digelao.RejectedRow) string {
 		}
 	}
 	return where + strings.Join(cells, ", ") + ": " + reason
+}
+
+// noPhoneColumn explains the SDK's refusal of a template without a column for the number.
+func noPhoneColumn(err error, sn string) error {
+	var invalid *digelao.ValidationError
+	if errors.As(err, &invalid) && invalid.Field == "Columns" {
+		return fmt.Errorf("template %s has no column for the number (电话 or 手机), so it takes no contacts "+
+			"(\"digelao templates columns %s\" shows its columns)", sn, sn)
+	}
+	return err
 }
 
 // unknownTemplate explains the platform's 20002 for a template sn it does not know.

@@ -110,6 +110,16 @@ func TestContactsThatCannotBeRead(t *testing.T) {
 	assert.Equal(t, exitInput, r.code)
 	assert.Regexp(t, `c\.csv:3, column "联系电话": "138-abc" is not a phone number`, r.stderr)
 	assert.Empty(t, srv.Tasks(), "no task was created")
+
+	// A template without a column for the number takes no contacts; the command says so.
+	srv, vars = fake(t, digelaotest.WithTemplate(digelaotest.Template{SN: "projects|nophone", Name: "无号码", Company: "示例科技",
+		Columns: []string{"姓名", "地址"}}))
+	r = cli(ctx, vars, "tasks", "create", "--name", "回访", "--template", "projects|nophone", "--seat", digelaotest.SeatSN,
+		"--contacts", writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n")))
+	assert.Equal(t, exitPlatform, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "template projects|nophone has no column for the number (电话 or 手机)")
+	assert.NotContains(t, r.stderr, "Columns")
+	assert.Empty(t, srv.Tasks())
 }
 
 func TestTemplates(t *testing.T) {
@@ -319,10 +329,11 @@ func TestCreateWaitSaysWhatWasLeftOut(t *testing.T) {
 	srv, vars := fake(t, digelaotest.WithTimeScale(10*time.Millisecond))
 	require.Equal(t, exitOK, cli(ctx, vars, "blacklist", "add", "13800138000").code)
 	file := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n13900139000,李四\n139-0013-9000,李四\n12345,王五\n075512345678,赵六\n"))
-	r := cli(ctx, vars, createArgs("回访", file, "--wait", "--start")...)
+	r := cli(ctx, vars, createArgs("回访", file, "--wait")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 5 contacts from .*c\.csv \(UTF-8\) in 1 batch\(es\): `+
-		`3 imported, 2 not: 1 on the do-not-call list, 1 duplicates\n$`, r.stdout)
+		`3 imported, 2 left out: 1 on the do-not-call list, 1 repeated in the task\n`+
+		`task \d+ does not call until started \(no --start\): digelao tasks operate \d+ resume\n$`, r.stdout)
 	assert.Equal(t, "warning: 1 number is neither a Chinese mobile number (1[3-9] and 9 digits) nor a fixed-line number "+
 		"(0, area code, number), and is sent as it is: "+file+":5 12345\n", r.stderr)
 
@@ -414,6 +425,10 @@ func TestJSONWritesWireNamesAndOneTimeFormat(t *testing.T) {
 		}
 	}
 	assert.Positive(t, times, "times were seen")
+	debug := cli(ctx, vars, "templates", "list", "--debug")
+	require.Equal(t, exitOK, debug.code, debug.stderr)
+	assert.Regexp(t, `^time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" level=DEBUG`, debug.stderr, "and the log's")
+	assert.NotRegexp(t, rfc3339, debug.stderr)
 
 	// A template's columns are written as 5.11 lists them, "*" marking a required one: the header
 	// row a contacts file takes.
