@@ -14,34 +14,38 @@ const meterTick = 200 * time.Millisecond
 
 // startMeter shows status() on w at once, then rewrites the line every meterTick, until the returned stop is
 // called — when on, that is when w is a terminal: piped or redirected, long work shows nothing.
-// A status of "" shows nothing yet. stop(true) shows the last status; stop(false) only ends the
-// line, so that a failure shows no total; a second stop does nothing.
+// A status of "" shows nothing yet. stop(true) shows the last status and ends its line; stop(false)
+// clears the line — a phase over, or a failure, which shows no total; a second stop does nothing.
 func startMeter(w io.Writer, on bool, status func() string) (stop func(final bool)) {
 	if !on {
 		return func(bool) {}
 	}
+	width := 0 // of the line shown, which a shorter one must cover
+	show := func() {
+		if s := status(); s != "" {
+			fmt.Fprintf(w, "\r%s%s", s, strings.Repeat(" ", max(0, width-displayWidth(s))))
+			width = displayWidth(s)
+		}
+	}
+	show()
 	done, finished := make(chan bool), make(chan struct{})
 	var once sync.Once
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(meterTick)
 		defer t.Stop()
-		width := 0 // of the line shown, which a shorter one must cover
-		show := func() {
-			if s := status(); s != "" {
-				fmt.Fprintf(w, "\r%s%s", s, strings.Repeat(" ", max(0, width-displayWidth(s))))
-				width = displayWidth(s)
-			}
-		}
-		show()
 		for {
 			select {
 			case final := <-done:
 				if final {
 					show()
 				}
-				if width > 0 {
+				switch {
+				case width == 0:
+				case final:
 					fmt.Fprintln(w)
+				default:
+					fmt.Fprintf(w, "\r%s\r", strings.Repeat(" ", width))
 				}
 				return
 			case <-t.C:
