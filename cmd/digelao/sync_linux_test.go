@@ -65,3 +65,28 @@ func TestSyncWriteFailureMovesNothing(t *testing.T) {
 	assert.Equal(t, once(f.sns()), counts)
 	assert.Len(t, counts, 5)
 }
+
+// TestFailedDownloadNamesItsDestination: a download the disk cannot take fails with exit code 4,
+// names the file asked for, never the temporary file beside it, and leaves nothing behind.
+func TestFailedDownloadNamesItsDestination(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, _, _ := pausedAndFinished(t)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	recs, _, err := c.Records.List(ctx, nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "call.wav")
+	require.Equal(t, exitOK, cli(ctx, vars, "login").code, "logged in before the limit")
+	lift := limitFileSize(t, 10)
+	r := cli(ctx, vars, "download", recs[0].RecordPath, recs[0].RecordFile, "-o", wav)
+	lift()
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "digelao: --output: ")
+	assert.Contains(t, r.stderr, wav+": file too large")
+	assert.NotContains(t, r.stderr, ".part")
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+}
