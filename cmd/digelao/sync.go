@@ -193,26 +193,26 @@ func (o *syncOptions) keepSyncing(ctx context.Context, e *env, log *slog.Logger,
 		if token == "" {
 			fmt.Fprintln(e.stderr, "warning: DIGELAO_PUSH_TOKEN is not set: anyone who finds the address can push")
 		}
-		h := &digelao.PushHandler{Token: digelao.NewSecret(token), Logger: log, OnCallRecord: rs.Push,
-			OnImportResult: func(ctx context.Context, r *digelao.ImportResult) error {
-				if r.Failure != "" {
-					log.WarnContext(ctx, "import result pushed: the import failed; not stored (the file holds call records)",
-						"task_sn", r.TaskSN, "reason", r.Failure)
-					return nil
-				}
-				log.InfoContext(ctx, "import result pushed; not stored (the file holds call records)", "task_sn", r.TaskSN,
-					"total", r.Counts.Total, "imported", r.Counts.Success, "failed", r.Counts.Fail)
+		h := rs.Handler(digelao.NewSecret(token)) // the sync's claim is the push's only one
+		h.Logger = log
+		h.OnImportResult = func(ctx context.Context, r *digelao.ImportResult) error {
+			if r.Failure != "" {
+				log.WarnContext(ctx, "import result pushed: the import failed; not stored (the file holds call records)",
+					"task_sn", r.TaskSN, "reason", r.Failure)
 				return nil
-			},
-			OnTaskAnalytics: func(ctx context.Context, a *digelao.TaskAnalytics) error {
-				log.InfoContext(ctx, "task analytics pushed; not stored (the file holds call records)", "task_sn", a.Task.TaskSN,
-					"dialled", a.Task.Sent, "connected", a.Task.Success)
-				return nil
-			},
-			OnUnknown: func(_ context.Context, body []byte) error {
-				return fmt.Errorf("a push sync does not understand (%s): answered 500 so that the platform sends it "+
-					"again; a call record in it is found by the next sweep", size(int64(len(body))))
-			},
+			}
+			log.InfoContext(ctx, "import result pushed; not stored (the file holds call records)", "task_sn", r.TaskSN,
+				"total", r.Counts.Total, "imported", r.Counts.Success, "failed", r.Counts.Fail)
+			return nil
+		}
+		h.OnTaskAnalytics = func(ctx context.Context, a *digelao.TaskAnalytics) error {
+			log.InfoContext(ctx, "task analytics pushed; not stored (the file holds call records)", "task_sn", a.Task.TaskSN,
+				"dialled", a.Task.Sent, "connected", a.Task.Success)
+			return nil
+		}
+		h.OnUnknown = func(_ context.Context, body []byte) error {
+			return fmt.Errorf("a push sync does not understand (%s): answered 500 so that the platform sends it "+
+				"again; a call record in it is found by the next sweep", size(int64(len(body))))
 		}
 		fmt.Fprintf(e.stderr, "listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
 		go func() {
