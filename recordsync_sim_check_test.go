@@ -16,7 +16,7 @@ const (
 	vTwice      = "twice"       // a record delivered more than once, the store never having forgotten
 	vStuck      = "stuck"       // no sweep completed at the end of the quiet period
 	vRoundTrips = "round-trips" // a push cost more store round trips than one claim and its completion
-	vPlatform   = "platform"    // the platform got a request it does not serve
+	vPlatform   = "platform"    // the platform got a request it does not serve, or the sink a record it never had
 	vRunaway    = "runaway"     // the sweeps read more pages than a run may: the run was stopped
 )
 
@@ -106,7 +106,7 @@ type simDelivery struct {
 	replica int
 }
 
-// simWindow is the window of a sweep that completed, and when it ran.
+// simWindow is the window of a sweep, and when it ran.
 type simWindow struct {
 	at, from, to time.Time
 }

@@ -459,7 +459,8 @@ func (s *sim) sink(r *simReplica) func(context.Context, *digelao.CallRecord) err
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case rec == nil:
-			return fmt.Errorf("sim sink: a record the platform never had: %q", cr.SN)
+			s.violate(vPlatform, "replica %d's sink was given a record the platform never had: sn %q", r.idx, cr.SN)
+			return fmt.Errorf("sim sink: no such record %q", cr.SN)
 		case rec.refused:
 			s.tracef("sink on replica %d refuses %s", r.idx, rec.sn)
 			return errors.New("sim sink: value too long for column") // as a database says it: no sn
