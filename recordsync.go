@@ -98,10 +98,11 @@ type RecordSync struct {
 	clock  platformClock
 
 	stats        syncCounters
-	sinkOK       atomic.Int64           // sink calls that succeeded, from pushes and sweeps
-	userSN       atomic.Pointer[string] // the account's, once known (CommitStore.Deliver)
-	step         sync.Mutex             // one sweep step at a time: they share the bookkeeping
-	sinkOKAtStep int64                  // sinkOK when the latest step began; guarded by step
+	sinkOK       atomic.Int64              // sink calls that succeeded, from pushes and sweeps
+	userSN       atomic.Pointer[string]    // the account's, once known (CommitStore.Deliver)
+	lookedBack   atomic.Pointer[time.Time] // where the first step without a checkpoint swept from
+	step         sync.Mutex                // one sweep step at a time: they share the bookkeeping
+	sinkOKAtStep int64                     // sinkOK when the latest step began; guarded by step
 }
 
 // SyncOption configures a RecordSync. NewRecordSync reports the first invalid one.

@@ -49,7 +49,7 @@ type crmQuery struct {
 // no sockets, and every request answered on the caller's goroutine. Its replies carry the
 // platform's time as their Date.
 type simPlatform struct {
-	clock   *simClock
+	clock   simClock
 	records []*simRecord // in the order of creation
 	bySN    map[string]*simRecord
 	version int
@@ -81,7 +81,7 @@ type sweepObs struct {
 	changes  int // faults that changed the list while it paged
 }
 
-func newSimPlatform(clock *simClock, pageCap int) *simPlatform {
+func newSimPlatform(clock simClock, pageCap int) *simPlatform {
 	return &simPlatform{clock: clock, bySN: map[string]*simRecord{}, pageCap: pageCap}
 }
 

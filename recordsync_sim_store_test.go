@@ -8,27 +8,20 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 // simClock is the platform's time in the simulation: it moves only when the driver, or a fault,
-// moves it. Replicas read it through their own skew.
-type simClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// moves it, and runs the renewals the replicas scheduled on it (digelao.WithSyncTimers) as it
+// passes their times. Replicas read it through their own skew.
+type simClock struct{ *testkit.Clock }
 
-func (c *simClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c simClock) now() time.Time { return c.Now() }
 
 // advance moves the clock to t; it never goes back.
-func (c *simClock) advance(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
+func (c simClock) advance(t time.Time) {
+	if d := t.Sub(c.Now()); d > 0 {
+		c.Advance(d)
 	}
 }
 
@@ -36,100 +29,12 @@ func (c *simClock) advance(t time.Time) {
 const simClaimTTL = 5 * time.Minute
 
 // newStoreUnderTest returns an empty store of the kind -sim.store names, on the simulated clock.
-// More kinds go here: a MemorySyncStore once it takes a clock, sqlstore on SQLite.
-func newStoreUnderTest(kind string, now func() time.Time) (digelao.SyncStore, error) {
+func newStoreUnderTest(kind string, clock simClock) (digelao.SyncStore, error) {
 	switch kind {
-	case "sim":
-		return newSimStore(now, simClaimTTL), nil
+	case "memory":
+		return digelao.NewMemorySyncStore(100_000, digelao.WithMemoryClock(clock.now), digelao.WithMemoryClaimTTL(simClaimTTL))
 	}
-	return nil, fmt.Errorf("-sim.store %q: no such store (have: sim)", kind)
-}
-
-// simStore is a SyncStore on the simulated clock, kept as redisstore keeps it: claims that lapse
-// after their TTL, completed keys kept for good, leases, checkpoints.
-type simStore struct {
-	mu          sync.Mutex
-	now         func() time.Time
-	claimTTL    time.Duration
-	done        map[string]bool
-	claims      map[string]simHold // by key; the holder is the claim's token
-	leases      map[string]simHold // by name; the holder is the owner
-	checkpoints map[string]time.Time
-}
-
-// simHold is a claim or a lease: who holds it, until when.
-type simHold struct {
-	by    string
-	until time.Time
-}
-
-func newSimStore(now func() time.Time, claimTTL time.Duration) *simStore {
-	return &simStore{now: now, claimTTL: claimTTL, done: map[string]bool{}, claims: map[string]simHold{},
-		leases: map[string]simHold{}, checkpoints: map[string]time.Time{}}
-}
-
-func (s *simStore) Claim(_ context.Context, key, token string) (digelao.ClaimState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done[key] {
-		return digelao.ClaimDone, nil
-	}
-	now := s.now()
-	if c, ok := s.claims[key]; ok && now.Before(c.until) {
-		return digelao.ClaimInProgress, nil
-	}
-	s.claims[key] = simHold{by: token, until: now.Add(s.claimTTL)}
-	return digelao.ClaimNew, nil
-}
-
-func (s *simStore) Complete(_ context.Context, key, _ string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.claims, key)
-	s.done[key] = true
-	return nil
-}
-
-func (s *simStore) Release(_ context.Context, key, token string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.claims[key].by == token {
-		delete(s.claims, key)
-	}
-	return nil
-}
-
-func (s *simStore) Checkpoint(_ context.Context, name string) (time.Time, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.checkpoints[name], nil
-}
-
-func (s *simStore) SetCheckpoint(_ context.Context, name string, t time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.checkpoints[name] = t
-	return nil
-}
-
-func (s *simStore) Lease(_ context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if l, ok := s.leases[name]; ok && l.by != owner && now.Before(l.until) {
-		return false, nil
-	}
-	s.leases[name] = simHold{by: owner, until: now.Add(ttl)}
-	return true, nil
-}
-
-func (s *simStore) Unlease(_ context.Context, name, owner string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.leases[name].by == owner {
-		delete(s.leases, name)
-	}
-	return nil
+	return nil, fmt.Errorf("-sim.store %q: no such store (have: memory)", kind)
 }
 
 // sharedStore is the one store every replica shares. Its forget fault swaps it for an empty one,
@@ -154,15 +59,30 @@ func (s *sharedStore) forget() {
 	s.cur, s.epoch = s.fresh(), s.epoch+1
 }
 
-// storeView is one replica's connection to the shared store: it counts the replica's round trips.
+// storeView is one replica's connection to the shared store: it counts the replica's round trips
+// of the exactly-once layer — claims, completions, releases, deliveries — not the renewals of
+// claims held.
 type storeView struct {
 	s   *sharedStore
 	ops *atomic.Int64
 }
 
+// view returns a replica's view of s: a CommitStore when s's stores are.
+func (s *sharedStore) view(ops *atomic.Int64) digelao.SyncStore {
+	v := storeView{s: s, ops: ops}
+	if _, ok := s.store().(digelao.CommitStore); ok {
+		return commitView{v}
+	}
+	return v
+}
+
 func (v storeView) Claim(ctx context.Context, key, token string) (digelao.ClaimState, error) {
 	v.ops.Add(1)
 	return v.s.store().Claim(ctx, key, token)
+}
+
+func (v storeView) Renew(ctx context.Context, key, token string) (bool, error) {
+	return v.s.store().Renew(ctx, key, token)
 }
 
 func (v storeView) Complete(ctx context.Context, key, token string) error {
@@ -175,22 +95,48 @@ func (v storeView) Release(ctx context.Context, key, token string) error {
 	return v.s.store().Release(ctx, key, token)
 }
 
+func (v storeView) ClaimTTL() time.Duration { return v.s.store().ClaimTTL() }
+
 func (v storeView) Checkpoint(ctx context.Context, name string) (time.Time, error) {
-	v.ops.Add(1)
 	return v.s.store().Checkpoint(ctx, name)
 }
 
 func (v storeView) SetCheckpoint(ctx context.Context, name string, t time.Time) error {
-	v.ops.Add(1)
 	return v.s.store().SetCheckpoint(ctx, name, t)
 }
 
 func (v storeView) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	v.ops.Add(1)
 	return v.s.store().Lease(ctx, name, owner, ttl)
 }
 
 func (v storeView) Unlease(ctx context.Context, name, owner string) error {
-	v.ops.Add(1)
 	return v.s.store().Unlease(ctx, name, owner)
+}
+
+func (v storeView) SyncState(ctx context.Context, name string) ([]byte, error) {
+	return v.s.store().SyncState(ctx, name)
+}
+
+func (v storeView) SetSyncState(ctx context.Context, name string, state []byte) error {
+	return v.s.store().SetSyncState(ctx, name, state)
+}
+
+func (v storeView) Quarantine(ctx context.Context, name string, q digelao.QuarantinedRecord) error {
+	return v.s.store().Quarantine(ctx, name, q)
+}
+
+func (v storeView) Quarantined(ctx context.Context, name string) ([]digelao.QuarantinedRecord, error) {
+	return v.s.store().Quarantined(ctx, name)
+}
+
+func (v storeView) Unquarantine(ctx context.Context, name, key string) error {
+	return v.s.store().Unquarantine(ctx, name, key)
+}
+
+// commitView is a storeView of CommitStores.
+type commitView struct{ storeView }
+
+func (v commitView) Deliver(ctx context.Context, account string, keys []string, deliver func(context.Context, int) error) ([]digelao.Delivery, error) {
+	v.ops.Add(1)
+	return v.s.store().(digelao.CommitStore).Deliver(ctx, account, keys, deliver)
 }

@@ -23,7 +23,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -34,21 +33,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 var (
 	simSeed      = flag.Uint64("sim.seed", 0, "replay this seed of TestRecordSyncSimulation (with -v, print its trace)")
 	simSeeds     = flag.Int("sim.seeds", 200, "how many seeds, from 1, TestRecordSyncSimulation tries")
-	simEnable    = flag.Bool("sim.enable", false, "run TestRecordSyncSimulation's seeds (or set DIGELAO_SIM=1)")
 	simFaults    = flag.String("sim.faults", "", "the fault classes seeds may draw, comma-separated: default all, or none")
-	simStoreKind = flag.String("sim.store", "sim", "the SyncStore the replicas share")
+	simStoreKind = flag.String("sim.store", "memory", "the SyncStore the replicas share: memory")
 )
 
 func TestRecordSyncSimulation(t *testing.T) {
-	if *simSeed == 0 && !*simEnable && os.Getenv("DIGELAO_SIM") != "1" {
-		t.Skip("RecordSync still fails the simulation (issue 19): run it with -sim.enable or DIGELAO_SIM=1; " +
-			"this skip goes once the fixes land")
-	}
 	cfg := simConfig{faultsFlag: *simFaults, faults: mustFaults(t, *simFaults), store: *simStoreKind}
 	if *simSeed != 0 {
 		if testing.Verbose() {
@@ -77,7 +72,7 @@ func TestRecordSyncSimulation(t *testing.T) {
 // It runs on today's code too: it tests the harness, not RecordSync.
 func TestRecordSyncSimulationReplays(t *testing.T) {
 	t.Parallel()
-	cfg := simConfig{faults: mustFaults(t, ""), store: "sim"}
+	cfg := simConfig{faults: mustFaults(t, ""), store: "memory"}
 	traces := map[uint64]bool{}
 	for _, seed := range []uint64{1, 2, 3} {
 		first, second := runSim(t, seed, cfg), runSim(t, seed, cfg)
@@ -112,7 +107,7 @@ func (c simConfig) replayCommand(seed uint64) string {
 	if c.faultsFlag != "" {
 		cmd += " -sim.faults=" + c.faultsFlag
 	}
-	if c.store != "sim" {
+	if c.store != "memory" {
 		cmd += " -sim.store=" + c.store
 	}
 	return cmd
@@ -236,7 +231,7 @@ type sim struct {
 	seed     uint64
 	plan     faultPlan
 	rng      *rand.Rand // the run's stream: every random choice after the plan
-	clock    *simClock
+	clock    simClock
 	end      time.Time // of the quiet period, and the run
 	quiet    bool
 	platform *simPlatform
@@ -244,11 +239,12 @@ type sim struct {
 	replicas []*simReplica
 	loud     *simLoud
 
-	queue    simQueue
-	seq      int
-	events   int
-	hash     hash.Hash64
-	slowLeft int // slow sink calls still to come
+	queue     simQueue
+	seq       int
+	events    int
+	hash      hash.Hash64
+	slowLeft  int   // slow sink calls still to come
+	nestedOps int64 // store round trips of pushes made inside a slow sink
 
 	delivered     map[string][]simDelivery // by sn
 	windows       []simWindow              // of the sweeps that completed
@@ -269,24 +265,27 @@ type simReplica struct {
 	ops       atomic.Int64 // round trips to the store
 	stopped   bool
 	downUntil time.Time
-	cancel    context.CancelFunc // of the sweep under way
+	// recoverFrom is set while the operator's recovery runs: no checkpoint required, and the look-back
+	// reaching it.
+	recoverFrom time.Time
+	cancel      context.CancelFunc // of the sweep under way
 }
 
 func newSim(seed uint64, cfg simConfig) (*sim, error) {
 	plan := drawPlan(seed, cfg.faults)
 	s := &sim{cfg: cfg, seed: seed, plan: plan, rng: rand.New(rand.NewPCG(seed, 0x72756e)),
-		clock: &simClock{t: simStart}, hash: fnv.New64a(), slowLeft: plan.slowSinks,
+		clock: simClock{testkit.NewClock(simStart)}, hash: fnv.New64a(), slowLeft: plan.slowSinks,
 		delivered: map[string][]simDelivery{}}
 	s.end = simStart.Add(plan.active + simQuiet)
 	s.platform = newSimPlatform(s.clock, plan.pageCap)
 	s.platform.beforePage = s.beforePage
 	s.loud = &simLoud{named: map[string]bool{}, trace: s.tracef}
-	first, err := newStoreUnderTest(cfg.store, s.clock.now)
+	first, err := newStoreUnderTest(cfg.store, s.clock)
 	if err != nil {
 		return nil, err
 	}
 	s.store = &sharedStore{cur: first, fresh: func() digelao.SyncStore {
-		st, _ := newStoreUnderTest(cfg.store, s.clock.now) // made once already
+		st, _ := newStoreUnderTest(cfg.store, s.clock) // made once already
 		return st
 	}}
 	for i := range plan.replicas {
@@ -299,8 +298,8 @@ func newSim(seed uint64, cfg simConfig) (*sim, error) {
 	return s, nil
 }
 
-// start starts r's process: the wiring a deployment has, as the README shows it. The PushHandler
-// shares the store, as its documentation asks of replicas behind one callback URL.
+// start starts r's process: the wiring a deployment has, as the README shows it: pushes through
+// the sync's Handler, the store shared.
 func (s *sim) start(r *simReplica) error {
 	log := slog.New(&simLogHandler{loud: s.loud, counts: true})
 	c, err := digelao.New(simBase, digelao.WithAPIKey(simUser, simKey), digelao.WithTransport(s.platform),
@@ -308,10 +307,14 @@ func (s *sim) start(r *simReplica) error {
 	if err != nil {
 		return err
 	}
-	store := storeView{s: s.store, ops: &r.ops}
 	local := func() time.Time { return s.clock.now().Add(r.skew) }
-	rs, err := digelao.NewRecordSync(c, s.sink(r), digelao.WithSyncStore(store), digelao.WithSyncClock(local),
-		digelao.WithSyncPageSize(s.plan.pageSize), digelao.WithSyncLogger(log))
+	opts := []digelao.SyncOption{digelao.WithSyncStore(s.store.view(&r.ops)), digelao.WithSyncClock(local),
+		digelao.WithSyncTimers(s.clock), digelao.WithSyncPageSize(s.plan.pageSize), digelao.WithSyncLogger(log),
+		digelao.WithRequireCheckpoint()} // a deployment past its first start
+	if !r.recoverFrom.IsZero() { // the operator's run after the store lost the checkpoint
+		opts = append(opts[:len(opts)-1], digelao.WithSweepLookBack(s.clock.now().Sub(r.recoverFrom)))
+	}
+	rs, err := digelao.NewRecordSync(c, s.sink(r), opts...)
 	if err != nil {
 		return err
 	}
@@ -319,7 +322,9 @@ func (s *sim) start(r *simReplica) error {
 	// The handler's error lines say a push was answered 5xx, to be tried again: nothing of the
 	// record's fate. They are traced, not counted as naming it.
 	pushLog := slog.New(&simLogHandler{loud: s.loud})
-	r.push = &digelao.PushHandler{Token: digelao.NewSecret(simPushToken), OnCallRecord: rs.Push, Dedup: store, Logger: pushLog}
+	h := rs.Handler(digelao.NewSecret(simPushToken))
+	h.Logger = pushLog
+	r.push = h
 	return nil
 }
 
@@ -434,9 +439,9 @@ func (s *sim) deliverPush(r *simRecord, rep *simReplica) bool {
 	req := httptest.NewRequest(http.MethodPost, "/digelao/push?token="+simPushToken, bytes.NewReader(r.row))
 	req.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	ops, before := rep.ops.Load(), len(s.delivered[r.sn])
+	ops, nested, before := rep.ops.Load(), s.nestedOps, len(s.delivered[r.sn])
 	rep.push.ServeHTTP(w, req)
-	ops = rep.ops.Load() - ops
+	ops = rep.ops.Load() - ops - (s.nestedOps - nested) // a slow sink's redelivery to the same replica is its own
 	r.tries++
 	ok := w.Code == http.StatusOK && w.Body.String() == "SUCCESS"
 	if ok {
@@ -485,7 +490,9 @@ func (s *sim) slowSink(r *simReplica, rec *simRecord) {
 	other := s.replicas[(r.idx+1)%len(s.replicas)]
 	s.tracef("sink on replica %d is slow with %s; its push reaches replica %d meanwhile", r.idx, rec.sn, other.idx)
 	if !other.stopped {
+		ops := other.ops.Load()
 		s.deliverPush(rec, other)
+		s.nestedOps += other.ops.Load() - ops
 	}
 }
 
@@ -508,6 +515,14 @@ func (s *sim) sweepTick(r *simReplica) {
 	s.tracef("sweep on replica %d: %s–%s windows=%d found=%d filled=%d duplicates=%d pending=%d checkpoint=%s requests=%d error=%v",
 		r.idx, simTime(st.From), simTime(st.To), st.Windows, st.Found, st.GapsFilled, st.Duplicates, st.Pending,
 		simTime(st.Checkpoint), obs.requests, err)
+	if errors.Is(err, digelao.ErrNoCheckpoint) {
+		s.recover(r)
+		return
+	}
+	if err == nil && !r.recoverFrom.IsZero() {
+		r.recoverFrom = time.Time{}
+		s.restartNow(r, "its operator's recovery done")
+	}
 	if err != nil {
 		s.lastErr = err
 		s.loud.note(err.Error()) // a returned error is loud: a scheduler logs it
@@ -557,6 +572,26 @@ func (s *sim) beforePage(q crmQuery, rows []*simRecord) {
 		s.stop(r, s.clock.now().Add(s.within(time.Minute, 2*time.Hour)))
 		s.tracef("replica %d stopped between pages %d and %d", r.idx, q.page-1, q.page)
 	}
+}
+
+// recover is what an operator does when a replica says its store holds no checkpoint
+// (ErrNoCheckpoint), as the error says: restart it once without WithRequireCheckpoint, with a
+// look-back reaching back past the last sweep that completed, and the day a record may hold a
+// checkpoint back.
+func (s *sim) recover(r *simReplica) {
+	r.recoverFrom = simStart.Add(-time.Hour)
+	if last := s.lastCompleted.Add(-25 * time.Hour); last.After(r.recoverFrom) {
+		r.recoverFrom = last
+	}
+	s.restartNow(r, "no checkpoint: its operator restarts it with a look-back reaching "+simTime(r.recoverFrom))
+}
+
+// restartNow restarts r as a new process at once.
+func (s *sim) restartNow(r *simReplica, why string) {
+	if err := s.start(r); err != nil {
+		panic(err) // started the same way once already
+	}
+	s.tracef("replica %d restarted: %s", r.idx, why)
 }
 
 // stop takes r down until until, when it restarts as a new process.

@@ -96,8 +96,9 @@ func (rs *RecordSync) runStep(ctx context.Context) (SweepStats, error) {
 
 // resolveCheckpoint returns where a step sweeps from, the overlap aside: the stored checkpoint
 // mark — or, when the store holds none, the checkpoint this replica stored last, an error
-// (WithRequireCheckpoint), or the look-back; each logged — or now less the lag for a checkpoint in
-// the future.
+// (WithRequireCheckpoint), or the look-back from the first such step (so that retries of a first
+// start that failed do not slide past its oldest records); each logged — or now less the lag for
+// a checkpoint in the future.
 func (rs *RecordSync) resolveCheckpoint(ctx context.Context, mark, now time.Time) (time.Time, error) {
 	switch {
 	case mark.IsZero():
@@ -112,6 +113,11 @@ func (rs *RecordSync) resolveCheckpoint(ctx context.Context, mark, now time.Time
 				"run once without WithRequireCheckpoint, with a look-back (WithSweepLookBack) reaching the sync's last run", ErrNoCheckpoint)
 		}
 		from := now.Add(-rs.cfg.lookBack)
+		if first := rs.lookedBack.Load(); first != nil {
+			from = *first // a first start that failed: the look-back does not slide with the retries
+		} else {
+			rs.lookedBack.Store(&from)
+		}
 		rs.cfg.log.WarnContext(ctx, "digelao sync: no checkpoint in the store: a first start, or a store that lost its state; "+
 			"sweeping the look-back only, and records created before it are not swept (WithRequireCheckpoint makes this an error)",
 			"look_back", rs.cfg.lookBack, "from", platformTime(from))
@@ -469,8 +475,9 @@ func (sw *sweep) quarantine(ctx context.Context, f rejection, e *failing) error 
 // or since the step before began (a push) — the refusals since its last delivery count against
 // their records, and the records refused before whose next try has come are offered again, each
 // refusal counting. When it is not, and it refused records, it may be down: they are parked, and
-// the step fails. stopped is a step whose sweep failed: it offers nothing more. The earliest hold
-// becomes HeldAt; a Sweep's refusals become its error.
+// the step fails; the records it refused before while it took others are still offered again, so
+// that a quiet account quarantines them too. stopped is a step whose sweep failed: it offers
+// nothing more. The earliest hold becomes HeldAt; a Sweep's refusals become its error.
 func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	defer sw.heldAt()
 	rs := sw.rs
@@ -487,10 +494,8 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	if stopped {
 		return nil
 	}
-	if !sw.took && !rs.sinkTookSince(sw.tookBefore) {
-		if len(sw.run) == 0 {
-			return nil // the records due again wait for a step in which the sink takes others
-		}
+	up := sw.took || rs.sinkTookSince(sw.tookBefore)
+	if !up && len(sw.run) > 0 {
 		sw.park(sw.run)
 		return fmt.Errorf("digelao: sync sink refused every record it was offered (%d) and took none since the sweep before, "+
 			"taken for down; the sweep stops: %w", len(sw.run), sw.run[len(sw.run)-1].err)
@@ -498,8 +503,14 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	if err := sw.judge(ctx); err != nil {
 		return err
 	}
-	res, err := rs.deliver(ctx, sw.later, nil)
-	for i, r := range sw.later[:len(res)] {
+	// Without a sign that the sink is up, only records it refused while it took others are
+	// offered again: a refusal of theirs counts, while a parked record waits for such a sign.
+	later := sw.later
+	if !up {
+		later = slices.DeleteFunc(slices.Clone(later), func(r *CallRecord) bool { return sw.state.Failing[rs.keyOf(r)].Tries == 0 })
+	}
+	res, err := rs.deliver(ctx, later, nil)
+	for i, r := range later[:len(res)] {
 		if res[i].out == failed {
 			if err := sw.refuse(ctx, rejection{r: r, key: res[i].key, err: res[i].err}); err != nil {
 				return err
@@ -724,14 +735,14 @@ func (sw *sweep) reconcile(ctx context.Context, fresh bool) error {
 }
 
 // hours keeps the counts of the past hours within the horizon, and sweeps again each one whose
-// count changed since it was swept (checked every reconcile interval) or that reached an age. The
+// count changed since it was swept (checked every reconcile interval) or that reached an age, the
+// last of which is the horizon. The
 // hours a step completed are counted as they complete. Hours missing from the bookkeeping before
 // the step's sweep — it was lost — are swept again when they reached an age, unless the step is a
 // first start (fresh): its hours begin with the look-back.
 func (sw *sweep) hours(ctx context.Context, fresh bool) []error {
 	rs, state, now := sw.rs, sw.state, sw.now
 	oldest := now.Add(-rs.cfg.horizon).Truncate(time.Hour)
-	state.Hours = slices.DeleteFunc(state.Hours, func(h *hourCount) bool { return h.Start.Before(oldest) })
 	next := oldest
 	if n := len(state.Hours); n > 0 {
 		next = state.Hours[n-1].Start.Add(time.Hour)
@@ -785,6 +796,11 @@ func (sw *sweep) hours(ctx context.Context, fresh bool) []error {
 	if check {
 		state.CountedAt = now
 	}
+	// An hour goes once past the horizon and swept at every age: a sync that was down longer than
+	// the horizon sweeps its hours once more when it is back, for the records listed meanwhile.
+	state.Hours = slices.DeleteFunc(state.Hours, func(h *hourCount) bool {
+		return h.Start.Before(oldest) && h.Ages >= len(rs.cfg.ages)
+	})
 	return errs
 }
 
