@@ -429,8 +429,8 @@ var (
 	quotedRE   = regexp.MustCompile(`"[^"]*"|'[^']*'`)
 	chainRE    = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
 	wildcardRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*[A-Za-z0-9_]+`) // Sample*Push
-	allCapsRE  = regexp.MustCompile(`^[A-Z0-9_]+$`)                            // POST, SN, DIGELAO_USERNAME: no Go name
-	xNameRE    = regexp.MustCompile(`^X[A-Z]`)                                 // XRequest: any name ending in Request
+	allCapsRE  = regexp.MustCompile(`^[A-Z0-9_]+$`)                           // POST, SN, DIGELAO_USERNAME: no Go name
+	xNameRE    = regexp.MustCompile(`^X[A-Z]`)                                // XRequest: any name ending in Request
 )
 
 // problems returns what doc names in backticks that the module does not declare, one line each.
