@@ -2,6 +2,8 @@ package digelao_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +85,21 @@ func TestDocs(t *testing.T) {
 		assert.Contains(t, got[0], "missing.md:15:")
 		assert.Contains(t, got[5], "missing.md:16:")
 	})
+}
+
+// TestLicense checks that LICENSE is the Apache License 2.0 word for word, with the project's
+// copyright line in its appendix, and that README.md says so.
+func TestLicense(t *testing.T) {
+	b, err := os.ReadFile("LICENSE")
+	require.NoError(t, err)
+	const line = "   Copyright 2026 The digelao authors\n"
+	require.Equal(t, 1, bytes.Count(b, []byte(line)), "the copyright line")
+	sum := sha256.Sum256(bytes.Replace(b, []byte(line), []byte("   Copyright [yyyy] [name of copyright owner]\n"), 1))
+	assert.Equal(t, "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30", hex.EncodeToString(sum[:]),
+		"LICENSE is not https://www.apache.org/licenses/LICENSE-2.0.txt")
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "\n## License\n\nApache License 2.0: see [LICENSE](LICENSE).")
 }
 
 // docs is the READMEs' Go blocks and the module's public packages, listed by the go command.
