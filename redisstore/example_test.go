@@ -24,7 +24,7 @@ func ExampleNew() {
 	}
 
 	c, err := digelao.New("https://ai123.example.com",
-		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),
+		digelao.WithPassword(os.Getenv("DIGELAO_USERNAME"), os.Getenv("DIGELAO_PASSWORD")),
 		digelao.WithTokenStore(store))
 	if err != nil {
 		log.Fatal(err)
@@ -46,7 +46,7 @@ func Example_recordSync() {
 		log.Fatal(err)
 	}
 	c, err := digelao.New("https://ai123.example.com",
-		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),
+		digelao.WithPassword(os.Getenv("DIGELAO_USERNAME"), os.Getenv("DIGELAO_PASSWORD")),
 		digelao.WithTokenStore(store))
 	if err != nil {
 		log.Fatal(err)
