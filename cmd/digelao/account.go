@@ -22,7 +22,7 @@ func loginCmd(e *env) *cobra.Command {
 			if !s.ExpiresAt.IsZero() {
 				expiry = "valid until " + clock(s.ExpiresAt) + " China time (UTC+8)"
 			}
-			fmt.Fprintf(e.stdout, "logged in as %s (%s), %d AI seats; api_key %s\n", s.UserName, s.UserSN, s.AICount, expiry)
+			fmt.Fprintf(e.stdout, "logged in as %s (%s), %d AI calls at once (ai_count); api_key %s\n", s.UserName, s.UserSN, s.AICount, expiry)
 			return nil
 		})
 	})
