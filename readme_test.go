@@ -50,7 +50,7 @@ func TestDocs(t *testing.T) {
 		for _, name := range readmes {
 			text, err := os.ReadFile(name)
 			require.NoError(t, err)
-			for _, p := range d.problems(t, parseDoc(name, string(text), 1)) {
+			for _, p := range d.problems(parseDoc(name, string(text), 1)) {
 				t.Error(p)
 			}
 		}
@@ -58,7 +58,7 @@ func TestDocs(t *testing.T) {
 		require.NoError(t, err)
 		unreleased, line := changelogUnreleased(string(text))
 		require.NotEmpty(t, unreleased, "an Unreleased section")
-		for _, p := range d.problems(t, parseDoc("CHANGELOG.md", unreleased, line)) {
+		for _, p := range d.problems(parseDoc("CHANGELOG.md", unreleased, line)) {
 			t.Error(p)
 		}
 	})
@@ -75,7 +75,7 @@ func TestDocs(t *testing.T) {
 			"| service | methods |\n|---|---|\n| `c.Tasks` | `List`, `All`, `DownloadSegment` (`CallingHours`: `Monday`), `TaskPause` |\n\n"+
 			"## Gin\n\nIn gin, `c` is gin's: `c.ShouldBind`.\n\n"+
 			"### Removed\n\n- `digelao.GoneToo`\n", 1)
-		got := d.problems(t, doc)
+		got := d.problems(doc)
 		want := []string{"c.Tasks.Nope", "rs.Nope", "digelao.WithNope", "SyncStats.Nope", "NopeAtAll",
 			"redisstore.Nope", "Tasks.Nope", "XNope", "Nope*Push", "http.Nope", "digelao.StillGone", "DownloadSegment"}
 		require.Len(t, got, len(want), "%s", strings.Join(got, "\n"))
@@ -85,6 +85,24 @@ func TestDocs(t *testing.T) {
 		assert.Contains(t, got[0], "missing.md:15:")
 		assert.Contains(t, got[5], "missing.md:16:")
 	})
+}
+
+// TestWrapBlockKeepsLines checks the line arithmetic by which a block's compile errors are
+// reported at their README line, for each kind of block.
+func TestWrapBlockKeepsLines(t *testing.T) {
+	for _, code := range []string{
+		"// given: c *digelao.Client; ctx context.Context\n// given: n int\n_ = c\nMARK",
+		"x := 1\n\nMARK",
+		"// given: t *testing.T\nfunc TestX(t *testing.T) {\n\tMARK\n}",
+		"type T struct{}\n\nMARK",
+		"// given: x int\npackage main\n\nMARK",
+	} {
+		mark := func(l string) bool { return strings.Contains(l, "MARK") }
+		want := slices.IndexFunc(strings.Split(code, "\n"), mark) // from 0, as the block's lines
+		src, shift := wrapBlock(code)
+		got := slices.IndexFunc(strings.Split(src, "\n"), mark) + 1 - shift // the file's lines are from 1
+		assert.Equal(t, want, got, "%q", code)
+	}
 }
 
 // TestLicense checks that LICENSE is the Apache License 2.0 word for word, with the project's
@@ -468,8 +486,7 @@ var (
 // sync). A dotted name whose first part is a lower-case word none of the above knows is another
 // library's (gin.WrapH) and not read either. Nor is what no longer exists: the first column of a
 // table headed "before", and a section headed "Removed".
-func (d *docs) problems(t *testing.T, doc markdown) []string {
-	t.Helper()
+func (d *docs) problems(doc markdown) []string {
 	vars := d.blockVars(doc)
 	scope := func(line int) map[string][]types.Type { return vars[d.section(doc, line)] }
 	subjects, rowTypes := d.rows(doc, scope)
