@@ -309,6 +309,13 @@ func (c *Client) Login(ctx context.Context) (*Session, error) {
 	return c.auth.refresh(ctx, c.auth.cur.Load(), true)
 }
 
+// Session returns the session the client's calls use: its own, the one the token store shares,
+// or — only when neither is usable — a new login. Unlike Login it never replaces a usable key, so
+// it reads the account fields without cancelling the key of every other holder.
+func (c *Client) Session(ctx context.Context) (*Session, error) {
+	return c.auth.session(ctx)
+}
+
 // authenticator hands out the session for a client: from its own cache, from the shared store,
 // or by logging in — once per process at a time, and once across processes through the store's
 // lock.

@@ -363,6 +363,43 @@ func TestLoginAlwaysReturnsANewKey(t *testing.T) {
 	assert.EqualValues(t, 2, f.logins.Load())
 }
 
+// TestSessionLogsInOnlyWithoutAUsableKey: Session takes the store's key as calls do, and logs in
+// only when there is none; Login always logs in.
+func TestSessionLogsInOnlyWithoutAUsableKey(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	f := &fakeLogin{}
+	f.register(mt)
+	store := NewMemoryStore()
+	ctx := context.Background()
+	service, err := New(testBase, WithPassword("u", "p"), WithTransport(mt), WithTokenStore(store))
+	require.NoError(t, err)
+	require.NoError(t, callIndex(ctx, service))
+	require.EqualValues(t, 1, f.logins.Load())
+
+	c, err := New(testBase, WithPassword("u", "p"), WithTransport(mt), WithTokenStore(store))
+	require.NoError(t, err)
+	s, err := c.Session(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, f.logins.Load(), "the stored key is taken")
+	stored, err := store.Get(ctx, c.auth.key)
+	require.NoError(t, err)
+	assert.True(t, s.APIKey.Equal(stored.APIKey))
+	assert.Equal(t, "zzh", s.UserName, "the account fields come with it")
+
+	cold, err := New(testBase, WithPassword("u", "p"), WithTransport(mt))
+	require.NoError(t, err)
+	_, err = cold.Session(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, f.logins.Load(), "no key anywhere: one login")
+	_, err = cold.Session(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, f.logins.Load(), "and then its own")
+	_, err = cold.Login(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, f.logins.Load(), "Login always logs in")
+}
+
 func TestRefreshLockOutlivesTheLogin(t *testing.T) {
 	t.Parallel()
 	c, _, _ := newLoginClient(t, WithTimeout(time.Minute))

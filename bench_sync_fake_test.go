@@ -26,7 +26,7 @@ func BenchmarkSweepAgainstTheFake(b *testing.B) {
 	sink := func(context.Context, *digelao.CallRecord) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
-		rs, err := digelao.NewRecordSync(f.c, sink, digelao.WithSyncStore(digelao.NewMemorySyncStore(len(records))))
+		rs, err := digelao.NewRecordSync(f.c, sink, digelao.WithSyncStore(digelao.MemSyncStore(b, len(records))))
 		if err != nil {
 			b.Fatal(err)
 		}

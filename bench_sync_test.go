@@ -52,7 +52,11 @@ func syncBench(t testing.TB) (sweep, plain func() error) {
 		return err
 	}
 	sweep = func() error {
-		rs, err := NewRecordSync(c, sink, WithSyncStore(NewMemorySyncStore(syncRecords)))
+		store, err := NewMemorySyncStore(syncRecords)
+		if err != nil {
+			return err
+		}
+		rs, err := NewRecordSync(c, sink, WithSyncStore(store))
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -301,7 +302,8 @@ func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) 
 	if resp.Stream != nil {
 		return &reply{header: resp.Header, stream: resp.Stream}, nil
 	}
-	data, apiErr := parseEnvelope(ep, resp.Status, resp.Body, secrets)
+	body := skipBOMs(resp.Body)
+	data, apiErr := parseEnvelope(ep, resp.Status, body, secrets)
 	if apiErr != nil {
 		apiErr.Method, apiErr.Path = ep.method, ep.path
 		return nil, apiErr
@@ -309,9 +311,22 @@ func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) 
 	if ep.stream {
 		// A well-formed success envelope is still not the file that was asked for.
 		return nil, &APIError{HTTPStatus: resp.Status, Method: ep.method, Path: ep.path,
-			Msg: "expected a file, got a JSON reply", Body: excerpt(resp.Body, secrets...)}
+			Msg: "expected a file, got a JSON reply", Body: excerpt(body, secrets...)}
 	}
-	return &reply{body: resp.Body, data: data, header: resp.Header}, nil
+	return &reply{body: body, data: data, header: resp.Header}, nil
+}
+
+// skipBOMs returns b after the UTF-8 byte order marks and whitespace it starts with: a PHP file
+// saved with a BOM (as some Windows editors save them) sends it before anything it prints, one per
+// file a reply passes through. PHP's own json_decode refuses it; it carries no meaning.
+func skipBOMs(b []byte) []byte {
+	for {
+		t := bytes.TrimLeft(b, " \t\r\n")
+		if !bytes.HasPrefix(t, []byte("\xef\xbb\xbf")) {
+			return t
+		}
+		b = t[3:]
+	}
 }
 
 // isFile reports whether a 2xx reply to a download is the file rather than an error: decided by
@@ -319,7 +334,7 @@ func (c *Client) check(ep endpoint, resp *transport.Response, secrets []string) 
 // (the platform's error envelope), an HTML page sent as HTML, and an empty reply are errors;
 // anything else is the file.
 func isFile(head []byte, h http.Header) bool {
-	b := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	b := skipBOMs(head)
 	switch {
 	case len(b) == 0, b[0] == '{':
 		return false
@@ -395,15 +410,66 @@ func (e *envelope) note(codeless string) func(string, []byte) error {
 	}
 }
 
-// parseCode reads a code member: a JSON integer, or a string holding one (PHP sends both).
-// null, "", other text and fractions are not codes.
+// parseCode reads a code member as PHP's $r['code'] == 0 compares it: a JSON number, or a string
+// holding what PHP's is_numeric takes for a number (surrounding whitespace, a sign, a point and an
+// exponent allowed: " 0", "0.0", "+0", "2e2"), whose value is a whole number within int: 0.0,
+// 0e0 and "0.0" are 0, 200.0 is 200. Everything else fails closed: null and false (which PHP's
+// loose == takes for 0), true, "", other text, fractions, values past int, and a number too small
+// for a float64 that is not zero (1e-400, which PHP rounds to 0).
 func parseCode(raw json.RawMessage) (int, bool) {
-	s := string(bytes.TrimSpace(raw))
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s = s[1 : len(s)-1]
+	s, err := flex.Text(raw) // a string's content; a number as written; "" for null
+	s = strings.Trim(s, " \t\n\r\v\f")
+	if err != nil || !phpNumeric(s) {
+		return 0, false
 	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
+	if n, err := strconv.Atoi(s); err == nil { // exact, where a float64 would round a large code
+		return n, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	mantissa, _, _ := strings.Cut(strings.ToLower(s), "e")
+	switch {
+	case err != nil, f != math.Trunc(f), f < math.MinInt64, f >= math.MaxInt64:
+		return 0, false
+	case f == 0 && strings.ContainsAny(mantissa, "123456789"): // rounded to 0, not 0
+		return 0, false
+	}
+	return int(f), true
+}
+
+// phpNumeric reports whether s is a number as PHP's is_numeric reads a string, its surrounding
+// whitespace removed: a sign, digits with a point among or around them, and an exponent.
+func phpNumeric(s string) bool {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	j := digits(i)
+	n := j - i // digits of the mantissa
+	if j < len(s) && s[j] == '.' {
+		k := digits(j + 1)
+		n, j = n+k-j-1, k
+	}
+	if n == 0 {
+		return false
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		j++
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		k := digits(j)
+		if k == j {
+			return false
+		}
+		j = k
+	}
+	return j == len(s)
 }
 
 // decodeData decodes the reply's "data" member into out. A member that is absent, null, or PHP's

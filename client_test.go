@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,9 @@ import (
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 const (
@@ -239,6 +244,158 @@ func TestSuccessShapes(t *testing.T) {
 		require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), name)
 		assert.Equal(t, json.Number("7"), out.N, name)
 	}
+}
+
+// Replies a PHP server sends that the SDK reads as PHP would: a UTF-8 BOM before the JSON (a PHP
+// file saved with one, as some Windows editors do; one per included file), and a code that PHP's
+// $r['code'] == 0 takes for zero because it is numerically zero.
+func TestPHPSuccessShapes(t *testing.T) {
+	t.Parallel()
+	const bom = "\xef\xbb\xbf"
+	for name, body := range map[string]string{
+		"BOM":                   bom + `{"code":0,"data":{"n":7}}`,
+		"BOMs and whitespace":   bom + "\r\n" + bom + bom + ` {"code":0,"data":{"n":7}}`,
+		"code 0.0":              `{"code":0.0,"data":{"n":7}}`,
+		"code 0e0":              `{"code":0e0,"data":{"n":7}}`,
+		"code -0":               `{"code":-0,"data":{"n":7}}`,
+		"code -0.0E+5":          `{"code":-0.0E+5,"data":{"n":7}}`,
+		`code "0.0"`:            `{"code":"0.0","data":{"n":7}}`,
+		`code "0e0"`:            `{"code":"0e0","data":{"n":7}}`,
+		`code " 0 "`:            `{"code":" 0 ","data":{"n":7}}`,
+		`code "+0"`:             `{"code":"+0","data":{"n":7}}`,
+		`code ".0"`:             `{"code":".0","data":{"n":7}}`,
+		`code "00"`:             `{"code":"00","data":{"n":7}}`,
+		`code "0."`:             `{"code":"0.","data":{"n":7}}`,
+		`code "\u0030" escaped`: `{"code":"\u0030","data":{"n":7}}`,
+		"code 200.0 (5.7.3)":    `{"code":200.0,"data":{"n":7}}`,
+		`rst "2e2" (2.1.3)`:     `{"rst":"2e2","data":{"n":7}}`,
+		"BOM, code 0.0":         bom + `{"code":0.0,"data":{"n":7}}`,
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		var out struct{ N json.Number }
+		require.NoError(t, c.Do(context.Background(), "POST", "/api/x", nil, &out), name)
+		assert.Equal(t, json.Number("7"), out.N, name)
+	}
+
+	// A reply read whole (2.1.3's, without data) and a login reply, after a BOM.
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/aiUserDeleteapi", httpmock.NewStringResponder(200,
+		bom+`{"rst":"200","success_num":1,"not_allowed":0,"fail_num":0}`))
+	res, err := c.Accounts.Delete(context.Background(), "xiaolily")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Deleted)
+	mt = httpmock.NewMockTransport()
+	c, err = New(testBase, WithPassword("demo", "pw"), WithTransport(mt))
+	require.NoError(t, err)
+	mt.RegisterResponder("POST", testBase+"/api/login", httpmock.NewStringResponder(200,
+		bom+`{"code":"0.0","msg":"login success","data":{"user_sn":"SYSUSER|1","api_key":"K3Y"}}`))
+	sess, err := c.Login(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "K3Y", sess.APIKey.Value())
+}
+
+// A code that PHP compares as a whole number other than zero is that code; everything that is not
+// a number PHP reads (is_numeric), or not a whole one, is no code and fails closed — also where
+// PHP's loose == would take it for 0 (null, false) or would round it to 0 (1e-400).
+func TestCodesAsPHPComparesThem(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]error{
+		`{"code":20004.0}`:   ErrInvalidCredentials,
+		`{"code":"20005.0"}`: ErrAPIKeyInvalid,
+		`{"code":2.0006e4}`:  ErrAPIKeyExpired,
+		`{"rst":" 20002 "}`:  ErrBadData,
+	} {
+		c, mt := newMockClient(t, WithRetries(0, 0))
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		require.ErrorIs(t, c.Do(context.Background(), "POST", "/api/x", nil, nil), want, body)
+	}
+	for _, code := range []string{`0.5`, `-0.5`, `1e-400`, `"1e-400"`, `0.0000000000000000000001`, `1e400`, `-1e400`,
+		`1e19`, `9.3e18`, `""`, `" "`, `null`, `true`, `false`, `[]`, `{}`, `[0]`, `"abc"`, `"0abc"`, `"0x0"`, `"0 0"`,
+		`"٠"`, `"1_0"`, `"Inf"`, `"NaN"`, `"0x1p-2"`, `"--0"`, `"+-0"`, `"0e"`, `"e0"`, `"."`} {
+		body := `{"code":` + code + `,"data":{"n":7}}`
+		c, mt := newMockClient(t, WithRetries(0, 0))
+		mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, body))
+		err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+		require.ErrorIs(t, err, ErrBadReply, body)
+		assert.Contains(t, err.Error(), "no usable code", body)
+	}
+}
+
+// TestParseCodeAgreesWithPHP: a code string that PHP's is_numeric takes and whose value is a whole
+// number is that number, and zero exactly when PHP's $code == 0 says so — but for a value PHP
+// only rounds to zero (1e-400), which fails closed; anything else is no code.
+func TestParseCodeAgreesWithPHP(t *testing.T) {
+	t.Parallel()
+	var codes []string
+	for _, ws := range []string{"", " ", "\t\n"} {
+		for _, sign := range []string{"", "+", "-", "--"} {
+			for _, m := range []string{"0", "00", "7", "20004", ".0", "0.", ".", "0.5", "200.0", "0.000", "1_0", "0x0", "", "١"} {
+				for _, exp := range []string{"", "e0", "E+2", "e-400", "e", "e+", "e400", "e-1"} {
+					for _, end := range []string{"", " ", "x"} {
+						codes = append(codes, ws+sign+m+exp+end)
+					}
+				}
+			}
+		}
+	}
+	in, err := json.Marshal(codes)
+	require.NoError(t, err)
+	cmd := exec.Command(testkit.PHP(t), "-n", "-r", `
+		foreach (json_decode(stream_get_contents(STDIN)) as $s) {
+			$whole = is_numeric($s) && ($f = (float)$s) == floor($f) && abs($f) < 1e18;
+			echo json_encode([is_numeric($s), $s == 0, $whole ? (int)(float)$s : null]), "\n";
+		}`)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, len(codes))
+	taken := 0
+	for i, code := range codes {
+		var php struct {
+			numeric, zero bool
+			whole         *int
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[i]), &[]any{&php.numeric, &php.zero, &php.whole}))
+		raw, err := json.Marshal(code)
+		require.NoError(t, err)
+		assert.Equal(t, php.numeric, phpNumeric(strings.Trim(code, " \t\n")), "is_numeric(%q)", code)
+		n, ok := parseCode(raw)
+		if ok {
+			taken++
+		}
+		switch {
+		case php.whole == nil:
+			assert.False(t, ok, "%q is no whole number to PHP, got %d", code, n)
+		case php.zero && !ok:
+			assert.Regexp(t, `[1-9].*e-400`, code, "only a number PHP rounds to 0 is refused")
+		default:
+			assert.True(t, ok, "%q", code)
+			assert.Equal(t, *php.whole, n, "%q", code)
+			assert.Equal(t, php.zero, n == 0, "%q", code)
+		}
+	}
+	t.Logf("%d of %d codes taken", taken, len(codes))
+}
+
+// A page larger than the reply limit fails with an error that names the limit and the option that
+// raises it, not only "too large".
+func TestPageLargerThanTheLimitNamesWithMaxResponseBytes(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxResponseBytes(1<<20))
+	record := `{"sn":"account|%06d","phone":"13800138000","status":"A","created_at":"2026-11-25 10:00:00"},`
+	var page strings.Builder
+	page.WriteString(`{"code":0,"data":{"total":20000,"list":[`)
+	for i := range 20000 {
+		fmt.Fprintf(&page, record, i)
+	}
+	page.WriteString(`{}]}}`)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200, page.String()))
+	_, _, err := c.Records.List(context.Background(), &RecordListOptions{ListOptions: ListOptions{PerPage: 20000}})
+	require.ErrorIs(t, err, transport.ErrBodyTooLarge)
+	assert.Contains(t, err.Error(), "more than the 1 MiB limit")
+	assert.Contains(t, err.Error(), "WithMaxResponseBytes")
 }
 
 func TestMalformedAndHostileReplies(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,6 +22,25 @@ const MaxImportRows = 30000
 type Column struct {
 	Name     string // the header without its "*", e.g. "电话": the key of the contact rows
 	Required bool   // the header was marked with "*"
+}
+
+// MarshalJSON writes the column as 5.11 lists it: the header, "*" first when it is required.
+func (c Column) MarshalJSON() ([]byte, error) {
+	h := c.Name
+	if c.Required {
+		h = "*" + h
+	}
+	return json.Marshal(h)
+}
+
+// UnmarshalJSON reads a header as 5.11 lists it.
+func (c *Column) UnmarshalJSON(b []byte) error {
+	var h string
+	if err := json.Unmarshal(b, &h); err != nil {
+		return err
+	}
+	*c = parseColumns([]string{h})[0]
+	return nil
 }
 
 // Columns are a template's import columns in order, as ImportColumns returns them.
@@ -413,45 +433,78 @@ type BatchImport struct {
 //
 // When a batch fails, ImportInBatches stops and returns what was sent so far with the error;
 // resume with req.AppendTo set to the returned task's SN and the contacts from Sent on. Like
-// Create, it is not retried unless ctx comes from AllowRetry.
+// Create, it is not retried unless ctx comes from AllowRetry. ImportBatches does the same one
+// batch at a time.
 //
 // Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
 // CreateAsync. That the reply names the new task's dial_task_main_sn is inferred.
 func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) (*BatchImport, error) {
-	if batchSize < 0 || batchSize > MaxImportRows {
-		return nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows)
-	}
-	if batchSize == 0 {
-		batchSize = MaxImportRows
-	}
-	if err := req.check(); err != nil {
-		return nil, err
-	}
-	rows, err := req.Columns.rows(req.Contacts, batchSize)
-	if err != nil {
-		return nil, err
-	}
-	next := *req
-	res := &BatchImport{}
-	for b := range rows.sizes {
-		n := min(batchSize, len(req.Contacts)-res.Sent)
-		created, err := s.send(ctx, createAsyncEndpoint, next.params(rowBatch{rows, b}))
+	var res *BatchImport
+	for got, err := range s.ImportBatches(ctx, req, batchSize) {
 		if err != nil {
-			return res, fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err)
+			return got, err
 		}
-		res.Sent += n
-		res.Batches++
-		if res.Task != nil {
-			continue
-		}
-		res.Task = created
-		if next.AppendTo == "" && res.Sent < len(req.Contacts) {
-			if created.SN == "" {
-				return res, &APIError{HTTPStatus: http.StatusOK, Method: http.MethodPost, Path: createAsyncEndpoint.path,
-					Msg: "the reply names no dial_task_main_sn to append the other batches to"}
-			}
-			next.AppendTo = created.SN
-		}
+		res = got
 	}
 	return res, nil
+}
+
+// ImportBatches is ImportInBatches one batch at a time: after each batch the platform accepted it
+// yields how far the import got, so that a caller can report it, or wait for the batch's import
+// (ImportInfo) before the next one is sent. Breaking out of the loop sends no more batches. A
+// failure is yielded last, with how far the import got (nil when nothing was sent).
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
+// ImportInBatches.
+func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) iter.Seq2[*BatchImport, error] {
+	return func(yield func(*BatchImport, error) bool) {
+		if batchSize < 0 || batchSize > MaxImportRows {
+			yield(nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows))
+			return
+		}
+		if batchSize == 0 {
+			batchSize = MaxImportRows
+		}
+		if err := req.check(); err != nil {
+			yield(nil, err)
+			return
+		}
+		rows, err := req.Columns.rows(req.Contacts, batchSize)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		next := *req
+		res := &BatchImport{}
+		for b := range rows.sizes {
+			n := min(batchSize, len(req.Contacts)-res.Sent)
+			created, err := s.send(ctx, createAsyncEndpoint, next.params(rowBatch{rows, b}))
+			if err != nil {
+				yield(res.copy(), fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err))
+				return
+			}
+			res.Sent += n
+			res.Batches++
+			if res.Task == nil {
+				res.Task = created
+				if next.AppendTo == "" && res.Sent < len(req.Contacts) {
+					if created.SN == "" {
+						yield(res.copy(), &APIError{HTTPStatus: http.StatusOK, Method: http.MethodPost, Path: createAsyncEndpoint.path,
+							Msg: "the reply names no dial_task_main_sn to append the other batches to"})
+						return
+					}
+					next.AppendTo = created.SN
+				}
+			}
+			if !yield(res.copy(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// copy returns a copy of b, so that what ImportBatches yields stays as it was.
+func (b *BatchImport) copy() *BatchImport {
+	c := *b
+	return &c
 }

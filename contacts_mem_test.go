@@ -8,8 +8,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"runtime"
-	"runtime/debug"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 const (
@@ -103,15 +102,9 @@ func TestImportInBatchesMemory(t *testing.T) {
 	t.Logf("sent %.1f MiB, allocated %.1f MiB (%.2f×), peak RSS %.1f MiB",
 		float64(sent)/(1<<20), float64(alloc)/(1<<20), ratio, float64(hwmKB)/1024)
 	assert.LessOrEqual(t, ratio, float64(importAllocLimit), "bytes allocated per byte sent")
-	if !raceBuild() {
+	if !testkit.RaceBuild() {
 		assert.Less(t, hwmKB*1024, int64(importRSSLimit), "peak RSS")
 	}
-}
-
-// raceBuild reports whether the test binary was built with -race.
-func raceBuild() bool {
-	info, ok := debug.ReadBuildInfo()
-	return ok && slices.Contains(info.Settings, debug.BuildSetting{Key: "-race", Value: "true"})
 }
 
 // BenchmarkImportInBatches imports 30,000 contacts into a loopback server per op; alloc/sent is

@@ -222,6 +222,43 @@ func TestImportInBatchesChecksEveryRowFirst(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "Contacts[240]"), err)
 }
 
+// TestImportBatchesYieldsEachBatch: each batch is yielded once the platform accepted it, before
+// the next is sent; what was yielded stays as it was; breaking out sends no more batches.
+func TestImportBatchesYieldsEachBatch(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ir := &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	var got []*BatchImport
+	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+		require.NoError(t, err)
+		assert.Len(t, ir.sizes, len(got)+1, "yielded before the next batch is sent")
+		got = append(got, res)
+	}
+	require.Len(t, got, 3)
+	for i, res := range got {
+		assert.Equal(t, i+1, res.Batches)
+		assert.Equal(t, []int{100, 200, 250}[i], res.Sent)
+		assert.Equal(t, int64(1001), res.Task.ID, "the task the first batch created")
+	}
+
+	ir = &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	for range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+		break
+	}
+	assert.Equal(t, []int{100}, ir.sizes, "nothing is sent after the loop stops")
+
+	n := 0
+	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), -1) {
+		n++
+		assert.Nil(t, res)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve)
+	}
+	assert.Equal(t, 1, n, "a bad batch size is yielded once")
+}
+
 func TestImportInBatchesNeedsTheNewTaskSN(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)

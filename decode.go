@@ -44,31 +44,34 @@ func (o *ListOptions) set(p *Params) error {
 // fetchWith calls ep and decodes the reply's data into out with codec: from the reply's data, or,
 // for an endpoint whose reply carries its result beside the code, from the whole reply (body).
 func fetchWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
-	return fetchFrom(ctx, c, ep, p, codec, out, false)
+	_, err := fetchFrom(ctx, c, ep, p, codec, out, false)
+	return err
 }
 
 // fetchBodyWith is fetchWith for the replies that carry their results beside the code (or
 // without one) rather than in data.
 func fetchBodyWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {
-	return fetchFrom(ctx, c, ep, p, codec, out, true)
+	_, err := fetchFrom(ctx, c, ep, p, codec, out, true)
+	return err
 }
 
-func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T, body bool) error {
+// fetchFrom is fetchWith (body false) and fetchBodyWith (body true); it returns the reply's header.
+func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T, body bool) (http.Header, error) {
 	r, err := c.call(ctx, ep, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := r.data
 	if body {
 		b = r.body
 	}
 	if isEmpty(b) {
-		return nil
+		return r.header, nil
 	}
 	if err := codec.Decode(b, out); err != nil {
-		return c.decodeErr(ep, err)
+		return nil, c.decodeErr(ep, err)
 	}
-	return nil
+	return r.header, nil
 }
 
 // fetch calls ep and decodes the reply's data into out (when non-nil).

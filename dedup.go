@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -29,13 +30,21 @@ const (
 // redisstore shares it between replicas.
 //
 // Each delivery claims with a token of its own: a non-empty string no other delivery uses, in this
-// process or any other sharing the store. It ties the delivery's Release to its claim: a delivery
-// slower than the claim's lifetime loses it to a redelivery, and its Release must then leave the
+// process or any other sharing the store. It ties the delivery's Renew and Release to its claim: a
+// delivery slower than the claim's lifetime loses it to a redelivery, and must then leave the
 // redelivery's claim alone. Tokens need not be secret.
+//
+// A claim lives ClaimTTL unless renewed: the SDK renews it every third of that while the handler
+// runs, and cancels the handler's context when the claim is lost, so that a slow handler and a
+// redelivery never both run.
 type DedupStore interface {
-	// Claim marks key as being handled by token's delivery, unless it is being handled or was
-	// handled already.
+	// Claim marks key as being handled by token's delivery for ClaimTTL, unless it is being
+	// handled or was handled already.
 	Claim(ctx context.Context, key, token string) (ClaimState, error)
+	// Renew extends the claim of token's delivery on key to ClaimTTL from now. It reports false,
+	// changing nothing, when token no longer holds the claim (it lapsed, and maybe another
+	// delivery took it) or key was completed.
+	Renew(ctx context.Context, key, token string) (bool, error)
 	// Complete records key as handled for good, whoever holds its claim now: the delivery did
 	// happen. token is the completing delivery's, for a store that logs it; it restricts nothing.
 	Complete(ctx context.Context, key, token string) error
@@ -43,7 +52,15 @@ type DedupStore interface {
 	// handled. It does nothing once token no longer holds the claim: a claim that lapsed and
 	// was taken by another delivery stays that delivery's.
 	Release(ctx context.Context, key, token string) error
+	// ClaimTTL is how long a claim lives without renewal: how long a crashed handler's claim
+	// holds its redeliveries back.
+	ClaimTTL() time.Duration
 }
+
+// ErrClaimLost is the cause of a handler's context ending because its claim was lost: it lapsed
+// unrenewed (the store was unreachable past its TTL), and a redelivery may be handling the record.
+// A sink that commits after its context ended may deliver the record twice.
+var ErrClaimLost = errors.New("digelao: the delivery's claim was lost")
 
 // claimTokens makes the claim tokens of a PushHandler or a RecordSync: a random prefix drawn once,
 // which no other process shares, and a count, so that a token costs no read of crypto/rand.
@@ -60,47 +77,93 @@ func (t *claimTokens) next() string {
 	return string(strconv.AppendUint(append(buf[:0], t.prefix...), t.n.Add(1), 36))
 }
 
-// deliverOnce runs do for key at most once across every delivery sharing store: it claims key
-// with a token of tokens, runs do when the claim is new, then completes key — or releases its
-// claim when do failed, so that a redelivery runs it, and when the claim failed, which may have
-// taken it all the same. It returns the state the claim found, the
-// store's error when the claim failed (do did not run), and do's error. The store is called on
-// contexts ctx's end does not cancel, each given its whole settleTimeout — the settling ones
-// after do, however long it took: a claim taken whose reply was lost to a cancelled context
-// would refuse every redelivery until it lapsed. A failed completion or release is logged with
-// id; the outcome stands.
-func deliverOnce(ctx context.Context, store DedupStore, tokens *claimTokens, key string, log *slog.Logger, id slog.Attr,
-	do func(context.Context) error) (state ClaimState, claimErr, err error) {
-	kept, token := context.WithoutCancel(ctx), tokens.next()
-	release := func(ctx context.Context, key string) error { return store.Release(ctx, key, token) }
+// once delivers each key at most once across every delivery sharing its store: the one path by
+// which PushHandler and RecordSync hand a record to its handler.
+type once struct {
+	store  DedupStore
+	tokens *claimTokens
+	timers timers
+	log    *slog.Logger
+}
+
+// deliver runs do for key unless another delivery handled it or is handling it: it claims key with
+// a token of its own, runs do when the claim is new — renewing the claim every third of its TTL,
+// and cancelling do's context with ErrClaimLost when it is lost — then completes key, or releases
+// the claim when do failed so that a redelivery runs it. It returns the state the claim found
+// (ClaimInProgress also when the claim was lost while do ran and do failed), the store's error
+// when the claim failed (do did not run), and do's error.
+//
+// The store is called on contexts ctx's end does not cancel, each given its whole settleTimeout —
+// the settling ones after do, however long it took: a claim taken whose reply was lost to a
+// cancelled context would refuse every redelivery until it lapsed. A failed claim is released,
+// since its reply may be what was lost. A failed completion or release is logged with id; the
+// outcome stands.
+func (o *once) deliver(ctx context.Context, key string, id slog.Attr, do func(context.Context) error) (state ClaimState, claimErr, err error) {
+	kept, token := context.WithoutCancel(ctx), o.tokens.next()
+	release := func(ctx context.Context, key string) error { return o.store.Release(ctx, key, token) }
 	if claimErr = settle(kept, key, func(ctx context.Context, key string) error {
-		state, claimErr = store.Claim(ctx, key, token)
+		state, claimErr = o.store.Claim(ctx, key, token)
 		return claimErr
 	}); claimErr != nil {
-		// The claim may have been taken, its reply lost: give it up, or it would refuse every
-		// redelivery until it lapsed. The token frees no one else's claim.
 		if rerr := settle(kept, key, release); rerr != nil {
-			log.LogAttrs(ctx, slog.LevelDebug, "digelao: releasing a claim that failed failed too", id, slog.Any("error", rerr))
+			o.log.LogAttrs(ctx, slog.LevelDebug, "digelao: releasing a claim that failed failed too", id, slog.Any("error", rerr))
 		}
 		return state, claimErr, nil
 	}
 	if state != ClaimNew {
 		return state, nil, nil
 	}
-	if err = do(ctx); err != nil {
+	lost, err := o.renewing(ctx, key, token, do)
+	switch {
+	case lost && err != nil:
+		return ClaimInProgress, nil, nil // the record is another delivery's now
+	case lost:
+		o.log.LogAttrs(ctx, slog.LevelError, "digelao: delivered after its claim was lost; another delivery may repeat it",
+			id, slog.Duration("claim_ttl", o.store.ClaimTTL()))
+	case err != nil:
 		if rerr := settle(kept, key, release); rerr != nil {
-			log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
+			o.log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
 				id, slog.Any("error", rerr))
 		}
 		return state, nil, err
 	}
 	if cerr := settle(kept, key, func(ctx context.Context, key string) error {
-		return store.Complete(ctx, key, token)
+		return o.store.Complete(ctx, key, token)
 	}); cerr != nil {
-		log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
+		o.log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
 			id, slog.Any("error", cerr))
 	}
 	return state, nil, nil
+}
+
+// renewing runs do while renewing token's claim on key, and reports whether the claim was lost
+// meanwhile: Renew said another holds it, or two renewals in a row failed, the second a third of
+// the TTL before the claim lapses.
+func (o *once) renewing(ctx context.Context, key, token string, do func(context.Context) error) (lost bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var gone atomic.Bool
+	failed := false // the last renewal failed; renewals never overlap
+	stop := every(o.timers, o.store.ClaimTTL()/3, func() {
+		var held bool
+		rerr := settle(ctx, key, func(ctx context.Context, key string) (err error) {
+			held, err = o.store.Renew(ctx, key, token)
+			return err
+		})
+		if rerr == nil && held {
+			failed = false
+			return
+		}
+		if rerr != nil && !failed {
+			failed = true
+			return
+		}
+		gone.Store(true)
+		cancel(ErrClaimLost)
+	})
+	err = do(ctx)
+	stop()
+	return gone.Load(), err
 }
 
 // settleTimeout bounds each call of deliverOnce to its store.
@@ -116,9 +179,45 @@ func settle(ctx context.Context, key string, call func(context.Context, string) 
 	return call(ctx, key)
 }
 
-// claimTTL is how long a claim stays in progress before it is considered abandoned (a handler
-// that crashed), so that a redelivery is handled.
-const claimTTL = 5 * time.Minute
+// DefaultClaimTTL is how long a claim of the in-memory stores lives without renewal.
+const DefaultClaimTTL = 5 * time.Minute
+
+// MemoryOption configures NewMemoryDedup and NewMemorySyncStore.
+type MemoryOption func(*memoryConfig) error
+
+type memoryConfig struct {
+	claimTTL time.Duration
+	now      func() time.Time
+}
+
+// WithMemoryClaimTTL sets how long a claim lives without renewal: how long a handler that crashed
+// holds the redeliveries of its record back. Renewals come every third of it. Default
+// DefaultClaimTTL; at least a millisecond.
+func WithMemoryClaimTTL(d time.Duration) MemoryOption {
+	return func(c *memoryConfig) error {
+		if d < time.Millisecond {
+			return invalid("WithMemoryClaimTTL", "must be at least 1ms, got %s", d)
+		}
+		c.claimTTL = d
+		return nil
+	}
+}
+
+func newMemoryConfig(capacity int, opts []MemoryOption) (memoryConfig, error) {
+	cfg := memoryConfig{claimTTL: DefaultClaimTTL, now: time.Now}
+	if capacity < 1 {
+		return cfg, invalid("capacity", "must be at least 1, got %d", capacity)
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return cfg, invalid("options", "nil MemoryOption")
+		}
+		if err := opt(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
 
 // MemoryDedup is a DedupStore for one process, bounded to a number of remembered pushes: when full
 // it forgets the oldest handled ones. Claims in progress are never evicted. It keeps a 16-byte
@@ -132,7 +231,7 @@ type MemoryDedup struct {
 	order    []digest            // handled keys, oldest first from next on once full
 	next     int                 // the oldest in order, once it is full
 	claims   map[digest]claim    // keys in progress
-	now      func() time.Time
+	cfg      memoryConfig
 }
 
 // claim is a key in progress: the token that claimed it, and when the claim lapses.
@@ -151,9 +250,16 @@ func digestOf(key string) digest {
 
 // NewMemoryDedup returns a MemoryDedup that remembers up to capacity handled pushes (at least 1;
 // PushHandler uses 100,000).
-func NewMemoryDedup(capacity int) *MemoryDedup {
-	return &MemoryDedup{capacity: max(capacity, 1), done: map[digest]struct{}{}, claims: map[digest]claim{},
-		now: time.Now}
+func NewMemoryDedup(capacity int, opts ...MemoryOption) (*MemoryDedup, error) {
+	cfg, err := newMemoryConfig(capacity, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newMemoryDedup(capacity, cfg), nil
+}
+
+func newMemoryDedup(capacity int, cfg memoryConfig) *MemoryDedup {
+	return &MemoryDedup{capacity: capacity, done: map[digest]struct{}{}, claims: map[digest]claim{}, cfg: cfg}
 }
 
 // Claim implements DedupStore.
@@ -164,13 +270,30 @@ func (m *MemoryDedup) Claim(_ context.Context, key, token string) (ClaimState, e
 	if _, ok := m.done[d]; ok {
 		return ClaimDone, nil
 	}
-	now := m.now()
+	now := m.cfg.now()
 	if c, ok := m.claims[d]; ok && now.Before(c.until) {
 		return ClaimInProgress, nil
 	}
-	m.claims[d] = claim{token: token, until: now.Add(claimTTL)}
+	m.claims[d] = claim{token: token, until: now.Add(m.cfg.claimTTL)}
 	return ClaimNew, nil
 }
+
+// Renew implements DedupStore.
+func (m *MemoryDedup) Renew(_ context.Context, key, token string) (bool, error) {
+	d := digestOf(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.now()
+	c, ok := m.claims[d]
+	if !ok || c.token != token || !now.Before(c.until) {
+		return false, nil
+	}
+	m.claims[d] = claim{token: token, until: now.Add(m.cfg.claimTTL)}
+	return true, nil
+}
+
+// ClaimTTL implements DedupStore.
+func (m *MemoryDedup) ClaimTTL() time.Duration { return m.cfg.claimTTL }
 
 // Complete implements DedupStore.
 func (m *MemoryDedup) Complete(_ context.Context, key, _ string) error {
@@ -199,60 +322,6 @@ func (m *MemoryDedup) Release(_ context.Context, key, token string) error {
 	defer m.mu.Unlock()
 	if m.claims[d].token == token {
 		delete(m.claims, d)
-	}
-	return nil
-}
-
-// MemorySyncStore is a SyncStore for one process: a MemoryDedup of delivered records, and the
-// checkpoints and leases of its syncs. It is the default store of a RecordSync.
-type MemorySyncStore struct {
-	*MemoryDedup
-
-	mu          sync.Mutex
-	checkpoints map[string]time.Time
-	leases      map[string]memLock
-}
-
-// NewMemorySyncStore returns a MemorySyncStore that remembers up to capacity delivered records
-// (at least 1; a RecordSync uses 100,000): make it hold more than a sweep's overlap sees.
-func NewMemorySyncStore(capacity int) *MemorySyncStore {
-	return &MemorySyncStore{MemoryDedup: NewMemoryDedup(capacity), checkpoints: map[string]time.Time{},
-		leases: map[string]memLock{}}
-}
-
-// Checkpoint implements SyncStore.
-func (m *MemorySyncStore) Checkpoint(_ context.Context, name string) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.checkpoints[name], nil
-}
-
-// SetCheckpoint implements SyncStore.
-func (m *MemorySyncStore) SetCheckpoint(_ context.Context, name string, t time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.checkpoints[name] = t
-	return nil
-}
-
-// Lease implements SyncStore.
-func (m *MemorySyncStore) Lease(_ context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if l, held := m.leases[name]; held && l.owner != owner && now.Before(l.until) {
-		return false, nil
-	}
-	m.leases[name] = memLock{owner: owner, until: now.Add(ttl)}
-	return true, nil
-}
-
-// Unlease implements SyncStore.
-func (m *MemorySyncStore) Unlease(_ context.Context, name, owner string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.leases[name].owner == owner {
-		delete(m.leases, name)
 	}
 	return nil
 }

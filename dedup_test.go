@@ -17,12 +17,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 func TestMemoryDedupStates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	st, err := m.Claim(ctx, "a", "A")
 	require.NoError(t, err)
 	assert.Equal(t, ClaimNew, st)
@@ -46,7 +48,7 @@ func TestMemoryDedupStates(t *testing.T) {
 func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(3)
+	m := MemDedup(t, 3)
 	st, _ := m.Claim(ctx, "in-progress", "A")
 	require.Equal(t, ClaimNew, st)
 	for i := range 10 {
@@ -69,11 +71,11 @@ func TestMemoryDedupIsBoundedAndKeepsClaims(t *testing.T) {
 func TestMemoryDedupLapsedClaimCompleteMarksDone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	now := time.Now()
-	m.now = func() time.Time { return now }
+	m.cfg.now = func() time.Time { return now }
 	_, _ = m.Claim(ctx, "a", "A")
-	now = now.Add(claimTTL + time.Second)
+	now = now.Add(DefaultClaimTTL + time.Second)
 	st, _ := m.Claim(ctx, "a", "B")
 	require.Equal(t, ClaimNew, st, "the claim lapsed")
 	require.NoError(t, m.Complete(ctx, "a", "A"))
@@ -85,19 +87,19 @@ func TestMemoryDedupLapsedClaimCompleteMarksDone(t *testing.T) {
 	assert.Empty(t, m.claims, "no claim is left behind")
 }
 
-// deliverOnce releases with the token it claimed with, a token of its own: a delivery whose
+// once.deliver releases with the token it claimed with, a token of its own: a delivery whose
 // claim lapsed and then fails leaves the claim of the redelivery that took it over.
 func TestDeliverOnceReleasesOnlyItsOwnClaim(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	var mu sync.Mutex
 	now := time.Now()
-	m.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	tokens, log := newClaimTokens(), slog.New(slog.DiscardHandler)
+	m.cfg.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	o := &once{store: m, tokens: newClaimTokens(), timers: realTimers{}, log: slog.New(slog.DiscardHandler)}
 	var ran atomic.Int32
 	deliver := func(do func(context.Context) error) ClaimState {
-		state, claimErr, _ := deliverOnce(ctx, m, tokens, "k", log, slog.Attr{}, func(ctx context.Context) error {
+		state, claimErr, _ := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
 			ran.Add(1)
 			return do(ctx)
 		})
@@ -108,7 +110,7 @@ func TestDeliverOnceReleasesOnlyItsOwnClaim(t *testing.T) {
 	bFinished := make(chan ClaimState)
 	a := deliver(func(context.Context) error { // A hangs past its claim, and fails
 		mu.Lock()
-		now = now.Add(claimTTL + time.Second)
+		now = now.Add(DefaultClaimTTL + time.Second)
 		mu.Unlock()
 		go func() {
 			bFinished <- deliver(func(context.Context) error { close(bRunning); <-bDone; return nil })
@@ -140,7 +142,7 @@ func TestClaimTokensAreDistinct(t *testing.T) {
 
 func TestMemoryDedupOneClaimUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	m := NewMemoryDedup(100)
+	m := MemDedup(t, 100)
 	var fresh atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 100 {
@@ -166,7 +168,7 @@ func TestMemoryDedupMemoryCeiling(t *testing.T) { // not parallel: it reads the 
 	}
 	ctx := context.Background()
 	before := heap()
-	m := NewMemoryDedup(defaultDedupCapacity)
+	m := MemDedup(t, defaultDedupCapacity)
 	key := []byte(strings.Repeat("k", 1024))
 	for i := range 3 * defaultDedupCapacity {
 		k := strconv.AppendInt(key[:1000], int64(i), 10)
@@ -208,4 +210,88 @@ func TestCallRecordKeyIsStable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
 	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
+}
+
+// Issue 19 item 6. A sink slower than the claim's TTL keeps its claim: it is renewed while the
+// sink runs, so that a redelivery meanwhile finds it in progress rather than delivering again.
+func TestClaimRenewedWhileTheSinkRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	m := MemDedup(t, 10, WithMemoryClaimTTL(300*time.Millisecond), WithMemoryClock(clock.Now))
+	o := &once{store: m, tokens: newClaimTokens(), timers: clock, log: slog.New(slog.DiscardHandler)}
+	var delivered atomic.Int32
+	var second ClaimState
+	state, claimErr, err := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
+		clock.Advance(time.Second) // the sink takes a second: more than three TTLs
+		second, _, _ = o.deliver(ctx, "k", slog.Attr{}, func(context.Context) error { delivered.Add(1); return nil })
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		delivered.Add(1)
+		return nil
+	})
+	require.NoError(t, claimErr)
+	require.NoError(t, err)
+	assert.Equal(t, ClaimNew, state)
+	assert.Equal(t, ClaimInProgress, second, "the claim was renewed: the redelivery waits")
+	assert.EqualValues(t, 1, delivered.Load())
+	assert.Zero(t, clock.Pending(), "the renewals stopped with the sink")
+	st, _ := m.Claim(ctx, "k", "later")
+	assert.Equal(t, ClaimDone, st)
+}
+
+// A claim lost while the sink runs — the store could not renew it twice in a row, a third of the TTL
+// before it lapsed, and a redelivery took it — ends the sink's context with ErrClaimLost; a sink
+// that stops is not a delivery, and the redelivery's claim stays.
+func TestClaimLostEndsTheSinksContext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	m := MemDedup(t, 10, WithMemoryClaimTTL(300*time.Millisecond), WithMemoryClock(clock.Now))
+	store := &unrenewable{MemoryDedup: m}
+	o := &once{store: store, tokens: newClaimTokens(), timers: clock, log: slog.New(slog.DiscardHandler)}
+	var cause error
+	var redelivery ClaimState
+	state, _, err := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
+		clock.Advance(250 * time.Millisecond) // two renewals failed: the claim is given up
+		cause = context.Cause(ctx)
+		clock.Advance(time.Second)
+		redelivery, _ = m.Claim(ctx, "k", "redelivery") // it lapsed: a redelivery takes it
+		return ctx.Err()
+	})
+	assert.Equal(t, ClaimNew, redelivery)
+	require.ErrorIs(t, cause, ErrClaimLost)
+	assert.NoError(t, err, "the record is another delivery's now, not a failure")
+	assert.Equal(t, ClaimInProgress, state)
+	st, _ := m.Claim(ctx, "k", "third")
+	assert.Equal(t, ClaimInProgress, st, "the redelivery's claim is left alone")
+}
+
+// unrenewable is a store whose renewals fail, as an unreachable store's do.
+type unrenewable struct{ *MemoryDedup }
+
+func (*unrenewable) Renew(context.Context, string, string) (bool, error) {
+	return false, errors.New("store unreachable")
+}
+
+func TestMemoryStoresValidateTheirOptions(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n    int
+		opts []MemoryOption
+		want string
+	}{
+		{0, nil, "capacity"},
+		{1, []MemoryOption{WithMemoryClaimTTL(0)}, "WithMemoryClaimTTL"},
+		{1, []MemoryOption{nil}, "options"},
+	} {
+		_, err := NewMemoryDedup(c.n, c.opts...)
+		assert.ErrorContains(t, err, c.want)
+		_, err = NewMemorySyncStore(c.n, c.opts...)
+		assert.ErrorContains(t, err, c.want)
+	}
+	s := MemSyncStore(t, 1, WithMemoryClaimTTL(time.Minute))
+	assert.Equal(t, time.Minute, s.ClaimTTL())
+	assert.Equal(t, DefaultClaimTTL, MemDedup(t, 1).ClaimTTL())
 }

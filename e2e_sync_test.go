@@ -42,10 +42,9 @@ func TestSyncEveryRecordExactlyOnce(t *testing.T) {
 	store, err := redisstore.New(rdb, redisstore.WithPrefix("e2e-sync-"+t.Name()+":"))
 	require.NoError(t, err)
 
-	// The sync's now: moved by the test past each task's last call, as wall time would.
-	var now atomic.Pointer[time.Time]
-	setNow := func(t time.Time) { now.Store(&t) }
-	setNow(clock.Now())
+	// The platform's now, which its replies' Date carry: moved by the test past each task's last
+	// call, as wall time would.
+	setNow := clock.Set
 	db := newSinkDB()
 
 	type replica struct {
@@ -72,7 +71,7 @@ func TestSyncEveryRecordExactlyOnce(t *testing.T) {
 		}
 		rs, err := digelao.NewRecordSync(c, sink, digelao.WithSyncStore(store),
 			digelao.WithSweepInterval(5*time.Millisecond), digelao.WithLeaseTTL(300*time.Millisecond),
-			digelao.WithSyncClock(func() time.Time { return *now.Load() }), digelao.WithSyncPageSize(200))
+			digelao.WithSyncPageSize(200))
 		require.NoError(t, err)
 		runCtx, cancel := context.WithCancel(ctx)
 		r := &replica{rs: rs, h: &digelao.PushHandler{OnCallRecord: rs.Push, Dedup: store}, cancel: cancel,
@@ -137,7 +136,7 @@ func TestSyncEveryRecordExactlyOnce(t *testing.T) {
 	// After the fake is flushed, one more sweep.
 	require.NoError(t, srv.Flush(ctx))
 	records := srv.CallRecords()
-	_, err = replicas[0].rs.Sweep(ctx, records[0].EndedAt.Add(-time.Minute), *now.Load())
+	_, err = replicas[0].rs.Sweep(ctx, records[0].EndedAt.Add(-time.Minute), clock.Now())
 	require.NoError(t, err)
 	replicas[0].cancel()
 	require.ErrorIs(t, <-replicas[0].done, context.Canceled)

@@ -47,9 +47,14 @@ var (
 	// not understood is never taken for success. RecordSync's sweeps also wrap it when the
 	// platform's counts show that it ignores the creation-time filter.
 	ErrBadReply = errors.New("digelao: reply not understood")
-	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave, or
-	// whose pages stopped changing: the items read so far are not the whole list.
+	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave,
+	// whose pages stopped changing, or whose total shrank while it was paged: the items read so
+	// far are not the whole list.
 	ErrIncomplete = errors.New("digelao: list incomplete")
+	// ErrNoCheckpoint is what a RecordSync made with WithRequireCheckpoint answers when its store
+	// holds no checkpoint: the store lost its state, and sweeping only the look-back could miss
+	// the records between the lost checkpoint and the look-back.
+	ErrNoCheckpoint = errors.New("digelao: the sync store holds no checkpoint")
 
 	// ErrLeaseHeld is RecordSync.SweepOnce's answer while another replica sharing the SyncStore
 	// holds the sweep lease, and the cause that stops a sweep whose lease was taken over.

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -167,12 +169,46 @@ func parseEnvelopeReference(ep endpoint, status int, body []byte) (json.RawMessa
 	return nil, &APIError{HTTPStatus: status, Code: code}
 }
 
+// countMembers is overMembers' reference: the members and elements of the JSON b at every depth,
+// counted from encoding/json's tokens.
+func countMembers(t *testing.T, b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var inObject []bool // per open container
+	key := false        // the next token in an object is a member's name
+	n := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("%v in %q", err, b)
+		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == '}' || d == ']') {
+			inObject = inObject[:len(inObject)-1]
+			key = len(inObject) > 0 && inObject[len(inObject)-1]
+			continue
+		}
+		if len(inObject) > 0 && (!inObject[len(inObject)-1] || key) {
+			n++ // a member's name, or an array's element
+		}
+		if len(inObject) > 0 && inObject[len(inObject)-1] {
+			key = !key
+		}
+		if isDelim {
+			inObject = append(inObject, d == '{')
+			key = d == '{'
+		}
+	}
+}
+
 // FuzzPushDecode feeds arbitrary bodies and content types to the push decoder PushHandler uses: it
 // must never panic; every event's Raw is the body as received (a JSON object without the white
 // space around it, or else the whole body), JSON when it starts with '{' and the body is UTF-8; a
-// call record's key is of fixed size and made of its SN, which is bounded; and the JSON object
-// built from a form stays within a constant factor of the body, which the handler bounds by
-// MaxBodyBytes.
+// call record's key is of fixed size and made of its SN, which is bounded; the JSON object built
+// from a form stays within a constant factor of the body, which the handler bounds by
+// MaxBodyBytes; and overMembers agrees with countMembers, its reference.
 func FuzzPushDecode(f *testing.F) {
 	f.Add("application/json", pushsample.CallRecord("account|1", "13800138000"))
 	f.Add("application/json", importPush("t", "", ImportCounts{Total: 1}))
@@ -180,6 +216,8 @@ func FuzzPushDecode(f *testing.F) {
 	f.Add("application/x-www-form-urlencoded", []byte("sn=account%7C1&phone=1&talktimes=3&m%5Ba%5D%5B%5D=1"))
 	f.Add("application/x-www-form-urlencoded; charset=gbk", []byte("sn=account%7C1&name=%D5%C5%C8%FD"))
 	f.Add("application/x-www-form-urlencoded", []byte("data=%7B%22sn%22%3A%22s%22%7D"))
+	f.Add("application/x-www-form-urlencoded", []byte("sn=a&a[x][]=1&a[x][y]=2&b.c=3&&a[=4"))
+	f.Add("", []byte(`{"sn":"a","x":[1,{"y":"a,{["]"},[]],"z":{}}`))
 	f.Add("application/json; charset=gb18030", []byte("{\"sn\":\"a\",\"name\":\"\xd5\xc5\x95\x32\x82\x36\"}"))
 	f.Add("multipart/form-data; boundary=X", []byte("--X\r\nContent-Disposition: form-data; name=\"sn\"\r\n\r\ns\r\n--X--\r\n"))
 	for _, s := range []string{`[]`, `"x"`, `{"import_mark":"x","dial_task_main_sn":1}`, `{"dial_task_main_data":{}}`, "%zz",
@@ -188,10 +226,19 @@ func FuzzPushDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		cs, _ := requestCharset(charsetAuto, contentType)
-		if pb, err := pushObject(contentType, cs, body); err == nil && pb != nil && len(pb.obj) > 6*len(body)+8 {
+		pb, err := pushObject(contentType, cs, body, 0)
+		if err == nil && pb != nil && len(pb.obj) > 6*len(body)+8 {
 			t.Fatalf("%d bytes of JSON from a body of %d", len(pb.obj), len(body))
 		}
-		ev, err := decodePush(contentType, cs, body)
+		if err == nil && pb != nil && json.Valid(pb.obj) {
+			n := countMembers(t, pb.obj)
+			for _, limit := range []int{max(n-1, 0), n} {
+				if overMembers(pb.obj, limit) != (n > limit) {
+					t.Fatalf("overMembers(%q, %d) for %d members", pb.obj, limit, n)
+				}
+			}
+		}
+		ev, err := decodePush(contentType, cs, body, 0)
 		if err != nil {
 			return
 		}

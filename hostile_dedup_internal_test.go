@@ -18,12 +18,12 @@ import (
 func TestLapsedClaimReleaseSparesItsSuccessor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := NewMemoryDedup(10)
+	m := MemDedup(t, 10)
 	now := time.Now()
-	m.now = func() time.Time { return now }
+	m.cfg.now = func() time.Time { return now }
 	st, _ := m.Claim(ctx, "k", "A") // delivery A, whose sink then hangs
 	assert.Equal(t, ClaimNew, st)
-	now = now.Add(claimTTL + time.Second)
+	now = now.Add(DefaultClaimTTL + time.Second)
 	st, _ = m.Claim(ctx, "k", "B") // delivery B: A's claim lapsed
 	assert.Equal(t, ClaimNew, st)
 	_ = m.Release(ctx, "k", "A") // A's sink fails at last
@@ -53,7 +53,7 @@ func (d *lostReplyDedup) Claim(ctx context.Context, key, token string) (ClaimSta
 func TestPushHandlerReleasesAClaimWhoseReplyWasLost(t *testing.T) {
 	t.Parallel()
 	var handled atomic.Int32
-	h := &PushHandler{Dedup: &lostReplyDedup{MemoryDedup: NewMemoryDedup(10)},
+	h := &PushHandler{Dedup: &lostReplyDedup{MemoryDedup: MemDedup(t, 10)},
 		OnCallRecord: func(context.Context, *CallRecord) error { handled.Add(1); return nil }}
 	body := pushsample.CallRecord(testRecordSN, "1")
 	w := servePush(h, "/", "", body)

@@ -140,3 +140,71 @@ func TestPagesThatWrapAroundEndTheList(t *testing.T) {
 		})
 	}
 }
+
+// liveList is a list paged by offset, newest first, that a test changes between two pages.
+type liveList struct {
+	items   []int
+	between func(l *liveList, page int) // runs before page is served
+}
+
+func (l *liveList) fetch(_ context.Context, lo *ListOptions) (page[int], error) {
+	if l.between != nil {
+		l.between(l, lo.Page)
+	}
+	from := min(lo.Page*lo.PerPage, len(l.items))
+	to := min(from+lo.PerPage, len(l.items))
+	return page[int]{items: l.items[from:to], total: len(l.items), counted: true}, nil
+}
+
+func (l *liveList) all(perPage int) ([]int, error) {
+	var got []int
+	for v, err := range pageAll(context.Background(), "ints", &ListOptions{PerPage: perPage}, l.fetch, func(i int) string { return fmt.Sprint(i) }) {
+		if err != nil {
+			return got, err
+		}
+		got = append(got, v)
+	}
+	return got, nil
+}
+
+// Issue 19 item 1. A list that shrinks while it is paged (a task deleted in the console) shifts
+// the rows after the deleted one back: the first row of the next page was on the page read, and
+// is never seen. The shrinking total says so: the list is incomplete, not done.
+func TestPagesOfAListThatShrinksAreIncomplete(t *testing.T) {
+	t.Parallel()
+	l := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
+	l.between = func(l *liveList, page int) {
+		if page == 1 {
+			l.items = append(l.items[:2:2], l.items[3:]...) // 8 goes
+		}
+	}
+	got, err := l.all(5)
+	require.ErrorIs(t, err, ErrIncomplete, "got %v and no error", got)
+	assert.ErrorContains(t, err, "shrank from 10 to 9")
+}
+
+// A list that grows while it is paged (a late record inserted before the page being read) shifts
+// rows forward: the rows that come again are left out, and what was inserted among the pages read
+// makes the list incomplete; what was inserted among the pages ahead is read.
+func TestPagesOfAListThatGrows(t *testing.T) {
+	t.Parallel()
+	ahead := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
+	ahead.between = func(l *liveList, page int) {
+		if page == 1 {
+			l.items = append(l.items[:7:7], append([]int{35}, l.items[7:]...)...) // among the rows ahead
+		}
+	}
+	got, err := ahead.all(5)
+	require.NoError(t, err)
+	assert.Equal(t, []int{10, 9, 8, 7, 6, 5, 4, 35, 3, 2, 1}, got)
+
+	behind := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
+	behind.between = func(l *liveList, page int) {
+		if page == 1 {
+			l.items = append([]int{11, 12}, l.items...) // before the rows read
+		}
+	}
+	got, err = behind.all(5)
+	require.ErrorIs(t, err, ErrIncomplete)
+	assert.Equal(t, []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, got, "the rows that came again were left out")
+}

@@ -87,7 +87,7 @@ func TestRepliesWithoutAUsableCodeAreErrors(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{
 		`{}`, `{"msg":"系统繁忙"}`, `{"code":null,"msg":"操作失败"}`, `{"code":""}`, `{"error":"Unauthorized"}`,
-		`{"Code":0}`, `{"code":"0.0"}`, `{"code":true}`, `{"code":[0]}`, `{"rst":null}`, `{"data":{"n":1}}`,
+		`{"Code":0}`, `{"code":"0.5"}`, `{"code":false}`, `{"code":true}`, `{"code":[0]}`, `{"rst":null}`, `{"data":{"n":1}}`,
 	} {
 		c, mt := newMockClient(t)
 		mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, body))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/http"
+	"time"
 
 	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/digelao-go/digelao/internal/transport"
@@ -16,8 +18,9 @@ const DefaultAllPageSize = 500
 // page is one page of a list as the platform answered it.
 type page[T any] struct {
 	items   []T
-	total   int  // the number of items that match, when counted
-	counted bool // the reply carried a total
+	total   int       // the number of items that match, when counted
+	counted bool      // the reply carried a total
+	date    time.Time // the reply's Date: the platform's clock; zero when it had none
 }
 
 // listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
@@ -41,26 +44,50 @@ func newPage[T any](items []T, total *int) page[T] {
 // in it.
 func fetchPage[T, R any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[R], pageOf func(*R) page[T]) (page[T], error) {
 	var reply R
-	if err := fetchFrom(ctx, c, ep, p, codec, &reply, ep.codeless != ""); err != nil {
+	h, err := fetchFrom(ctx, c, ep, p, codec, &reply, ep.codeless != "")
+	if err != nil {
 		return page[T]{}, err
 	}
-	return pageOf(&reply), nil
+	pg := pageOf(&reply)
+	pg.date, _ = http.ParseTime(h.Get("Date"))
+	return pg, nil
 }
 
-// pageAll returns every item of a paged list from page first.Page on (DefaultAllPageSize items a
-// page unless first.PerPage is set; first may be nil), calling fetch page after page, as the platform's own clients
-// page: pageIndex 0, 1, 2, … until the total is reached. A reply without a total is paged until a
-// page comes back shorter than asked. key identifies an item, to notice a platform that ignores
-// pageIndex.
-//
-// It never ends short silently: pages that run out before the total — the latest total a page
-// gave, should a later page come without one — and a page that repeats an earlier one, end the
-// sequence with an error matching ErrIncomplete. Only a short page (or an empty one) ends the
-// list: a full page that reaches the total costs one request more, which tells a total that lies
-// low from a true one; a platform that answers it with a page it gave already (the last, clamped,
-// or the first, wrapped around) ends the list there. Any other error, and ctx ending, end it too;
-// the error is yielded with a zero item.
+// pageAll returns every item of a paged list, page after page; see pages.
 func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		for pg, err := range pages(ctx, what, first, fetch, key) {
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, item := range pg.items {
+				if !yield(item, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// pages returns the pages of a list from page first.Page on (DefaultAllPageSize items a page
+// unless first.PerPage is set; first may be nil), calling fetch page after page, as the platform's
+// own clients page: pageIndex 0, 1, 2, … until the total is reached. A reply without a total is
+// paged until a page comes back shorter than asked. key identifies an item, to notice a platform
+// that ignores pageIndex and a list that changes while it is paged.
+//
+// It never ends short silently. Paging a live list by offset skips items when items before them
+// disappear, and repeats items when items are inserted before them: a total that shrinks from one
+// page to the next ends the sequence with an error matching ErrIncomplete; items of the page
+// before that come again (the list grew) are left out of the page, and the pages must then still
+// reach the total. Pages that run out before the total — the latest total a page gave, should a
+// later page come without one — and a page that repeats an earlier one, end it with ErrIncomplete
+// too. Only a short page (or an empty one) ends the list: a full page that reaches the total costs
+// one request more, which tells a total that lies low from a true one; a platform that answers it
+// with a page it gave already (the last, clamped, or the first, wrapped around) ends the list there.
+// Any other error, and ctx ending, end it too.
+func pages[T any](ctx context.Context, what string, first *ListOptions, fetch func(context.Context, *ListOptions) (page[T], error), key func(T) string) iter.Seq2[page[T], error] {
 	var o ListOptions
 	if first != nil {
 		o = *first
@@ -68,27 +95,34 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 	if o.PerPage == 0 {
 		o.PerPage = DefaultAllPageSize
 	}
-	return func(yield func(T, error) bool) {
-		var zero T
+	return func(yield func(page[T], error) bool) {
+		fail := func(format string, args ...any) {
+			yield(page[T]{}, fmt.Errorf("digelao: %s: %w: "+format, append([]any{what, ErrIncomplete}, args...)...))
+		}
 		seen := o.Page * o.PerPage // what the pages before the first hold, were they full
 		pages := map[string]int{}  // the identity of each page read, and its index
 		total, counted := 0, false // the total the latest page that gave one gave
+		var last map[string]bool   // the keys of the page before
 		for ; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
-				yield(zero, transport.ContextErr(ctx))
+				yield(page[T]{}, transport.ContextErr(ctx))
 				return
 			}
 			pg, err := fetch(ctx, &o)
 			if err != nil {
-				yield(zero, err)
+				yield(page[T]{}, err)
 				return
 			}
 			if pg.counted { // a page without one (PHP's "data":[]) does not undo an earlier count
+				if counted && pg.total < total {
+					fail("the list shrank from %d to %d items while it was paged: items after the ones removed were skipped", total, pg.total)
+					return
+				}
 				total, counted = pg.total, true
 			}
 			if len(pg.items) == 0 {
 				if counted && seen < total {
-					yield(zero, fmt.Errorf("digelao: %s: %w: the pages ended at %d of %d items", what, ErrIncomplete, seen, total))
+					fail("the pages ended at %d of %d items", seen, total)
 				}
 				return
 			}
@@ -97,20 +131,29 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 				if counted && seen >= total { // the page past a full last one, answered with that one or the first again
 					return
 				}
-				yield(zero, fmt.Errorf("digelao: %s: %w: page %d repeats page %d (pageIndex ignored?)", what, ErrIncomplete, o.Page, before))
+				fail("page %d repeats page %d (pageIndex ignored?)", o.Page, before)
 				return
 			}
 			pages[id] = o.Page
+			full := len(pg.items)
+			keys := make(map[string]bool, full)
+			fresh := pg.items[:0:0]
 			for _, item := range pg.items {
-				if !yield(item, nil) {
-					return
+				k := key(item)
+				keys[k] = true
+				if !last[k] {
+					fresh = append(fresh, item)
 				}
 			}
-			seen += len(pg.items)
+			last, pg.items = keys, fresh
+			if len(fresh) > 0 && !yield(pg, nil) {
+				return
+			}
+			seen += len(fresh)
 			// Only a short page ends the list. A full one that reaches the total is followed by
 			// one request more: a total can be capped, or counted apart from the list, and lie low
 			// — at a multiple of the page size too.
-			if len(pg.items) < o.PerPage && (!counted || seen >= total) {
+			if full < o.PerPage && (!counted || seen >= total) {
 				return
 			}
 		}

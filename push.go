@@ -8,19 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/phpform"
 )
 
 // PushHandler is an http.Handler that receives the platform's pushes: call records (Platform API
@@ -33,17 +31,19 @@ import (
 // other answer makes the platform deliver again, up to three tries in all (6.6.1):
 //
 //   - 405 for a method other than POST, 401 when Token is set and the request's token query
-//     parameter does not match, 413 for a body over MaxBodyBytes, 400 for a body that is neither
-//     JSON nor a form, and for a call record whose sn is over 256 bytes (a platform sn is under
-//     64) or holds an escaped lone surrogate. No callback runs.
+//     parameter does not match, 413 for a body over MaxBodyBytes or a push of more members than
+//     MaxMembers, 400 for a body that is neither JSON nor a form, and for a call record whose sn
+//     is over 256 bytes (a platform sn is under 64) or holds an escaped lone surrogate. No
+//     callback runs.
 //   - 500 when the callback returned an error or panicked, and for every push while Charset
 //     names no charset the handler reads (a misconfigured receiver acknowledges nothing).
 //   - 501 when no callback takes the event: the kind's callback is nil and so is OnUnknown.
 //   - 503 when the de-duplication store failed, or while another delivery of the same call
 //     record is being handled.
 //
-// Bodies may be a JSON object, an application/x-www-form-urlencoded or multipart form (read as PHP
-// reads one: "import_mark[totalCount]=1" nests), or a form whose only field holds a JSON object:
+// Bodies may be a JSON object, an application/x-www-form-urlencoded or multipart form (read exactly
+// as PHP fills $_POST: the last of a repeated name wins, "import_mark[totalCount]=1" nests, "a[]"
+// appends, '.' and ' ' in a name become '_'), or a form whose only field holds a JSON object:
 // the documentation does not give the pushes' Content-Type. Text is read in the charset Charset
 // chooses (by default the one the Content-Type names, else UTF-8 or GB18030, whichever the body
 // is). A body with members dial_task_main_sn and import_mark is an import result, one with
@@ -84,6 +84,12 @@ type PushHandler struct {
 	Token Secret
 	// MaxBodyBytes bounds a push's body. Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxMembers bounds what a push may hold: the members and elements of its JSON at every
+	// depth, or the fields of a form and the arrays their names open ("a[x][]=1" opens two). A
+	// push over it is answered 413, naming the bound, and no callback runs, where PHP would drop
+	// a form's fields past max_input_vars (1,000) silently. Default 10,000; a platform push
+	// holds under 100.
+	MaxMembers int
 	// Charset is how the text of a push is read. "" (the default) reads it in the charset its
 	// Content-Type names, else as UTF-8 when it is valid UTF-8, else as GB18030 (which extends
 	// GBK and GB2312), the likely charset of a Chinese PHP platform. "utf-8", "gbk", "gb2312" or
@@ -99,9 +105,10 @@ type PushHandler struct {
 	// Logger receives a line per refused or failed push and per duplicate. Default: discard.
 	Logger *slog.Logger
 
-	once    sync.Once
-	dedup   DedupStore
-	tokens  *claimTokens // of dedup's claims
+	sync *RecordSync // set by RecordSync.Handler: call records go to it, de-duplicated by it
+
+	init    sync.Once
+	dedup   *once // the de-duplication of call records, unless sync does it
 	log     *slog.Logger
 	charset charset
 	config  error // why the handler cannot take pushes
@@ -110,23 +117,29 @@ type PushHandler struct {
 // Defaults of PushHandler.
 const (
 	defaultPushBodyBytes = 1 << 20
+	defaultPushMembers   = 10_000
 	defaultDedupCapacity = 100_000
 	// maxSNBytes bounds the sn a call record may carry: it becomes a de-duplication key.
 	maxSNBytes = 256
 )
 
-func (h *PushHandler) init() {
-	h.dedup, h.tokens, h.log = h.Dedup, newClaimTokens(), h.Logger
-	if h.dedup == nil {
-		h.dedup = NewMemoryDedup(defaultDedupCapacity)
-	}
+func (h *PushHandler) setUp() {
+	h.log = h.Logger
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if cs, err := parseCharset(h.Charset); err != nil {
+	store := h.Dedup
+	if store == nil {
+		store, h.config = NewMemoryDedup(defaultDedupCapacity)
+	}
+	h.dedup = &once{store: store, tokens: newClaimTokens(), timers: realTimers{}, log: h.log}
+	cs, err := parseCharset(h.Charset)
+	h.charset = cs
+	switch {
+	case err != nil:
 		h.config = fmt.Errorf("PushHandler.Charset: %w", err)
-	} else {
-		h.charset = cs
+	case h.sync != nil && h.OnCallRecord != nil:
+		h.config = errors.New("PushHandler.OnCallRecord is set on a RecordSync's Handler, whose call records go to the sync")
 	}
 	if h.Token.IsZero() {
 		h.log.Warn("digelao: PushHandler.Token is not set: anyone who finds the callback URL can push")
@@ -135,7 +148,7 @@ func (h *PushHandler) init() {
 
 // ServeHTTP implements http.Handler; see PushHandler.
 func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.once.Do(h.init)
+	h.init.Do(h.setUp)
 	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
 	if h.config != nil {
 		log.Error("digelao: push handler misconfigured; answering 500", "error", h.config)
@@ -166,9 +179,13 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		log.Warn("digelao: push declares a charset the handler does not read; read as UTF-8 or GB18030", "error", err)
 	}
-	ev, err := decodePush(contentType, cs, body)
+	ev, err := decodePush(contentType, cs, body, h.MaxMembers)
 	if err != nil {
-		refuse(w, log, http.StatusBadRequest, "error", err)
+		status := http.StatusBadRequest
+		if errors.Is(err, errTooManyMembers) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		refuse(w, log, status, "error", err)
 		return
 	}
 	log = log.With("kind", ev.kind())
@@ -224,12 +241,12 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 		return http.StatusNotImplemented
 	}
 	key := ev.dedupKey()
-	if key == "" {
+	if key == "" || h.sync != nil { // a sync's Handler: the sync's claim is the only one
 		return h.run(ctx, fn, log)
 	}
 	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
 	status := http.StatusOK
-	state, claimErr, _ := deliverOnce(ctx, h.dedup, h.tokens, key, log, slog.Attr{}, func(ctx context.Context) error {
+	state, claimErr, _ := h.dedup.deliver(ctx, key, slog.Attr{}, func(ctx context.Context) error {
 		if status = h.run(ctx, fn, log); status != http.StatusOK {
 			return errors.New(http.StatusText(status)) // logged by run
 		}
@@ -252,6 +269,8 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 // callback returns the call of the callback that takes ev, or nil when none does.
 func (h *PushHandler) callback(ev *pushEvent, body []byte) func(context.Context) error {
 	switch {
+	case ev.call != nil && h.sync != nil:
+		return func(ctx context.Context) error { return h.sync.Push(ctx, ev.call) }
 	case ev.call != nil && h.OnCallRecord != nil:
 		return func(ctx context.Context) error { return h.OnCallRecord(ctx, ev.call) }
 	case ev.imp != nil && h.OnImportResult != nil:
@@ -273,6 +292,10 @@ func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, l
 		}
 	}()
 	if err := fn(ctx); err != nil {
+		if errors.Is(err, errDeliveryInProgress) {
+			log.Info("digelao: push is being handled by another delivery")
+			return http.StatusServiceUnavailable
+		}
 		log.Error("digelao: push callback failed", "error", err)
 		return http.StatusInternalServerError
 	}
@@ -308,13 +331,17 @@ func (e *pushEvent) dedupKey() string {
 	return e.call.key("call:")
 }
 
-var errEmptyPush = errors.New("empty body")
+var (
+	errEmptyPush      = errors.New("empty body")
+	errTooManyMembers = errors.New("too many members")
+)
 
 // decodePush turns a push's body, its text read in cs, into an event. The error is for a body
-// that is neither JSON nor a form, and for a call record whose sn cannot be a key; valid JSON that
-// is not an object, and an object of no known kind, are unknown events.
-func decodePush(contentType string, cs charset, body []byte) (*pushEvent, error) {
-	pb, err := pushObject(contentType, cs, body)
+// that is neither JSON nor a form, for one holding more than limit members (errTooManyMembers;
+// 0 is the default), and for a call record whose sn cannot be a key; valid JSON that is not an
+// object, and an object of no known kind, are unknown events.
+func decodePush(contentType string, cs charset, body []byte, limit int) (*pushEvent, error) {
+	pb, err := pushObject(contentType, cs, body, limit)
 	if err != nil || pb == nil {
 		return &pushEvent{}, err
 	}
@@ -337,113 +364,131 @@ func requestCharset(cs charset, contentType string) (charset, error) {
 
 // pushBody is a push's body, read.
 type pushBody struct {
-	obj    []byte         // the JSON object the push carries, as UTF-8 text
-	raw    []byte         // the push as received: its JSON object, or the whole body of a form
-	fields map[string]any // a form's fields, when obj was built from them: their exact text
-	read   bool           // false when its text does not read in its charset: kept as received
+	obj  []byte         // the JSON object the push carries, as UTF-8 text
+	raw  []byte         // the push as received: its JSON object, or the whole body of a form
+	form *phpform.Array // a form's fields, when obj was built from them: their exact text
+	read bool           // false when its text does not read in its charset: kept as received
 }
 
 // pushObject returns the JSON object a push carries, its text read in cs, or nil for JSON that is
-// not an object.
-func pushObject(contentType string, cs charset, body []byte) (*pushBody, error) {
+// not an object and for a form without named fields. A push of more than limit members (0: the
+// default) is errTooManyMembers.
+func pushObject(contentType string, cs charset, body []byte, limit int) (*pushBody, error) {
+	if limit <= 0 {
+		limit = defaultPushMembers
+	}
 	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(b) == 0 {
 		return nil, errEmptyPush
 	}
-	if b[0] == '{' { // checked by classify
+	var pb *pushBody
+	switch {
+	case b[0] == '{': // checked by classify
 		if cs != charsetGB18030 && utf8.Valid(b) {
-			return &pushBody{obj: b, raw: b, read: true}, nil // UTF-8 as it is: nothing to convert
+			pb = &pushBody{obj: b, raw: b, read: true} // UTF-8 as it is: nothing to convert
+		} else {
+			text, ok := cs.read([]string{string(b)})
+			pb = &pushBody{obj: []byte(text[0]), raw: b, read: ok}
 		}
-		text, ok := cs.read([]string{string(b)})
-		return &pushBody{obj: []byte(text[0]), raw: b, read: ok}, nil
-	}
-	if json.Valid(b) {
+	case json.Valid(b):
 		return nil, nil
-	}
-	if b[0] == '[' {
+	case b[0] == '[':
 		return nil, errors.New("invalid JSON")
+	default:
+		var err error
+		if pb, err = readForm(contentType, cs, body, limit); err != nil || pb == nil || pb.form != nil {
+			return pb, err // a form's members were counted as it was read
+		}
 	}
-	var vals url.Values
-	var err error
-	if media, params, _ := mime.ParseMediaType(contentType); media == "multipart/form-data" {
-		vals, err = multipartValues(b, params["boundary"])
-	} else {
-		vals, err = url.ParseQuery(string(b))
+	if overMembers(pb.obj, limit) {
+		return nil, tooManyMembers(limit)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("neither JSON nor a form: %w", err)
-	}
-	vals, ok := readForm(vals, cs)
-	obj, fields, err := formObject(vals)
-	if err != nil {
-		return nil, err
-	}
-	return &pushBody{obj: obj, raw: body, fields: fields, read: ok}, nil
+	return pb, nil
 }
 
-// readForm returns a form's names and values read in cs, and false when they do not read in it
-// (then they are as received). A form is read as a whole: one charset for all its text.
-func readForm(vals url.Values, cs charset) (url.Values, bool) {
-	names := slices.Sorted(maps.Keys(vals))
-	var texts []string
-	for _, k := range names {
-		texts = append(append(texts, k), vals[k]...)
+// tooManyMembers is the error for a push of more than limit members.
+func tooManyMembers(limit int) error {
+	return fmt.Errorf("%w: over %d (PushHandler.MaxMembers)", errTooManyMembers, limit)
+}
+
+// readForm reads a form push, its fields split as PHP splits $_POST or a multipart body; see
+// formBody.
+func readForm(contentType string, cs charset, body []byte, limit int) (*pushBody, error) {
+	var fields []phpform.Var
+	var more bool
+	if media, params, _ := mime.ParseMediaType(contentType); media == "multipart/form-data" {
+		var err error
+		if fields, more, err = multipartFields(body, params["boundary"], limit); err != nil {
+			return nil, fmt.Errorf("neither JSON nor a form: %w", err)
+		}
+	} else {
+		fields, more = phpform.Post(string(body), limit)
+	}
+	if more {
+		return nil, tooManyMembers(limit)
+	}
+	return formBody(fields, cs, body, limit)
+}
+
+// formBody returns a push from a form's fields, their text read in cs (a form is read as a whole:
+// one charset for all its text): the JSON object a sole field holds (as "data={…}", or a
+// percent-encoded "{…}" alone), or else the fields as PHP fills $_POST with them, as
+// json_encode($_POST) writes it; nil for a form without named fields, whose $_POST is a list. The
+// error is for more than limit members: the fields and the arrays their names open.
+func formBody(fields []phpform.Var, cs charset, body []byte, limit int) (*pushBody, error) {
+	texts := make([]string, 0, 2*len(fields))
+	size := 2 // the JSON's: its text, quoted and separated, if it needs no escapes
+	for _, f := range fields {
+		texts = append(texts, f.Name, f.Value)
+		size += len(f.Name) + len(f.Value) + 6
 	}
 	texts, ok := cs.read(texts)
-	read := make(url.Values, len(names))
-	for _, k := range names {
-		n := len(vals[k])
-		read[texts[0]], texts = texts[1:1+n], texts[1+n:]
+	if len(fields) == 1 {
+		obj := jsonObject(texts[1])
+		if obj == nil && texts[1] == "" {
+			obj = jsonObject(texts[0])
+		}
+		if obj != nil {
+			return &pushBody{obj: obj, raw: body, read: ok}, nil
+		}
 	}
-	return read, ok
+	form, members := &phpform.Array{}, len(fields)
+	for i := 0; i < len(texts); i += 2 {
+		if members += form.Set(texts[i], texts[i+1]); members > limit {
+			return nil, tooManyMembers(limit) // refused before it costs more
+		}
+	}
+	if form.IsList() {
+		return nil, nil
+	}
+	return &pushBody{obj: form.AppendJSON(make([]byte, 0, size)), raw: body, form: form, read: ok}, nil
 }
 
-// multipartValues returns the fields of a multipart form.
-func multipartValues(b []byte, boundary string) (url.Values, error) {
+// multipartFields returns the first n fields of a multipart form, and whether it holds more. A
+// part with a file name is a file, not a field, as PHP reads one into $_FILES.
+func multipartFields(b []byte, boundary string, n int) ([]phpform.Var, bool, error) {
 	mr := multipart.NewReader(bytes.NewReader(b), boundary)
-	vals := url.Values{}
+	var fields []phpform.Var
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return vals, nil
+			return fields, false, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		if p.FileName() != "" {
+			continue
+		}
+		if len(fields) == n {
+			return fields, true, nil
 		}
 		v, err := io.ReadAll(p)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		vals.Add(p.FormName(), string(v))
+		fields = append(fields, phpform.Var{Name: p.FormName(), Value: string(v)})
 	}
-}
-
-// formObject returns a form as a JSON object: the object a sole field holds (as "data={…}" or a
-// percent-encoded "{…}" alone), or else the fields, read as PHP reads them, which it also returns.
-func formObject(vals url.Values) ([]byte, map[string]any, error) {
-	if len(vals) == 1 {
-		for k, vs := range vals {
-			if len(vs) == 1 {
-				if obj := jsonObject(vs[0]); obj != nil {
-					return obj, nil, nil
-				}
-				if vs[0] == "" {
-					if obj := jsonObject(k); obj != nil {
-						return obj, nil, nil
-					}
-				}
-			}
-		}
-	}
-	root := map[string]any{}
-	for _, k := range slices.Sorted(maps.Keys(vals)) {
-		path := formPath(k)
-		for _, v := range vals[k] {
-			putForm(root, path, v)
-		}
-	}
-	obj, err := json.Marshal(root)
-	return obj, root, err
 }
 
 // jsonObject returns s as bytes when it is a JSON object, else nil.
@@ -455,52 +500,38 @@ func jsonObject(s string) []byte {
 	return []byte(s)
 }
 
-// maxFormDepth bounds the nesting of a form key, as PHP's max_input_nesting_level does.
-const maxFormDepth = 16
-
-// formPath splits a PHP-style form key such as "import_mark[totalCount]" or "ids[]" into its
-// parts. A key that is not of that shape, or nests too deep, is one part.
-func formPath(key string) []string {
-	i := strings.IndexByte(key, '[')
-	if i <= 0 || !strings.HasSuffix(key, "]") {
-		return []string{key}
+// overMembers reports whether the JSON b holds more than limit members and elements, at every
+// depth (b is checked later: JSON that is not valid is refused either way). Each of them follows a
+// ',' or opens its container, so the count of ',', '{' and '[' bounds theirs (those in strings
+// only add to it): only a body over the bound on that count is scanned, without allocating, so
+// that no push costs memory in proportion to its members before it is refused.
+func overMembers(b []byte, limit int) bool {
+	if bytes.Count(b, []byte{','})+bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= limit {
+		return false
 	}
-	path, rest := []string{key[:i]}, key[i:]
-	for rest != "" && len(path) <= maxFormDepth && rest[0] == '[' {
-		j := strings.IndexByte(rest, ']')
-		path, rest = append(path, rest[1:j]), rest[j+1:]
-	}
-	if rest != "" {
-		return []string{key}
-	}
-	return path
-}
-
-// putForm stores v at path in m: "a[b]" nests an object and "a[]" appends to a list. A repeated
-// key keeps every value in a list; where shapes conflict the later one wins, as in PHP.
-func putForm(m map[string]any, path []string, v string) {
-	k := path[0]
-	switch {
-	case len(path) == 1:
-		switch old := m[k].(type) {
-		case string:
-			m[k] = []any{old, v}
-		case []any:
-			m[k] = append(old, v)
-		default:
-			m[k] = v
+	n, open, str := 0, false, false // open: the last byte outside white space opened a container
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if str {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				str = false
+			}
+			continue
 		}
-	case len(path) == 2 && path[1] == "":
-		list, _ := m[k].([]any)
-		m[k] = append(list, v)
-	default:
-		child, ok := m[k].(map[string]any)
-		if !ok {
-			child = map[string]any{}
-			m[k] = child
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == ',' || open && c != ']' && c != '}':
+			if n++; n > limit {
+				return true
+			}
 		}
-		putForm(child, path[1:], v)
+		open, str = c == '{' || c == '[', c == '"'
 	}
+	return false
 }
 
 // classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
@@ -582,8 +613,9 @@ func (m *pushMembers) note(name string, value []byte) error {
 // text returns the sn's text exactly as received: a form field's as read, or the JSON value's
 // (flex.ExactText).
 func (pb *pushBody) text(raw []byte) (string, error) {
-	if pb.fields != nil {
-		s, _ := pb.fields["sn"].(string) // a list or an object does not decode as a record
+	if pb.form != nil {
+		v, _ := pb.form.Get("sn")
+		s, _ := v.(string) // an array does not decode as a record
 		return s, nil
 	}
 	if raw == nil {

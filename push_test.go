@@ -27,6 +27,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/digelao-go/digelao/internal/flex"
+	"github.com/digelao-go/digelao/internal/phpform"
 	"github.com/digelao-go/digelao/internal/pushsample"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
@@ -119,6 +120,13 @@ func (d *failingDedup) Claim(ctx context.Context, _, _ string) (ClaimState, erro
 	return d.state, d.claimErr
 }
 
+func (d *failingDedup) Renew(ctx context.Context, _, _ string) (bool, error) {
+	d.record("renew", ctx)
+	return true, nil
+}
+
+func (*failingDedup) ClaimTTL() time.Duration { return DefaultClaimTTL }
+
 func (d *failingDedup) Complete(ctx context.Context, _, _ string) error {
 	d.record("complete", ctx)
 	return d.completeErr
@@ -151,7 +159,12 @@ func TestPushHandlerRefusals(t *testing.T) {
 		{name: "empty body", body: []byte(" \n"), status: http.StatusBadRequest},
 		{name: "truncated JSON", body: record[:len(record)/2], status: http.StatusBadRequest},
 		{name: "truncated JSON list", body: []byte(`[{"sn":"x"}`), status: http.StatusBadRequest},
-		{name: "bad form escape", body: []byte("sn=%zz"), status: http.StatusBadRequest},
+		{name: "JSON over MaxMembers", body: []byte(`{"sn":"a","x":[1,{"y":2}]}`), setup: func(h *PushHandler) { h.MaxMembers = 4 },
+			status: http.StatusRequestEntityTooLarge},
+		{name: "form over MaxMembers", body: []byte("sn=a&phone=1&&"), setup: func(h *PushHandler) { h.MaxMembers = 2 },
+			status: http.StatusRequestEntityTooLarge}, // the empty piece is a field, as PHP counts it
+		{name: "JSON in a form field over MaxMembers", body: []byte(`data={"sn":"a","phone":"1","x":2}`),
+			setup: func(h *PushHandler) { h.MaxMembers = 2 }, status: http.StatusRequestEntityTooLarge},
 		{name: "sn over 256 bytes", body: []byte(`{"sn":"` + strings.Repeat("a", 257) + `"}`), status: http.StatusBadRequest},
 		{name: "sn with a lone surrogate", body: []byte(`{"sn":"acct|\ud800"}`), status: http.StatusBadRequest},
 		{name: "unknown Charset", setup: func(h *PushHandler) { h.Charset = "latin1" }, status: http.StatusInternalServerError},
@@ -482,7 +495,7 @@ func (d lateReplyDedup) Claim(ctx context.Context, key, token string) (ClaimStat
 func TestPushHandlerClaimOutlivesAHangUp(t *testing.T) {
 	t.Parallel()
 	var handled atomic.Int32
-	h := &PushHandler{Dedup: lateReplyDedup{NewMemoryDedup(10)}, OnCallRecord: func(ctx context.Context, _ *CallRecord) error {
+	h := &PushHandler{Dedup: lateReplyDedup{MemDedup(t, 10)}, OnCallRecord: func(ctx context.Context, _ *CallRecord) error {
 		if err := ctx.Err(); err != nil {
 			return err // e.g. a database write under the request's context
 		}
@@ -653,7 +666,7 @@ func TestPushTolerantDecoding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ev, err := decodePush("application/json", charsetAuto, []byte(tt.body))
+			ev, err := decodePush("application/json", charsetAuto, []byte(tt.body), 0)
 			require.NoError(t, err)
 			require.NoError(t, ev.err)
 			require.NotNil(t, ev.call)
@@ -663,27 +676,195 @@ func TestPushTolerantDecoding(t *testing.T) {
 	}
 }
 
-func TestFormObject(t *testing.T) {
+// TestPushMemoryBound pushes bodies of every shape that costs memory per member — members, list
+// elements, empty containers, form fields, nested form names, GBK text — and checks the bytes each
+// push allocates (the test's copy of the body included): a 1 MiB push past MaxMembers is refused
+// within 5 MiB (a JSON push of 100k members allocated 18 MiB before the bound, one of 350k empty
+// objects 65 MiB), and one at the bounds stays within the ceiling the README states: 16 MiB, 32 MiB
+// for a form in GBK. Not parallel: it reads the process's allocation counter.
+func TestPushMemoryBound(t *testing.T) {
+	const body = defaultPushBodyBytes
+	pad := strings.Repeat("x", 90)
+	fill := func(head, tail string, each func(i int) string) string {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := 0; b.Len() < body-len(tail)-512; i++ {
+			b.WriteString(each(i))
+		}
+		return b.String() + tail
+	}
+	upTo := func(n int, head, tail string, each func(i int) string) string {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := range n {
+			b.WriteString(each(i))
+		}
+		return b.String() + tail
+	}
+	json, form := "application/json", "application/x-www-form-urlencoded"
+	name := gbk(t, "张三李四王五赵六")
+	tests := []struct {
+		name, contentType, body string
+		refused                 bool
+		ceiling                 uint64 // MiB allocated
+	}{
+		{"JSON members", json, fill(`{"sn":"a","phone":"1"`, `}`, func(i int) string { return fmt.Sprintf(`,"k%d":1`, i) }), true, 5},
+		{"JSON empty objects", json, fill(`{"dial_task_main_data":{},"hang_up_data":[{}`, `]}`, func(int) string { return `,{}` }), true, 5},
+		{"JSON strings", json, fill(`{"dial_task_main_data":{},"out_of_key_data":[""`, `]}`, func(int) string { return `,""` }), true, 5},
+		{"form fields", form, fill("sn=a", "", func(int) string { return "&" }), true, 5},
+		{"form arrays", form, fill("sn=a", "", func(i int) string { return fmt.Sprintf("&a[%d][x][y][z]=1", i) }), true, 5},
+		{"JSON members at the bound", json, upTo(defaultPushMembers-2, `{"sn":"a","phone":"1"`, `}`,
+			func(i int) string { return fmt.Sprintf(`,"k%d":"%s"`, i, pad) }), false, 16},
+		{"JSON hang-ups at the bound", json, upTo(defaultPushMembers/4-1, `{"dial_task_main_data":{},"hang_up_data":[{}`, `]}`,
+			func(int) string { return `,{"hangUpName":"` + pad + pad + pad + `","hangUpCount":1,"hangUpRate":1}` }), false, 16},
+		{"form fields at the bound", form, upTo(defaultPushMembers-2, "sn=a&phone=1", "",
+			func(i int) string { return fmt.Sprintf("&k%d=%s", i, strings.Repeat("%E5%BC%A0", 10)) }), false, 16},
+		{"short form fields at the bound", form, upTo(defaultPushMembers-2, "sn=a&phone=1", "",
+			func(i int) string { return fmt.Sprintf("&k%d=", i) }), false, 16},
+		{"form arrays at the bound", form, upTo(defaultPushMembers/3-1, "sn=a&phone=1", "",
+			func(i int) string { return fmt.Sprintf("&a[%d][%s]=%s", i, pad, pad+pad) }), false, 16},
+		{"GBK form fields at the bound", form, upTo(defaultPushMembers-2, "sn=a&phone=1", "",
+			func(i int) string { return fmt.Sprintf("&k%d=%s", i, url.QueryEscape(name+name)) }), false, 32},
+		{"short GBK form fields at the bound", form, upTo(defaultPushMembers-3, "sn=a&phone=1&name="+url.QueryEscape(name), "",
+			func(i int) string { return fmt.Sprintf("&k%d=", i) }), false, 32},
+	}
+	for _, tt := range tests {
+		require.LessOrEqual(t, len(tt.body), body, tt.name)
+		var c pushSink
+		h := c.handler()
+		servePush(h, "/", tt.contentType, pushsample.CallRecord(testRecordSN, "1")) // the handler's first use
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w := servePush(h, "/", tt.contentType, []byte(tt.body))
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%-34s %4d KiB: %d, %4.1f MiB allocated", tt.name, len(tt.body)>>10, w.Code, float64(alloc)/(1<<20))
+		if tt.refused {
+			assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, tt.name)
+		} else {
+			assert.Equal(t, "SUCCESS", w.Body.String(), tt.name)
+		}
+		ceiling := tt.ceiling << 20
+		if testkit.RaceBuild() {
+			ceiling += 4 << 20 // the race detector's instrumentation allocates too
+		}
+		assert.LessOrEqual(t, alloc, ceiling, tt.name)
+	}
+}
+
+// A form push is read as PHP reads $_POST: the JSON it becomes is, byte for byte, PHP's
+// json_encode($_POST), which the PHP judge answers with; and the event it makes is the one that
+// JSON makes pushed as it is.
+func TestPushFormReadAsPHP(t *testing.T) {
 	t.Parallel()
-	tests := map[string]string{
-		"a=1&b=x+y":                     `{"a":"1","b":"x y"}`,
-		"a=1&a=2":                       `{"a":["1","2"]}`,
-		"ids%5B%5D=1&ids%5B%5D=2":       `{"ids":["1","2"]}`,
-		"m%5Bx%5D=1&m%5By%5D%5Bz%5D=2":  `{"m":{"x":"1","y":{"z":"2"}}}`,
-		"a%5Bb=1&%5Bc%5D=2&d%5Be%5Df=3": `{"a[b":"1","[c]":"2","d[e]f":"3"}`,
-		"a=1&a%5Bb%5D=2":                `{"a":{"b":"2"}}`,
-		"data=%7B%22sn%22%3A%22s%22%7D": `{"sn":"s"}`,
-		"data=%7Bnot+json":              `{"data":"{not json"}`,
-		strings.Repeat("%5Bx%5D", 3):    `{"[x][x][x]":""}`,
-		"k" + strings.Repeat("%5Bx%5D", maxFormDepth+1) + "=1": `{"k` + strings.Repeat("[x]", maxFormDepth+1) + `":"1"}`,
+	judge := testkit.ServePHP(t, "testdata/php/judge.php")
+	const ct = "application/x-www-form-urlencoded"
+	forms := []struct{ body, kind string }{
+		{"sn=a&phone=1&phone=2&sn=b", "call_record"},                                                // the last value wins
+		{"sn=a&phone=1&ids[]=1&ids[]=2&m[x]=1&m[y][z]=2&m[y][]=3", "call_record"},                   // arrays nest
+		{"sn=a&phone=1&talk.times=3&a+b=1&c[d.e]=2&f.g[h=3", "call_record"},                         // '.' and ' ' in a name are '_'
+		{"sn=a&phone=1&x[=1&y[a]b=2&[z]=3&=4&&", "call_record"},                                     // unbalanced brackets, no name
+		{"sn=%zz&phone=%41%4&name=%E5%BC%A0%E4%B8%89/x", "call_record"},                             // urldecode keeps what is no escape
+		{"sn=a&phone=1&sn[]=b", "unknown"},                                                          // an sn that is an array: no record
+		{"s+n=a&phone=1", "call_record"},                                                            // "s_n": not the sn
+		{"dial_task_main.sn=t&import_mark[totalCount]=3&import_mark[kongCount]=2", "import_result"}, // as PHP names it
+		{"sn=a&phone=1&k" + strings.Repeat("[x]", phpform.MaxNesting+1) + "=deep&k[y]=1", "call_record"},
+		{"0=a&1=b", "unknown"}, {"=x", "unknown"}, // no named field
 	}
-	for in, want := range tests {
-		vals, err := url.ParseQuery(in)
-		require.NoError(t, err, in)
-		got, _, err := formObject(vals)
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, tt := range forms {
+		form := tt.body
+		resp, err := hc.Post(judge+"/api/index", ct, strings.NewReader(form))
 		require.NoError(t, err)
-		assert.JSONEq(t, want, string(got), in)
+		var reply struct{ Data struct{ JSON string } }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&reply))
+		_ = resp.Body.Close()
+		php := reply.Data.JSON
+
+		pb, err := pushObject(ct, charsetAuto, []byte(form), 0)
+		require.NoError(t, err, form)
+		if php[0] == '[' {
+			assert.Nil(t, pb, "a $_POST without names is no object: %s", form)
+			ev, err := decodePush(ct, charsetAuto, []byte(form), 0)
+			require.NoError(t, err)
+			assert.Equal(t, tt.kind, ev.kind(), form)
+			continue
+		}
+		require.NotNil(t, pb, form)
+		assert.Equal(t, php, string(pb.obj), form)
+
+		got, err := decodePush(ct, charsetAuto, []byte(form), 0)
+		require.NoError(t, err, form)
+		assert.Equal(t, tt.kind, got.kind(), form)
+		want, err := decodePush("application/json", charsetAuto, []byte(php), 0)
+		require.NoError(t, err, form)
+		for _, ev := range []*pushEvent{got, want} {
+			switch {
+			case ev.call != nil:
+				ev.call.Raw = nil
+			case ev.imp != nil:
+				ev.imp.Raw = nil
+			}
+		}
+		assert.Equal(t, want, got, form)
 	}
+}
+
+// MaxMembers bounds a push's members and elements at every depth, or a form's fields and the
+// arrays they open, whatever the shape; commas, braces and brackets inside strings are not members.
+func TestPushMaxMembers(t *testing.T) {
+	t.Parallel()
+	repeat := func(head, each, tail string, n int) string {
+		return head + strings.Repeat(each, n) + tail
+	}
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	require.NoError(t, mw.WriteField("sn", "a"))
+	for range 3 {
+		require.NoError(t, mw.WriteField("x[]", "1"))
+	}
+	fw, err := mw.CreateFormFile("f", "f.txt") // a file is no field, as in PHP
+	require.NoError(t, err)
+	_, _ = io.WriteString(fw, "sn=b")
+	require.NoError(t, mw.Close())
+	tests := []struct {
+		name, contentType, body string
+		members                 int // what the push holds
+	}{
+		{"flat", "application/json", repeat(`{"sn":"a"`, `,"k":1`, `}`, 9), 10},
+		{"list", "application/json", repeat(`{"sn":"a","x":[0`, `,0`, `]}`, 8), 11},
+		{"empty containers", "", repeat(`{"sn":"a","x":[{}`, `,[]`, `]}`, 8), 11},
+		{"nested", "", `{"sn":"a","x":{"y":[1,{"z":[]}]},"e":{}}`, 7},
+		{"text with , { [", "", `{"sn":"a,{[\",[{","phone":"[1,2]"}`, 2},
+		{"form", "application/x-www-form-urlencoded", repeat("sn=a", "&x[]=1", "", 9), 11}, // 10 fields, 1 array
+		{"form, nested", "", "sn=a&x[a][b][]=1&x[a][c]=2&&", 7},                            // 4 fields, 3 arrays
+		{"form, too deep", "", "sn=a&x" + strings.Repeat("[a]", phpform.MaxNesting+1) + "=1", 2 + phpform.MaxNesting},
+		{"multipart", mw.FormDataContentType(), mp.String(), 5}, // 4 fields, 1 array
+	}
+	for _, tt := range tests {
+		for _, limit := range []int{tt.members - 1, tt.members} {
+			var c pushSink
+			h := c.handler()
+			h.MaxMembers = limit
+			w := servePush(h, "/", tt.contentType, []byte(tt.body))
+			if limit < tt.members {
+				assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "%s, limit %d", tt.name, limit)
+				assert.Zero(t, c.total(), tt.name)
+			} else {
+				assert.Equal(t, "SUCCESS", w.Body.String(), "%s, limit %d", tt.name, limit)
+			}
+		}
+	}
+
+	var logs testkit.SyncBuffer
+	var c pushSink
+	h := c.handler()
+	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	w := servePush(h, "/", "", []byte(repeat(`{"sn":"a"`, `,"k":1`, `}`, defaultPushMembers)))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "the default is 10,000")
+	assert.Contains(t, logs.String(), "over 10000 (PushHandler.MaxMembers)", "the log names the bound")
+	assert.Equal(t, "SUCCESS", servePush(h, "/", "", []byte(repeat(`{"sn":"a"`, `,"k":1`, `}`, defaultPushMembers-1))).Body.String())
 }
 
 // A hostile pusher must not make two different call records share a de-duplication key: the
@@ -858,8 +1039,8 @@ func TestPushCharsetOption(t *testing.T) {
 		{"GBK", "application/x-www-form-urlencoded; charset=utf-8", gbkForm, name},
 		{"gb18030", "", gbkForm, name},
 		{"utf-8", "application/x-www-form-urlencoded; charset=gbk", utf8Form, name},
-		{"utf-8", "", gbkForm, "\ufffd\ufffd\ufffd\ufffd"}, // forced, and not UTF-8
-		{"gbk", "", "sn=a&name=%FF", "\ufffd"},             // not GBK either: kept as received
+		{"utf-8", "", gbkForm, "\ufffd\ufffd\ufffd"}, // forced, not UTF-8: cut as PHP's JSON_INVALID_UTF8_SUBSTITUTE cuts
+		{"gbk", "", "sn=a&name=%FF", "\ufffd"},       // not GBK either: kept as received
 	}
 	for _, tt := range tests {
 		var logs testkit.SyncBuffer

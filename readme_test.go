@@ -67,17 +67,17 @@ func TestDocs(t *testing.T) {
 			"```go\n// given: c *digelao.Client\n_ = c\nrs, err := digelao.NewRecordSync(c, nil)\n_, _ = rs, err\n```\n\n"+
 			"Real: `c.Tasks.All`, `c.Records.All(ctx, nil)`, `rs.Push`, `digelao.WithSyncStore`, `SyncStats.Pushed`,\n"+
 			"`redisstore.New`, `*digelao.APIError`, `Tasks.ImportInfo(ctx, taskID)`, `Monday`, `*XListOptions`,\n"+
-			"`Sample*Push`, `http.Handler`; not names: `--json`, `api_key`, `digelao sync --out a.jsonl`,\n"+
+			"`Sample*Push`, `http.Handler`, `TestDocs`; not names: `--json`, `api_key`, `digelao sync --out a.jsonl`,\n"+
 			"`DIGELAO_USERNAME`, `gin.WrapH(h)`, `Retry-After`, `Allow: POST`, `\"2006-01-02\"`.\n\n"+
 			"Missing: `c.Tasks.Nope`, `rs.Nope`, `digelao.WithNope`, `SyncStats.Nope`, `NopeAtAll`,\n"+
-			"`redisstore.Nope(rdb)`, `Tasks.Nope`, `*XNope`, `Nope*Push`, `http.Nope`.\n\n"+
+			"`redisstore.Nope(rdb)`, `Tasks.Nope`, `*XNope`, `Nope*Push`, `http.Nope`, `TestNope`.\n\n"+
 			"| before | now |\n|---|---|\n| `digelao.Gone` | `digelao.NewSecret` |\n| `Gone(x)` | `digelao.StillGone` |\n\n"+
 			"| service | methods |\n|---|---|\n| `c.Tasks` | `List`, `All`, `DownloadSegment` (`CallingHours`: `Monday`), `TaskPause` |\n\n"+
 			"## Gin\n\nIn gin, `c` is gin's: `c.ShouldBind`.\n\n"+
 			"### Removed\n\n- `digelao.GoneToo`\n", 1)
 		got := d.problems(doc)
 		want := []string{"c.Tasks.Nope", "rs.Nope", "digelao.WithNope", "SyncStats.Nope", "NopeAtAll",
-			"redisstore.Nope", "Tasks.Nope", "XNope", "Nope*Push", "http.Nope", "digelao.StillGone", "DownloadSegment"}
+			"redisstore.Nope", "Tasks.Nope", "XNope", "Nope*Push", "http.Nope", "TestNope", "digelao.StillGone", "DownloadSegment"}
 		require.Len(t, got, len(want), "%s", strings.Join(got, "\n"))
 		for i, name := range want {
 			assert.Contains(t, got[i], "`"+name+"`")
@@ -133,6 +133,7 @@ type docs struct {
 	// packages the module imports.
 	names, imported, pkgLevel map[string]bool
 	members                   map[string][]types.Object
+	tests                     map[string]bool // the test functions of the module's test files
 }
 
 type docBlock struct {
@@ -183,7 +184,7 @@ func loadDocs(t *testing.T) *docs {
 	}
 	require.NotEmpty(t, d.blocks, "no Go blocks found")
 	modPath := string(modLine[1])
-	d.modPkgs = publicPackages(t, root, modPath)
+	d.modPkgs, d.tests = walkModule(t, root, modPath)
 
 	args := append([]string{"list", "-e", "-export", "-deps", "-json=ImportPath,Name,Export,Imports,Error"}, buildFlags()...)
 	cmd := exec.Command(goBin, append(append(args, "./..."), d.modPkgs...)...)
@@ -231,11 +232,13 @@ func loadDocs(t *testing.T) *docs {
 	return d
 }
 
-// publicPackages returns the import paths of the module's packages a user can import: not
-// internal, not commands, not under testdata or in a nested module.
-func publicPackages(t *testing.T, root, modPath string) []string {
+// walkModule returns the import paths of the module's packages a user can import (not internal,
+// not commands, not under testdata or in a nested module) and the tests, benchmarks, fuzz tests and
+// examples its test files declare (TestRecordSyncSimulation: a name a README may give).
+func walkModule(t *testing.T, root, modPath string) (pkgs []string, tests map[string]bool) {
 	t.Helper()
-	var paths []string
+	tests = map[string]bool{}
+	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil || !e.IsDir() {
 			return err
@@ -245,7 +248,7 @@ func publicPackages(t *testing.T, root, modPath string) []string {
 			return err
 		}
 		name := e.Name()
-		if rel != "." && (name == "testdata" || name == "internal" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+		if rel != "." && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 			return filepath.SkipDir
 		}
 		if _, err := os.Stat(filepath.Join(path, "go.mod")); rel != "." && err == nil {
@@ -258,15 +261,30 @@ func publicPackages(t *testing.T, root, modPath string) []string {
 			return nil
 		case err != nil:
 			return err
-		case p.Name != "main":
-			paths = append(paths, strings.TrimSuffix(modPath+"/"+filepath.ToSlash(rel), "/."))
+		}
+		slashed := filepath.ToSlash(rel)
+		if p.Name != "main" && slashed != "internal" && !strings.HasPrefix(slashed, "internal/") && !strings.Contains(slashed, "/internal") {
+			pkgs = append(pkgs, strings.TrimSuffix(modPath+"/"+slashed, "/."))
+		}
+		for _, file := range slices.Concat(p.TestGoFiles, p.XTestGoFiles) {
+			f, err := parser.ParseFile(fset, filepath.Join(path, file), nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			for _, decl := range f.Decls {
+				if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && testFuncRE.MatchString(fn.Name.Name) {
+					tests[fn.Name.Name] = true
+				}
+			}
 		}
 		return nil
 	})
 	require.NoError(t, err)
-	require.Contains(t, paths, modPath)
-	return paths
+	require.Contains(t, pkgs, modPath)
+	return pkgs, tests
 }
+
+var testFuncRE = regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)`)
 
 // buildFlags returns the flags this test binary was built with that change what the go command
 // compiles, for a go command run by a test to find the test build's packages in the cache.
@@ -476,7 +494,8 @@ var (
 // blocks give it), a package (the module's, or one it imports: http.Handler), a name the module
 // declares (SyncStats), or a field or method of the module's types (Tasks, as in Tasks.All); each
 // further part is a field or method of what the part before it is. A lone name is one the module,
-// or a package it imports, declares; in a table row that starts with a name of something with
+// or a package it imports, declares, or a test, benchmark, fuzz test or example of the module's
+// test files (TestDocs); in a table row that starts with a name of something with
 // fields or methods (| `c.Tasks` | `List` and `All` |), it is one of those, a package-level name,
 // or a member of a type the row names (`CallingHours`: `Monday`). "X" before a capital stands for
 // any word (*XRequest), and "*" inside a name for any letters (Sample*Push): some name must match.
@@ -633,6 +652,11 @@ func (d *docs) resolve(parts []string, vars map[string][]types.Type) (things []a
 		switch {
 		case len(things) > 0 || d.imported[first]:
 			return things, ""
+		case testFuncRE.MatchString(first):
+			if d.tests[first] {
+				return nil, ""
+			}
+			return nil, "is no test, benchmark, fuzz test or example of the module"
 		case xNameRE.MatchString(first):
 			if d.matches(`^\w+` + first[1:] + "$") {
 				return nil, ""

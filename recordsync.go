@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,18 +23,21 @@ import (
 //	rs, err := digelao.NewRecordSync(c, func(ctx context.Context, r *digelao.CallRecord) error {
 //		return db.UpsertCallRecord(ctx, r) // idempotent, by r.SN
 //	})
-//	h := &digelao.PushHandler{Token: token, OnCallRecord: rs.Push} // pushes go through the sync
-//	go rs.Run(ctx)                                                  // and sweeps fill the gaps
+//	http.Handle("POST /digelao/push", rs.Handler(token)) // pushes go through the sync
+//	go rs.Run(ctx)                                        // and sweeps fill the gaps
 //
 // # Exactly once
 //
 // Both sources meet in one delivery: the record's key (its sn) is claimed in the SyncStore, the
 // sink is called, and the key is completed — or released when the sink failed, so that the record
-// is delivered again later. A record delivered by a push is not delivered again by a sweep, and
-// the other way round, and replicas sharing one store (redisstore) never deliver a record twice.
-// The sink must still be an idempotent upsert by r.SN: a store that forgets (its capacity, its
-// TTL) or a crash between the sink's commit and the store's can repeat a record. Delivering
-// counts as done when the sink returned nil.
+// is delivered again later. The claim is renewed while the sink runs; should it be lost all the
+// same (the store unreachable past its TTL), the sink's context ends with ErrClaimLost. A record
+// delivered by a push is not delivered again by a sweep, and the other way round, and replicas
+// sharing one store never deliver a record twice. Delivering counts as done when the sink returned
+// nil. The sink must still be an idempotent upsert by r.SN: a store that forgets (its capacity,
+// its TTL) or a crash between the sink's commit and the store's can repeat a record — unless the
+// store is a CommitStore (sqlstore), which commits the sink's writes and the record's mark in one
+// transaction.
 //
 // # Final records
 //
@@ -44,14 +49,35 @@ import (
 // Changes made to a record after it was delivered (a person grading the call later) are not
 // delivered again.
 //
-// # Sweeps and the checkpoint
+// # Sweeps, the checkpoint, and the platform's clock
 //
 // Run sweeps [checkpoint − overlap, now − lag] every interval, and after each complete sweep
 // stores its end as the new checkpoint (in the SyncStore, so that a restart resumes from it); a
-// first start sweeps the look-back. The lag leaves time for pushes to arrive first; the overlap
-// covers records the platform lists late. A window with more records than the window limit is
-// split in two by time, recursively, so that no page limit truncates it; pages are read by total
-// (see RecordsService.All).
+// first start sweeps the look-back, and says so. "now" is the platform's: each sweep learns it
+// from the Date of the platform's replies, so that a replica whose clock is off — by a day either
+// way — loses nothing. The lag leaves time for pushes to arrive first; the overlap covers records
+// the platform lists late. A window with more records than the window limit is split in two by
+// time, recursively, so that no page limit truncates it; a window whose list changes while it is
+// paged is read again.
+//
+// # Late records
+//
+// The sync remembers how many records each past hour held, for the reconciliation horizon (a
+// day), asks the platform for those counts again every reconcile interval (an hour), and sweeps
+// again an hour whose count changed; each hour is also swept again at fixed ages (1, 6 and 24
+// hours after it ended), for an insert and a delete that leave its count as it was. A record the
+// platform lists up to the horizon late is delivered within an interval of being listed; one
+// listed later than the horizon is not.
+//
+// # Records the sink refuses
+//
+// A record the sink refuses does not hold the others back: the sweep goes on, holds the checkpoint
+// at the record, and tries it again on later sweeps, waiting longer each time. After
+// WithQuarantineAfter tries it is quarantined — kept in the store, logged at error level with its
+// sn, counted in SyncStats.Quarantined, listed by Quarantined and delivered again by Redeliver —
+// and the checkpoint moves on. Tries count only while the sink takes other records: a sink that
+// refuses several records in a row (a database that is down) stops the sweep at once, without
+// counting them, and the next sweep tries again.
 //
 // # Replicas
 //
@@ -60,71 +86,69 @@ import (
 // A replica that loses its lease stops sweeping before its next delivery. The lease is not a
 // fence — a replica that stalls past its TTL may overlap with the next for a moment — and needs
 // not be: every delivery is claimed in the store.
-//
-// A sink error on a push answers 5xx (the platform retries); on a sweep it stops the sweep
-// without moving the checkpoint, and the next sweep tries again.
 type RecordSync struct {
-	c     *Client
-	sink  func(context.Context, *CallRecord) error
-	store SyncStore
-	cfg   syncSettings
-	name  string // the account's sync in the store
-	owner string // this replica, for the lease
+	c      *Client
+	sink   func(context.Context, *CallRecord) error
+	store  SyncStore
+	commit CommitStore // the store, when it commits the sink's writes with the marks; else nil
+	once   *once       // deliveries through the store's claims, when it does not
+	cfg    syncSettings
+	name   string // the account's sync in the store
+	owner  string // this replica, for the lease
+	clock  platformClock
 
-	stats syncCounters
-
-	tokens *claimTokens // of its claims in the store
-}
-
-// SyncStore keeps what a RecordSync shares between its replicas and across restarts: which
-// records were delivered (the DedupStore methods, keyed "record:" and a digest of the sn), the
-// checkpoint, and the sweep lease. NewMemorySyncStore keeps it in one process; redisstore.Store
-// shares it between replicas.
-type SyncStore interface {
-	DedupStore
-	// Checkpoint returns the checkpoint stored under name, or the zero time when there is none.
-	Checkpoint(ctx context.Context, name string) (time.Time, error)
-	// SetCheckpoint stores t as the checkpoint of name.
-	SetCheckpoint(ctx context.Context, name string, t time.Time) error
-	// Lease takes the lease name for owner for ttl, or extends it when owner holds it already. It
-	// reports false while another owner holds it (a store may then repair a lease that would
-	// never lapse, giving it ttl). A lease is not a fence: a holder that stalls past its TTL may
-	// still finish what it was doing; deliveries stay exactly once through the claims.
-	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
-	// Unlease gives the lease name up if owner holds it.
-	Unlease(ctx context.Context, name, owner string) error
+	stats        syncCounters
+	sinkOK       atomic.Int64           // sink calls that succeeded, from pushes and sweeps
+	userSN       atomic.Pointer[string] // the account's, once known (CommitStore.Deliver)
+	step         sync.Mutex             // one sweep step at a time: they share the bookkeeping
+	sinkOKAtStep int64                  // sinkOK when the latest step began; guarded by step
 }
 
 // SyncOption configures a RecordSync. NewRecordSync reports the first invalid one.
 type SyncOption func(*syncSettings) error
 
 type syncSettings struct {
-	store       SyncStore
-	interval    time.Duration
-	lag         time.Duration
-	overlap     time.Duration
-	lookBack    time.Duration
-	leaseTTL    time.Duration
-	windowLimit int
-	pageSize    int
-	now         func() time.Time
-	log         *slog.Logger
+	store             SyncStore
+	interval          time.Duration
+	lag               time.Duration
+	overlap           time.Duration
+	lookBack          time.Duration
+	leaseTTL          time.Duration
+	horizon           time.Duration
+	reconcile         time.Duration
+	ages              []time.Duration
+	quarantineAfter   int
+	requireCheckpoint bool
+	windowLimit       int
+	pageSize          int
+	now               func() time.Time
+	timers            timers
+	log               *slog.Logger
 }
 
 // Defaults of the sync's options.
 const (
-	DefaultSweepInterval = 5 * time.Minute
-	DefaultSweepLag      = 10 * time.Minute
-	DefaultSweepOverlap  = 30 * time.Minute
-	DefaultSweepLookBack = 24 * time.Hour
-	DefaultLeaseTTL      = time.Minute
-	DefaultWindowLimit   = 10_000
+	DefaultSweepInterval     = 5 * time.Minute
+	DefaultSweepLag          = 10 * time.Minute
+	DefaultSweepOverlap      = 30 * time.Minute
+	DefaultSweepLookBack     = 24 * time.Hour
+	DefaultLeaseTTL          = time.Minute
+	DefaultWindowLimit       = 10_000
+	DefaultReconcileHorizon  = 24 * time.Hour
+	DefaultReconcileInterval = time.Hour
+	DefaultQuarantineAfter   = 5
 	// maxHold bounds how far a record that stays pending holds a checkpoint back.
 	maxHold = 24 * time.Hour
 )
 
-// WithSyncStore sets the store of deliveries, checkpoint and lease. Give every replica the same
-// one (redisstore.Store). Default: a NewMemorySyncStore of the sync's own, for one process.
+// DefaultResweepAges are the ages, after an hour ended, at which the sync sweeps it again.
+func DefaultResweepAges() []time.Duration {
+	return []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour}
+}
+
+// WithSyncStore sets the store of deliveries, checkpoint, lease, bookkeeping and quarantine. Give
+// every replica the same one (redisstore.Store, sqlstore.Store). Default: a NewMemorySyncStore of
+// the sync's own, for one process.
 func WithSyncStore(s SyncStore) SyncOption {
 	return func(c *syncSettings) error {
 		if s == nil {
@@ -148,7 +172,7 @@ func WithSweepLag(d time.Duration) SyncOption {
 }
 
 // WithSweepOverlap sets how far before the checkpoint each sweep starts again, for records the
-// platform lists late. Default DefaultSweepOverlap.
+// platform lists a little late. Default DefaultSweepOverlap.
 func WithSweepOverlap(d time.Duration) SyncOption {
 	return durationOption("WithSweepOverlap", d, 0, func(c *syncSettings) *time.Duration { return &c.overlap })
 }
@@ -163,6 +187,65 @@ func WithSweepLookBack(d time.Duration) SyncOption {
 // sweeps when the sweeping one dies. It is renewed every third of it. Default DefaultLeaseTTL.
 func WithLeaseTTL(d time.Duration) SyncOption {
 	return durationOption("WithLeaseTTL", d, 30*time.Millisecond, func(c *syncSettings) *time.Duration { return &c.leaseTTL })
+}
+
+// WithReconcileHorizon sets how long the sync keeps the counts of past hours, checks them and
+// sweeps the hours again: how late the platform may list a record and have it delivered all the
+// same. 0 turns reconciliation off. Default DefaultReconcileHorizon.
+func WithReconcileHorizon(d time.Duration) SyncOption {
+	return func(c *syncSettings) error {
+		if d != 0 && d < time.Hour {
+			return invalid("WithReconcileHorizon", "must be 0 (off) or at least 1h, got %s", d)
+		}
+		c.horizon = d
+		return nil
+	}
+}
+
+// WithReconcileInterval sets how often the sync asks the platform for the counts of the past hours
+// in its horizon (one request per hour counted), and sweeps again the hours whose count changed:
+// how soon a record listed late is delivered. Default DefaultReconcileInterval.
+func WithReconcileInterval(d time.Duration) SyncOption {
+	return durationOption("WithReconcileInterval", d, time.Minute, func(c *syncSettings) *time.Duration { return &c.reconcile })
+}
+
+// WithResweepAges sets the ages, after an hour ended, at which the sync sweeps it again whatever
+// its count: a record inserted late into an hour from which another was deleted leaves the count
+// as it was. Each must be positive and within the horizon, in increasing order; none turns fixed
+// re-sweeps off. Default DefaultResweepAges.
+func WithResweepAges(ages ...time.Duration) SyncOption {
+	return func(c *syncSettings) error {
+		for i, a := range ages {
+			if a <= 0 || (i > 0 && a <= ages[i-1]) {
+				return invalid("WithResweepAges", "ages must be positive and increasing, got %v", ages)
+			}
+		}
+		c.ages = slices.Clone(ages)
+		return nil
+	}
+}
+
+// WithQuarantineAfter sets how many times a sweep offers the sink a record it refuses before the
+// record is quarantined. Default DefaultQuarantineAfter.
+func WithQuarantineAfter(tries int) SyncOption {
+	return func(c *syncSettings) error {
+		if tries < 1 {
+			return invalid("WithQuarantineAfter", "must be at least 1, got %d", tries)
+		}
+		c.quarantineAfter = tries
+		return nil
+	}
+}
+
+// WithRequireCheckpoint makes a store without a checkpoint an error (ErrNoCheckpoint) instead of a
+// first start: for a deployment past its first start, whose store losing its state (a Redis
+// flushed or restarted without persistence) must stop the sync until an operator sets the
+// checkpoint, rather than sweep only the look-back.
+func WithRequireCheckpoint() SyncOption {
+	return func(c *syncSettings) error {
+		c.requireCheckpoint = true
+		return nil
+	}
 }
 
 // WithWindowLimit sets how many records a sweep reads in one time window at most: a window with
@@ -189,8 +272,9 @@ func WithSyncPageSize(n int) SyncOption {
 	}
 }
 
-// WithSyncClock sets what the sync reads as now, for sweeping a simulated platform (digelaotest).
-// Default time.Now.
+// WithSyncClock sets the local clock: what the sync compares the platform's clock with. Sweeps run
+// on the platform's clock, read from the Date of its replies; the local clock only carries it
+// between replies. Default time.Now.
 func WithSyncClock(now func() time.Time) SyncOption {
 	return func(c *syncSettings) error {
 		if now == nil {
@@ -233,8 +317,9 @@ func NewRecordSync(c *Client, sink func(ctx context.Context, r *CallRecord) erro
 		return nil, invalid("sink", "nil func")
 	}
 	cfg := syncSettings{interval: DefaultSweepInterval, lag: DefaultSweepLag, overlap: DefaultSweepOverlap,
-		lookBack: DefaultSweepLookBack, leaseTTL: DefaultLeaseTTL, windowLimit: DefaultWindowLimit,
-		pageSize: DefaultAllPageSize, now: time.Now, log: c.log}
+		lookBack: DefaultSweepLookBack, leaseTTL: DefaultLeaseTTL, horizon: DefaultReconcileHorizon,
+		reconcile: DefaultReconcileInterval, ages: DefaultResweepAges(), quarantineAfter: DefaultQuarantineAfter,
+		windowLimit: DefaultWindowLimit, pageSize: DefaultAllPageSize, now: time.Now, timers: realTimers{}, log: c.log}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, invalid("options", "nil SyncOption")
@@ -243,138 +328,170 @@ func NewRecordSync(c *Client, sink func(ctx context.Context, r *CallRecord) erro
 			return nil, err
 		}
 	}
-	if cfg.store == nil {
-		cfg.store = NewMemorySyncStore(defaultDedupCapacity)
+	if n := len(cfg.ages); n > 0 && cfg.horizon > 0 && cfg.ages[n-1] > cfg.horizon {
+		return nil, invalid("WithResweepAges", "the last age, %s, is past the reconciliation horizon, %s", cfg.ages[n-1], cfg.horizon)
 	}
-	return &RecordSync{c: c, sink: sink, store: cfg.store, cfg: cfg,
-		name: "sync:" + c.auth.key[len("session:"):], owner: rand.Text(), tokens: newClaimTokens()}, nil
+	if cfg.store == nil {
+		store, err := NewMemorySyncStore(defaultDedupCapacity)
+		if err != nil {
+			return nil, err
+		}
+		cfg.store = store
+	}
+	rs := &RecordSync{c: c, sink: sink, store: cfg.store, cfg: cfg, name: "sync:" + c.auth.key[len("session:"):],
+		owner: rand.Text(), clock: platformClock{local: cfg.now}}
+	if cs, ok := cfg.store.(CommitStore); ok {
+		rs.commit = cs
+	} else {
+		rs.once = &once{store: cfg.store, tokens: newClaimTokens(), timers: cfg.timers, log: cfg.log}
+	}
+	return rs, nil
 }
 
 // SyncStats counts what a RecordSync did in this process since it was made.
 type SyncStats struct {
-	Pushed       int64     // records delivered from pushes
-	Found        int64     // records sweeps listed
-	GapsFilled   int64     // records delivered by sweeps: found by a sweep, never delivered by a push
-	Duplicates   int64     // deliveries left out: the record was delivered already
-	NotFinal     int64     // records sweeps listed before their call ended, left for a later sweep
-	SinkFailures int64     // sink calls that failed (from pushes and sweeps)
-	Sweeps       int64     // sweeps completed
-	Checkpoint   time.Time // the checkpoint this process stored last; zero before its first sweep
+	Pushed       int64 // records delivered from pushes
+	Found        int64 // records sweeps listed
+	GapsFilled   int64 // records delivered by sweeps: found by a sweep, never delivered by a push
+	Late         int64 // of GapsFilled, records found by sweeping a past hour again: listed late
+	Duplicates   int64 // deliveries left out: the record was delivered already
+	NotFinal     int64 // records sweeps listed before their call ended, left for a later sweep
+	SinkFailures int64 // sink calls that failed (from pushes and sweeps)
+	Quarantined  int64 // records quarantined: the sink refused them on every try
+	Resweeps     int64 // past hours swept again: their count changed, or they reached an age
+	// CheckpointsMissing counts steps of Run and SweepOnce that found no checkpoint in the store:
+	// a first start, or a store that lost its state (each is logged).
+	CheckpointsMissing int64
+	Sweeps             int64     // sweeps completed
+	Checkpoint         time.Time // the checkpoint this process stored last; zero before its first sweep
+	// ClockSkew is the platform's clock less the local one, as the latest reply's Date told.
+	ClockSkew time.Duration
 }
 
 // syncCounters are SyncStats as they are kept.
 type syncCounters struct {
-	pushed, found, filled, duplicates, notFinal, sinkFailures, sweeps atomic.Int64
-	checkpoint                                                        atomic.Pointer[time.Time]
+	pushed, found, filled, late, duplicates, notFinal, sinkFailures, quarantined, resweeps, missing, sweeps atomic.Int64
+	checkpoint                                                                                              atomic.Pointer[time.Time]
 }
 
 // Stats returns the running counts.
 func (rs *RecordSync) Stats() SyncStats {
 	s := &rs.stats
-	st := SyncStats{Pushed: s.pushed.Load(), Found: s.found.Load(), GapsFilled: s.filled.Load(),
+	st := SyncStats{Pushed: s.pushed.Load(), Found: s.found.Load(), GapsFilled: s.filled.Load(), Late: s.late.Load(),
 		Duplicates: s.duplicates.Load(), NotFinal: s.notFinal.Load(), SinkFailures: s.sinkFailures.Load(),
-		Sweeps: s.sweeps.Load()}
+		Quarantined: s.quarantined.Load(), Resweeps: s.resweeps.Load(), CheckpointsMissing: s.missing.Load(),
+		Sweeps: s.sweeps.Load(), ClockSkew: rs.clock.skew()}
 	if t := s.checkpoint.Load(); t != nil {
 		st.Checkpoint = *t
 	}
 	return st
 }
 
-// SweepStats is what one sweep did. A sweep stops at once when its context ends or its lease is
-// lost: the record at hand is not delivered.
+// SweepStats is what one sweep did — with Run and SweepOnce, one step: the sweep from the
+// checkpoint and the past hours swept again. A sweep stops at once when its context ends or its
+// lease is lost: the record at hand is not delivered.
 type SweepStats struct {
-	From, To   time.Time     // the creation times swept
+	From, To   time.Time     // the creation times swept from the checkpoint
 	Windows    int           // time windows read (more than one when the sweep was split)
 	Found      int           // records listed
 	GapsFilled int           // records delivered: none of them had been delivered by a push
 	Duplicates int           // records delivered already
 	NotFinal   int           // records listed before their call ended
 	Pending    int           // records another delivery was handling at the time
+	Failed     int           // records the sink refused, to be tried again
+	Waiting    int           // records the sink refused before, left until their next try
+	Quarantine int           // records quarantined
+	Resweeps   int           // past hours swept again
 	Took       time.Duration // how long the sweep took
 	// Checkpoint is the checkpoint stored after the sweep (SweepOnce); zero for Sweep, which
 	// stores none.
 	Checkpoint time.Time
 	// HeldAt is the creation time of the earliest record the sweep left for a later one (not
-	// final, or being delivered elsewhere; the sweep's From for one without a creation time or
-	// listed outside the window); zero when there was none. Run stores no checkpoint past it. A
-	// record left so for longer than a day is logged and no longer held.
+	// final, refused by the sink, or being delivered elsewhere; the sweep's From for one without a
+	// creation time or listed outside the window); zero when there was none. Run stores no
+	// checkpoint past it. A record left so for longer than a day is logged and no longer held.
 	HeldAt time.Time
 }
 
 // errDeliveryInProgress answers a push whose record another delivery is handling right now.
 var errDeliveryInProgress = errors.New("digelao: the record is being delivered by another delivery; try again")
 
-// outcome is what a delivery did.
-type outcome int
-
-const (
-	delivered outcome = iota
-	duplicate
-	inProgress
-)
-
-// deliver claims r's key, calls the sink and completes the key: the one path of pushes and
-// sweeps.
-func (rs *RecordSync) deliver(ctx context.Context, r *CallRecord) (outcome, error) {
-	key := r.key("record:")
-	if key == "" {
-		return 0, errors.New("digelao: a call record that does not encode cannot be synced exactly once")
-	}
-	if r.SN == "" && r.ID == 0 {
-		rs.cfg.log.WarnContext(ctx, "digelao sync: a call record with neither sn nor id, known by its content: "+
-			"should it change, it is delivered again", "phone", r.Phone, "created_at", platformTime(r.CreatedAt))
-	}
-	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
-		return 0, transport.ContextErr(ctx)
-	}
-	state, claimErr, err := deliverOnce(ctx, rs.store, rs.tokens, key, rs.cfg.log, slog.String("sn", r.SN), func(ctx context.Context) error {
-		return rs.callSink(ctx, r)
-	})
-	switch {
-	case claimErr != nil:
-		return 0, fmt.Errorf("digelao: sync store claim: %w", claimErr)
-	case state == ClaimDone:
-		rs.stats.duplicates.Add(1)
-		return duplicate, nil
-	case state == ClaimInProgress:
-		return inProgress, nil
-	case err != nil:
-		rs.stats.sinkFailures.Add(1)
-		return 0, fmt.Errorf("digelao: sync sink: %w", err)
-	}
-	return delivered, nil
-}
-
-// callSink calls the sink, turning a panic into an error.
-func (rs *RecordSync) callSink(ctx context.Context, r *CallRecord) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("sink panicked: %v", p)
-		}
-	}()
-	return rs.sink(ctx, r)
-}
-
-// Push delivers a pushed call record: plug it into PushHandler.OnCallRecord. It returns nil when
-// the record is delivered, or was already; an error — the sink's, the store's, or another
-// delivery of the same record being under way — makes the handler answer 5xx, and the platform
-// push again.
+// Push delivers a pushed call record. It returns nil when the record is delivered, or was
+// already; an error — the sink's, the store's, or another delivery of the same record being under
+// way — makes a PushHandler answer 5xx, and the platform push again. Serve pushes with Handler,
+// which leaves the de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at
+// the cost of a second claim per push.
 func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
-	out, err := rs.deliver(ctx, r)
-	switch {
-	case err != nil:
+	res, err := rs.deliver(ctx, []*CallRecord{r}, nil)
+	if err != nil {
 		return err
-	case out == inProgress:
+	}
+	switch res[0].out {
+	case failed:
+		return fmt.Errorf("digelao: sync sink: %w", res[0].err)
+	case inProgress:
 		return errDeliveryInProgress
-	case out == delivered:
+	case delivered:
 		rs.stats.pushed.Add(1)
 	}
 	return nil
 }
 
+// Handler returns a PushHandler that delivers the call records pushed to it through the sync, with
+// token as its Token (give SetCallback the same). The sync's claim is the only de-duplication of a
+// push: one claim and one completion in the store per record. Set the handler's other callbacks
+// (OnImportResult, OnTaskAnalytics, OnUnknown) before its first request; its OnCallRecord must stay
+// nil.
+func (rs *RecordSync) Handler(token Secret) *PushHandler {
+	return &PushHandler{Token: token, Logger: rs.cfg.log, sync: rs}
+}
+
+// Quarantined returns the records the sync quarantined, oldest first; see RecordSync.
+func (rs *RecordSync) Quarantined(ctx context.Context) ([]QuarantinedRecord, error) {
+	qs, err := rs.store.Quarantined(ctx, rs.name)
+	if err != nil {
+		return nil, fmt.Errorf("digelao: sync store quarantine: %w", err)
+	}
+	return qs, nil
+}
+
+// Redeliver offers the sink the quarantined record key once more, and takes it out of the
+// quarantine when the sink took it, or it had been delivered meanwhile. An error leaves it in.
+func (rs *RecordSync) Redeliver(ctx context.Context, key string) error {
+	qs, err := rs.Quarantined(ctx)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(qs, func(q QuarantinedRecord) bool { return q.Key == key })
+	if i < 0 {
+		return invalid("key", "no quarantined record has key %q", key)
+	}
+	r := new(CallRecord)
+	if err := r.UnmarshalJSON(qs[i].Record); err != nil {
+		return fmt.Errorf("digelao: quarantined record %s does not decode: %w", key, err)
+	}
+	r.Raw = qs[i].Record
+	res, err := rs.deliver(ctx, []*CallRecord{r}, nil)
+	switch {
+	case err != nil:
+		return err
+	case res[0].out == failed:
+		return fmt.Errorf("digelao: sync sink: %w", res[0].err)
+	case res[0].out == inProgress:
+		return errDeliveryInProgress
+	}
+	if err := rs.store.Unquarantine(ctx, rs.name, key); err != nil {
+		return fmt.Errorf("digelao: sync store quarantine: %w", err)
+	}
+	rs.cfg.log.InfoContext(ctx, "digelao sync: a quarantined record was delivered", "sn", r.SN, "key", key)
+	return nil
+}
+
 // Sweep delivers every final record created from from to to (both included, to the second) that
-// was not delivered yet, and returns what it did. It stops at the first error — the platform's,
-// the store's or the sink's — with what it did so far.
+// was not delivered yet, and returns what it did. A record the sink refuses does not stop it: it
+// goes on, and returns an error naming the refused records at the end. It stops at the first
+// other error — the platform's, the store's, or the sink's when it refuses several records in a
+// row — with what it did so far. It stores no checkpoint and quarantines nothing.
 //
 // Platform API 6.1 获取通话流水 (POST /api/crmList), by start_create_at and end_create_at.
 func (rs *RecordSync) Sweep(ctx context.Context, from, to time.Time) (SweepStats, error) {
@@ -383,127 +500,25 @@ func (rs *RecordSync) Sweep(ctx context.Context, from, to time.Time) (SweepStats
 		return st, err
 	}
 	start := time.Now()
-	w, err := rs.list(ctx, from.Truncate(time.Second), to.Truncate(time.Second))
+	sw := rs.newSweep(&st, nil)
+	_, err := sw.window(ctx, from.Truncate(time.Second), to.Truncate(time.Second), true)
 	if err == nil {
-		err = rs.sweepWindow(ctx, w, &st)
+		err = sw.end(ctx, false)
 	}
 	st.Took = time.Since(start)
-	if err == nil {
-		rs.stats.sweeps.Add(1)
-	}
-	rs.cfg.log.InfoContext(ctx, "digelao sync: sweep", "from", platformTime(from), "to", platformTime(to),
-		"windows", st.Windows, "found", st.Found, "gaps_filled", st.GapsFilled, "duplicates", st.Duplicates,
-		"not_final", st.NotFinal, "pending", st.Pending, "took", st.Took.Round(time.Millisecond), "error", err)
+	rs.logSweep(ctx, &st, err)
 	return st, err
 }
 
-// window is a creation-time window of call records, with the first page the platform listed of it.
-type window struct {
-	opts  RecordListOptions
-	first page[*CallRecord]
-}
-
-// list lists the first page of the records created from from to to.
-func (rs *RecordSync) list(ctx context.Context, from, to time.Time) (window, error) {
-	w := window{opts: RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}}
-	var err error
-	w.first, err = rs.c.Records.page(ctx, &w.opts)
-	return w, err
-}
-
-// sweepWindow sweeps w, split in two when it holds more records than the limit.
-func (rs *RecordSync) sweepWindow(ctx context.Context, w window, st *SweepStats) error {
-	from, to, first := w.opts.CreatedFrom, w.opts.CreatedTo, w.first
-	if first.counted && first.total > rs.cfg.windowLimit && to.Sub(from) >= time.Second {
-		mid := from.Add(to.Sub(from) / 2).Truncate(time.Second)
-		left, err := rs.list(ctx, from, mid)
-		if err != nil {
-			return err
-		}
-		right, err := rs.list(ctx, mid.Add(time.Second), to)
-		if err != nil {
-			return err
-		}
-		if left.first.counted && right.first.counted && left.first.total >= first.total && right.first.total >= first.total {
-			// Each half counts what the whole did (or more: records arriving meanwhile), so the
-			// two count it twice over. Halving down to single seconds would page the whole
-			// account in each.
-			return fmt.Errorf("digelao: call records: %w: both halves of %s–%s count all its %d records or more: "+
-				"the platform does not filter by start_create_at and end_create_at", ErrBadReply,
-				platformTime(from), platformTime(to), first.total)
-		}
-		if err := rs.sweepWindow(ctx, left, st); err != nil {
-			return err
-		}
-		return rs.sweepWindow(ctx, right, st)
+// logSweep logs a line for a sweep, and counts it when it completed.
+func (rs *RecordSync) logSweep(ctx context.Context, st *SweepStats, err error) {
+	if err == nil {
+		rs.stats.sweeps.Add(1)
 	}
-	if first.counted && first.total > rs.cfg.windowLimit {
-		rs.cfg.log.WarnContext(ctx, "digelao sync: one second holds more records than the window limit; paging it whole",
-			"at", platformTime(from), "records", first.total)
-	}
-	st.Windows++
-	pages := pageAll(ctx, "call records", &w.opts.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
-		if lo.Page == 0 {
-			return first, nil
-		}
-		o := w.opts
-		o.ListOptions = *lo
-		return rs.c.Records.page(ctx, &o)
-	}, recordKey)
-	for r, err := range pages {
-		if err != nil {
-			return err
-		}
-		if err := rs.sweepRecord(ctx, r, st); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sweepRecord delivers one listed record, or leaves it for a later sweep.
-func (rs *RecordSync) sweepRecord(ctx context.Context, r *CallRecord, st *SweepStats) error {
-	st.Found++
-	rs.stats.found.Add(1)
-	if r.DisconnectedAt.IsZero() {
-		st.NotFinal++
-		rs.stats.notFinal.Add(1)
-		rs.hold(ctx, st, r)
-		return nil
-	}
-	out, err := rs.deliver(ctx, r)
-	switch {
-	case err != nil:
-		return err
-	case out == duplicate:
-		st.Duplicates++
-	case out == inProgress:
-		st.Pending++
-		rs.hold(ctx, st, r)
-	default:
-		st.GapsFilled++
-		rs.stats.filled.Add(1)
-	}
-	return nil
-}
-
-// hold notes a record a later sweep must see again, at its creation time — or at the sweep's
-// start when it has none or was listed outside the sweep's window, since the platform may list it
-// there again only. A record older than maxHold is not waited for any longer: it is logged, and
-// holds nothing back.
-func (rs *RecordSync) hold(ctx context.Context, st *SweepStats, r *CallRecord) {
-	at := r.CreatedAt
-	if at.IsZero() || at.Before(st.From) || at.After(st.To) {
-		at = st.From
-	}
-	if rs.cfg.now().Sub(at) >= maxHold {
-		rs.cfg.log.WarnContext(ctx, "digelao sync: a record not final, or being delivered elsewhere, for longer than the hold; no longer waited for, and not delivered",
-			"sn", r.SN, "id", r.ID, "created_at", platformTime(r.CreatedAt), "hold", maxHold)
-		return
-	}
-	if st.HeldAt.IsZero() || at.Before(st.HeldAt) {
-		st.HeldAt = at
-	}
+	rs.cfg.log.InfoContext(ctx, "digelao sync: sweep", "from", platformTime(st.From), "to", platformTime(st.To),
+		"windows", st.Windows, "found", st.Found, "gaps_filled", st.GapsFilled, "duplicates", st.Duplicates,
+		"not_final", st.NotFinal, "pending", st.Pending, "failed", st.Failed, "waiting", st.Waiting,
+		"quarantined", st.Quarantine, "resweeps", st.Resweeps, "took", st.Took.Round(time.Millisecond), "error", err)
 }
 
 // Run sweeps every interval until ctx ends, from the checkpoint in the store; see RecordSync. It
@@ -529,9 +544,10 @@ func (rs *RecordSync) Run(ctx context.Context) error {
 
 // SweepOnce is one step of Run, for a sync run by a scheduler of the caller's (cron, a job
 // queue): it takes the store's lease, sweeps from the stored checkpoint less the overlap (the
-// look-back on a first run) to now less the lag, and stores the new checkpoint, returned in the
-// stats. It returns ErrLeaseHeld, sweeping nothing, while another replica holds the lease — and
-// also when the lease was lost during the sweep, which then stops.
+// look-back on a first run) to the platform's now less the lag, sweeps again the past hours that
+// are due, and stores the new checkpoint, returned in the stats. It returns ErrLeaseHeld, sweeping
+// nothing, while another replica holds the lease — and also when the lease was lost during the
+// sweep, which then stops.
 func (rs *RecordSync) SweepOnce(ctx context.Context) (SweepStats, error) {
 	st, led, err := rs.sweepIfLeader(ctx)
 	if err == nil && !led {
@@ -540,62 +556,49 @@ func (rs *RecordSync) SweepOnce(ctx context.Context) (SweepStats, error) {
 	return st, err
 }
 
-// sweepIfLeader sweeps from the checkpoint when this replica holds, or can take, the lease, and
-// stores the new checkpoint; led reports whether it held the lease.
+// sweepIfLeader runs one step when this replica holds, or can take, the lease; led reports
+// whether it held the lease.
 func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led bool, err error) {
 	ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
 	if err != nil || !ok {
 		return st, false, err // another replica sweeps
 	}
+	rs.step.Lock()
+	defer rs.step.Unlock()
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := rs.keepLease(ctx, cancel)
 	defer stop()
-	defer cancel(nil) // first: a renewal stuck in the store ends with the sweep
+	defer cancel(nil) // first: a renewal stuck in the store ends with the step
 
-	now := rs.cfg.now()
-	mark, err := rs.store.Checkpoint(ctx, rs.name)
+	start := time.Now()
+	st, err = rs.runStep(ctx)
+	st.Took = time.Since(start)
 	if err != nil {
-		return st, true, fmt.Errorf("digelao: sync store checkpoint: %w", err)
-	}
-	to := now.Add(-rs.cfg.lag)
-	switch {
-	case mark.IsZero():
-		mark = now.Add(-rs.cfg.lookBack)
-	case mark.After(now):
-		// Stored while a clock ran ahead (this one, or another replica's): waiting for the clock
-		// to catch up would leave every record created meanwhile unswept.
-		rs.cfg.log.WarnContext(ctx, "digelao sync: the stored checkpoint is in the future (a clock ran ahead); sweeping from now less the lag",
-			"checkpoint", platformTime(mark), "now", platformTime(now))
-		mark = to
-	}
-	from := mark.Add(-rs.cfg.overlap)
-	if to.Before(from) {
-		st.Checkpoint = mark
-		return st, true, nil
-	}
-	if st, err = rs.Sweep(ctx, from, to); err != nil {
 		if lost := context.Cause(ctx); ctx.Err() != nil && parent.Err() == nil && !errors.Is(err, lost) {
 			// Stopped by the lease's loss, which the error that came back (a sink's
 			// context.Canceled) does not say.
 			err = fmt.Errorf("%w: %w", lost, err)
 		}
-		return st, true, err
 	}
-	next := to
-	if !st.HeldAt.IsZero() && st.HeldAt.Before(next) {
-		next = st.HeldAt.Add(-time.Second)
+	if !st.To.IsZero() || err != nil {
+		rs.logSweep(ctx, &st, err)
 	}
-	// Only the holder of the lease moves the checkpoint: renew it once more first.
-	if ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL); err != nil || !ok {
-		return st, true, fmt.Errorf("digelao: sync lease lost before the checkpoint was stored: %w", cmpErr(err, ErrLeaseHeld))
-	}
-	if err := rs.store.SetCheckpoint(ctx, rs.name, next); err != nil {
-		return st, true, fmt.Errorf("digelao: sync store checkpoint: %w", err)
-	}
-	rs.stats.checkpoint.Store(&next)
-	st.Checkpoint = next
-	return st, true, nil
+	return st, true, err
+}
+
+// keepLease renews the lease every third of its TTL until stop is called; when a renewal fails
+// it cancels the step's context, so that a replica that lost its lease stops sweeping.
+func (rs *RecordSync) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	return every(rs.cfg.timers, rs.cfg.leaseTTL/3, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
+		if err != nil || !ok {
+			cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, ErrLeaseHeld)))
+		}
+	})
 }
 
 // cmpErr returns err, or def when err is nil.
@@ -604,34 +607,4 @@ func cmpErr(err, def error) error {
 		return err
 	}
 	return def
-}
-
-// keepLease renews the lease every third of its TTL until stop is called; when a renewal fails
-// it cancels the sweep's context, so that a replica that lost its lease stops sweeping.
-func (rs *RecordSync) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(rs.cfg.leaseTTL / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
-			if err != nil || !ok {
-				cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, ErrLeaseHeld)))
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
 }

@@ -36,7 +36,7 @@ func TestSyncHoldsBackRecordsNotFinal(t *testing.T) {
 	})
 	var got []string
 	sink := func(_ context.Context, r *CallRecord) error { got = append(got, r.SN); return nil }
-	store := NewMemorySyncStore(100)
+	store := MemSyncStore(t, 100)
 	now := at.Add(time.Hour)
 	rs, err := NewRecordSync(c, sink, WithSyncStore(store), WithSweepLag(0), WithSweepOverlap(0),
 		WithSyncClock(func() time.Time { return now }), WithSweepLookBack(2*time.Hour))
@@ -72,7 +72,7 @@ func TestSyncLease(t *testing.T) {
 		<-release
 		return httpmock.NewStringResponse(200, `{"code":0,"data":{"total":0,"list":[]}}`), nil
 	})
-	store := NewMemorySyncStore(10)
+	store := MemSyncStore(t, 10)
 	sink := func(context.Context, *CallRecord) error { return nil }
 	newSync := func() *RecordSync {
 		rs, err := NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(300*time.Millisecond))
@@ -126,7 +126,7 @@ func (s *settleStore) Release(ctx context.Context, key, token string) error {
 func TestSyncSettlesAfterASlowSink(t *testing.T) {
 	t.Parallel()
 	c, _ := newMockClient(t)
-	store := &settleStore{MemorySyncStore: NewMemorySyncStore(10)}
+	store := &settleStore{MemorySyncStore: MemSyncStore(t, 10)}
 	const slow = 300 * time.Millisecond
 	fail := errors.New("crm down")
 	sink := func(_ context.Context, r *CallRecord) error {

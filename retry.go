@@ -11,7 +11,8 @@ import (
 type retryPolicy = transport.Retry
 
 // defaultRetry retries a read twice, after about 0.2s and 0.4s (with jitter), waiting at most 10s
-// for a Retry-After.
+// for a Retry-After: a longer one, an HTTP date far ahead or a number of seconds past what a
+// time.Duration holds, waits 10s.
 var defaultRetry = retryPolicy{Max: 2, Base: 200 * time.Millisecond, Cap: 10 * time.Second}
 
 // WithRetries sets how many times a call that is safe to repeat — a read or a download — is retried

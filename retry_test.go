@@ -132,6 +132,21 @@ func TestRetryAfterIsHonouredWithinTheDeadline(t *testing.T) {
 	assert.Len(t, f.bodies, 2)
 }
 
+// A Retry-After too large for a time.Duration waits the cap (10s), not nothing: with a second
+// left, the client gives up after the first try instead of sending all three at once.
+func TestHugeRetryAfterWaitsTheCap(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"99999999999999999", "99999999999999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		c, f := newFlakyClient(t, "GET", status(503, "Retry-After", v), status(503, "Retry-After", v))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var apiErr *APIError
+		require.ErrorAs(t, c.Do(AllowRetry(ctx), "GET", "/api/x", NewParams().Set("a", "b"), nil), &apiErr, v)
+		cancel()
+		assert.Equal(t, 503, apiErr.HTTPStatus, v)
+		assert.Len(t, f.bodies, 1, "Retry-After: %s", v)
+	}
+}
+
 func TestCancelledContextStopsRetrying(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t, WithRetries(5, time.Hour))

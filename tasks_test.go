@@ -427,6 +427,12 @@ func TestTasksImportColumns(t *testing.T) {
 	assert.Equal(t, Columns{{Name: "姓名"}, {Name: "电话", Required: true}, {Name: "地址"}, {Name: "公司名称"}, {Name: "备注"}}, cols)
 	assert.Equal(t, 1, cols.Index("*电话"))
 	assert.Equal(t, -1, cols.Index("手机"))
+	b, err := json.Marshal(cols)
+	require.NoError(t, err)
+	assert.JSONEq(t, `["姓名","*电话","地址","公司名称","备注"]`, string(b), "written as 5.11 lists them")
+	var back Columns
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, cols, back)
 
 	mt.RegisterResponder("GET", testBase+"/api/exportModel", capture(got, 200, `{"code":0,"data":[]}`))
 	_, err = c.Tasks.ImportColumns(context.Background(), "projects|4a92")

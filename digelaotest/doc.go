@@ -2,9 +2,10 @@
 // the SDK and of code built on it, for the offline quickstart, and for a mock command.
 //
 // It is faithful where a client can tell: it decodes requests as the PHP platform does (bodies
-// sent as application/json with json_decode, query strings and forms with PHP's bracket syntax and
-// max_input_vars, multipart fields; a POST of another Content-Type has no parameters) and checks
-// the anti-hijack "url" by re-encoding them with json_encode's rules, so a client that gets key
+// whose Content-Type contains "json" with json_decode, query strings and forms exactly as PHP's
+// parse_str and $_POST read them, multipart fields; a POST of another Content-Type has no
+// parameters) and checks the anti-hijack "url" of every call but login by re-encoding them with
+// json_encode's rules, so a client that gets key
 // order, escaping, number formatting or the Content-Type wrong fails here as it would in
 // production. Errors are {"code":…,"msg":…} with HTTP 200, replies keep the platform's odd
 // shapes, and logins, api_key replacement and expiry follow REFERENCE §3.

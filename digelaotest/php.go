@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/digelao-go/digelao/internal/phpform"
 	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
@@ -88,7 +89,7 @@ func (a *array) set(k string, v any) {
 	}
 	a.keys = append(a.keys, k)
 	a.vals = append(a.vals, v)
-	if n, ok := intKey(k); ok && n >= a.next {
+	if n, ok := phpform.IntKey(k); ok && n >= a.next {
 		a.next = n + 1
 	}
 	switch {
@@ -156,15 +157,6 @@ func scalarText(v any) string {
 		return strconv.FormatInt(v, 10)
 	}
 	return ""
-}
-
-// intKey reports whether k is a key PHP stores as an integer, and its value.
-func intKey(k string) (int64, bool) {
-	if k == "" || k == "-" || (k[0] == '0' && len(k) > 1) || strings.HasPrefix(k, "-0") {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(k, 10, 64)
-	return n, err == nil
 }
 
 // encodePHP returns v as PHP's json_encode (default flags) writes it.
@@ -423,151 +415,18 @@ func pairedSurrogates(b []byte) bool {
 	return !hi
 }
 
-// PHP's defaults for max_input_vars, max_input_nesting_level and max_file_uploads.
-const (
-	maxInputVars   = 1000
-	maxNesting     = 64
-	maxFileUploads = 20
-)
+// maxFileUploads is PHP's default max_file_uploads.
+const maxFileUploads = 20
 
-// parseQuery adds the variables of a query string to dst as PHP fills $_GET (and parse_str):
-// split on "&", skip empty pieces, url-decode ("+" is a space), then register each name with PHP's
-// bracket syntax; variables past max_input_vars are dropped.
-func parseQuery(dst *array, raw string) { parseVars(dst, raw, false) }
-
-// parseForm adds the variables of an urlencoded body to dst as PHP fills $_POST. PHP counts them
-// differently from $_GET's: an empty piece ("a=1&&b=2", but not a final "&") counts as a variable,
-// and the limit is checked after registering, so 1,001 variables are kept.
-func parseForm(dst *array, raw string) { parseVars(dst, raw, true) }
-
-func parseVars(dst *array, raw string, post bool) {
-	pairs := strings.Split(raw, "&")
-	limit := maxInputVars
-	if post {
-		if pairs[len(pairs)-1] == "" {
-			pairs = pairs[:len(pairs)-1] // a final "&", or an empty body
-		}
-		limit++
-	}
-	n := 0
-	for _, pair := range pairs {
-		if pair == "" && !post {
-			continue
-		}
-		if n++; n > limit {
-			return
-		}
-		name, val, _ := strings.Cut(pair, "=")
-		registerVar(dst, urlDecode(name), urlDecode(val))
-	}
-}
-
-// urlDecode is PHP's urldecode: "+" is a space, a %XX pair a byte, anything else itself.
-func urlDecode(s string) string {
-	if !strings.ContainsAny(s, "+%") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b = append(b, ' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			b = append(b, byte(v))
-			i += 2
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// registerVar stores one request variable as php_register_variable_ex does: leading spaces go,
-// ' ' and '.' in the base name become '_', "a[b][]" nests, an unterminated '[' is a plain
-// character, text after a closing ']' that is not '[' is ignored, and a variable nested deeper
-// than max_input_nesting_level is dropped along with its base.
-func registerVar(dst *array, name, val string) {
-	name = strings.TrimLeft(name, " ")
-	if i := strings.IndexByte(name, 0); i >= 0 {
-		name = name[:i] // PHP reads the name as a C string
-	}
-	b := []byte(name)
-	open := -1
-	for i, c := range b {
-		if c == ' ' || c == '.' {
-			b[i] = '_'
-		} else if c == '[' {
-			open = i
-			break
-		}
-	}
-	if open == 0 {
-		return
-	}
-	if open < 0 {
-		if len(b) > 0 {
-			dst.set(string(b), val)
-		}
-		return
-	}
-	base := string(b[:open])
-	table := dst
-	key := &base // nil means "append"
-	for level, ip := 1, open; ; level++ {
-		if level > maxNesting {
-			dst.del(base)
-			return
-		}
-		ip++ // past '['
-		var idx *string
-		if ip >= len(b) || b[ip] != ']' {
-			end := bytes.IndexByte(b[ip:], ']')
-			if end < 0 {
-				// Not an index: at the first level the '[' and the rest join the name.
-				if level == 1 {
-					rest := []byte(strings.NewReplacer(" ", "_", ".", "_", "[", "_").Replace(string(b[ip:])))
-					table.set(base+"_"+string(rest), val)
-				} else {
-					setOrPush(table, key, val)
-				}
-				return
-			}
-			s := string(b[ip : ip+end])
-			idx = &s
-			ip += end
-		}
-		// Descend into table[key], replacing a scalar there with an array.
-		var child *array
-		if key == nil {
-			child = &array{}
-			table.push(child)
-		} else if c, ok := table.get(*key); ok {
-			if child, ok = c.(*array); !ok {
-				child = &array{}
-				table.set(*key, child)
-			}
+// fromForm returns the variables PHP read from a query string or a form (phpform) as an array.
+func fromForm(f *phpform.Array) *array {
+	a := &array{}
+	for k, v := range f.All() {
+		if sub, ok := v.(*phpform.Array); ok {
+			a.set(k, fromForm(sub))
 		} else {
-			child = &array{}
-			table.set(*key, child)
-		}
-		table, key = child, idx
-		ip++ // past ']'
-		if ip >= len(b) || b[ip] != '[' {
-			setOrPush(table, key, val)
-			return
+			a.set(k, v)
 		}
 	}
-}
-
-func setOrPush(a *array, key *string, val any) {
-	if key == nil {
-		a.push(val)
-		return
-	}
-	a.set(*key, val)
+	return a
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/digelao-go/digelao/internal/phpform"
 	"github.com/digelao-go/digelao/internal/testkit"
 
 	"github.com/digelao-go/digelao"
@@ -27,7 +28,7 @@ import (
 // what PHP decodes, or "FALSE" where PHP's decoding or encoding fails. For "S" it encodes how the
 // fake reads each top-level scalar of a JSON body as text, as PHP's (string) cast does.
 func reencode(in string) string {
-	var v any = &array{}
+	var v any
 	switch in[0] {
 	case 'J', 'S':
 		d, err := decodeJSON([]byte(in[1:]))
@@ -48,7 +49,8 @@ func reencode(in string) string {
 			v = text
 		}
 	default:
-		parseQuery(v.(*array), in[1:])
+		f, _ := phpform.ParseStr(in[1:])
+		v = fromForm(f)
 	}
 	b, err := encodePHP(v)
 	if err != nil {
@@ -73,7 +75,7 @@ var phpCases = []string{
 	`J{"0":"a","2":"b"}`, `J{"a":{"0":"x","1":"y"},"b":{"1":"x"}}`,
 	`J` + strings.Repeat("[", 511) + strings.Repeat("]", 511), `J` + strings.Repeat("[", 512) + strings.Repeat("]", 512),
 	`Qa[]=1&a[]=2&b[x][y]=3&c.d=4&e[=5&f[g=6&h]=7& i=8&j[k]l=9&m=1&m[]=2&n[]=1&n=2&a[5]=x&a[]=y&=z&o&p[]&q[ r ]=1&s[a.b]=2`,
-	`Qa[-1]=x&a[]=y&b[01]=1&b[]=2&c[2]=1&c[1]=2&c[]=3`, `Qa[b][c=1&x[][y=2&z[b]c=3`, `Q&&a=1&&b=2`,
+	`Qa[-1]=x&a[]=y&b[01]=1&b[]=2&c[2]=1&c[1]=2&c[]=3`, `Qa[-5]=x&a[]=y&b[%2B1]=x&b[]=y&c[ ]=1&c[%09]=2`, `Qa[b][c=1&x[][y=2&z[b]c=3`, `Q&&a=1&&b=2`,
 	`Quser_sn=SYSUSER%7Cb339&api_key=ACjhLRSp&recordpath=/mnt/record&recordfile=/mnt/a+b%20c%2Fd.wav`,
 	`Qa=%zz&b=%4&c=%41%42&d=+&e=%E6%B5%8B%E8%AF%95&f=%FF`, `Qa=1&b=2&a=3`, `Qk%5B0%5D=v&k%5B1%5D=w`,
 	`Q` + strings.Repeat("a[", 70) + strings.Repeat("]", 70) + "=deep&b=1",
@@ -234,11 +236,25 @@ func TestRequestsMatchPHP(t *testing.T) {
 	}
 	head := `{"user_sn":"` + sn + `","api_key":"` + key + `"`
 	inf := head + `,"n":1e400}`
+	// 6.9 checks url as every call does, then a secret of its own: with a key no login gave, the
+	// fake answers 20005 (JSON) where the url passes.
+	const other = "K0000000"
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	multiKV := []string{"user_sn", sn, "api_key", other, "timestamp", ts, "secret", md5Slice(other + ts),
+		"recordpath", "/mnt/record", "recordfile", "/mnt/record/none.wav"}
+	multi := digelao.NewParams()
+	for i := 0; i < len(multiKV); i += 2 {
+		multi.Set(multiKV[i], multiKV[i+1])
+	}
+	multiQuery := "/api/multiServerCdrDownload?" + form(multiKV...)
 
 	cases := map[string]rawRequest{
 		"JSON":                      {"POST", "/api/index", "application/json", good, 0},
 		"JSON, charset and a ';'":   {"POST", "/api/index", "application/json;charset=utf-8;", good, 0},
 		"JSON as text/plain":        {"POST", "/api/index", "text/plain", good, 10001},
+		"JSON as text/json":         {"POST", "/api/index", "text/json", good, 0},
+		"JSON as JSON:API":          {"POST", "/api/index", "application/vnd.api+json; charset=utf-8", good, 0},
+		"JSON as Text/JSON":         {"POST", "/api/index", "Text/JSON", good, 0},
 		"JSON without Content-Type": {"POST", "/api/index", "", good, 10001},
 		"JSON as a form":            {"POST", "/api/index", "application/x-www-form-urlencoded", good, 10001},
 		"form, type in capitals":    {"POST", "/api/index", "Application/X-WWW-Form-Urlencoded; charset=UTF-8", small, 0},
@@ -254,6 +270,9 @@ func TestRequestsMatchPHP(t *testing.T) {
 		// The file is part 1,204, past max_multipart_body_parts.
 		"1,200 multipart fields": upload(append([]string{"url", mpURL}, mpKV...), "late"),
 		"22 files":               upload([]string{"user_sn", sn, "api_key", key, "url", sign(common())}, files...),
+		"6.9 with url":           {"GET", multiQuery + "&url=" + sign(multi), "", "", 0},
+		"6.9 without url":        {"GET", multiQuery, "", "", 10001},
+		"6.9 with a wrong url":   {"GET", multiQuery + "&url=" + sign(common()), "", "", 10001},
 	}
 	for name, rr := range cases {
 		t.Run(name, func(t *testing.T) {

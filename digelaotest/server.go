@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/phpform"
 )
 
 // Server is an in-process fake of the 狄阁老 platform on a loopback HTTP server. It checks
@@ -141,14 +142,15 @@ func (s *Server) Client(opts ...digelao.Option) (*digelao.Client, error) {
 // route is one platform endpoint.
 type route struct {
 	methods string // the HTTP methods it takes, space separated
-	open    bool   // no user_sn/api_key and no automatic url check: login and 6.9
+	open    bool   // no user_sn/api_key check: login, and 6.9, which checks a secret of its own
+	noURL   bool   // no url check: login [inferred: its page lists no url]
 	h       func(*call) (any, error)
 }
 
 func (s *Server) routeTable() map[string]route {
 	post, get, both := "POST", "GET", "GET POST"
 	r := map[string]route{
-		"/api/login":                     {methods: post, open: true, h: s.login},
+		"/api/login":                     {methods: post, open: true, noURL: true, h: s.login},
 		"/api/setCallback":               {methods: both, h: s.setCallback},
 		"/api/index":                     {methods: post, h: s.taskList},
 		"/api/operateTask":               {methods: post, h: s.operateTask},
@@ -274,7 +276,26 @@ func codeMsg(code int) string {
 // maxRequestBody bounds a request body.
 const maxRequestBody = 64 << 20
 
+// Now returns the fake platform's clock: WithClock's time, or the simulated time its calls and
+// pushes reached, whichever is later — with WithManualTime, WithClock's time alone, since Flush runs
+// a whole future at once: a test moves the clock (Clock.Set) past what it flushed. Every reply
+// carries it as its Date header, as a platform's replies carry the platform's clock, and a
+// digelao.RecordSync sweeps by it.
+func (s *Server) Now() time.Time {
+	now := s.cfg.now()
+	if s.cfg.manual {
+		return now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sched.now.After(now) {
+		return s.sched.now
+	}
+	return now
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 	c := &call{r: r, now: s.cfg.now()}
 	p, files, perr := readParams(w, r)
 	c.p, c.files = p, files
@@ -318,10 +339,12 @@ func (s *Server) handle(c *call, rt route, perr error) (any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !rt.open {
+	if !rt.noURL {
 		if err := s.checkURL(c); err != nil {
 			return nil, err
 		}
+	}
+	if !rt.open {
 		if err := s.authenticate(c); err != nil {
 			return nil, err
 		}
@@ -355,40 +378,41 @@ func md5Hex(s string) string {
 // readParams decodes the request's parameters as PHP sees them: $_GET for GET, $_POST for form
 // and multipart bodies (files aside), json_decode of the body for JSON. A POST of any other
 // Content-Type, or none, has no parameters: PHP fills $_POST only from the two form types, and the
-// platform decodes the body as JSON only when the request says it is JSON [inferred: a JSON body
-// sent as text/plain or without a Content-Type is answered 10001 by the PHP the mock was compared
-// with], so its url check fails.
+// platform decodes the body as JSON only when the request says it is JSON — a Content-Type that
+// contains "json" (application/json, text/json, application/vnd.api+json), as PHP frameworks test
+// it [inferred: a JSON body sent as text/plain or without a Content-Type is answered 10001 by the
+// PHP the mock was compared with], so its url check fails.
 func readParams(w http.ResponseWriter, r *http.Request) (*array, map[string]upload, error) {
-	p := &array{}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		parseQuery(p, r.URL.RawQuery)
-		return p, nil, nil
+		f, _ := phpform.ParseStr(r.URL.RawQuery)
+		return fromForm(f), nil, nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	switch mediaType(r.Header.Get("Content-Type")) {
-	case "application/x-www-form-urlencoded":
+	switch media := mediaType(r.Header.Get("Content-Type")); {
+	case media == "application/x-www-form-urlencoded":
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return p, nil, fail(digelao.CodeBadData)
+			return &array{}, nil, fail(digelao.CodeBadData)
 		}
-		parseForm(p, string(b))
-		return p, nil, nil
-	case "multipart/form-data":
+		f, _ := phpform.ParsePost(string(b))
+		return fromForm(f), nil, nil
+	case media == "multipart/form-data":
 		_, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		files, err := readMultipart(p, r, ctParams["boundary"])
-		return p, files, err
-	case "application/json":
+		f := &phpform.Array{}
+		files, err := readMultipart(f, r, ctParams["boundary"])
+		return fromForm(f), files, err
+	case strings.Contains(media, "json"):
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return p, nil, fail(digelao.CodeBadData)
+			return &array{}, nil, fail(digelao.CodeBadData)
 		}
 		v, err := decodeJSON(b)
 		if a, ok := v.(*array); ok && err == nil {
 			return a, nil, nil
 		}
-		return p, nil, fail(digelao.CodeBadData)
+		return &array{}, nil, fail(digelao.CodeBadData)
 	}
-	return p, nil, nil
+	return &array{}, nil, nil
 }
 
 // mediaType is a Content-Type as PHP matches it: lowercased, up to the first ';', ',' or ' '.
@@ -402,7 +426,7 @@ func mediaType(ct string) string {
 // readMultipart adds the non-file fields of a multipart body to p in order and returns the files,
 // with PHP's limits: max_input_vars fields, max_file_uploads files, and nothing after
 // max_multipart_body_parts parts (by default the sum of the two).
-func readMultipart(p *array, r *http.Request, boundary string) (map[string]upload, error) {
+func readMultipart(p *phpform.Array, r *http.Request, boundary string) (map[string]upload, error) {
 	if boundary == "" {
 		return nil, fail(digelao.CodeBadData)
 	}
@@ -420,7 +444,7 @@ func readMultipart(p *array, r *http.Request, boundary string) (map[string]uploa
 		if err != nil {
 			return files, fail(digelao.CodeBadData)
 		}
-		if parts++; parts > maxInputVars+maxFileUploads {
+		if parts++; parts > phpform.MaxInputVars+maxFileUploads {
 			return files, nil
 		}
 		data, err := io.ReadAll(part)
@@ -434,8 +458,8 @@ func readMultipart(p *array, r *http.Request, boundary string) (map[string]uploa
 			}
 			continue
 		}
-		if fields++; fields <= maxInputVars {
-			registerVar(p, part.FormName(), string(data))
+		if fields++; fields <= phpform.MaxInputVars {
+			p.Set(part.FormName(), string(data))
 		}
 	}
 }

@@ -443,12 +443,21 @@ func TestRecordingsAndDialogue(t *testing.T) {
 	t.Run("6.9 multiServerCdrDownload", func(t *testing.T) {
 		ts := fmt.Sprint(time.Now().Unix())
 		secret := md5Slice(cl.apiKey + ts)
-		q := "?api_key=" + cl.apiKey + "&timestamp=" + ts + "&secret=" + secret + "&recordpath=/mnt/record&recordfile=" + rec.RecordFile
-		resp, body := get(t, srv.URL+"/api/multiServerCdrDownload"+q)
+		p := func(secret string) *digelao.Params {
+			return digelao.NewParams().Set("timestamp", ts).Set("secret", secret).
+				Set("recordpath", "/mnt/record").Set("recordfile", rec.RecordFile)
+		}
+		resp, body := cl.get("/api/multiServerCdrDownload", p(secret))
 		assert.Equal(t, "audio/wav", resp.Header.Get("Content-Type"))
 		assert.Equal(t, audio, body)
-		_, body = get(t, srv.URL+"/api/multiServerCdrDownload"+strings.Replace(q, secret, "00000000", 1))
+		_, body = cl.get("/api/multiServerCdrDownload", p("00000000"))
 		assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, string(body))
+		// Like every call it carries url (REFERENCE §1.3): without one, or with a wrong one, 10001.
+		q := "?api_key=" + cl.apiKey + "&timestamp=" + ts + "&secret=" + secret + "&recordpath=/mnt/record&recordfile=" + rec.RecordFile
+		for _, u := range []string{"", "&url=00000000"} {
+			_, body = get(t, srv.URL+"/api/multiServerCdrDownload"+q+u)
+			assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, string(body), u)
+		}
 	})
 }
 

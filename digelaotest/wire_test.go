@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,20 +151,27 @@ func TestURLCheck(t *testing.T) {
 		assert.Equal(t, map[string]any{"code": 20002.0, "msg": "数据格式错误"}, post(t, index, `user_sn=x`))
 	})
 	t.Run("check off: POST and GET without url", func(t *testing.T) {
-		unsigned := func(srv *digelaotest.Server) (map[string]any, string) {
+		// 6.9 checks a secret of its own, and url as every call does.
+		unsigned := func(srv *digelaotest.Server) (reply map[string]any, get1, get2 string) {
 			sn, key := session(t, srv)
-			reply := post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)
+			reply = post(t, srv.URL+"/api/index", `{"user_sn":"`+sn+`","api_key":"`+key+`"}`)
 			q := url.Values{"user_sn": {sn}, "api_key": {key}, "open_callback": {"0"}, "callback_url": {"http://x.example/p"}}
 			_, body := get(t, srv.URL+"/api/setCallback?"+q.Encode())
-			return reply, string(body)
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			q = url.Values{"api_key": {key}, "timestamp": {ts}, "secret": {md5Slice(key + ts)},
+				"recordpath": {"/mnt/record"}, "recordfile": {"/mnt/record/none.wav"}}
+			_, multi := get(t, srv.URL+"/api/multiServerCdrDownload?"+q.Encode())
+			return reply, string(body), string(multi)
 		}
-		reply, body := unsigned(newServer(t, digelaotest.WithURLCheck(false)))
+		reply, body, multi := unsigned(newServer(t, digelaotest.WithURLCheck(false)))
 		assert.EqualValues(t, 0, reply["code"], reply)
 		assert.JSONEq(t, `{"code":0,"msg":"SUCCESS"}`, body)
+		assert.Equal(t, "file not found\n", multi, "6.9 past its checks: there is no such recording")
 
-		reply, body = unsigned(newServer(t))
+		reply, body, multi = unsigned(newServer(t))
 		assert.EqualValues(t, 10001, reply["code"], reply)
 		assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, body)
+		assert.JSONEq(t, `{"code":10001,"msg":"url验证失败"}`, multi)
 	})
 }
 

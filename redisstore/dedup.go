@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/digelao-go/digelao"
 )
@@ -95,6 +96,23 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	}
 	return nil
 }
+
+// Renew implements digelao.DedupStore: atomically, it moves the expiry of token's claim on key to
+// the claim TTL from now, and reports false, changing nothing, when key holds anything else — a
+// claim that lapsed (maybe taken over), or the done mark.
+func (s *Store) Renew(ctx context.Context, key, token string) (bool, error) {
+	if err := s.checkToken("renew", key, token); err != nil {
+		return false, err
+	}
+	n, err := s.expireIfValue.Run(ctx, s.rdb, []string{s.dedupKey(key)}, claimPrefix+token, s.cfg.claimTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, wrap("renew", err)
+	}
+	return n == 1, nil
+}
+
+// ClaimTTL implements digelao.DedupStore: the claim TTL (WithClaimTTL).
+func (s *Store) ClaimTTL() time.Duration { return s.cfg.claimTTL }
 
 // checkToken reports a Store that cannot run op on key for token: a token must be a string no
 // other delivery uses, so not empty.

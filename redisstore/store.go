@@ -32,6 +32,7 @@ type Store struct {
 	deleteIf      *redis.Script // compare-and-delete of a session by api_key
 	lease         *redis.Script // take or extend a lock or lease; repair one without an expiry
 	deleteIfValue *redis.Script // compare-and-delete of a lock, lease or claim by its value
+	expireIfValue *redis.Script // renewal of a claim by its value
 	claim         *redis.Script
 }
 
@@ -122,6 +123,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		deleteIf:      redis.NewScript(deleteIfScript),
 		lease:         redis.NewScript(leaseScript),
 		deleteIfValue: redis.NewScript(deleteIfValueScript),
+		expireIfValue: redis.NewScript(expireIfValueScript),
 		claim:         redis.NewScript(claimScript),
 	}, nil
 }
@@ -158,6 +160,14 @@ return 0`
 const deleteIfValueScript = `
 if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
+end
+return 0`
+
+// expireIfValueScript moves the expiry of KEYS[1] to ARGV[2] milliseconds from now while it is the
+// string ARGV[1], returning 1, and leaves anything else, returning 0.
+const expireIfValueScript = `
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0`
 

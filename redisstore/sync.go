@@ -1,9 +1,12 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +20,8 @@ var _ digelao.SyncStore = (*Store)(nil)
 // SDK's names are "sync:" and a digest of the account, like its session keys.
 func (s *Store) checkpointKey(name string) string { return s.cfg.prefix + name + ":checkpoint" }
 func (s *Store) leaseKey(name string) string      { return s.cfg.prefix + name + ":lease" }
+func (s *Store) stateKey(name string) string      { return s.cfg.prefix + name + ":state" }
+func (s *Store) quarantineKey(name string) string { return s.cfg.prefix + name + ":quarantine" }
 
 // Checkpoint implements digelao.SyncStore. It returns the zero time when none is stored, and an
 // error when the key holds something else than an RFC 3339 time: a sync that swept only its
@@ -85,6 +90,84 @@ func (s *Store) Unlease(ctx context.Context, name, owner string) error {
 	}
 	if err := s.deleteIfValue.Run(ctx, s.rdb, []string{s.leaseKey(name)}, owner).Err(); err != nil {
 		return wrap("unlease", err)
+	}
+	return nil
+}
+
+// SyncState implements digelao.SyncStore: the bookkeeping is a string key without expiry.
+func (s *Store) SyncState(ctx context.Context, name string) ([]byte, error) {
+	if err := s.check("sync state", name); err != nil {
+		return nil, err
+	}
+	b, err := s.rdb.Get(ctx, s.stateKey(name)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("sync state", err)
+	}
+	return b, nil
+}
+
+// SetSyncState implements digelao.SyncStore.
+func (s *Store) SetSyncState(ctx context.Context, name string, state []byte) error {
+	if err := s.check("set sync state", name); err != nil {
+		return err
+	}
+	if err := s.rdb.Set(ctx, s.stateKey(name), state, 0).Err(); err != nil {
+		return wrap("set sync state", err)
+	}
+	return nil
+}
+
+// Quarantine implements digelao.SyncStore: the quarantine is a hash, without expiry, of each
+// record's key to its JSON.
+func (s *Store) Quarantine(ctx context.Context, name string, q digelao.QuarantinedRecord) error {
+	if err := s.check("quarantine", name); err != nil {
+		return err
+	}
+	b, err := json.Marshal(q)
+	if err == nil {
+		err = s.rdb.HSet(ctx, s.quarantineKey(name), q.Key, b).Err()
+	}
+	if err != nil {
+		return wrap("quarantine", err)
+	}
+	return nil
+}
+
+// Quarantined implements digelao.SyncStore. A field that does not decode is an error naming it:
+// a record is never dropped from the list in silence.
+func (s *Store) Quarantined(ctx context.Context, name string) ([]digelao.QuarantinedRecord, error) {
+	if err := s.check("quarantined", name); err != nil {
+		return nil, err
+	}
+	k := s.quarantineKey(name)
+	m, err := s.rdb.HGetAll(ctx, k).Result()
+	if err != nil {
+		return nil, wrap("quarantined", err)
+	}
+	qs := make([]digelao.QuarantinedRecord, 0, len(m))
+	for field, v := range m {
+		var q digelao.QuarantinedRecord
+		if err := json.Unmarshal([]byte(v), &q); err != nil {
+			return nil, wrap("quarantined", fmt.Errorf("%s field %q does not decode: %w", k, field, err))
+		}
+		qs = append(qs, q)
+	}
+	slices.SortFunc(qs, func(a, b digelao.QuarantinedRecord) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Key, b.Key))
+	})
+	return qs, nil
+}
+
+// Unquarantine implements digelao.SyncStore.
+func (s *Store) Unquarantine(ctx context.Context, name, key string) error {
+	if err := s.check("unquarantine", name); err != nil {
+		return err
+	}
+	if err := s.rdb.HDel(ctx, s.quarantineKey(name), key).Err(); err != nil {
+		return wrap("unquarantine", err)
 	}
 	return nil
 }

@@ -244,8 +244,8 @@ func (l leaseCounter) Lease(ctx context.Context, name, owner string, ttl time.Du
 func TestRecordSyncReplicasSweepOneAtATime(t *testing.T) {
 	t.Parallel()
 	const calls, cancelAt = 50, 35
-	srv := digelaotest.NewServer(digelaotest.WithManualTime(),
-		digelaotest.WithClock(digelaotest.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)).Now))
+	clock := digelaotest.NewClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	srv := digelaotest.NewServer(digelaotest.WithManualTime(), digelaotest.WithClock(clock.Now))
 	t.Cleanup(srv.Close)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "receiver down", http.StatusServiceUnavailable)
@@ -285,6 +285,7 @@ func TestRecordSyncReplicasSweepOneAtATime(t *testing.T) {
 			now = r.EndedAt.Add(time.Minute)
 		}
 	}
+	clock.Set(now) // the platform's clock, which its replies' Date carry
 	for _, p := range srv.Pushes() {
 		require.False(t, p.OK, "the receiver is down: nothing is pushed")
 	}
@@ -327,7 +328,7 @@ func TestRecordSyncReplicasSweepOneAtATime(t *testing.T) {
 		}
 		syncs[i], err = digelao.NewRecordSync(clients[i], sink, digelao.WithSyncStore(stores[i]),
 			digelao.WithSweepInterval(time.Second), digelao.WithLeaseTTL(2*time.Second), digelao.WithSweepLag(0),
-			digelao.WithSyncPageSize(10), digelao.WithSyncClock(func() time.Time { return now }),
+			digelao.WithSyncPageSize(10),
 			digelao.WithSyncLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		require.NoError(t, err)
 	}

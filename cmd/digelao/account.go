@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -10,11 +11,20 @@ import (
 )
 
 func loginCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "login", Short: "log in and show the account (never the api_key)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "login", Short: "log in, or take the shared or cached key, and show the account (never the api_key)",
+		Args: cobra.NoArgs,
+		Long: `Show the account and when its api_key expires (never the key). The command takes the key the
+services share through --redis, or the one it cached, and logs in only when there is none;
+--new logs in even then, which cancels the key of every other holder.`}
 	c := addConn(cmd, e)
+	fresh := cmd.Flags().Bool("new", false, "log in even when a shared or cached key is there")
 	cmd.RunE = action(func(ctx context.Context, _ []string) error {
 		return c.run(func(cl *digelao.Client) error {
-			s, err := cl.Login(ctx)
+			get := cl.Session
+			if *fresh {
+				get = cl.Login
+			}
+			s, err := get(ctx)
 			if err != nil {
 				return err
 			}
@@ -22,7 +32,23 @@ func loginCmd(e *env) *cobra.Command {
 			if !s.ExpiresAt.IsZero() {
 				expiry = "valid until " + clock(s.ExpiresAt) + " China time (UTC+8)"
 			}
-			fmt.Fprintf(e.stdout, "logged in as %s (%s), %d AI calls at once (ai_count); api_key %s\n", s.UserName, s.UserSN, s.AICount, expiry)
+			switch {
+			case c.watch == nil:
+				expiry += ", from DIGELAO_API_KEY"
+			case c.watch.loggedIn.Load():
+			case c.redisURL != "":
+				expiry += "; the services' key, from Redis (--redis)"
+			default:
+				expiry += "; the cached key (login --new logs in again)"
+			}
+			who := s.UserSN
+			if s.UserName != "" {
+				who = s.UserName + " (" + s.UserSN + "), " + strconv.Itoa(s.AICount) + " AI calls at once (ai_count)"
+			}
+			if c.watch != nil && c.watch.loggedIn.Load() {
+				who = "logged in as " + who
+			}
+			fmt.Fprintf(e.stdout, "%s; api_key %s\n", who, expiry)
 			return nil
 		})
 	})
@@ -62,7 +88,7 @@ would reject; --no-token sets the URLs as they are, for a receiver that takes pu
 		return c.run(func(cl *digelao.Client) error {
 			err := cl.SetCallback(ctx, &cfg)
 			if err != nil {
-				return flagNames(err, map[string]string{"CallbackURL": "--url", "TaskCallbackURL": "--task-url"})
+				return badFlag(err, map[string]string{"CallbackURL": "--url", "TaskCallbackURL": "--task-url"})
 			}
 			state := "on"
 			if !cfg.Open {

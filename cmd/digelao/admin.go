@@ -24,7 +24,7 @@ func blacklistListCmd(e *env) *cobra.Command {
 		return c.run(func(cl *digelao.Client) error {
 			list, total, err := cl.Blacklist.List(ctx, &opts)
 			if err != nil {
-				return err
+				return badFlag(err, pageFlags)
 			}
 			if *asJSON {
 				return printJSONLines(e.stdout, list)
@@ -53,7 +53,7 @@ func blacklistAddCmd(e *env) *cobra.Command {
 		return c.run(func(cl *digelao.Client) error {
 			res, err := cl.Blacklist.Add(ctx, &entry)
 			if err != nil {
-				return flagNames(err, map[string]string{"Phone": "<phone>", "Days": "--days"})
+				return badFlag(err, map[string]string{"Phone": "<phone>", "Days": "--days"})
 			}
 			fmt.Fprintf(e.stdout, "added %d, failed %d\n", res.Added, res.Failed)
 			return nil
@@ -97,7 +97,7 @@ func blacklistImportCmd(e *env) *cobra.Command {
 			if res != nil {
 				fmt.Fprintf(e.stdout, "added %d, failed %d\n", res.Added, res.Failed)
 			}
-			return flagNames(err, map[string]string{"upload": "<file.xlsx>", "Days": "--days"})
+			return badFlag(err, map[string]string{"upload": "<file.xlsx>", "Days": "--days"})
 		})
 	})
 	return cmd
@@ -139,7 +139,7 @@ func accountsListCmd(e *env) *cobra.Command {
 		return c.run(func(cl *digelao.Client) error {
 			list, total, err := cl.Accounts.List(ctx, &opts)
 			if err != nil {
-				return err
+				return badFlag(err, pageFlags)
 			}
 			if *asJSON {
 				return printJSONLines(e.stdout, list)
@@ -190,7 +190,7 @@ func accountsDeleteCmd(e *env) *cobra.Command {
 			if res != nil {
 				fmt.Fprintf(e.stdout, "deleted %d, refused %d, failed %d\n", res.Deleted, res.NotAllowed, res.Failed)
 			}
-			return err
+			return badFlag(err, map[string]string{"userNames": "<user-name>"})
 		})
 	})
 	return cmd

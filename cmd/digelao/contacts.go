@@ -37,8 +37,9 @@ type sheet struct {
 	header   []string
 	rows     [][]string
 	lines    []int
-	phone    int // the phone column
-	name     int // the name column, or -1
+	phone    int            // the phone column
+	name     int            // the name column, or -1
+	byPhone  map[string]int // each number's first line, once lineOf needs it
 }
 
 // readSheet reads a contacts CSV and finds its phone and name columns.
@@ -201,4 +202,68 @@ func (s *sheet) where(err error) error {
 		return err
 	}
 	return &digelao.ValidationError{Field: fmt.Sprintf("%s:%d, column %q", s.path, s.lines[i], col), Reason: invalid.Reason}
+}
+
+// chinaPhone matches a Chinese mobile number (1[3-9] and nine digits, after 86 or 0086 or not) or
+// a fixed-line number (0, a two- or three-digit area code, a seven- or eight-digit number).
+var chinaPhone = regexp.MustCompile(`^(?:(?:0086|86)?1[3-9]\d{9}|0[1-9]\d{9,10})$`)
+
+// chinesePhone returns s without spaces and dashes, and whether a Chinese mobile or fixed-line
+// number matches it.
+func chinesePhone(s string) (string, bool) {
+	digits := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	return digits, chinaPhone.MatchString(digits)
+}
+
+// maxListed is how many numbers a warning lists.
+const maxListed = 10
+
+// warnPhones says on w, before anything is sent, which numbers of the sheet no Chinese mobile or
+// fixed-line number matches: the SDK takes any 5 to 20 digits, and the platform would dial them.
+// A number that is not digits at all is left to the SDK's check, which refuses it.
+func (s *sheet) warnPhones(w io.Writer) {
+	var odd []string
+	n := 0
+	for i, row := range s.rows {
+		digits, ok := chinesePhone(row[s.phone])
+		if ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+			continue
+		}
+		if n++; n <= maxListed {
+			odd = append(odd, fmt.Sprintf("%s:%d %s", s.path, s.lines[i], row[s.phone]))
+		}
+	}
+	if n == 0 {
+		return
+	}
+	more, are, they := "", "are", "they are"
+	if n > maxListed {
+		more = fmt.Sprintf(" and %d more", n-maxListed)
+	}
+	if n == 1 {
+		are, they = "is", "it is"
+	}
+	fmt.Fprintf(w, "warning: %s %s neither a Chinese mobile number (1[3-9] and 9 digits) nor a fixed-line number "+
+		"(0, area code, number), and %s sent as %s: %s%s\n", count(n, "number"), are, are, they, strings.Join(odd, ", "), more)
+}
+
+// lineOf returns "FILE:LINE  " for the first row whose number is phone, or "".
+func (s *sheet) lineOf(phone string) string {
+	if s.byPhone == nil {
+		s.byPhone = map[string]int{}
+		for i := len(s.rows) - 1; i >= 0; i-- {
+			digits, _ := chinesePhone(s.rows[i][s.phone])
+			s.byPhone[digits] = s.lines[i]
+		}
+	}
+	digits, _ := chinesePhone(phone)
+	if line, ok := s.byPhone[digits]; ok {
+		return fmt.Sprintf("%s:%d  ", s.path, line)
+	}
+	return ""
 }

@@ -1,25 +1,36 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 )
 
 // replaceFile writes name through write: into a temporary file beside it that is then given perm,
 // synced, and renamed to name, and the directory synced. A crash or a failed write leaves the old
-// file or the new one, never a part. write's error is returned as it is; the file's own, as a
+// file or the new one, never a part. Errors name name, never the temporary file: write's error is
+// returned as it is unless it is the temporary file's own (a full disk); the file's errors, as a
 // *fileError naming flag.
 func replaceFile(flag, name string, perm os.FileMode, write func(io.Writer) error) error {
 	dir := filepath.Dir(name)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".*.part")
 	if err != nil {
-		return &fileError{flag: flag, err: err}
+		return &fileError{flag: flag, err: &fs.PathError{Op: "create", Path: name, Err: underlying(err)}}
 	}
 	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; cleanup otherwise
+	renamed := func(err error) error { return &tempFileError{err: err, tmp: tmp.Name(), name: name} }
 	if err := write(tmp); err != nil {
 		_ = tmp.Close()
-		return err
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == tmp.Name() {
+			return &fileError{flag: flag, err: renamed(err)}
+		}
+		return renamed(err)
 	}
 	err = tmp.Chmod(perm)
 	if err == nil {
@@ -29,19 +40,48 @@ func replaceFile(flag, name string, perm os.FileMode, write func(io.Writer) erro
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), name)
+		if err = os.Rename(tmp.Name(), name); err != nil {
+			err = &fs.PathError{Op: "rename to", Path: name, Err: underlying(err)}
+		}
 	}
 	if err == nil {
 		err = syncDir(dir)
 	}
 	if err != nil {
-		return &fileError{flag: flag, err: err}
+		return &fileError{flag: flag, err: renamed(err)}
 	}
 	return nil
 }
 
-// syncDir syncs the directory dir, so that a rename into it survives a crash.
+// underlying is the system's error inside a *fs.PathError or *os.LinkError, without the paths.
+func underlying(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
+}
+
+// tempFileError is an error whose text names the file being written where it named the
+// temporary file beside it, which the user never sees.
+type tempFileError struct {
+	err       error
+	tmp, name string
+}
+
+func (e *tempFileError) Error() string { return strings.ReplaceAll(e.err.Error(), e.tmp, e.name) }
+func (e *tempFileError) Unwrap() error { return e.err }
+
+// syncDir syncs the directory dir, so that a rename into it survives a crash. Windows cannot sync
+// a directory (NTFS journals the rename itself): there it does nothing.
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -50,5 +90,8 @@ func syncDir(dir string) error {
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -11,12 +12,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/redisstore"
 )
 
 // Flag annotations read by applyEnv.
 const (
 	envAnnotation      = "digelao_env"      // the environment variable a flag falls back to
 	requiredAnnotation = "digelao_required" // the flag must be set, by flag or variable
+	fromEnvAnnotation  = "digelao_from_env" // the flag was set from its variable
 )
 
 // bindEnv makes flag name fall back to the environment variable v, and says so in its help.
@@ -44,6 +47,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 			if err := cmd.Flags().Set(f.Name, getenv(v[0])); err != nil {
 				errs = append(errs, usagef("%s=%q: %v", v[0], getenv(v[0]), err))
 			}
+			_ = cmd.Flags().SetAnnotation(f.Name, fromEnvAnnotation, []string{"true"})
 		}
 		if len(f.Annotations[requiredAnnotation]) > 0 && !f.Changed {
 			name := "--" + f.Name
@@ -59,20 +63,35 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// onCommandLine reports whether f was given on the command line, not taken from its variable.
+func onCommandLine(f *pflag.Flag) bool {
+	return f.Changed && len(f.Annotations[fromEnvAnnotation]) == 0
+}
+
 const connHelp = `
 
 Connection: --base-url and one way to log in, each from its flag or environment variable:
   --username   with DIGELAO_PASSWORD        login 1.3 (user name and password)
   --access-id  with DIGELAO_ACCESS_SECRET   login 1.2 (api_access_id, server 6.6+)
   --user-sn    with DIGELAO_API_KEY         a fixed api_key, no login
-The secrets are read only from the environment and never printed.`
+The secrets are read only from the environment and never printed.
+
+A login cancels the api_key of every other holder of the account. With --redis the command
+shares the key of the services that keep it in that Redis (redisstore, same --redis-prefix);
+without it, the command caches its own key in the user's cache directory until it expires, so
+that it logs in once, not on every run ("digelao logout" removes it).`
 
 // conn holds the connection flags of one command.
 type conn struct {
 	e                                   *env
 	baseURL, username, accessID, userSN string
+	redisURL, redisPrefix               string
 	timeout                             time.Duration
 	debug                               bool
+	noLogin                             bool // the client only shares a key (shell completion)
+
+	watch *loginWatch // sees whether the command logged in; nil for a fixed api_key
+	close func()      // releases what client took (the Redis connection)
 }
 
 // addConn adds the connection flags to cmd.
@@ -83,10 +102,14 @@ func addConn(cmd *cobra.Command, e *env) *conn {
 	fs.StringVar(&c.username, "username", "", "account user name; the password comes from DIGELAO_PASSWORD")
 	fs.StringVar(&c.accessID, "access-id", "", "api_access_id; the secret comes from DIGELAO_ACCESS_SECRET")
 	fs.StringVar(&c.userSN, "user-sn", "", "user_sn of a fixed api_key, which comes from DIGELAO_API_KEY")
+	fs.StringVar(&c.redisURL, "redis", "", "share the api_key of the services that keep it in this Redis, "+
+		"redis://[user:password@]host:port[/db] (a password is better set in the variable)")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", redisstore.DefaultPrefix, "the services' redisstore.WithPrefix")
 	fs.DurationVar(&c.timeout, "timeout", digelao.DefaultTimeout, "per-request timeout")
 	fs.BoolVar(&c.debug, "debug", false, "log each request to stderr (never a secret)")
 	for flag, v := range map[string]string{"base-url": "DIGELAO_BASE_URL", "username": "DIGELAO_USERNAME",
-		"access-id": "DIGELAO_ACCESS_ID", "user-sn": "DIGELAO_USER_SN", "timeout": "DIGELAO_TIMEOUT"} {
+		"access-id": "DIGELAO_ACCESS_ID", "user-sn": "DIGELAO_USER_SN", "timeout": "DIGELAO_TIMEOUT",
+		"redis": "DIGELAO_REDIS_URL", "redis-prefix": "DIGELAO_REDIS_PREFIX"} {
 		bindEnv(fs, flag, v)
 	}
 	if cmd.Long == "" {
@@ -97,8 +120,10 @@ func addConn(cmd *cobra.Command, e *env) *conn {
 }
 
 // client builds a client from the flags and the environment. A missing setting or secret is a
-// wrong command line, named as the user sets it.
+// wrong command line, named as the user sets it. A client that logs in keeps its key in Redis
+// (--redis) or in the session cache; release what it took with c.close.
 func (c *conn) client() (*digelao.Client, error) {
+	c.close = func() {}
 	if c.baseURL == "" {
 		return nil, usagef("set --base-url or DIGELAO_BASE_URL (or run \"digelao mock\" for a local fake platform)")
 	}
@@ -136,11 +161,46 @@ func (c *conn) client() (*digelao.Client, error) {
 	opts := []digelao.Option{cred, digelao.WithTimeout(c.timeout), digelao.WithUserAgent("digelao-cli/" + digelao.Version)}
 	if c.debug {
 		opts = append(opts, digelao.WithLogger(slog.New(slog.NewTextHandler(c.e.stderr,
-			&slog.HandlerOptions{Level: slog.LevelDebug}))))
+			&slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: chinaLogTime}))))
+	}
+	if account, err := accountName(c.username, c.accessID); err == nil {
+		store, err := c.store(account)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, digelao.WithTokenStore(store))
 	}
 	cl, err := digelao.New(c.baseURL, opts...)
-	return cl, badFlag(err, map[string]string{"baseURL": "--base-url (DIGELAO_BASE_URL)",
-		"WithTimeout": "--timeout (DIGELAO_TIMEOUT)"})
+	if err != nil {
+		c.close()
+		return nil, badFlag(err, map[string]string{"baseURL": "--base-url (DIGELAO_BASE_URL)",
+			"WithTimeout": "--timeout (DIGELAO_TIMEOUT)"})
+	}
+	return cl, nil
+}
+
+// store returns where a logging-in client keeps its session: the services' Redis, or the session
+// cache (in memory when there is no cache directory). Without Redis, it warns before a login.
+func (c *conn) store(account string) (digelao.TokenStore, error) {
+	c.watch = &loginWatch{w: c.e.stderr}
+	if c.redisURL != "" {
+		store, closeRedis, err := redisStore(c.redisURL, c.redisPrefix)
+		if err != nil {
+			return nil, err
+		}
+		c.watch.TokenStore, c.close = store, closeRedis
+	} else {
+		c.watch.TokenStore = digelao.NewMemoryStore()
+		dir, err := sessionDir(c.e)
+		if err == nil {
+			c.watch.TokenStore = &sessionCache{path: sessionFile(dir, c.baseURL, account)}
+		}
+		c.watch.notice = loginNotice(err == nil)
+	}
+	if c.noLogin {
+		return noLogin{c.watch}, nil
+	}
+	return c.watch, nil
 }
 
 // run builds the client and runs f with it.
@@ -149,32 +209,34 @@ func (c *conn) run(f func(*digelao.Client) error) error {
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	defer cl.CloseIdleConnections()
 	return f(cl)
 }
 
-// flagNames rewrites a *digelao.ValidationError whose Field is in names — the SDK's names for
-// what the user gave as a flag or a variable — to name the flag instead. Other errors pass as
-// they are.
-func flagNames(err error, names map[string]string) error {
+// badFlag rewrites a *digelao.ValidationError whose Field is in names — the SDK's names for what
+// the user gave as a flag, an argument or a variable — to name that instead: a bad value on the
+// command line, exit code 2. Other errors pass as they are.
+func badFlag(err error, names map[string]string) error {
 	var invalid *digelao.ValidationError
 	if !errors.As(err, &invalid) {
 		return err
 	}
 	if name, ok := names[invalid.Field]; ok {
-		return &digelao.ValidationError{Field: name, Reason: invalid.Reason}
+		return usagef("invalid %s: %s", name, invalid.Reason)
 	}
 	return err
 }
 
-// badFlag is flagNames for the command's own settings — the client's and the sync's options —
-// which the platform never sees: a value the SDK refuses there is a bad flag value, exit code 2.
-func badFlag(err error, names map[string]string) error {
-	var invalid *digelao.ValidationError
-	if errors.As(flagNames(err, names), &invalid) {
-		return usagef("%s", strings.TrimPrefix(invalid.Error(), "digelao: "))
-	}
-	return err
+// pageFlags names the paging options as "--page" and "--per-page".
+var pageFlags = map[string]string{"Page": "--page", "PerPage": "--per-page"}
+
+// withPages returns names and pageFlags in one map.
+func withPages(names map[string]string) map[string]string {
+	out := map[string]string{}
+	maps.Copy(out, pageFlags)
+	maps.Copy(out, names)
+	return out
 }
 
 // timeValue is a flag holding a China-time date or date-time.

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +26,8 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, pid: os.Getpid()})
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, pid: os.Getpid(),
+		tty: isTerminal(os.Stderr), stdoutTTY: isTerminal(os.Stdout), cacheDir: os.UserCacheDir})
 	stop()
 	os.Exit(code)
 }
@@ -34,7 +37,7 @@ const (
 	exitOK       = 0
 	exitPlatform = 1 // the platform or the network failed
 	exitUsage    = 2 // the command line was wrong
-	exitInput    = 3 // a value the platform would refuse; nothing was sent
+	exitInput    = 3 // an input file holds a value the platform would refuse; nothing was sent
 	exitFile     = 4 // a file could not be read or written
 	exitBusy     = 5 // another process holds the file (sync's output)
 )
@@ -42,10 +45,11 @@ const (
 const exitHelp = `Exit status:
   0  success
   1  the platform or the network failed (the platform's answer is printed as it came)
-  2  the command line is wrong: an unknown command or flag, a bad flag value, a missing
-     required flag or environment variable
-  3  a value the platform would refuse, found before anything was sent
-  4  a file could not be read or written
+  2  the command line is wrong: an unknown command or flag, a bad flag or argument value, a
+     missing required flag or environment variable
+  3  an input file holds a value the platform would refuse (a contact's number, a required
+     column), found before anything was sent
+  4  a file could not be read or written, or sync's checkpoint (FILE.state) is lost
   5  another digelao sync is writing the same output`
 
 // env is what a command sees of the process; tests replace it.
@@ -54,6 +58,17 @@ type env struct {
 	getenv         func(string) string
 	pid            int            // printed by mock, so that it can be stopped
 	timeouts       serverTimeouts // of the servers listen starts; zero: the defaults
+	tty            bool           // stderr is a terminal: long work shows its progress there
+	stdoutTTY      bool           // stdout is a terminal
+	// cacheDir is the user's cache directory (os.UserCacheDir), where the session cache lives;
+	// nil: none, and every command logs in.
+	cacheDir func() (string, error)
+}
+
+// isTerminal reports whether f is a terminal (a character device), not a pipe or a file.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // usageError is a wrong command line: exit code 2.
@@ -107,7 +122,9 @@ func action(f func(ctx context.Context, args []string) error) func(*cobra.Comman
 // carries only the command's output, so that it can be piped.
 func run(ctx context.Context, args []string, e *env) int {
 	out := &stickyWriter{w: e.stdout}
-	e = &env{stdout: out, stderr: e.stderr, getenv: e.getenv, pid: e.pid, timeouts: e.timeouts}
+	cp := *e
+	cp.stdout = out
+	e = &cp
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetOut(out)
@@ -173,7 +190,7 @@ only from the environment, to keep them out of shell history and process listing
 printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
 
 ` + exitHelp,
-		Version:           digelao.Version,
+		Version:           version(),
 		SilenceErrors:     true, // run prints the error, once
 		SilenceUsage:      true, // and never the usage on stdout
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, e.getenv) },
@@ -181,7 +198,7 @@ printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
 	root.SetFlagErrorFunc(flagError)
 	root.SetHelpCommand(helpCmd())
 	root.AddCommand(
-		loginCmd(e), setCallbackCmd(e),
+		loginCmd(e), logoutCmd(e), setCallbackCmd(e),
 		group("templates", "script templates: their sns and import columns (7.x, 5.11)",
 			templatesListCmd(e), templatesColumnsCmd(e)),
 		group("tasks", "list, create and steer call tasks (5.x)",
@@ -192,7 +209,9 @@ printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
 			blacklistListCmd(e), blacklistAddCmd(e), blacklistRemoveCmd(e), blacklistImportCmd(e), blacklistDownloadCmd(e)),
 		group("accounts", "sub-accounts (AI seats) and roles (2.x)",
 			accountsListCmd(e), accountsRolesCmd(e), accountsDeleteCmd(e)),
+		versionCmd(e),
 	)
+	root.SetVersionTemplate("digelao {{.Version}}\n")
 	return root
 }
 
@@ -288,4 +307,37 @@ func clock(t time.Time) string {
 		return "-"
 	}
 	return t.In(chinaTime).Format(time.DateTime)
+}
+
+// version describes the build: the SDK's release, the module's version and commit, and the Go
+// that built it, from the build information.
+func version() string {
+	v := digelao.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	setting := map[string]string{}
+	for _, s := range info.Settings {
+		setting[s.Key] = s.Value
+	}
+	v += " (module " + info.Main.Path + " " + orDash(info.Main.Version)
+	if rev := setting["vcs.revision"]; rev != "" {
+		v += ", commit " + rev[:min(len(rev), 12)]
+		if setting["vcs.modified"] == "true" {
+			v += " with local changes"
+		}
+		if at := setting["vcs.time"]; at != "" {
+			v += " of " + at
+		}
+	}
+	return v + ", " + info.GoVersion + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
+
+func versionCmd(e *env) *cobra.Command {
+	return &cobra.Command{Use: "version", Short: "show the version, the commit and the Go that built the command", Args: cobra.NoArgs,
+		RunE: action(func(context.Context, []string) error {
+			fmt.Fprintln(e.stdout, "digelao "+version())
+			return nil
+		})}
 }

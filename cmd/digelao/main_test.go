@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,10 +19,29 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/redistest"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// withRedis runs the tests with a throwaway redis-server (internal/redistest), as the redisstore
+// tests do.
+type withRedis struct{ m *testing.M }
+
+func (w withRedis) Run() int { return redistest.Main(w.m) }
+
+// testCache is the user's cache directory of the commands cli runs: a directory of the test run's
+// own, never the user's. Each fake platform has a port of its own, so sessions do not mix.
+var testCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "digelao-cache-")
+	if err != nil {
+		panic(err)
+	}
+	testCache = dir
+	defer os.RemoveAll(dir) //nolint:errcheck // a temporary directory
+	goleak.VerifyTestMain(withRedis{m})
+}
 
 // result is what one run of the command printed and returned.
 type result struct {
@@ -27,12 +49,29 @@ type result struct {
 	stdout, stderr string
 }
 
-// cli runs the command through run, main's own entry, with vars as its whole environment.
+// cli runs the command through run, main's own entry, with vars as its whole environment and the
+// test run's cache directory; stderr is no terminal.
 func cli(ctx context.Context, vars map[string]string, args ...string) result {
+	return cliIn(ctx, cacheIn(testCache), vars, args...)
+}
+
+// onTerminal is cli's env with stderr a terminal.
+func onTerminal() *env {
+	e := cacheIn(testCache)
+	e.tty = true
+	return e
+}
+
+// cliIn is cli with e's terminal and cache directory.
+func cliIn(ctx context.Context, e *env, vars map[string]string, args ...string) result {
 	var out, errOut testkit.SyncBuffer
-	code := run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }, pid: 4242})
+	code := run(ctx, args, &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return vars[k] }, pid: 4242,
+		tty: e.tty, cacheDir: e.cacheDir})
 	return result{code, out.String(), errOut.String()}
 }
+
+// cacheIn returns an env whose cache directory is dir.
+func cacheIn(dir string) *env { return &env{cacheDir: func() (string, error) { return dir, nil }} }
 
 // fake starts the fake platform and returns the environment that points the command at it.
 func fake(t *testing.T, opts ...digelaotest.Option) (*digelaotest.Server, map[string]string) {
@@ -190,10 +229,10 @@ func TestExitCodes(t *testing.T) {
 	assert.Contains(t, ok.stdout, digelaotest.UserSN)
 	assert.Regexp(t, `valid until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d China time \(UTC\+8\)`, ok.stdout)
 
-	bad := cli(ctx, with(vars, "DIGELAO_PASSWORD", "not-the-pass-9"), "login")
+	bad := cli(ctx, with(vars, "DIGELAO_PASSWORD", "not-the-pass-9"), "login", "--new")
 	assert.Equal(t, exitPlatform, bad.code)
-	assert.Regexp(t, `^digelao: .*20004`, bad.stderr, "one prefix and the platform's code")
-	assert.Equal(t, 1, strings.Count(bad.stderr, "\n"), "the error once")
+	assert.Regexp(t, `(?m)^digelao: .*20004`, bad.stderr, "one prefix and the platform's code")
+	assert.Equal(t, 1, strings.Count(bad.stderr, "digelao: "), "the error once")
 	assert.NotContains(t, bad.stderr, "not-the-pass-9")
 
 	down := cli(ctx, with(vars, "DIGELAO_BASE_URL", "http://127.0.0.1:1", "DIGELAO_TIMEOUT", "2s"), "login")
@@ -201,8 +240,7 @@ func TestExitCodes(t *testing.T) {
 
 	before := len(srv.Requests())
 	invalid := cli(ctx, vars, create("--name", "bad name!", "--contacts", csv)...)
-	assert.Equal(t, exitInput, invalid.code, invalid.stderr)
-	assert.Contains(t, invalid.stderr, "invalid --name: ")
+	assertUsage(t, invalid, "invalid --name: ")
 	badURL := cli(ctx, with(vars, "DIGELAO_BASE_URL", "ftp://x"), "login")
 	assertUsage(t, badURL, "invalid --base-url (DIGELAO_BASE_URL): ")
 	assertUsage(t, cli(ctx, with(vars, "DIGELAO_TIMEOUT", "-1s"), "login"), "invalid --timeout (DIGELAO_TIMEOUT): ")
@@ -257,4 +295,112 @@ func TestLibraryDoesNotLinkTheCLI(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(out), "github.com/digelao-go/digelao/internal/transport", "the list is the real one")
 	assert.NotRegexp(t, regexp.MustCompile(`(?m)^github\.com/spf13/`), string(out))
+}
+
+// readmeExitCodes returns the rows of the README's exit-code table: code → meaning.
+func readmeExitCodes(t *testing.T) map[int]string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, table, ok := strings.Cut(string(b), "| exit code | meaning |\n|---|---|\n")
+	require.True(t, ok, "README.md has no exit-code table")
+	out := map[int]string{}
+	for _, row := range regexp.MustCompile(`(?m)^\| (\d) \| (.+) \|$`).FindAllStringSubmatch(table, -1) {
+		code, _ := strconv.Atoi(row[1])
+		out[code] = row[2]
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// TestExitCodeTable runs cases for every row of the README's exit-code table, and checks that
+// "digelao --help" prints the same codes. A bad value on the command line is 2 whichever flag or
+// argument it is; the error names it as the user wrote it, never a Go identifier.
+func TestExitCodeTable(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	dir := t.TempDir()
+	badRow := writeFile(t, "c.csv", []byte("电话\n13800138000\n138-abc\n"))
+	create := func(extra ...string) []string {
+		return append([]string{"tasks", "create", "--name", "回访", "--template", digelaotest.TemplateSN,
+			"--seat", digelaotest.SeatSN}, extra...)
+	}
+	// A sync output whose checkpoint is lost, and one that another sync holds.
+	lost := filepath.Join(dir, "lost.jsonl")
+	require.NoError(t, os.WriteFile(lost, []byte(`{"sn":"account|1","created_at":"2026-11-30 10:00:00"}`+"\n"), 0o600))
+	held := filepath.Join(dir, "held.jsonl")
+	o, err := openOutput(held)
+	require.NoError(t, err)
+	defer o.close()
+
+	cases := map[int][]struct {
+		args []string
+		vars map[string]string
+		want string // in stderr
+	}{
+		0: {{[]string{"login"}, vars, ""}, {[]string{"version"}, nil, ""}},
+		1: {
+			{[]string{"login", "--new"}, with(vars, "DIGELAO_PASSWORD", "wrong-9"), "20004"},
+			{[]string{"login"}, with(vars, "DIGELAO_BASE_URL", "http://127.0.0.1:1", "DIGELAO_TIMEOUT", "2s"), "127.0.0.1:1"},
+			{[]string{"dialogue", "account|none", "2026-11-30 10:00:00"}, vars, "no dialogue for record account|none"},
+		},
+		2: {
+			{[]string{"records", "list", "--page", "-1"}, vars, "invalid --page: must not be negative"},
+			{[]string{"records", "list", "--per-page", "-1"}, vars, "invalid --per-page: "},
+			{[]string{"tasks", "list", "--page", "-1"}, vars, "invalid --page: "},
+			{[]string{"blacklist", "list", "--page", "-1"}, vars, "invalid --page: "},
+			{[]string{"accounts", "list", "--page", "-1"}, vars, "invalid --page: "},
+			{[]string{"records", "list", "--from", "yesterday"}, vars, `invalid argument "yesterday" for "--from"`},
+			{[]string{"records", "list", "--from", "2026-11-30", "--to", "2026-11-01"}, vars, "invalid --to: "},
+			{[]string{"tasks", "list", "--from", "2026-11-30", "--to", "2026-11-01"}, vars, "invalid --to: "},
+			{[]string{"set-callback", "--url", "ftp://x", "--no-token"}, vars, "invalid --url: "},
+			{[]string{"set-callback", "--url", "http://x/", "--task-url", "x", "--no-token"}, vars, "invalid --task-url: "},
+			{[]string{"login"}, with(vars, "DIGELAO_BASE_URL", "ftp://x"), "invalid --base-url (DIGELAO_BASE_URL): "},
+			{[]string{"login", "--timeout", "-1s"}, vars, "invalid --timeout (DIGELAO_TIMEOUT): "},
+			{create("--name", "bad name!", "--contacts", badRow), vars, "invalid --name: "},
+			{[]string{"blacklist", "add", "12ab"}, vars, "invalid <phone>: "},
+			{[]string{"blacklist", "add", "13800138000", "--days", "-1"}, vars, "invalid --days: "},
+			{[]string{"dialogue", "", "2026-11-30 10:00:00"}, vars, "invalid <record-sn>: "},
+			{[]string{"download", "/mnt/x", ""}, vars, "invalid <recordfile>: "},
+			{[]string{"templates", "columns", ""}, vars, "invalid <template-sn>: "},
+			{[]string{"sync", "--out", filepath.Join(dir, "a.jsonl"), "--lag", "-1m"}, vars, "invalid --lag (DIGELAO_SYNC_LAG): "},
+			{[]string{"login", "--bogus"}, vars, "unknown flag: --bogus"},
+			{[]string{"set-callback"}, vars, "missing --url"},
+		},
+		3: {{create("--contacts", badRow), vars, `c.csv:3, column "电话": "138-abc" is not a phone number`}},
+		4: {
+			{create("--contacts", filepath.Join(dir, "none.csv")), vars, "--contacts: open "},
+			{[]string{"sync", "--out", lost}, vars, "lost.jsonl.state, its checkpoint, is missing"},
+		},
+		5: {{[]string{"sync", "--out", held}, vars, "another digelao sync is writing it"}},
+	}
+	table := readmeExitCodes(t)
+	help := cli(ctx, nil, "--help").stdout
+	for code := range table {
+		assert.NotEmpty(t, cases[code], "no case for the README's exit code %d", code)
+		assert.Regexp(t, fmt.Sprintf(`(?m)^  %d  \S`, code), help, "--help lists exit code %d", code)
+	}
+	goIdent := regexp.MustCompile(`invalid [A-Z][A-Za-z]*[:\[.]|ImportInBatches|\bContacts\b|With[A-Z]\w+`)
+	for code, list := range cases {
+		assert.Contains(t, table, code, "exit code %d is not in the README's table", code)
+		for _, tc := range list {
+			r := cli(ctx, tc.vars, tc.args...)
+			assert.Equal(t, code, r.code, "%q: %s", tc.args, r.stderr)
+			assert.Contains(t, r.stderr, tc.want, "%q", tc.args)
+			assert.NotRegexp(t, goIdent, r.stderr, "%q names a Go identifier", tc.args)
+			if code != exitOK {
+				assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "%q: the error once: %s", tc.args, r.stderr)
+			}
+		}
+	}
+	assertNoSecrets(t, srv)
+}
+
+func TestVersion(t *testing.T) {
+	ctx := context.Background()
+	r := cli(ctx, nil, "version")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Regexp(t, `^digelao \d+\.\d+\.\d+ \(module github\.com/digelao-go/digelao \S+`, r.stdout)
+	assert.Contains(t, r.stdout, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	assert.Equal(t, r.stdout, cli(ctx, nil, "--version").stdout)
 }

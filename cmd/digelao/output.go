@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -97,4 +98,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// count counts things in English: "1 number", "2 numbers".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }

@@ -47,6 +47,7 @@ func TestTheBuiltCommand(t *testing.T) {
 			code int
 		}{
 			{[]string{"help", "tasks", "list"}, exitOK},
+			{[]string{"version"}, exitOK},
 			{[]string{"login", "--bogus"}, exitUsage},
 			{[]string{"tasks", "create", "--name", "x", "--template", "t", "--seat", "s", "--contacts", "none.csv"}, exitFile},
 		} {
@@ -110,7 +111,9 @@ func TestTheBuiltCommand(t *testing.T) {
 		}
 
 		// Stopped by the pid it printed, it shuts down cleanly.
-		require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+		proc, err := os.FindProcess(pid)
+		require.NoError(t, err)
+		require.NoError(t, proc.Signal(syscall.SIGTERM))
 		assert.NoError(t, mock.Wait())
 	})
 }

@@ -22,7 +22,8 @@ var intentGrades = choice[digelao.IntentGrade]{what: "an intent grade", options:
 }}
 
 func recordsListCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "list call records (6.1)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list", Short: "list call records (6.1)", Args: cobra.NoArgs,
+		Long: "List call records (6.1). With --all, on a terminal, the count so far shows on stderr."}
 	c := addConn(cmd, e)
 	var opts digelao.RecordListOptions
 	var from, to timeValue
@@ -53,16 +54,22 @@ func recordsListCmd(e *env) *cobra.Command {
 				t = newTable("SN", "PHONE", "NAME", "INTENT", "TALK", "CONNECTED (UTC+8)")
 			}
 			enc := json.NewEncoder(e.stdout)
+			var count atomic.Int64
 			emit := func(r *digelao.CallRecord) error {
+				count.Add(1)
 				if *asJSON {
 					return enc.Encode(r)
 				}
 				t.row(r.SN, r.Phone, orDash(r.Name), orDash(r.Status), strconv.Itoa(r.TalkTime)+"s", clock(r.ConnectedAt))
 				return nil
 			}
+			// Lines of JSON on the same terminal would break the meter's line.
+			stop := startMeter(e.stderr, e.tty && *all && (!*asJSON || !e.stdoutTTY),
+				func() string { return records(int(count.Load())) + " listed" })
 			n, total, err := listRecords(ctx, cl, &opts, *all, emit)
+			stop(err == nil)
 			if err != nil {
-				return flagNames(err, map[string]string{"CreatedTo": "--to"})
+				return badFlag(err, withPages(map[string]string{"CreatedTo": "--to", "Intents": "--intent"}))
 			}
 			if !*asJSON {
 				t.print(e.stdout)
@@ -106,7 +113,7 @@ func listRecords(ctx context.Context, cl *digelao.Client, opts *digelao.RecordLi
 func dialogueCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "dialogue <record-sn> <connected-at>", Short: "show a call's dialogue (6.4)",
 		Long: `Show a call's dialogue (6.4). <connected-at> is the call's CONNECTED time from "records list",
-"YYYY-MM-DD hh:mm:ss" in China time.`,
+"YYYY-MM-DD hh:mm:ss" in China time. A record and time with no dialogue is an error (exit 1).`,
 		Args: cobra.ExactArgs(2)}
 	c := addConn(cmd, e)
 	asJSON := cmd.Flags().Bool("json", false, "print each turn as a line of JSON")
@@ -118,9 +125,13 @@ func dialogueCmd(e *env) *cobra.Command {
 		return c.run(func(cl *digelao.Client) error {
 			d, err := cl.Records.Dialogue(ctx, args[0], at)
 			if err != nil {
-				return flagNames(err, map[string]string{"recordSN": "<record-sn>", "connectedAt": "<connected-at>"})
+				return badFlag(err, map[string]string{"recordSN": "<record-sn>", "connectedAt": "<connected-at>"})
 			}
 			turns := d.Turns()
+			if len(turns) == 0 {
+				return fmt.Errorf("no dialogue for record %s connected at %s (UTC+8): check both against "+
+					"\"digelao records list\" (SN and CONNECTED); a call that did not connect has none", args[0], clock(at))
+			}
 			if *asJSON {
 				return printJSONLines(e.stdout, turns)
 			}
@@ -141,7 +152,7 @@ func dialogueCmd(e *env) *cobra.Command {
 func downloadCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "download <recordpath> <recordfile>", Short: "download a call recording (6.2)",
 		Long: `Download a call's recording (6.2): RECORDPATH and RECORDFILE as "records list --json" shows
-them. Progress goes to stderr; a failed download leaves no file behind.`,
+them. On a terminal, progress goes to stderr; a failed download leaves no file behind.`,
 		Args: cobra.ExactArgs(2)}
 	c := addConn(cmd, e)
 	out := cmd.Flags().StringP("output", "o", "", "output file (default: the recording's file name; - for stdout)")
@@ -152,8 +163,8 @@ them. Progress goes to stderr; a failed download leaves no file behind.`,
 			name = filepath.Base(args[1])
 		}
 		return c.run(func(cl *digelao.Client) error {
-			p := &progress{w: e.stderr, quiet: *quiet}
-			stop := p.start()
+			p := &byteCount{}
+			stop := startMeter(e.stderr, e.tty && !*quiet, p.rate(time.Now()))
 			var n int64
 			var err error
 			if name == "-" {
@@ -165,7 +176,7 @@ them. Progress goes to stderr; a failed download leaves no file behind.`,
 			}
 			stop(err == nil)
 			if err != nil {
-				return flagNames(err, map[string]string{"recordFile": "<recordfile>", "recordPath": "<recordpath>"})
+				return badFlag(err, map[string]string{"recordFile": "<recordfile>", "recordPath": "<recordpath>"})
 			}
 			if name != "-" {
 				fmt.Fprintf(e.stdout, "%s: %s\n", name, size(n))
@@ -177,63 +188,13 @@ them. Progress goes to stderr; a failed download leaves no file behind.`,
 }
 
 // downloadFile runs fetch into name, also counting into p, with mode 0644; a failed download
-// leaves no partial file behind (see replaceFile).
+// leaves no partial file behind, and its error names name (see replaceFile).
 func downloadFile(name string, p io.Writer, fetch func(io.Writer) (int64, error)) (n int64, err error) {
 	err = replaceFile("--output", name, 0o644, func(w io.Writer) error {
 		n, err = fetch(io.MultiWriter(w, p))
 		return err
 	})
 	return n, err
-}
-
-// progress counts bytes written through it and shows the count on w while a download runs, from
-// its first byte on.
-type progress struct {
-	w     io.Writer
-	quiet bool
-	n     atomic.Int64
-}
-
-func (p *progress) Write(b []byte) (int, error) {
-	p.n.Add(int64(len(b)))
-	return len(b), nil
-}
-
-// start shows the progress every 200ms until the returned stop is called: stop(true) shows the
-// final count, stop(false) only ends the line, so that a failed download shows no total.
-func (p *progress) start() (stop func(ok bool)) {
-	if p.quiet {
-		return func(bool) {}
-	}
-	done, finished := make(chan bool), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		began, shown := time.Now(), false
-		show := func() {
-			if n := p.n.Load(); n > 0 {
-				rate := float64(n) / max(time.Since(began).Seconds(), 0.001)
-				fmt.Fprintf(p.w, "\r%s downloaded, %s/s   ", size(n), size(int64(rate)))
-				shown = true
-			}
-		}
-		for {
-			select {
-			case ok := <-done:
-				if ok {
-					show()
-				}
-				if shown {
-					fmt.Fprintln(p.w)
-				}
-				return
-			case <-t.C:
-				show()
-			}
-		}
-	}()
-	return func(ok bool) { done <- ok; <-finished }
 }
 
 // ids parses record ids given on the command line.

@@ -43,10 +43,14 @@ func TestRecordsDialogueDownload(t *testing.T) {
 	require.NoError(t, err)
 	assertJSONLines(t, d.Turns(), turns.stdout)
 	assertUsage(t, cli(ctx, vars, "dialogue", rec.SN, "yesterday"), "<connected-at>: want YYYY-MM-DD")
+	none := cli(ctx, vars, "dialogue", rec.SN, "2020-01-01 10:00:00")
+	assert.Equal(t, exitPlatform, none.code, "no match is no success")
+	assert.Empty(t, none.stdout)
+	assert.Contains(t, none.stderr, "no dialogue for record "+rec.SN+" connected at 2020-01-01 10:00:00 (UTC+8)")
 
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "call.wav")
-	dl := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", wav)
+	dl := cliIn(ctx, onTerminal(), vars, "download", rec.RecordPath, rec.RecordFile, "-o", wav)
 	require.Equal(t, exitOK, dl.code, dl.stderr)
 	b, err := os.ReadFile(wav)
 	require.NoError(t, err)
@@ -54,9 +58,12 @@ func TestRecordsDialogueDownload(t *testing.T) {
 	fi, err := os.Stat(wav)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
-	assert.Contains(t, dl.stderr, "downloaded")
+	assert.Contains(t, dl.stderr, "downloaded", "progress on a terminal")
+	piped := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", wav)
+	require.Equal(t, exitOK, piped.code, piped.stderr)
+	assert.Empty(t, piped.stderr, "none when piped")
 
-	missing := cli(ctx, vars, "download", rec.RecordPath, "/mnt/record/none.wav", "-o", filepath.Join(dir, "none.wav"))
+	missing := cliIn(ctx, onTerminal(), vars, "download", rec.RecordPath, "/mnt/record/none.wav", "-o", filepath.Join(dir, "none.wav"))
 	assert.Equal(t, exitPlatform, missing.code)
 	assert.NotContains(t, missing.stderr, "downloaded", "no progress for a failed download")
 	assert.Equal(t, 1, strings.Count(missing.stderr, "\n"), "the error alone: %q", missing.stderr)
@@ -66,7 +73,16 @@ func TestRecordsDialogueDownload(t *testing.T) {
 
 	noDir := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", filepath.Join(dir, "no", "call.wav"))
 	assert.Equal(t, exitFile, noDir.code, noDir.stderr)
-	assert.Contains(t, noDir.stderr, "--output: ")
+	assert.Equal(t, "digelao: --output: create "+filepath.Join(dir, "no", "call.wav")+": no such file or directory\n", noDir.stderr,
+		"the destination named, not a temporary file")
+
+	// records list --all counts on a terminal, and is quiet when piped.
+	all := cliIn(ctx, onTerminal(), vars, "records", "list", "--all", "--json")
+	require.Equal(t, exitOK, all.code, all.stderr)
+	assert.True(t, strings.HasPrefix(all.stderr, "\r0 records listed"), "at once: %q", all.stderr)
+	assert.True(t, strings.HasSuffix(all.stderr, "\r2 records listed\n"), "and at the end: %q", all.stderr)
+	all = cli(ctx, vars, "records", "list", "--all", "--json")
+	assert.Empty(t, all.stderr)
 	assertNoSecrets(t, srv, table, dialogue, turns, dl, missing, noDir)
 }
 
@@ -76,8 +92,7 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	added := cli(ctx, vars, "blacklist", "add", "13800138000", "--days", "7", "--remark", "opted out")
 	require.Equal(t, exitOK, added.code, added.stderr)
 	bad := cli(ctx, vars, "blacklist", "add", "12ab")
-	assert.Equal(t, exitInput, bad.code)
-	assert.Contains(t, bad.stderr, "invalid <phone>")
+	assertUsage(t, bad, "invalid <phone>")
 
 	list := cli(ctx, vars, "blacklist", "list", "--json")
 	require.Equal(t, exitOK, list.code, list.stderr)

@@ -79,7 +79,8 @@ func listenCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "listen", Short: "receive pushes and print each event as a line of JSON", Args: cobra.NoArgs,
 		Long: `Receive the platform's pushes (call records, import results, task analytics) until Ctrl-C or
 SIGTERM, and print each as a line of JSON on stdout: {"kind":…,"received_at":…,"event":…}, the
-event as the SDK's type marshals it, received_at in China time. Pushes must carry ?token= with
+event as the SDK's type marshals it; received_at, as every time the command writes, is China time
+"YYYY-MM-DD hh:mm:ss". Pushes must carry ?token= with
 the value of DIGELAO_PUSH_TOKEN ("digelao set-callback" adds it); every push refused or failed is
 logged on stderr with its status, the reason and the sender's address, never the token.`}
 	addr := cmd.Flags().String("addr", "127.0.0.1:8090", "address to listen on")
@@ -120,10 +121,11 @@ logged on stderr with its status, the reason and the sender's address, never the
 	return cmd
 }
 
-// chinaLogTime writes the log's time in China time.
+// chinaLogTime writes the log's time as the command writes every time: China time, "YYYY-MM-DD
+// hh:mm:ss".
 func chinaLogTime(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
-		a.Value = slog.StringValue(a.Value.Time().In(chinaTime).Format(time.RFC3339))
+		a.Value = slog.StringValue(clock(a.Value.Time()))
 	}
 	return a
 }
@@ -136,10 +138,10 @@ type eventWriter struct {
 
 func (w *eventWriter) write(kind string, event any) error {
 	line := struct {
-		Kind       string    `json:"kind"`
-		ReceivedAt time.Time `json:"received_at"`
-		Event      any       `json:"event"`
-	}{kind, time.Now().In(chinaTime), event}
+		Kind       string `json:"kind"`
+		ReceivedAt string `json:"received_at"` // as the events' own times: China time, "YYYY-MM-DD hh:mm:ss"
+		Event      any    `json:"event"`
+	}{kind, clock(time.Now()), event}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.enc.Encode(line)

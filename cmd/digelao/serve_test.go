@@ -86,16 +86,21 @@ func TestListenPrintsEachPushAndLogsEachRefusal(t *testing.T) {
 	require.Len(t, lines, 1, "one event printed")
 	var line struct {
 		Kind       string          `json:"kind"`
-		ReceivedAt time.Time       `json:"received_at"`
+		ReceivedAt string          `json:"received_at"`
 		Event      json.RawMessage `json:"event"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &line))
 	assert.Equal(t, "call_record", line.Kind)
-	_, offset := line.ReceivedAt.Zone()
-	assert.Equal(t, 8*3600, offset, "received_at in China time")
+	at, err := time.ParseInLocation(time.DateTime, line.ReceivedAt, chinaTime)
+	require.NoError(t, err, "received_at is China time as the events' times are written: %q", line.ReceivedAt)
+	assert.WithinDuration(t, time.Now(), at, time.Minute)
 	assert.Contains(t, string(line.Event), "account|abc")
+	var event map[string]any
+	require.NoError(t, json.Unmarshal(line.Event, &event))
+	assert.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`, event["created_at"], "one time format in the line")
 
 	logged := errOut.String()
+	assert.Regexp(t, `(?m)^time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" level=`, logged, "and in the log")
 	assert.Regexp(t, `push refused.* status=401 reason="missing or wrong token".* remote=127\.0\.0\.1:\d+|remote=127\.0\.0\.1:\d+.* status=401 reason="missing or wrong token"`, logged)
 	assert.Regexp(t, `push refused.*status=400`, logged)
 	assert.NotContains(t, out.String()+logged, token)
@@ -178,12 +183,10 @@ func TestSetCallbackAddsThePushToken(t *testing.T) {
 	r = cli(ctx, env, "set-callback", "--url", "http://127.0.0.1:8090/")
 	assertUsage(t, r, "DIGELAO_PUSH_TOKEN is not set")
 	assert.Contains(t, r.stderr, "--no-token")
-	r = cli(ctx, with(env, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", "ftp://x")
-	assert.Equal(t, exitInput, r.code)
-	assert.Contains(t, r.stderr, "invalid --url: must be an absolute http:// or https:// URL")
-	r = cli(ctx, with(env, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", "http://x/?token=a")
-	assert.Equal(t, exitInput, r.code)
-	assert.Contains(t, r.stderr, "invalid --url: carries a token parameter already")
+	assertUsage(t, cli(ctx, with(env, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", "ftp://x"),
+		"invalid --url: must be an absolute http:// or https:// URL")
+	assertUsage(t, cli(ctx, with(env, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", "http://x/?token=a"),
+		"invalid --url: carries a token parameter already")
 	assert.Len(t, srv.Requests(), before, "nothing sent")
 
 	r = cli(ctx, env, "set-callback", "--url", "http://127.0.0.1:8090/", "--no-token", "--off")

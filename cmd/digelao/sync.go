@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
@@ -38,7 +40,15 @@ output, and the next run resumes from it, sweeping --overlap before it again: th
 in the file are not appended again (sync reads them back at start). A record is appended with one
 write and synced to disk before it counts; a write that fails is undone, and the checkpoint does
 not move past it. Records the platform lists before their call ended wait for a later sweep.
-One sync per output: a second one exits with status 5.
+One sync per output (FILE.lock beside it holds the lock): a second one exits with status 5.
+
+An output that holds records without its FILE.state has lost its checkpoint: a sweep back
+--since alone could miss what came after the newest record there, so sync refuses (exit status
+4) and says how far back to sweep: give --since on the command line, or --reset-checkpoint.
+--reset-checkpoint also makes a run sweep back --since from now whatever FILE.state holds.
+
+With --listen, import results (5.7.15) and task analytics (7.7) pushed to the same address are
+answered SUCCESS and logged on stderr; the file holds call records only.
 
 Progress goes to stderr, a line per sweep; stdout is not used.`}
 	c := addConn(cmd, e)
@@ -51,6 +61,7 @@ Progress goes to stderr, a line per sweep; stdout is not used.`}
 	fs.DurationVar(&o.interval, "interval", digelao.DefaultSweepInterval, "with --follow, how often to sweep")
 	fs.DurationVar(&o.lag, "lag", digelao.DefaultSweepLag, "how old a record must be before a sweep takes it (its push comes first)")
 	fs.DurationVar(&o.overlap, "overlap", digelao.DefaultSweepOverlap, "how far before the checkpoint each sweep starts again")
+	fs.BoolVar(&o.reset, "reset-checkpoint", false, "ignore FILE.state's checkpoint, or its loss, and sweep back --since")
 	for flag, v := range map[string]string{"out": "DIGELAO_SYNC_OUT", "since": "DIGELAO_SYNC_SINCE",
 		"listen": "DIGELAO_SYNC_LISTEN", "interval": "DIGELAO_SYNC_INTERVAL", "lag": "DIGELAO_SYNC_LAG",
 		"overlap": "DIGELAO_SYNC_OVERLAP"} {
@@ -61,6 +72,7 @@ Progress goes to stderr, a line per sweep; stdout is not used.`}
 		if o.listen != "" && !o.follow {
 			return usagef("--listen (DIGELAO_SYNC_LISTEN) receives pushes while sync runs: add --follow")
 		}
+		o.sinceGiven = onCommandLine(fs.Lookup("since"))
 		return c.run(func(cl *digelao.Client) error { return o.run(ctx, e, cl) })
 	})
 	return cmd
@@ -71,6 +83,8 @@ type syncOptions struct {
 	out, listen                   string
 	since, interval, lag, overlap time.Duration
 	follow                        bool
+	reset                         bool // --reset-checkpoint
+	sinceGiven                    bool // --since was given on the command line
 }
 
 // rememberRecords is how many delivered records the sync remembers, from the output and from this
@@ -79,7 +93,11 @@ const rememberRecords = 100_000
 
 func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: chinaLogTime}))
-	store := &stateStore{MemorySyncStore: digelao.NewMemorySyncStore(rememberRecords), path: o.out + ".state"}
+	mem, err := digelao.NewMemorySyncStore(rememberRecords)
+	if err != nil {
+		return err
+	}
+	store := &stateStore{MemorySyncStore: mem, path: o.out + ".state"}
 	var out *output
 	rs, err := digelao.NewRecordSync(cl, func(_ context.Context, r *digelao.CallRecord) error { return out.append(r) },
 		digelao.WithSyncStore(store), digelao.WithSweepLookBack(o.since), digelao.WithSweepInterval(o.interval),
@@ -95,12 +113,15 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 	}
 	defer out.close()
 
-	s, err := cl.Login(ctx)
+	s, err := cl.Session(ctx)
 	if err != nil {
 		return err
 	}
 	if err := store.load(s.UserSN); err != nil {
 		return err
+	}
+	if o.reset {
+		store.forget()
 	}
 	n, cut, err := out.replay(ctx, cl, store)
 	if err != nil {
@@ -109,7 +130,12 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 	if cut > 0 {
 		fmt.Fprintf(e.stderr, "%s: cut off an incomplete last line (%d bytes) left by an interrupted write\n", o.out, cut)
 	}
-	if mark := store.checkpoint(); mark.IsZero() {
+	if err := o.lostCheckpoint(n, out.newest, store); err != nil {
+		return err
+	}
+	if mark := store.checkpoint(); o.reset {
+		fmt.Fprintf(e.stderr, "%s: %s there, checkpoint set aside (--reset-checkpoint): sweeping back %s\n", o.out, records(n), o.since)
+	} else if mark.IsZero() {
 		fmt.Fprintf(e.stderr, "%s: %s there, no checkpoint yet: sweeping back %s\n", o.out, records(n), o.since)
 	} else {
 		fmt.Fprintf(e.stderr, "%s: %s there, resuming from checkpoint %s (UTC+8)\n", o.out, records(n), clock(mark))
@@ -120,7 +146,8 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "%s: %s appended, %d there already, %d not final yet; checkpoint %s (UTC+8)\n",
+		fmt.Fprintf(e.stderr, "%s: %s appended, %d already in the file (seen again where sweeps overlap), "+
+			"%d not final yet; checkpoint %s (UTC+8)\n",
 			o.out, records(st.GapsFilled), st.Duplicates, st.NotFinal, clock(st.Checkpoint))
 		return nil
 	}
@@ -128,9 +155,28 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client) error
 		return err
 	}
 	st := rs.Stats()
-	fmt.Fprintf(e.stderr, "%s: %s appended (%d pushed, %d found by sweeps), %d left out as duplicates; checkpoint %s (UTC+8)\n",
+	fmt.Fprintf(e.stderr, "%s: %s appended (%d pushed, %d found by sweeps); %d seen again and not appended "+
+		"(overlapping sweeps, repeated pushes, swept records pushed late); checkpoint %s (UTC+8)\n",
 		o.out, records(int(out.appended.Load())), st.Pushed, st.GapsFilled, st.Duplicates, clock(store.checkpoint()))
 	return nil
+}
+
+// lostCheckpoint refuses an output that holds n records, the newest created at newest, when its
+// state file holds no checkpoint: the checkpoint was lost (the state file deleted, or left out of
+// a restore), and a sweep back --since alone could miss every record created after the newest
+// one and before --since reaches. --since on the command line, or --reset-checkpoint, goes on.
+func (o *syncOptions) lostCheckpoint(n int, newest time.Time, store *stateStore) error {
+	if n == 0 || o.sinceGiven || o.reset || !store.checkpoint().IsZero() {
+		return nil
+	}
+	back := "--since 48h"
+	if !newest.IsZero() {
+		back = fmt.Sprintf("--since %dh (the newest record there was created %s, UTC+8)",
+			int(time.Since(newest).Hours())+2, clock(newest))
+	}
+	return &fileError{flag: "--out", err: fmt.Errorf("%s holds %s but %s, its checkpoint, is missing: a sweep back "+
+		"--since (%s) alone could miss records; run again with %s, or with --reset-checkpoint to sweep back %s as it is",
+		o.out, records(n), store.path, o.since, back, o.since)}
 }
 
 // keepSyncing runs rs until ctx ends, receiving pushes on --listen if it is set.
@@ -147,7 +193,27 @@ func (o *syncOptions) keepSyncing(ctx context.Context, e *env, log *slog.Logger,
 		if token == "" {
 			fmt.Fprintln(e.stderr, "warning: DIGELAO_PUSH_TOKEN is not set: anyone who finds the address can push")
 		}
-		h := &digelao.PushHandler{Token: digelao.NewSecret(token), Logger: log, OnCallRecord: rs.Push}
+		h := rs.Handler(digelao.NewSecret(token)) // the sync's claim is the push's only one
+		h.Logger = log
+		h.OnImportResult = func(ctx context.Context, r *digelao.ImportResult) error {
+			if r.Failure != "" {
+				log.WarnContext(ctx, "import result pushed: the import failed; not stored (the file holds call records)",
+					"task_sn", r.TaskSN, "reason", r.Failure)
+				return nil
+			}
+			log.InfoContext(ctx, "import result pushed; not stored (the file holds call records)", "task_sn", r.TaskSN,
+				"total", r.Counts.Total, "imported", r.Counts.Success, "failed", r.Counts.Fail)
+			return nil
+		}
+		h.OnTaskAnalytics = func(ctx context.Context, a *digelao.TaskAnalytics) error {
+			log.InfoContext(ctx, "task analytics pushed; not stored (the file holds call records)", "task_sn", a.Task.TaskSN,
+				"dialled", a.Task.Sent, "connected", a.Task.Success)
+			return nil
+		}
+		h.OnUnknown = func(_ context.Context, body []byte) error {
+			return fmt.Errorf("a push sync does not understand (%s): answered 500 so that the platform sends it "+
+				"again; a call record in it is found by the next sweep", size(int64(len(body))))
+		}
 		fmt.Fprintf(e.stderr, "listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
 		go func() {
 			err := serve(ctx, l, h, e.timeouts)
@@ -167,22 +233,34 @@ type output struct {
 	name     string
 	f        *os.File
 	mu       sync.Mutex
-	size     int64 // of the file: what a failed write is cut back to
-	broken   error // a failed write could not be undone: no more writes
+	lock     *flock.Flock
+	size     int64     // of the file: what a failed write is cut back to
+	newest   time.Time // the creation of the newest record the file held at start
+	broken   error     // a failed write could not be undone: no more writes
 	appended atomic.Int64
 }
 
-// openOutput opens the file name for appending, creating it, and locks it.
+// openOutput opens the file name for appending, creating it, and locks it: a lock on FILE.lock
+// beside the file it names (a symbolic link followed), which the system releases when the process
+// ends, however it ends — a crash leaves no stale lock. (gofrs/flock: flock(2) on Unix,
+// LockFileEx on Windows, which would keep the file itself from being read.)
 func openOutput(name string) (*output, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, &fileError{flag: "--out", err: err}
 	}
-	if err := lockFile(f); err != nil {
-		_ = f.Close()
-		if errors.Is(err, errLocked) {
+	o := &output{name: name, f: f}
+	real, err := filepath.EvalSymlinks(name)
+	if err == nil {
+		o.lock = flock.New(real+".lock", flock.SetPermissions(0o600))
+		var ok bool
+		if ok, err = o.lock.TryLock(); err == nil && !ok {
+			_ = f.Close()
 			return nil, &busyError{fmt.Sprintf("--out %s: another digelao sync is writing it; one sync per output", name)}
 		}
+	}
+	if err != nil {
+		o.close()
 		return nil, &fileError{flag: "--out", err: fmt.Errorf("lock %s: %w", name, err)}
 	}
 	fi, err := f.Stat()
@@ -190,14 +268,19 @@ func openOutput(name string) (*output, error) {
 		err = fmt.Errorf("%s is not a regular file: sync reads it back to append each record once", name)
 	}
 	if err != nil {
-		_ = f.Close()
+		o.close()
 		return nil, &fileError{flag: "--out", err: err}
 	}
-	return &output{name: name, f: f}, nil
+	return o, nil
 }
 
-// close closes the file, which releases its lock.
-func (o *output) close() { _ = o.f.Close() }
+// close closes the file and releases its lock.
+func (o *output) close() {
+	_ = o.f.Close()
+	if o.lock != nil {
+		_ = o.lock.Unlock()
+	}
+}
 
 // replay marks the records in the file as delivered in store, through a sync of their own with
 // cl, so that a sweep or a push finds them delivered. An incomplete last line, left by a write
@@ -234,6 +317,9 @@ func (o *output) replay(ctx context.Context, cl *digelao.Client, store digelao.S
 		var rec digelao.CallRecord
 		if err := json.Unmarshal(b, &rec); err != nil {
 			return n, 0, &fileError{flag: "--out", err: fmt.Errorf("%s:%d is not a call record: %w", o.name, line, err)}
+		}
+		if rec.CreatedAt.After(o.newest) {
+			o.newest = rec.CreatedAt
 		}
 		if err := seen.Push(ctx, &rec); err != nil {
 			return n, 0, &fileError{flag: "--out", err: fmt.Errorf("%s:%d: %w", o.name, line, err)}
@@ -273,9 +359,9 @@ func (o *output) append(r *digelao.CallRecord) error {
 }
 
 // stateStore is the SyncStore of one output: the records delivered, in memory, from the output
-// and this run; the checkpoint, in the state file beside the output. Its lease is in memory: the
-// lock on the output keeps every other sync out. An output holds one account's records, so the
-// store keeps one checkpoint, whatever the sync's name.
+// and this run; the checkpoint, the sync's bookkeeping and its quarantine, in the state file beside
+// the output. Its lease is in memory: the lock on the output keeps every other sync out. An output
+// holds one account's records, so the store keeps one of each, whatever the sync's name.
 type stateStore struct {
 	*digelao.MemorySyncStore
 	path string
@@ -286,8 +372,10 @@ type stateStore struct {
 
 // syncState is the state file's content.
 type syncState struct {
-	UserSN     string    `json:"user_sn"`    // the account whose records the output holds
-	Checkpoint time.Time `json:"checkpoint"` // zero until the first sweep completed
+	UserSN     string                      `json:"user_sn"`              // the account whose records the output holds
+	Checkpoint time.Time                   `json:"checkpoint"`           // zero until the first sweep completed
+	Sync       json.RawMessage             `json:"sync,omitempty"`       // the RecordSync's bookkeeping
+	Quarantine []digelao.QuarantinedRecord `json:"quarantine,omitempty"` // the records the sink refused on every try
 }
 
 // load reads the state file, if there is one, and checks that it is userSN's.
@@ -314,6 +402,13 @@ func (s *stateStore) load(userSN string) error {
 	return nil
 }
 
+// forget drops the checkpoint read, so that the sync sweeps back its look-back (--reset-checkpoint).
+func (s *stateStore) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.Checkpoint = time.Time{}
+}
+
 func (s *stateStore) checkpoint() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,11 +420,51 @@ func (s *stateStore) Checkpoint(context.Context, string) (time.Time, error) {
 	return s.checkpoint(), nil
 }
 
-// SetCheckpoint implements digelao.SyncStore: it replaces the state file, synced, in one rename.
+// SetCheckpoint implements digelao.SyncStore.
 func (s *stateStore) SetCheckpoint(_ context.Context, _ string, t time.Time) error {
+	return s.change(func(st *syncState) { st.Checkpoint = t.In(chinaTime) })
+}
+
+// SyncState implements digelao.SyncStore.
+func (s *stateStore) SyncState(context.Context, string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := syncState{UserSN: s.state.UserSN, Checkpoint: t.In(chinaTime)}
+	return s.state.Sync, nil
+}
+
+// SetSyncState implements digelao.SyncStore.
+func (s *stateStore) SetSyncState(_ context.Context, _ string, b []byte) error {
+	return s.change(func(st *syncState) { st.Sync = slices.Clone(b) })
+}
+
+// Quarantine implements digelao.SyncStore.
+func (s *stateStore) Quarantine(_ context.Context, _ string, q digelao.QuarantinedRecord) error {
+	return s.change(func(st *syncState) {
+		st.Quarantine = append(slices.DeleteFunc(slices.Clone(st.Quarantine), func(o digelao.QuarantinedRecord) bool { return o.Key == q.Key }), q)
+	})
+}
+
+// Quarantined implements digelao.SyncStore.
+func (s *stateStore) Quarantined(context.Context, string) ([]digelao.QuarantinedRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.state.Quarantine), nil
+}
+
+// Unquarantine implements digelao.SyncStore.
+func (s *stateStore) Unquarantine(_ context.Context, _, key string) error {
+	return s.change(func(st *syncState) {
+		st.Quarantine = slices.DeleteFunc(slices.Clone(st.Quarantine), func(o digelao.QuarantinedRecord) bool { return o.Key == key })
+	})
+}
+
+// change applies edit to the state and replaces the state file with it, synced, in one rename;
+// the state in memory changes only once the file did.
+func (s *stateStore) change(edit func(*syncState)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state
+	edit(&st)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -345,9 +480,4 @@ func (s *stateStore) SetCheckpoint(_ context.Context, _ string, t time.Time) err
 }
 
 // records counts call records in English: "1 record", "2 records".
-func records(n int) string {
-	if n == 1 {
-		return "1 record"
-	}
-	return strconv.Itoa(n) + " records"
-}
+func records(n int) string { return count(n, "record") }

@@ -51,7 +51,7 @@ func TestSyncWriteFailureMovesNothing(t *testing.T) {
 	full := cli(ctx, f.vars, "sync", "--out", out)
 	lift()
 	assert.Equal(t, exitFile, full.code, full.stderr)
-	assert.Regexp(t, `^(?s).*digelao: sync sink: --out: write .*records\.jsonl: file too large\n$`, full.stderr)
+	assert.Regexp(t, `^(?s).*digelao: sync sink refused .* taken for down; the sweep stops: --out: write .*records\.jsonl: file too large\n(digelao: sync store state: .*file too large\n)?$`, full.stderr)
 	after, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, string(written), string(after), "the part written is cut back off")
@@ -64,4 +64,29 @@ func TestSyncWriteFailureMovesNothing(t *testing.T) {
 	counts, _ := readOutput(t, out)
 	assert.Equal(t, once(f.sns()), counts)
 	assert.Len(t, counts, 5)
+}
+
+// TestFailedDownloadNamesItsDestination: a download the disk cannot take fails with exit code 4,
+// names the file asked for, never the temporary file beside it, and leaves nothing behind.
+func TestFailedDownloadNamesItsDestination(t *testing.T) {
+	ctx := context.Background()
+	srv, vars, _, _ := pausedAndFinished(t)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	recs, _, err := c.Records.List(ctx, nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "call.wav")
+	require.Equal(t, exitOK, cli(ctx, vars, "login").code, "logged in before the limit")
+	lift := limitFileSize(t, 10)
+	r := cli(ctx, vars, "download", recs[0].RecordPath, recs[0].RecordFile, "-o", wav)
+	lift()
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "digelao: --output: ")
+	assert.Contains(t, r.stderr, wav+": file too large")
+	assert.NotContains(t, r.stderr, ".part")
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left)
 }

@@ -48,6 +48,7 @@ func (f *syncFake) call(t *testing.T, n int, ago time.Duration) {
 	r := cli(ctx, f.vars, createArgs(fmt.Sprintf("回访%d", f.calls), writeFile(t, "c.csv", []byte(csv)), "--start")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.NoError(t, f.srv.Flush(ctx))
+	f.clock.Set(time.Now()) // the platform's clock, which its replies' Date carry, is back to now
 }
 
 // sns returns the sns of the fake's records.
@@ -125,7 +126,7 @@ func TestSyncAppendsEachRecordOnceAcrossRuns(t *testing.T) {
 	assert.Contains(t, second.stderr, "3 records there, resuming from checkpoint "+clock(st.Checkpoint))
 	assert.Contains(t, second.stderr, "cut off an incomplete last line (25 bytes)")
 	assert.Regexp(t, `found=5 gaps_filled=2 duplicates=3`, second.stderr, "the overlap saw the first records again")
-	assert.Contains(t, second.stderr, "2 records appended, 3 there already")
+	assert.Contains(t, second.stderr, "2 records appended, 3 already in the file (seen again where sweeps overlap)")
 	counts, _ = readOutput(t, out)
 	assert.Equal(t, once(f.sns()), counts, "every record once")
 	assert.Len(t, counts, 5)
@@ -159,17 +160,27 @@ func TestSyncFollowReceivesPushes(t *testing.T) {
 	require.Eventually(t, func() bool { return sweepLine.MatchString(errOut.String()) }, 5*time.Second, 10*time.Millisecond)
 	assert.Regexp(t, `found=2 gaps_filled=2`, errOut.String())
 
-	set := cli(ctx, with(f.vars, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", base)
+	set := cli(ctx, with(f.vars, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", base, "--task-url", base)
 	require.Equal(t, exitOK, set.code, set.stderr)
 	f.call(t, 3, 5*time.Minute) // pushed: newer than the sweeps' lag
-	pushed := 0
+	pushed := map[digelaotest.PushKind]int{}
 	for _, p := range f.srv.Pushes() {
-		if p.Kind == digelaotest.PushCall {
-			assert.True(t, p.OK, "push answered SUCCESS: %+v", p)
-			pushed++
-		}
+		assert.True(t, p.OK, "push answered SUCCESS: %+v", p)
+		pushed[p.Kind]++
 	}
-	assert.Equal(t, 3, pushed)
+	assert.Equal(t, map[digelaotest.PushKind]int{digelaotest.PushCall: 3, digelaotest.PushImport: 1}, pushed,
+		"the import result to the same address too")
+	assert.Regexp(t, `level=INFO msg="import result pushed; not stored \(the file holds call records\)" task_sn=dial_task_main_sn\|\w+ total=3 imported=3 failed=0`,
+		errOut.String())
+	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleTaskAnalyticsPush("dial_task_main_sn|x")))
+	assert.Contains(t, errOut.String(), `msg="task analytics pushed; not stored (the file holds call records)" task_sn=dial_task_main_sn|x`)
+	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleImportResultPush(digelao.ImportResult{
+		TaskSN: "dial_task_main_sn|y", Failure: "导入失败"})))
+	assert.Contains(t, errOut.String(), `level=WARN msg="import result pushed: the import failed; not stored (the file holds call records)" task_sn=dial_task_main_sn|y reason=导入失败`)
+	assert.Equal(t, http.StatusInternalServerError, post(t, base+"?token="+token, []byte(`{"what":"else"}`)),
+		"a push sync does not understand is sent again: it may hold a call record")
+	assert.Contains(t, errOut.String(), "a push sync does not understand (15 B): answered 500 so that the platform sends it again")
+	assert.NotContains(t, errOut.String(), "OnUnknown")
 	// A push of a record the output holds already is acknowledged, not appended again.
 	first := f.srv.CallRecords()[0]
 	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleCallRecordPush(first.SN, first.Phone)))
@@ -178,7 +189,7 @@ func TestSyncFollowReceivesPushes(t *testing.T) {
 	require.Equal(t, exitOK, stop(), errOut.String())
 	counts, _ := readOutput(t, out)
 	assert.Equal(t, once(f.sns()), counts, "every record once")
-	assert.Contains(t, errOut.String(), "5 records appended (3 pushed, 2 found by sweeps), 1 left out as duplicates")
+	assert.Contains(t, errOut.String(), "5 records appended (3 pushed, 2 found by sweeps); 1 seen again and not appended")
 	assert.NotContains(t, errOut.String(), token)
 }
 
@@ -237,4 +248,57 @@ func TestSyncRefusesWhatItCannotResume(t *testing.T) {
 
 	r = cli(ctx, f.vars, "sync", "--out", dir)
 	assert.Equal(t, exitFile, r.code, r.stderr)
+}
+
+// TestSyncRefusesALostCheckpoint: an output that holds records without its state file has lost
+// its checkpoint; a sweep back --since alone could miss records, so sync refuses and says how far
+// back to go, until --since is given on the command line or --reset-checkpoint.
+func TestSyncRefusesALostCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	out := filepath.Join(t.TempDir(), "records.jsonl")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--out", out).code)
+	require.NoError(t, os.Remove(out+".state"))
+	written := readLines(t, out)
+	_, recs := readOutput(t, out)
+	newest := recs[0].CreatedAt
+	for _, rec := range recs {
+		if rec.CreatedAt.After(newest) {
+			newest = rec.CreatedAt
+		}
+	}
+
+	r := cli(ctx, f.vars, "sync", "--out", out)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "digelao: --out: "+out+" holds 2 records but "+out+".state, its checkpoint, is missing: "+
+		"a sweep back --since (24h0m0s) alone could miss records; run again with --since 2h (the newest record there was created "+
+		clock(newest)+", UTC+8), or with --reset-checkpoint to sweep back 24h0m0s as it is")
+	assert.Equal(t, written, readLines(t, out), "nothing appended")
+	_, err := os.Stat(out + ".state")
+	assert.ErrorIs(t, err, os.ErrNotExist, "and no checkpoint made up")
+
+	// The variable alone is no answer: a deployment sets it once, not for this loss.
+	r = cli(ctx, with(f.vars, "DIGELAO_SYNC_SINCE", "72h"), "sync", "--out", out)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+
+	f.call(t, 1, 20*time.Minute)
+	r = cli(ctx, f.vars, "sync", "--out", out, "--since", "3h")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "2 records there, no checkpoint yet: sweeping back 3h0m0s")
+	counts, _ := readOutput(t, out)
+	assert.Equal(t, once(f.sns()), counts, "every record once")
+
+	// --reset-checkpoint sets a checkpoint aside too.
+	r = cli(ctx, f.vars, "sync", "--out", out, "--reset-checkpoint")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "3 records there, checkpoint set aside (--reset-checkpoint): sweeping back 24h0m0s")
+	assert.Regexp(t, `found=3 gaps_filled=0 duplicates=3`, r.stderr)
+	counts, _ = readOutput(t, out)
+	assert.Equal(t, once(f.sns()), counts)
+
+	// An empty output without a state file is a first start.
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	assert.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--out", empty).code)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,6 +110,16 @@ func TestContactsThatCannotBeRead(t *testing.T) {
 	assert.Equal(t, exitInput, r.code)
 	assert.Regexp(t, `c\.csv:3, column "联系电话": "138-abc" is not a phone number`, r.stderr)
 	assert.Empty(t, srv.Tasks(), "no task was created")
+
+	// A template without a column for the number takes no contacts; the command says so.
+	srv, vars = fake(t, digelaotest.WithTemplate(digelaotest.Template{SN: "projects|nophone", Name: "无号码", Company: "示例科技",
+		Columns: []string{"姓名", "地址"}}))
+	r = cli(ctx, vars, "tasks", "create", "--name", "回访", "--template", "projects|nophone", "--seat", digelaotest.SeatSN,
+		"--contacts", writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n")))
+	assert.Equal(t, exitPlatform, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "template projects|nophone has no column for the number (电话 or 手机)")
+	assert.NotContains(t, r.stderr, "Columns")
+	assert.Empty(t, srv.Tasks())
 }
 
 func TestTemplates(t *testing.T) {
@@ -237,9 +248,9 @@ func TestOutput(t *testing.T) {
 	assert.Contains(t, lines[0], "CREATED (UTC+8)")
 	at := displayWidth(lines[0][:strings.Index(lines[0], "STATUS")])
 	for _, l := range lines[1:3] {
-		i := strings.Index(l, "暂停发送")
+		i := strings.Index(l, "paused (暂停发送)")
 		if i < 0 {
-			i = strings.Index(l, "已发送")
+			i = strings.Index(l, "finished (已发送)")
 		}
 		require.Positive(t, i, l)
 		assert.Equal(t, at, displayWidth(l[:i]), "STATUS starts in the same cell: %q", l)
@@ -252,4 +263,175 @@ func TestDisplayWidth(t *testing.T) {
 	for s, w := range map[string]int{"abc": 3, "张三": 4, "（）": 4, "e\u0301": 1, "한국": 4, "": 0} {
 		assert.Equal(t, w, displayWidth(s), s)
 	}
+}
+
+// bigCSV writes a contacts CSV of n mobile numbers, each once.
+func bigCSV(t *testing.T, n int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("电话,姓名\n")
+	for i := range n {
+		fmt.Fprintf(&b, "139%08d,客户%d\n", i, i)
+	}
+	return writeFile(t, "big.csv", []byte(b.String()))
+}
+
+// TestCreateInBatches: more than 30,000 contacts go in batches, each reported; with --wait each
+// batch's import is waited for before the next is sent, with progress on a terminal.
+func TestCreateInBatches(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t, digelaotest.WithTimeScale(10*time.Millisecond))
+	file := bigCSV(t, 65000)
+
+	r := cliIn(ctx, onTerminal(), vars, createArgs("大批", file, "--wait")...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	tasks := srv.Tasks()
+	require.Len(t, tasks, 1, "one task: the later batches are appended to it")
+	id, sn := tasks[0].ID, tasks[0].SN
+	assert.Equal(t, 65000, tasks[0].Numbers)
+	want := fmt.Sprintf(`batch 1 of 3: contacts 1 to 30000 (%[1]s:2 to 30001) sent to task %[2]d (%[3]s); 30000 imported
+batch 2 of 3: contacts 30001 to 60000 (%[1]s:30002 to 60001) sent; 30000 imported
+batch 3 of 3: contacts 60001 to 65000 (%[1]s:60002 to 65001) sent; 5000 imported
+task %[2]d (%[3]s): 65000 contacts from %[1]s (UTF-8) in 3 batch(es): 65000 imported
+task %[2]d does not call until started (no --start): digelao tasks operate %[2]d resume
+`, file, id, sn)
+	assert.Equal(t, want, r.stdout)
+	for _, s := range []string{"sending batch 1 of 3 (contacts 1 to 30000)…", "sending batch 3 of 3 (contacts 60001 to 65000)…",
+		"batch 2 of 3: waiting for the import…"} {
+		assert.Contains(t, r.stderr, s, "progress on a terminal")
+	}
+	var appends []string
+	for _, req := range srv.Requests() {
+		if req.Path == "/api/addJsonOfAsync" {
+			v, _ := req.Get("dial_task_main_sn")
+			appends = append(appends, v)
+		}
+	}
+	assert.Equal(t, []string{"", sn, sn}, appends)
+
+	// Piped and without --wait: the batches and the task, no progress.
+	r = cli(ctx, vars, createArgs("大批二", bigCSV(t, 30001), "--start")...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 3, r.stdout)
+	assert.Regexp(t, `^batch 1 of 2: contacts 1 to 30000 \(.*:2 to 30001\) sent to task \d+ \(dial_task_main_sn\|\w+\)$`, lines[0])
+	assert.Regexp(t, `^batch 2 of 2: contacts 30001 to 30001 \(.*:30002 to 30002\) sent$`, lines[1])
+	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 30001 of 30001 contacts from .* sent for import in 2 batch\(es\)$`, lines[2])
+	assert.NotContains(t, r.stdout, "does not call until started", "--start")
+	assertNoSecrets(t, srv, r)
+}
+
+// TestCreateWaitSaysWhatWasLeftOut: --wait shows what the platform imported and why it left
+// contacts out; odd numbers are named before anything is sent.
+func TestCreateWaitSaysWhatWasLeftOut(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t, digelaotest.WithTimeScale(10*time.Millisecond))
+	require.Equal(t, exitOK, cli(ctx, vars, "blacklist", "add", "13800138000").code)
+	file := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n13900139000,李四\n139-0013-9000,李四\n12345,王五\n075512345678,赵六\n"))
+	r := cli(ctx, vars, createArgs("回访", file, "--wait")...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 5 contacts from .*c\.csv \(UTF-8\) in 1 batch\(es\): `+
+		`3 imported, 2 left out: 1 on the do-not-call list, 1 repeated in the task\n`+
+		`task \d+ does not call until started \(no --start\): digelao tasks operate \d+ resume\n$`, r.stdout)
+	assert.Equal(t, "warning: 1 number is neither a Chinese mobile number (1[3-9] and 9 digits) nor a fixed-line number "+
+		"(0, area code, number), and is sent as it is: "+file+":5 12345\n", r.stderr)
+
+	// Said before anything is sent: also when the platform cannot be reached.
+	r = cli(ctx, with(vars, "DIGELAO_BASE_URL", "http://127.0.0.1:1", "DIGELAO_TIMEOUT", "2s"), createArgs("回访", file)...)
+	assert.Equal(t, exitPlatform, r.code)
+	assert.Regexp(t, `^warning: 1 number is neither .*\n`, r.stderr)
+	assertNoSecrets(t, srv, r)
+}
+
+func TestRefusedRowsSayWhy(t *testing.T) {
+	s := &sheet{path: "c.csv", header: []string{"电话", "姓名"}, phone: 0, name: 1,
+		rows: [][]string{{"13800138000", "张三"}, {"12345", "李四"}, {"", "王五"}}, lines: []int{2, 3, 5}}
+	im := &contactImport{sheet: s, req: &digelao.CreateTaskRequest{Columns: digelao.Columns{
+		{Name: "姓名"}, {Name: "电话", Required: true}, {Name: "地址"}}}}
+	assert.Equal(t, "c.csv:3  姓名=李四, 电话=12345, 地址=: not a Chinese mobile or fixed-line number",
+		im.describeRow(digelao.RejectedRow{"电话": "12345", "姓名": "李四"}))
+	assert.Equal(t, `c.csv:5  姓名=王五, 电话=, 地址=: the required column "电话" is empty`,
+		im.describeRow(digelao.RejectedRow{"电话": "", "姓名": "王五"}))
+	assert.Equal(t, "c.csv:2  姓名=张三, 电话=138-0013-8000, 地址=北京: refused by the platform, which gives no reason",
+		im.describeRow(digelao.RejectedRow{"电话": "138-0013-8000", "姓名": "张三", "地址": "北京"}))
+	// A workbook's rows: the columns the row has.
+	im = &contactImport{req: &digelao.CreateTaskRequest{}}
+	assert.Equal(t, "姓名=李四, 电话=12345: not a Chinese mobile or fixed-line number",
+		im.describeRow(digelao.RejectedRow{"电话": "12345", "姓名": "李四"}))
+}
+
+func TestChinesePhones(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"13800138000": true, "138 0013 8000": true, "8613800138000": true, "008613800138000": true,
+		"01012345678": true, "075512345678": true, "07551234567": true,
+		"12345": false, "12800138000": false, "1380013800": false, "10086": false, "0123456789": false,
+		"4008001234": false, "138001380001": false, "": false,
+	} {
+		_, got := chinesePhone(s)
+		assert.Equal(t, ok, got, s)
+	}
+}
+
+// TestJSONWritesWireNamesAndOneTimeFormat: every --json line holds the platform's member names
+// (never a Go field name) and every time as "YYYY-MM-DD hh:mm:ss", China time.
+func TestJSONWritesWireNamesAndOneTimeFormat(t *testing.T) {
+	ctx := context.Background()
+	_, vars, _, _ := pausedAndFinished(t)
+	require.Equal(t, exitOK, cli(ctx, vars, "blacklist", "add", "13700137000", "--days", "3").code)
+	recs := cli(ctx, vars, "records", "list", "--json")
+	require.Equal(t, exitOK, recs.code, recs.stderr)
+	var rec struct {
+		SN          string `json:"sn"`
+		ConnectedAt string `json:"connected_at"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(recs.stdout, "\n", 2)[0]), &rec))
+
+	goName := regexp.MustCompile(`^[A-Z][A-Za-z]*$`)
+	rfc3339 := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d`)
+	dateTime := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$`)
+	var walk func(path string, v any)
+	times := 0
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				assert.NotRegexp(t, goName, k, "%s: a Go field name", path)
+				walk(path+"."+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(path+"[]", x)
+			}
+		case string:
+			assert.NotRegexp(t, rfc3339, v, "%s: one time format", path)
+			if dateTime.MatchString(v) {
+				times++
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"templates", "list"}, {"templates", "columns", digelaotest.TemplateSN}, {"tasks", "list"},
+		{"records", "list"}, {"dialogue", rec.SN, rec.ConnectedAt}, {"blacklist", "list"},
+		{"accounts", "list"}, {"accounts", "roles"},
+	} {
+		r := cli(ctx, vars, append(args, "--json")...)
+		require.Equal(t, exitOK, r.code, "%q: %s", args, r.stderr)
+		require.NotEmpty(t, r.stdout, "%q", args)
+		for line := range strings.Lines(r.stdout) {
+			var v any
+			require.NoError(t, json.Unmarshal([]byte(line), &v), "%q: %s", args, line)
+			walk(strings.Join(args, " "), v)
+		}
+	}
+	assert.Positive(t, times, "times were seen")
+	debug := cli(ctx, vars, "templates", "list", "--debug")
+	require.Equal(t, exitOK, debug.code, debug.stderr)
+	assert.Regexp(t, `^time="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d" level=DEBUG`, debug.stderr, "and the log's")
+	assert.NotRegexp(t, rfc3339, debug.stderr)
+
+	// A template's columns are written as 5.11 lists them, "*" marking a required one: the header
+	// row a contacts file takes.
+	cols := cli(ctx, vars, "templates", "columns", digelaotest.TemplateSN, "--json")
+	assert.Equal(t, "\"姓名\"\n\"*电话\"\n\"地址\"\n\"公司名称\"\n\"备注\"\n", cols.stdout)
 }

@@ -4,9 +4,18 @@ package testkit
 import (
 	"bytes"
 	"io"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
+
+// RaceBuild reports whether the test binary was built with -race, whose instrumentation changes
+// what a process allocates and holds.
+func RaceBuild() bool {
+	info, ok := debug.ReadBuildInfo()
+	return ok && slices.Contains(info.Settings, debug.BuildSetting{Key: "-race", Value: "true"})
+}
 
 // SyncBuffer is a bytes.Buffer that goroutines may write to while a test reads it.
 type SyncBuffer struct {

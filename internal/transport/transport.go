@@ -7,19 +7,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
-
-	"github.com/digelao-go/digelao/internal/phpjson"
 )
 
 // Config configures a Transport.
@@ -264,9 +261,24 @@ func ended(parent, ctx context.Context) error {
 
 // fail logs and returns the failure of an attempt, stripped of the URL and of req's secrets.
 func (t *Transport) fail(ctx context.Context, req *Request, attempt int, what string, err error) error {
+	if errors.Is(err, ErrBodyTooLarge) {
+		err = fmt.Errorf("%w: more than the %s limit (a page of many records can be): ask for smaller pages or raise it with WithMaxResponseBytes",
+			err, byteSize(t.maxBody))
+	}
 	err = Redact(stripURL(err), req.Secrets)
 	t.log.DebugContext(ctx, "digelao request failed", "method", req.Method, "path", req.Path, "attempt", attempt, "error", err)
 	return fmt.Errorf("%s %s: %s%w", req.Method, req.Path, what, err)
+}
+
+// byteSize writes n in MiB or KiB when it is a whole number of them.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Redact returns err with every non-empty secret removed from its text; errors.Is and errors.As
@@ -282,29 +294,18 @@ func Redact(err error, secrets []string) error {
 	return err
 }
 
-// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the
-// secret as it is, as PHP's json_encode writes it in a body ("a/b" as "a\/b"), either of those
-// HTML-escaped as an error page echoes a request (Go's "&#34;" or PHP's "&quot;"), and as it is
-// percent-encoded in a query. It runs only on the way to an error or a log line, never per request.
+// RedactString replaces every occurrence of each non-empty secret in s with [REDACTED]: the secret
+// as it is and in every form a server may echo it — as json_encode writes it under any flags (each
+// of "/", ", <, >, &, ' and non-ASCII characters escaped or not, independently), HTML-escaped (as
+// htmlspecialchars or Go's html package writes it), percent-encoded in a query or a path, quoted
+// by var_export or addslashes, and these nested (a JSON body inside a JSON string or an HTML
+// page). Text made to be slow to search is redacted whole from where the search gave up. It runs
+// only on the way to an error or a log line, never per request.
 func RedactString(s string, secrets []string) string {
-	phpHTML := strings.NewReplacer("&", "&amp;", `"`, "&quot;", "'", "&#039;", "<", "&lt;", ">", "&gt;")
 	for _, sec := range secrets {
-		if sec == "" {
-			continue
+		if sec != "" {
+			s = redactOne(s, sec)
 		}
-		forms := []string{sec}
-		if b, err := phpjson.AppendString(nil, sec); err == nil {
-			forms = append(forms, string(b[1:len(b)-1]))
-		}
-		for _, f := range forms {
-			s = strings.ReplaceAll(s, f, "[REDACTED]")
-			if strings.ContainsAny(f, `&<>"'`) {
-				s = strings.ReplaceAll(s, html.EscapeString(f), "[REDACTED]")
-				s = strings.ReplaceAll(s, phpHTML.Replace(f), "[REDACTED]")
-			}
-		}
-		s = strings.ReplaceAll(s, url.QueryEscape(sec), "[REDACTED]")
-		s = strings.ReplaceAll(s, url.PathEscape(sec), "[REDACTED]")
 	}
 	return s
 }
@@ -451,12 +452,16 @@ func (p Retry) backoff(attempt int, resp *Response) time.Duration {
 	return rand.N(ceil) + 1 //nolint:gosec // jitter needs no cryptographic randomness
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+// retryAfter parses a Retry-After header: delay seconds (digits only) or an HTTP date. A delay
+// longer than a time.Duration holds is the longest one, which backoff caps.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if s > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -20,18 +22,50 @@ func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
 	for v, want := range map[string]time.Duration{
-		"0":                             0,
-		"7":                             7 * time.Second,
-		"Wed, 25 Nov 2026 02:00:30 GMT": 30 * time.Second,
-		"Wed, 25 Nov 2026 01:59:00 GMT": 0, // in the past
+		"0":                                 0,
+		"7":                                 7 * time.Second,
+		"Wed, 25 Nov 2026 02:00:30 GMT":     30 * time.Second,
+		"Wednesday, 25-Nov-26 02:00:30 GMT": 30 * time.Second, // RFC 850
+		"Wed Nov 25 02:00:30 2026":          30 * time.Second, // asctime
+		"Wed, 25 Nov 2026 01:59:00 GMT":     0,                // in the past
+		"Thu, 01 Jan 1970 00:00:00 GMT":     0,
+		// Past what a Duration holds: the longest one, which the cap then bounds.
+		"9223372036":                    9223372036 * time.Second,
+		"9223372037":                    math.MaxInt64,
+		"99999999999999999":             math.MaxInt64,
+		"99999999999999999999999999999": math.MaxInt64,
+		"Fri, 31 Dec 9999 23:59:59 GMT": math.MaxInt64,
 	} {
 		got, ok := retryAfter(v, now)
 		assert.True(t, ok, v)
 		assert.Equal(t, want, got, v)
 	}
-	for _, v := range []string{"", "-1", "soon", "1.5"} {
+	// Not a delay: exponential backoff instead.
+	for _, v := range []string{"", "-1", "-99999999999999999", "+5", "soon", "1.5", "1e3", "0x10", "5 s", "Wed, 25 Nov 2026"} {
 		_, ok := retryAfter(v, now)
 		assert.False(t, ok, v)
+	}
+}
+
+// A Retry-After past the cap waits the cap, however far past it is; one that is not a delay
+// leaves the backoff exponential.
+func TestBackoffCapsEveryRetryAfter(t *testing.T) {
+	t.Parallel()
+	p := Retry{Max: 2, Base: 100 * time.Millisecond, Cap: 10 * time.Second}
+	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	for _, v := range []string{"3600", "99999999999999999", "99999999999999999999999999999", future, "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		h := http.Header{}
+		h.Set("Retry-After", v)
+		assert.Equal(t, p.Cap, p.backoff(0, &Response{Header: h}), v)
+	}
+	for _, v := range []string{"-5", "garbage", "1.5"} {
+		h := http.Header{}
+		h.Set("Retry-After", v)
+		for range 20 {
+			d := p.backoff(0, &Response{Header: h})
+			assert.Greater(t, d, time.Duration(0), v)
+			assert.LessOrEqual(t, d, p.Base, v)
+		}
 	}
 }
 
@@ -78,6 +112,33 @@ func TestReadAllKeepsTheLimit(t *testing.T) {
 		assert.Len(t, b, tc.body, tc.name)
 	}
 }
+
+// A reply past the limit says what the limit is and how to raise it, and is not retried.
+func TestBodyTooLargeNamesTheLimitAndTheOption(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	rt := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		calls++
+		return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: -1,
+			Body: io.NopCloser(testkit.NewZeroReader(3 << 20))}, nil
+	})
+	tr := New(Config{Transport: rt, Timeout: time.Second, MaxBody: 2 << 20, Logger: slog.New(slog.DiscardHandler)})
+	_, err := tr.Do(context.Background(), Retry{Max: 2, Cap: time.Millisecond}, func() (*Request, error) {
+		return &Request{Method: http.MethodPost, URL: "https://h/api/crmList", Path: "/api/crmList"}, nil
+	})
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.Equal(t, "POST /api/crmList: reading reply: reply body too large: more than the 2 MiB limit "+
+		"(a page of many records can be): ask for smaller pages or raise it with WithMaxResponseBytes", err.Error())
+	assert.Equal(t, 1, calls, "not retried")
+
+	for n, want := range map[int64]string{64 << 20: "64 MiB", 1 << 20: "1 MiB", 1536 << 10: "1536 KiB", 1000: "1000 bytes", 1 << 30: "1024 MiB"} {
+		assert.Equal(t, want, byteSize(n))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestBackoffNeverOverflows(t *testing.T) {
 	t.Parallel()

@@ -9,8 +9,10 @@ $type = strtolower(preg_replace('/[;, ].*/s', '', $_SERVER['CONTENT_TYPE'] ?? ''
 $files = [];
 if ($_SERVER['REQUEST_METHOD'] === 'GET') {
     $params = $_GET;
-} elseif ($type === 'application/json') {
-    // A body is decoded as JSON only when the request says it is JSON.
+} elseif (str_contains($type, 'json')) {
+    // A body is decoded as JSON only when the request says it is JSON: a type that contains
+    // "json" (application/json, text/json, application/vnd.api+json), as ThinkPHP and Laravel
+    // test it.
     $params = json_decode(file_get_contents('php://input'), true);
     if (!is_array($params)) {
         echo $reply(['code' => 20002, 'msg' => '数据格式错误']);

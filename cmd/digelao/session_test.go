@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/redistest"
+	"github.com/digelao-go/digelao/internal/testkit"
+	"github.com/digelao-go/digelao/redisstore"
+)
+
+// service is a service on the account, configured as the README says: WithPassword and
+// redisstore on the shared Redis, under prefix.
+func service(t *testing.T, srv *digelaotest.Server, prefix string) *digelao.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	c, err := srv.Client(digelao.WithTokenStore(store))
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// TestRedisSharesTheServicesKey: a service holds a key in Redis; a command with --redis takes it,
+// and the service's next call goes through on it, without a login. Without --redis the command
+// logs in, which cancels the service's key, and says so once.
+func TestRedisSharesTheServicesKey(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	prefix := "test:" + rand.Text()[:8] + ":"
+	svc := service(t, srv, prefix)
+	_, err := svc.Templates.Names(ctx)
+	require.NoError(t, err)
+	require.Len(t, srv.Logins(), 1, "the service logged in")
+
+	shared := with(vars, "DIGELAO_REDIS_URL", "redis://"+redistest.Addr(t)+"/0", "DIGELAO_REDIS_PREFIX", prefix)
+	e := cacheIn(t.TempDir())
+	for _, args := range [][]string{{"templates", "list"}, {"tasks", "list"}, {"login"}} {
+		r := cliIn(ctx, e, shared, args...)
+		require.Equal(t, exitOK, r.code, "%q: %s", args, r.stderr)
+		assert.Empty(t, r.stderr, "%q: no login, nothing to warn of", args)
+		if args[0] == "login" {
+			assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI calls at once \(ai_count\); api_key valid until .*; the services' key, from Redis \(--redis\)\n$`, r.stdout)
+		}
+	}
+	_, err = svc.Templates.Names(ctx)
+	require.NoError(t, err, "the service's next call")
+	assert.Len(t, srv.Logins(), 1, "nobody logged in again")
+	entries, err := os.ReadDir(filepath.Join(testDir(e), "digelao", "sessions"))
+	assert.True(t, os.IsNotExist(err) || len(entries) == 0, "with --redis nothing is cached in a file")
+
+	// The same with the flag, and a --redis-prefix that is not the service's: another key space.
+	r := cliIn(ctx, e, vars, "templates", "list", "--redis", "redis://"+redistest.Addr(t), "--redis-prefix", prefix+"other:")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stderr, "with Redis, no notice: the others read the new key there")
+	assert.Len(t, srv.Logins(), 2, "nothing under that prefix: a login")
+
+	// Without --redis: a login of its own, said once, and the service must log in again.
+	r = cliIn(ctx, cacheIn(t.TempDir()), vars, "templates", "list")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "warning: logging in cancels the api_key of every other holder"), r.stderr)
+	assert.Contains(t, r.stderr, "--redis URL (DIGELAO_REDIS_URL)")
+	_, err = svc.Templates.Names(ctx)
+	require.NoError(t, err)
+	assert.Len(t, srv.Logins(), 4, "the service's key was cancelled: it logged in again")
+	assertNoSecrets(t, srv, r)
+}
+
+// testDir is the cache directory of e.
+func testDir(e *env) string {
+	dir, _ := e.cacheDir()
+	return dir
+}
+
+func TestRedisSettingsAreChecked(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	r := cli(ctx, with(vars, "DIGELAO_REDIS_URL", "redis://:pa55-word@host:port/x"), "templates", "list")
+	assertUsage(t, r, "invalid --redis (DIGELAO_REDIS_URL): want redis://")
+	assert.NotContains(t, r.stderr, "pa55-word")
+	assertUsage(t, cli(ctx, vars, "templates", "list", "--redis", "ftp://x"), "invalid --redis")
+
+	// Redis down: the call fails instead of logging in, which would cancel the services' key.
+	down := redistest.Start(t)
+	addr := down.Addr
+	down.Stop()
+	r = cli(ctx, with(vars, "DIGELAO_REDIS_URL", "redis://"+addr, "DIGELAO_TIMEOUT", "2s"), "templates", "list")
+	assert.Equal(t, exitPlatform, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "token store")
+	assert.Empty(t, srv.Logins(), "no login")
+}
+
+// TestSessionCache: the first command logs in (and says what that does), the next ones take its
+// key from a 0600 file until it expires; logout removes it.
+func TestSessionCache(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	e := cacheIn(t.TempDir())
+	first := cliIn(ctx, e, vars, "login")
+	require.Equal(t, exitOK, first.code, first.stderr)
+	assert.Contains(t, first.stdout, "logged in as demo")
+	assert.Equal(t, 1, strings.Count(first.stderr, "warning: logging in cancels"), first.stderr)
+	assert.Contains(t, first.stderr, "cached for the next commands")
+
+	dir := filepath.Join(testDir(e), "digelao", "sessions")
+	name := sessionFile(dir, srv.URL, "user:"+digelaotest.Username)
+	fi, err := os.Stat(name)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the file holds the api_key")
+	di, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm())
+	assert.NotContains(t, name, digelaotest.Username, "the file name holds no account name")
+
+	for _, args := range [][]string{{"templates", "list"}, {"tasks", "list"}, {"login"}} {
+		r := cliIn(ctx, e, vars, args...)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Empty(t, r.stderr, "%q", args)
+	}
+	assert.Len(t, srv.Logins(), 1, "one login for four commands")
+	again := cliIn(ctx, e, vars, "login")
+	assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI calls at once \(ai_count\); api_key valid until .*; the cached key \(login --new logs in again\)\n$`, again.stdout)
+
+	// Another account or base URL has a file of its own.
+	assert.NotEqual(t, name, sessionFile(dir, srv.URL, "access:"+digelaotest.Username))
+	assert.NotEqual(t, name, sessionFile(dir, "http://127.0.0.1:1", "user:"+digelaotest.Username))
+	assert.Equal(t, name, sessionFile(dir, srv.URL+"/", "user:"+digelaotest.Username), "the same address")
+
+	// --new logs in, and the next command takes the new key.
+	fresh := cliIn(ctx, e, vars, "login", "--new")
+	require.Equal(t, exitOK, fresh.code, fresh.stderr)
+	assert.Contains(t, fresh.stdout, "logged in as demo")
+	require.Equal(t, exitOK, cliIn(ctx, e, vars, "templates", "list").code)
+	assert.Len(t, srv.Logins(), 2)
+
+	out := cliIn(ctx, e, vars, "logout")
+	require.Equal(t, exitOK, out.code, out.stderr)
+	assert.Contains(t, out.stdout, "removed the cached session")
+	_, err = os.Stat(name)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, cliIn(ctx, e, vars, "logout").stdout, "no cached session")
+	require.Equal(t, exitOK, cliIn(ctx, e, vars, "templates", "list").code)
+	assert.Len(t, srv.Logins(), 3, "logged out: the next command logs in")
+	all := cliIn(ctx, e, vars, "logout", "--all")
+	require.Equal(t, exitOK, all.code, all.stderr)
+	_, err = os.Stat(dir)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assertUsage(t, cliIn(ctx, e, nil, "logout"), "pass --all")
+	assertNoSecrets(t, srv, first, again, fresh, out)
+}
+
+func TestSessionCacheFile(t *testing.T) {
+	ctx := context.Background()
+	c := &sessionCache{path: filepath.Join(t.TempDir(), "s", "x.json")}
+	got, err := c.Get(ctx, "session:a")
+	require.NoError(t, err)
+	assert.Nil(t, got, "none yet")
+
+	live := &digelao.Session{UserSN: "SYSUSER|1", APIKey: digelao.NewSecret("key-one"), ExpiresAt: time.Now().Add(time.Hour)}
+	require.NoError(t, c.Put(ctx, "session:a", live))
+	got, err = c.Get(ctx, "session:a")
+	require.NoError(t, err)
+	require.NotNil(t, got)
+	assert.True(t, got.APIKey.Equal(live.APIKey))
+	got, err = c.Get(ctx, "session:b")
+	require.NoError(t, err)
+	assert.Nil(t, got, "another client's key")
+
+	require.NoError(t, c.Delete(ctx, "session:a", "key-two"))
+	got, _ = c.Get(ctx, "session:a")
+	assert.NotNil(t, got, "a newer key survives the delete of an older one")
+	require.NoError(t, c.Delete(ctx, "session:a", "key-one"))
+	got, _ = c.Get(ctx, "session:a")
+	assert.Nil(t, got)
+
+	expired := &digelao.Session{UserSN: "SYSUSER|1", APIKey: digelao.NewSecret("key-old"), ExpiresAt: time.Now().Add(-time.Second)}
+	require.NoError(t, c.Put(ctx, "session:a", expired))
+	got, err = c.Get(ctx, "session:a")
+	require.NoError(t, err)
+	assert.Nil(t, got)
+	_, err = os.Stat(c.path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "an expired key is not kept")
+
+	require.NoError(t, os.WriteFile(c.path, []byte("{not json"), 0o600))
+	got, err = c.Get(ctx, "session:a")
+	require.NoError(t, err)
+	assert.Nil(t, got, "a file that does not read is no session; the next Put replaces it")
+	b, err := json.Marshal(cachedSession{Key: "session:a", Session: json.RawMessage(`{"user_sn":"x","api_key":""}`)})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(c.path, b, 0o600))
+	got, _ = c.Get(ctx, "session:a")
+	assert.Nil(t, got, "no api_key, no session")
+
+	// One login at a time: the lock is held until released.
+	unlock, ok, err := c.Lock(ctx, "session:a", time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = (&sessionCache{path: c.path}).Lock(ctx, "session:a", time.Second)
+	require.NoError(t, err)
+	assert.False(t, ok, "held by the first")
+	require.NoError(t, unlock(ctx))
+	unlock, ok, err = (&sessionCache{path: c.path}).Lock(ctx, "session:a", time.Second)
+	require.NoError(t, err)
+	assert.True(t, ok, "released")
+	require.NoError(t, unlock(ctx))
+}
+
+func TestLoginNoticeIsSaidOnce(t *testing.T) {
+	var w testkit.SyncBuffer
+	l := &loginWatch{TokenStore: digelao.NewMemoryStore(), w: &w, notice: "warning: x"}
+	ctx := context.Background()
+	for range 3 {
+		unlock, ok, err := l.Lock(ctx, "k", time.Second)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, unlock(ctx))
+	}
+	assert.Equal(t, "warning: x\n", w.String())
+	assert.True(t, l.loggedIn.Load())
+}
+
+// TestTemplateSNsComplete: "templates columns <TAB>" offers the account's template sns, with the
+// cached key; without one it offers nothing rather than log in.
+func TestTemplateSNsComplete(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	e := cacheIn(t.TempDir())
+	r := cliIn(ctx, e, vars, cobra.ShellCompRequestCmd, "templates", "columns", "")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, digelaotest.TemplateSN)
+	assert.Empty(t, srv.Logins(), "completion never logs in")
+
+	require.Equal(t, exitOK, cliIn(ctx, e, vars, "login").code)
+	for _, args := range [][]string{{"templates", "columns", ""}, {"templates", "columns", "projects"},
+		{"tasks", "create", "--template", ""}} {
+		r = cliIn(ctx, e, vars, append([]string{cobra.ShellCompRequestCmd}, args...)...)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.Contains(t, r.stdout, digelaotest.TemplateSN+"\t"+digelaotest.TemplateName, "%q", args)
+	}
+	r = cliIn(ctx, e, vars, cobra.ShellCompRequestCmd, "templates", "columns", "nope")
+	assert.NotContains(t, r.stdout, digelaotest.TemplateSN, "filtered by what is typed")
+	assert.Len(t, srv.Logins(), 1)
+}

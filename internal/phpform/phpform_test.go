@@ -1,0 +1,222 @@
+package phpform
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
+)
+
+// cases are forms whose reading PHP gets subtly: each is checked against parse_str and $_POST.
+var cases = []string{
+	"", "&", "&&", "a", "a=", "=", "=x", "a=1&b=2", "a=1&a=2", "a=1&&b=2&", "&a=1",
+	"a[]=1&a[]=2&a[]=3", "a[x]=1&a[y][z]=2&a[y][]=3", "a[x][]=1&a[x][]=2&a[x][y]=3",
+	"a=1&a[]=2", "a[]=1&a=2", "a[x]=1&a=2&a[y]=3", "a[]=1&a[x]=2&a[]=3",
+	"a[2]=x&a[]=y&a[1]=z&a[]=w", "a[-5]=x&a[]=y", "a[-1]=x&a[]=y", "-5=x&=y&a[]=z&[]=w",
+	"a[05]=x&a[]=y&a[-0]=z&a[0]=w&a[+1]=v&a[ 1]=u&a[1 ]=t",
+	"a[9223372036854775806]=x&a[]=y&a[]=z", "a[9223372036854775807]=x&a[]=y&a[b][]=z",
+	"a[9223372036854775808]=x&a[]=y", "a[-9223372036854775808]=x&a[]=y", "a[-9223372036854775809]=x&a[]=y",
+	"0=a&1=b", "1=a&0=b", "0=a&2=b", "0[]=a&1[x]=b", "a[0]=x&a[1]=y", "a[1]=x&a[0]=y",
+	"a.b=1&a b=2&a+b.c=3&.a=4& a=5&++a=6&a..=7&%20a=8&a%2Eb=9",
+	"a[b.c]=1&a[b c]=2&a.b[c.d]=3&a b[c d][e.f]=4",
+	"a[=1&a[b=2&a[b.c d[e=3&a[b][c=4&a[][c=5&x[b]c=6&x[b]c[d]=7&y]=8&y[b]]=9&y[[b]]=10",
+	"a[ ]=1&a[ ]=2&b[  ]=3&c[ x]=4&d[x ]=5&e[	]=6&f[ ][ ]=7",
+	"[a]=1&[]=2&%5Ba%5D=3& [a]=4&a%5Bb%5D=5&a%5B%5D=6&a%5B%5D=7",
+	"a=%zz&b=%4&c=%41%42&d=+&e=%E6%B5%8B%E8%AF%95&f=%FF&g=%&h=%%41&i=%4G&j=%4a%4A",
+	"a%00b=1&c=d%00e&%00=2&f[x%00y]=3&g%3Dh=4&i=j=k",
+	"a=%FF%FE&b=%E6%B5&c=%C0%AF&d=%ED%A0%80&e=%F4%90%80%80&f=x%80%80y&g=%E6%FF&h=%F0%9F%98&%FF=1",
+	"a=%F0%9F%98%80&b=%C3%A9/%22%5C%3C%3E%26%27&c=%01%1F%7F",
+	"sn=account%7Ca6505ba3&phone=15800000000&import_mark%5BtotalCount%5D=1&import_mark%5Bsuccess%5D=0",
+	"a[b][c][d]=1&a[b][c][e]=2&a[b][x]=3&a[b][c]=4&a[b][c][]=5",
+	"k" + strings.Repeat("[x]", MaxNesting) + "=deep&b=1",
+	"k=1&k[a]=2&k" + strings.Repeat("[x]", MaxNesting+1) + "=deep&b=1&k[c]=3",
+	"k" + strings.Repeat("[]", MaxNesting+1) + "=deep&b=1",
+	"k" + strings.Repeat("[x]", MaxNesting) + "[y=deep",
+	"k" + strings.Repeat("[x]", MaxNesting+1) + "[y=deep",
+	strings.Repeat("v=1&", MaxInputVars+5),
+	strings.Repeat("a[]=1&", MaxInputVars) + "b=2",
+	strings.Repeat("a[]=1&", MaxInputVars+1) + "b=2",
+	strings.Repeat("&", 10) + strings.Repeat("a[]=1&", MaxInputVars-10) + "b=2",
+	"a=1\x00&b=2",
+}
+
+// TestParseStrMatchesPHP reads each case with ParseStr and with PHP's parse_str.
+func TestParseStrMatchesPHP(t *testing.T) {
+	php := startPHP(t)
+	for _, in := range cases {
+		got, more := ParseStr(in)
+		checkPHP(t, in, got, more, php.parse(t, in))
+	}
+}
+
+// TestParsePostMatchesPHP posts each case to PHP and reads it with ParsePost: $_POST differs from
+// parse_str in the empty pieces it counts, where it checks max_input_vars, and NUL bytes.
+func TestParsePostMatchesPHP(t *testing.T) {
+	base := testkit.ServePHP(t, "testdata/parse.php")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, in := range cases {
+		resp, err := hc.Post(base, "application/x-www-form-urlencoded", strings.NewReader(in))
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		got, more := ParsePost(in)
+		checkPHP(t, in, got, more, readAnswer(t, strings.TrimSuffix(string(b), "\n")))
+	}
+}
+
+func TestQueryAndPostStopAtN(t *testing.T) {
+	vars, more := Query("&a=1&&b=2&c", 2)
+	assert.Equal(t, []Var{{"a", "1"}, {"b", "2"}}, vars)
+	assert.True(t, more)
+	vars, more = Query("a=1&&b=2&", 2)
+	assert.Len(t, vars, 2)
+	assert.False(t, more, "empty pieces are not variables of a query")
+	vars, more = Post("a=1&&b=2&", 2)
+	assert.Equal(t, []Var{{"a", "1"}, {"", ""}}, vars, "an empty piece of a body is a variable")
+	assert.True(t, more)
+	vars, more = Post("a=1&&b=2&", 3)
+	assert.Len(t, vars, 3)
+	assert.False(t, more, "a final '&' is no variable")
+}
+
+func TestArrayAccessors(t *testing.T) {
+	a, _ := ParseStr("b=1&a[]=x&a[]=y&c[k]=z")
+	assert.Equal(t, 3, a.Len())
+	var keys []string
+	for k := range a.All() {
+		keys = append(keys, k)
+	}
+	assert.Equal(t, []string{"b", "a", "c"}, keys, "PHP's order")
+	v, ok := a.Get("a")
+	require.True(t, ok)
+	assert.True(t, v.(*Array).IsList())
+	_, ok = a.Get("x")
+	assert.False(t, ok)
+	assert.False(t, a.IsList())
+	b, err := a.MarshalJSON()
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"b":"1","a":["x","y"],"c":{"k":"z"}}`, string(b))
+}
+
+// Set returns the arrays it made: what a form costs beyond its fields.
+func TestSetCountsArrays(t *testing.T) {
+	a := &Array{}
+	for _, tt := range []struct {
+		name   string
+		arrays int
+	}{
+		{"x[a][b]", 2}, {"x[a][c]", 0}, {"x[a][b][]", 1}, {"x[]", 0}, {"y[][]", 2}, {"y[][]", 1},
+		{"z", 0}, {"z[a]", 1}, {"[a]", 0}, {"a[b", 0}, {"w" + strings.Repeat("[]", MaxNesting+1), MaxNesting},
+	} {
+		assert.Equal(t, tt.arrays, a.Set(tt.name, "v"), tt.name)
+	}
+	_, kept := a.Get("w")
+	assert.False(t, kept, "nested too deep: dropped, though its arrays were made")
+}
+
+func TestIntKey(t *testing.T) {
+	for k, want := range map[string]bool{"0": true, "7": true, "-7": true, "10": true, "": false, "-": false,
+		"-0": false, "00": false, "07": false, "+7": false, " 7": false, "7 ": false, "1e3": false,
+		"9223372036854775807": true, "9223372036854775808": false, "-9223372036854775808": true, "-9223372036854775809": false} {
+		_, ok := IntKey(k)
+		assert.Equal(t, want, ok, "%q", k)
+	}
+}
+
+// FuzzParseStrMatchesPHP reads arbitrary forms with ParseStr and with PHP's parse_str, through
+// one PHP process per fuzz worker, and requires the same array, bytes, key types and order, the
+// same JSON, and the same word on dropped variables.
+func FuzzParseStrMatchesPHP(f *testing.F) {
+	for _, in := range cases {
+		f.Add(in)
+	}
+	php := startPHP(f)
+	f.Fuzz(func(t *testing.T, in string) {
+		got, more := ParseStr(in)
+		checkPHP(t, in, got, more, php.parse(t, in))
+	})
+}
+
+// phpAnswer is what PHP made of a form: see testdata/parse.php.
+type phpAnswer struct {
+	serialized, json string
+	warned           bool
+}
+
+func checkPHP(t *testing.T, in string, got *Array, more bool, php phpAnswer) {
+	t.Helper()
+	assert.Equal(t, php.serialized, serialize(got), "the array of %.100q", in)
+	assert.Equal(t, php.json, string(got.AppendJSON(nil)), "the JSON of %.100q", in)
+	assert.Equal(t, php.warned, more, "variables dropped from %.100q", in)
+}
+
+// phpProcess is one php running testdata/parse.php, which answers a line for each it reads.
+type phpProcess struct {
+	in  io.Writer
+	out *bufio.Reader
+}
+
+func startPHP(t testing.TB) *phpProcess {
+	cmd := exec.Command(testkit.PHP(t), "-n", "-d", "display_errors=0", "testdata/parse.php")
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = in.Close()
+		_ = cmd.Wait()
+	})
+	return &phpProcess{in: in, out: bufio.NewReaderSize(out, 1<<16)}
+}
+
+func (p *phpProcess) parse(t *testing.T, s string) phpAnswer {
+	t.Helper()
+	_, err := io.WriteString(p.in, base64.StdEncoding.EncodeToString([]byte(s))+"\n")
+	require.NoError(t, err)
+	line, err := p.out.ReadString('\n')
+	require.NoError(t, err)
+	return readAnswer(t, strings.TrimSuffix(line, "\n"))
+}
+
+func readAnswer(t *testing.T, line string) phpAnswer {
+	t.Helper()
+	fields := strings.Split(line, " ")
+	require.Len(t, fields, 3, "PHP's answer: %.200q", line)
+	ser, err := base64.StdEncoding.DecodeString(fields[0])
+	require.NoError(t, err)
+	js, err := base64.StdEncoding.DecodeString(fields[1])
+	require.NoError(t, err)
+	return phpAnswer{serialized: string(ser), json: string(js), warned: fields[2] == "1"}
+}
+
+// serialize writes a as PHP's serialize does, integer keys as integers.
+func serialize(a *Array) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "a:%d:{", a.Len())
+	for k, v := range a.All() {
+		if n, ok := IntKey(k); ok {
+			fmt.Fprintf(&b, "i:%d;", n)
+		} else {
+			fmt.Fprintf(&b, "s:%d:\"%s\";", len(k), k)
+		}
+		switch v := v.(type) {
+		case string:
+			fmt.Fprintf(&b, "s:%d:\"%s\";", len(v), v)
+		case *Array:
+			b.WriteString(serialize(v))
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
