@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/internal/testkit"
 )
 
 // readmes are the documents whose Go blocks are compiled and whose names are checked.
@@ -186,7 +187,10 @@ func loadDocs(t *testing.T) *docs {
 	modPath := string(modLine[1])
 	d.modPkgs, d.tests = walkModule(t, root, modPath)
 
-	args := append([]string{"list", "-e", "-export", "-deps", "-json=ImportPath,Name,Export,Imports,Error"}, buildFlags()...)
+	args := []string{"list", "-e", "-export", "-deps", "-json=ImportPath,Name,Export,Imports,Error"}
+	if testkit.RaceBuild() { // the test build's packages, in the cache
+		args = append(args, "-race")
+	}
 	cmd := exec.Command(goBin, append(append(args, "./..."), d.modPkgs...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
@@ -285,23 +289,6 @@ func walkModule(t *testing.T, root, modPath string) (pkgs []string, tests map[st
 }
 
 var testFuncRE = regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)`)
-
-// buildFlags returns the flags this test binary was built with that change what the go command
-// compiles, for a go command run by a test to find the test build's packages in the cache.
-func buildFlags() []string {
-	var flags []string
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch {
-			case s.Key == "-race" && s.Value == "true":
-				flags = append(flags, "-race")
-			case s.Key == "-tags" && s.Value != "":
-				flags = append(flags, "-tags="+s.Value)
-			}
-		}
-	}
-	return flags
-}
 
 // checkBlocksCompile reports the compiler's errors of each block at its line in the README.
 func (d *docs) checkBlocksCompile(t *testing.T) {
