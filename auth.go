@@ -36,7 +36,7 @@ type Session struct {
 	ParentSN       string `json:"parent_sn,omitempty"`
 	Job            string `json:"job,omitempty"`
 	CallerGroup    string `json:"caller_group,omitempty"`
-	AICount        int    `json:"ai_count,omitempty"`        // AI seats of the account
+	AICount        int    `json:"ai_count,omitempty"`        // AI calls the account places at once [inferred]
 	AccountExpires string `json:"account_expires,omitempty"` // the account's own expiry date, "Y-m-d"
 }
 

@@ -3,6 +3,7 @@ package digelao_test
 import (
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,4 +22,19 @@ func TestVersionIsTheNewestRelease(t *testing.T) {
 	require.NotNil(t, release, "a release line")
 	assert.Equal(t, release[1], digelao.Version)
 	assert.Equal(t, "digelao-go/"+digelao.Version, digelao.DefaultUserAgent)
+}
+
+// changelogUnreleased returns the Unreleased section of a changelog and the line it starts on:
+// what the next release will add, whose names must exist now (released sections may name what was
+// removed since).
+func changelogUnreleased(text string) (string, int) {
+	start := regexp.MustCompile(`(?m)^## \[Unreleased\]$`).FindStringIndex(text)
+	if start == nil {
+		return "", 0
+	}
+	section := text[start[0]:]
+	if end := regexp.MustCompile(`(?m)^## \[`).FindAllStringIndex(section, 2); len(end) == 2 {
+		section = section[:end[1][0]]
+	}
+	return section, 1 + strings.Count(text[:start[0]], "\n")
 }

@@ -1,9 +1,14 @@
 package digelao_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,4 +27,91 @@ func TestProgramsDoNotLinkTestHelpers(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(out), "github.com/digelao-go/digelao/internal/transport", "the list is the real one")
 	assert.NotRegexp(t, regexp.MustCompile(`(?m)^(net/http/httptest|github\.com/stretchr/testify\b.*)$`), string(out))
+}
+
+// TestDependenciesTable keeps README.md's Dependencies table true: every module go.mod requires
+// directly has a row, and the row's "used by" names exactly the module's packages that import it
+// outside their tests (the root package as "digelao"), or says "tests" when only tests do.
+func TestDependenciesTable(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	var mod struct {
+		Module  struct{ Path string }
+		Require []struct {
+			Path     string
+			Indirect bool
+		}
+	}
+	out, err := exec.CommandContext(t.Context(), goBin, "mod", "edit", "-json").Output()
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(out, &mod))
+	direct := map[string]bool{} // module → has a row
+	for _, r := range mod.Require {
+		if !r.Indirect {
+			direct[r.Path] = false
+		}
+	}
+
+	// The module's packages, by the name the table gives them, and what they import.
+	out, err = exec.CommandContext(t.Context(), goBin, "list", "-json=ImportPath,Name,Imports,TestImports,XTestImports", "./...").Output()
+	require.NoError(t, err)
+	users, testUsers := map[string][]string{}, map[string][]string{} // module → packages importing it
+	pkgs := map[string]bool{}
+	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
+		var p struct {
+			ImportPath, Name                   string
+			Imports, TestImports, XTestImports []string
+		}
+		require.NoError(t, dec.Decode(&p))
+		name := strings.TrimPrefix(p.ImportPath, mod.Module.Path+"/")
+		if p.ImportPath == mod.Module.Path {
+			name = p.Name
+		}
+		pkgs[name] = true
+		for m := range direct {
+			uses := func(imp string) bool { return imp == m || strings.HasPrefix(imp, m+"/") }
+			if slices.ContainsFunc(p.Imports, uses) {
+				users[m] = append(users[m], name)
+			}
+			if slices.ContainsFunc(append(p.TestImports, p.XTestImports...), uses) {
+				testUsers[m] = append(testUsers[m], name)
+			}
+		}
+	}
+	require.NotEmpty(t, users, "the list is the real one")
+
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	section := regexp.MustCompile(`(?s)\n## Dependencies\n(.*?)(\n## |$)`).FindSubmatch(readme)
+	require.NotNil(t, section, "a Dependencies section")
+	rows := regexp.MustCompile(`(?m)^\|.*\|$`).FindAllString(string(section[1]), -1)
+	require.Greater(t, len(rows), 2, "a table")
+	for _, row := range rows[2:] { // after the header and its rule
+		cells := splitRow(row)
+		require.GreaterOrEqual(t, len(cells), 2, row)
+		var named []string
+		for _, s := range spansOf(cells[1], 0, false) {
+			if pkgs[s.text] {
+				named = append(named, s.text)
+			}
+		}
+		for _, s := range spansOf(cells[0], 0, false) {
+			m := s.text
+			_, required := direct[m]
+			if !assert.True(t, required, "%s has a row but go.mod does not require it directly", m) {
+				continue
+			}
+			direct[m] = true
+			if len(users[m]) == 0 {
+				assert.NotEmpty(t, testUsers[m], "%s: nothing imports it", m)
+				assert.Contains(t, cells[1], "tests", "%s: only tests import it", m)
+			}
+			assert.ElementsMatch(t, users[m], named, "%s: the packages that import it (outside tests)", m)
+		}
+	}
+	for m, hasRow := range direct {
+		assert.True(t, hasRow, "go.mod requires %s: the Dependencies table needs a row for it", m)
+	}
 }

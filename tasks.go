@@ -147,18 +147,38 @@ var taskListEndpoint = endpoint{method: http.MethodPost, path: "/api/index", rea
 // Platform API 5.1 任务管理列表 (POST /api/index). Without CreatedFrom and CreatedTo the platform
 // returns only today's tasks. The parameters after ai_user_name are cut off on the page.
 func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task, int, error) {
+	pg, err := s.page(ctx, opts)
+	return pg.items, pg.total, err
+}
+
+// All returns every task that matches opts, from page opts.Page on, paged as RecordsService.All
+// pages. Without CreatedFrom and CreatedTo these are today's tasks only, as for List.
+//
+// Platform API 5.1 任务管理列表 (POST /api/index); see List.
+func (s *TasksService) All(ctx context.Context, opts *TaskListOptions) iter.Seq2[*Task, error] {
+	o := TaskListOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return pageAll(ctx, "tasks", &o.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*Task], error) {
+		o.ListOptions = *lo
+		return s.page(ctx, &o)
+	}, func(t *Task) string { return strconv.FormatInt(t.ID, 10) + "|" + t.SN })
+}
+
+func (s *TasksService) page(ctx context.Context, opts *TaskListOptions) (page[*Task], error) {
 	if opts == nil {
 		opts = &TaskListOptions{}
 	}
 	if err := checkPeriod("CreatedTo", opts.CreatedFrom, opts.CreatedTo); err != nil {
-		return nil, 0, err
+		return page[*Task]{}, err
 	}
 	if st := opts.Status; st != "" && !st.Known() {
-		return nil, 0, invalid("Status", "unknown task state %q", string(st))
+		return page[*Task]{}, invalid("Status", "unknown task state %q", string(st))
 	}
 	p := NewParams()
 	if err := opts.set(p); err != nil {
-		return nil, 0, err
+		return page[*Task]{}, err
 	}
 	setTime(p, "start_create_at", opts.CreatedFrom)
 	setTime(p, "end_create_at", opts.CreatedTo)
@@ -167,8 +187,7 @@ func (s *TasksService) List(ctx context.Context, opts *TaskListOptions) ([]*Task
 	}
 	setText(p, "ai_user_sn", opts.SeatSN)
 	setText(p, "ai_user_name", opts.SeatName)
-	pg, err := fetchPage(ctx, s.client, taskListEndpoint, p, taskPages, (*listPage[*Task]).page)
-	return pg.items, pg.total, err
+	return fetchPage(ctx, s.client, taskListEndpoint, p, taskPages, (*listPage[*Task]).page)
 }
 
 var taskPages = flex.NewCodec[listPage[*Task]](flex.Inline[Task]())

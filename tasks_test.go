@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,6 +148,54 @@ func TestTasksListDefaultsAndValidation(t *testing.T) {
 	_, _, err := c.Tasks.List(context.Background(), nil)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/index", commonJSON+`,"pageIndex":"0"}`)
+}
+
+// TestTasksAllPages checks that Tasks.All sends the filters on every page, pages by the total and
+// yields each task once, and that a bad filter is an error before anything is sent.
+func TestTasksAllPages(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var bodies []string
+	mt.RegisterResponder("POST", testBase+"/api/index", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		var q struct {
+			Page int `json:"pageIndex,string"`
+			Size int `json:"pageSize,string"`
+		}
+		if err := json.Unmarshal(b, &q); err != nil {
+			return nil, err
+		}
+		var rows []string
+		for i := q.Page * q.Size; i < min((q.Page+1)*q.Size, 5); i++ {
+			rows = append(rows, fmt.Sprintf(`{"dial_task_main_id":%d,"dial_task_main_sn":"dial_task_main_sn|%d","status":"4"}`, 100+i, i))
+		}
+		return httpmock.NewStringResponse(200, `{"code":0,"data":{"total":"5","list":[`+strings.Join(rows, ",")+`]}}`), nil
+	})
+	opts := &TaskListOptions{ListOptions: ListOptions{PerPage: 2}, Status: TaskPaused, SeatSN: "SYSUSER|317d",
+		CreatedFrom: china("2024-07-01 00:00:00"), CreatedTo: china("2024-07-31 23:59:59")}
+	var ids []int64
+	for task, err := range c.Tasks.All(context.Background(), opts) {
+		require.NoError(t, err)
+		assert.Equal(t, TaskPaused, task.Status)
+		ids = append(ids, task.ID)
+	}
+	assert.Equal(t, []int64{100, 101, 102, 103, 104}, ids)
+	require.Len(t, bodies, 3)
+	for i, b := range bodies {
+		assert.Contains(t, b, fmt.Sprintf(`"pageIndex":"%d","pageSize":"2",`, i))
+		assert.Contains(t, b, `"start_create_at":"2024-07-01 00:00:00","end_create_at":"2024-07-31 23:59:59","status":"4","ai_user_sn":"SYSUSER|317d"`)
+	}
+	assert.Equal(t, 2, opts.PerPage, "the caller's options are not changed")
+	assert.Equal(t, 0, opts.Page)
+
+	for task, err := range c.Tasks.All(context.Background(), &TaskListOptions{Status: "2"}) {
+		assert.Nil(t, task)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, "Status", ve.Field)
+	}
+	assert.Len(t, bodies, 3, "nothing sent for a bad filter")
 }
 
 func TestTaskStatusDecoding(t *testing.T) {

@@ -36,7 +36,7 @@ type Account struct {
 	Job          string
 	CallerGroup  string
 	Expires      string // the account's own expiry date, "Y-m-d"
-	AICount      int    // AI seats: how many numbers one task dials at once
+	AICount      int    // ai_count, AI calls at once: how many numbers one task dials at once
 	SeatSN       string // user_sn of the account's AI sub-account
 	SeatName     string
 }

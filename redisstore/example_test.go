@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
 	"github.com/digelao-go/digelao/redisstore"
 )
 
@@ -24,7 +26,7 @@ func ExampleNew() {
 	}
 
 	c, err := digelao.New("https://ai123.example.com",
-		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),
+		digelao.WithPassword(os.Getenv("DIGELAO_USERNAME"), os.Getenv("DIGELAO_PASSWORD")),
 		digelao.WithTokenStore(store))
 	if err != nil {
 		log.Fatal(err)
@@ -34,6 +36,39 @@ func ExampleNew() {
 	if err := c.Do(context.Background(), "POST", "/api/index", digelao.NewParams().Set("pageIndex", 0), nil); err != nil {
 		log.Print(err)
 	}
+}
+
+// Replicas share one api_key through Redis: here two clients, as two replicas would make them,
+// against the fake platform. The first call of each needs a key; the platform sees one login.
+func ExampleNew_replicas() {
+	ctx := context.Background()
+	platform := digelaotest.NewServer() // against the real platform: its address and credentials
+	defer platform.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer rdb.Close()
+	store, err := redisstore.New(rdb)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	for replica := 1; replica <= 2; replica++ {
+		c, err := digelao.New(platform.URL, digelao.WithPassword(digelaotest.Username, digelaotest.Password),
+			digelao.WithTokenStore(store))
+		if err != nil {
+			log.Fatal(err)
+		}
+		templates, err := c.Templates.Names(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("replica %d: %d templates\n", replica, len(templates))
+		c.CloseIdleConnections()
+	}
+	fmt.Println("logins:", len(platform.Logins()))
+	// Output:
+	// replica 1: 2 templates
+	// replica 2: 2 templates
+	// logins: 1
 }
 
 // Every replica runs the same code: pushes are taken by all of them, sweeps run on one at a time,
@@ -46,7 +81,7 @@ func Example_recordSync() {
 		log.Fatal(err)
 	}
 	c, err := digelao.New("https://ai123.example.com",
-		digelao.WithPassword(os.Getenv("DIGELAO_USER"), os.Getenv("DIGELAO_PASSWORD")),
+		digelao.WithPassword(os.Getenv("DIGELAO_USERNAME"), os.Getenv("DIGELAO_PASSWORD")),
 		digelao.WithTokenStore(store))
 	if err != nil {
 		log.Fatal(err)

@@ -43,7 +43,7 @@ services share through --redis, or the one it cached, and logs in only when ther
 			}
 			who := s.UserSN
 			if s.UserName != "" {
-				who = s.UserName + " (" + s.UserSN + "), " + strconv.Itoa(s.AICount) + " AI seats"
+				who = s.UserName + " (" + s.UserSN + "), " + strconv.Itoa(s.AICount) + " AI calls at once (ai_count)"
 			}
 			if c.watch != nil && c.watch.loggedIn.Load() {
 				who = "logged in as " + who

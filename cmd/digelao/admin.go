@@ -149,7 +149,7 @@ func accountsListCmd(e *env) *cobra.Command {
 				t.row(a.UserSN, a.UserName, orDash(a.Contact), strconv.Itoa(a.MaxCalls), clock(a.LastLoginAt))
 			}
 			t.print(e.stdout)
-			fmt.Fprintf(e.stdout, "%d of %d sub-accounts\n", len(list), total)
+			fmt.Fprintf(e.stdout, "%d of %d sub-accounts (AI seats)\n", len(list), total)
 			return nil
 		})
 	})

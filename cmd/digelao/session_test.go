@@ -55,7 +55,7 @@ func TestRedisSharesTheServicesKey(t *testing.T) {
 		require.Equal(t, exitOK, r.code, "%q: %s", args, r.stderr)
 		assert.Empty(t, r.stderr, "%q: no login, nothing to warn of", args)
 		if args[0] == "login" {
-			assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI seats; api_key valid until .*; the services' key, from Redis \(--redis\)\n$`, r.stdout)
+			assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI calls at once \(ai_count\); api_key valid until .*; the services' key, from Redis \(--redis\)\n$`, r.stdout)
 		}
 	}
 	_, err = svc.Templates.Names(ctx)
@@ -134,7 +134,7 @@ func TestSessionCache(t *testing.T) {
 	}
 	assert.Len(t, srv.Logins(), 1, "one login for four commands")
 	again := cliIn(ctx, e, vars, "login")
-	assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI seats; api_key valid until .*; the cached key \(login --new logs in again\)\n$`, again.stdout)
+	assert.Regexp(t, `^demo \(SYSUSER\|\w+\), 5 AI calls at once \(ai_count\); api_key valid until .*; the cached key \(login --new logs in again\)\n$`, again.stdout)
 
 	// Another account or base URL has a file of its own.
 	assert.NotEqual(t, name, sessionFile(dir, srv.URL, "access:"+digelaotest.Username))

@@ -64,6 +64,10 @@ const defaultWait = 10 * time.Minute
 // importWait is how long to wait for the import-result push before polling for the result.
 const importWait = time.Minute
 
+// chinaTime is the platform's time zone, in which the walk-through prints times, as the digelao
+// command does.
+var chinaTime = time.FixedZone("UTC+8", 8*60*60)
+
 func configFromEnv() config {
 	cfg := config{
 		baseURL: os.Getenv("DIGELAO_BASE_URL"), user: os.Getenv("DIGELAO_USERNAME"),
@@ -141,8 +145,8 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	if err != nil {
 		return err
 	}
-	p.say("account %s (user_sn %s), %d AI seats; api_key valid until %s", s.UserName, s.UserSN, s.AICount,
-		s.ExpiresAt.Local().Format(time.DateTime))
+	p.say("account %s (user_sn %s), %d AI calls at once (ai_count); api_key valid until %s China time (UTC+8)",
+		s.UserName, s.UserSN, s.AICount, s.ExpiresAt.In(chinaTime).Format(time.DateTime))
 
 	calling := len(cfg.phones) > 0 && cfg.seat != ""
 	p.step(2, "Starting a local push receiver and pointing the pushes at it")

@@ -5,9 +5,10 @@
 // EnvAddr, and kills it when the tests end. Tests call Addr for that address, or Start for a server
 // of their own (for example one they stop). Child processes started by a test inherit EnvAddr, so
 // they use the parent's server; setting EnvAddr by hand points the tests at an existing Redis.
+// Examples read the address from EnvExampleAddr (REDIS_ADDR), as a program would; Main sets it too.
 //
-// When redis-server is not in PATH, tests that need it are skipped — except when the environment
-// variable CI is "true", where they fail: CI must never skip them silently.
+// When redis-server is not in PATH, tests and examples that need it are skipped — except when the
+// environment variable CI is "true", where they fail: CI must never skip them silently.
 package redistest
 
 import (
@@ -15,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -30,6 +32,11 @@ import (
 // Main started.
 const EnvAddr = "DIGELAO_REDISTEST_ADDR"
 
+// EnvExampleAddr is the environment variable the examples read for the address of Redis, as a
+// program would. Main sets it to its server's, so that no example reaches a Redis the environment
+// named for something else.
+const EnvExampleAddr = "REDIS_ADDR"
+
 // startTimeout bounds how long a server may take to answer PING.
 const startTimeout = 15 * time.Second
 
@@ -40,30 +47,39 @@ var errNotInstalled = errors.New("redis-server not found in PATH (install it, e.
 //
 //	func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 //
-// When EnvAddr is already set, Main uses that server and starts none.
+// When EnvAddr is already set, Main uses that server and starts none. Either way it sets
+// EnvExampleAddr to the server's address for the package's examples. Without redis-server (and
+// CI not "true") it skips the examples, which cannot skip themselves, unless -test.skip is given.
 func Main(m *testing.M) int {
-	if os.Getenv(EnvAddr) != "" {
-		return m.Run()
-	}
-	srv, err := start(context.Background())
-	if errors.Is(err, errNotInstalled) {
-		if inCI() {
-			fmt.Fprintf(os.Stderr, "redistest: %v; CI=true, so failing instead of skipping\n", err)
+	addr := os.Getenv(EnvAddr)
+	if addr == "" {
+		srv, err := start(context.Background())
+		if errors.Is(err, errNotInstalled) {
+			if inCI() {
+				fmt.Fprintf(os.Stderr, "redistest: %v; CI=true, so failing instead of skipping\n", err)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "redistest: %v; tests and examples that need Redis are skipped\n", err)
+			flag.Parse() // the testing flags, as m.Run would
+			if skip := flag.Lookup("test.skip"); skip != nil && skip.Value.String() == "" {
+				_ = skip.Value.Set("^Example")
+			}
+			return m.Run()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "redistest: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "redistest: %v; tests that need Redis are skipped\n", err)
-		return m.Run()
+		defer srv.Stop()
+		addr = srv.Addr
+		defer func() { _ = os.Unsetenv(EnvAddr) }()
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "redistest: %v\n", err)
-		return 1
+	for _, name := range []string{EnvAddr, EnvExampleAddr} {
+		if err := os.Setenv(name, addr); err != nil {
+			fmt.Fprintf(os.Stderr, "redistest: %v\n", err)
+			return 1
+		}
 	}
-	defer srv.Stop()
-	if err := os.Setenv(EnvAddr, srv.Addr); err != nil {
-		fmt.Fprintf(os.Stderr, "redistest: %v\n", err)
-		return 1
-	}
-	defer func() { _ = os.Unsetenv(EnvAddr) }()
 	return m.Run()
 }
 

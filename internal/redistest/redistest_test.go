@@ -1,6 +1,8 @@
 package redistest
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +17,14 @@ func TestMain(m *testing.M) { os.Exit(Main(m)) }
 // TestNeedsRedis uses the server of Main; TestMissingRedisServer also runs it without one.
 func TestNeedsRedis(t *testing.T) {
 	require.NoError(t, ping(t.Context(), Addr(t)))
+}
+
+// An example that needs Redis reads its address as a program would; Main sets it, and skips the
+// examples when it has no server. TestMissingRedisServer also runs this without one.
+func ExampleMain() {
+	err := ping(context.Background(), os.Getenv("REDIS_ADDR"))
+	fmt.Println("PONG:", err == nil)
+	// Output: PONG: true
 }
 
 func TestStartStop(t *testing.T) {
@@ -32,8 +42,8 @@ func TestClosedAddr(t *testing.T) {
 	assert.Error(t, ping(t.Context(), ClosedAddr(t)))
 }
 
-// TestMissingRedisServer runs TestNeedsRedis in a child process whose PATH holds no redis-server:
-// it is skipped, except under CI=true, where the run fails.
+// TestMissingRedisServer runs TestNeedsRedis and ExampleMain in a child process whose PATH holds
+// no redis-server: they are skipped, except under CI=true, where the run fails.
 func TestMissingRedisServer(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -47,7 +57,7 @@ func TestMissingRedisServer(t *testing.T) {
 	} {
 		t.Run("CI="+tc.ci, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestNeedsRedis$", "-test.v", "-test.count=1")
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^(TestNeedsRedis|ExampleMain)$", "-test.v", "-test.count=1")
 			cmd.Env = []string{"PATH=" + t.TempDir()}
 			if dir := os.Getenv("GOCOVERDIR"); dir != "" {
 				cmd.Env = append(cmd.Env, "GOCOVERDIR="+dir)
@@ -67,6 +77,7 @@ func TestMissingRedisServer(t *testing.T) {
 			}
 			assert.Contains(t, string(out), tc.wantOut)
 			assert.False(t, strings.Contains(string(out), "--- PASS: TestNeedsRedis"))
+			assert.NotContains(t, string(out), "ExampleMain", "the example is skipped, not failed")
 		})
 	}
 }
