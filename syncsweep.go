@@ -473,11 +473,11 @@ func (sw *sweep) quarantine(ctx context.Context, f rejection, e *failing) error 
 
 // end closes a step, or a Sweep. When the sink is known to be up — it took a record in this step,
 // or since the step before began (a push) — the refusals since its last delivery count against
-// their records, and the records refused before whose next try has come are offered again, each
-// refusal counting. When it is not, and it refused records, it may be down: they are parked, and
-// the step fails; the records it refused before while it took others are still offered again, so
-// that a quiet account quarantines them too. stopped is a step whose sweep failed: it offers
-// nothing more. The earliest hold becomes HeldAt; a Sweep's refusals become its error.
+// their records. When it is not, and it refused records, it may be down: they are parked, and the
+// step fails. Then the records refused before whose next try has come are offered again (so that
+// a quiet account quarantines them too, and delivers those parked while the sink was down).
+// stopped is a step whose sweep failed: it offers nothing more. The earliest hold becomes HeldAt; a
+// Sweep's refusals become its error.
 func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	defer sw.heldAt()
 	rs := sw.rs
@@ -503,14 +503,42 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	if err := sw.judge(ctx); err != nil {
 		return err
 	}
-	// Without a sign that the sink is up, only records it refused while it took others are
-	// offered again: a refusal of theirs counts, while a parked record waits for such a sign.
-	later := sw.later
-	if !up {
-		later = slices.DeleteFunc(slices.Clone(later), func(r *CallRecord) bool { return sw.state.Failing[rs.keyOf(r)].Tries == 0 })
+	// The records refused while the sink took others are offered again, each refusal counting.
+	// The records parked while it may have been down are too once it is seen up; without such a
+	// sign, the first of them is offered alone, and its refusal fails the step uncounted.
+	known, parked := []*CallRecord{}, []*CallRecord{}
+	for _, r := range sw.later {
+		if sw.state.Failing[rs.keyOf(r)].Tries > 0 {
+			known = append(known, r)
+		} else {
+			parked = append(parked, r)
+		}
 	}
-	res, err := rs.deliver(ctx, later, nil)
-	for i, r := range later[:len(res)] {
+	if err := sw.offer(ctx, known); err != nil {
+		return err
+	}
+	if len(parked) > 0 && !up && !sw.took {
+		res, err := rs.deliver(ctx, parked[:1], nil)
+		if err != nil {
+			return err
+		}
+		if res[0].out == failed {
+			sw.park([]rejection{{r: parked[0], key: res[0].key, err: res[0].err}})
+			return fmt.Errorf("digelao: sync sink refused again a record it refused while it may have been down, and took none since "+
+				"the sweep before; the sweep stops: %w", res[0].err)
+		}
+		if err := sw.note(ctx, parked[0], res[0], true); err != nil {
+			return err
+		}
+		parked = parked[1:]
+	}
+	return sw.offer(ctx, parked)
+}
+
+// offer offers the sink records refused before, each refusal counting against its record.
+func (sw *sweep) offer(ctx context.Context, recs []*CallRecord) error {
+	res, err := sw.rs.deliver(ctx, recs, nil)
+	for i, r := range recs[:len(res)] {
 		if res[i].out == failed {
 			if err := sw.refuse(ctx, rejection{r: r, key: res[i].key, err: res[i].err}); err != nil {
 				return err

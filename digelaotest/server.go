@@ -276,11 +276,12 @@ func codeMsg(code int) string {
 // maxRequestBody bounds a request body.
 const maxRequestBody = 64 << 20
 
-// Now returns the fake platform's clock: WithClock's time, or the simulated time its calls and
-// pushes reached, whichever is later — with WithManualTime, WithClock's time alone, since Flush runs
-// a whole future at once: a test moves the clock (Clock.Set) past what it flushed. Every reply
-// carries it as its Date header, as a platform's replies carry the platform's clock, and a
-// digelao.RecordSync sweeps by it.
+// Now returns the fake platform's clock: WithClock's time, or the simulated time — which runs ahead
+// of it at WithTimeScale's pace from the latest call or push that ran — whichever is later; it never
+// goes back. With WithManualTime it is WithClock's time alone, since Flush runs a whole future at
+// once: a test moves the clock (Clock.Set) past what it flushed. Every reply carries it as its
+// Date header, as a platform's replies carry the platform's clock, and a digelao.RecordSync sweeps
+// by it.
 func (s *Server) Now() time.Time {
 	now := s.cfg.now()
 	if s.cfg.manual {
@@ -288,9 +289,15 @@ func (s *Server) Now() time.Time {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sched.now.After(now) {
-		return s.sched.now
+	if !s.sched.now.IsZero() {
+		if sim := s.sched.now.Add(s.simTime(time.Since(s.sched.ranAt))); sim.After(now) {
+			now = sim
+		}
 	}
+	if now.Before(s.sched.dated) {
+		now = s.sched.dated
+	}
+	s.sched.dated = now
 	return now
 }
 

@@ -27,6 +27,8 @@ type scheduler struct {
 	queue    eventQueue
 	seq      uint64
 	now      time.Time     // simulated time of the latest event run
+	ranAt    time.Time     // real time it ran at (not in manual time)
+	dated    time.Time     // the latest Now, which never goes back
 	inflight int           // pushes being delivered
 	closed   bool          // Close has begun: start no more goroutines
 	wake     chan struct{} // the queue changed
@@ -90,6 +92,11 @@ func (s *Server) after(from time.Time, d time.Duration, run func(at time.Time)) 
 	}
 }
 
+// simTime is how much simulated time real d is at the Server's scale.
+func (s *Server) simTime(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * float64(time.Minute) / float64(s.cfg.perMinute))
+}
+
 // realTime is how long simulated d takes in real time at the Server's scale.
 func (s *Server) realTime(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * float64(s.cfg.perMinute) / float64(time.Minute))
@@ -112,7 +119,7 @@ func (s *Server) run() {
 				break
 			}
 			heap.Pop(&s.sched.queue)
-			s.sched.now = ev.at
+			s.sched.now, s.sched.ranAt = ev.at, time.Now()
 			ev.run(ev.at)
 			ran = true
 		}
