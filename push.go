@@ -534,13 +534,15 @@ func overMembers(b []byte, limit int) bool {
 	return false
 }
 
-// classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
-// an unknown event, with the reason in err; the error is for a call record whose sn cannot be its
-// key.
+// classify decodes a push's JSON object by its kind. The object is decoded as a call record while
+// its members tell its kind: one scan for a call record, the kind pushed most. A known kind whose
+// members do not decode is an unknown event, with the reason in err; the error is for JSON that
+// is not valid, and for a call record whose sn cannot be its key.
 func classify(pb *pushBody) (*pushEvent, error) {
 	var m pushMembers
-	if err := flex.Members(pb.obj, m.note); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
+	call := new(CallRecord)
+	if err := callRecordCodec.DecodeOwned(pb.obj, call, m.note); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err) // a CallRecord takes any valid object
 	}
 	ev := pushEvent{unread: !pb.read}
 	var err error
@@ -557,21 +559,18 @@ func classify(pb *pushBody) (*pushEvent, error) {
 			ev.stats.Raw = pb.raw
 		}
 	case m.sn != nil || m.phone:
-		sn, snErr := pb.text(m.sn)
-		ev.call = new(CallRecord)
-		if err = ev.call.UnmarshalJSON(pb.obj); err != nil {
+		if err = fits(call.Extra, "sn"); err != nil {
 			break
 		}
-		if err = fits(ev.call.Extra, "sn"); err != nil {
-			break
-		}
+		sn, snErr := pb.sn(call.SN, m.sn)
 		if snErr == nil && len(sn) > maxSNBytes {
 			snErr = fmt.Errorf("%d bytes, over %d (a platform sn is under 64)", len(sn), maxSNBytes)
 		}
 		if snErr != nil {
 			return nil, fmt.Errorf("call record's sn: %w", snErr)
 		}
-		ev.call.SN, ev.call.Raw = sn, pb.raw
+		call.SN, call.Raw = sn, pb.raw
+		ev.call = call
 	}
 	if err != nil {
 		return &pushEvent{err: err, unread: ev.unread}, nil
@@ -594,8 +593,8 @@ type pushMembers struct {
 	sn                                  []byte // the sn member's value as received; nil when absent
 }
 
-func (m *pushMembers) note(name string, value []byte) error {
-	switch name {
+func (m *pushMembers) note(name, value []byte) {
+	switch string(name) {
 	case "dial_task_main_sn":
 		m.taskSN = true
 	case "import_mark":
@@ -607,19 +606,16 @@ func (m *pushMembers) note(name string, value []byte) error {
 	case "sn":
 		m.sn = value
 	}
-	return nil
 }
 
-// text returns the sn's text exactly as received: a form field's as read, or the JSON value's
-// (flex.ExactText).
-func (pb *pushBody) text(raw []byte) (string, error) {
+// sn returns the sn's text exactly as received: a form field's as read, or else read, the text
+// of the JSON value raw ("" when there is none: the record is keyed by its id), when it is exact
+// (flex.Exact).
+func (pb *pushBody) sn(read string, raw []byte) (string, error) {
 	if pb.form != nil {
 		v, _ := pb.form.Get("sn")
 		s, _ := v.(string) // an array does not decode as a record
 		return s, nil
 	}
-	if raw == nil {
-		return "", nil // no sn: the record is keyed by its id
-	}
-	return flex.ExactText(raw)
+	return read, flex.Exact(raw)
 }
