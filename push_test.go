@@ -597,6 +597,51 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 	assert.Contains(t, logs.String(), "callback failed")
 }
 
+// Each line about a push names the request (path and remote address, never the query, which holds
+// the token) and, once it is decoded, the push: its kind, and a call record's key, sn and id.
+func TestPushHandlerLogLinesNameThePush(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var c pushSink
+	h := c.handler()
+	h.Token = NewSecret(testPushToken)
+	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	body := pushsample.CallRecord(testRecordSN, "1")
+	ev, err := decodePush("", charsetAuto, body, 0)
+	require.NoError(t, err)
+	key := ev.dedupKey()
+	serve := func(target string, body []byte) []string {
+		logs.Reset()
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		r.RemoteAddr = "192.0.2.7:4000"
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		return strings.Split(strings.TrimSpace(logs.String()), "\n")
+	}
+	const request = "path=/push remote=192.0.2.7:4000"
+
+	lines := serve("/push?token=x", body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push refused" `+request+" status=401 reason=")
+	assert.NotContains(t, lines[0], "kind=", "not decoded")
+
+	c.fail = errors.New("crm down")
+	lines = serve("/push?token="+testPushToken, body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push callback failed" `+request+" kind=call_record key="+key+
+		" sn="+testRecordSN+" id=12003 error=\"crm down\"")
+
+	c.fail = nil
+	serve("/push?token="+testPushToken, body)
+	lines = serve("/push?token="+testPushToken, body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: duplicate push acknowledged" `+request+" kind=call_record key="+key)
+
+	lines = serve("/push?token="+testPushToken, []byte(`{"dial_task_main_sn":"t","import_mark":1,"x":`))
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push refused" `+request+" status=400 error=")
+	assert.NotContains(t, logs.String(), testPushToken[:8])
+}
+
 func TestPushHandlerNeverPrintsTheToken(t *testing.T) {
 	t.Parallel()
 	h := &PushHandler{Token: NewSecret(testPushToken), OnUnknown: func(context.Context, []byte) error { return nil }}
