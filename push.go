@@ -377,7 +377,7 @@ func decodePush(contentType string, cs charset, body []byte, limit int) (*pushEv
 // requestCharset returns the charset a push is read in: cs when Charset chose one, else the one
 // its Content-Type names. The error is for a charset named but not read (auto is used instead).
 func requestCharset(cs charset, contentType string) (charset, error) {
-	if cs != charsetAuto {
+	if cs != charsetAuto || !strings.Contains(contentType, ";") { // no parameters: no charset named
 		return cs, nil
 	}
 	_, params, _ := mime.ParseMediaType(contentType)
