@@ -671,10 +671,10 @@ func Text(b []byte) (string, error) {
 	return s, nil
 }
 
-// Exact reports, for a value that must be told apart from every other, an error when the text
-// Text reads from it is not exactly what was sent: an escaped surrogate that pairs with no other
-// ("\ud800"), which no text holds, and U+FFFD in its place would make it equal to other texts.
-// Bytes that are not UTF-8 are kept as received, and are exact.
+// Exact reports an error for a value that must be told apart from every other and whose text, as
+// Text reads it, is not exactly what was sent: an escaped surrogate that pairs with no other
+// ("\ud800") is no text, and the U+FFFD Text puts in its place would make the value equal to
+// others. Bytes that are not UTF-8 are kept as received: they are exact.
 func Exact(b []byte) error {
 	if i := ws(b, 0); i < len(b) && b[i] == '"' {
 		if start, end, escaped, err := scanString(b, i); err == nil && escaped && loneSurrogate(b[start+1:end-1]) {
