@@ -68,7 +68,9 @@ type CallRecord struct {
 	// "a=1&b=2", or a multipart body (its first line names the boundary). A push's Raw keeps its
 	// charset: GBK stays GBK (PushHandler.Charset says how the fields above were read). Check
 	// Raw[0] before you store Raw as JSON or json.Unmarshal it; the fields and Extra are decoded
-	// UTF-8 text in either case.
+	// UTF-8 text in either case. The records of a page (6.1: Records.List and All) share the
+	// page's reply instead of copying it: a record's Raw keeps the whole reply in memory, so
+	// bytes.Clone it to keep the record long without its page.
 	Raw json.RawMessage `json:"-"`
 }
 

@@ -68,7 +68,7 @@ func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, co
 	if isEmpty(b) {
 		return r.header, nil
 	}
-	if err := codec.Decode(b, out); err != nil {
+	if err := codec.DecodeOwned(b, out, nil); err != nil { // the reply is out's: its Raw fields share it
 		return nil, c.decodeErr(ep, err)
 	}
 	return r.header, nil

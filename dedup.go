@@ -95,17 +95,20 @@ type once struct {
 //
 // The store is called on contexts ctx's end does not cancel, each given its whole settleTimeout —
 // the settling ones after do, however long it took: a claim taken whose reply was lost to a
-// cancelled context would refuse every redelivery until it lapsed. A failed claim is released,
-// since its reply may be what was lost. A failed completion or release is logged with id; the
-// outcome stands.
+// cancelled context would refuse every redelivery until it lapsed (see settle). A failed claim is
+// released, since its reply may be what was lost. A failed completion or release is logged with
+// id; the outcome stands.
 func (o *once) deliver(ctx context.Context, key string, id slog.Attr, do func(context.Context) error) (state ClaimState, claimErr, err error) {
-	kept, token := context.WithoutCancel(ctx), o.tokens.next()
+	kept, token := ctx, o.tokens.next()
+	if mayWait(o.store) {
+		kept = context.WithoutCancel(ctx)
+	}
 	release := func(ctx context.Context, key string) error { return o.store.Release(ctx, key, token) }
-	if claimErr = settle(kept, key, func(ctx context.Context, key string) error {
+	if claimErr = settle(kept, o.store, key, func(ctx context.Context, key string) error {
 		state, claimErr = o.store.Claim(ctx, key, token)
 		return claimErr
 	}); claimErr != nil {
-		if rerr := settle(kept, key, release); rerr != nil {
+		if rerr := settle(kept, o.store, key, release); rerr != nil {
 			o.log.LogAttrs(ctx, slog.LevelDebug, "digelao: releasing a claim that failed failed too", id, slog.Any("error", rerr))
 		}
 		return state, claimErr, nil
@@ -121,13 +124,13 @@ func (o *once) deliver(ctx context.Context, key string, id slog.Attr, do func(co
 		o.log.LogAttrs(ctx, slog.LevelError, "digelao: delivered after its claim was lost; another delivery may repeat it",
 			id, slog.Duration("claim_ttl", o.store.ClaimTTL()))
 	case err != nil:
-		if rerr := settle(kept, key, release); rerr != nil {
+		if rerr := settle(kept, o.store, key, release); rerr != nil {
 			o.log.LogAttrs(ctx, slog.LevelError, "digelao: releasing a failed delivery failed; redeliveries wait for its claim to lapse",
 				id, slog.Any("error", rerr))
 		}
 		return state, nil, err
 	}
-	if cerr := settle(kept, key, func(ctx context.Context, key string) error {
+	if cerr := settle(kept, o.store, key, func(ctx context.Context, key string) error {
 		return o.store.Complete(ctx, key, token)
 	}); cerr != nil {
 		o.log.LogAttrs(ctx, slog.LevelError, "digelao: delivered but not recorded as delivered; a later delivery may repeat it",
@@ -146,7 +149,7 @@ func (o *once) renewing(ctx context.Context, key, token string, do func(context.
 	failed := false // the last renewal failed; renewals never overlap
 	stop := every(o.timers, o.store.ClaimTTL()/3, func() {
 		var held bool
-		rerr := settle(ctx, key, func(ctx context.Context, key string) (err error) {
+		rerr := settle(ctx, o.store, key, func(ctx context.Context, key string) (err error) {
 			held, err = o.store.Renew(ctx, key, token)
 			return err
 		})
@@ -169,8 +172,13 @@ func (o *once) renewing(ctx context.Context, key, token string, do func(context.
 // settleTimeout bounds each call of deliverOnce to its store.
 const settleTimeout = 10 * time.Second
 
-// settle makes one store call for key (or name) on a context ctx's end does not cancel.
-func settle(ctx context.Context, key string, call func(context.Context, string) error) error {
+// settle makes one call to store for key (or name) on a context ctx's end does not cancel, bounded
+// by settleTimeout. A store whose calls never wait (mayWait) is called on ctx: it has nothing to
+// cut short.
+func settle(ctx context.Context, store any, key string, call func(context.Context, string) error) error {
+	if !mayWait(store) {
+		return call(ctx, key)
+	}
 	if ctx.Done() != nil {
 		ctx = context.WithoutCancel(ctx)
 	}
@@ -178,6 +186,20 @@ func settle(ctx context.Context, key string, call func(context.Context, string) 
 	defer cancel()
 	return call(ctx, key)
 }
+
+// instantStore is a store whose calls never wait: the in-memory ones, which only take a mutex that
+// no I/O holds. instant returns the store itself.
+type instantStore interface{ instant() any }
+
+// mayWait reports whether a call to store may wait (on a network, a disk, a lock held across I/O):
+// for every store but an in-memory one itself. A type that embeds one, and may do I/O in its own
+// methods, inherits instant, which then returns the embedded store, not it.
+func mayWait(store any) bool {
+	s, ok := store.(instantStore)
+	return !ok || s.instant() != store
+}
+
+func (m *MemoryDedup) instant() any { return m }
 
 // DefaultClaimTTL is how long a claim of the in-memory stores lives without renewal.
 const DefaultClaimTTL = 5 * time.Minute
@@ -244,7 +266,8 @@ type claim struct {
 type digest [16]byte
 
 func digestOf(key string) digest {
-	sum := sha256.Sum256([]byte(key))
+	var buf [64]byte // on the stack for a key of PushHandler or RecordSync ("call:" and 32 hex digits)
+	sum := sha256.Sum256(append(buf[:0], key...))
 	return digest(sum[:16])
 }
 

@@ -295,3 +295,36 @@ func TestMemoryStoresValidateTheirOptions(t *testing.T) {
 	assert.Equal(t, time.Minute, s.ClaimTTL())
 	assert.Equal(t, DefaultClaimTTL, MemDedup(t, 1).ClaimTTL())
 }
+
+// A store call is bounded by settleTimeout on a context its caller's end does not cancel — but for
+// the in-memory stores themselves, whose calls never wait and are made on the caller's context as
+// it is. A type embedding one may wait in its own methods: it is bounded.
+func TestSettleBoundsTheStoresThatMayWait(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	type embedding struct{ *MemoryDedup }
+	for _, tc := range []struct {
+		name    string
+		store   any
+		bounded bool
+	}{
+		{"MemoryDedup", MemDedup(t, 1), false},
+		{"MemorySyncStore", MemSyncStore(t, 1), false},
+		{"a type embedding MemoryDedup", embedding{MemDedup(t, 1)}, true},
+		{"a type embedding MemorySyncStore", &settleStore{MemorySyncStore: MemSyncStore(t, 1)}, true},
+		{"another store", &failingDedup{}, true},
+	} {
+		require.NoError(t, settle(ctx, tc.store, "k", func(got context.Context, key string) error {
+			deadline, bounded := got.Deadline()
+			assert.Equal(t, tc.bounded, bounded, tc.name)
+			if bounded {
+				assert.NoError(t, got.Err(), "%s: the caller's end does not cancel the store call", tc.name)
+				assert.WithinDuration(t, time.Now().Add(settleTimeout), deadline, time.Second, tc.name)
+			} else {
+				assert.Equal(t, ctx, got, tc.name)
+			}
+			return nil
+		}), tc.name)
+	}
+}

@@ -149,35 +149,35 @@ func (h *PushHandler) setUp() {
 // ServeHTTP implements http.Handler; see PushHandler.
 func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init.Do(h.setUp)
-	log := h.log.With("path", r.URL.Path, "remote", r.RemoteAddr) // never r.URL: it holds the token
+	log := &pushLog{log: h.log, r: r}
 	if h.config != nil {
-		log.Error("digelao: push handler misconfigured; answering 500", "error", h.config)
+		log.write(slog.LevelError, "digelao: push handler misconfigured; answering 500", slog.Any("error", h.config))
 		fail(w, http.StatusInternalServerError)
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		refuse(w, log, http.StatusMethodNotAllowed, "method", r.Method)
+		refuse(w, log, http.StatusMethodNotAllowed, slog.String("method", r.Method))
 		return
 	}
 	if !h.Token.IsZero() && !h.Token.Equal(NewSecret(r.URL.Query().Get("token"))) {
-		refuse(w, log, http.StatusUnauthorized, "reason", "missing or wrong token")
+		refuse(w, log, http.StatusUnauthorized, slog.String("reason", "missing or wrong token"))
 		return
 	}
 	body, err := readBody(w, r, h.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			refuse(w, log, http.StatusRequestEntityTooLarge, "limit", tooBig.Limit)
+			refuse(w, log, http.StatusRequestEntityTooLarge, slog.Int64("limit", tooBig.Limit))
 			return
 		}
-		refuse(w, log, http.StatusBadRequest, "error", err)
+		refuse(w, log, http.StatusBadRequest, slog.Any("error", err))
 		return
 	}
 	contentType := r.Header.Get("Content-Type")
 	cs, err := requestCharset(h.charset, contentType)
 	if err != nil {
-		log.Warn("digelao: push declares a charset the handler does not read; read as UTF-8 or GB18030", "error", err)
+		log.write(slog.LevelWarn, "digelao: push declares a charset the handler does not read; read as UTF-8 or GB18030", slog.Any("error", err))
 	}
 	ev, err := decodePush(contentType, cs, body, h.MaxMembers)
 	if err != nil {
@@ -185,15 +185,15 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errTooManyMembers) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		refuse(w, log, status, "error", err)
+		refuse(w, log, status, slog.Any("error", err))
 		return
 	}
-	log = log.With("kind", ev.kind())
+	log.ev = ev
 	if ev.unread {
-		log.Warn("digelao: push text does not read in its charset; kept as received")
+		log.write(slog.LevelWarn, "digelao: push text does not read in its charset; kept as received")
 	}
 	if ev.err != nil {
-		log.Warn("digelao: push does not decode; passed on as unknown", "error", ev.err)
+		log.write(slog.LevelWarn, "digelao: push does not decode; passed on as unknown", slog.Any("error", ev.err))
 	}
 	if status := h.deliver(r.Context(), ev, body, log); status != http.StatusOK {
 		fail(w, status)
@@ -204,9 +204,35 @@ func (h *PushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers status to a push that is not handled, and logs why.
-func refuse(w http.ResponseWriter, log *slog.Logger, status int, args ...any) {
-	log.Warn("digelao: push refused", append([]any{"status", status}, args...)...)
+func refuse(w http.ResponseWriter, log *pushLog, status int, why slog.Attr) {
+	log.write(slog.LevelWarn, "digelao: push refused", slog.Int("status", status), why)
 	fail(w, status)
+}
+
+// pushLog writes the lines about one push with the request's attributes and, once it is decoded,
+// the push's. They are built only for a line the Logger writes: a push that logs nothing costs
+// nothing here.
+type pushLog struct {
+	log *slog.Logger
+	r   *http.Request
+	ev  *pushEvent // once decoded
+	key string     // a call record's de-duplication key, once the handler de-duplicates it
+}
+
+func (l *pushLog) write(level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := l.r.Context()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	all := make([]slog.Attr, 0, 6+len(attrs))
+	all = append(all, slog.String("path", l.r.URL.Path), slog.String("remote", l.r.RemoteAddr)) // never r.URL: it holds the token
+	if l.ev != nil {
+		all = append(all, slog.String("kind", l.ev.kind()))
+	}
+	if l.key != "" {
+		all = append(all, slog.String("key", l.key), slog.String("sn", l.ev.call.SN), slog.Int64("id", l.ev.call.ID))
+	}
+	l.log.LogAttrs(ctx, level, msg, append(all, attrs...)...)
 }
 
 // fail answers status, an error, and ends the connection with it. net/http reads what is left of
@@ -234,17 +260,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // deliver hands ev to its callback, de-duplicating call records, and returns the status to answer.
-func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, log *slog.Logger) int {
+func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, log *pushLog) int {
 	fn := h.callback(ev, body)
 	if fn == nil {
-		log.Error("digelao: no callback for this push; set OnUnknown to receive it")
+		log.write(slog.LevelError, "digelao: no callback for this push; set OnUnknown to receive it")
 		return http.StatusNotImplemented
 	}
 	key := ev.dedupKey()
 	if key == "" || h.sync != nil { // a sync's Handler: the sync's claim is the only one
 		return h.run(ctx, fn, log)
 	}
-	log = log.With("key", key, "sn", ev.call.SN, "id", ev.call.ID)
+	log.key = key
 	status := http.StatusOK
 	state, claimErr, _ := h.dedup.deliver(ctx, key, slog.Attr{}, func(ctx context.Context) error {
 		if status = h.run(ctx, fn, log); status != http.StatusOK {
@@ -254,13 +280,13 @@ func (h *PushHandler) deliver(ctx context.Context, ev *pushEvent, body []byte, l
 	})
 	switch {
 	case claimErr != nil:
-		log.Error("digelao: push de-duplication failed", "error", claimErr)
+		log.write(slog.LevelError, "digelao: push de-duplication failed", slog.Any("error", claimErr))
 		return http.StatusServiceUnavailable
 	case state == ClaimDone:
-		log.Info("digelao: duplicate push acknowledged")
+		log.write(slog.LevelInfo, "digelao: duplicate push acknowledged")
 		return http.StatusOK
 	case state != ClaimNew:
-		log.Info("digelao: push is being handled by another delivery")
+		log.write(slog.LevelInfo, "digelao: push is being handled by another delivery")
 		return http.StatusServiceUnavailable
 	}
 	return status
@@ -284,19 +310,19 @@ func (h *PushHandler) callback(ev *pushEvent, body []byte) func(context.Context)
 }
 
 // run calls fn, turning an error or a panic into 500.
-func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, log *slog.Logger) (status int) {
+func (h *PushHandler) run(ctx context.Context, fn func(context.Context) error, log *pushLog) (status int) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("digelao: push callback panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			log.write(slog.LevelError, "digelao: push callback panicked", slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
 			status = http.StatusInternalServerError
 		}
 	}()
 	if err := fn(ctx); err != nil {
 		if errors.Is(err, errDeliveryInProgress) {
-			log.Info("digelao: push is being handled by another delivery")
+			log.write(slog.LevelInfo, "digelao: push is being handled by another delivery")
 			return http.StatusServiceUnavailable
 		}
-		log.Error("digelao: push callback failed", "error", err)
+		log.write(slog.LevelError, "digelao: push callback failed", slog.Any("error", err))
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK
@@ -351,7 +377,7 @@ func decodePush(contentType string, cs charset, body []byte, limit int) (*pushEv
 // requestCharset returns the charset a push is read in: cs when Charset chose one, else the one
 // its Content-Type names. The error is for a charset named but not read (auto is used instead).
 func requestCharset(cs charset, contentType string) (charset, error) {
-	if cs != charsetAuto {
+	if cs != charsetAuto || !strings.Contains(contentType, ";") { // no parameters: no charset named
 		return cs, nil
 	}
 	_, params, _ := mime.ParseMediaType(contentType)
@@ -534,13 +560,15 @@ func overMembers(b []byte, limit int) bool {
 	return false
 }
 
-// classify decodes a push's JSON object by its kind. A known kind whose members do not decode is
-// an unknown event, with the reason in err; the error is for a call record whose sn cannot be its
-// key.
+// classify decodes a push's JSON object by its kind. The object is decoded as a call record while
+// its members tell its kind: one scan for a call record, the kind pushed most. A known kind whose
+// members do not decode is an unknown event, with the reason in err; the error is for JSON that
+// is not valid, and for a call record whose sn cannot be its key.
 func classify(pb *pushBody) (*pushEvent, error) {
 	var m pushMembers
-	if err := flex.Members(pb.obj, m.note); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
+	call := new(CallRecord)
+	if err := callRecordCodec.DecodeOwned(pb.obj, call, m.note); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err) // a CallRecord takes any valid object
 	}
 	ev := pushEvent{unread: !pb.read}
 	var err error
@@ -557,21 +585,18 @@ func classify(pb *pushBody) (*pushEvent, error) {
 			ev.stats.Raw = pb.raw
 		}
 	case m.sn != nil || m.phone:
-		sn, snErr := pb.text(m.sn)
-		ev.call = new(CallRecord)
-		if err = ev.call.UnmarshalJSON(pb.obj); err != nil {
+		if err = fits(call.Extra, "sn"); err != nil {
 			break
 		}
-		if err = fits(ev.call.Extra, "sn"); err != nil {
-			break
-		}
+		sn, snErr := pb.sn(call.SN, m.sn)
 		if snErr == nil && len(sn) > maxSNBytes {
 			snErr = fmt.Errorf("%d bytes, over %d (a platform sn is under 64)", len(sn), maxSNBytes)
 		}
 		if snErr != nil {
 			return nil, fmt.Errorf("call record's sn: %w", snErr)
 		}
-		ev.call.SN, ev.call.Raw = sn, pb.raw
+		call.SN, call.Raw = sn, pb.raw
+		ev.call = call
 	}
 	if err != nil {
 		return &pushEvent{err: err, unread: ev.unread}, nil
@@ -594,8 +619,8 @@ type pushMembers struct {
 	sn                                  []byte // the sn member's value as received; nil when absent
 }
 
-func (m *pushMembers) note(name string, value []byte) error {
-	switch name {
+func (m *pushMembers) note(name, value []byte) {
+	switch string(name) {
 	case "dial_task_main_sn":
 		m.taskSN = true
 	case "import_mark":
@@ -607,19 +632,16 @@ func (m *pushMembers) note(name string, value []byte) error {
 	case "sn":
 		m.sn = value
 	}
-	return nil
 }
 
-// text returns the sn's text exactly as received: a form field's as read, or the JSON value's
-// (flex.ExactText).
-func (pb *pushBody) text(raw []byte) (string, error) {
+// sn returns the sn's text exactly as received: a form field's as read, or else read, the text
+// of the JSON value raw ("" when there is none: the record is keyed by its id), when it is exact
+// (flex.Exact).
+func (pb *pushBody) sn(read string, raw []byte) (string, error) {
 	if pb.form != nil {
 		v, _ := pb.form.Get("sn")
 		s, _ := v.(string) // an array does not decode as a record
 		return s, nil
 	}
-	if raw == nil {
-		return "", nil // no sn: the record is keyed by its id
-	}
-	return flex.ExactText(raw)
+	return read, flex.Exact(raw)
 }

@@ -597,6 +597,51 @@ func TestPushHandlerNeverLogsTheToken(t *testing.T) {
 	assert.Contains(t, logs.String(), "callback failed")
 }
 
+// Each line about a push names the request (path and remote address, never the query, which holds
+// the token) and, once it is decoded, the push: its kind, and a call record's key, sn and id.
+func TestPushHandlerLogLinesNameThePush(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var c pushSink
+	h := c.handler()
+	h.Token = NewSecret(testPushToken)
+	h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	body := pushsample.CallRecord(testRecordSN, "1")
+	ev, err := decodePush("", charsetAuto, body, 0)
+	require.NoError(t, err)
+	key := ev.dedupKey()
+	serve := func(target string, body []byte) []string {
+		logs.Reset()
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		r.RemoteAddr = "192.0.2.7:4000"
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		return strings.Split(strings.TrimSpace(logs.String()), "\n")
+	}
+	const request = "path=/push remote=192.0.2.7:4000"
+
+	lines := serve("/push?token=x", body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push refused" `+request+" status=401 reason=")
+	assert.NotContains(t, lines[0], "kind=", "not decoded")
+
+	c.fail = errors.New("crm down")
+	lines = serve("/push?token="+testPushToken, body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push callback failed" `+request+" kind=call_record key="+key+
+		" sn="+testRecordSN+" id=12003 error=\"crm down\"")
+
+	c.fail = nil
+	serve("/push?token="+testPushToken, body)
+	lines = serve("/push?token="+testPushToken, body)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: duplicate push acknowledged" `+request+" kind=call_record key="+key)
+
+	lines = serve("/push?token="+testPushToken, []byte(`{"dial_task_main_sn":"t","import_mark":1,"x":`))
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `msg="digelao: push refused" `+request+" status=400 error=")
+	assert.NotContains(t, logs.String(), testPushToken[:8])
+}
+
 func TestPushHandlerNeverPrintsTheToken(t *testing.T) {
 	t.Parallel()
 	h := &PushHandler{Token: NewSecret(testPushToken), OnUnknown: func(context.Context, []byte) error { return nil }}
@@ -1124,4 +1169,115 @@ func pushRequest(target string, body []byte) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	return r
+}
+
+// classifyPlain is classify's reference: the object is scanned for the members that tell its kind
+// (flex.Members), then decoded by the kind's UnmarshalJSON, and a call record's sn read again from
+// its value.
+func classifyPlain(pb *pushBody) (*pushEvent, error) {
+	var m struct {
+		taskSN, importMark, taskData, phone bool
+		sn                                  []byte
+	}
+	if err := flex.Members(pb.obj, func(name string, value []byte) error {
+		switch name {
+		case "dial_task_main_sn":
+			m.taskSN = true
+		case "import_mark":
+			m.importMark = true
+		case "dial_task_main_data":
+			m.taskData = true
+		case "phone":
+			m.phone = true
+		case "sn":
+			m.sn = value
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	ev := pushEvent{unread: !pb.read}
+	var err error
+	switch {
+	case m.taskSN && m.importMark:
+		ev.imp = new(ImportResult)
+		if err = ev.imp.UnmarshalJSON(pb.obj); err == nil {
+			err = fits(ev.imp.Extra, "dial_task_main_sn")
+			ev.imp.Raw = pb.raw
+		}
+	case m.taskData:
+		ev.stats = new(TaskAnalytics)
+		if err = ev.stats.UnmarshalJSON(pb.obj); err == nil {
+			ev.stats.Raw = pb.raw
+		}
+	case m.sn != nil || m.phone:
+		var sn string
+		var snErr error
+		switch {
+		case pb.form != nil:
+			v, _ := pb.form.Get("sn")
+			sn, _ = v.(string)
+		case m.sn != nil:
+			if snErr = flex.Exact(m.sn); snErr == nil {
+				sn, snErr = flex.Text(m.sn)
+			}
+		}
+		ev.call = new(CallRecord)
+		if err = ev.call.UnmarshalJSON(pb.obj); err != nil {
+			break
+		}
+		if err = fits(ev.call.Extra, "sn"); err != nil {
+			break
+		}
+		if snErr == nil && len(sn) > maxSNBytes {
+			snErr = fmt.Errorf("%d bytes, over %d (a platform sn is under 64)", len(sn), maxSNBytes)
+		}
+		if snErr != nil {
+			return nil, fmt.Errorf("call record's sn: %w", snErr)
+		}
+		ev.call.SN, ev.call.Raw = sn, pb.raw
+	}
+	if err != nil {
+		return &pushEvent{err: err, unread: ev.unread}, nil
+	}
+	return &ev, nil
+}
+
+// FuzzClassifyMatchesPlain pins classify, which decodes a push in one scan, to classifyPlain: the
+// same event (kind, fields, Extra, Raw, reason) or the same error, for every body the decoder takes.
+func FuzzClassifyMatchesPlain(f *testing.F) {
+	f.Add("application/json", pushsample.CallRecord(testRecordSN, "13800138000"))
+	f.Add("application/json", importPush("t", "", ImportCounts{Total: 1}))
+	f.Add("application/json", importPush("t", "导入失败", ImportCounts{}))
+	f.Add("", pushsample.TaskAnalytics("t"))
+	f.Add("application/x-www-form-urlencoded", []byte("sn=account%7C1&phone=1&talktimes=3&m%5Ba%5D%5B%5D=1"))
+	f.Add("application/x-www-form-urlencoded; charset=gbk", []byte("sn=account%7C1&name=%D5%C5%C8%FD"))
+	f.Add("application/x-www-form-urlencoded", []byte("sn[]=1&phone=2"))
+	for _, s := range []string{`{"sn":"a","x":[1,{"y":"a,{["]"},[]],"z":{}}`, `{"s\u006e":"a","SN":"b"}`, `{"sn":{},"sn":"a"}`,
+		`{"sn":"a","sn":{}}`, `{"sn":"\ud800","id":1}`, `{"sn":"\ud83d\ude00\u00e9"}`, `{"phone":null,"id":"7","talktimes":"x"}`,
+		`{"sn":12003,"score":"50%","created_at":"2024-07-02 15:03:24"}`, `{"dial_task_main_sn":1,"import_mark":"x"}`,
+		`{"dial_task_main_sn":"t","import_mark":{"totalCount":"x"}}`, `{"dial_task_main_data":[1]}`, `{"sn":"a",}`,
+		`{"sn":"a"} x`, "{\"sn\":\"a|\xff\",\"name\":\"\xd5\xc5\"}", `{}`, `{"sn":"` + strings.Repeat("x", 300) + `"}`} {
+		f.Add("application/json", []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		cs, _ := requestCharset(charsetAuto, contentType)
+		pb, err := pushObject(contentType, cs, body, 0)
+		if err != nil || pb == nil {
+			return
+		}
+		got, gotErr := classify(pb)
+		want, wantErr := classifyPlain(pb)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: classify %v, plain %v", pb.obj, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if (got.err == nil) != (want.err == nil) || got.err != nil && got.err.Error() != want.err.Error() {
+			t.Fatalf("%q: classify's reason %v, plain's %v", pb.obj, got.err, want.err)
+		}
+		got.err, want.err = nil, nil
+		assert.Equal(t, want, got, "%q", pb.obj)
+	})
 }

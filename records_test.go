@@ -84,6 +84,23 @@ func TestRecordsListDecodesRealisticRows(t *testing.T) {
 	assert.Equal(t, 1, mt.GetTotalCallCount())
 }
 
+// A page's records share its reply instead of each copying its Raw (CallRecord.Raw): an append to
+// one record's Raw copies it, and leaves the next record's as it was.
+func TestRecordsListRawsShareThePage(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	serveReply(t, mt, "POST", "/api/crmList", "crm_list.json")
+	recs, _, err := c.Records.List(context.Background(), nil)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	a, b := recs[0].Raw, recs[1].Raw
+	want := string(b)
+	require.True(t, json.Valid(a))
+	assert.Equal(t, len(a), cap(a))
+	_ = append(a, "xxxx"...)
+	assert.Equal(t, want, string(b))
+}
+
 // pager serves n records over /api/crmList by pageIndex and pageSize; failPage answers code 20002.
 type pager struct {
 	n, failPage int

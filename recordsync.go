@@ -529,7 +529,7 @@ func (rs *RecordSync) logSweep(ctx context.Context, st *SweepStats, err error) {
 func (rs *RecordSync) Run(ctx context.Context) error {
 	defer func() {
 		unlease := func(ctx context.Context, name string) error { return rs.store.Unlease(ctx, name, rs.owner) }
-		if err := settle(ctx, rs.name, unlease); err != nil {
+		if err := settle(ctx, rs.store, rs.name, unlease); err != nil {
 			rs.cfg.log.WarnContext(ctx, "digelao sync: giving up the lease failed; it lapses by itself", "error", err)
 		}
 	}()

@@ -114,6 +114,8 @@ func NewMemorySyncStore(capacity int, opts ...MemoryOption) (*MemorySyncStore, e
 		leases: map[string]memLock{}, states: map[string][]byte{}, quarantine: map[string]map[string]QuarantinedRecord{}}, nil
 }
 
+func (m *MemorySyncStore) instant() any { return m }
+
 // Checkpoint implements SyncStore.
 func (m *MemorySyncStore) Checkpoint(_ context.Context, name string) (time.Time, error) {
 	m.mu.Lock()

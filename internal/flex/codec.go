@@ -62,9 +62,20 @@ type Inlined struct{ t reflect.Type }
 func Inline[T any]() Inlined { return Inlined{reflect.TypeFor[T]()} }
 
 // Decode decodes the JSON object b into v.
-func (c *Codec[T]) Decode(b []byte, v *T) error {
+func (c *Codec[T]) Decode(b []byte, v *T) error { return c.decode(&decoder{b: b}, v) }
+
+// DecodeOwned is Decode for a b that v may keep, which nothing writes to once it is decoded: the
+// Raw fields of v are slices of b, not copies (each capped at its end, so that an append to one
+// copies it). member, when not nil, is called with the name and the value of each of the object's
+// members, in order, as Members calls fn: the caller learns them without a second scan. The name
+// is valid only during the call.
+func (c *Codec[T]) DecodeOwned(b []byte, v *T, member func(name, value []byte)) error {
+	return c.decode(&decoder{b: b, owned: true, member: member}, v)
+}
+
+func (c *Codec[T]) decode(d *decoder, v *T) error {
+	b := d.b
 	i := ws(b, 0)
-	d := decoder{b: b}
 	end, err := d.object(c.p, i, reflect.ValueOf(v).Elem(), 0)
 	if err != nil {
 		return err
@@ -205,7 +216,19 @@ func planFor(t, outer reflect.Type, inline []Inlined) *typePlan {
 // decoder is the state of one Decode.
 type decoder struct {
 	b       []byte
-	scratch []byte // for unescaping, reused
+	scratch []byte                   // for unescaping, reused
+	owned   bool                     // Raw fields may share b (DecodeOwned)
+	member  func(name, value []byte) // called with each member of the outermost object
+}
+
+// unescape returns the content of a string holding escapes, resolved, in scratch: valid until the
+// next call.
+func (d *decoder) unescape(s []byte) []byte {
+	if cap(d.scratch) < len(s) {
+		d.scratch = make([]byte, 0, max(len(s), 64)) // resolving never lengthens: no growth in unescape
+	}
+	d.scratch = unescape(d.scratch[:0], s)
+	return d.scratch
 }
 
 // object decodes the object at b[i] into the struct v and returns the index past it. PHP's empty
@@ -221,29 +244,33 @@ func (d *decoder) object(p *plan, i int, v reflect.Value, depth int) (int, error
 	end, err := members(b, i, depth+1, func(ks, ke int, escaped bool, vi int) (int, error) {
 		key := b[ks:ke]
 		if escaped {
-			d.scratch = unescape(d.scratch[:0], key)
-			key = d.scratch
+			key = d.unescape(key)
 		}
 		var end int
+		var fit bool // the value is in its field
 		var err error
 		if fi, known := p.byName[string(key)]; known {
 			f := &p.fields[fi]
-			var fit bool
 			if escaped {
 				key = bytes.Clone(key) // the field may reuse scratch
 			}
-			if end, fit, err = d.value(f.t, vi, v.Field(f.index), depth+1); err != nil || fit {
+			if end, fit, err = d.value(f.t, vi, v.Field(f.index), depth+1); err != nil {
 				return end, err
 			}
-			if p.extra < 0 {
+			if !fit && p.extra < 0 {
 				return end, fmt.Errorf("member %q: %.40s is not a %s", key, b[vi:end], f.t.typ)
 			}
-			v.Field(f.index).SetZero() // kept in Extra instead
+			if !fit {
+				v.Field(f.index).SetZero() // kept in Extra instead
+			}
 		} else if end, err = skip(b, vi, depth+1); err != nil {
 			return end, err
 		}
-		if p.extra >= 0 {
+		if !fit && p.extra >= 0 {
 			extra = keep(extra, string(key), b[vi:end])
+		}
+		if depth == 0 && d.member != nil {
+			d.member(key, b[vi:end])
 		}
 		return end, nil
 	})
@@ -253,7 +280,10 @@ func (d *decoder) object(p *plan, i int, v reflect.Value, depth int) (int, error
 	if p.extra >= 0 && extra != nil {
 		v.Field(p.extra).Set(reflect.ValueOf(extra))
 	}
-	if p.raw >= 0 {
+	switch {
+	case p.raw >= 0 && d.owned:
+		v.Field(p.raw).SetBytes(b[i:end:end])
+	case p.raw >= 0:
 		v.Field(p.raw).SetBytes(bytes.Clone(b[i:end]))
 	}
 	return end, nil
@@ -396,8 +426,7 @@ func (d *decoder) scalar(i int, v reflect.Value, k kind, depth int) (int, bool, 
 		}
 		text, str = b[start+1:end-1], true
 		if escaped {
-			d.scratch = unescape(d.scratch[:0], text)
-			text = d.scratch
+			text = d.unescape(text)
 		}
 		if k == kString {
 			v.SetString(string(text))
@@ -452,7 +481,7 @@ func setText(v reflect.Value, k kind, s string, str bool) bool {
 		}
 	case kTime:
 		if t, err := ParseTime(s); err == nil {
-			v.Set(reflect.ValueOf(t))
+			*v.Addr().Interface().(*time.Time) = t // v.Set would box t: an allocation
 			return true
 		}
 	}
@@ -642,16 +671,17 @@ func Text(b []byte) (string, error) {
 	return s, nil
 }
 
-// ExactText is Text for a value that must be told apart from every other: an escaped surrogate
-// that pairs with no other ("\ud800") is an error, since no text holds it and U+FFFD in its place
-// would make it equal to other texts. Bytes that are not UTF-8 are kept as received.
-func ExactText(b []byte) (string, error) {
+// Exact reports an error for a value that must be told apart from every other and whose text, as
+// Text reads it, is not exactly what was sent: an escaped surrogate that pairs with no other
+// ("\ud800") is no text, and the U+FFFD Text puts in its place would make the value equal to
+// others. Bytes that are not UTF-8 are kept as received: they are exact.
+func Exact(b []byte) error {
 	if i := ws(b, 0); i < len(b) && b[i] == '"' {
 		if start, end, escaped, err := scanString(b, i); err == nil && escaped && loneSurrogate(b[start+1:end-1]) {
-			return "", errLoneSurrogate
+			return errLoneSurrogate
 		}
 	}
-	return Text(b)
+	return nil
 }
 
 var errLoneSurrogate = errors.New("an escaped lone surrogate, which is no text")

@@ -186,7 +186,7 @@ func FuzzScanAgreesWithEncodingJSON(f *testing.F) {
 	})
 }
 
-func TestExactText(t *testing.T) {
+func TestExact(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		`"acct|1"`:                   "acct|1",
@@ -201,13 +201,13 @@ func TestExactText(t *testing.T) {
 		`1.50`:                       "1.50",
 		`true`:                       "true",
 	} {
-		got, err := ExactText([]byte(in))
+		require.NoError(t, Exact([]byte(in)), in)
+		got, err := Text([]byte(in))
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
 	for _, in := range []string{`"\ud800"`, `"\udc00x"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\ud83d\n"`, `"a\ud83d"`} {
-		_, err := ExactText([]byte(in))
-		assert.ErrorIs(t, err, errLoneSurrogate, in)
+		assert.ErrorIs(t, Exact([]byte(in)), errLoneSurrogate, in)
 	}
 }
 
@@ -267,4 +267,35 @@ func TestCodecRoundTripsFractionsOfASecond(t *testing.T) {
 	b, err := recordCodec.Encode(&r)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"created_at":"2024-07-02 15:03:24"`, "a whole second is written as the platform writes it")
+}
+
+// DecodeOwned decodes as Decode does, but its Raw fields are slices of the input, capped so that
+// an append copies instead of writing over what follows; it hands over the outermost object's
+// members as Members does. Decode copies Raw: the value it made does not change with its input.
+func TestDecodeOwned(t *testing.T) {
+	t.Parallel()
+	in := `{"list":[{"id":1,"sn":"a","x":[1]},{"id":"2","s\u006e":"b"}],"t\u00e9":{"a":1}}`
+	var owned, copied rows
+	type member struct{ name, value string }
+	var members []member
+	require.NoError(t, rowsInline.DecodeOwned([]byte(in), &owned, func(name, value []byte) {
+		members = append(members, member{string(name), string(value)})
+	}))
+	require.NoError(t, rowsInline.Decode([]byte(in), &copied))
+	assert.Equal(t, copied, owned)
+	assert.Equal(t, []member{{"list", in[len(`{"list":`):strings.Index(in, `,"t\u00e9"`)]}, {"té", `{"a":1}`}}, members)
+
+	b := []byte(in)
+	require.NoError(t, rowsInline.DecodeOwned(b, &owned, nil))
+	first, second := owned.List[0], owned.List[1]
+	require.Equal(t, `{"id":1,"sn":"a","x":[1]}`, string(first.Raw))
+	assert.Same(t, &b[strings.Index(in, `{"id":1`)], &first.Raw[0], "Raw is the input's bytes")
+	assert.Equal(t, len(first.Raw), cap(first.Raw))
+	_ = append(first.Raw, "xx"...)
+	assert.Equal(t, `{"id":"2","s\u006e":"b"}`, string(second.Raw), "an append to one Raw leaves the next as it was")
+
+	b = []byte(in)
+	require.NoError(t, rowsInline.Decode(b, &copied))
+	copy(b, strings.Repeat("#", len(b)))
+	assert.Equal(t, `{"id":1,"sn":"a","x":[1]}`, string(copied.List[0].Raw), "Decode's Raw is a copy")
 }
