@@ -143,17 +143,6 @@ func Machine() string {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-// Load returns the machine's load average over the last minute, or "unknown": on a shared machine
-// it says how busy the others kept it.
-func Load() string {
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			return f[0]
-		}
-	}
-	return "unknown"
-}
-
 // procField returns the value of the first "name: value" line of a /proc file.
 func procField(b []byte, name string) (string, bool) {
 	for line := range strings.Lines(string(b)) {
