@@ -8,7 +8,7 @@
 #
 #   scripts/benchmarks.sh                 # every table
 #   ROUNDS=5 BENCHTIME=50ms scripts/benchmarks.sh   # a quick look (the figures are noisier)
-#   BENCH='Sign' scripts/benchmarks.sh    # only some benchmarks: prints their rounds, writes nothing
+#   BENCH=Sign scripts/benchmarks.sh        # only some benchmarks: prints their rounds, writes nothing
 #
 # The raw rounds stay in $OUT (default: a new temporary directory) for benchstat or a second look.
 set -euo pipefail
@@ -17,7 +17,7 @@ rounds=${ROUNDS:-21}
 benchtime=${BENCHTIME:-150ms}
 # The comparisons: every benchmark with sub-benchmarks impl=sdk and impl=base (TestBenchmarks fails
 # on a row whose benchmark did not run).
-all='^(Sign|RequestBody|DecodePage|TemplatesList|RecordsList|PushHandler|Import|Download|RecordSync)$'
+all='^Benchmark(Sign|RequestBody|DecodePage|TemplatesList|RecordsList|PushHandler|Import|Download|RecordSync)$'
 bench=${BENCH:-$all}
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
