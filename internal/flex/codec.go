@@ -425,11 +425,7 @@ func (d *decoder) scalar(i int, v reflect.Value, k kind, depth int) (int, bool, 
 			d.scratch = unescape(d.scratch[:0], text)
 			text = d.scratch
 		}
-		if k == kString {
-			v.SetString(string(text))
-			return end, true, nil
-		}
-		return end, setText(v, k, strings.TrimSpace(string(text)), str), nil
+		return end, setText(v, k, text, str), nil
 	case '{', '[':
 		end, err := skip(b, i, depth)
 		return end, false, err
@@ -438,17 +434,27 @@ func (d *decoder) scalar(i int, v reflect.Value, k kind, depth int) (int, bool, 
 		if err != nil {
 			return end, false, err
 		}
-		return end, setText(v, k, string(b[i:end]), false), nil
+		return end, setText(v, k, b[i:end], false), nil
 	}
 }
 
-// setText sets v from text: a JSON string's content (str) or a number's or bool's literal. It
-// reports whether the text fits.
-func setText(v reflect.Value, k kind, s string, str bool) bool {
-	switch k {
-	case kString:
-		v.SetString(s)
+// setText sets v from text: a JSON string's content (str, white space around it ignored but for a
+// string field) or a number's or bool's literal. It reports whether the text fits. Only a string
+// field keeps the text: for the others it is read where it lies.
+func setText(v reflect.Value, k kind, text []byte, str bool) bool {
+	if k == kString {
+		v.SetString(string(text))
 		return true
+	}
+	if str {
+		text = bytes.TrimSpace(text)
+	}
+	return parse(v, k, string(text), str) // s does not escape: short text is converted on the stack
+}
+
+// parse sets v, of kind k other than kString, from s; see setText.
+func parse(v reflect.Value, k kind, s string, str bool) bool {
+	switch k {
 	case kInt:
 		n, ok := parseInt(s)
 		if ok && !v.OverflowInt(n) {
@@ -478,7 +484,7 @@ func setText(v reflect.Value, k kind, s string, str bool) bool {
 		}
 	case kTime:
 		if t, err := ParseTime(s); err == nil {
-			v.Set(reflect.ValueOf(t))
+			*v.Addr().Interface().(*time.Time) = t // reflect.ValueOf(t) would allocate
 			return true
 		}
 	}
