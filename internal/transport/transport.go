@@ -10,6 +10,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -351,7 +352,7 @@ func readAll(head []byte, r io.Reader, size, limit int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			if want := size + 1; len(b) >= initialBuffer && want > int64(cap(b)) {
+			if want := size + 1; len(b) >= initialBuffer && want > int64(cap(b)) && want <= math.MaxInt {
 				b = slices.Grow(b, int(want)-len(b))
 			} else {
 				b = append(b, 0)[:len(b)] // let append pick the next size
