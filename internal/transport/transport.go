@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -353,7 +352,7 @@ func readAll(head []byte, r io.Reader, size, limit int64) ([]byte, error) {
 		}
 		if len(b) == cap(b) {
 			if want := size + 1; len(b) >= initialBuffer && want > int64(cap(b)) && want <= math.MaxInt {
-				b = slices.Grow(b, int(want)-len(b))
+				b = append(make([]byte, 0, want), b...)
 			} else {
 				b = append(b, 0)[:len(b)] // let append pick the next size
 			}
