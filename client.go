@@ -268,6 +268,9 @@ func (c *Client) send(ctx context.Context, ep endpoint, p *Params, sess *Session
 		if errors.As(err, &redirect) {
 			return nil, &APIError{HTTPStatus: redirect.Status, Method: ep.method, Path: ep.path, Msg: redirect.Error()}
 		}
+		if errors.Is(err, transport.ErrBodyTooLarge) {
+			return nil, fmt.Errorf("digelao: %w (WithMaxResponseBytes raises it; a smaller page needs less)", err)
+		}
 		return nil, fmt.Errorf("digelao: %w", err) // the transport removed the secrets
 	}
 	return c.check(ep, resp, append(secrets, c.auth.seenKeys()...))

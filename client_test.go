@@ -25,6 +25,17 @@ const (
 
 // newMockClient returns a client with a fixed key whose requests go to a mock transport of its own,
 // so tests can run in parallel.
+// A reply past the limit names the limit and the option that raises it.
+func TestReplyTooLargeNamesTheOption(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxResponseBytes(1000))
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200,
+		`{"code":0,"data":{"total":1,"list":[{"sn":"`+strings.Repeat("x", 2000)+`"}]}}`))
+	_, _, err := c.Records.List(context.Background(), nil)
+	require.ErrorContains(t, err, "reply body too large: over the limit of 1000 bytes")
+	require.ErrorContains(t, err, "WithMaxResponseBytes")
+}
+
 func newMockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport) {
 	t.Helper()
 	mt := httpmock.NewMockTransport()

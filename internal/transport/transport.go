@@ -234,6 +234,9 @@ func (t *Transport) once(ctx context.Context, req *Request, attempt int) (*Respo
 	defer func() { _ = res.Body.Close() }()
 	if err == nil {
 		out.Body, err = readAll(head, res.Body, res.ContentLength, t.maxBody)
+		if errors.Is(err, ErrBodyTooLarge) {
+			err = fmt.Errorf("%w: over the limit of %d bytes", err, t.maxBody)
+		}
 	}
 	if err != nil {
 		if cause := ended(parent, ctx); cause != nil {
