@@ -26,6 +26,7 @@ if [[ -n $(git status --porcelain -- '*.go' go.mod go.sum 2>/dev/null) ]]; then
   rev+=" with uncommitted changes"
 fi
 
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
 go test -c -o "$out/digelao.test" .
 : >"$out/rounds.txt"
 : >"$out/loads.txt"
@@ -55,5 +56,5 @@ fi
 
 DIGELAO_BENCH_RESULTS="$out/rounds.txt" DIGELAO_BENCH_LOADS="$out/loads.txt" \
   DIGELAO_BENCH_BENCHSTAT="$out/benchstat.txt" DIGELAO_BENCH_MD="$PWD/BENCHMARKS.md" \
-  DIGELAO_BENCH_REV="$rev" DIGELAO_BENCH_TIME="$benchtime" \
+  DIGELAO_BENCH_REV="$rev" DIGELAO_BENCH_TIME="$benchtime" DIGELAO_BENCH_STARTED="$started" \
   go test -count=1 -run='^TestBenchmarks$' .
