@@ -240,9 +240,5 @@ var rolesEndpoint = endpoint{method: http.MethodPost, path: "/api/roleGetapi", r
 // /api/roleGetapi is only named by 2.1.2 ("role_id: 角色列表 /api/roleGetapi 的 id"); its page
 // (3.x) was not retrievable. POST and a data list of {"id","name",…} are inferred.
 func (s *AccountsService) Roles(ctx context.Context) ([]*Role, error) {
-	var roles []*Role
-	if err := s.client.fetch(ctx, rolesEndpoint, NewParams(), &roles); err != nil {
-		return nil, err
-	}
-	return roles, nil
+	return fetchList(ctx, s.client, rolesEndpoint, NewParams(), roleCodec)
 }

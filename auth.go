@@ -205,19 +205,22 @@ func (p userPassword) login(ctx context.Context, c *Client, now time.Time) (*Ses
 	return c.login(ctx, NewParams().Set("username", p.user).Set("password", p.pass.Value()).Set("from", "2"), now)
 }
 
-// loginReply is the data member of a login reply but user_sn and api_key; fields vary by server
-// version. A member its field cannot read lands in Extra, and is dropped.
+// loginReply is the data member of a login reply; fields vary by server version. user_sn, api_key
+// and api_key_expire are kept as received, for readLogin and keyExpiry to read. A member its field
+// cannot read lands in Extra, and is dropped.
 type loginReply struct {
-	ID           int64     `json:"id"`
-	APIKeyExpire time.Time `json:"api_key_expire"` // Unix seconds, or a date-time in China time
-	UserName     string    `json:"user_name"`
-	TeamName     string    `json:"team_name"`
-	TeamSN       string    `json:"team_sn"`
-	ParentSN     string    `json:"parent_sn"`
-	Job          string    `json:"job"`
-	CallerGroup  string    `json:"caller_group"`
-	AICount      int       `json:"ai_count"`
-	Expired      string    `json:"expired"`
+	UserSN       json.RawMessage `json:"user_sn"`
+	APIKey       json.RawMessage `json:"api_key"`
+	APIKeyExpire json.RawMessage `json:"api_key_expire"` // Unix seconds, or a date-time in China time
+	ID           int64           `json:"id"`
+	UserName     string          `json:"user_name"`
+	TeamName     string          `json:"team_name"`
+	TeamSN       string          `json:"team_sn"`
+	ParentSN     string          `json:"parent_sn"`
+	Job          string          `json:"job"`
+	CallerGroup  string          `json:"caller_group"`
+	AICount      int             `json:"ai_count"`
+	Expired      string          `json:"expired"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -245,29 +248,31 @@ func (c *Client) login(ctx context.Context, p *Params, now time.Time) (*Session,
 // string (or a number, as text). Every other member is read leniently, or dropped when it cannot
 // be; api_key_expire is then checked by keyExpiry.
 func (a *authenticator) readLogin(ctx context.Context, r *reply, now time.Time) (*Session, error) {
-	var members map[string]json.RawMessage
-	_ = json.Unmarshal(r.data, &members) // data that is not an object lacks the essentials below
-	userSN, okSN := loginText(members["user_sn"])
-	key, okKey := loginText(members["api_key"])
+	var lr loginReply
+	_ = loginReplyCodec.Decode(r.data, &lr) // data that is not an object lacks the essentials below
+	userSN, okSN := loginText(lr.UserSN)
+	key, okKey := loginText(lr.APIKey)
 	if !okSN || !okKey {
 		body := excerpt(r.body, append(a.seenKeys(), key)...)
 		return nil, &APIError{HTTPStatus: http.StatusOK, Method: loginEndpoint.method, Path: loginEndpoint.path,
 			Msg: "login reply lacks user_sn or api_key", Body: hideAPIKeys(body)}
 	}
-	var lr loginReply
-	_ = loginReplyCodec.Decode(r.data, &lr) // data is an object (it has the essentials): what does not fit lands in Extra
 	var dropped []string
 	for name := range lr.Extra {
 		if loginReplyCodec.Has(name) {
 			dropped = append(dropped, name)
 		}
 	}
+	expire, err := flex.Time(lr.APIKeyExpire)
+	if err != nil && !isEmpty(lr.APIKeyExpire) {
+		dropped = append(dropped, "api_key_expire")
+	}
 	if len(dropped) > 0 {
 		slices.Sort(dropped)
 		a.log.DebugContext(ctx, "digelao login reply: members not understood were dropped", "members", dropped)
 	}
 	return &Session{
-		UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: a.keyExpiry(ctx, members["api_key_expire"], lr.APIKeyExpire, now),
+		UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: a.keyExpiry(ctx, lr.APIKeyExpire, expire, now),
 		UserID: lr.ID, UserName: lr.UserName, TeamName: lr.TeamName, TeamSN: lr.TeamSN, ParentSN: lr.ParentSN,
 		Job: lr.Job, CallerGroup: lr.CallerGroup, AICount: lr.AICount, AccountExpires: lr.Expired,
 	}, nil

@@ -3,18 +3,13 @@ package digelao
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"regexp"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,119 +20,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/digelao-go/digelao/internal/benchkit"
 	"github.com/digelao-go/digelao/internal/pushsample"
 )
 
-// rtReply is what the round-trip server answers: a small envelope.
-const rtReply = `{"code":0,"msg":"ok","data":{"list":[],"total":0}}`
-
-func rtServe(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, rtReply)
+// baseClient is the hand-written client of the HTTP baselines: net/http with a timeout as the SDK's,
+// the SDK's headers, the baselines' own encoder and md5 (baseBody), and encoding/json into plain
+// structs.
+type baseClient struct {
+	hc   *http.Client
+	base string
 }
 
-// rtData is what every round-trip candidate decodes data into.
-type rtData struct {
-	Total int `json:"total"`
-}
-
-// roundTripBench is a loopback server and three ways of making the same crmList call to it, all
-// through the same *http.Transport (one pool of connections): the SDK, a fair hand-written client,
-// and a raw POST of the already-signed bytes.
-type roundTripBench struct {
-	ctx    context.Context
-	client *Client
-	fair   *fairClient
-	hc     *http.Client
-	url    string
-	call   *Params // the call's own parameters; the clients add user_sn and api_key
-	body   []byte  // the signed body, for the raw POST
-}
-
-func newRoundTripBench(t *testing.T, h http.Handler) *roundTripBench {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	hc := srv.Client()
-	// Enough idle connections for 8 goroutines, so no candidate pays for new connections.
-	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
-	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(hc))
-	require.NoError(t, err)
-	body, err := signedBody(benchParams())
-	require.NoError(t, err)
-	return &roundTripBench{
-		ctx: t.Context(), client: c, hc: hc, url: srv.URL + "/api/crmList", call: crmListCall(), body: body,
-		fair: &fairClient{hc: &http.Client{Transport: hc.Transport, Timeout: DefaultTimeout}, base: srv.URL,
-			userSN: testUserSN, apiKey: testAPIKey},
-	}
-}
-
-func (rt *roundTripBench) sdk() error {
-	var out rtData
-	return rt.client.Do(rt.ctx, http.MethodPost, "/api/crmList", rt.call, &out)
-}
-
-func (rt *roundTripBench) fairCall() error {
-	var out rtData
-	return rt.fair.call(rt.ctx, "/api/crmList", rt.call, &out)
-}
-
-// raw is plain net/http, for context: POST the signed bytes, read the reply, one json.Unmarshal.
-func (rt *roundTripBench) raw() error {
-	req, err := http.NewRequestWithContext(rt.ctx, http.MethodPost, rt.url, bytes.NewReader(rt.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := rt.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	var env struct {
-		Code int    `json:"code"`
-		Data rtData `json:"data"`
-	}
-	return json.Unmarshal(b, &env)
-}
-
-// fairClient does by hand the work the SDK does for a call: user_sn and api_key first, then the
-// call's parameters; PHP-style JSON (Params.MarshalJSON) signed with md5 and url appended; the
-// headers the SDK sends; a timeout as the SDK's; the envelope checked (a code that may be a string),
-// then data decoded — all with encoding/json and net/http.
-type fairClient struct {
-	hc             *http.Client
-	base           string
-	userSN, apiKey string
-}
-
-func (fc *fairClient) call(ctx context.Context, path string, p *Params, out any) error {
-	all := NewParams().Set("user_sn", fc.userSN).Set("api_key", fc.apiKey)
-	for _, k := range p.Keys() {
-		v, _ := p.Get(k)
-		all.Set(k, v)
-	}
-	b, err := all.MarshalJSON()
-	if err != nil {
-		return err
-	}
-	sum := md5.Sum(b)
-	b = append(b[:len(b)-1], `,"url":"`...)
-	b = append(b, hex.EncodeToString(sum[:])[1:9]...)
-	b = append(b, `"}`...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fc.base+path, bytes.NewReader(b))
+// post sends body to path with the SDK's headers and decodes the reply into out.
+func (bc *baseClient) post(ctx context.Context, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bc.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", DefaultUserAgent)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := fc.hc.Do(req)
+	resp, err := bc.hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -146,67 +49,143 @@ func (fc *fairClient) call(ctx context.Context, path string, p *Params, out any)
 	if err != nil {
 		return err
 	}
-	var env struct {
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return json.Unmarshal(reply, out)
+}
+
+// plainTemplate is Template's json tags on plain types that fit the data.
+type plainTemplate struct {
+	ID          int64  `json:"id"`
+	SN          string `json:"sn"`
+	ProjectSN   string `json:"project_sn"`
+	Name        string `json:"project_caption"`
+	ProjectName string `json:"project_name"`
+	QuestionSN  string `json:"question_sn"`
+	VoiceBreak  string `json:"voice_break"`
+	UserSN      string `json:"user_sn"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+// templateRows is how many templates the Templates.List benchmark's page holds.
+const templateRows = 10
+
+// templatesReply is a 7.1 reply of n templates, as the platform writes the first one of
+// testdata/replies/templatelist.json.
+func templatesReply(n int) []byte {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"id":%d,"sn":"projects|4a92c1e8f07b3d65a9e2c4b1d8f3%04x","project_name":"\u793a\u4f8b\u79d1\u6280",`+
+			`"project_caption":"zzh\u4eba\u673a\u8026\u5408","voice_break":"1","user_sn":"SYSUSER|b3397882e26ba9e7fb8f01f1af345bde",`+
+			`"created_at":"2024-01-01 00:00:00","updated_at":"2024-03-05 12:00:00","scene":"\u50ac\u7f34"}`, 118+i, i)
+	}
+	return []byte(`{"code":0,"msg":"\u83b7\u53d6\u6210\u529f","data":[` + strings.Join(items, ",") + `]}`)
+}
+
+// recordsPage is how many call records the Records.List benchmark's page holds.
+const recordsPage = 1000
+
+// httpBench is a loopback server of the platform's replies — a page of templateRows templates, a
+// crmList page of recordsPage records — and the SDK and the hand-written client that call it, over
+// one *http.Transport.
+type httpBench struct {
+	ctx  context.Context
+	sdk  *Client
+	base *baseClient
+	from time.Time
+}
+
+func newHTTPBench(tb testing.TB, h http.Handler) *httpBench {
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	tr := srv.Client().Transport.(*http.Transport)
+	tr.MaxIdleConnsPerHost = 16 // enough for 8 goroutines: no candidate pays for new connections
+	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithTransport(tr))
+	require.NoError(tb, err)
+	return &httpBench{ctx: tb.Context(), sdk: c, base: &baseClient{hc: &http.Client{Transport: tr, Timeout: DefaultTimeout}, base: srv.URL},
+		from: time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// platformReplies answers 7.1 and 6.1 as the platform would, with the length announced.
+func platformReplies() http.Handler {
+	templates := templatesReply(templateRows)
+	records, _ := crmListReply(recordsPage)
+	mux := http.NewServeMux()
+	for path, reply := range map[string][]byte{"/api/templatelist": templates, "/api/crmList": records} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
+			_, _ = w.Write(reply)
+		})
+	}
+	return mux
+}
+
+// count checks that a call read n items.
+func count(n, want int, err error) error {
+	if err == nil && n != want {
+		err = fmt.Errorf("read %d items, want %d", n, want)
+	}
+	return err
+}
+
+func (hb *httpBench) sdkTemplates() error {
+	list, err := hb.sdk.Templates.List(hb.ctx, &TemplateListOptions{ListOptions: ListOptions{PerPage: templateRows}})
+	return count(len(list), templateRows, err)
+}
+
+func (hb *httpBench) baseTemplates() error {
+	body := baseBody(append(common(), "pageIndex", "0", "pageSize", strconv.Itoa(templateRows))...)
+	var reply struct {
 		Code json.RawMessage `json:"code"`
 		Msg  string          `json:"msg"`
-		Data json.RawMessage `json:"data"`
+		Data []plainTemplate `json:"data"`
 	}
-	if err := json.Unmarshal(reply, &env); err != nil {
-		return err
+	err := hb.base.post(hb.ctx, "/api/templatelist", body, &reply)
+	if err == nil && !okCode(reply.Code) {
+		err = fmt.Errorf("code %s: %s", reply.Code, reply.Msg)
 	}
-	if code, err := strconv.Atoi(strings.Trim(string(env.Code), `"`)); err != nil || code != 0 || resp.StatusCode >= 300 {
-		return fmt.Errorf("HTTP %d, code %s: %s", resp.StatusCode, env.Code, env.Msg)
-	}
-	return json.Unmarshal(env.Data, out)
+	return count(len(reply.Data), templateRows, err)
 }
 
-func goroutines(n int) string {
-	if n == 1 {
-		return "1 goroutine"
-	}
-	return strconv.Itoa(n) + " goroutines"
+func (hb *httpBench) sdkRecords() error {
+	list, _, err := hb.sdk.Records.List(hb.ctx, &RecordListOptions{ListOptions: ListOptions{PerPage: recordsPage},
+		CreatedFrom: hb.from, CreatedTo: hb.from.Add(24 * time.Hour)})
+	return count(len(list), recordsPage, err)
 }
 
-// benchRoundTrip: a crmList call through the SDK against the fair hand-written client, with raw
-// net/http beside them, from 1 and from 8 goroutines.
-func benchRoundTrip(t *testing.T, rep *benchReport) {
-	rt := newRoundTripBench(t, http.HandlerFunc(rtServe))
-	cfgs := []benchkit.Config{
-		{Rounds: 31, Slice: 150 * time.Millisecond, Goroutines: 1},
-		{Rounds: 31, Slice: 150 * time.Millisecond, Goroutines: 8},
+func (hb *httpBench) baseRecords() error {
+	body := baseBody(append(common(), "start_create_at", "2024-08-01 08:00:00", "end_create_at", "2024-08-02 08:00:00",
+		"pageIndex", "0", "pageSize", strconv.Itoa(recordsPage))...)
+	var reply plainReply
+	err := hb.base.post(hb.ctx, "/api/crmList", body, &reply)
+	if err == nil && !okCode(reply.Code) {
+		err = fmt.Errorf("code %s: %s", reply.Code, reply.Msg)
 	}
-	var b strings.Builder
-	b.WriteString(rep.method(cfgs[0].Rounds, about(cfgs[0])+"; then as many rounds from 8 goroutines sharing each client"))
-	b.WriteString("A crmList call with six parameters to a loopback `httptest` server answering " + "`" + rtReply + "`. " +
-		"Both ends are in the process, so the server's allocations count on every side.\n\n")
-	b.WriteString("| goroutines | candidate | time/op | ÷ fair client | by CPU time | allocs/op | B/op | target | |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, cfg := range cfgs {
-		res := compare(t, cfg,
-			benchkit.Candidate{Name: "sdk", Op: rt.sdk},
-			benchkit.Candidate{Name: "fair", Op: rt.fairCall},
-			benchkit.Candidate{Name: "raw", Op: rt.raw})
-		tg := rep.target(benchkit.Bound("round trip ÷ a fair hand-written client, "+goroutines(cfg.Goroutines),
-			res.Ratio("sdk", "fair"), false, 1.10, benchkit.Ratio).WithCPU(res.CPURatio("sdk", "fair")))
-		for _, c := range []struct{ name, label, want, verdict string }{
-			{"sdk", "**SDK `Client.Do`**", tg.Want, tg.Verdict()},
-			{"fair", "baseline: fair hand-written client", "", ""},
-			{"raw", "context: raw `net/http` POST of the signed bytes", "", ""},
-		} {
-			ratio, cpu := benchkit.FormatSpread(res.Ratio(c.name, "fair"), benchkit.Ratio), tg.CPU
-			switch c.name {
-			case "sdk":
-				ratio = "**" + ratio + "**"
-			case "fair":
-				ratio, cpu = "1.00×", "1.00×"
-			case "raw":
-				cpu = benchkit.FormatSpread(res.CPURatio("raw", "fair"), benchkit.Ratio)
-			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", cfg.Goroutines, c.label,
-				benchkit.Duration(res.Time(c.name).Median), ratio, cpu, benchkit.Count(res.Allocs(c.name).Median),
-				benchkit.Count(res.Bytes(c.name).Median), c.want, c.verdict)
-		}
+	return count(len(reply.Data.List), recordsPage, err)
+}
+
+// BenchmarkTemplatesList: a Templates.List round trip of a page of 10 templates over loopback,
+// from 1 and from 8 goroutines, against the hand-written client.
+func BenchmarkTemplatesList(b *testing.B) {
+	hb := newHTTPBench(b, platformReplies())
+	for _, g := range []int{1, 8} {
+		b.Run("goroutines="+strconv.Itoa(g), func(b *testing.B) {
+			race(b, func(b *testing.B) { measure(b, g, hb.sdkTemplates) }, func(b *testing.B) { measure(b, g, hb.baseTemplates) })
+		})
 	}
-	rep.add("roundtrip", b.String())
+}
+
+// BenchmarkRecordsList: a Records.List round trip of a crmList page of 1,000 call records (1.2 MB)
+// over loopback, against the hand-written client.
+func BenchmarkRecordsList(b *testing.B) {
+	hb := newHTTPBench(b, platformReplies())
+	b.Run("records="+strconv.Itoa(recordsPage), func(b *testing.B) {
+		race(b, func(b *testing.B) { measure(b, 1, hb.sdkRecords) }, func(b *testing.B) { measure(b, 1, hb.baseRecords) })
+	})
 }
 
 // pushGen makes call-record pushes (the 6.6.2 sample, PHP-encoded) that differ only in their sn,
@@ -243,14 +222,15 @@ func sdkPushHandler(handled *atomic.Int64) *PushHandler {
 	}}
 }
 
-// barePush is the baseline receiver: read the body, json.Unmarshal it into a map, answer SUCCESS.
+// barePush is the baseline receiver: read the body, decode it with encoding/json into plainRecord,
+// answer SUCCESS.
 func barePush(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(r.Body)
-	var m map[string]any
+	var rec plainRecord
 	if err == nil {
-		err = json.Unmarshal(b, &m)
+		err = json.Unmarshal(b, &rec)
 	}
-	if err != nil {
+	if err != nil || rec.SN == "" {
 		http.Error(w, "bad push", http.StatusBadRequest)
 		return
 	}
@@ -319,56 +299,36 @@ func postPush(hc *http.Client, target string, gen *pushGen) func() error {
 
 // pushServers serves h and the bare receiver on loopback, and returns a client with room for 64
 // idle connections to each.
-func pushServers(t *testing.T, h http.Handler) (sdkURL, bareURL string, hc *http.Client) {
+func pushServers(tb testing.TB, h http.Handler) (sdkURL, bareURL string, hc *http.Client) {
 	sdk, bare := httptest.NewServer(h), httptest.NewServer(http.HandlerFunc(barePush))
-	t.Cleanup(sdk.Close)
-	t.Cleanup(bare.Close)
+	tb.Cleanup(sdk.Close)
+	tb.Cleanup(bare.Close)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
-	t.Cleanup(tr.CloseIdleConnections)
+	tb.Cleanup(tr.CloseIdleConnections)
 	return sdk.URL + "/push", bare.URL + "/push", &http.Client{Transport: tr}
 }
 
-// benchPush: PushHandler against the bare receiver, called directly and over loopback from 64
-// concurrent posters. The ratio is of pushes per second: the bare receiver's time ÷ the SDK's.
-func benchPush(t *testing.T, rep *benchReport) {
+// BenchmarkPushHandler: PushHandler against the bare receiver, its ServeHTTP called directly and
+// over loopback from 64 concurrent posters. Each push has a new sn, so none is a duplicate.
+func BenchmarkPushHandler(b *testing.B) {
 	gen := newPushGen()
 	var handled atomic.Int64
-	direct := benchkit.Config{Rounds: 21, Slice: 100 * time.Millisecond, Goroutines: 1}
-	loopback := benchkit.Config{Rounds: 21, Slice: 200 * time.Millisecond, Goroutines: 64}
-	var b strings.Builder
-	b.WriteString(rep.method(direct.Rounds, about(direct)+" calling ServeHTTP; then as many rounds "+about(loopback)+" posting over loopback"))
-	fmt.Fprintf(&b, "A call-record push of %d bytes (the 6.6.2 sample, PHP-encoded), each with a new sn so none is a duplicate; "+
-		"the SDK's handler is the zero value with OnCallRecord set (in-memory de-duplication, no Token). Over loopback "+
-		"the allocations of the posting client count too.\n\n", len(gen.tmpl))
-	b.WriteString("| | candidate | pushes/s | time/push | SDK ÷ bare, pushes/s | by CPU time | allocs/push | B/push | target | |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	sdkURL, bareURL, hc := pushServers(t, sdkPushHandler(&handled))
-	for _, c := range []struct {
-		how       string
-		cfg       benchkit.Config
-		sdk, bare func() error
-		bound     float64
-	}{
-		{"`ServeHTTP` called directly", direct, directPush(sdkPushHandler(&handled), gen), directPush(http.HandlerFunc(barePush), gen), 0.85},
-		{"over loopback, 64 concurrent posters", loopback, postPush(hc, sdkURL, gen), postPush(hc, bareURL, gen), 0.9},
-	} {
-		res := compare(t, c.cfg, benchkit.Candidate{Name: "sdk", Op: c.sdk}, benchkit.Candidate{Name: "bare", Op: c.bare})
-		tg := rep.target(benchkit.Bound("`PushHandler` "+c.how+", pushes/s ÷ a bare handler (`json.Unmarshal` into a map)",
-			res.Ratio("bare", "sdk"), true, c.bound, benchkit.Ratio).WithCPU(res.CPURatio("bare", "sdk")))
-		for _, r := range []struct{ name, label, ratio, cpu, want, verdict string }{
-			{"sdk", "**SDK `PushHandler`**", "**" + tg.Got + "**", tg.CPU, tg.Want, tg.Verdict()},
-			{"bare", "baseline: bare handler", "1.00×", "1.00×", "", ""},
-		} {
-			ns := res.Time(r.name).Median
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.how, r.label, benchkit.Count(1e9/ns),
-				benchkit.Duration(ns), r.ratio, r.cpu, benchkit.Count(res.Allocs(r.name).Median), benchkit.Count(res.Bytes(r.name).Median),
-				r.want, r.verdict)
-		}
-	}
-	rep.add("push", b.String())
+	b.Run("direct", func(b *testing.B) {
+		sdk, bare := directPush(sdkPushHandler(&handled), gen), directPush(http.HandlerFunc(barePush), gen)
+		race(b, func(b *testing.B) { measure(b, 1, sdk) }, func(b *testing.B) { measure(b, 1, bare) })
+	})
+	b.Run("loopback=64", func(b *testing.B) {
+		sdkURL, bareURL, hc := pushServers(b, sdkPushHandler(&handled))
+		race(b, func(b *testing.B) { measure(b, 64, postPush(hc, sdkURL, gen)) },
+			func(b *testing.B) { measure(b, 64, postPush(hc, bareURL, gen)) })
+	})
 }
 
 // importContacts is the import measured: one full batch.
 const importContacts = MaxImportRows
+
+// importColumns are the columns of the import measured, and the keys of its contacts.
+var importColumns = []string{"电话", "姓名", "地址", "公司名称", "备注"}
 
 // importRequest returns a task of n contacts with a template's usual columns and Chinese text.
 func importRequest(n int) *CreateTaskRequest {
@@ -377,204 +337,195 @@ func importRequest(n int) *CreateTaskRequest {
 		contacts[i] = Contact{Phone: fmt.Sprintf("138%08d", i), Name: "张三",
 			Fields: map[string]string{"地址": "深圳市南山区", "公司名称": "某某科技有限公司", "备注": "老客户"}}
 	}
+	cols := make(Columns, len(importColumns))
+	for i, name := range importColumns {
+		cols[i] = Column{Name: name, Required: i == 0}
+	}
 	return &CreateTaskRequest{Name: "回访任务", ProjectSN: "projects|d98f3c1a5e7b9d2f4a6c8e0b1d3f5a7c",
-		SeatSN: "SYSUSER|317d5a0c2e8b4f6a9d1c3e5b7a9f0d2e", Contacts: contacts,
-		Columns: Columns{{Name: "电话", Required: true}, {Name: "姓名"}, {Name: "地址"}, {Name: "公司名称"}, {Name: "备注"}}}
+		SeatSN: "SYSUSER|317d5a0c2e8b4f6a9d1c3e5b7a9f0d2e", Contacts: contacts, Columns: cols}
 }
 
-// newImportBench returns a client of a loopback server that accepts every import, and the size of
-// the last request body it read.
-func newImportBench(t *testing.T) (*Client, *atomic.Int64) {
-	var size atomic.Int64
+// baseImportBody is the body of the import the hand-written way: the whole request encoded into
+// one buffer, signed, url appended.
+func baseImportBody(req *CreateTaskRequest) []byte {
+	b := phpObject(make([]byte, 0, 64), append(common(), "project_sn", req.ProjectSN, "source", req.Name)...)
+	b = append(b[:len(b)-1], `,"client_info_json":{"data":[`...)
+	for i, ct := range req.Contacts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = phpObject(b, importColumns[0], ct.Phone, importColumns[1], ct.Name, importColumns[2], ct.Fields[importColumns[2]],
+			importColumns[3], ct.Fields[importColumns[3]], importColumns[4], ct.Fields[importColumns[4]])
+	}
+	b = append(phpString(append(b, "]},"...), "ai_user_sn"), ':')
+	b = append(phpString(b, req.SeatSN), '}')
+	sig := baseSign(b)
+	return append(append(append(b[:len(b)-1], `,"url":"`...), sig...), `"}`...)
+}
+
+// importBench returns a loopback server that accepts every import — it discards the body, or, with
+// keep, remembers the last one — and both ways to import: ImportInBatches, and the hand-written
+// client posting baseImportBody.
+func importBench(tb testing.TB, req *CreateTaskRequest, keep bool) (sdk, base func() error, last func() []byte) {
+	var mu sync.Mutex
+	var body []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
-		size.Store(n)
+		if keep {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			body = b
+			mu.Unlock()
+		} else {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"code":0,"msg":"ok","data":{"dial_task_main_id":7,"dial_task_main_sn":"dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4"}}`)
 	}))
-	t.Cleanup(srv.Close)
+	tb.Cleanup(srv.Close)
 	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(srv.Client()))
-	require.NoError(t, err)
-	return c, &size
-}
-
-func importOp(ctx context.Context, c *Client, req *CreateTaskRequest) func() error {
-	return func() error {
+	require.NoError(tb, err)
+	bc := &baseClient{hc: &http.Client{Transport: srv.Client().Transport, Timeout: DefaultTimeout}, base: srv.URL}
+	ctx := tb.Context()
+	sdk = func() error {
 		res, err := c.Tasks.ImportInBatches(ctx, req, 0)
 		if err == nil && res.Sent != len(req.Contacts) {
 			err = fmt.Errorf("sent %d of %d", res.Sent, len(req.Contacts))
 		}
 		return err
 	}
-}
-
-// importRSSChild is set in the environment of the child process that measures one import's peak
-// resident memory.
-const importRSSChild = "DIGELAO_BENCH_IMPORT_RSS"
-
-// measureImportRSS is the child: one import of importContacts, then its resident memory before
-// the import and its peak.
-func measureImportRSS(t *testing.T) {
-	c, _ := newImportBench(t)
-	req := importRequest(importContacts)
-	runtime.GC()
-	before := procStatusKB(t, "VmRSS")
-	require.NoError(t, importOp(t.Context(), c, req)())
-	fmt.Printf("IMPORT_RSS before_kb=%d peak_kb=%d\n", before, procStatusKB(t, "VmHWM"))
-}
-
-func procStatusKB(t *testing.T, field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	require.NoError(t, err)
-	m := regexp.MustCompile(`(?m)^` + field + `:\s+(\d+) kB`).FindSubmatch(b)
-	require.NotNil(t, m, field)
-	kb, err := strconv.ParseInt(string(m[1]), 10, 64)
-	require.NoError(t, err)
-	return kb
-}
-
-// importRSS runs the child runs times and returns the spreads of its resident memory before the
-// import and at its peak, in MiB.
-func importRSS(t *testing.T, runs int) (before, peak benchkit.Spread) {
-	var b, p []float64
-	for range runs {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBenchmarks$", "-test.count=1")
-		cmd.Env = append(os.Environ(), importRSSChild+"=1")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "child output:\n%s", out)
-		m := regexp.MustCompile(`IMPORT_RSS before_kb=(\d+) peak_kb=(\d+)`).FindSubmatch(out)
-		require.NotNil(t, m, "child output:\n%s", out)
-		kb := func(s []byte) float64 { n, _ := strconv.ParseFloat(string(s), 64); return n / 1024 }
-		b, p = append(b, kb(m[1])), append(p, kb(m[2]))
+	base = func() error {
+		var reply struct {
+			Code json.RawMessage `json:"code"`
+			Data struct {
+				ID int64  `json:"dial_task_main_id"`
+				SN string `json:"dial_task_main_sn"`
+			} `json:"data"`
+		}
+		err := bc.post(ctx, "/api/addJsonOfAsync", baseImportBody(req), &reply)
+		if err == nil && (!okCode(reply.Code) || reply.Data.SN == "") {
+			err = fmt.Errorf("code %s", reply.Code)
+		}
+		return err
 	}
-	return benchkit.Quartiles(b), benchkit.Quartiles(p)
-}
-
-func mib(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + " MiB" }
-
-// benchImport: ImportInBatches of 30,000 contacts to a loopback server — the memory allocated per
-// byte of request body, and the peak resident memory of a process that does one import.
-func benchImport(t *testing.T, rep *benchReport) {
-	if runtime.GOOS != "linux" {
-		t.Skip("peak RSS is read from /proc/self/status")
+	last = func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return body
 	}
-	cfg := benchkit.Config{Rounds: 7, Slice: time.Millisecond} // one import a round
-	c, size := newImportBench(t)
-	req := importRequest(importContacts)
-	res := compare(t, cfg, benchkit.Candidate{Name: "sdk", Op: importOp(t.Context(), c, req)})
-	body := float64(size.Load())
-	perByte := rep.target(benchkit.Bound("`ImportInBatches`, 30,000 contacts: allocated bytes ÷ request body bytes",
-		res.Bytes("sdk").Scale(1/body), false, 3, benchkit.Ratio))
-	const rssRuns = 3
-	before, peak := importRSS(t, rssRuns)
-	rss := rep.target(benchkit.Bound("`ImportInBatches`, 30,000 contacts: peak RSS of the process", peak, false, 48, mib))
-	var b strings.Builder
-	b.WriteString(rep.method(cfg.Rounds, "one import"))
-	fmt.Fprintf(&b, "%s contacts with five columns (phone, name and three of Chinese text) in one batch, to a loopback server "+
-		"that discards the body. Allocations count the whole process, the server's reading included. Peak RSS is VmHWM of a "+
-		"fresh test process that builds the contacts and imports them once, %d runs; before the import it holds %s "+
-		"(the contacts, the server, the runtime).\n\n", benchkit.Count(importContacts), rssRuns, benchkit.FormatSpread(before, mib))
-	b.WriteString("| request body | time/op | allocated/op | allocated ÷ body | allocs/op | peak RSS | target | |\n|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %s | %s | %s | **%s** | %s | **%s** | %s; %s | %s; %s |\n", mib(body/(1<<20)),
-		benchkit.Duration(res.Time("sdk").Median), mib(res.Bytes("sdk").Median/(1<<20)), perByte.Got,
-		benchkit.Count(res.Allocs("sdk").Median), rss.Got, perByte.Want, rss.Want, perByte.Verdict(), rss.Verdict())
-	rep.add("import", b.String())
+	return sdk, base, last
 }
 
-// downloadSize is the recording benchDownload fetches.
+// BenchmarkImport: ImportInBatches of 30,000 contacts to a loopback server that discards them,
+// against the hand-written client posting the same body. body-B/op is the size of the body, so that
+// B/op ÷ body-B/op is what the SDK allocates per byte it sends.
+func BenchmarkImport(b *testing.B) {
+	req := importRequest(importContacts)
+	sdk, base, _ := importBench(b, req, false)
+	size := float64(len(baseImportBody(req)))
+	race(b, func(b *testing.B) {
+		measure(b, 1, sdk)
+		b.ReportMetric(size, "body-B/op")
+	}, func(b *testing.B) {
+		measure(b, 1, base)
+		b.ReportMetric(size, "body-B/op")
+	})
+}
+
+// downloadSize is the recording BenchmarkDownload fetches.
 const downloadSize = 64 << 20
 
-// downloadBench returns a loopback server of a recording of size bytes and two ways to fetch it
-// into io.Discard: Records.Download and a raw net/http GET copied with io.Copy.
-func downloadBench(t *testing.T, size int) (sdk, raw func() error) {
+// downloadBench returns a loopback server of a recording of size bytes and both ways to fetch it
+// into io.Discard: Records.Download, and a signed GET by hand copied with io.Copy; and the last
+// query the server saw.
+func downloadBench(tb testing.TB, size int) (sdk, base func() error, query func() string) {
 	file := bytes.Repeat([]byte("RIFF-wav-"), size/9+1)[:size]
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	var last atomic.Pointer[string]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.RawQuery
+		last.Store(&q)
 		w.Header().Set("Content-Type", "audio/wav")
 		w.Header().Set("Content-Length", strconv.Itoa(len(file)))
 		_, _ = w.Write(file)
 	}))
-	t.Cleanup(srv.Close)
+	tb.Cleanup(srv.Close)
 	c, err := New(srv.URL, WithAPIKey(testUserSN, testAPIKey), WithHTTPClient(srv.Client()))
-	require.NoError(t, err)
-	hc, ctx := srv.Client(), t.Context()
-	check := func(n int64, err error) error {
+	require.NoError(tb, err)
+	hc, ctx := &http.Client{Transport: srv.Client().Transport, Timeout: DefaultTimeout}, tb.Context()
+	got := func(n int64, err error) error {
 		if err == nil && n != int64(size) {
 			err = fmt.Errorf("got %d bytes of %d", n, size)
 		}
 		return err
 	}
-	sdk = func() error { return check(c.Records.Download(ctx, "/data/record", "2024/10/08/a.wav", io.Discard)) }
-	raw = func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/cdrDownload", nil)
+	sdk = func() error { return got(c.Records.Download(ctx, "/data/record", "2024/10/08/a.wav", io.Discard)) }
+	base = func() error {
+		kv := append(common(), "recordpath", "/data/record", "recordfile", "2024/10/08/a.wav")
+		q := make([]byte, 0, 256)
+		for i := 0; i < len(kv); i += 2 {
+			q = append(append(append(q, kv[i]...), '='), strings.ReplaceAll(url.QueryEscape(kv[i+1]), "+", "%20")...)
+			q = append(q, '&')
+		}
+		q = append(append(q, "url="...), baseSign(phpObject(nil, kv...))...)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/cdrDownload?"+string(q), nil)
 		if err != nil {
 			return err
 		}
+		req.Header.Set("User-Agent", DefaultUserAgent)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = resp.Body.Close() }()
-		return check(io.Copy(io.Discard, resp.Body))
+		return got(io.Copy(io.Discard, resp.Body))
 	}
-	return sdk, raw
-}
-
-// benchDownload: a 64 MiB recording through Records.Download against a raw GET + io.Copy.
-func benchDownload(t *testing.T, rep *benchReport) {
-	cfg := benchkit.Config{Rounds: 15, Slice: 150 * time.Millisecond}
-	sdk, raw := downloadBench(t, downloadSize)
-	res := compare(t, cfg, benchkit.Candidate{Name: "sdk", Op: sdk}, benchkit.Candidate{Name: "raw", Op: raw})
-	var b strings.Builder
-	b.WriteString(rep.method(cfg.Rounds, about(cfg)))
-	b.WriteString("A 64 MiB recording from a loopback server into `io.Discard`. Allocations count both ends of the loopback.\n\n")
-	b.WriteString("| candidate | time/op | ÷ raw GET | by CPU time | MB/s | allocated per MiB | allocs/op |\n|---|---|---|---|---|---|---|\n")
-	for _, c := range []struct{ name, label string }{
-		{"sdk", "**SDK `Records.Download`**"}, {"raw", "baseline: raw `net/http` GET + `io.Copy`"},
-	} {
-		ns := res.Time(c.name).Median
-		ratio, cpu := "1.00×", "1.00×"
-		if c.name == "sdk" {
-			ratio = "**" + benchkit.FormatSpread(res.Ratio("sdk", "raw"), benchkit.Ratio) + "**"
-			cpu = benchkit.FormatSpread(res.CPURatio("sdk", "raw"), benchkit.Ratio)
+	query = func() string {
+		if q := last.Load(); q != nil {
+			return *q
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s B | %s |\n", c.label, benchkit.Duration(ns), ratio, cpu, benchkit.Count(downloadSize/ns*1e3),
-			benchkit.Count(res.Bytes(c.name).Median/(downloadSize>>20)), benchkit.Count(res.Allocs(c.name).Median))
+		return ""
 	}
-	rep.add("download", b.String())
+	return sdk, base, query
 }
 
-// TestBenchHTTPBaselines checks that the HTTP benchmarks compare like with like, and that every
-// candidate works.
+// BenchmarkDownload: a 64 MiB recording through Records.Download into io.Discard, against a signed
+// GET by hand copied with io.Copy.
+func BenchmarkDownload(b *testing.B) {
+	sdk, base, _ := downloadBench(b, downloadSize)
+	race(b, func(b *testing.B) { measure(b, 1, sdk) }, func(b *testing.B) { measure(b, 1, base) })
+}
+
+// TestBenchHTTPBaselines checks that each HTTP baseline does the SDK's work: the same request bytes
+// and headers, the same items read, every push handled.
 func TestBenchHTTPBaselines(t *testing.T) {
-	t.Run("round trip: the fair client sends what the SDK sends", func(t *testing.T) {
+	t.Run("round trips: the hand-written client sends what the SDK sends", func(t *testing.T) {
 		type seen struct {
 			header http.Header
-			body   []byte
+			body   string
 		}
 		var mu sync.Mutex
 		var got []seen
-		rt := newRoundTripBench(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		replies := platformReplies()
+		hb := newHTTPBench(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			mu.Lock()
-			got = append(got, seen{r.Header.Clone(), b})
+			got = append(got, seen{r.Header.Clone(), string(b)})
 			mu.Unlock()
-			rtServe(w, r)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			replies.ServeHTTP(w, r)
 		}))
-		require.NoError(t, rt.sdk())
-		require.NoError(t, rt.fairCall())
-		require.NoError(t, rt.raw())
-		require.Len(t, got, 3)
-		assert.Equal(t, got[0].header, got[1].header)
-		assert.Equal(t, string(got[0].body), string(got[1].body))
-		assert.Equal(t, string(got[0].body), string(got[2].body), "the raw POST sends the same bytes")
-		want, err := new(bodySigner).signedBody(&Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}, crmListCall())
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(got[0].body), "the sign table measures the client's request path")
-
-		refused := newRoundTripBench(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = io.WriteString(w, `{"code":"20005","msg":"api_key expired","data":{"total":3}}`)
+		for _, call := range []func() error{hb.sdkTemplates, hb.baseTemplates, hb.sdkRecords, hb.baseRecords} {
+			require.NoError(t, call())
+		}
+		require.Len(t, got, 4)
+		for i := 0; i < 4; i += 2 {
+			assert.Equal(t, got[i].header, got[i+1].header)
+			assert.Equal(t, got[i].body, got[i+1].body)
+		}
+		refused := newHTTPBench(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, `{"code":"20005","msg":"api_key expired"}`)
 		}))
-		require.ErrorContains(t, refused.fairCall(), "code \"20005\"", "the fair client checks the envelope")
-		require.Error(t, refused.sdk())
+		require.ErrorContains(t, refused.baseTemplates(), `code "20005"`, "the hand-written client checks the code")
+		require.ErrorContains(t, refused.baseRecords(), `code "20005"`)
 	})
 	t.Run("push: every push reaches the callback, both receivers answer SUCCESS", func(t *testing.T) {
 		gen := newPushGen()
@@ -593,15 +544,19 @@ func TestBenchHTTPBaselines(t *testing.T) {
 		require.NoError(t, postPush(hc, bareURL, gen)())
 		assert.Equal(t, int64(4), handled.Load())
 	})
-	t.Run("import", func(t *testing.T) {
-		c, size := newImportBench(t)
+	t.Run("import: the same body", func(t *testing.T) {
 		req := importRequest(100)
-		require.NoError(t, importOp(t.Context(), c, req)())
-		assert.Greater(t, size.Load(), int64(100*200), "about 240 bytes a contact")
-	})
-	t.Run("download", func(t *testing.T) {
-		sdk, raw := downloadBench(t, 1<<20)
+		sdk, base, last := importBench(t, req, true)
 		require.NoError(t, sdk())
-		require.NoError(t, raw())
+		sent := slices.Clone(last())
+		require.NoError(t, base())
+		assert.True(t, bytes.Equal(sent, last()), "the hand-written body differs:\n%.300s\n%.300s", sent, last())
+	})
+	t.Run("download: the same query", func(t *testing.T) {
+		sdk, base, query := downloadBench(t, 1<<20)
+		require.NoError(t, sdk())
+		q := query()
+		require.NoError(t, base())
+		assert.Equal(t, q, query())
 	})
 }

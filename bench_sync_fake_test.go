@@ -12,7 +12,7 @@ import (
 // fake platform, into a sink that keeps nothing: records/s of a whole sync — paging crmList over
 // loopback, the fake's own work, a claim and a completion per record — as a user's first sweep
 // would see them. Each iteration is a new RecordSync with a store of its own, so that every record
-// is new. The ratio against a plain Records.All is TestBenchmarks/sync (BENCHMARKS.md).
+// is new. The ratio against a plain Records.All is BenchmarkRecordSync (BENCHMARKS.md).
 func BenchmarkSweepAgainstTheFake(b *testing.B) {
 	f := newSyncFake(b)
 	for _, name := range []string{"回访一", "回访二", "回访三", "回访四"} {

@@ -28,6 +28,17 @@ const (
 	testBase   = "https://ai.example.com/prefix"
 )
 
+// A reply past the limit names the limit and the option that raises it.
+func TestReplyTooLargeNamesTheOption(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithMaxResponseBytes(1000))
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200,
+		`{"code":0,"data":{"total":1,"list":[{"sn":"`+strings.Repeat("x", 2000)+`"}]}}`))
+	_, _, err := c.Records.List(context.Background(), nil)
+	require.ErrorContains(t, err, "reply body too large: more than the 1000 bytes limit")
+	require.ErrorContains(t, err, "WithMaxResponseBytes")
+}
+
 // newMockClient returns a client with a fixed key whose requests go to a mock transport of its own,
 // so tests can run in parallel.
 func newMockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport) {

@@ -74,6 +74,32 @@ func fetchFrom[T any](ctx context.Context, c *Client, ep endpoint, p *Params, co
 	return r.header, nil
 }
 
+// fetchList calls ep and decodes the reply's data, a list of T, with codec: null items are dropped,
+// and PHP's array with holes (an object keyed by index) is read as a list.
+func fetchList[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T]) ([]*T, error) {
+	r, err := c.call(ctx, ep, p)
+	if err != nil {
+		return nil, err
+	}
+	list, err := decodeList(codec, r.data)
+	if err != nil {
+		return nil, c.decodeErr(ep, err)
+	}
+	return list, nil
+}
+
+// decodeList decodes data, a list of T, with codec; absent data is no list.
+func decodeList[T any](codec *flex.Codec[T], data []byte) ([]*T, error) {
+	var list []*T
+	if isEmpty(data) {
+		return nil, nil
+	}
+	if err := codec.DecodeList(data, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
 // fetch calls ep and decodes the reply's data into out (when non-nil).
 func (c *Client) fetch(ctx context.Context, ep endpoint, p *Params, out any) error {
 	r, err := c.call(ctx, ep, p)

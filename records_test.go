@@ -101,6 +101,23 @@ func TestRecordsListRawsShareThePage(t *testing.T) {
 	assert.Equal(t, want, string(b))
 }
 
+// An item PHP wrote as [] or {} is an empty record, never a nil one that All would trip over.
+func TestRecordsAllReadsEmptyItemsAsRecords(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200,
+		`{"code":0,"data":{"total":3,"list":[{"id":1,"sn":"account|1"},[],{}]}}`))
+	var got []*CallRecord
+	for r, err := range c.Records.All(context.Background(), nil) {
+		require.NoError(t, err)
+		got = append(got, r)
+	}
+	require.Len(t, got, 3)
+	assert.Equal(t, "account|1", got[0].SN)
+	assert.NotNil(t, got[1])
+	assert.NotNil(t, got[2])
+}
+
 // pager serves n records over /api/crmList by pageIndex and pageSize; failPage answers code 20002.
 type pager struct {
 	n, failPage int

@@ -170,8 +170,8 @@ func TestSignedBodyIsSignedBytesPlusURL(t *testing.T) {
 // only allocation is the 8-character result at any size of flat parameters.
 func TestSignAllocatesOnlyItsResult(t *testing.T) {
 	for name, p := range map[string]*Params{
-		"1 param":                   signParams(1),
-		"60 params":                 signParams(60),
+		"1 param":                   params(signParams(1)...),
+		"60 params":                 params(signParams(60)...),
 		"10,000 Chinese characters": NewParams().Set("remark", chineseText(10000)),
 		"long escapes":              NewParams().Set("a", strings.Repeat("\x01/\"", 5000)),
 	} {
@@ -223,7 +223,7 @@ func TestSignedBodyTakesOneAllocation(t *testing.T) {
 	sess := &Session{UserSN: testUserSN, APIKey: NewSecret(testAPIKey)}
 	var s bodySigner
 	for name, call := range map[string]*Params{
-		"a typical call": signParams(10),
+		"a typical call": params(signParams(10)...),
 		"contacts": NewParams().Set("source", "回访任务").Set("client_info_json", NewParams().Set("data", rows)).
 			Set("ids", []string{"1", "2"}),
 	} {

@@ -41,10 +41,24 @@ func (t *Template) UnmarshalJSON(b []byte) error {
 	if err := templateCodec.Decode(b, t); err != nil {
 		return err
 	}
+	t.settle()
+	return nil
+}
+
+// settle completes a template as decoded: SN is ProjectSN when the reply named it so.
+func (t *Template) settle() {
 	if t.SN == "" {
 		t.SN = t.ProjectSN
 	}
-	return nil
+}
+
+// fetchTemplates calls ep, whose reply's data is a list of templates.
+func (s *TemplatesService) fetchTemplates(ctx context.Context, ep endpoint, p *Params) ([]*Template, error) {
+	list, err := fetchList(ctx, s.client, ep, p, templateCodec)
+	for _, t := range list {
+		t.settle()
+	}
+	return list, err
 }
 
 // MarshalJSON writes the template with the platform's member names.
@@ -135,11 +149,8 @@ func (s *TemplatesService) page(ctx context.Context, opts *TemplateListOptions) 
 		return page[*Template]{}, invalid("VoiceBreak", "unknown mode %d", opts.VoiceBreak)
 	}
 	setText(p, "project_name", opts.Name)
-	var list []*Template
-	if err := s.client.fetch(ctx, templateListEndpoint, p, &list); err != nil {
-		return page[*Template]{}, err
-	}
-	return page[*Template]{items: list}, nil
+	list, err := s.fetchTemplates(ctx, templateListEndpoint, p)
+	return page[*Template]{items: list}, err
 }
 
 // Question is one question a template answers (7.2). The page is cut off after four members:
@@ -198,9 +209,5 @@ var projectsEndpoint = endpoint{method: http.MethodPost, path: "/api/getProjects
 // Platform API 7.8 获取话术模板接口(用于下拉选框) (POST /api/getProjects): no parameters. Its sns
 // start with "project|" or "projects|"; both are kept as received.
 func (s *TemplatesService) Names(ctx context.Context) ([]*Template, error) {
-	var list []*Template
-	if err := s.client.fetch(ctx, projectsEndpoint, NewParams(), &list); err != nil {
-		return nil, err
-	}
-	return list, nil
+	return s.fetchTemplates(ctx, projectsEndpoint, NewParams())
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// cpuTime returns the CPU time the process has used, user and system, in all its threads.
-func cpuTime() (time.Duration, bool) {
+// CPUTime returns the CPU time the process has used, user and system, in all its threads.
+func CPUTime() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false

@@ -12,17 +12,17 @@ import (
 )
 
 // Target is a bound a measured figure must keep, and how the measurement came out: by the wall
-// clock (the figure that decides) and, when given, by the CPU time of the process.
+// clock and, when given, by the CPU time of the process. The wall clock decides unless the CPU time
+// was made to (see WithCPU).
 type Target struct {
 	Job, Want, Got string
 	CPU            string // the same figure by CPU time, when given
 
 	wall, cpu Spread
 	hasCPU    bool
+	byCPU     bool // the CPU time decides
 	bound     float64
 	atLeast   bool
-	also      bool // the further conditions added with And hold
-	format    func(float64) string
 }
 
 // Bound returns the target that the spread's median is at most bound (or, with atLeast, at least
@@ -32,57 +32,66 @@ func Bound(job string, got Spread, atLeast bool, bound float64, format func(floa
 	if atLeast {
 		op = "≥ "
 	}
-	return Target{Job: job, Want: op + format(bound), Got: FormatSpread(got, format),
-		wall: got, bound: bound, atLeast: atLeast, also: true, format: format}
+	return Target{Job: job, Want: op + format(bound), Got: FormatSpread(got, format), wall: got, bound: bound, atLeast: atLeast}
 }
 
-// WithCPU adds the same figure measured by CPU time (a zero Spread, as CPURatio returns where CPU
-// time is not measured, adds nothing).
-func (t Target) WithCPU(s Spread) Target {
+// WithCPU adds the same figure measured by CPU time, formatted by format; with decides, it is the
+// CPU time that decides — on a machine that other processes kept busier than its CPUs, whose wall
+// clock they decide. A zero Spread (no CPU time measured) adds nothing.
+func (t Target) WithCPU(s Spread, format func(float64) string, decides bool) Target {
 	if s != (Spread{}) {
-		t.CPU, t.cpu, t.hasCPU = FormatSpread(s, t.format), s, true
+		t.CPU, t.cpu, t.hasCPU, t.byCPU = FormatSpread(s, format), s, true, decides
 	}
-	return t
-}
-
-// And adds a further condition to t: want it, got that.
-func (t Target) And(want, got string, met bool) Target {
-	t.Want += ", " + want
-	t.Got += "; " + got
-	t.also = t.also && met
 	return t
 }
 
 func (t Target) within(s Spread) bool {
 	if t.atLeast {
-		return s.Median >= t.bound && t.also
+		return s.Median >= t.bound
 	}
-	return s.Median <= t.bound && t.also
+	return s.Median <= t.bound
 }
 
-// Met reports whether the wall-clock median keeps the bound and the further conditions hold.
-func (t Target) Met() bool { return t.within(t.wall) }
+// deciding returns the figure that decides.
+func (t Target) deciding() Spread {
+	if t.byCPU {
+		return t.cpu
+	}
+	return t.wall
+}
 
-// Straddles reports whether the wall-clock quartiles lie on both sides of the bound: the median
+// Met reports whether the deciding median keeps the bound.
+func (t Target) Met() bool { return t.within(t.deciding()) }
+
+// Straddles reports whether the deciding quartiles lie on both sides of the bound: the median
 // decides, narrowly.
-func (t Target) Straddles() bool { return t.wall.Q1 < t.bound && t.bound < t.wall.Q3 }
+func (t Target) Straddles() bool { s := t.deciding(); return s.Q1 < t.bound && t.bound < s.Q3 }
 
-// Verdict says plainly whether t is met, and when the CPU time disagrees.
+// Verdict says plainly whether t is met, by which figure when the CPU time decides, and when the
+// other figure disagrees.
 func (t Target) Verdict() string {
 	v := "**not met**"
 	if t.Met() {
 		v = "met"
 	}
 	var notes []string
+	if t.byCPU {
+		notes = append(notes, "by CPU time")
+	}
 	if t.Straddles() {
 		notes = append(notes, "the quartiles straddle the bound")
 	}
-	if t.hasCPU && t.within(t.cpu) != t.Met() {
-		by := "not met"
-		if t.within(t.cpu) {
-			by = "met"
+	if other, name := t.cpu, "by CPU time"; t.hasCPU {
+		if t.byCPU {
+			other, name = t.wall, "by the wall clock"
 		}
-		notes = append(notes, "by CPU time: "+by)
+		if t.within(other) != t.Met() {
+			by := "not met"
+			if t.within(other) {
+				by = "met"
+			}
+			notes = append(notes, name+": "+by)
+		}
 	}
 	if len(notes) > 0 {
 		v += " (" + strings.Join(notes, "; ") + ")"
@@ -141,17 +150,6 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d), %s, %s, %s %s/%s",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// Load returns the machine's load average over the last minute, or "unknown": on a shared machine
-// it says how busy the others kept it.
-func Load() string {
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			return f[0]
-		}
-	}
-	return "unknown"
 }
 
 // procField returns the value of the first "name: value" line of a /proc file.

@@ -39,7 +39,10 @@ import (
 // "2006-01-02 15:04:05" (and its fraction of a second, if any), "" for the zero time — and then
 // Extra's members, by name; Raw is not written. What Encode writes, Decode reads back to equal
 // fields.
-type Codec[T any] struct{ p *plan }
+type Codec[T any] struct {
+	p    *plan
+	list *typePlan // of []*T, for DecodeList
+}
 
 // NewCodec returns the Codec of T. It panics when T is not a struct or a field cannot be handled:
 // a programming error, met when the package that declares T is initialised.
@@ -52,7 +55,9 @@ func NewCodec[T any](inline ...Inlined) *Codec[T] {
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("flex.NewCodec: %s is not a struct", t))
 	}
-	return &Codec[T]{p: newPlan(t, inline)}
+	p := newPlan(t, inline)
+	return &Codec[T]{p: p, list: &typePlan{kind: kSlice, typ: reflect.TypeFor[[]*T](),
+		elem: &typePlan{kind: kPtr, typ: reflect.PointerTo(t), elem: &typePlan{kind: kStruct, typ: t, obj: p}}}}
 }
 
 // Inlined names a type a Codec decodes in place; see NewCodec.
@@ -77,6 +82,21 @@ func (c *Codec[T]) decode(d *decoder, v *T) error {
 	b := d.b
 	i := ws(b, 0)
 	end, err := d.object(c.p, i, reflect.ValueOf(v).Elem(), 0)
+	if err != nil {
+		return err
+	}
+	if j := ws(b, end); j != len(b) {
+		return syntaxErr(j, "data after the value")
+	}
+	return nil
+}
+
+// DecodeList decodes b, a list of T's objects, into v by the rules of a list field (see Codec): an
+// array, or an object keyed by index; null, [] and {} for none; null items are dropped.
+func (c *Codec[T]) DecodeList(b []byte, v *[]*T) error {
+	i := ws(b, 0)
+	d := decoder{b: b}
+	end, _, err := d.value(c.list, i, reflect.ValueOf(v).Elem(), 0)
 	if err != nil {
 		return err
 	}
@@ -367,8 +387,9 @@ func (d *decoder) value(tp *typePlan, i int, v reflect.Value, depth int) (end in
 	return d.scalar(i, v, tp.kind, depth)
 }
 
-// decodeSlice decodes a list: an array, an object keyed by index (PHP's array with holes), or
-// null, [] or {} for none. Null items are dropped.
+// slice decodes a list: an array, an object keyed by index (PHP's array with holes), or null, []
+// or {} for none. Null items are dropped; an item [] or {} of a list of pointers is a pointer to
+// the zero value, as encoding/json makes it.
 func (d *decoder) slice(tp *typePlan, i int, v reflect.Value, depth int) (int, error) {
 	b := d.b
 	if end, ok := emptyValue(b, i); ok {
@@ -377,10 +398,15 @@ func (d *decoder) slice(tp *typePlan, i int, v reflect.Value, depth int) (int, e
 	}
 	list := reflect.MakeSlice(tp.typ, 0, 0)
 	item := func(vi int) (int, error) {
-		if end, ok := emptyValue(b, vi); ok && b[vi] == 'n' {
+		end, empty := emptyValue(b, vi)
+		if empty && b[vi] == 'n' {
 			return end, nil
 		}
 		list = reflect.Append(list, reflect.Zero(tp.typ.Elem()))
+		if empty && tp.elem.kind == kPtr { // an item PHP wrote as [] or {}: there, but empty, never nil
+			list.Index(list.Len() - 1).Set(reflect.New(tp.elem.typ.Elem()))
+			return end, nil
+		}
 		end, fit, err := d.value(tp.elem, vi, list.Index(list.Len()-1), depth+1)
 		if err == nil && !fit {
 			err = syntaxErr(vi, "list item does not fit %s", tp.typ.Elem())
@@ -428,11 +454,7 @@ func (d *decoder) scalar(i int, v reflect.Value, k kind, depth int) (int, bool, 
 		if escaped {
 			text = d.unescape(text)
 		}
-		if k == kString {
-			v.SetString(string(text))
-			return end, true, nil
-		}
-		return end, setText(v, k, strings.TrimSpace(string(text)), str), nil
+		return end, setText(v, k, text, str), nil
 	case '{', '[':
 		end, err := skip(b, i, depth)
 		return end, false, err
@@ -441,17 +463,27 @@ func (d *decoder) scalar(i int, v reflect.Value, k kind, depth int) (int, bool, 
 		if err != nil {
 			return end, false, err
 		}
-		return end, setText(v, k, string(b[i:end]), false), nil
+		return end, setText(v, k, b[i:end], false), nil
 	}
 }
 
-// setText sets v from text: a JSON string's content (str) or a number's or bool's literal. It
-// reports whether the text fits.
-func setText(v reflect.Value, k kind, s string, str bool) bool {
-	switch k {
-	case kString:
-		v.SetString(s)
+// setText sets v from text: a JSON string's content (str, white space around it ignored but for a
+// string field) or a number's or bool's literal. It reports whether the text fits. Only a string
+// field keeps the text: for the others it is read where it lies.
+func setText(v reflect.Value, k kind, text []byte, str bool) bool {
+	if k == kString {
+		v.SetString(string(text))
 		return true
+	}
+	if str {
+		text = bytes.TrimSpace(text)
+	}
+	return parse(v, k, string(text), str) // s does not escape: short text is converted on the stack
+}
+
+// parse sets v, of kind k other than kString, from s; see setText.
+func parse(v reflect.Value, k kind, s string, str bool) bool {
+	switch k {
 	case kInt:
 		n, ok := parseInt(s)
 		if ok && !v.OverflowInt(n) {
@@ -657,18 +689,36 @@ func appendString(dst []byte, s string) []byte {
 // error.
 func Text(b []byte) (string, error) {
 	var s string
-	d := decoder{b: b}
-	i := ws(b, 0)
-	end, fit, err := d.scalar(i, reflect.ValueOf(&s).Elem(), kString, 0)
-	switch {
-	case err != nil:
+	if err := scalarOf(b, reflect.ValueOf(&s).Elem(), kString, "text"); err != nil {
 		return "", err
-	case !fit:
-		return "", fmt.Errorf("%.40s is not text", b[i:end])
-	case ws(b, end) != len(b):
-		return "", syntaxErr(ws(b, end), "data after the value")
 	}
 	return s, nil
+}
+
+// Time returns the JSON scalar b as a time by the Codec's rules for a time field: the zero time
+// for null, "" and PHP's empty array. Anything else that is no platform time is an error.
+func Time(b []byte) (time.Time, error) {
+	var t time.Time
+	if err := scalarOf(b, reflect.ValueOf(&t).Elem(), kTime, "a platform time"); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+// scalarOf decodes the JSON scalar b, alone but for white space, into v of kind k, a what.
+func scalarOf(b []byte, v reflect.Value, k kind, what string) error {
+	d := decoder{b: b}
+	i := ws(b, 0)
+	end, fit, err := d.scalar(i, v, k, 0)
+	switch {
+	case err != nil:
+		return err
+	case !fit:
+		return fmt.Errorf("%.40s is not %s", b[i:end], what)
+	case ws(b, end) != len(b):
+		return syntaxErr(ws(b, end), "data after the value")
+	}
+	return nil
 }
 
 // Exact reports an error for a value that must be told apart from every other and whose text, as

@@ -122,6 +122,18 @@ func TestCodecListsInEveryPHPShape(t *testing.T) {
 	}
 }
 
+// An item PHP wrote as [] or {} in a list of pointers is an empty item, never nil.
+func TestCodecListItemsAreNeverNil(t *testing.T) {
+	t.Parallel()
+	for _, c := range []*Codec[rows]{rowsInline, rowsThroughUnmarshalJSON} {
+		var r rows
+		require.NoError(t, c.Decode([]byte(`{"list":[[],null,{},{"sn":"a"}]}`), &r))
+		assert.Equal(t, []*row{{}, {}, {SN: "a", Raw: json.RawMessage(`{"sn":"a"}`)}}, r.List)
+	}
+	var r rows
+	require.Error(t, rowsInline.Decode([]byte(`{"list":[" "]}`), &r), "text is no item")
+}
+
 func TestCodecRoundTrips(t *testing.T) {
 	t.Parallel()
 	n := 3
@@ -249,6 +261,50 @@ func FuzzInlineAgreesWithUnmarshalJSON(f *testing.F) {
 		}
 		if errPlain == nil {
 			assert.Equal(t, plain, inline, "%q", b)
+		}
+	})
+}
+
+// FuzzDecodeListAgreesWithUnmarshalJSON pins DecodeList to the plain path: the same list as a
+// list field whose items go through their own UnmarshalJSON, or an error for both.
+func FuzzDecodeListAgreesWithUnmarshalJSON(f *testing.F) {
+	for _, s := range []string{`[{"id":1,"sn":"a","at":"2024-07-02 15:03:24","x":[1]},null,{"id":"2"}]`, `{"0":{"sn":"b"},"2":[]}`,
+		`[]`, `{}`, `null`, ` [ ] `, `[{"id":{"a":1}}]`, `[1]`, `"a"`, `[{"sn":"\ud800"}] x`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var plain rows
+		errPlain := rowsThroughUnmarshalJSON.Decode([]byte(`{"list":`+string(b)+`}`), &plain)
+		var list []*row
+		errList := rowCodec.DecodeList(b, &list)
+		if (errPlain == nil) != (errList == nil) {
+			t.Fatalf("%q: plain %v, DecodeList %v", b, errPlain, errList)
+		}
+		if errPlain == nil {
+			assert.Equal(t, plain.List, list, "%q", b)
+			assert.NotContains(t, list, (*row)(nil), "%q", b)
+		}
+	})
+}
+
+// FuzzTimeAgreesWithATimeField pins Time to a time field of a Codec: the same time where the
+// field takes the value, an error where the field leaves it to Extra or the object fails.
+func FuzzTimeAgreesWithATimeField(f *testing.F) {
+	for _, s := range []string{`"2024-07-02 15:03:24"`, `1719903804`, `"1719903804"`, `null`, `""`, `[]`, `{}`, `" "`,
+		`"0000-00-00 00:00:00"`, `"2024-07-02"`, `"2024-07-02T15:03:24+02:00"`, `true`, `[1]`, `{"a":1}`, `"x"`, `0`, `1 2`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r record
+		errField := recordCodec.Decode([]byte(`{"created_at":`+string(b)+`}`), &r)
+		_, notFit := r.Extra["created_at"]
+		got, err := Time(b)
+		if (errField == nil && !notFit) != (err == nil) {
+			t.Fatalf("%q: field %v (kept in Extra: %v), Time %v", b, errField, notFit, err)
+		}
+		if err == nil {
+			assert.True(t, r.CreatedAt.Equal(got), "%q: field %s, Time %s", b, r.CreatedAt, got)
+			assert.Equal(t, r.CreatedAt.Location(), got.Location(), "%q", b)
 		}
 	})
 }

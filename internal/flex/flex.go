@@ -35,7 +35,7 @@ func ParseTime(s string) (time.Time, error) {
 	if sec, err := strconv.ParseInt(s, 10, 64); err == nil && sec > 0 {
 		return time.Unix(sec, 0).In(China), nil
 	}
-	return time.Time{}, fmt.Errorf("flex.Time: %q is not a platform time", s)
+	return time.Time{}, fmt.Errorf("flex.Time: %q is not a platform time", strings.Clone(s)) // s itself stays where it is
 }
 
 // parseDateTime parses the usual "Y-m-d H:i:s" without time.Parse's general machinery. ok is

@@ -34,6 +34,13 @@ func AppendEscaped(dst []byte, s string) ([]byte, error) {
 				continue
 			}
 			i += bits.TrailingZeros64(m) / 8 // the first byte to escape
+		case len(s) >= 8 && i < len(s): // the last 1 to 7 bytes: the 8 that end s, the earlier ones clean
+			m := special(load8(s[len(s)-8:])) >> (8 * (i + 8 - len(s)))
+			if m == 0 {
+				i = len(s)
+				continue
+			}
+			i += bits.TrailingZeros64(m) / 8
 		case i == 0 && len(s) >= 4: // 4 to 7 bytes: two overlapping 4-byte words
 			if special(load4(s[:4])|load4(s[len(s)-4:])<<32) == 0 {
 				i = len(s)

@@ -319,14 +319,21 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// readAll returns head followed by the rest of r, read to its end into a buffer sized for the
-// announced length (size, -1 when unknown) but never more than initialBuffer before the bytes
-// arrive, failing with ErrBodyTooLarge past limit bytes in all.
+// readAll returns head followed by the rest of r, read to its end, failing with ErrBodyTooLarge
+// past limit bytes in all. The buffer is sized for the announced length (size, -1 when unknown)
+// only as the bytes arrive: it starts at no more than initialBuffer, and once that is full it grows
+// straight to the announced length, so an honest reply is read into one buffer of its size and a
+// lying length costs no more than the bytes that came. Past the announced length, or without one,
+// append picks the next size.
 func readAll(head []byte, r io.Reader, size, limit int64) ([]byte, error) {
-	if size < 0 || size > limit {
-		size = 512
+	start := int64(512)
+	switch {
+	case size > limit: // it will fail, or the length lies: read as if unknown
+		size = -1
+	case size >= 0:
+		start = min(size, initialBuffer)
 	}
-	b := make([]byte, 0, max(min(size, initialBuffer), int64(len(head)))+1) // +1: reaching the end takes one more Read when size is exact
+	b := make([]byte, 0, max(start, int64(len(head)))+1) // +1: reaching the end takes one more Read when size is exact
 	b = append(b, head...)
 	if int64(len(b)) > limit {
 		return nil, ErrBodyTooLarge
@@ -344,7 +351,11 @@ func readAll(head []byte, r io.Reader, size, limit int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // let append pick the next size
+			if want := size + 1; len(b) >= initialBuffer && want > int64(cap(b)) && want <= math.MaxInt {
+				b = append(make([]byte, 0, want), b...)
+			} else {
+				b = append(b, 0)[:len(b)] // let append pick the next size
+			}
 		}
 	}
 }

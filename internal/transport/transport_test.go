@@ -9,7 +9,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -139,6 +143,131 @@ func TestBodyTooLargeNamesTheLimitAndTheOption(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// bodyOf returns n bytes that differ from their neighbours, so a copy at the wrong offset shows.
+func bodyOf(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+// allocated returns the fewest bytes the process allocated over three calls of f: other goroutines
+// only add to the figure, so the least is the nearest to f's own.
+func allocated(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// cutReader hands out body and then fails with err, as a connection that drops mid-reply does.
+type cutReader struct {
+	body []byte
+	err  error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.body) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.body)
+	c.body = c.body[n:]
+	return n, nil
+}
+
+// The buffer follows the bytes that came: an honest length is read into one buffer of its size
+// once the first initialBuffer bytes are in, and a length that lies costs no more than the bytes
+// that came before the first initialBuffer bytes are in.
+func TestReadAllGrowsToTheAnnouncedLengthOnceBytesArrive(t *testing.T) {
+	const limit = 64 << 20
+	for _, tc := range []struct {
+		name       string
+		body, size int
+		atMost     int // bytes allocated by one readAll; 0: not checked
+	}{
+		{name: "honest length, 1.2 MB", body: 1_200_000, size: 1_200_000, atMost: 1_200_000 + initialBuffer + 16<<10},
+		{name: "honest length, under the first buffer", body: 5000, size: 5000, atMost: 5000 + 1024},
+		{name: "unknown length (chunked), 1.2 MB", body: 1_200_000, size: -1},
+		{name: "announced far more than sent, before the first buffer is full", body: 1000, size: 50 << 20, atMost: initialBuffer + 16<<10},
+		{name: "announced more than sent, past the first buffer", body: 300_000, size: 400_000, atMost: 400_000 + initialBuffer + 16<<10},
+		{name: "announced less than sent", body: 300_000, size: 100_000},
+		{name: "announced past the limit, sent little", body: 2000, size: limit + 1, atMost: 8 << 10},
+	} {
+		want := bodyOf(tc.body)
+		read := func() []byte {
+			b, err := readAll(nil, iotest.HalfReader(bytes.NewReader(want)), int64(tc.size), limit)
+			require.NoError(t, err, tc.name)
+			return b
+		}
+		require.Equal(t, want, read(), tc.name)
+		if tc.atMost > 0 {
+			got := allocated(func() { read() })
+			assert.LessOrEqual(t, got, uint64(tc.atMost), tc.name)
+			t.Logf("%s: %d bytes allocated for a %d-byte body", tc.name, got, tc.body)
+		}
+	}
+}
+
+func TestReadAllReportsABodyCutOff(t *testing.T) {
+	t.Parallel()
+	body := bodyOf(200_000)
+	for _, size := range []int64{-1, 500_000} {
+		b, err := readAll(body[:10], &cutReader{body: body[10:], err: io.ErrUnexpectedEOF}, size, 1<<20)
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF, "size %d", size)
+		assert.Equal(t, body, b, "what came is what was read")
+	}
+}
+
+// Over a connection: a reply that announces more than it sends fails, one that announces less is
+// cut at its length by net/http, and a chunked reply is read whole.
+func TestBufferedRepliesOverTheWire(t *testing.T) {
+	t.Parallel()
+	body := bodyOf(300_000)
+	raw := func(header string, payload []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer func() { _ = conn.Close() }()
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nConnection: close\r\n" + header + "\r\n")
+			_, _ = buf.Write(payload)
+			_ = buf.Flush()
+		}
+	}
+	get := func(h http.HandlerFunc) (*Response, error) {
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		tr := New(Config{Timeout: 10 * time.Second, UserAgent: "ua/1", MaxBody: 1 << 20, Logger: slog.New(slog.DiscardHandler)})
+		defer tr.CloseIdleConnections()
+		return tr.Do(context.Background(), Retry{}, func() (*Request, error) {
+			return &Request{Method: http.MethodGet, URL: srv.URL + "/api/x", Path: "/api/x"}, nil
+		})
+	}
+
+	_, err := get(raw("Content-Length: 500000\r\n", body))
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF, "announced more than sent")
+
+	resp, err := get(raw("Content-Length: 100000\r\n", body))
+	require.NoError(t, err)
+	assert.Equal(t, body[:100_000], resp.Body, "announced less than sent: net/http stops at the length")
+
+	resp, err = get(func(w http.ResponseWriter, _ *http.Request) { // no length, flushed in pieces: chunked
+		for chunk := range slices.Chunk(body, 7000) {
+			_, _ = w.Write(chunk)
+			http.NewResponseController(w).Flush() //nolint:errcheck // a test server
+		}
+	})
+	require.NoError(t, err)
+	assert.Equal(t, body, resp.Body, "chunked")
+}
 
 func TestBackoffNeverOverflows(t *testing.T) {
 	t.Parallel()
