@@ -214,8 +214,8 @@ const (
 	simPushToken = "sim-push-token"
 )
 
-// simMaxChanges bounds the faults one sweep sees between its pages; simMaxWork bounds the pages and
-// rows the sweeps of a run read, together: a run that reads more (no seed needs a fifth of it) is
+// simMaxChanges bounds the faults one sweep sees between its pages; simMaxWork is the least bound on
+// the pages and rows the sweeps of a run read, together (see maxWork): a run that reads more is
 // stopped, as a sync whose window grows without end.
 const (
 	simMaxChanges = 3
@@ -353,7 +353,7 @@ func (s *sim) run() {
 		s.clock.advance(ev.at)
 		s.events++
 		ev.do()
-		if s.platform.served+s.platform.requests > simMaxWork {
+		if s.platform.served+s.platform.requests > s.maxWork() {
 			s.violate(vRunaway, "the sweeps read %d rows in %d pages by %s, %d records being on the platform: "+
 				"a window that grows without end?", s.platform.served, s.platform.requests, s.ago(s.clock.now()),
 				len(s.platform.records))
@@ -362,6 +362,13 @@ func (s *sim) run() {
 	}
 	s.clock.advance(s.end)
 	s.check()
+}
+
+// maxWork bounds the rows and pages the sweeps of a run read: simMaxWork, and for the records on
+// the platform, each listed forty times (a checkpoint held back a day, after an outage) in pages of
+// the plan's size.
+func (s *sim) maxWork() int {
+	return simMaxWork + 40*len(s.platform.records)*(s.plan.pageSize+1)/s.plan.pageSize
 }
 
 // after schedules do d from the start of the run (the events before now run next).

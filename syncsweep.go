@@ -524,8 +524,8 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 		}
 		if res[0].out == failed {
 			sw.park([]rejection{{r: parked[0], key: res[0].key, err: res[0].err}})
-			return fmt.Errorf("digelao: sync sink refused again a record it refused while it may have been down, and took none since "+
-				"the sweep before; the sweep stops: %w", res[0].err)
+			return fmt.Errorf("digelao: sync sink refused again the record %s, which it refused while it may have been down, "+
+				"and took none since the sweep before; the sweep stops: %w", parked[0].SN, res[0].err)
 		}
 		if err := sw.note(ctx, parked[0], res[0], true); err != nil {
 			return err
@@ -773,16 +773,16 @@ func (sw *sweep) hours(ctx context.Context, fresh bool) []error {
 	oldest := now.Add(-rs.cfg.horizon).Truncate(time.Hour)
 	next := oldest
 	if n := len(state.Hours); n > 0 {
-		next = state.Hours[n-1].Start.Add(time.Hour)
+		next = state.Hours[n-1].Start.Add(time.Hour) // past the horizon too, after an outage
 	} else if start := sw.st.From.Add(time.Hour - 1).Truncate(time.Hour); fresh && start.After(next) {
 		next = start
-	}
-	if next.Before(oldest) {
-		next = oldest
 	}
 	known := len(state.Hours)
 	var errs []error
 	for h := next; !h.Add(time.Hour).After(sw.st.To.Add(time.Second)); h = h.Add(time.Hour) {
+		if !h.Before(sw.st.From) && h.Before(oldest) {
+			continue // swept whole just now, and past the horizon: nothing to keep
+		}
 		n, err := rs.count(ctx, h)
 		if err != nil {
 			errs = append(errs, err)
