@@ -126,6 +126,17 @@ func (k staticKey) login(context.Context, *Client, time.Time) (*Session, error) 
 	return &s, nil
 }
 
+// WithAPIKey makes the client use a fixed user_sn and api_key, for example one obtained elsewhere.
+// Such a client never logs in; when the key expires calls fail with ErrAPIKeyExpired.
+func WithAPIKey(userSN, apiKey string) Option {
+	return func(s *settings) error {
+		if userSN == "" || apiKey == "" {
+			return invalid("WithAPIKey", "user_sn and api_key must both be set")
+		}
+		return s.setCreds(staticKey{Session{UserSN: userSN, APIKey: NewSecret(apiKey)}})
+	}
+}
+
 // WithAccessKey makes the client log in with the account's api_access_id and api_access_secret
 // (platform 1.2, "获取api_key(api_access_id方式)", server version 6.6 and later), found in the web
 // console under 账户信息 → 个人设置. The client logs in on first use and again before the key expires.

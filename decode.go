@@ -16,31 +16,6 @@ import (
 // platformTime formats t as the platform writes times: "Y-m-d H:i:s" in China time.
 func platformTime(t time.Time) string { return t.In(flex.China).Format(time.DateTime) }
 
-// ListOptions selects a page of a list. The platform counts pages from 0 (pageIndex) [inferred:
-// the documentation calls it 起始条索引; clients and the fake treat it as a page number].
-type ListOptions struct {
-	Page    int // 0-based page number (pageIndex)
-	PerPage int // items per page (pageSize); 0 leaves the platform's default (5, or 10 for 6.1)
-}
-
-// set appends pageIndex and, when set, pageSize to p.
-func (o *ListOptions) set(p *Params) error {
-	if o == nil {
-		o = &ListOptions{}
-	}
-	if o.Page < 0 {
-		return invalid("Page", "must not be negative, got %d", o.Page)
-	}
-	if o.PerPage < 0 {
-		return invalid("PerPage", "must not be negative (0: the platform's default), got %d", o.PerPage)
-	}
-	p.Set("pageIndex", o.Page)
-	if o.PerPage > 0 {
-		p.Set("pageSize", o.PerPage)
-	}
-	return nil
-}
-
 // fetchWith calls ep and decodes the reply's data into out with codec: from the reply's data, or,
 // for an endpoint whose reply carries its result beside the code, from the whole reply (body).
 func fetchWith[T any](ctx context.Context, c *Client, ep endpoint, p *Params, codec *flex.Codec[T], out *T) error {

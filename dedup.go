@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -56,11 +55,6 @@ type DedupStore interface {
 	// holds its redeliveries back.
 	ClaimTTL() time.Duration
 }
-
-// ErrClaimLost is the cause of a handler's context ending because its claim was lost: it lapsed
-// unrenewed (the store was unreachable past its TTL), and a redelivery may be handling the record.
-// A sink that commits after its context ended may deliver the record twice.
-var ErrClaimLost = errors.New("digelao: the delivery's claim was lost")
 
 // claimTokens makes the claim tokens of a PushHandler or a RecordSync: a random prefix drawn once,
 // which no other process shares, and a count, so that a token costs no read of crypto/rand.

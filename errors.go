@@ -59,7 +59,25 @@ var (
 	// ErrLeaseHeld is RecordSync.SweepOnce's answer while another replica sharing the SyncStore
 	// holds the sweep lease, and the cause that stops a sweep whose lease was taken over.
 	ErrLeaseHeld = errors.New("digelao: another replica holds the sync's sweep lease")
+
+	// ErrClaimLost is the cause of a handler's context ending because its claim was lost: it lapsed
+	// unrenewed (the store was unreachable past its TTL), and a redelivery may be handling the record.
+	// A sink that commits after its context ended may deliver the record twice.
+	ErrClaimLost = errors.New("digelao: the delivery's claim was lost")
+
+	// ErrAllRejected is matched (errors.Is) by the error of a bulk write — an import, a delete — that
+	// the platform answered but in which not one item succeeded. The call's result, returned with
+	// the error, has the counts.
+	ErrAllRejected = errors.New("digelao: every item was rejected")
 )
+
+// allRejected returns an error matching ErrAllRejected when none of total items succeeded.
+func allRejected(ep endpoint, succeeded, total int) error {
+	if succeeded > 0 || total == 0 {
+		return nil
+	}
+	return fmt.Errorf("digelao: %s %s: %w (0 of %d)", ep.method, ep.path, ErrAllRejected, total)
+}
 
 // codeInfo describes a documented code: its platform meaning and the sentinel it maps to.
 type codeInfo struct {

@@ -53,17 +53,6 @@ func defaultSettings() settings {
 	}
 }
 
-// WithAPIKey makes the client use a fixed user_sn and api_key, for example one obtained elsewhere.
-// Such a client never logs in; when the key expires calls fail with ErrAPIKeyExpired.
-func WithAPIKey(userSN, apiKey string) Option {
-	return func(s *settings) error {
-		if userSN == "" || apiKey == "" {
-			return invalid("WithAPIKey", "user_sn and api_key must both be set")
-		}
-		return s.setCreds(staticKey{Session{UserSN: userSN, APIKey: NewSecret(apiKey)}})
-	}
-}
-
 // WithHTTPClient makes the client send requests through a copy of hc; hc itself is never changed.
 // A Timeout set on hc is kept and bounds every request, downloads included; prefer WithTimeout,
 // which bounds each attempt and, for downloads, only the wait for the reply's headers.

@@ -15,6 +15,31 @@ import (
 // code reads 1,000 to 10,000 call records a page.
 const DefaultAllPageSize = 500
 
+// ListOptions selects a page of a list. The platform counts pages from 0 (pageIndex) [inferred:
+// the documentation calls it 起始条索引; clients and the fake treat it as a page number].
+type ListOptions struct {
+	Page    int // 0-based page number (pageIndex)
+	PerPage int // items per page (pageSize); 0 leaves the platform's default (5, or 10 for 6.1)
+}
+
+// set appends pageIndex and, when set, pageSize to p.
+func (o *ListOptions) set(p *Params) error {
+	if o == nil {
+		o = &ListOptions{}
+	}
+	if o.Page < 0 {
+		return invalid("Page", "must not be negative, got %d", o.Page)
+	}
+	if o.PerPage < 0 {
+		return invalid("PerPage", "must not be negative (0: the platform's default), got %d", o.PerPage)
+	}
+	p.Set("pageIndex", o.Page)
+	if o.PerPage > 0 {
+		p.Set("pageSize", o.PerPage)
+	}
+	return nil
+}
+
 // page is one page of a list as the platform answered it.
 type page[T any] struct {
 	items   []T

@@ -645,3 +645,117 @@ func (pb *pushBody) sn(read string, raw []byte) (string, error) {
 	}
 	return read, flex.Exact(raw)
 }
+
+// ImportResult is the result of an asynchronous import (Platform API 5.7.15 异步导入推送): the
+// counters on success, or the reason it failed. The page says import_mark holds one or the other;
+// a reason is read from a JSON string that does not hold the counters [inferred].
+type ImportResult struct {
+	TaskSN  string       // dial_task_main_sn
+	Counts  ImportCounts // import_mark, on success
+	Failure string       // import_mark, when the import failed; empty on success
+
+	Extra map[string]json.RawMessage // members without a field above; marshalled inline
+	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'. It is
+	// not marshalled.
+	Raw json.RawMessage
+}
+
+// importResultWire is ImportResult as it travels: import_mark holds the counters or the reason.
+type importResultWire struct {
+	TaskSN string          `json:"dial_task_main_sn"`
+	Mark   json.RawMessage `json:"import_mark"`
+
+	Extra map[string]json.RawMessage `json:"-"`
+	Raw   json.RawMessage            `json:"-"`
+}
+
+var importResultCodec = flex.NewCodec[importResultWire]()
+
+// UnmarshalJSON decodes the result: import_mark as the counters (an object, or a string holding
+// one), else as the reason of a failure.
+func (r *ImportResult) UnmarshalJSON(b []byte) error {
+	var w importResultWire
+	if err := importResultCodec.Decode(b, &w); err != nil {
+		return err
+	}
+	*r = ImportResult{TaskSN: w.TaskSN, Extra: w.Extra, Raw: w.Raw}
+	mark := w.Mark
+	var s string
+	if json.Unmarshal(mark, &s) == nil { // a string: the counters as JSON, or a reason
+		if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+			r.Failure = s
+			return nil
+		}
+		mark = json.RawMessage(s)
+	}
+	if isEmpty(mark) {
+		return nil
+	}
+	if mark[0] != '{' {
+		r.Failure = string(mark) // a number or a list: kept as the reason, as written
+		return nil
+	}
+	return r.Counts.UnmarshalJSON(mark)
+}
+
+// MarshalJSON writes the result as the platform pushes it: import_mark holds Failure when it is
+// set, else the counters.
+func (r ImportResult) MarshalJSON() ([]byte, error) {
+	w := importResultWire{TaskSN: r.TaskSN, Extra: r.Extra}
+	var err error
+	if r.Failure != "" {
+		w.Mark, err = json.Marshal(r.Failure)
+	} else {
+		w.Mark, err = r.Counts.MarshalJSON()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return importResultCodec.Encode(&w)
+}
+
+// TaskAnalytics is a task's statistics, pushed at the interval set in the platform's console
+// (Platform API 7.7 推送数据分析数据).
+type TaskAnalytics struct {
+	Task      AnalyticsTask `json:"dial_task_main_data"`
+	HangUps   []HangUpStat  `json:"hang_up_data"`    // where in the script callees hung up (跳出率)
+	Unmatched []string      `json:"out_of_key_data"` // what callees said that the script did not match (待学习问题)
+
+	Extra map[string]json.RawMessage `json:"-"` // members without a field above; marshalled inline
+	// Raw is the push exactly as received, as CallRecord.Raw: JSON only when Raw[0] is '{'. It is
+	// not marshalled.
+	Raw json.RawMessage `json:"-"`
+}
+
+var taskAnalyticsCodec = flex.NewCodec[TaskAnalytics]()
+
+// UnmarshalJSON decodes the analytics tolerantly.
+func (a *TaskAnalytics) UnmarshalJSON(b []byte) error { return taskAnalyticsCodec.Decode(b, a) }
+
+// MarshalJSON writes the analytics with the platform's member names.
+func (a TaskAnalytics) MarshalJSON() ([]byte, error) { return taskAnalyticsCodec.Encode(&a) }
+
+// AnalyticsTask is the task part of TaskAnalytics. Members without a field here are kept in
+// TaskAnalytics.Raw.
+type AnalyticsTask struct {
+	TaskSN         string     `json:"dial_task_main_sn"`
+	Source         string     `json:"source"`     // the task's name
+	ProjectSN      string     `json:"project_sn"` // the script template
+	ProjectCaption string     `json:"project_caption"`
+	Status         TaskStatus `json:"status"`      // [inferred: as 5.1 lists it]
+	Total          int        `json:"total_count"` // numbers in the task
+	Sent           int        `json:"send_count"`  // numbers dialled
+	Success        int        `json:"success"`     // calls connected [inferred]
+	Operator       string     `json:"operator"`
+	UserName       string     `json:"user_name"`
+	Remark         string     `json:"remark"`
+	StartedAt      time.Time  `json:"started_at"`
+	StoppedAt      time.Time  `json:"stoped_at"` // (sic)
+}
+
+// HangUpStat is how many calls ended at one node of the script.
+type HangUpStat struct {
+	Node  string  `json:"hangUpName"`
+	Count int     `json:"hangUpCount"`
+	Rate  float64 `json:"hangUpRate"` // percent
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/digelao-go/digelao/internal/flex"
 )
@@ -548,6 +549,73 @@ func (s *TasksService) ImportState(ctx context.Context, taskID int64) (*ImportSt
 	return &st, nil
 }
 
+// ImportCounts are the counters of an import (import_mark): pushed by 5.7.15 and returned by
+// 5.7.4. The documentation names the counters but cuts off their descriptions; the meanings of
+// the pinyin ones are inferred. Each may arrive as a number or a string.
+type ImportCounts struct {
+	Total     int `json:"totalCount"`     // 导入总数
+	Success   int `json:"successCount"`   // 成功
+	Fail      int `json:"failCount"`      // 失败
+	Blacklist int `json:"blacklistCount"` // on the do-not-call list
+	Repeat    int `json:"repeatCount"`    // duplicates
+	Filter    int `json:"filterCount"`    // filtered out
+	Invalid   int `json:"shiCount"`       // [inferred: 失效, numbers judged invalid]
+	Empty     int `json:"kongCount"`      // [inferred: 空号, numbers that do not exist]
+	Suspended int `json:"tingjiCount"`    // [inferred: 停机, out of service]
+	NotInDB   int `json:"kuwuCount"`      // [inferred: 库无, unknown to the number database]
+	Silent    int `json:"chenmoCount"`    // [inferred: 沉默号, long-inactive numbers]
+	Risky     int `json:"fenxianCount"`   // [inferred: 风险号, risk-flagged numbers]
+	OverLimit int `json:"chaopinCount"`   // [inferred: 超频, called too often]
+}
+
+var importCountsCodec = flex.NewCodec[ImportCounts]()
+
+// UnmarshalJSON decodes the counters. A counter that is not a number is an error.
+func (c *ImportCounts) UnmarshalJSON(b []byte) error { return importCountsCodec.Decode(b, c) }
+
+// MarshalJSON writes the counters with the platform's member names.
+func (c ImportCounts) MarshalJSON() ([]byte, error) { return importCountsCodec.Encode(&c) }
+
+// RejectedRow is a row an import refused, with its original (Chinese-keyed) columns.
+type RejectedRow map[string]string
+
+// UnmarshalJSON reads the columns, whose values may arrive as strings, numbers or null.
+func (r *RejectedRow) UnmarshalJSON(b []byte) error {
+	var cols map[string]json.RawMessage
+	if err := json.Unmarshal(b, &cols); err != nil {
+		return err
+	}
+	*r = make(RejectedRow, len(cols))
+	for k, v := range cols {
+		s, err := flex.Text(v)
+		if err != nil {
+			return err
+		}
+		(*r)[k] = s
+	}
+	return nil
+}
+
+// ImportInfo is the result of an import (5.7.4).
+type ImportInfo struct {
+	Percent  float64       `json:"import_percent"` // 100 when done (an integer here, unlike 5.7.3's "0%")
+	Batch    string        `json:"batch"`
+	Mark     string        `json:"mark"`
+	Counts   ImportCounts  `json:"import_mark"`
+	Rejected []RejectedRow `json:"import_fail_data"` // the rows the import refused
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
+}
+
+var importInfoCodec = flex.NewCodec[ImportInfo]()
+
+// UnmarshalJSON decodes the result tolerantly.
+func (i *ImportInfo) UnmarshalJSON(b []byte) error { return importInfoCodec.Decode(b, i) }
+
+// MarshalJSON writes the result with the platform's member names.
+func (i ImportInfo) MarshalJSON() ([]byte, error) { return importInfoCodec.Encode(&i) }
+
 var importInfoEndpoint = endpoint{method: http.MethodPost, path: "/api/getImportTaskInfo", read: true}
 
 // ImportInfo returns the progress and result of the import into the task with dial_task_main_id
@@ -633,4 +701,346 @@ func (s *TasksService) DownloadImportTemplate(ctx context.Context, projectSN str
 		return 0, err
 	}
 	return s.client.download(ctx, exportModelFileEndpoint, NewParams().Set("project_sn", projectSN), w)
+}
+
+// checkTaskName applies 5.7.2's rule for a task name, "只支持中英文小括号数字": letters, Chinese
+// characters, parentheses (ASCII or full-width) and digits only.
+func checkTaskName(field, name string) error {
+	if name == "" {
+		return invalid(field, "is required")
+	}
+	for _, r := range name {
+		ascii := r <= unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		if !ascii && !unicode.Is(unicode.Han, r) && !strings.ContainsRune("()（）", r) {
+			return invalid(field, "may hold only letters, Chinese characters, digits and parentheses, not %q", r)
+		}
+	}
+	return nil
+}
+
+// CreateTaskRequest creates a task with contacts, or adds contacts to a task (AppendTo).
+type CreateTaskRequest struct {
+	Name      string // source: the task's name; letters, Chinese characters, digits and parentheses
+	ProjectSN string // the script template (project_sn), from Templates.List
+	SeatSN    string // ai_user_sn: the sub-account (AI seat) that calls
+	AutoStart bool   // is_zidong "on": start calling once imported; otherwise start with Operate(TaskResume)
+	Recall    *Recall
+	// AppendTo, when set, adds the contacts to this task (its dial_task_main_sn) instead of
+	// creating one. New tasks are limited to 100 a day; appending is not. Appending to a finished
+	// task pauses it until TaskResume.
+	AppendTo string
+	Columns  Columns   // the template's columns, from ImportColumns
+	Contacts []Contact // at most MaxImportRows
+}
+
+// Validate reports the first problem that would stop the request before anything is sent: the
+// name, template, seat and recall settings, and — once Columns is set — every contact. It lets a
+// program check its input before fetching the columns.
+func (req *CreateTaskRequest) Validate() error {
+	if err := req.check(); err != nil || len(req.Columns) == 0 {
+		return err
+	}
+	_, err := req.rows()
+	return err
+}
+
+func (req *CreateTaskRequest) check() error {
+	if req == nil {
+		return invalid("CreateTaskRequest", "is nil")
+	}
+	return checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall)
+}
+
+// checkTask checks what every task creation takes: a name the platform accepts, the template, the
+// seat and the recall settings.
+func checkTask(name, projectSN, seatSN string, recall *Recall) error {
+	if err := checkTaskName("Name", name); err != nil {
+		return err
+	}
+	if err := required("ProjectSN", projectSN, "SeatSN", seatSN); err != nil {
+		return err
+	}
+	if recall != nil {
+		return recall.check()
+	}
+	return nil
+}
+
+// params returns the request's parameters with info as its client_info_json: the documented ones
+// in the page's order, then those clients send after the cut-off.
+func (req *CreateTaskRequest) params(info rowBatch) *Params {
+	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).
+		Set("client_info_json", info).Set("ai_user_sn", req.SeatSN)
+	return setTaskOptions(p, req.AutoStart, req.Recall, req.AppendTo)
+}
+
+// setTaskOptions sets what every task creation sends after its contacts: is_zidong, the recall
+// fields and the task to append to.
+func setTaskOptions(p *Params, autoStart bool, recall *Recall, appendTo string) *Params {
+	if autoStart {
+		p.Set("is_zidong", "on")
+	}
+	if recall != nil {
+		p.Set("is_auto_fail_recall", 1)
+		recall.set(p)
+	}
+	setText(p, "dial_task_main_sn", appendTo)
+	return p
+}
+
+// CreatedTask is the reply to a creation or an append. The reply is not documented; the fields are
+// inferred, and Extra and Raw keep the rest as received.
+type CreatedTask struct {
+	ID     int64         `json:"dial_task_main_id"` // for Operate, Details and ImportInfo
+	SN     string        `json:"dial_task_main_sn"` // for appending and for records
+	Counts *ImportCounts `json:"import_mark"`       // the import's counters, when the reply carries them (Create does)
+	// Rejected are the rows the import refused, with their original columns, when the reply lists
+	// them (CreateBatch's does).
+	Rejected []RejectedRow `json:"import_fail_data"`
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
+}
+
+var createdTaskCodec = flex.NewCodec[CreatedTask]()
+
+// UnmarshalJSON decodes the reply tolerantly.
+func (t *CreatedTask) UnmarshalJSON(b []byte) error { return createdTaskCodec.Decode(b, t) }
+
+// MarshalJSON writes the reply with the platform's member names.
+func (t CreatedTask) MarshalJSON() ([]byte, error) { return createdTaskCodec.Encode(&t) }
+
+var (
+	createEndpoint      = endpoint{method: http.MethodPost, path: "/api/addJson"}
+	createAsyncEndpoint = endpoint{method: http.MethodPost, path: "/api/addJsonOfAsync"}
+)
+
+// Create creates a task with contacts, or adds them to req.AppendTo, and answers once they are
+// imported. The contacts are checked against req.Columns first — phone, required and unknown
+// columns, at most MaxImportRows — and nothing is sent when one is wrong. It is a write: not
+// retried unless ctx comes from AllowRetry, since a repeat would create a second task.
+//
+// POST /api/addJson: the synchronous form of platform API 5.7.2 新建外呼任务接口(json方式), seen in
+// client code; its page is cut off before it. The reply's fields are inferred.
+func (s *TasksService) Create(ctx context.Context, req *CreateTaskRequest) (*CreatedTask, error) {
+	return s.create(ctx, createEndpoint, req)
+}
+
+// CreateAsync is Create that answers at once: the import runs on the platform, and its result
+// comes from ImportResult or the task callback (5.7.15, see SetCallback).
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync): project_sn, source,
+// client_info_json ({"data":[rows]} as a nested object), ai_user_sn, then, past the page's
+// cut-off, is_zidong and the recall fields as clients send them. The reply's fields are inferred.
+func (s *TasksService) CreateAsync(ctx context.Context, req *CreateTaskRequest) (*CreatedTask, error) {
+	return s.create(ctx, createAsyncEndpoint, req)
+}
+
+func (s *TasksService) create(ctx context.Context, ep endpoint, req *CreateTaskRequest) (*CreatedTask, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	rows, err := req.rows()
+	if err != nil {
+		return nil, err
+	}
+	return s.send(ctx, ep, req.params(rowBatch{rows, 0}))
+}
+
+// rows checks the contacts against the columns, for one import.
+func (req *CreateTaskRequest) rows() (*contactRows, error) {
+	if len(req.Contacts) > MaxImportRows {
+		return nil, invalid("Contacts", "%d rows: one import takes at most %d (use ImportInBatches)", len(req.Contacts), MaxImportRows)
+	}
+	return req.Columns.rows(req.Contacts, MaxImportRows)
+}
+
+func (s *TasksService) send(ctx context.Context, ep endpoint, p *Params) (*CreatedTask, error) {
+	r, err := s.client.call(ctx, ep, p)
+	if err != nil {
+		return nil, err
+	}
+	task := &CreatedTask{Raw: r.data}
+	if len(r.data) > 0 && r.data[0] == '{' { // the reply is undocumented: take what is there
+		if err := task.UnmarshalJSON(r.data); err != nil {
+			return nil, s.client.decodeErr(ep, err)
+		}
+	}
+	return task, nil
+}
+
+// BatchImport is how far ImportInBatches got.
+type BatchImport struct {
+	Task    *CreatedTask // the task the contacts went to; nil when the first batch failed
+	Sent    int          // contacts the platform accepted for import, in whole batches
+	Batches int          // batches accepted
+}
+
+// ImportInBatches imports any number of contacts: the first batch of at most batchSize
+// (MaxImportRows when 0) creates the task — or goes to req.AppendTo — and the others are appended
+// to it by its dial_task_main_sn, since new tasks are limited to 100 a day. Every contact is checked
+// before the first batch is sent. Batches use CreateAsync; check each with ImportResult.
+//
+// When a batch fails, ImportInBatches stops and returns what was sent so far with the error;
+// resume with req.AppendTo set to the returned task's SN and the contacts from Sent on. Like
+// Create, it is not retried unless ctx comes from AllowRetry. ImportBatches does the same one
+// batch at a time.
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
+// CreateAsync. That the reply names the new task's dial_task_main_sn is inferred.
+func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) (*BatchImport, error) {
+	var res *BatchImport
+	for got, err := range s.ImportBatches(ctx, req, batchSize) {
+		if err != nil {
+			return got, err
+		}
+		res = got
+	}
+	return res, nil
+}
+
+// ImportBatches is ImportInBatches one batch at a time: after each batch the platform accepted it
+// yields how far the import got, so that a caller can report it, or wait for the batch's import
+// (ImportInfo) before the next one is sent. Breaking out of the loop sends no more batches. A
+// failure is yielded last, with how far the import got (nil when nothing was sent).
+//
+// Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
+// ImportInBatches.
+func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) iter.Seq2[*BatchImport, error] {
+	return func(yield func(*BatchImport, error) bool) {
+		if batchSize < 0 || batchSize > MaxImportRows {
+			yield(nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows))
+			return
+		}
+		if batchSize == 0 {
+			batchSize = MaxImportRows
+		}
+		if err := req.check(); err != nil {
+			yield(nil, err)
+			return
+		}
+		rows, err := req.Columns.rows(req.Contacts, batchSize)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		next := *req
+		res := &BatchImport{}
+		for b := range rows.sizes {
+			n := min(batchSize, len(req.Contacts)-res.Sent)
+			created, err := s.send(ctx, createAsyncEndpoint, next.params(rowBatch{rows, b}))
+			if err != nil {
+				yield(res.copy(), fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err))
+				return
+			}
+			res.Sent += n
+			res.Batches++
+			if res.Task == nil {
+				res.Task = created
+				if next.AppendTo == "" && res.Sent < len(req.Contacts) {
+					if created.SN == "" {
+						yield(res.copy(), &APIError{HTTPStatus: http.StatusOK, Method: http.MethodPost, Path: createAsyncEndpoint.path,
+							Msg: "the reply names no dial_task_main_sn to append the other batches to"})
+						return
+					}
+					next.AppendTo = created.SN
+				}
+			}
+			if !yield(res.copy(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// copy returns a copy of b, so that what ImportBatches yields stays as it was.
+func (b *BatchImport) copy() *BatchImport {
+	c := *b
+	return &c
+}
+
+// ExcelTaskRequest creates a task from an Excel workbook, or adds its contacts to a task
+// (AppendTo). The workbook is the script template's import template (DownloadImportTemplate)
+// filled in; the platform reads the rows, so the SDK does not check them.
+type ExcelTaskRequest struct {
+	Name      string // source: the task's name; letters, Chinese characters, digits and parentheses
+	ProjectSN string // the script template (project_sn)
+	SeatSN    string // ai_user_sn: the sub-account (AI seat) that calls
+	AutoStart bool   // is_zidong "on": start calling once imported
+	Recall    *Recall
+	AppendTo  string // when set, the dial_task_main_sn of the task to add the contacts to
+	File      File   // .xlsx only, as the page says
+}
+
+var createExcelEndpoint = endpoint{method: http.MethodPost, path: "/api/addExcelOfAsync"}
+
+// CreateFromExcel creates a task from req.File, or appends its contacts to req.AppendTo, and
+// answers at once: the import runs on the platform, and its result — counts and rejected rows —
+// comes from ImportResult or the task callback (5.7.15). The file is streamed, never held in
+// memory (see File). It is a write: not retried unless ctx comes from AllowRetry and the file's
+// content can seek back.
+//
+// Platform API 5.7.1 新建外呼任务接口(excel方式) (POST /api/addExcelOfAsync), multipart: project_sn,
+// source, upload, ai_user_sn, then — past the page's cut-off — is_zidong, the recall fields and
+// dial_task_main_sn as for 5.7.2 [inferred]. New tasks count against the 100 a day.
+func (s *TasksService) CreateFromExcel(ctx context.Context, req *ExcelTaskRequest) (*CreatedTask, error) {
+	if req == nil {
+		return nil, invalid("ExcelTaskRequest", "is nil")
+	}
+	if err := checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall); err != nil {
+		return nil, err
+	}
+	file, err := uploadFile(&req.File, ".xlsx")
+	if err != nil {
+		return nil, err
+	}
+	p := NewParams().Set("project_sn", req.ProjectSN).Set("source", req.Name).Set("ai_user_sn", req.SeatSN)
+	return s.send(ctx, createExcelEndpoint, setTaskOptions(p, req.AutoStart, req.Recall, req.AppendTo).Set(uploadField, file))
+}
+
+// BatchRequest creates a batch task from an Excel workbook.
+type BatchRequest struct {
+	Name      string // batch_name
+	ProjectSN string // project_sn: the script template
+	SeatSN    string // ai_user_sn: the sub-account the batch belongs to (归属人)
+	SeatName  string // ai_user_name: that sub-account's user name
+	Days      int    // term_value: days until the batch expires; 0 never
+	File      File   // the contacts, .xlsx or .xls
+}
+
+var createBatchEndpoint = endpoint{method: http.MethodPost, path: "/api/addBatch"}
+
+// CreateBatch creates a batch task from req.File and answers once it is imported ("同步方式").
+// The reply is cut off on its page: the task and its counters are read as the synchronous import
+// (addJson) answers them, and rejected rows from import_fail_data as 5.7.4 lists them, when present
+// [inferred]. When the reply counts rows and none was imported, the result comes with an error
+// matching ErrAllRejected. The file is streamed (see File); like every write, it is not retried unless ctx
+// comes from AllowRetry and the file's content can seek back.
+//
+// Platform API 5.8.1 新建批次接口 (POST /api/addBatch), multipart: project_sn, ai_user_sn,
+// ai_user_name, batch_name, upload, term_value — all required.
+func (s *TasksService) CreateBatch(ctx context.Context, req *BatchRequest) (*CreatedTask, error) {
+	if req == nil {
+		return nil, invalid("BatchRequest", "is nil")
+	}
+	if err := required("Name", req.Name, "ProjectSN", req.ProjectSN, "SeatSN", req.SeatSN, "SeatName", req.SeatName); err != nil {
+		return nil, err
+	}
+	if req.Days < 0 {
+		return nil, invalid("Days", "must not be negative (0: never expires), got %d", req.Days)
+	}
+	file, err := uploadFile(&req.File, excelExts...)
+	if err != nil {
+		return nil, err
+	}
+	p := NewParams().Set("project_sn", req.ProjectSN).Set("ai_user_sn", req.SeatSN).Set("ai_user_name", req.SeatName).
+		Set("batch_name", req.Name).Set("term_value", req.Days).Set(uploadField, file)
+	task, err := s.send(ctx, createBatchEndpoint, p)
+	if err != nil {
+		return nil, err
+	}
+	if c := task.Counts; c != nil {
+		return task, allRejected(createBatchEndpoint, c.Success, c.Total)
+	}
+	return task, nil
 }

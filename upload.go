@@ -207,16 +207,3 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	*c += countWriter(len(p))
 	return len(p), nil
 }
-
-// ErrAllRejected is matched (errors.Is) by the error of a bulk write — an import, a delete — that
-// the platform answered but in which not one item succeeded. The call's result, returned with
-// the error, has the counts.
-var ErrAllRejected = errors.New("digelao: every item was rejected")
-
-// allRejected returns an error matching ErrAllRejected when none of total items succeeded.
-func allRejected(ep endpoint, succeeded, total int) error {
-	if succeeded > 0 || total == 0 {
-		return nil
-	}
-	return fmt.Errorf("digelao: %s %s: %w (0 of %d)", ep.method, ep.path, ErrAllRejected, total)
-}
