@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
 
@@ -726,4 +730,78 @@ func TestStaleAccessKeyTimestampIsBackedOff(t *testing.T) {
 	}
 	t.Logf("MEASURED: login 1.2 with a clock 10 min slow, 2 x 20 concurrent calls: %d login(s)", logins.Load())
 	assert.EqualValues(t, 1, logins.Load())
+}
+
+// twoScanLogin is the login reply as readLogin read it before it decoded the reply once:
+// encoding/json into a map for user_sn, api_key and api_key_expire, then a Codec for the rest.
+type twoScanLogin struct {
+	ID           int64     `json:"id"`
+	APIKeyExpire time.Time `json:"api_key_expire"`
+	UserName     string    `json:"user_name"`
+	TeamName     string    `json:"team_name"`
+	TeamSN       string    `json:"team_sn"`
+	ParentSN     string    `json:"parent_sn"`
+	Job          string    `json:"job"`
+	CallerGroup  string    `json:"caller_group"`
+	AICount      int       `json:"ai_count"`
+	Expired      string    `json:"expired"`
+
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+var twoScanLoginCodec = flex.NewCodec[twoScanLogin]()
+
+// FuzzLoginReplyAgreesWithTwoScans pins readLogin, which decodes a login reply once, to the two
+// scans it replaced: the same session (or both refuse the reply), and the same members dropped.
+func FuzzLoginReplyAgreesWithTwoScans(f *testing.F) {
+	for _, s := range []string{`{"user_sn":"u","api_key":"k","api_key_expire":1719903804,"id":"7","ai_count":"3"}`,
+		`{"user_sn":12,"api_key":"k","api_key_expire":"2024-07-02 15:03:24","team_name":null,"x":[1]}`,
+		`{"user_sn":"u","api_key":"k","api_key_expire":"0000-00-00 00:00:00"}`, `{"user_sn":"u","api_key":"k","api_key_expire":" "}`,
+		`{"user_sn":"u","api_key":"k","api_key_expire":{"a":1},"id":[1]}`, `{"user_sn":"u","api_key":""}`, `[]`, `null`, `"u"`,
+		`{"user_sn":"u","api_key":"a","api_key":"b","user\u005fsn":"v","api_key_expire":true}`, `{"user_sn":{},"api_key":"k"}`} {
+		f.Add([]byte(s))
+	}
+	now := time.Date(2024, 7, 2, 7, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) { // the envelope check passes only valid JSON on
+			return
+		}
+		var logs bytes.Buffer
+		a := &authenticator{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		got, err := a.readLogin(t.Context(), &reply{data: data, body: data}, now)
+
+		var members map[string]json.RawMessage
+		_ = json.Unmarshal(data, &members)
+		userSN, okSN := loginText(members["user_sn"])
+		key, okKey := loginText(members["api_key"])
+		if !okSN || !okKey {
+			require.Error(t, err, "%q", data)
+			return
+		}
+		require.NoError(t, err, "%q", data)
+		var lr twoScanLogin
+		_ = twoScanLoginCodec.Decode(data, &lr)
+		var dropped []string
+		for name := range lr.Extra {
+			if twoScanLoginCodec.Has(name) {
+				dropped = append(dropped, name)
+			}
+		}
+		slices.Sort(dropped)
+		ref := &authenticator{log: slog.New(slog.DiscardHandler)}
+		want := &Session{
+			UserSN: userSN, APIKey: NewSecret(key), ExpiresAt: ref.keyExpiry(t.Context(), members["api_key_expire"], lr.APIKeyExpire, now),
+			UserID: lr.ID, UserName: lr.UserName, TeamName: lr.TeamName, TeamSN: lr.TeamSN, ParentSN: lr.ParentSN,
+			Job: lr.Job, CallerGroup: lr.CallerGroup, AICount: lr.AICount, AccountExpires: lr.Expired,
+		}
+		assert.True(t, want.ExpiresAt.Equal(got.ExpiresAt), "%q: expiry %s, want %s", data, got.ExpiresAt, want.ExpiresAt)
+		want.ExpiresAt = got.ExpiresAt
+		assert.Equal(t, want, got, "%q", data)
+		var gotDropped []string
+		if m := regexp.MustCompile(`members="?\[([^\]]*)\]`).FindStringSubmatch(logs.String()); m != nil {
+			gotDropped = strings.Fields(m[1])
+		}
+		slices.Sort(gotDropped)
+		assert.Equal(t, dropped, gotDropped, "%q: members dropped", data)
+	})
 }

@@ -1,7 +1,11 @@
 package digelao
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +95,35 @@ func TestCallRecordTakesPHPEmptyArraysAsAbsent(t *testing.T) {
 	assert.Empty(t, r.Name)
 	assert.Zero(t, r.TalkTime)
 	assert.True(t, r.ConnectedAt.IsZero())
+}
+
+// A record's key is what stores remember a delivery by, across processes and releases: it is
+// pinned here to its definition (the first 128 bits of the SHA-256 of "sn", a zero byte and the
+// sn; of "id", a zero byte and the decimal id without one), for short and long sns alike.
+func TestCallRecordKeyIsStable(t *testing.T) {
+	t.Parallel()
+	want := func(prefix, of string) string {
+		sum := sha256.Sum256([]byte(of))
+		return prefix + hex.EncodeToString(sum[:16])
+	}
+	long := strings.Repeat("账号|", 60)
+	for _, r := range []CallRecord{
+		{SN: "account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", ID: 12003},
+		{SN: long},
+		{ID: 12003},
+		{ID: -1},
+	} {
+		of := "sn\x00" + r.SN
+		if r.SN == "" {
+			of = "id\x00" + strconv.FormatInt(r.ID, 10)
+		}
+		assert.Equal(t, want("call:", of), r.key("call:"))
+		assert.Equal(t, want("record:", of), r.key("record:"))
+	}
+	assert.Equal(t, "call:2f5c97234e49301b613a936c4c8ad5af", (&CallRecord{SN: "account|1"}).key("call:"), "golden: printf 'sn\\0account|1' | sha256sum")
+	bare := &CallRecord{Phone: "13800000000"}
+	content, err := bare.MarshalJSON()
+	require.NoError(t, err)
+	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
+	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
 }

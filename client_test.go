@@ -1,6 +1,7 @@
 package digelao
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,9 +9,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,61 +73,6 @@ func capture(c *captured, status int, reply string) httpmock.Responder {
 		resp.Header.Set("Content-Type", "application/json")
 		return resp, nil
 	}
-}
-
-func TestSetCallbackSendsTheDocumentedBytes(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	var got captured
-	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
-
-	err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "http://120.78.227.216:81/api/testPush"})
-	require.NoError(t, err)
-	// The 9.1 example, signed as PHP signs it (vector "doc 9.1 setCallback example").
-	assert.Equal(t, `{"user_sn":"SYSUSER|cb31d43bc89487492bb0e0dd720705e0","api_key":"MUOm4NH1","open_callback":"0",`+
-		`"callback_url":"http:\/\/120.78.227.216:81\/api\/testPush","url":"ef333344"}`, got.body)
-	assert.Equal(t, "application/json", got.contentType)
-	assert.Equal(t, "/prefix/api/setCallback", got.path)
-	assert.Equal(t, DefaultUserAgent, got.userAgent)
-}
-
-func TestSetCallbackWithTaskURL(t *testing.T) {
-	t.Parallel()
-	mt := httpmock.NewMockTransport()
-	c, err := New(testBase, WithAPIKey(testUserSN, "Kpd2vKYC"), WithTransport(mt))
-	require.NoError(t, err)
-	var got captured
-	mt.RegisterResponder("POST", testBase+"/api/setCallback", capture(&got, 200, `{"code":0,"msg":"SUCCESS"}`))
-	err = c.SetCallback(context.Background(), &CallbackRequest{Open: true,
-		CallbackURL:     "https://crm.example.com/hooks/call?token=a1b2&x=1",
-		TaskCallbackURL: "https://crm.example.com/hooks/import"})
-	require.NoError(t, err)
-	assert.Contains(t, got.body, `"url":"f43d1a39"}`) // vector "setCallback with task url, https and query"
-}
-
-func TestSetCallbackRefusesBadURLsBeforeSending(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterNoResponder(httpmock.NewStringResponder(200, `{"code":0}`))
-	for name, cfg := range map[string]CallbackRequest{
-		"empty":         {Open: true},
-		"relative":      {CallbackURL: "/api/push"},
-		"ftp":           {CallbackURL: "ftp://h/p"},
-		"no host":       {CallbackURL: "http:///p"},
-		"bad task url":  {CallbackURL: "https://h/p", TaskCallbackURL: "mailto:x@y"},
-		"unparseable":   {CallbackURL: "http://h/%zz"},
-		"scheme only":   {CallbackURL: "https:"},
-		"host but junk": {CallbackURL: "javascript:alert(1)"},
-	} {
-		err := c.SetCallback(context.Background(), &cfg)
-		var ve *ValidationError
-		assert.ErrorAs(t, err, &ve, name)
-	}
-	assert.Zero(t, mt.GetTotalCallCount(), "nothing may be sent")
-
-	// Any absolute http(s) URL is fine, non-ASCII path and query included.
-	mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, `{"code":0,"msg":"SUCCESS"}`))
-	require.NoError(t, c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://例子.cn/回调?名=值"}))
 }
 
 func TestDoGetSendsSignedQueryInOrder(t *testing.T) {
@@ -184,60 +136,6 @@ func TestDoRejectsBadInputBeforeSending(t *testing.T) {
 		assert.ErrorAs(t, call(), &ve, name)
 	}
 	assert.Zero(t, mt.GetTotalCallCount())
-}
-
-func TestErrorCodesMapToSentinels(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		code     string
-		sentinel error
-	}{
-		{`10001`, ErrSignature}, {`100001`, ErrSignature}, {`"10001"`, ErrSignature},
-		{`20001`, ErrTransportMethod}, {`20002`, ErrBadData}, {`20003`, ErrClientType},
-		{`20004`, ErrInvalidCredentials}, {`20005`, ErrAPIKeyInvalid}, {`"20006"`, ErrAPIKeyExpired},
-		{`20007`, ErrPermission}, {`30001`, ErrImport}, {`30002`, ErrImport}, {`30003`, ErrImport},
-		{`30004`, ErrImport}, {`30005`, ErrImport}, {`30006`, ErrImport},
-	}
-	all := []error{ErrSignature, ErrTransportMethod, ErrBadData, ErrClientType, ErrInvalidCredentials,
-		ErrAPIKeyInvalid, ErrAPIKeyExpired, ErrPermission, ErrImport}
-	for _, tc := range cases {
-		c, mt := newMockClient(t)
-		mt.RegisterResponder("POST", testBase+"/api/x",
-			httpmock.NewStringResponder(200, `{"code":`+tc.code+`,"msg":"失败"}`))
-		err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
-		var apiErr *APIError
-		require.ErrorAs(t, err, &apiErr, tc.code)
-		assert.Equal(t, "失败", apiErr.Msg)
-		assert.Equal(t, "/api/x", apiErr.Path)
-		for _, s := range all {
-			assert.Equal(t, errors.Is(tc.sentinel, s), errors.Is(err, s), "code %s vs %v", tc.code, s)
-		}
-		assert.NotContains(t, err.Error(), testAPIKey)
-	}
-}
-
-func TestErrorTextSaysThePlatformsMessageOnce(t *testing.T) {
-	t.Parallel()
-	for msg, want := range map[string]string{
-		"用户名或者密码错误": "code 20004 用户名或者密码错误 (wrong credentials)",
-		"账号已停用":     "code 20004 用户名或者密码错误 (wrong credentials): 账号已停用",
-		"":          "code 20004 用户名或者密码错误 (wrong credentials)",
-	} {
-		e := &APIError{Code: CodeInvalidCredential, Msg: msg, Method: "POST", Path: "/api/login"}
-		assert.Equal(t, "digelao: POST /api/login: "+want, e.Error())
-	}
-}
-
-func TestUnknownCodeIsStillAnAPIError(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":40404,"msg":"奇怪"}`))
-	err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
-	var apiErr *APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, 40404, apiErr.Code)
-	assert.Nil(t, apiErr.Unwrap())
-	assert.Contains(t, err.Error(), "code 40404")
 }
 
 func TestSuccessShapes(t *testing.T) {
@@ -606,4 +504,373 @@ func TestSecretsNeverLeaveTheRequest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newServer starts h and returns its URL and a channel closed before the server closes, for
+// handlers that block until the test ends.
+func newServer(t *testing.T, h func(release <-chan struct{}) http.HandlerFunc) string {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(h(release))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv.URL
+}
+
+// newRealClient returns a client of the server at base, over a real connection.
+func newRealClient(t *testing.T, base string, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(base, append([]Option{WithAPIKey(testUserSN, testAPIKey)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	var stolen atomic.Int64
+	evil := newServer(t, func(<-chan struct{}) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			stolen.Add(1)
+			_, _ = io.WriteString(w, `{"code":0,"msg":"login success","data":{"user_sn":"u","api_key":"k"}}`)
+		}
+	})
+	evilHost := strings.TrimPrefix(evil, "http://")
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		platform := newServer(t, func(<-chan struct{}) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, evil+r.URL.Path+"?x=1", status)
+			}
+		})
+		// A login: 307/308 would resend the password to the other host.
+		c, err := New(platform, WithPassword("demo", "p@ssw0rd-0123456789"))
+		require.NoError(t, err)
+		_, err = c.Login(context.Background())
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr, "status %d", status)
+		require.ErrorIs(t, err, ErrBadReply)
+		assert.Equal(t, status, apiErr.HTTPStatus)
+		assert.Contains(t, err.Error(), evilHost, "the error names where the platform redirected")
+		assert.NotContains(t, err.Error(), "p@ssw0rd")
+		c.CloseIdleConnections()
+
+		// A write: a 302 followed as a GET to another host answering code 0 was taken for success.
+		c = newRealClient(t, platform)
+		require.ErrorIs(t, c.Tasks.Operate(context.Background(), 7, TaskDelete), ErrBadReply, "status %d", status)
+	}
+	assert.Zero(t, stolen.Load(), "nothing reached the redirect's host")
+}
+
+func TestRepliesWithoutAUsableCodeAreErrors(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{}`, `{"msg":"系统繁忙"}`, `{"code":null,"msg":"操作失败"}`, `{"code":""}`, `{"error":"Unauthorized"}`,
+		`{"Code":0}`, `{"code":"0.5"}`, `{"code":false}`, `{"code":true}`, `{"code":[0]}`, `{"rst":null}`, `{"data":{"n":1}}`,
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/setCallback", httpmock.NewStringResponder(200, body))
+		mt.RegisterResponder("POST", testBase+"/api/operateTask", httpmock.NewStringResponder(200, body))
+		err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://crm.example.com/push"})
+		require.ErrorIs(t, err, ErrBadReply, "SetCallback, reply %s", body)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.NotEmpty(t, apiErr.Body, "the error quotes the reply")
+		require.ErrorIs(t, c.Tasks.Operate(context.Background(), 7, TaskDelete), ErrBadReply, "Operate, reply %s", body)
+	}
+}
+
+// The endpoints whose documented reply has no code accept one only with their result member.
+func TestCodelessEndpointsNeedTheirResult(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/BlackListListsDataapi", httpmock.NewStringResponder(200, `{"total":3}`))
+	_, _, err := c.Blacklist.List(context.Background(), nil)
+	require.ErrorIs(t, err, ErrBadReply)
+	mt.RegisterResponder("POST", testBase+"/api/BlackListListsDataapi", httpmock.NewStringResponder(200, `{"total":0,"datas":[]}`))
+	list, total, err := c.Blacklist.List(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	assert.Zero(t, total)
+	mt.RegisterResponder("POST", testBase+"/api/aiUserDatasapi", httpmock.NewStringResponder(200, `{"error":"Unauthorized"}`))
+	_, _, err = c.Accounts.List(context.Background(), nil)
+	require.ErrorIs(t, err, ErrBadReply)
+}
+
+func TestAnnouncedLengthIsNotAllocatedUpFront(t *testing.T) {
+	var arrived sync.WaitGroup
+	const calls = 20
+	arrived.Add(calls)
+	base := newServer(t, func(release <-chan struct{}) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(64<<20))
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			arrived.Done()
+			<-release
+		}
+	})
+	c := newRealClient(t, base, WithTimeout(time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var done sync.WaitGroup
+	for range calls {
+		done.Go(func() { _ = c.Do(ctx, "POST", "/api/index", nil, nil) })
+	}
+	arrived.Wait()
+	time.Sleep(50 * time.Millisecond) // let every client reach its read
+	runtime.ReadMemStats(&during)
+	cancel()
+	done.Wait()
+	grown := int64(during.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d KiB for %d replies announcing 64 MiB", grown>>10, calls)
+	assert.Less(t, grown, int64(32<<20), "the announced 1,280 MiB is not allocated")
+}
+
+func TestStalledRepliesFail(t *testing.T) {
+	t.Parallel()
+	// A 200 error page that starts and then stalls: bounded by WithTimeout like any reply.
+	base := newServer(t, func(release <-chan struct{}) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, "<html><body>")
+			w.(http.Flusher).Flush()
+			<-release
+		}
+	})
+	c := newRealClient(t, base, WithTimeout(200*time.Millisecond), WithRetries(0, 0))
+	err := within(t, 5*time.Second, func() error {
+		_, err := c.Tasks.DownloadImportTemplate(context.Background(), "projects|x", io.Discard)
+		return err
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// A file that starts and then stalls: the idle timeout ends it, whatever the context.
+	base = newServer(t, func(release <-chan struct{}) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "audio/wav")
+			_, _ = io.WriteString(w, wavBytes+strings.Repeat("\x00", 1000))
+			w.(http.Flusher).Flush()
+			<-release
+		}
+	})
+	c = newRealClient(t, base, WithIdleTimeout(200*time.Millisecond))
+	var buf bytes.Buffer
+	err = within(t, 5*time.Second, func() error {
+		_, err := c.Records.Download(context.Background(), "/r", "/r/a.wav", &buf)
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no byte for 200ms")
+	assert.Equal(t, len(wavBytes)+1000, buf.Len(), "what arrived was written")
+}
+
+// within runs fn and fails the test if it has not returned after d.
+func within(t *testing.T, d time.Duration, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("still blocked after %s", d)
+		return nil
+	}
+}
+
+func TestDownloadsAreToldByTheirBytes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		contentType, body string
+		file              bool
+		want              error // for an error
+	}{
+		{"text/html; charset=UTF-8", wavBytes, true, nil}, // PHP's default type
+		{"text/plain", wavBytes, true, nil},
+		{"", "ID3\x04\x00mp3 frames", true, nil},
+		{"audio/mpeg", "\xff\xfb\x90\x64mp3", true, nil},
+		{"audio/wav", `{"code":20005,"msg":"api_key验证失败"}`, false, ErrAPIKeyInvalid},
+		{"application/octet-stream", "  \n{\"code\":0,\"msg\":\"no such file\"}", false, ErrBadReply},
+		{"text/html", "<html><body>404</body></html>", false, ErrBadReply},
+		{"audio/wav", "", false, ErrBadReply},
+	} {
+		c, mt := newMockClient(t, WithRetries(0, 0))
+		mt.RegisterResponder("GET", testBase+"/api/cdrDownload", func(*http.Request) (*http.Response, error) {
+			resp := httpmock.NewStringResponse(200, tc.body)
+			if tc.contentType != "" {
+				resp.Header.Set("Content-Type", tc.contentType)
+			}
+			return resp, nil
+		})
+		var buf bytes.Buffer
+		n, err := c.Records.Download(context.Background(), "/r", "/r/a.wav", &buf)
+		if tc.file {
+			require.NoError(t, err, "%q %q", tc.contentType, tc.body)
+			assert.Equal(t, tc.body, buf.String())
+			assert.EqualValues(t, len(tc.body), n)
+			continue
+		}
+		require.ErrorIs(t, err, tc.want, "%q %q", tc.contentType, tc.body)
+		assert.Zero(t, buf.Len(), "nothing written for %q", tc.body)
+	}
+}
+
+func TestEchoedSecretsAreRedacted(t *testing.T) {
+	t.Parallel()
+	// The push token inside callback_url, echoed back by an error page and by a message.
+	token := NewSecret("tok-9f8e7d6c5b4a")
+	for _, reply := range []func(body string) (int, string){
+		func(body string) (int, string) { return 500, "<pre>" + body + "</pre>" },
+		func(body string) (int, string) {
+			u := body[strings.Index(body, "http"):]
+			return 200, `{"code":20002,"msg":"callback_url invalid: ` + u[:strings.Index(u, `"`)] + `"}`
+		},
+	} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/setCallback", func(r *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(r.Body)
+			status, text := reply(string(b))
+			return httpmock.NewStringResponse(status, text), nil
+		})
+		err := c.SetCallback(context.Background(), &CallbackRequest{CallbackURL: "https://crm.example.com/push", Token: token})
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), token.Value())
+		assert.NotContains(t, err.Error(), "9f8e7d6c")
+	}
+
+	// An api_key the client used before a re-login, echoed later, is still a secret.
+	c, f, mt := newLoginClient(t)
+	require.NoError(t, callIndex(context.Background(), c))
+	old := f.current
+	f.relogin()
+	require.NoError(t, callIndex(context.Background(), c))
+	require.NotEqual(t, old, f.current)
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200,
+		`{"code":20002,"msg":"stale key `+old+`"}`))
+	err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+	require.ErrorIs(t, err, ErrBadData)
+	assert.NotContains(t, err.Error(), old)
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200,
+		`{"code":0,"data":{"n":"`+old+`"}}`))
+	var out struct{ N int }
+	err = c.Do(context.Background(), "POST", "/api/x", nil, &out)
+	require.ErrorIs(t, err, ErrBadReply, "a decode error quoting the reply")
+	assert.NotContains(t, err.Error(), old)
+}
+
+// rawServer accepts one connection at a time and answers every request with reply, written as is.
+func rawServer(t *testing.T, reply string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = http.ReadRequest(bufio.NewReader(conn))
+			_, _ = io.WriteString(conn, reply)
+			_ = conn.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func TestTruncatedDownloadsAreErrors(t *testing.T) {
+	t.Parallel()
+	file := wavBytes + strings.Repeat("\x01", 50_000)
+	for name, reply := range map[string]string{
+		"chunked, cut before the last chunk": "HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			strconv.FormatInt(int64(len(file)), 16) + "\r\n" + file + "\r\n",
+		"shorter than Content-Length": "HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\n" + file,
+	} {
+		c := newRealClient(t, rawServer(t, reply), WithRetries(0, 0))
+		n, err := c.Records.Download(context.Background(), "/r", "/r/a.wav", io.Discard)
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF, name)
+		assert.EqualValues(t, len(file), n, name)
+	}
+}
+
+// A base URL that is refused is not echoed with a password it carries.
+func TestBadBaseURLHidesItsPassword(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"htp://user:s3cr3t-pw@host", "http://user:s3cr3t-pw@[::1", "//user:s3cr3t-pw@host/x"} {
+		_, err := New(raw, WithAPIKey(testUserSN, testAPIKey))
+		var invalid *ValidationError
+		require.ErrorAs(t, err, &invalid, raw)
+		assert.NotContains(t, err.Error(), "s3cr3t-pw", raw)
+	}
+}
+
+// FuzzParseEnvelope feeds arbitrary replies to the envelope check and to parseEnvelopeReference,
+// its plain form on encoding/json: they must agree on every reply — the data returned, or the
+// error's code and status — and an error must hold no secret and no more than a bounded excerpt.
+func FuzzParseEnvelope(f *testing.F) {
+	for _, s := range []string{`{"code":0,"data":[]}`, `{"code":"20006"}`, `{"rst":"200"}`, `<html>`, ``,
+		`{"code":1e999}`, `{"code":null,"msg":{"a":1}}`, `{"total":1,"datas":[]}`, `{"code":0,"code":1}`,
+		`{"\u0063ode":0,"data":{"a":1}}`, `{"Code":0}`, `{"code":0,"data":1} x`} {
+		f.Add(200, []byte(s), false)
+		f.Add(200, []byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte, codeless bool) {
+		ep := endpoint{}
+		if codeless { // as 8.1's reply, which carries its result in datas and no code
+			ep.codeless = "datas"
+		}
+		data, apiErr := parseEnvelope(ep, status, body, []string{"SECRETKEY"})
+		wantData, wantErr := parseEnvelopeReference(ep, status, body)
+		if (apiErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q (status %d): error %v, reference %v", body, status, apiErr, wantErr)
+		}
+		if apiErr == nil {
+			if string(data) != string(wantData) {
+				t.Fatalf("%q: data %q, reference %q", body, data, wantData)
+			}
+			return
+		}
+		if apiErr.Code != wantErr.Code || apiErr.HTTPStatus != wantErr.HTTPStatus {
+			t.Fatalf("%q: %+v, reference %+v", body, apiErr, wantErr)
+		}
+		if len(apiErr.Body) > maxExcerpt {
+			t.Fatalf("excerpt of %d bytes", len(apiErr.Body))
+		}
+		if strings.Contains(apiErr.Error(), "SECRETKEY") {
+			t.Fatalf("secret in %q", apiErr.Error())
+		}
+	})
+}
+
+// parseEnvelopeReference is the envelope check in its plain form: encoding/json decodes the reply
+// into a map of its members (exact names, the last of a repeated one winning).
+func parseEnvelopeReference(ep endpoint, status int, body []byte) (json.RawMessage, *APIError) {
+	var members map[string]json.RawMessage
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &members) != nil {
+		return nil, &APIError{HTTPStatus: status}
+	}
+	raw, named := members["code"]
+	if !named {
+		raw, named = members["rst"]
+	}
+	code, ok := parseCode(raw)
+	_, result := members[ep.codeless]
+	switch {
+	case named && !ok:
+		return nil, &APIError{HTTPStatus: status}
+	case !named && status < 300 && ep.codeless != "" && result:
+		return members["data"], nil
+	case !named && status < 300:
+		return nil, &APIError{HTTPStatus: status}
+	case !named || code == CodeOK || code == 200:
+		if status < 300 {
+			return members["data"], nil
+		}
+		return nil, &APIError{HTTPStatus: status}
+	}
+	return nil, &APIError{HTTPStatus: status, Code: code}
 }

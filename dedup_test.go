@@ -2,8 +2,6 @@ package digelao
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -181,37 +179,6 @@ func TestMemoryDedupMemoryCeiling(t *testing.T) { // not parallel: it reads the 
 	assert.Less(t, grown, uint64(10<<20), "the documented ceiling: about 6.5 MiB")
 }
 
-// A record's key is what stores remember a delivery by, across processes and releases: it is
-// pinned here to its definition (the first 128 bits of the SHA-256 of "sn", a zero byte and the
-// sn; of "id", a zero byte and the decimal id without one), for short and long sns alike.
-func TestCallRecordKeyIsStable(t *testing.T) {
-	t.Parallel()
-	want := func(prefix, of string) string {
-		sum := sha256.Sum256([]byte(of))
-		return prefix + hex.EncodeToString(sum[:16])
-	}
-	long := strings.Repeat("账号|", 60)
-	for _, r := range []CallRecord{
-		{SN: "account|a6505ba3c1d94e7f8b2a0c6e4d8f1b3a", ID: 12003},
-		{SN: long},
-		{ID: 12003},
-		{ID: -1},
-	} {
-		of := "sn\x00" + r.SN
-		if r.SN == "" {
-			of = "id\x00" + strconv.FormatInt(r.ID, 10)
-		}
-		assert.Equal(t, want("call:", of), r.key("call:"))
-		assert.Equal(t, want("record:", of), r.key("record:"))
-	}
-	assert.Equal(t, "call:2f5c97234e49301b613a936c4c8ad5af", (&CallRecord{SN: "account|1"}).key("call:"), "golden: printf 'sn\\0account|1' | sha256sum")
-	bare := &CallRecord{Phone: "13800000000"}
-	content, err := bare.MarshalJSON()
-	require.NoError(t, err)
-	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
-	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
-}
-
 // Issue 19 item 6. A sink slower than the claim's TTL keeps its claim: it is renewed while the
 // sink runs, so that a redelivery meanwhile finds it in progress rather than delivering again.
 func TestClaimRenewedWhileTheSinkRuns(t *testing.T) {
@@ -327,4 +294,22 @@ func TestSettleBoundsTheStoresThatMayWait(t *testing.T) {
 			return nil
 		}), tc.name)
 	}
+}
+
+// A delivery slower than the claim TTL loses its claim to a redelivery; when it then fails, its
+// Release must not end the redelivery's claim, or a third delivery runs beside the second.
+func TestLapsedClaimReleaseSparesItsSuccessor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := MemDedup(t, 10)
+	now := time.Now()
+	m.cfg.now = func() time.Time { return now }
+	st, _ := m.Claim(ctx, "k", "A") // delivery A, whose sink then hangs
+	assert.Equal(t, ClaimNew, st)
+	now = now.Add(DefaultClaimTTL + time.Second)
+	st, _ = m.Claim(ctx, "k", "B") // delivery B: A's claim lapsed
+	assert.Equal(t, ClaimNew, st)
+	_ = m.Release(ctx, "k", "A") // A's sink fails at last
+	st, _ = m.Claim(ctx, "k", "C")
+	assert.Equal(t, ClaimInProgress, st, "B is still delivering")
 }

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"html"
+	"io"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +93,101 @@ func TestLoginEchoedByPHPShowsNoPassword(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestExcerptRedactsBeforeCutting(t *testing.T) {
+	t.Parallel()
+	const password = "Zq8-secret-pass-12345" // 21 characters
+	// An error page echoing the login body, the password straddling the excerpt's cut.
+	base := newServer(t, func(<-chan struct{}) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, strings.Repeat("x", maxExcerpt-17-len(`{"username":"demo","password":"`))+string(b))
+		}
+	})
+	c, err := New(base, WithPassword("demo", password))
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	_, err = c.Login(context.Background())
+	require.Error(t, err)
+	for k := 4; k <= len(password); k++ {
+		require.NotContains(t, err.Error(), password[:k], "no part of the password is shown")
+	}
+	assert.Contains(t, err.Error(), "[REDACTED]")
+}
+
+// An error page that echoes the login's body HTML-escaped, as a PHP debug page does, still shows
+// no part of the password.
+func TestHTMLEchoedPasswordIsRedacted(t *testing.T) {
+	t.Parallel()
+	const pw = `Tr0ub4dor&3<x>"y'z`
+	mt := httpmock.NewMockTransport()
+	var logs bytes.Buffer
+	c, err := New(testBase, WithPassword("demo_user", pw), WithTransport(mt),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	require.NoError(t, err)
+	mt.RegisterResponder("POST", testBase+"/api/login", func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		return httpmock.NewStringResponse(500, "<html><body>Whoops! request: "+html.EscapeString(string(b))+"</body></html>"), nil
+	})
+	_, err = c.Login(context.Background())
+	require.Error(t, err)
+	for _, text := range []string{err.Error(), logs.String()} {
+		assert.NotContains(t, text, "Tr0ub4dor")
+	}
+}
+
+func TestErrorCodesMapToSentinels(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		code     string
+		sentinel error
+	}{
+		{`10001`, ErrSignature}, {`100001`, ErrSignature}, {`"10001"`, ErrSignature},
+		{`20001`, ErrTransportMethod}, {`20002`, ErrBadData}, {`20003`, ErrClientType},
+		{`20004`, ErrInvalidCredentials}, {`20005`, ErrAPIKeyInvalid}, {`"20006"`, ErrAPIKeyExpired},
+		{`20007`, ErrPermission}, {`30001`, ErrImport}, {`30002`, ErrImport}, {`30003`, ErrImport},
+		{`30004`, ErrImport}, {`30005`, ErrImport}, {`30006`, ErrImport},
+	}
+	all := []error{ErrSignature, ErrTransportMethod, ErrBadData, ErrClientType, ErrInvalidCredentials,
+		ErrAPIKeyInvalid, ErrAPIKeyExpired, ErrPermission, ErrImport}
+	for _, tc := range cases {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/x",
+			httpmock.NewStringResponder(200, `{"code":`+tc.code+`,"msg":"失败"}`))
+		err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr, tc.code)
+		assert.Equal(t, "失败", apiErr.Msg)
+		assert.Equal(t, "/api/x", apiErr.Path)
+		for _, s := range all {
+			assert.Equal(t, errors.Is(tc.sentinel, s), errors.Is(err, s), "code %s vs %v", tc.code, s)
+		}
+		assert.NotContains(t, err.Error(), testAPIKey)
+	}
+}
+
+func TestErrorTextSaysThePlatformsMessageOnce(t *testing.T) {
+	t.Parallel()
+	for msg, want := range map[string]string{
+		"用户名或者密码错误": "code 20004 用户名或者密码错误 (wrong credentials)",
+		"账号已停用":     "code 20004 用户名或者密码错误 (wrong credentials): 账号已停用",
+		"":          "code 20004 用户名或者密码错误 (wrong credentials)",
+	} {
+		e := &APIError{Code: CodeInvalidCredential, Msg: msg, Method: "POST", Path: "/api/login"}
+		assert.Equal(t, "digelao: POST /api/login: "+want, e.Error())
+	}
+}
+
+func TestUnknownCodeIsStillAnAPIError(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/x", httpmock.NewStringResponder(200, `{"code":40404,"msg":"奇怪"}`))
+	err := c.Do(context.Background(), "POST", "/api/x", nil, nil)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 40404, apiErr.Code)
+	assert.Nil(t, apiErr.Unwrap())
+	assert.Contains(t, err.Error(), "code 40404")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -207,4 +208,30 @@ func TestPagesOfAListThatGrows(t *testing.T) {
 	got, err = behind.all(5)
 	require.ErrorIs(t, err, ErrIncomplete)
 	assert.Equal(t, []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, got, "the rows that came again were left out")
+}
+
+// Every list reads PHP's empty array, an empty object and null as an empty list, end to end
+// through its service (item 16): for the lists with a code, as their data; for the codeless ones
+// (2.1.1, 8.1), as their list member.
+func TestEveryListReadsPHPEmptiesAsEmpty(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, empty := range []string{`[]`, `{}`, `null`} {
+		c, mt := newMockClient(t)
+		mt.RegisterNoResponder(httpmock.NewStringResponder(200,
+			`{"code":0,"total":0,"data":`+empty+`,"datas":`+empty+`}`))
+		lists := map[string]func() (int, error){
+			"records":   func() (int, error) { l, _, err := c.Records.List(ctx, nil); return len(l), err },
+			"tasks":     func() (int, error) { l, _, err := c.Tasks.List(ctx, nil); return len(l), err },
+			"customers": func() (int, error) { l, _, err := c.Customers.List(ctx, nil); return len(l), err },
+			"blacklist": func() (int, error) { l, _, err := c.Blacklist.List(ctx, nil); return len(l), err },
+			"accounts":  func() (int, error) { l, _, err := c.Accounts.List(ctx, nil); return len(l), err },
+			"templates": func() (int, error) { l, err := c.Templates.List(ctx, nil); return len(l), err },
+		}
+		for name, list := range lists {
+			n, err := list()
+			require.NoError(t, err, "%s, data %s", name, empty)
+			assert.Zero(t, n, "%s, data %s", name, empty)
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -1279,5 +1280,138 @@ func FuzzClassifyMatchesPlain(f *testing.F) {
 		}
 		got.err, want.err = nil, nil
 		assert.Equal(t, want, got, "%q", pb.obj)
+	})
+}
+
+// lostReplyDedup is a shared store whose first Claim takes effect but whose reply is lost on the
+// way back (a network timeout after Redis ran the script): the caller sees an error.
+type lostReplyDedup struct {
+	*MemoryDedup
+	lost atomic.Bool
+}
+
+func (d *lostReplyDedup) Claim(ctx context.Context, key, token string) (ClaimState, error) {
+	state, err := d.MemoryDedup.Claim(ctx, key, token)
+	if d.lost.CompareAndSwap(false, true) {
+		return 0, errors.New("i/o timeout")
+	}
+	return state, err
+}
+
+// A claim whose reply was lost may have been taken: the delivery that made it releases it with
+// its token, which frees nothing of anyone else's, so that the platform's next try — it tries
+// three times, at an interval it does not state — is handled rather than refused as in progress
+// until the claim lapses five minutes later, and the push lost.
+func TestPushHandlerReleasesAClaimWhoseReplyWasLost(t *testing.T) {
+	t.Parallel()
+	var handled atomic.Int32
+	h := &PushHandler{Dedup: &lostReplyDedup{MemoryDedup: MemDedup(t, 10)},
+		OnCallRecord: func(context.Context, *CallRecord) error { handled.Add(1); return nil }}
+	body := pushsample.CallRecord(testRecordSN, "1")
+	w := servePush(h, "/", "", body)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "the store failed: the platform tries again")
+	w = servePush(h, "/", "", body)
+	assert.Equal(t, "SUCCESS", w.Body.String(), "the next try is handled, not refused as in progress")
+	assert.Equal(t, int32(1), handled.Load())
+}
+
+// countMembers is overMembers' reference: the members and elements of the JSON b at every depth,
+// counted from encoding/json's tokens.
+func countMembers(t *testing.T, b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var inObject []bool // per open container
+	key := false        // the next token in an object is a member's name
+	n := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatalf("%v in %q", err, b)
+		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == '}' || d == ']') {
+			inObject = inObject[:len(inObject)-1]
+			key = len(inObject) > 0 && inObject[len(inObject)-1]
+			continue
+		}
+		if len(inObject) > 0 && (!inObject[len(inObject)-1] || key) {
+			n++ // a member's name, or an array's element
+		}
+		if len(inObject) > 0 && inObject[len(inObject)-1] {
+			key = !key
+		}
+		if isDelim {
+			inObject = append(inObject, d == '{')
+			key = d == '{'
+		}
+	}
+}
+
+// FuzzPushDecode feeds arbitrary bodies and content types to the push decoder PushHandler uses: it
+// must never panic; every event's Raw is the body as received (a JSON object without the white
+// space around it, or else the whole body), JSON when it starts with '{' and the body is UTF-8; a
+// call record's key is of fixed size and made of its SN, which is bounded; the JSON object built
+// from a form stays within a constant factor of the body, which the handler bounds by
+// MaxBodyBytes; and overMembers agrees with countMembers, its reference.
+func FuzzPushDecode(f *testing.F) {
+	f.Add("application/json", pushsample.CallRecord("account|1", "13800138000"))
+	f.Add("application/json", importPush("t", "", ImportCounts{Total: 1}))
+	f.Add("", pushsample.TaskAnalytics("t"))
+	f.Add("application/x-www-form-urlencoded", []byte("sn=account%7C1&phone=1&talktimes=3&m%5Ba%5D%5B%5D=1"))
+	f.Add("application/x-www-form-urlencoded; charset=gbk", []byte("sn=account%7C1&name=%D5%C5%C8%FD"))
+	f.Add("application/x-www-form-urlencoded", []byte("data=%7B%22sn%22%3A%22s%22%7D"))
+	f.Add("application/x-www-form-urlencoded", []byte("sn=a&a[x][]=1&a[x][y]=2&b.c=3&&a[=4"))
+	f.Add("", []byte(`{"sn":"a","x":[1,{"y":"a,{["]"},[]],"z":{}}`))
+	f.Add("application/json; charset=gb18030", []byte("{\"sn\":\"a\",\"name\":\"\xd5\xc5\x95\x32\x82\x36\"}"))
+	f.Add("multipart/form-data; boundary=X", []byte("--X\r\nContent-Disposition: form-data; name=\"sn\"\r\n\r\ns\r\n--X--\r\n"))
+	for _, s := range []string{`[]`, `"x"`, `{"import_mark":"x","dial_task_main_sn":1}`, `{"dial_task_main_data":{}}`, "%zz",
+		"\xef\xbb\xbf{}", "{\"sn\":\"a|\xff\"}", `{"sn":"\ud83d\ude00\u00e9","SN":"b"}`, `{"sn":"\ud800","id":1}`} {
+		f.Add("", []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		cs, _ := requestCharset(charsetAuto, contentType)
+		pb, err := pushObject(contentType, cs, body, 0)
+		if err == nil && pb != nil && len(pb.obj) > 6*len(body)+8 {
+			t.Fatalf("%d bytes of JSON from a body of %d", len(pb.obj), len(body))
+		}
+		if err == nil && pb != nil && json.Valid(pb.obj) {
+			n := countMembers(t, pb.obj)
+			for _, limit := range []int{max(n-1, 0), n} {
+				if overMembers(pb.obj, limit) != (n > limit) {
+					t.Fatalf("overMembers(%q, %d) for %d members", pb.obj, limit, n)
+				}
+			}
+		}
+		ev, err := decodePush(contentType, cs, body, 0)
+		if err != nil {
+			return
+		}
+		var raw json.RawMessage
+		switch {
+		case ev.call != nil:
+			raw = ev.call.Raw
+			if key := ev.dedupKey(); len(key) != len("call:")+32 { // by sn, id, or else content
+				t.Fatalf("key %q for sn %q, id %d", key, ev.call.SN, ev.call.ID)
+			}
+			if len(ev.call.SN) > maxSNBytes {
+				t.Fatalf("sn of %d bytes", len(ev.call.SN))
+			}
+		case ev.imp != nil:
+			raw = ev.imp.Raw
+		case ev.stats != nil:
+			raw = ev.stats.Raw
+		default:
+			return
+		}
+		trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+		isJSON := raw[0] == '{'
+		if isJSON && !bytes.Equal(raw, trimmed) || !isJSON && !bytes.Equal(raw, body) {
+			t.Fatalf("Raw %q from a body of %q", raw, body)
+		}
+		if isJSON && utf8.Valid(body) && !json.Valid(raw) {
+			t.Fatalf("Raw is not JSON: %q", raw)
+		}
 	})
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -506,4 +508,111 @@ func TestRecordsDownloadMultiServerLogsInAgainOnce(t *testing.T) {
 	_, err = c.Records.DownloadMultiServer(context.Background(), "/mnt/record", "/mnt/record/x.wav", &buf)
 	require.ErrorIs(t, err, ErrAPIKeyInvalid, "one login, then the error")
 	assert.EqualValues(t, 3, f.logins.Load())
+}
+
+// crmPager serves /api/crmList over n records the way a hostile or limited platform might.
+type crmPager struct {
+	n       int  // records that exist
+	limit   int  // most records a page holds, whatever pageSize asks (0: no limit)
+	stopAt  int  // pages from this index on are empty (0: never)
+	ignore  bool // pageIndex is ignored: always the first page
+	total   int  // the total reported (0: n)
+	fetches atomic.Int64
+}
+
+func (p *crmPager) respond(r *http.Request) (*http.Response, error) {
+	p.fetches.Add(1)
+	var req struct {
+		PageIndex string `json:"pageIndex"`
+		PageSize  string `json:"pageSize"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &req) // the client sends numbers as strings
+	page, _ := strconv.Atoi(req.PageIndex)
+	size, _ := strconv.Atoi(req.PageSize)
+	if p.limit > 0 && size > p.limit {
+		size = p.limit
+	}
+	if p.ignore {
+		page = 0
+	}
+	var rows []string
+	if p.stopAt == 0 || page < p.stopAt {
+		for i := page * size; i < min((page+1)*size, p.n); i++ {
+			rows = append(rows, fmt.Sprintf(`{"id":%d,"sn":"account|%032d"}`, i+1, i+1))
+		}
+	}
+	total := p.total
+	if total == 0 {
+		total = p.n
+	}
+	return httpmock.NewStringResponse(200, fmt.Sprintf(`{"code":0,"data":{"total":"%d","list":[%s]}}`,
+		total, strings.Join(rows, ","))), nil
+}
+
+func allRecords(c *Client, opts *RecordListOptions) (map[int64]bool, error) {
+	got := map[int64]bool{}
+	for r, err := range c.Records.All(context.Background(), opts) {
+		if err != nil {
+			return got, err
+		}
+		got[r.ID] = true
+	}
+	return got, nil
+}
+
+func TestRecordsAllPagesByTotal(t *testing.T) {
+	t.Parallel()
+	// A platform that caps pageSize at 100: every record still comes.
+	c, mt := newMockClient(t)
+	capped := &crmPager{n: 1200, limit: 100}
+	mt.RegisterResponder("POST", testBase+"/api/crmList", capped.respond)
+	got, err := allRecords(c, nil)
+	require.NoError(t, err)
+	assert.Len(t, got, 1200)
+	assert.EqualValues(t, 12, capped.fetches.Load())
+
+	// Pages that end before the total: an error, with what came.
+	c, mt = newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", (&crmPager{n: 1200, limit: 100, stopAt: 3}).respond)
+	got, err = allRecords(c, nil)
+	require.ErrorIs(t, err, ErrIncomplete)
+	assert.Len(t, got, 300)
+	assert.Contains(t, err.Error(), "300 of 1200")
+
+	// A platform that ignores pageIndex: detected, not looped on.
+	c, mt = newMockClient(t)
+	same := &crmPager{n: 1200, limit: 100, ignore: true}
+	mt.RegisterResponder("POST", testBase+"/api/crmList", same.respond)
+	_, err = allRecords(c, nil)
+	require.ErrorIs(t, err, ErrIncomplete)
+	assert.EqualValues(t, 2, same.fetches.Load())
+}
+
+func TestEmptyListsInEveryPHPShape(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{`[]`, `{}`, `null`, `{"total":0,"list":[]}`, `{"total":"0","list":{}}`,
+		`{"total":0,"list":null}`} {
+		c, mt := newMockClient(t)
+		mt.RegisterResponder("POST", testBase+"/api/crmList",
+			httpmock.NewStringResponder(200, `{"code":0,"msg":"获取成功","data":`+data+`}`))
+		list, total, err := c.Records.List(context.Background(), nil)
+		require.NoError(t, err, data)
+		assert.Empty(t, list, data)
+		assert.Zero(t, total, data)
+		n := 0
+		for _, err := range c.Records.All(context.Background(), nil) {
+			require.NoError(t, err, data)
+			n++
+		}
+		assert.Zero(t, n, data)
+	}
+	// A PHP array with holes is written as an object: its values are the items.
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/crmList", httpmock.NewStringResponder(200,
+		`{"code":0,"data":{"total":2,"list":{"0":{"id":1,"sn":"account|a"},"2":{"id":3,"sn":"account|c"}}}}`))
+	list, _, err := c.Records.List(context.Background(), nil)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, "account|c", list[1].SN)
 }

@@ -466,3 +466,366 @@ func TestTaskErrorsCarryTheCode(t *testing.T) {
 	_, _, err := c.Tasks.List(context.Background(), nil)
 	assert.True(t, errors.Is(err, ErrPermission))
 }
+
+func createRequest(contacts ...Contact) *CreateTaskRequest {
+	return &CreateTaskRequest{Name: "七月回访(一)", ProjectSN: "projects|4a92", SeatSN: "SYSUSER|317d",
+		Columns: testColumns, Contacts: contacts}
+}
+
+func TestTasksCreateSendsRowsInColumnOrder(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	got := serveReply(t, mt, "POST", "/api/addJson", "add_json.json")
+	req := createRequest(
+		Contact{Phone: "138 0013-8000", Name: "张三", Fields: map[string]string{"备注": "VIP", "地址": "深圳/南山"}},
+		Contact{Phone: "13900139000"},
+	)
+	req.AutoStart = true
+	req.Recall = &Recall{Times: 1, Interval: time.Minute, Reasons: []string{"关机", "停机"}}
+	task, err := c.Tasks.Create(context.Background(), req)
+	require.NoError(t, err)
+
+	assertPost(t, got, "/api/addJson", commonJSON+`,"project_sn":"projects|4a92","source":"\u4e03\u6708\u56de\u8bbf(\u4e00)",`+
+		`"client_info_json":{"data":[`+
+		`{"\u59d3\u540d":"\u5f20\u4e09","\u7535\u8bdd":"13800138000","\u5730\u5740":"\u6df1\u5733\/\u5357\u5c71","\u516c\u53f8\u540d\u79f0":"","\u5907\u6ce8":"VIP"},`+
+		`{"\u59d3\u540d":"","\u7535\u8bdd":"13900139000","\u5730\u5740":"","\u516c\u53f8\u540d\u79f0":"","\u5907\u6ce8":""}]},`+
+		`"ai_user_sn":"SYSUSER|317d","is_zidong":"on","is_auto_fail_recall":"1","total_fail_recall_times":"1",`+
+		`"fail_recall_interval":"1","fail_recall_of_reason":"\u5173\u673a,\u505c\u673a"}`)
+
+	assert.Equal(t, int64(1425), task.ID, "id as a string")
+	assert.Equal(t, "dial_task_main_sn|2b58f3a0c1d24e6f8a9b0c1d2e3f4a5b", task.SN)
+	require.NotNil(t, task.Counts)
+	assert.Equal(t, ImportCounts{Total: 2, Success: 2}, *task.Counts)
+}
+
+func TestTasksCreateAsyncAppends(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	got := serveReply(t, mt, "POST", "/api/addJsonOfAsync", "add_json_async.json")
+	req := createRequest(Contact{Phone: "13800138000", Fields: map[string]string{"*备注": "star prefix is accepted"}})
+	req.AppendTo = "dial_task_main_sn|3c69"
+	task, err := c.Tasks.CreateAsync(context.Background(), req)
+	require.NoError(t, err)
+	assertPost(t, got, "/api/addJsonOfAsync", commonJSON+`,"project_sn":"projects|4a92","source":"\u4e03\u6708\u56de\u8bbf(\u4e00)",`+
+		`"client_info_json":{"data":[{"\u59d3\u540d":"","\u7535\u8bdd":"13800138000","\u5730\u5740":"","\u516c\u53f8\u540d\u79f0":"",`+
+		`"\u5907\u6ce8":"star prefix is accepted"}]},"ai_user_sn":"SYSUSER|317d","dial_task_main_sn":"dial_task_main_sn|3c69"}`)
+	assert.Equal(t, int64(1426), task.ID)
+	assert.Nil(t, task.Counts, "the async reply carries no counters")
+	assert.JSONEq(t, `{"dial_task_main_id":1426,"dial_task_main_sn":"dial_task_main_sn|3c69a4b1d2e35f7a9b0c1d2e3f4a5b6c"}`, string(task.Raw))
+}
+
+func TestTasksCreateValidatesBeforeSending(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ok := Contact{Phone: "13800138000"}
+	many := make([]Contact, MaxImportRows+1)
+	for i := range many {
+		many[i] = ok
+	}
+	required := parseColumns([]string{"*姓名", "*电话", "欠费金额"})
+	for name, mutate := range map[string]func(*CreateTaskRequest){
+		"nil request":       nil,
+		"no name":           func(r *CreateTaskRequest) { r.Name = "" },
+		"name with a space": func(r *CreateTaskRequest) { r.Name = "七月 回访" },
+		"name with a dash":  func(r *CreateTaskRequest) { r.Name = "task-1" },
+		"no template":       func(r *CreateTaskRequest) { r.ProjectSN = "" },
+		"no seat":           func(r *CreateTaskRequest) { r.SeatSN = "" },
+		"no columns":        func(r *CreateTaskRequest) { r.Columns = nil },
+		"no phone column":   func(r *CreateTaskRequest) { r.Columns = parseColumns([]string{"姓名", "地址"}) },
+		"no contacts":       func(r *CreateTaskRequest) { r.Contacts = nil },
+		"too many":          func(r *CreateTaskRequest) { r.Contacts = many },
+		"missing phone":     func(r *CreateTaskRequest) { r.Contacts = []Contact{ok, {Name: "张三"}} },
+		"letters in phone":  func(r *CreateTaskRequest) { r.Contacts = []Contact{{Phone: "1380013800O"}} },
+		"short phone":       func(r *CreateTaskRequest) { r.Contacts = []Contact{{Phone: "1234"}} },
+		"unknown column": func(r *CreateTaskRequest) {
+			r.Contacts = []Contact{{Phone: "13800138000", Fields: map[string]string{"年龄": "30"}}}
+		},
+		"phone as a field": func(r *CreateTaskRequest) {
+			r.Contacts = []Contact{{Phone: "13800138000", Fields: map[string]string{"电话": "1"}}}
+		},
+		"name, no column": func(r *CreateTaskRequest) {
+			r.Columns = parseColumns([]string{"*电话"})
+			r.Contacts = []Contact{{Phone: "13800138000", Name: "张三"}}
+		},
+		"required empty": func(r *CreateTaskRequest) {
+			r.Columns = required
+			r.Contacts = []Contact{{Phone: "13800138000", Name: " "}}
+		},
+		"bad recall": func(r *CreateTaskRequest) { r.Recall = &Recall{Times: 1} },
+	} {
+		var req *CreateTaskRequest
+		if mutate != nil {
+			req = createRequest(ok)
+			mutate(req)
+		}
+		_, err := c.Tasks.CreateAsync(context.Background(), req)
+		assertNothingSent(t, mt, err, name)
+		_, err = c.Tasks.Create(context.Background(), req)
+		assertNothingSent(t, mt, err, name)
+	}
+	_, err := c.Tasks.ImportInBatches(context.Background(), createRequest(ok), -1)
+	assertNothingSent(t, mt, err)
+	_, err = c.Tasks.ImportInBatches(context.Background(), createRequest(ok), MaxImportRows+1)
+	assertNothingSent(t, mt, err)
+
+	var ve *ValidationError
+	_, err = c.Tasks.Create(context.Background(), createRequest(ok, ok, Contact{Phone: "x"}))
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "Contacts[2].Phone", ve.Field, "the error names the row")
+}
+
+func TestTaskNameCharset(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"abc", "七月回访", "回访(一)", "回访（二）", "Task2024"} {
+		assert.NoError(t, checkTaskName("Name", ok), ok)
+	}
+	for _, bad := range []string{"", "a b", "a_b", "a-b", "回访，一", "a/b", "é"} {
+		assert.Error(t, checkTaskName("Name", bad), bad)
+	}
+}
+
+// importRecorder answers addJsonOfAsync like the platform and records each batch's size and
+// whether it appended; failAt makes that batch (1-based) answer code 30004.
+type importRecorder struct {
+	sizes   []int
+	appends []string
+	failAt  int
+}
+
+func (ir *importRecorder) respond(r *http.Request) (*http.Response, error) {
+	b, _ := io.ReadAll(r.Body)
+	var body struct {
+		Append string `json:"dial_task_main_sn"`
+		Info   struct {
+			Data []json.RawMessage `json:"data"`
+		} `json:"client_info_json"`
+	}
+	if err := json.Unmarshal(b, &body); err != nil {
+		return nil, err
+	}
+	ir.sizes = append(ir.sizes, len(body.Info.Data))
+	ir.appends = append(ir.appends, body.Append)
+	if len(ir.sizes) == ir.failAt {
+		return httpmock.NewStringResponse(200, `{"code":30004,"msg":"待呼叫数据过多,最多不能超过30万条"}`), nil
+	}
+	return httpmock.NewStringResponse(200, fmt.Sprintf(`{"code":0,"msg":"导入中","data":{"dial_task_main_id":%d,"dial_task_main_sn":"dial_task_main_sn|new"}}`, 1000+len(ir.sizes))), nil
+}
+
+func TestImportInBatches(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ir := &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+
+	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(2500)...), 1000)
+	require.NoError(t, err)
+	assert.Equal(t, []int{1000, 1000, 500}, ir.sizes)
+	assert.Equal(t, []string{"", "dial_task_main_sn|new", "dial_task_main_sn|new"}, ir.appends, "later batches append")
+	assert.Equal(t, 2500, res.Sent)
+	assert.Equal(t, 3, res.Batches)
+	assert.Equal(t, int64(1001), res.Task.ID, "the task the first batch created")
+}
+
+func TestImportInBatchesDefaultsToTheLimit(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ir := &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(MaxImportRows+1)...), 0)
+	require.NoError(t, err)
+	assert.Equal(t, []int{MaxImportRows, 1}, ir.sizes)
+	assert.Equal(t, MaxImportRows+1, res.Sent)
+}
+
+func TestImportInBatchesReportsProgressOnFailure(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ir := &importRecorder{failAt: 3}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(450)...), 100)
+	require.ErrorIs(t, err, ErrImport)
+	assert.Contains(t, err.Error(), "batch 3 (contacts 200 to 299)")
+	require.NotNil(t, res)
+	assert.Equal(t, 200, res.Sent)
+	assert.Equal(t, 2, res.Batches)
+	assert.Equal(t, "dial_task_main_sn|new", res.Task.SN)
+	assert.Len(t, ir.sizes, 3, "nothing is sent after the failing batch")
+}
+
+func TestImportInBatchesChecksEveryRowFirst(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	list := contacts(250)
+	list[240].Phone = "none"
+	_, err := c.Tasks.ImportInBatches(context.Background(), createRequest(list...), 100)
+	assertNothingSent(t, mt, err)
+	assert.True(t, strings.Contains(err.Error(), "Contacts[240]"), err)
+}
+
+// TestImportBatchesYieldsEachBatch: each batch is yielded once the platform accepted it, before
+// the next is sent; what was yielded stays as it was; breaking out sends no more batches.
+func TestImportBatchesYieldsEachBatch(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ir := &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	var got []*BatchImport
+	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+		require.NoError(t, err)
+		assert.Len(t, ir.sizes, len(got)+1, "yielded before the next batch is sent")
+		got = append(got, res)
+	}
+	require.Len(t, got, 3)
+	for i, res := range got {
+		assert.Equal(t, i+1, res.Batches)
+		assert.Equal(t, []int{100, 200, 250}[i], res.Sent)
+		assert.Equal(t, int64(1001), res.Task.ID, "the task the first batch created")
+	}
+
+	ir = &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	for range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+		break
+	}
+	assert.Equal(t, []int{100}, ir.sizes, "nothing is sent after the loop stops")
+
+	n := 0
+	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), -1) {
+		n++
+		assert.Nil(t, res)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve)
+	}
+	assert.Equal(t, 1, n, "a bad batch size is yielded once")
+}
+
+func TestImportInBatchesNeedsTheNewTaskSN(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", httpmock.NewStringResponder(200, `{"code":0,"msg":"导入中"}`))
+	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(3)...), 2)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 2, res.Sent, "the first batch went out but cannot be followed")
+	assert.NotNil(t, res.Task)
+	assert.Equal(t, 1, mt.GetTotalCallCount())
+}
+
+func TestTasksCreateIsNotRetried(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t, WithRetries(3, time.Millisecond))
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", httpmock.NewStringResponder(503, "busy"))
+	_, err := c.Tasks.CreateAsync(context.Background(), createRequest(Contact{Phone: "13800138000"}))
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 1, mt.GetTotalCallCount(), "a second task must not be created by a retry")
+	_, err = c.Tasks.CreateAsync(AllowRetry(context.Background()), createRequest(Contact{Phone: "13800138000"}))
+	require.Error(t, err)
+	assert.Equal(t, 1+4, mt.GetTotalCallCount())
+}
+
+func TestTasksCreateNamesTheFieldThatIsNotUTF8(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	req := createRequest(Contact{Phone: "13800138000"}, Contact{Phone: "13900139000", Fields: map[string]string{"地址": "深圳\xff"}})
+	var ve *ValidationError
+	require.ErrorAs(t, req.Validate(), &ve, "Validate checks the encoding too")
+	assert.Equal(t, "Contacts[1].地址", ve.Field)
+	_, err := c.Tasks.Create(context.Background(), req)
+	assertNothingSent(t, mt, err)
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "Contacts[1].地址", ve.Field)
+}
+
+func TestTasksCreateFromExcel(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got form
+	mt.RegisterResponder("POST", testBase+"/api/addExcelOfAsync", multipartResponder(t, &got, true, 200, readReply(t, "admin_excel_task.json")))
+	task, err := c.Tasks.CreateFromExcel(context.Background(), &ExcelTaskRequest{Name: "十一月(回访)", ProjectSN: "projects|1",
+		SeatSN: "SYSUSER|2", AutoStart: true, Recall: &Recall{Times: 2, Interval: 5 * time.Minute, Reasons: []string{"关机", "无人应答"}},
+		File: File{Name: "contacts.xlsx", Content: strings.NewReader("workbook")}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1423), task.ID)
+	assert.Equal(t, "dial_task_main_sn|1427a04cae36a5b7161c0b04b9206fa4", task.SN)
+	fields := [][2]string{{"user_sn", testUserSN}, {"api_key", testAPIKey}, {"project_sn", "projects|1"}, {"source", "十一月(回访)"},
+		{"ai_user_sn", "SYSUSER|2"}, {"is_zidong", "on"}, {"is_auto_fail_recall", "1"}, {"total_fail_recall_times", "2"},
+		{"fail_recall_interval", "5"}, {"fail_recall_of_reason", "关机,无人应答"}}
+	signed := commonJSON + `,"project_sn":"projects|1","source":"\u5341\u4e00\u6708(\u56de\u8bbf)","ai_user_sn":"SYSUSER|2",` +
+		`"is_zidong":"on","is_auto_fail_recall":"1","total_fail_recall_times":"2","fail_recall_interval":"5",` +
+		`"fail_recall_of_reason":"\u5173\u673a,\u65e0\u4eba\u5e94\u7b54"}`
+	assert.Equal(t, append(fields, [2]string{"url", urlOf(signed)}), got.fields)
+	assert.Equal(t, "upload", got.fileField)
+	assert.Equal(t, "contacts.xlsx", got.fileName)
+	assert.Equal(t, "workbook", string(got.file))
+}
+
+func TestTasksCreateFromExcelAppends(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got form
+	mt.RegisterResponder("POST", testBase+"/api/addExcelOfAsync", multipartResponder(t, &got, false, 200, readReply(t, "admin_excel_task.json")))
+	_, err := c.Tasks.CreateFromExcel(context.Background(), &ExcelTaskRequest{Name: "t1", ProjectSN: "p", SeatSN: "s",
+		AppendTo: "dial_task_main_sn|x", File: File{Name: "a.xlsx", Content: strings.NewReader("w")}})
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"dial_task_main_sn", "dial_task_main_sn|x"}, got.fields[len(got.fields)-2])
+}
+
+func TestTasksCreateBatch(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got form
+	mt.RegisterResponder("POST", testBase+"/api/addBatch", multipartResponder(t, &got, true, 200, readReply(t, "admin_batch.json")))
+	res, err := c.Tasks.CreateBatch(context.Background(), &BatchRequest{Name: "批次1", ProjectSN: "projects|1", SeatSN: "SYSUSER|2",
+		SeatName: "seat", Days: 30, File: File{Name: "b.xls", Content: strings.NewReader("rows")}})
+	require.NoError(t, err)
+	signed := commonJSON + `,"project_sn":"projects|1","ai_user_sn":"SYSUSER|2","ai_user_name":"seat","batch_name":"\u6279\u6b211","term_value":"30"}`
+	assert.Equal(t, [][2]string{{"user_sn", testUserSN}, {"api_key", testAPIKey}, {"project_sn", "projects|1"}, {"ai_user_sn", "SYSUSER|2"},
+		{"ai_user_name", "seat"}, {"batch_name", "批次1"}, {"term_value", "30"}, {"url", urlOf(signed)}}, got.fields)
+	assert.Equal(t, "application/vnd.ms-excel", got.fileType)
+	assert.Equal(t, int64(1424), res.ID)
+	require.NotNil(t, res.Counts)
+	assert.Equal(t, ImportCounts{Total: 3, Fail: 1, Blacklist: 1, Success: 1}, *res.Counts)
+	assert.Equal(t, []RejectedRow{{"姓名": "王五", "电话": "123"}}, res.Rejected, "partial failure, row by row")
+}
+
+func TestTasksCreateBatchWhereEveryRowFailed(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var got form
+	mt.RegisterResponder("POST", testBase+"/api/addBatch", multipartResponder(t, &got, false, 200, readReply(t, "admin_batch_none.json")))
+	res, err := c.Tasks.CreateBatch(context.Background(), &BatchRequest{Name: "b", ProjectSN: "p", SeatSN: "s", SeatName: "n",
+		File: File{Name: "b.xlsx", Content: strings.NewReader("rows")}})
+	require.ErrorIs(t, err, ErrAllRejected)
+	require.NotNil(t, res)
+	assert.Equal(t, []RejectedRow{{"姓名": "", "电话": "abc"}}, res.Rejected)
+}
+
+func TestTasksUploadsRefuseBadInput(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	ctx := context.Background()
+	file := File{Name: "a.xlsx", Content: strings.NewReader("x")}
+	for name, req := range map[string]*ExcelTaskRequest{
+		"nil":         nil,
+		"bad name":    {Name: "a b", ProjectSN: "p", SeatSN: "s", File: file},
+		"no template": {Name: "a", SeatSN: "s", File: file},
+		"no seat":     {Name: "a", ProjectSN: "p", File: file},
+		"bad recall":  {Name: "a", ProjectSN: "p", SeatSN: "s", Recall: &Recall{Times: 1}, File: file},
+		"no file":     {Name: "a", ProjectSN: "p", SeatSN: "s"},
+	} {
+		_, err := c.Tasks.CreateFromExcel(ctx, req)
+		assertNothingSent(t, mt, err, name)
+	}
+	for name, req := range map[string]*BatchRequest{
+		"nil":       nil,
+		"no name":   {ProjectSN: "p", SeatSN: "s", SeatName: "n", File: file},
+		"no seat":   {Name: "b", ProjectSN: "p", SeatName: "n", File: file},
+		"no seatnm": {Name: "b", ProjectSN: "p", SeatSN: "s", File: file},
+		"days":      {Name: "b", ProjectSN: "p", SeatSN: "s", SeatName: "n", Days: -1, File: file},
+		"pdf":       {Name: "b", ProjectSN: "p", SeatSN: "s", SeatName: "n", File: File{Name: "a.pdf", Content: strings.NewReader("")}},
+	} {
+		_, err := c.Tasks.CreateBatch(ctx, req)
+		assertNothingSent(t, mt, err, name)
+	}
+}

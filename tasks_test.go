@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/digelaotest"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
 
@@ -119,4 +120,92 @@ func BenchmarkImportInBatches(b *testing.B) {
 	}
 	b.SetBytes(sent / int64(b.N))
 	b.ReportMetric(float64(alloc)/float64(sent), "alloc/sent")
+}
+
+func TestEndToEndTaskUploads(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	srv, c := fakeClient(t, &logs)
+	ctx := context.Background()
+	header := []string{"姓名", "*电话", "地址", "公司名称", "备注"}
+
+	created, err := c.Tasks.CreateFromExcel(ctx, &digelao.ExcelTaskRequest{Name: "表格任务", ProjectSN: digelaotest.TemplateSN,
+		SeatSN: digelaotest.SeatSN, File: workbook("任务.xlsx", header, []string{"张三", "13800138000"}, []string{"李四", "13800138001"})})
+	require.NoError(t, err)
+	require.NotEmpty(t, created.SN)
+	require.NoError(t, srv.WaitIdle(ctx))
+	info, err := c.Tasks.ImportInfo(ctx, created.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 2, info.Counts.Success)
+
+	batch, err := c.Tasks.CreateBatch(ctx, &digelao.BatchRequest{Name: "批次一", ProjectSN: digelaotest.TemplateSN,
+		SeatSN: digelaotest.SeatSN, SeatName: digelaotest.SeatName, Days: 7,
+		File: workbook("批次.xlsx", header, []string{"王五", "13900139000"}, []string{"坏号", "12"})})
+	require.NoError(t, err)
+	require.NotNil(t, batch.Counts)
+	assert.Equal(t, 1, batch.Counts.Success)
+	assert.Equal(t, 1, batch.Counts.Fail)
+	require.Len(t, batch.Rejected, 1, "the rejected row, with its columns")
+	assert.Equal(t, "12", batch.Rejected[0]["电话"])
+}
+
+func TestServicesOperateAndCancel(t *testing.T) {
+	t.Parallel()
+	srv, c := servicesFake(t)
+	ctx := context.Background()
+	cols, err := c.Tasks.ImportColumns(ctx, digelaotest.TemplateSN)
+	require.NoError(t, err)
+
+	// A synchronous task that waits to be started.
+	created, err := c.Tasks.Create(ctx, demoTask(cols, false, "13900000000", "13900000002", "13900000004", "13900000006"))
+	require.NoError(t, err)
+	require.NotNil(t, created.Counts)
+	assert.Equal(t, 4, created.Counts.Success)
+	status := func() int {
+		for _, tk := range srv.Tasks() {
+			if tk.SN == created.SN {
+				return tk.Status
+			}
+		}
+		return -1
+	}
+	assert.Equal(t, 4, status())
+
+	d, err := c.Tasks.Details(ctx, created.ID, &digelao.ListOptions{PerPage: 10})
+	require.NoError(t, err)
+	require.Len(t, d.Numbers, 4)
+	res, err := c.Tasks.CancelCalls(ctx, created.SN, d.Numbers[0])
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Success)
+	res, err = c.Tasks.CancelByPhone(ctx, created.SN, d.Numbers[1].Phone, "13999999999")
+	require.NoError(t, err)
+	assert.Equal(t, digelao.CancelResult{Total: 2, Success: 1, Fail: 1}, *res)
+
+	require.NoError(t, c.Tasks.Operate(ctx, created.ID, digelao.TaskResume))
+	assert.Equal(t, 0, status())
+	require.NoError(t, c.Tasks.Operate(ctx, created.ID, digelao.TaskPause))
+	assert.Equal(t, 4, status())
+	require.NoError(t, c.Tasks.Operate(ctx, created.ID, digelao.TaskEnd))
+	assert.Equal(t, 6, status())
+	require.NoError(t, c.Tasks.Operate(ctx, created.ID, digelao.TaskDelete))
+	err = c.Tasks.Operate(ctx, created.ID, digelao.TaskResume)
+	require.ErrorIs(t, err, digelao.ErrBadData, "a deleted task is gone")
+}
+
+func TestServicesImportInBatches(t *testing.T) {
+	t.Parallel()
+	srv, c := servicesFake(t)
+	ctx := context.Background()
+	cols, err := c.Tasks.ImportColumns(ctx, digelaotest.TemplateSN)
+	require.NoError(t, err)
+	res, err := c.Tasks.ImportInBatches(ctx, demoTask(cols, false, "13700000000", "13700000002", "13700000004",
+		"13700000006", "13700000008"), 2)
+	require.NoError(t, err)
+	assert.Equal(t, 5, res.Sent)
+	assert.Equal(t, 3, res.Batches)
+	require.NoError(t, srv.Flush(ctx))
+	tasks := srv.Tasks()
+	require.Len(t, tasks, 1, "one task: later batches were appended")
+	assert.Equal(t, 5, tasks[0].Numbers)
+	assert.Equal(t, res.Task.SN, tasks[0].SN)
 }

@@ -1,7 +1,9 @@
 package digelao
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -87,4 +89,45 @@ func TestTemplatesNames(t *testing.T) {
 	assert.Equal(t, "艾塔科技", list[0].ProjectName)
 	assert.Equal(t, "20210421172227ZSE", list[0].QuestionSN)
 	assert.Zero(t, list[0].VoiceBreak, "absent: unknown")
+}
+
+// FuzzTemplateListAgreesWithEncodingJSON pins the one-scan decoding of a list reply (the codec's
+// DecodeList) to the plain path it replaced, encoding/json into []*Template calling each item's
+// UnmarshalJSON: the same templates, but that null items are dropped instead of kept as nil, and
+// that PHP's array with holes (an object keyed by index) is read as a list instead of failing.
+func FuzzTemplateListAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`[{"id":1,"sn":"projects|a","created_at":"2024-07-02 15:03:24","voice_break":"1"}]`,
+		`[{"project_sn":"project|b","x":[1]},null,{"id":"2","created_at":1719903804}]`, `[]`, `{}`, `null`, `[1]`, `"a"`,
+		`{"0":{"sn":"a"},"2":{"sn":"b"}}`, `[{"id":{"a":1}}]`, `[{"sn":"\ud800\u00e9"}]`, `[[]]`, `[{}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) { // the envelope check passes only valid JSON on
+			return
+		}
+		var plain []*Template
+		errPlain := json.Unmarshal(data, &plain)
+		if isEmpty(data) {
+			plain, errPlain = nil, nil // decodeData's rule: nothing to decode
+		}
+		got, err := decodeList(templateCodec, data)
+		for _, tpl := range got {
+			tpl.settle()
+		}
+		if i := bytes.IndexAny(data, "{["); errPlain != nil && i >= 0 && data[i] == '{' {
+			return // an object: a list with holes, which only the codec reads
+		}
+		if (errPlain == nil) != (err == nil) {
+			t.Fatalf("%q: encoding/json %v, codec %v", data, errPlain, err)
+		}
+		var want []*Template
+		for _, tpl := range plain {
+			if tpl != nil {
+				want = append(want, tpl)
+			}
+		}
+		if err == nil {
+			assert.Equal(t, want, got, "%q", data)
+		}
+	})
 }
