@@ -151,21 +151,39 @@ var (
 	subAccountUpdateEndpoint = endpoint{method: http.MethodPost, path: "/api/aiUserUpdateapi"}
 )
 
-// Create adds a sub-account and returns its user_sn when the reply carries one ("" otherwise).
+// CreatedSubAccount is the reply to Accounts.Create. The reply is not documented: UserSN is read
+// when its data carries a user_sn [inferred], and Extra and Raw keep the rest as received.
+type CreatedSubAccount struct {
+	UserSN string `json:"user_sn"` // the new sub-account's user_sn; "" when the reply names none
+
+	Extra map[string]json.RawMessage `json:"-"` // marshalled inline
+	Raw   json.RawMessage            `json:"-"` // not marshalled
+}
+
+var createdSubAccountCodec = flex.NewCodec[CreatedSubAccount]()
+
+// UnmarshalJSON decodes the reply tolerantly.
+func (a *CreatedSubAccount) UnmarshalJSON(b []byte) error { return createdSubAccountCodec.Decode(b, a) }
+
+// MarshalJSON writes the reply with the platform's member names.
+func (a CreatedSubAccount) MarshalJSON() ([]byte, error) { return createdSubAccountCodec.Encode(&a) }
+
+// Create adds a sub-account and returns what the reply says of it: its user_sn when the reply
+// carries one.
 //
 // Platform API 2.1.2 子账号新增 (POST /api/aiUserSaveapi): user_name, contact, password,
 // re_password, organization_id, role_id, max_call_count — the page is cut off after these. Its
 // reply is not shown; a user_sn in data is read when present [inferred].
-func (s *AccountsService) Create(ctx context.Context, req *SubAccountRequest) (string, error) {
+func (s *AccountsService) Create(ctx context.Context, req *SubAccountRequest) (*CreatedSubAccount, error) {
 	p, err := req.params()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var out SubAccount
-	if err := fetchWith(ctx, s.client, subAccountCreateEndpoint, p, subAccountCodec, &out); err != nil {
-		return "", err
+	var out CreatedSubAccount
+	if err := fetchWith(ctx, s.client, subAccountCreateEndpoint, p, createdSubAccountCodec, &out); err != nil {
+		return nil, err
 	}
-	return out.UserSN, nil
+	return &out, nil
 }
 
 // Update changes the sub-account named req.UserName.

@@ -62,9 +62,10 @@ func TestAccountsCreateAndUpdate(t *testing.T) {
 	want := commonJSON + `,"user_name":"seat7","contact":"\u738b\u4e94","password":"pa\/ss","re_password":"pa\/ss",` +
 		`"organization_id":"3","role_id":"2","max_call_count":"4"}`
 
-	sn, err := c.Accounts.Create(context.Background(), validSubAccount())
+	res, err := c.Accounts.Create(context.Background(), validSubAccount())
 	require.NoError(t, err)
-	assert.Equal(t, "SYSUSER|aa", sn)
+	assert.Equal(t, "SYSUSER|aa", res.UserSN)
+	assert.JSONEq(t, `{"user_sn":"SYSUSER|aa"}`, string(res.Raw))
 	assertPost(t, &gotCreate, "/api/aiUserSaveapi", want)
 
 	require.NoError(t, c.Accounts.Update(context.Background(), validSubAccount()))

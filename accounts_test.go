@@ -23,8 +23,9 @@ func TestEndToEndAccounts(t *testing.T) {
 	require.NotEmpty(t, roles)
 
 	in := &digelao.SubAccountRequest{UserName: "seat-e2e", Contact: "王五", Password: "pw-1", OrganizationID: 1, RoleID: roles[0].ID, MaxCalls: 3}
-	sn, err := c.Accounts.Create(ctx, in)
+	created, err := c.Accounts.Create(ctx, in)
 	require.NoError(t, err)
+	sn := created.UserSN
 	assert.True(t, strings.HasPrefix(sn, "SYSUSER|"), sn)
 
 	in.Contact, in.MaxCalls = "赵六", 8

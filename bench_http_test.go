@@ -133,7 +133,7 @@ func count(n, want int, err error) error {
 }
 
 func (hb *httpBench) sdkTemplates() error {
-	list, err := hb.sdk.Templates.List(hb.ctx, &TemplateListOptions{ListOptions: ListOptions{PerPage: templateRows}})
+	list, _, err := hb.sdk.Templates.List(hb.ctx, &TemplateListOptions{ListOptions: ListOptions{PerPage: templateRows}})
 	return count(len(list), templateRows, err)
 }
 
@@ -387,7 +387,7 @@ func importBench(tb testing.TB, req *CreateTaskRequest, keep bool) (sdk, base fu
 	bc := &baseClient{hc: &http.Client{Transport: srv.Client().Transport, Timeout: DefaultTimeout}, base: srv.URL}
 	ctx := tb.Context()
 	sdk = func() error {
-		res, err := c.Tasks.ImportInBatches(ctx, req, 0)
+		res, err := c.Tasks.ImportInBatches(ctx, req)
 		if err == nil && res.Sent != len(req.Contacts) {
 			err = fmt.Errorf("sent %d of %d", res.Sent, len(req.Contacts))
 		}

@@ -148,13 +148,13 @@ func idStrings(ids []int64) ([]string, error) {
 
 var blacklistDownloadEndpoint = endpoint{method: http.MethodGet, path: "/api/downloadBlacklistapi", read: true, stream: true}
 
-// Download streams the list as an Excel file into w — only the entries ids when given — and
-// returns the bytes written. The transport retries only before the file starts, so bytes reach w
-// at most once.
+// Download streams the list as an Excel file into w — only the entries ids when given, the whole
+// list when ids is empty — and returns the bytes written. The transport retries only before the
+// file starts, so bytes reach w at most once.
 //
 // Platform API 8.3 防打扰下载 (GET /api/downloadBlacklistapi): optional ids_json, sent as a list
 // (ids_json[0]=…), the value 8.2 documents for the same name [inferred]. The reply is the file.
-func (s *BlacklistService) Download(ctx context.Context, w io.Writer, ids ...int64) (int64, error) {
+func (s *BlacklistService) Download(ctx context.Context, ids []int64, w io.Writer) (int64, error) {
 	p := NewParams()
 	if len(ids) > 0 {
 		list, err := idStrings(ids)

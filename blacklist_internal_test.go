@@ -76,15 +76,19 @@ func TestBlacklistDownload(t *testing.T) {
 		return resp, nil
 	})
 	var buf bytes.Buffer
-	n, err := c.Blacklist.Download(context.Background(), &buf, 88, 12)
+	n, err := c.Blacklist.Download(context.Background(), []int64{88, 12}, &buf)
 	require.NoError(t, err)
 	assert.Equal(t, int64(8), n)
 	assert.Equal(t, "PK\x03\x04xlsx", buf.String())
 	assert.Equal(t, commonQuery+"&ids_json[0]=88&ids_json[1]=12&url="+urlOf(commonJSON+`,"ids_json":["88","12"]}`), query)
 
-	_, err = c.Blacklist.Download(context.Background(), &buf)
+	_, err = c.Blacklist.Download(context.Background(), nil, &buf)
 	require.NoError(t, err)
 	assert.Equal(t, commonQuery+"&url="+urlOf(commonJSON+`}`), query)
+	query = ""
+	_, err = c.Blacklist.Download(context.Background(), []int64{}, &buf)
+	require.NoError(t, err)
+	assert.Equal(t, commonQuery+"&url="+urlOf(commonJSON+`}`), query, "no ids: the whole list")
 }
 
 func TestBlacklistDownloadGetsAnErrorReply(t *testing.T) {
@@ -93,7 +97,7 @@ func TestBlacklistDownloadGetsAnErrorReply(t *testing.T) {
 	var got captured
 	mt.RegisterResponder("GET", testBase+"/api/downloadBlacklistapi", capture(&got, 200, `{"code":20007,"msg":"没有接口访问权限"}`))
 	var buf bytes.Buffer
-	_, err := c.Blacklist.Download(context.Background(), &buf)
+	_, err := c.Blacklist.Download(context.Background(), nil, &buf)
 	require.ErrorIs(t, err, ErrPermission)
 	assert.Zero(t, buf.Len())
 }
@@ -136,8 +140,8 @@ func TestBlacklistRefusesBadInput(t *testing.T) {
 	assertNothingSent(t, mt, err)
 	_, err = c.Blacklist.RemovePhones(ctx, "abc")
 	assertNothingSent(t, mt, err)
-	_, err = c.Blacklist.Download(ctx, &bytes.Buffer{}, -5)
+	_, err = c.Blacklist.Download(ctx, []int64{-5}, &bytes.Buffer{})
 	assertNothingSent(t, mt, err)
-	_, err = c.Blacklist.Download(ctx, nil)
+	_, err = c.Blacklist.Download(ctx, nil, nil)
 	assertNothingSent(t, mt, err)
 }

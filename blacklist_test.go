@@ -51,7 +51,7 @@ func TestEndToEndBlacklist(t *testing.T) {
 	assert.Equal(t, byPhone["18027465792"].CreatedAt.AddDate(0, 0, 15), byPhone["18027465792"].ExpiresAt)
 
 	var file bytes.Buffer
-	n, err := c.Blacklist.Download(ctx, &file, byPhone["02088886666"].ID)
+	n, err := c.Blacklist.Download(ctx, []int64{byPhone["02088886666"].ID}, &file)
 	require.NoError(t, err)
 	assert.Equal(t, int64(file.Len()), n)
 	assert.True(t, bytes.HasPrefix(file.Bytes(), []byte("PK")), "an xlsx (zip) file")

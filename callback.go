@@ -27,25 +27,25 @@ var setCallbackEndpoint = endpoint{method: http.MethodPost, path: "/api/setCallb
 //
 // Platform API 9.1 设置回调地址 (POST /api/setCallback): open_callback (1/0), callback_url and,
 // when set, task_callback_url. Both URLs must be absolute http or https URLs without a token
-// parameter of their own when cfg.Token is set; anything else is refused before sending. The page
+// parameter of their own when req.Token is set; anything else is refused before sending. The page
 // documents POST but shows a GET example; POST is used.
-func (c *Client) SetCallback(ctx context.Context, cfg *CallbackRequest) error {
-	if cfg == nil {
-		return invalid("cfg", "nil *CallbackRequest")
+func (c *Client) SetCallback(ctx context.Context, req *CallbackRequest) error {
+	if req == nil {
+		return invalid("CallbackRequest", "is nil")
 	}
-	push, err := pushURL("CallbackURL", cfg.CallbackURL, cfg.Token)
+	push, err := pushURL("CallbackURL", req.CallbackURL, req.Token)
 	if err != nil {
 		return err
 	}
-	p := NewParams().Set("open_callback", cfg.Open).Set("callback_url", push)
-	if cfg.TaskCallbackURL != "" {
-		task, err := pushURL("TaskCallbackURL", cfg.TaskCallbackURL, cfg.Token)
+	p := NewParams().Set("open_callback", req.Open).Set("callback_url", push)
+	if req.TaskCallbackURL != "" {
+		task, err := pushURL("TaskCallbackURL", req.TaskCallbackURL, req.Token)
 		if err != nil {
 			return err
 		}
 		p.Set("task_callback_url", task)
 	}
-	_, err = c.call(ctx, setCallbackEndpoint, p, cfg.Token)
+	_, err = c.call(ctx, setCallbackEndpoint, p, req.Token)
 	return err
 }
 

@@ -235,7 +235,7 @@ func adminCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Blacklist.Download(ctx, io.Discard)
+			_, err := c.Blacklist.Download(ctx, nil, io.Discard)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
@@ -312,7 +312,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	ctx := context.Background()
 
 	// Templates → columns.
-	tpls, err := c.Templates.List(ctx, nil)
+	tpls, _, err := c.Templates.List(ctx, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, tpls)
 	assert.Equal(t, digelaotest.TemplateSN, tpls[0].SN)
@@ -392,7 +392,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	assert.Equal(t, 404, apiErr.HTTPStatus)
 
 	// Redial the failure in place.
-	redial, err := c.Tasks.RedialFailed(ctx, &digelao.RedialRequest{TaskSN: created.SN, InPlace: true, NewTaskName: "重呼",
+	redial, err := c.Tasks.RedialFailed(ctx, created.SN, &digelao.RedialRequest{InPlace: true, NewTaskName: "重呼",
 		Recall: digelao.Recall{Times: 1, Interval: time.Minute, Reasons: []string{digelao.ResultPowerOff.String()}}})
 	require.NoError(t, err)
 	assert.Equal(t, 1, redial.Total)
@@ -439,7 +439,7 @@ func serviceCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Tasks.RedialFailed(ctx, &digelao.RedialRequest{TaskSN: taskSN, NewTaskName: "重呼", Recall: recall})
+			_, err := c.Tasks.RedialFailed(ctx, taskSN, &digelao.RedialRequest{NewTaskName: "重呼", Recall: recall})
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
@@ -471,7 +471,9 @@ func serviceCalls() []func(context.Context, *digelao.Client) error {
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error {
-			_, err := c.Tasks.ImportInBatches(ctx, demoTask(cols, false, "13800138000", "13800138002"), 1)
+			req := demoTask(cols, false, "13800138000", "13800138002")
+			req.BatchSize = 1
+			_, err := c.Tasks.ImportInBatches(ctx, req)
 			return err
 		},
 		func(ctx context.Context, c *digelao.Client) error { _, _, err := c.Records.List(ctx, nil); return err },
@@ -499,7 +501,10 @@ func serviceCalls() []func(context.Context, *digelao.Client) error {
 			_, err := c.Records.DownloadMultiServer(ctx, "/mnt/record", file, io.Discard)
 			return err
 		},
-		func(ctx context.Context, c *digelao.Client) error { _, err := c.Templates.List(ctx, nil); return err },
+		func(ctx context.Context, c *digelao.Client) error {
+			_, _, err := c.Templates.List(ctx, nil)
+			return err
+		},
 		func(ctx context.Context, c *digelao.Client) error {
 			_, err := c.Templates.Get(ctx, digelaotest.TemplateSN)
 			return err

@@ -199,7 +199,7 @@ func ExampleTasksService_ImportInBatches() {
 		contacts[i] = digelao.Contact{Phone: fmt.Sprintf("1380013800%d", i), Name: fmt.Sprintf("客户%d", i+1)}
 	}
 	res, err := c.Tasks.ImportInBatches(ctx, &digelao.CreateTaskRequest{Name: "十一月回访",
-		ProjectSN: digelaotest.TemplateSN, SeatSN: digelaotest.SeatSN, Columns: cols, Contacts: contacts}, 2)
+		ProjectSN: digelaotest.TemplateSN, SeatSN: digelaotest.SeatSN, Columns: cols, Contacts: contacts, BatchSize: 2})
 	if err != nil {
 		// res says how far it got: resume with AppendTo: res.Task.SN and contacts[res.Sent:].
 		log.Fatal(err)

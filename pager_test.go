@@ -226,7 +226,7 @@ func TestEveryListReadsPHPEmptiesAsEmpty(t *testing.T) {
 			"customers": func() (int, error) { l, _, err := c.Customers.List(ctx, nil); return len(l), err },
 			"blacklist": func() (int, error) { l, _, err := c.Blacklist.List(ctx, nil); return len(l), err },
 			"accounts":  func() (int, error) { l, _, err := c.Accounts.List(ctx, nil); return len(l), err },
-			"templates": func() (int, error) { l, err := c.Templates.List(ctx, nil); return len(l), err },
+			"templates": func() (int, error) { l, _, err := c.Templates.List(ctx, nil); return len(l), err },
 		}
 		for name, list := range lists {
 			n, err := list()

@@ -106,6 +106,50 @@ func TestWrapBlockKeepsLines(t *testing.T) {
 	}
 }
 
+// TestArchitectureNamesEveryFile keeps the map in the README's Architecture section true: it names
+// every source file of the root package and every directory that holds Go code, and each file and
+// directory it names exists.
+func TestArchitectureNamesEveryFile(t *testing.T) {
+	text, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(text), "\n## Architecture\n")
+	require.True(t, ok, "an Architecture section")
+	_, block, ok := strings.Cut(section, "```\n")
+	require.True(t, ok, "a map in the Architecture section")
+	block, _, _ = strings.Cut(block, "```")
+	named := map[string]bool{}
+	for _, word := range strings.Fields(block)[1:] { // the first is the module's own directory
+		if strings.HasSuffix(word, ".go") || strings.HasSuffix(word, "/") {
+			named[word] = true
+		}
+	}
+	var have []string
+	require.NoError(t, filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata"):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go"):
+			return nil
+		case filepath.Dir(path) == ".":
+			if !strings.HasSuffix(path, "_test.go") {
+				have = append(have, path)
+			}
+		case !slices.Contains(have, filepath.ToSlash(filepath.Dir(path))+"/"):
+			have = append(have, filepath.ToSlash(filepath.Dir(path))+"/")
+		}
+		return nil
+	}))
+	for _, name := range have {
+		assert.True(t, named[name], "the Architecture map does not name %s", name)
+	}
+	for name := range named {
+		_, err := os.Stat(name)
+		assert.NoError(t, err, "the Architecture map names %s", name)
+	}
+}
+
 // TestLicense checks that LICENSE is the Apache License 2.0 word for word, with the project's
 // copyright line in its appendix, and that README.md says so.
 func TestLicense(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 //
 // The platform names a task two ways, and each call takes the one its page documents: the
 // numeric dial_task_main_id (taskID: Operate, Details, ImportState, ImportInfo) or the text
-// dial_task_main_sn (taskSN: CancelCalls, CancelByPhone, RedialRequest.TaskSN, AppendTo, and
+// dial_task_main_sn (taskSN: CancelCalls, CancelByPhone, RedialFailed, AppendTo, and
 // RecordListOptions.TaskSN). A Task and a CreatedTask carry both, as ID and SN; List finds a task
 // by either.
 type TasksService service
@@ -422,9 +422,8 @@ func (r *Recall) set(p *Params) {
 func (r *Recall) minutes() int    { return int(r.Interval / time.Minute) }
 func (r *Recall) reasons() string { return strings.Join(r.Reasons, ",") }
 
-// RedialRequest asks 5.5 to call a task's failed numbers again.
+// RedialRequest is how RedialFailed calls a task's failed numbers again.
 type RedialRequest struct {
-	TaskSN string // the task whose failed numbers to call again
 	// InPlace calls them again in the task itself (recall_manual 1); otherwise a new task named
 	// NewTaskName is created for them (0).
 	InPlace     bool
@@ -447,19 +446,19 @@ var (
 	redialResultCodec = flex.NewCodec[RedialResult]()
 )
 
-// RedialFailed calls again the numbers of a task whose calls failed for one of the recall's
-// reasons. It is a write: not retried unless ctx comes from AllowRetry.
+// RedialFailed calls again the numbers of the task taskSN whose calls failed for one of the
+// recall's reasons. It is a write: not retried unless ctx comes from AllowRetry.
 //
 // Platform API 5.5 任务失败重呼接口 (POST /api/failRecall): dial_task_main_sn, recall_manual,
 // fail_recall_of_reason, total_fail_recall_times, fail_recall_interval (minutes), task_name — all
 // required, sent in the page's order. The reply is cut off on the page; its dial_task_main_sn and
 // total are read when present [inferred].
-func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*RedialResult, error) {
+func (s *TasksService) RedialFailed(ctx context.Context, taskSN string, req *RedialRequest) (*RedialResult, error) {
+	if err := required("taskSN", taskSN); err != nil {
+		return nil, err
+	}
 	if req == nil {
 		return nil, invalid("RedialRequest", "is nil")
-	}
-	if err := required("TaskSN", req.TaskSN); err != nil {
-		return nil, err
 	}
 	if err := checkTaskName("NewTaskName", req.NewTaskName); err != nil {
 		return nil, err
@@ -467,7 +466,7 @@ func (s *TasksService) RedialFailed(ctx context.Context, req *RedialRequest) (*R
 	if err := req.Recall.check(); err != nil {
 		return nil, err
 	}
-	p := NewParams().Set("dial_task_main_sn", req.TaskSN).Set("recall_manual", req.InPlace).
+	p := NewParams().Set("dial_task_main_sn", taskSN).Set("recall_manual", req.InPlace).
 		Set("fail_recall_of_reason", req.Recall.reasons()).Set("total_fail_recall_times", req.Recall.Times).
 		Set("fail_recall_interval", req.Recall.minutes()).Set("task_name", req.NewTaskName)
 	var res RedialResult
@@ -730,12 +729,17 @@ type CreateTaskRequest struct {
 	// task pauses it until TaskResume.
 	AppendTo string
 	Columns  Columns   // the template's columns, from ImportColumns
-	Contacts []Contact // at most MaxImportRows
+	Contacts []Contact // at most BatchSize for Create and CreateAsync
+	// BatchSize is the most contacts one import carries: 1 to MaxImportRows, 0 for MaxImportRows.
+	// Create and CreateAsync send one import; ImportInBatches and ImportBatches send Contacts in
+	// imports of BatchSize.
+	BatchSize int
 }
 
 // Validate reports the first problem that would stop the request before anything is sent: the
-// name, template, seat and recall settings, and — once Columns is set — every contact. It lets a
-// program check its input before fetching the columns.
+// name, template, seat, recall settings and batch size, and — once Columns is set — every contact
+// (at most BatchSize, as for Create). It lets a program check its input before fetching the
+// columns.
 func (req *CreateTaskRequest) Validate() error {
 	if err := req.check(); err != nil || len(req.Columns) == 0 {
 		return err
@@ -748,7 +752,21 @@ func (req *CreateTaskRequest) check() error {
 	if req == nil {
 		return invalid("CreateTaskRequest", "is nil")
 	}
-	return checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall)
+	if err := checkTask(req.Name, req.ProjectSN, req.SeatSN, req.Recall); err != nil {
+		return err
+	}
+	if req.BatchSize < 0 || req.BatchSize > MaxImportRows {
+		return invalid("BatchSize", "must be between 1 and %d, or 0 for the maximum, got %d", MaxImportRows, req.BatchSize)
+	}
+	return nil
+}
+
+// batch returns the most contacts one import of the request carries.
+func (req *CreateTaskRequest) batch() int {
+	if req.BatchSize == 0 {
+		return MaxImportRows
+	}
+	return req.BatchSize
 }
 
 // checkTask checks what every task creation takes: a name the platform accepts, the template, the
@@ -849,8 +867,8 @@ func (s *TasksService) create(ctx context.Context, ep endpoint, req *CreateTaskR
 
 // rows checks the contacts against the columns, for one import.
 func (req *CreateTaskRequest) rows() (*contactRows, error) {
-	if len(req.Contacts) > MaxImportRows {
-		return nil, invalid("Contacts", "%d rows: one import takes at most %d (use ImportInBatches)", len(req.Contacts), MaxImportRows)
+	if n := req.batch(); len(req.Contacts) > n {
+		return nil, invalid("Contacts", "%d rows: one import takes at most %d (use ImportInBatches)", len(req.Contacts), n)
 	}
 	return req.Columns.rows(req.Contacts, MaxImportRows)
 }
@@ -876,7 +894,7 @@ type BatchImport struct {
 	Batches int          // batches accepted
 }
 
-// ImportInBatches imports any number of contacts: the first batch of at most batchSize
+// ImportInBatches imports any number of contacts: the first batch of at most req.BatchSize
 // (MaxImportRows when 0) creates the task — or goes to req.AppendTo — and the others are appended
 // to it by its dial_task_main_sn, since new tasks are limited to 100 a day. Every contact is checked
 // before the first batch is sent. Batches use CreateAsync; check each with ImportResult.
@@ -888,9 +906,9 @@ type BatchImport struct {
 //
 // Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
 // CreateAsync. That the reply names the new task's dial_task_main_sn is inferred.
-func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) (*BatchImport, error) {
+func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskRequest) (*BatchImport, error) {
 	var res *BatchImport
-	for got, err := range s.ImportBatches(ctx, req, batchSize) {
+	for got, err := range s.ImportBatches(ctx, req) {
 		if err != nil {
 			return got, err
 		}
@@ -906,19 +924,13 @@ func (s *TasksService) ImportInBatches(ctx context.Context, req *CreateTaskReque
 //
 // Platform API 5.7.2 新建外呼任务接口(json方式) (POST /api/addJsonOfAsync), once per batch; see
 // ImportInBatches.
-func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest, batchSize int) iter.Seq2[*BatchImport, error] {
+func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest) iter.Seq2[*BatchImport, error] {
 	return func(yield func(*BatchImport, error) bool) {
-		if batchSize < 0 || batchSize > MaxImportRows {
-			yield(nil, invalid("batchSize", "must be between 1 and %d, or 0 for the maximum", MaxImportRows))
-			return
-		}
-		if batchSize == 0 {
-			batchSize = MaxImportRows
-		}
 		if err := req.check(); err != nil {
 			yield(nil, err)
 			return
 		}
+		batchSize := req.batch()
 		rows, err := req.Columns.rows(req.Contacts, batchSize)
 		if err != nil {
 			yield(nil, err)

@@ -322,8 +322,8 @@ func TestTasksCancelValidation(t *testing.T) {
 		"bad phone":    func() error { _, err := c.Tasks.CancelByPhone(ctx, "t", "12a45678"); return err },
 		"joined":       func() error { _, err := c.Tasks.CancelByPhone(ctx, "t", "13800138000,13900139000"); return err },
 		"phone no sn":  func() error { _, err := c.Tasks.CancelByPhone(ctx, "", "13800138000"); return err },
-		"recall sn":    func() error { _, err := c.Tasks.RedialFailed(ctx, &RedialRequest{}); return err },
-		"recall nil":   func() error { _, err := c.Tasks.RedialFailed(ctx, nil); return err },
+		"recall sn":    func() error { _, err := c.Tasks.RedialFailed(ctx, "", &RedialRequest{}); return err },
+		"recall nil":   func() error { _, err := c.Tasks.RedialFailed(ctx, "t", nil); return err },
 		"import id":    func() error { _, err := c.Tasks.ImportInfo(ctx, 0); return err },
 		"state id":     func() error { _, err := c.Tasks.ImportState(ctx, -1); return err },
 		"columns sn":   func() error { _, err := c.Tasks.ImportColumns(ctx, ""); return err },
@@ -338,9 +338,9 @@ func TestTasksRedialFailed(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/failRecall", "fail_recall.json")
-	res, err := c.Tasks.RedialFailed(context.Background(), &RedialRequest{
-		TaskSN: "dial_task_main_sn|1427", NewTaskName: "七月回访重呼(2)",
-		Recall: Recall{Times: 2, Interval: 30 * time.Minute, Reasons: []string{ResultPowerOff.String(), "无人应答"}},
+	res, err := c.Tasks.RedialFailed(context.Background(), "dial_task_main_sn|1427", &RedialRequest{
+		NewTaskName: "七月回访重呼(2)",
+		Recall:      Recall{Times: 2, Interval: 30 * time.Minute, Reasons: []string{ResultPowerOff.String(), "无人应答"}},
 	})
 	require.NoError(t, err)
 	assertPost(t, got, "/api/failRecall", commonJSON+`,"dial_task_main_sn":"dial_task_main_sn|1427","recall_manual":"0",`+
@@ -349,16 +349,19 @@ func TestTasksRedialFailed(t *testing.T) {
 	assert.Equal(t, "dial_task_main_sn|0b47d1fe51b54c3a9e8d7c6b5a4f3e2d", res.TaskSN)
 	assert.Equal(t, 3, res.Total)
 
-	for name, req := range map[string]*RedialRequest{
-		"bad name":   {TaskSN: "t", NewTaskName: "重呼 2", Recall: Recall{Times: 1, Reasons: []string{"关机"}}},
-		"no reasons": {TaskSN: "t", NewTaskName: "a", Recall: Recall{Times: 1}},
-		"comma":      {TaskSN: "t", NewTaskName: "a", Recall: Recall{Reasons: []string{"关机,停机"}}},
-		"seconds":    {TaskSN: "t", NewTaskName: "a", Recall: Recall{Interval: 90 * time.Second, Reasons: []string{"关机"}}},
-		"negative":   {TaskSN: "t", NewTaskName: "a", Recall: Recall{Times: -1, Reasons: []string{"关机"}}},
-		"no times":   {TaskSN: "t", NewTaskName: "a", Recall: Recall{Reasons: []string{"关机"}}},
-		"blank task": {TaskSN: " ", NewTaskName: "a", Recall: Recall{Times: 1, Reasons: []string{"关机"}}},
+	for name, tc := range map[string]struct {
+		taskSN string
+		req    *RedialRequest
+	}{
+		"bad name":   {"t", &RedialRequest{NewTaskName: "重呼 2", Recall: Recall{Times: 1, Reasons: []string{"关机"}}}},
+		"no reasons": {"t", &RedialRequest{NewTaskName: "a", Recall: Recall{Times: 1}}},
+		"comma":      {"t", &RedialRequest{NewTaskName: "a", Recall: Recall{Reasons: []string{"关机,停机"}}}},
+		"seconds":    {"t", &RedialRequest{NewTaskName: "a", Recall: Recall{Interval: 90 * time.Second, Reasons: []string{"关机"}}}},
+		"negative":   {"t", &RedialRequest{NewTaskName: "a", Recall: Recall{Times: -1, Reasons: []string{"关机"}}}},
+		"no times":   {"t", &RedialRequest{NewTaskName: "a", Recall: Recall{Reasons: []string{"关机"}}}},
+		"blank task": {" ", &RedialRequest{NewTaskName: "a", Recall: Recall{Times: 1, Reasons: []string{"关机"}}}},
 	} {
-		_, err := c.Tasks.RedialFailed(context.Background(), req)
+		_, err := c.Tasks.RedialFailed(context.Background(), tc.taskSN, tc.req)
 		var ve *ValidationError
 		assert.ErrorAs(t, err, &ve, name)
 	}
@@ -472,6 +475,13 @@ func createRequest(contacts ...Contact) *CreateTaskRequest {
 		Columns: testColumns, Contacts: contacts}
 }
 
+// batchRequest is createRequest with BatchSize size.
+func batchRequest(size int, contacts ...Contact) *CreateTaskRequest {
+	req := createRequest(contacts...)
+	req.BatchSize = size
+	return req
+}
+
 func TestTasksCreateSendsRowsInColumnOrder(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
@@ -563,15 +573,39 @@ func TestTasksCreateValidatesBeforeSending(t *testing.T) {
 		_, err = c.Tasks.Create(context.Background(), req)
 		assertNothingSent(t, mt, err, name)
 	}
-	_, err := c.Tasks.ImportInBatches(context.Background(), createRequest(ok), -1)
+	_, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(-1, ok))
 	assertNothingSent(t, mt, err)
-	_, err = c.Tasks.ImportInBatches(context.Background(), createRequest(ok), MaxImportRows+1)
+	_, err = c.Tasks.ImportInBatches(context.Background(), batchRequest(MaxImportRows+1, ok))
 	assertNothingSent(t, mt, err)
 
 	var ve *ValidationError
 	_, err = c.Tasks.Create(context.Background(), createRequest(ok, ok, Contact{Phone: "x"}))
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, "Contacts[2].Phone", ve.Field, "the error names the row")
+}
+
+// BatchSize bounds every import of a request: Create and CreateAsync send one, and refuse more
+// contacts than it holds; a size out of range is refused by Validate and by every call.
+func TestTasksCreateTakesAtMostBatchSize(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	var ve *ValidationError
+	require.ErrorAs(t, batchRequest(2, contacts(3)...).Validate(), &ve)
+	assert.Equal(t, "Contacts", ve.Field)
+	_, err := c.Tasks.CreateAsync(context.Background(), batchRequest(2, contacts(3)...))
+	assertNothingSent(t, mt, err)
+	for _, size := range []int{-1, MaxImportRows + 1} {
+		require.ErrorAs(t, batchRequest(size, contacts(1)...).Validate(), &ve, size)
+		assert.Equal(t, "BatchSize", ve.Field)
+		_, err := c.Tasks.Create(context.Background(), batchRequest(size, contacts(1)...))
+		assertNothingSent(t, mt, err)
+	}
+
+	ir := &importRecorder{}
+	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
+	_, err = c.Tasks.CreateAsync(context.Background(), batchRequest(3, contacts(3)...))
+	require.NoError(t, err)
+	assert.Equal(t, []int{3}, ir.sizes)
 }
 
 func TestTaskNameCharset(t *testing.T) {
@@ -617,7 +651,7 @@ func TestImportInBatches(t *testing.T) {
 	ir := &importRecorder{}
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
 
-	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(2500)...), 1000)
+	res, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(1000, contacts(2500)...))
 	require.NoError(t, err)
 	assert.Equal(t, []int{1000, 1000, 500}, ir.sizes)
 	assert.Equal(t, []string{"", "dial_task_main_sn|new", "dial_task_main_sn|new"}, ir.appends, "later batches append")
@@ -631,7 +665,7 @@ func TestImportInBatchesDefaultsToTheLimit(t *testing.T) {
 	c, mt := newMockClient(t)
 	ir := &importRecorder{}
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
-	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(MaxImportRows+1)...), 0)
+	res, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(0, contacts(MaxImportRows+1)...))
 	require.NoError(t, err)
 	assert.Equal(t, []int{MaxImportRows, 1}, ir.sizes)
 	assert.Equal(t, MaxImportRows+1, res.Sent)
@@ -642,7 +676,7 @@ func TestImportInBatchesReportsProgressOnFailure(t *testing.T) {
 	c, mt := newMockClient(t)
 	ir := &importRecorder{failAt: 3}
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
-	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(450)...), 100)
+	res, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(100, contacts(450)...))
 	require.ErrorIs(t, err, ErrImport)
 	assert.Contains(t, err.Error(), "batch 3 (contacts 200 to 299)")
 	require.NotNil(t, res)
@@ -657,7 +691,7 @@ func TestImportInBatchesChecksEveryRowFirst(t *testing.T) {
 	c, mt := newMockClient(t)
 	list := contacts(250)
 	list[240].Phone = "none"
-	_, err := c.Tasks.ImportInBatches(context.Background(), createRequest(list...), 100)
+	_, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(100, list...))
 	assertNothingSent(t, mt, err)
 	assert.True(t, strings.Contains(err.Error(), "Contacts[240]"), err)
 }
@@ -670,7 +704,7 @@ func TestImportBatchesYieldsEachBatch(t *testing.T) {
 	ir := &importRecorder{}
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
 	var got []*BatchImport
-	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+	for res, err := range c.Tasks.ImportBatches(context.Background(), batchRequest(100, contacts(250)...)) {
 		require.NoError(t, err)
 		assert.Len(t, ir.sizes, len(got)+1, "yielded before the next batch is sent")
 		got = append(got, res)
@@ -684,13 +718,13 @@ func TestImportBatchesYieldsEachBatch(t *testing.T) {
 
 	ir = &importRecorder{}
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", ir.respond)
-	for range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), 100) {
+	for range c.Tasks.ImportBatches(context.Background(), batchRequest(100, contacts(250)...)) {
 		break
 	}
 	assert.Equal(t, []int{100}, ir.sizes, "nothing is sent after the loop stops")
 
 	n := 0
-	for res, err := range c.Tasks.ImportBatches(context.Background(), createRequest(contacts(250)...), -1) {
+	for res, err := range c.Tasks.ImportBatches(context.Background(), batchRequest(-1, contacts(250)...)) {
 		n++
 		assert.Nil(t, res)
 		var ve *ValidationError
@@ -703,7 +737,7 @@ func TestImportInBatchesNeedsTheNewTaskSN(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	mt.RegisterResponder("POST", testBase+"/api/addJsonOfAsync", httpmock.NewStringResponder(200, `{"code":0,"msg":"导入中"}`))
-	res, err := c.Tasks.ImportInBatches(context.Background(), createRequest(contacts(3)...), 2)
+	res, err := c.Tasks.ImportInBatches(context.Background(), batchRequest(2, contacts(3)...))
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 2, res.Sent, "the first batch went out but cannot be followed")

@@ -74,7 +74,7 @@ func (f *importFixture) importAll(tb testing.TB) (alloc, sent int64) {
 	var before, after runtime.MemStats
 	f.sent.Store(0)
 	runtime.ReadMemStats(&before)
-	res, err := f.client.Tasks.ImportInBatches(context.Background(), f.req, 0)
+	res, err := f.client.Tasks.ImportInBatches(context.Background(), f.req)
 	runtime.ReadMemStats(&after)
 	require.NoError(tb, err)
 	require.Equal(tb, importContacts, res.Sent)
@@ -198,8 +198,9 @@ func TestServicesImportInBatches(t *testing.T) {
 	ctx := context.Background()
 	cols, err := c.Tasks.ImportColumns(ctx, digelaotest.TemplateSN)
 	require.NoError(t, err)
-	res, err := c.Tasks.ImportInBatches(ctx, demoTask(cols, false, "13700000000", "13700000002", "13700000004",
-		"13700000006", "13700000008"), 2)
+	req := demoTask(cols, false, "13700000000", "13700000002", "13700000004", "13700000006", "13700000008")
+	req.BatchSize = 2
+	res, err := c.Tasks.ImportInBatches(ctx, req)
 	require.NoError(t, err)
 	assert.Equal(t, 5, res.Sent)
 	assert.Equal(t, 3, res.Batches)

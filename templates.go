@@ -108,14 +108,15 @@ type TemplateListOptions struct {
 
 var templateListEndpoint = endpoint{method: http.MethodPost, path: "/api/templatelist", read: true}
 
-// List returns a page of the account's script templates. Unlike the other List methods it
-// returns no total, since the reply carries none: use All, or Names for every template at once.
+// List returns a page of the account's script templates and, as its total, the number of
+// templates on that page: 7.1's reply counts nothing more. A full page may not be the last one:
+// use All for every template that matches, or Names for every template at once.
 //
 // Platform API 7.1 话术模板列表 (POST /api/templatelist): pageIndex, pageSize, voice_break,
 // project_name. The reply's data is the list itself [client code].
-func (s *TemplatesService) List(ctx context.Context, opts *TemplateListOptions) ([]*Template, error) {
+func (s *TemplatesService) List(ctx context.Context, opts *TemplateListOptions) ([]*Template, int, error) {
 	pg, err := s.page(ctx, opts)
-	return pg.items, err
+	return pg.items, len(pg.items), err
 }
 
 // All returns every template that matches opts, from page opts.Page on, paging until a page comes

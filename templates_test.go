@@ -15,9 +15,10 @@ func TestTemplatesList(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	got := serveReply(t, mt, "POST", "/api/templatelist", "templatelist.json")
-	list, err := c.Templates.List(context.Background(), &TemplateListOptions{
+	list, total, err := c.Templates.List(context.Background(), &TemplateListOptions{
 		ListOptions: ListOptions{PerPage: 2}, Name: "zzh人机耦合", VoiceBreak: VoiceBreakOnMatch})
 	require.NoError(t, err)
+	assert.Equal(t, 2, total, "the reply counts nothing: the page's own count")
 	assertPost(t, got, "/api/templatelist", commonJSON+`,"pageIndex":"0","pageSize":"2","voice_break":"0",`+
 		`"project_name":"zzh\u4eba\u673a\u8026\u5408"}`)
 
@@ -36,10 +37,11 @@ func TestTemplatesList(t *testing.T) {
 	assert.Equal(t, VoiceBreakOnMatch, b.VoiceBreak, "wire 0")
 	assert.True(t, b.UpdatedAt.IsZero())
 
-	_, err = c.Templates.List(context.Background(), nil)
+	_, _, err = c.Templates.List(context.Background(), nil)
 	require.NoError(t, err)
 	assertPost(t, got, "/api/templatelist", commonJSON+`,"pageIndex":"0"}`)
-	_, err = c.Templates.List(context.Background(), &TemplateListOptions{VoiceBreak: 3})
+	_, total, err = c.Templates.List(context.Background(), &TemplateListOptions{VoiceBreak: 3})
+	assert.Zero(t, total)
 	var ve *ValidationError
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, 2, mt.GetTotalCallCount())

@@ -114,7 +114,7 @@ func blacklistDownloadCmd(e *env) *cobra.Command {
 		}
 		return c.run(func(cl *digelao.Client) error {
 			n, err := downloadFile(*out, io.Discard, func(w io.Writer) (int64, error) {
-				return cl.Blacklist.Download(ctx, w, list...)
+				return cl.Blacklist.Download(ctx, list, w)
 			})
 			if err != nil {
 				return err

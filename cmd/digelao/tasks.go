@@ -283,7 +283,7 @@ func (im *contactImport) csv(ctx context.Context, cl *digelao.Client, names map[
 		return startMeter(e.stderr, e.tty, im.status.get)
 	}
 	stop, last := sending(0), &digelao.BatchImport{}
-	for res, err := range cl.Tasks.ImportBatches(ctx, im.req, 0) {
+	for res, err := range cl.Tasks.ImportBatches(ctx, im.req) {
 		stop(false)
 		if err != nil {
 			return im.failed(res, s.where(badFlag(noPhoneColumn(err, im.req.ProjectSN), names)))

@@ -244,7 +244,7 @@ func (t template) String() string {
 func columns(ctx context.Context, c *digelao.Client, sn string) (template, digelao.Columns, error) {
 	tpl := template{sn: sn}
 	if sn == "" {
-		list, err := c.Templates.List(ctx, nil)
+		list, _, err := c.Templates.List(ctx, nil)
 		if err != nil {
 			return tpl, nil, err
 		}
