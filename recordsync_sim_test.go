@@ -509,6 +509,11 @@ func (s *sim) sweepTick(r *simReplica) {
 	if r.stopped {
 		return
 	}
+	if !r.recoverFrom.IsZero() {
+		// The operator's look-back is a duration from the restart: a replica that waits for the
+		// lease is restarted with it renewed, as an operator watching its logs would.
+		s.restartNow(r, "its operator renews its look-back to reach "+simTime(r.recoverFrom))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	obs := &sweepObs{replica: r, v0: s.platform.version, returned: map[string]bool{}}
