@@ -14,10 +14,10 @@ import (
 // queries are the statements of one row.
 type queries struct {
 	claim, claimState, renew, renewHeld, complete, release string
-	lease, leaseOwner, unlease                              string
-	checkpoint, setCheckpoint, syncState, setSyncState      string
-	quarantine, quarantined, unquarantine                   string
-	returning                                               bool // claim, lease and take return the rows they hold
+	lease, leaseOwner, unlease                             string
+	checkpoint, setCheckpoint, syncState, setSyncState     string
+	quarantine, quarantined, unquarantine                  string
+	returning                                              bool // claim, lease and take return the rows they hold
 }
 
 // now is the database's clock; later is it plus a TTL parameter (ttlArg).

@@ -367,7 +367,9 @@ func testQuarantine(t *testing.T, s digelao.SyncStore) {
 	china := time.FixedZone("CST", 8*3600)
 	t1 := time.Date(2026, 3, 4, 5, 6, 7, 0, china)
 	t2 := t1.Add(time.Minute)
-	rec := func(sn string) []byte { return []byte(`{"id":7,"sn":"` + sn + `","phone":"13800000000","name":"张三"}`) }
+	rec := func(sn string) []byte {
+		return []byte(`{"id":7,"sn":"` + sn + `","phone":"13800000000","name":"张三"}`)
+	}
 	q := func(k, sn string, at time.Time, tries int) digelao.QuarantinedRecord {
 		return digelao.QuarantinedRecord{Key: k, SN: sn, ID: 7, CreatedAt: t1.Add(-time.Hour), Record: rec(sn),
 			Err: "sink: refused " + sn, Tries: tries, At: at}
