@@ -165,9 +165,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return wrap("migrate", err)
 		}
-		h := fnv.New64a()
-		_, _ = h.Write([]byte("digelao sqlstore migrate " + s.cfg.prefix))
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock(s.cfg.prefix)); err != nil {
 			_ = tx.Rollback()
 			return wrap("migrate: lock", err)
 		}
@@ -178,7 +176,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return tx.Rollback()
 		}
 	case MySQL:
-		name := "digelao_sqlstore_migrate:" + s.cfg.prefix
+		name := migrateLockName(s.cfg.prefix)
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, 60).Scan(&got); err != nil {
 			return wrap("migrate: lock", err)
@@ -213,6 +211,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	return err
 }
+
+// migrateLock is the key of PostgreSQL's advisory lock of Migrate, and migrateLockName the name of
+// MySQL's: the prefix's, so that stores under other prefixes migrate without waiting.
+func migrateLock(prefix string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("digelao sqlstore migrate " + prefix))
+	return int64(h.Sum64())
+}
+
+func migrateLockName(prefix string) string { return "digelao_sqlstore_migrate:" + prefix }
 
 // migrate applies the versions the schema table does not list, on ex, which holds the lock.
 func (s *Store) migrate(ctx context.Context, ex execer) error {
