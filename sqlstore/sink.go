@@ -132,9 +132,10 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.In(flex.China).Format(time.DateTime)
 }
 
-// upsert writes rows into the records' table, maxRows a statement.
+// upsert writes rows into the records' table, perStatement's number a statement.
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
-	for chunk := range slices.Chunk(rows, maxRows) {
+	_, perRows := s.perStatement()
+	for chunk := range slices.Chunk(rows, perRows) {
 		args := make([]any, 0, len(chunk)*recordColCount)
 		for i := range chunk {
 			args = append(args, chunk[i].args[:]...)

@@ -372,6 +372,18 @@ func TestSinkBatchWithOneBadRow(t *testing.T) {
 		assert.NoError(t, ds[2].Err)
 		require.Len(t, rows(t, s, db), 2)
 
+		// A push: one record, refused by the database. The key alone is left, the transaction with it.
+		ds, err = s.Deliver(t.Context(), account, []string{"k2", "k4"}, func(ctx context.Context, i int) error {
+			if i == 1 {
+				return errors.New("the sink refuses the other")
+			}
+			return s.Sink(nil)(ctx, recs[1])
+		})
+		require.NoError(t, err, "a record refused is not a failed transaction")
+		require.Error(t, ds[0].Err)
+		assert.Contains(t, ds[0].Err.Error(), `call record "sn-bad"`)
+		require.Error(t, ds[1].Err)
+
 		_, err = db.ExecContext(t.Context(), allow)
 		require.NoError(t, err)
 		ds, err = s.Deliver(t.Context(), account, keys, deliver)
@@ -380,5 +392,11 @@ func TestSinkBatchWithOneBadRow(t *testing.T) {
 			[]digelao.ClaimState{ds[0].State, ds[1].State, ds[2].State}, "only the refused record was left to deliver")
 		assert.NoError(t, ds[1].Err)
 		require.Len(t, rows(t, s, db), 3)
+		ds, err = s.Deliver(t.Context(), account, []string{"k4"}, func(ctx context.Context, _ int) error {
+			return s.Sink(nil)(ctx, sample("sn-4", "4"))
+		})
+		require.NoError(t, err)
+		assert.Equal(t, digelao.ClaimNew, ds[0].State, "the key the sink refused beside the push was left free")
+		assert.NoError(t, ds[0].Err)
 	})
 }
