@@ -105,6 +105,7 @@ var imports = map[string]string{
 	"filepath": "path/filepath", "strings": "strings", "time": "time", "log": "log", "slog": "log/slog",
 	"http": "net/http", "httptest": "net/http/httptest", "json": "encoding/json", "rand": "crypto/rand",
 	"signal": "os/signal", "syscall": "syscall", "testing": "testing", "sync": "sync", "bytes": "bytes",
+	"sql": "database/sql", "sqlstore": "github.com/digelao-go/digelao/sqlstore",
 }
 
 // wrapBlock turns a block into a Go file; see TestReadmeGoBlocksCompile.
