@@ -6,29 +6,50 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
+	"math/bits"
 	"slices"
 
 	"github.com/digelao-go/digelao"
 )
 
-// maxKeys bounds the keys of one statement of Deliver, and maxRows the records of one upsert (a
-// page of a sweep, 500 records by default, in one statement): well within every dialect's limit on
-// parameters (SQLite's 32,766). On SQLite the statements are smaller: modernc.org/sqlite matches
-// every parameter against every argument, a cost that grows with the square of their number.
+// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records: a page
+// of a sweep (500 by default) in one statement, well within every dialect's limit on parameters.
+// On SQLite they are smaller: modernc.org/sqlite matches every parameter against every argument,
+// in a time that grows with the square of their number.
 const (
-	maxKeys = 1000
+	maxKeys = 500
 	maxRows = 500
 
 	maxKeysSQLite = 100
 	maxRowsSQLite = 50
 )
 
-// perStatement returns how many keys and records the Store puts in one statement.
+// perStatement returns how many keys and records the Store puts in one statement at most.
 func (s *Store) perStatement() (keys, rows int) {
 	if s.d == SQLite {
 		return maxKeysSQLite, maxRowsSQLite
 	}
 	return maxKeys, maxRows
+}
+
+// pieces splits s into the pieces of the Store's statements: as many of most as fit, then the rest
+// in pieces whose lengths are powers of two, the longest first. A dialect so sees a few statements
+// whatever the number of rows — each prepared once per connection by drivers that cache them, as
+// pgx does — instead of one for every number.
+func pieces[T any](s []T, most int) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			n := most
+			if len(s) < most {
+				n = 1 << (bits.Len(uint(len(s))) - 1)
+			}
+			if !yield(s[:n]) {
+				return
+			}
+			s = s[n:]
+		}
+	}
 }
 
 // The savepoints of a delivery: one around the records of a key a Sink with a func writes, and one
@@ -182,7 +203,7 @@ func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []strin
 	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
 	states := make(map[string]digelao.ClaimState, len(uniq))
 	perKeys, _ := s.perStatement()
-	for chunk := range slices.Chunk(uniq, perKeys) {
+	for chunk := range pieces(uniq, perKeys) {
 		if err := s.takeSome(ctx, tx, token, chunk, states); err != nil {
 			return nil, err
 		}
@@ -191,92 +212,80 @@ func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []strin
 }
 
 func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []string, states map[string]digelao.ClaimState) error {
-	args := make([]any, 0, 2*len(keys))
 	for try := 0; len(keys) > 0; try++ {
 		if try == claimTries {
 			return fmt.Errorf("the marks of %d keys came and went %d times in a row", len(keys), claimTries)
 		}
-		args = args[:0]
+		args := make([]any, 0, 2*len(keys))
 		for _, k := range keys {
 			args = append(args, k, token)
 		}
+		take := s.multiRow('t', len(keys))
 		if s.q.returning {
-			if err := scanKeys(tx.QueryContext(ctx, s.multiRow('t', len(keys)), args...)).each(func(k string) {
+			err := query(ctx, tx, take, args, func(rows *sql.Rows) error {
+				var k string
+				err := rows.Scan(&k)
 				states[k] = digelao.ClaimNew
-			}); err != nil {
+				return err
+			})
+			if err != nil {
 				return err
 			}
-		} else if _, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), args...); err != nil {
+		} else if _, err := tx.ExecContext(ctx, take, args...); err != nil {
 			return err
 		}
 		rest := slices.DeleteFunc(slices.Clone(keys), func(k string) bool { _, ok := states[k]; return ok })
-		if len(rest) == 0 {
-			return nil
-		}
-		args = args[:0]
-		for _, k := range rest {
-			args = append(args, k)
-		}
-		rows, err := tx.QueryContext(ctx, s.multiRow('s', len(rest)), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k, holder string
-			var delivered bool
-			if err := rows.Scan(&k, &holder, &delivered); err != nil {
-				_ = rows.Close()
+		perKeys, _ := s.perStatement()
+		for chunk := range pieces(rest, perKeys) {
+			args = args[:0]
+			for _, k := range chunk {
+				args = append(args, k)
+			}
+			err := query(ctx, tx, s.multiRow('s', len(chunk)), args, func(rows *sql.Rows) error {
+				var k, holder string
+				var delivered bool
+				if err := rows.Scan(&k, &holder, &delivered); err != nil {
+					return err
+				}
+				switch {
+				case holder == token:
+					states[k] = digelao.ClaimNew
+				case delivered:
+					states[k] = digelao.ClaimDone
+				default:
+					states[k] = digelao.ClaimInProgress
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-			switch {
-			case holder == token:
-				states[k] = digelao.ClaimNew
-			case delivered:
-				states[k] = digelao.ClaimDone
-			default:
-				states[k] = digelao.ClaimInProgress
-			}
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// A mark gone between the two statements (a Claim released) is tried again.
+		// A mark gone between the two statements (a Claim released) is taken again.
 		keys = slices.DeleteFunc(rest, func(k string) bool { _, ok := states[k]; return ok })
 	}
 	return nil
 }
 
-// keyRows are the rows of a query of one string column.
-type keyRows struct {
-	rows *sql.Rows
-	err  error
-}
-
-func scanKeys(rows *sql.Rows, err error) keyRows { return keyRows{rows, err} }
-
-// each calls f with each row's string, and returns the query's error.
-func (r keyRows) each(f func(string)) error {
-	if r.err != nil {
-		return r.err
+// query runs q with args in tx, and scan on each row.
+func query(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
 	}
-	defer func() { _ = r.rows.Close() }()
-	for r.rows.Next() {
-		var k string
-		if err := r.rows.Scan(&k); err != nil {
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		f(k)
 	}
-	return r.rows.Err()
+	return rows.Err()
 }
 
 // drop deletes the marks token took of keys.
 func (s *Store) drop(ctx context.Context, tx *sql.Tx, token string, keys []string) error {
 	perKeys, _ := s.perStatement()
-	for chunk := range slices.Chunk(keys, perKeys) {
+	for chunk := range pieces(keys, perKeys) {
 		args := make([]any, 0, 1+len(chunk))
 		args = append(args, token)
 		for _, k := range chunk {

@@ -217,7 +217,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 func migrateLock(prefix string) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("digelao sqlstore migrate " + prefix))
-	return int64(h.Sum64())
+	return int64(h.Sum64()) //nolint:gosec // a lock key: any 64 bits, wrapping is fine
 }
 
 func migrateLockName(prefix string) string { return "digelao_sqlstore_migrate:" + prefix }

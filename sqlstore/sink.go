@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -132,10 +131,10 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.In(flex.China).Format(time.DateTime)
 }
 
-// upsert writes rows into the records' table, perStatement's number a statement.
+// upsert writes rows into the records' table, in pieces.
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
 	_, perRows := s.perStatement()
-	for chunk := range slices.Chunk(rows, perRows) {
+	for chunk := range pieces(rows, perRows) {
 		args := make([]any, 0, len(chunk)*recordColCount)
 		for i := range chunk {
 			args = append(args, chunk[i].args[:]...)
