@@ -134,6 +134,7 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	}
 	dctx := context.WithValue(ctx, deliveryKey{}, d)
 	first := make(map[string]int, len(keys))
+	delivered := 0 // keys deliver returned nil for
 	for i, k := range keys {
 		if _, seen := first[k]; seen {
 			continue
@@ -152,12 +153,14 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 		if err != nil {
 			d.rows = d.rows[:queued]
 			ds[i].Err = err
+			continue
 		}
+		delivered++
 	}
-	if len(d.rows) == 1 && !d.wrote {
-		// One record and nothing else written — a push: no savepoint, two round trips fewer. Should
-		// the database refuse the record, rolling the transaction back does what committing it
-		// without the record's mark would.
+	if len(d.rows) == 1 && delivered == 1 && !d.wrote {
+		// One record delivered, and nothing else — a push: no savepoint, two round trips fewer.
+		// Should the database refuse the record, rolling the transaction back does what committing
+		// it without the record's mark would.
 		if err := d.s.upsert(ctx, tx, d.rows); err != nil {
 			if ctx.Err() != nil {
 				return nil, wrap("deliver", err)

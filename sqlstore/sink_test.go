@@ -384,6 +384,20 @@ func TestSinkBatchWithOneBadRow(t *testing.T) {
 		assert.Contains(t, ds[0].Err.Error(), `call record "sn-bad"`)
 		require.Error(t, ds[1].Err)
 
+		// A key delivered by other code than the sink beside the refused record: its mark commits.
+		ds, err = s.Deliver(t.Context(), account, []string{"k5", "k6"}, func(ctx context.Context, i int) error {
+			if i == 0 {
+				return nil // delivered elsewhere
+			}
+			return s.Sink(nil)(ctx, recs[1])
+		})
+		require.NoError(t, err)
+		require.NoError(t, ds[0].Err)
+		require.Error(t, ds[1].Err)
+		ds, err = s.Deliver(t.Context(), account, []string{"k5"}, func(context.Context, int) error { return nil })
+		require.NoError(t, err)
+		assert.Equal(t, digelao.ClaimDone, ds[0].State, "the other key's delivery was committed")
+
 		_, err = db.ExecContext(t.Context(), allow)
 		require.NoError(t, err)
 		ds, err = s.Deliver(t.Context(), account, keys, deliver)
