@@ -220,3 +220,19 @@ func TestExpiriesOnTheDatabaseClock(t *testing.T) {
 		}
 	})
 }
+
+// TestQuarantineKeepsTheRecordsBytes: the record of a quarantined record comes back byte for byte —
+// a < is not rewritten as \u003c, a byte that is not UTF-8 stays.
+func TestQuarantineKeepsTheRecordsBytes(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		s, _ := sqltest.Store(t, d)
+		rec := []byte("{\"id\":7,\"sn\":\"a<b&c>\xff\",\"mark\":\"\u2028\"}")
+		q := digelao.QuarantinedRecord{Key: "sync:x:record:1", SN: "a<b&c>\xff", Record: rec, Err: "refused", Tries: 5, At: time.Now()}
+		require.NoError(t, s.Quarantine(t.Context(), "sync:x", q))
+		qs, err := s.Quarantined(t.Context(), "sync:x")
+		require.NoError(t, err)
+		require.Len(t, qs, 1)
+		assert.Equal(t, string(rec), string(qs[0].Record))
+	})
+}

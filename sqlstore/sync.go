@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -125,7 +126,8 @@ func (s *Store) SetSyncState(ctx context.Context, name string, state []byte) err
 }
 
 // Quarantine implements digelao.SyncStore: a row of <prefix>quarantine per record, holding the
-// QuarantinedRecord as JSON — bytes, since a record the platform sent may not be UTF-8.
+// QuarantinedRecord as JSON — bytes, since a record the platform sent may not be UTF-8. The record
+// comes back byte for byte.
 func (s *Store) Quarantine(ctx context.Context, name string, q digelao.QuarantinedRecord) error {
 	if err := checkText("quarantine", "name", name); err != nil {
 		return err
@@ -133,11 +135,13 @@ func (s *Store) Quarantine(ctx context.Context, name string, q digelao.Quarantin
 	if err := checkText("quarantine", "key", q.Key); err != nil {
 		return err
 	}
-	b, err := json.Marshal(q)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the record's bytes as they came: no \u003c for a <
+	if err := enc.Encode(q); err != nil {
 		return wrap("quarantine", err)
 	}
-	if _, err := s.exec(ctx, s.q.quarantine, name, q.Key, b); err != nil {
+	if _, err := s.exec(ctx, s.q.quarantine, name, q.Key, b.Bytes()); err != nil {
 		return wrap("quarantine", err)
 	}
 	return nil
