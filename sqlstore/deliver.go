@@ -223,23 +223,20 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 		for _, k := range keys {
 			args = append(args, k, token)
 		}
-		take := s.multiRow('t', len(keys))
-		if s.q.returning {
-			err := query(ctx, tx, take, args, func(rows *sql.Rows) error {
-				var k string
-				err := rows.Scan(&k)
-				states[k] = digelao.ClaimNew
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		} else if _, err := tx.ExecContext(ctx, take, args...); err != nil {
+		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), args...)
+		if err != nil {
 			return err
 		}
-		rest := slices.DeleteFunc(slices.Clone(keys), func(k string) bool { _, ok := states[k]; return ok })
+		// PostgreSQL and SQLite count the rows the statement inserted or took over: all of them,
+		// in a sweep of new records, and nothing is left to read. MySQL counts otherwise.
+		if n, err := res.RowsAffected(); err == nil && n == int64(len(keys)) && s.d != MySQL {
+			for _, k := range keys {
+				states[k] = digelao.ClaimNew
+			}
+			return nil
+		}
 		perKeys, _ := s.perStatement()
-		for chunk := range pieces(rest, perKeys) {
+		for chunk := range pieces(keys, perKeys) {
 			args = args[:0]
 			for _, k := range chunk {
 				args = append(args, k)
@@ -265,7 +262,7 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 			}
 		}
 		// A mark gone between the two statements (a Claim released) is taken again.
-		keys = slices.DeleteFunc(rest, func(k string) bool { _, ok := states[k]; return ok })
+		keys = slices.DeleteFunc(keys, func(k string) bool { _, ok := states[k]; return ok })
 	}
 	return nil
 }

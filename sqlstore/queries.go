@@ -17,7 +17,7 @@ type queries struct {
 	lease, leaseOwner, unlease                             string
 	checkpoint, setCheckpoint, syncState, setSyncState     string
 	quarantine, quarantined, unquarantine                  string
-	returning                                              bool // claim, lease and take return the rows they hold
+	returning                                              bool // claim and lease return the row they took
 }
 
 // now is the database's clock; later is it plus a TTL parameter (ttlArg).
@@ -190,7 +190,7 @@ func (s *Store) buildMulti(kind byte, n int) string {
 				"done_at = IF(token = VALUES(token) OR " + free + ", VALUES(done_at), done_at)")
 		} else {
 			b.WriteString(upsert(d, "dedup_key", "token", "done_at") + ", expires_at = NULL WHERE " + marks +
-				".done_at IS NULL AND " + marks + ".expires_at <= " + now + " RETURNING dedup_key")
+				".done_at IS NULL AND " + marks + ".expires_at <= " + now)
 		}
 	case 's': // the state of n marks
 		b.WriteString("SELECT dedup_key, token, done_at IS NOT NULL FROM " + marks + " WHERE dedup_key IN (")

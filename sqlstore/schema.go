@@ -96,7 +96,7 @@ func migrations(d Dialect, p string) [][]string {
 			dedup_key TEXT PRIMARY KEY,
 			token TEXT NOT NULL,
 			expires_at INTEGER,
-			done_at INTEGER) STRICT, WITHOUT ROWID`,
+			done_at INTEGER) STRICT`,
 		`CREATE TABLE IF NOT EXISTS ` + p + `leases (
 			name TEXT PRIMARY KEY,
 			owner TEXT NOT NULL,
