@@ -224,7 +224,10 @@ func TestCrashChild(t *testing.T) {
 		time.Sleep(time.Millisecond) // the user's own work, which keeps the transaction open a while
 		return cnt.add(ctx, tx, r)
 	}), digelao.WithSyncStore(s), digelao.WithSweepInterval(30*time.Millisecond), digelao.WithLeaseTTL(300*time.Millisecond),
-		digelao.WithSyncPageSize(25), digelao.WithSyncLogger(log))
+		digelao.WithSyncPageSize(25), digelao.WithSyncLogger(log),
+		// A child killed before it stores a checkpoint starts afresh: look back past the whole run
+		// (a day of the platform's time per ~60 tasks), not the default day.
+		digelao.WithSweepLookBack(30*24*time.Hour))
 	require.NoError(t, err)
 	l, err := net.Listen("tcp", os.Getenv(envListen))
 	require.NoError(t, err)
