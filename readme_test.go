@@ -566,7 +566,7 @@ func (d *docs) problems(doc markdown) []string {
 			if m[1] < len(text) {
 				next = text[m[1]]
 			}
-			if strings.IndexByte(`-/.\$%<@#`, prev) >= 0 || strings.IndexByte("-/:=*<>@", next) >= 0 {
+			if strings.IndexByte(`-/.\$%<@#:`, prev) >= 0 || strings.IndexByte("-/:=*<>@?", next) >= 0 { // flags, paths, URLs, DSNs
 				continue
 			}
 			if subj, ok := subjects[s.row]; ok && s.col > 0 && token.IsExported(name) && !d.inRow(name, subj.things, rowTypes[s.row]) {
@@ -847,6 +847,7 @@ var imports = map[string]string{
 	"filepath": "path/filepath", "strings": "strings", "time": "time", "log": "log", "slog": "log/slog",
 	"http": "net/http", "httptest": "net/http/httptest", "json": "encoding/json", "rand": "crypto/rand",
 	"signal": "os/signal", "syscall": "syscall", "testing": "testing", "sync": "sync", "bytes": "bytes",
+	"sql": "database/sql", "sqlstore": "github.com/digelao-go/digelao/sqlstore",
 }
 
 // wrapBlock turns a block into a Go file; see TestDocs. A block is one of:

@@ -1,0 +1,387 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"math/bits"
+	"slices"
+
+	"github.com/digelao-go/digelao"
+)
+
+// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records: a page
+// of a sweep (500 by default) in one statement, well within every dialect's limit on parameters.
+// On SQLite they are smaller: modernc.org/sqlite matches every parameter against every argument,
+// in a time that grows with the square of their number.
+const (
+	maxKeys = 500
+	maxRows = 500
+
+	maxKeysSQLite = 100
+	maxRowsSQLite = 50
+)
+
+// perStatement returns how many keys and records the Store puts in one statement at most.
+func (s *Store) perStatement() (keys, rows int) {
+	if s.d == SQLite {
+		return maxKeysSQLite, maxRowsSQLite
+	}
+	return maxKeys, maxRows
+}
+
+// pieces splits s into the pieces of the Store's statements: as many of most as fit, then the rest
+// in pieces whose lengths are powers of two, the longest first. A dialect so sees a few statements
+// whatever the number of rows — each prepared once per connection by drivers that cache them, as
+// pgx does — instead of one for every number.
+func pieces[T any](s []T, most int) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			n := most
+			if len(s) < most {
+				n = 1 << (bits.Len(uint(len(s))) - 1)
+			}
+			if !yield(s[:n]) {
+				return
+			}
+			s = s[n:]
+		}
+	}
+}
+
+// The savepoints of a delivery: one around the records of a key a Sink with a func writes, and one
+// around the records Sink(nil) queued, written together before the commit.
+const (
+	spRecord = "digelao_record"
+	spRows   = "digelao_rows"
+)
+
+// deliveryKey is the context key under which Deliver hands its delivery to Sink.
+type deliveryKey struct{}
+
+// delivery is what a Deliver shares with Sink: the transaction, the account, the key being
+// delivered, the records Sink(nil) queued, and the savepoint a Sink with a func opened.
+type delivery struct {
+	s       *Store
+	tx      *sql.Tx
+	account string
+	key     string // the key being delivered
+	i       int    // its index in Deliver's keys
+	rows    []recordRow
+	sp      bool  // a savepoint is open for the key
+	wrote   bool  // a Sink with a func wrote in the transaction
+	err     error // the transaction failed: Deliver returns this
+	ended   bool  // Deliver returned: the transaction is gone
+}
+
+// Deliver implements digelao.CommitStore in one transaction of the database:
+//
+//  1. It takes the marks of every key at once, in one statement, in the order of the keys'
+//     bytes (so that two Delivers never wait for each other in a cycle): a key not marked, or
+//     whose Claim lapsed, is marked delivered by this transaction; a key marked delivered is
+//     ClaimDone; a key a Claim holds is ClaimInProgress. A key another open Deliver holds is
+//     waited for — PostgreSQL and MySQL lock its row, and SQLite has one writer at a time — and
+//     then found delivered, or free.
+//  2. It calls deliver for each key it took, in order. Sink(nil) only queues the record; a Sink
+//     with a func writes it at once, and runs the func, inside a savepoint of the key's own. An
+//     error rolls that savepoint back, and the key alone is left undelivered (ClaimNew, Err).
+//  3. It writes the records Sink(nil) queued in multi-row upserts, inside one savepoint; should
+//     that fail, it writes them again one by one, each in a savepoint, and a record that fails
+//     leaves its key undelivered with the error (though deliver returned nil for it).
+//  4. It deletes the marks of the keys left undelivered, and commits.
+//
+// A failure of the transaction itself (the connection, a deadlock, the end of ctx) returns the
+// error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
+// the transaction back when the connection ends, and every mark it took with it. A key given twice
+// is delivered once: the second is ClaimDone when the first was delivered, else as the first.
+func (s *Store) Deliver(ctx context.Context, account string, keys []string, deliver func(context.Context, int) error) ([]digelao.Delivery, error) {
+	if err := checkText("deliver", "account", account); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := checkText("deliver", "key", k); err != nil {
+			return nil, err
+		}
+	}
+	if deliver == nil {
+		return nil, wrap("deliver", errors.New("nil deliver func"))
+	}
+	ds := make([]digelao.Delivery, len(keys))
+	if len(keys) == 0 {
+		return ds, nil
+	}
+	done, err := s.write(ctx)
+	if err != nil {
+		return nil, wrap("deliver", err)
+	}
+	defer done()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("deliver", err)
+	}
+	d := &delivery{s: s, tx: tx, account: account}
+	defer func() {
+		d.ended = true
+		_ = tx.Rollback() // after a commit, sql.ErrTxDone
+	}()
+	token := rand.Text()
+	states, err := s.take(ctx, tx, token, keys)
+	if err != nil {
+		return nil, wrap("deliver", err)
+	}
+	dctx := context.WithValue(ctx, deliveryKey{}, d)
+	first := make(map[string]int, len(keys))
+	delivered := 0 // keys deliver returned nil for
+	for i, k := range keys {
+		if _, seen := first[k]; seen {
+			continue
+		}
+		first[k] = i
+		if st := states[k]; st != digelao.ClaimNew {
+			ds[i].State = st
+			continue
+		}
+		d.key, d.i = k, i
+		queued := len(d.rows)
+		err := d.settle(ctx, deliver(dctx, i))
+		if d.err != nil {
+			return nil, d.err
+		}
+		if err != nil {
+			d.rows = d.rows[:queued]
+			ds[i].Err = err
+			continue
+		}
+		delivered++
+	}
+	if len(d.rows) == 1 && delivered == 1 && !d.wrote {
+		// One record delivered, and nothing else — a push: no savepoint, two round trips fewer.
+		// Should the database refuse the record, rolling the transaction back does what committing
+		// it without the record's mark would.
+		if err := d.s.upsert(ctx, tx, d.rows); err != nil {
+			if ctx.Err() != nil {
+				return nil, wrap("deliver", err)
+			}
+			ds[d.rows[0].i].Err = fmt.Errorf("sqlstore: call record %q: %w", d.rows[0].sn, err)
+			return again(keys, first, ds), nil
+		}
+	} else if err := d.flush(ctx, ds); err != nil {
+		return nil, err
+	}
+	var failed []string
+	for k, i := range first {
+		if states[k] == digelao.ClaimNew && ds[i].Err != nil {
+			failed = append(failed, k)
+		}
+	}
+	if err := s.drop(ctx, tx, token, failed); err != nil {
+		return nil, wrap("deliver", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("deliver: commit", err)
+	}
+	return again(keys, first, ds), nil
+}
+
+// again fills in the keys given more than once: as the first of each (first holds its index),
+// but ClaimDone where the first was delivered.
+func again(keys []string, first map[string]int, ds []digelao.Delivery) []digelao.Delivery {
+	for i, k := range keys {
+		if j := first[k]; j != i {
+			ds[i] = ds[j]
+			if ds[j].State == digelao.ClaimNew && ds[j].Err == nil {
+				ds[i].State = digelao.ClaimDone
+			}
+		}
+	}
+	return ds
+}
+
+// take marks the keys delivered by token, within tx, unless they are delivered already or
+// claimed, and returns the state of each: ClaimNew for those it took.
+func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []string) (map[string]digelao.ClaimState, error) {
+	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
+	states := make(map[string]digelao.ClaimState, len(uniq))
+	perKeys, _ := s.perStatement()
+	for chunk := range pieces(uniq, perKeys) {
+		if err := s.takeSome(ctx, tx, token, chunk, states); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []string, states map[string]digelao.ClaimState) error {
+	for try := 0; len(keys) > 0; try++ {
+		if try == claimTries {
+			return fmt.Errorf("the marks of %d keys came and went %d times in a row", len(keys), claimTries)
+		}
+		args := make([]any, 0, 2*len(keys))
+		for _, k := range keys {
+			args = append(args, k, token)
+		}
+		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), args...)
+		if err != nil {
+			return err
+		}
+		// PostgreSQL and SQLite count the rows the statement inserted or took over: all of them,
+		// in a sweep of new records, and nothing is left to read. MySQL counts otherwise.
+		if n, err := res.RowsAffected(); err == nil && n == int64(len(keys)) && s.d != MySQL {
+			for _, k := range keys {
+				states[k] = digelao.ClaimNew
+			}
+			return nil
+		}
+		perKeys, _ := s.perStatement()
+		for chunk := range pieces(keys, perKeys) {
+			args = args[:0]
+			for _, k := range chunk {
+				args = append(args, k)
+			}
+			err := query(ctx, tx, s.multiRow('s', len(chunk)), args, func(rows *sql.Rows) error {
+				var k, holder string
+				var delivered bool
+				if err := rows.Scan(&k, &holder, &delivered); err != nil {
+					return err
+				}
+				switch {
+				case holder == token:
+					states[k] = digelao.ClaimNew
+				case delivered:
+					states[k] = digelao.ClaimDone
+				default:
+					states[k] = digelao.ClaimInProgress
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		// A mark gone between the two statements (a Claim released) is taken again.
+		keys = slices.DeleteFunc(keys, func(k string) bool { _, ok := states[k]; return ok })
+	}
+	return nil
+}
+
+// query runs q with args in tx, and scan on each row.
+func query(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// drop deletes the marks token took of keys.
+func (s *Store) drop(ctx context.Context, tx *sql.Tx, token string, keys []string) error {
+	perKeys, _ := s.perStatement()
+	for chunk := range pieces(keys, perKeys) {
+		args := make([]any, 0, 1+len(chunk))
+		args = append(args, token)
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		if _, err := tx.ExecContext(ctx, s.multiRow('d', len(chunk)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// savepoint opens the savepoint of the key being delivered, once, and returns the transaction.
+func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
+	if !d.sp {
+		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+spRecord); err != nil {
+			d.fail(err)
+			return nil, d.err
+		}
+		d.sp, d.wrote = true, true
+	}
+	return d.tx, nil
+}
+
+// settle closes the key's savepoint, if one was opened, after deliver returned err: it releases it
+// on nil, and rolls it back on an error — also when releasing failed (PostgreSQL refuses every
+// statement of a transaction after one failed, until the savepoint is rolled back).
+func (d *delivery) settle(ctx context.Context, err error) error {
+	if !d.sp {
+		return err
+	}
+	d.sp = false
+	if err == nil {
+		_, rerr := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+spRecord)
+		if rerr == nil {
+			return nil
+		}
+		err = fmt.Errorf("sqlstore: the sink returned nil, but its transaction failed: %w", rerr)
+	}
+	d.rollbackTo(ctx, spRecord)
+	return err
+}
+
+// savepointed runs f inside the savepoint name, rolled back when f fails.
+func (d *delivery) savepointed(ctx context.Context, name string, f func() error) error {
+	if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		d.fail(err)
+		return err
+	}
+	err := f()
+	if err == nil {
+		if _, err = d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err == nil {
+			return nil
+		}
+	}
+	d.rollbackTo(ctx, name)
+	return err
+}
+
+// rollbackTo rolls the savepoint name back and releases it. A failure means the transaction is
+// gone — MySQL rolls the whole of it back on a deadlock, savepoints included — and fails the
+// delivery.
+func (d *delivery) rollbackTo(ctx context.Context, name string) {
+	if _, err := d.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+		d.fail(err)
+		return
+	}
+	if _, err := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		d.fail(err)
+	}
+}
+
+func (d *delivery) fail(err error) {
+	if d.err == nil {
+		d.err = wrap("deliver", err)
+	}
+}
+
+// flush writes the records Sink(nil) queued: all at once, or, when that fails, one by one, so that
+// a record that fails leaves only its key undelivered.
+func (d *delivery) flush(ctx context.Context, ds []digelao.Delivery) error {
+	if len(d.rows) == 0 {
+		return nil
+	}
+	err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, d.rows) })
+	if d.err != nil || err == nil {
+		return d.err
+	}
+	for _, r := range d.rows {
+		err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, []recordRow{r}) })
+		if d.err != nil {
+			return d.err
+		}
+		if err != nil {
+			ds[r.i].Err = fmt.Errorf("sqlstore: call record %q: %w", r.sn, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The statements of each dialect. They are written with ? for their parameters, numbered ($1, $2,
+// …) for PostgreSQL by rebind. Expiries are the database's clock plus a TTL — so that replicas
+// whose clocks disagree agree on them — in microseconds on PostgreSQL and MySQL, and in
+// milliseconds of the Unix epoch on SQLite (julianday('now'), the host's clock).
+
+// queries are the statements of one row.
+type queries struct {
+	claim, claimState, renew, renewHeld, complete, release string
+	lease, leaseOwner, unlease                             string
+	checkpoint, setCheckpoint, syncState, setSyncState     string
+	quarantine, quarantined, unquarantine                  string
+	returning                                              bool // claim and lease return the row they took
+}
+
+// now is the database's clock; later is it plus a TTL parameter (ttlArg).
+func nowSQL(d Dialect) string {
+	switch d {
+	case Postgres:
+		return "now()"
+	case MySQL:
+		return "UTC_TIMESTAMP(6)"
+	}
+	return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+}
+
+func laterSQL(d Dialect) string {
+	switch d {
+	case Postgres:
+		return "now() + CAST(? AS bigint) * interval '1 microsecond'"
+	case MySQL:
+		return "UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND"
+	}
+	return "(" + nowSQL(SQLite) + " + ?)"
+}
+
+// ttlArg is ttl in the unit of laterSQL, rounded up.
+func ttlArg(d Dialect, ttl time.Duration) int64 {
+	unit := time.Microsecond
+	if d == SQLite {
+		unit = time.Millisecond
+	}
+	return int64((ttl + unit - 1) / unit)
+}
+
+// upsert is the clause that turns an INSERT into table into an update of the row with the same
+// key, setting each of cols to the inserted value.
+func upsert(d Dialect, key string, cols ...string) string {
+	var b strings.Builder
+	if d == MySQL {
+		b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	} else {
+		b.WriteString(" ON CONFLICT (" + key + ") DO UPDATE SET ")
+	}
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if d == MySQL {
+			b.WriteString(c + " = VALUES(" + c + ")")
+		} else {
+			b.WriteString(c + " = excluded." + c)
+		}
+	}
+	return b.String()
+}
+
+func newQueries(d Dialect, p string) queries {
+	marks, leases, syncs, quar := p+"marks", p+"leases", p+"syncs", p+"quarantine"
+	now, later := nowSQL(d), laterSQL(d)
+	q := queries{returning: d != MySQL}
+	if d == MySQL {
+		// MySQL has no RETURNING: the statements change the row only when the caller takes it,
+		// and the caller reads it after. Each condition is on the row's values before the
+		// statement, so that it holds whether assignments see the ones before them or not
+		// (MariaDB's SIMULTANEOUS_ASSIGNMENT).
+		free := "(done_at IS NULL AND expires_at <= " + now + ")"
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ") ON DUPLICATE KEY UPDATE " +
+			"token = IF(" + free + ", VALUES(token), token), " +
+			"expires_at = IF(token = VALUES(token) OR " + free + ", VALUES(expires_at), expires_at)"
+		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ") ON DUPLICATE KEY UPDATE " +
+			"expires_at = NULL, done_at = COALESCE(done_at, VALUES(done_at)), token = VALUES(token)"
+		held := "(owner = VALUES(owner) OR expires_at <= " + now + ")"
+		q.lease = "INSERT INTO " + leases + " (name, owner, expires_at) VALUES (?, ?, " + later + ") ON DUPLICATE KEY UPDATE " +
+			"owner = IF(" + held + ", VALUES(owner), owner), expires_at = IF(" + held + ", VALUES(expires_at), expires_at)"
+	} else {
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" +
+			upsert(d, "dedup_key", "token", "expires_at") +
+			" WHERE " + marks + ".done_at IS NULL AND " + marks + ".expires_at <= " + now + " RETURNING token"
+		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ")" +
+			upsert(d, "dedup_key", "token") + ", expires_at = NULL, done_at = COALESCE(" + marks + ".done_at, excluded.done_at)"
+		q.lease = "INSERT INTO " + leases + " (name, owner, expires_at) VALUES (?, ?, " + later + ")" +
+			upsert(d, "name", "owner", "expires_at") +
+			" WHERE " + leases + ".owner = excluded.owner OR " + leases + ".expires_at <= " + now + " RETURNING owner"
+	}
+	q.claimState = "SELECT token, done_at IS NOT NULL FROM " + marks + " WHERE dedup_key = ?"
+	q.renew = "UPDATE " + marks + " SET expires_at = " + later + " WHERE dedup_key = ? AND token = ? AND done_at IS NULL AND expires_at > " + now
+	q.renewHeld = "SELECT COUNT(*) FROM " + marks + " WHERE dedup_key = ? AND token = ? AND done_at IS NULL AND expires_at > " + now
+	q.release = "DELETE FROM " + marks + " WHERE dedup_key = ? AND token = ? AND done_at IS NULL"
+	q.leaseOwner = "SELECT owner FROM " + leases + " WHERE name = ?"
+	q.unlease = "DELETE FROM " + leases + " WHERE name = ? AND owner = ?"
+	q.checkpoint = "SELECT checkpoint_at FROM " + syncs + " WHERE name = ?"
+	q.setCheckpoint = "INSERT INTO " + syncs + " (name, checkpoint_at) VALUES (?, ?)" + upsert(d, "name", "checkpoint_at")
+	q.syncState = "SELECT state FROM " + syncs + " WHERE name = ?"
+	q.setSyncState = "INSERT INTO " + syncs + " (name, state) VALUES (?, ?)" + upsert(d, "name", "state")
+	q.quarantine = "INSERT INTO " + quar + " (name, record_key, entry) VALUES (?, ?, ?)" + upsert(d, "name, record_key", "entry")
+	q.quarantined = "SELECT entry FROM " + quar + " WHERE name = ?"
+	q.unquarantine = "DELETE FROM " + quar + " WHERE name = ? AND record_key = ?"
+	if d == Postgres {
+		for _, s := range []*string{&q.claim, &q.claimState, &q.renew, &q.renewHeld, &q.complete, &q.release, &q.lease,
+			&q.leaseOwner, &q.unlease, &q.checkpoint, &q.setCheckpoint, &q.syncState, &q.setSyncState, &q.quarantine,
+			&q.quarantined, &q.unquarantine} {
+			*s = rebind(*s)
+		}
+	}
+	return q
+}
+
+// rebind numbers the ? of query for PostgreSQL: $1, $2, … No statement here has a ? in a literal.
+func rebind(query string) string {
+	var b strings.Builder
+	n := 0
+	for i := range len(query) {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// The statements of many rows, built for each number of rows when first used.
+type multiKey struct {
+	kind byte // 't' take, 's' states, 'd' drop, 'r' records
+	n    int
+}
+
+// recordCols are the columns of the records' table Sink writes, in the order of recordRow.args.
+const recordCols = "account, sn, id, task, phone, intention, status_manual, duration, created_at, connected_at, disconnected_at, record"
+
+// recordColCount is how many recordCols there are.
+const recordColCount = 12
+
+// multi returns the statement of kind for n rows.
+func (s *Store) multiRow(kind byte, n int) string {
+	k := multiKey{kind, n}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.multi[k]; ok {
+		return q
+	}
+	q := s.buildMulti(kind, n)
+	if s.d == Postgres {
+		q = rebind(q)
+	}
+	s.multi[k] = q
+	return q
+}
+
+func (s *Store) buildMulti(kind byte, n int) string {
+	d, p := s.d, s.cfg.prefix
+	marks, now := p+"marks", nowSQL(d)
+	var b strings.Builder
+	list := func(row string) {
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(row)
+		}
+	}
+	switch kind {
+	case 't': // take the marks of n keys for a delivery's token, unless delivered or claimed
+		b.WriteString("INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES ")
+		list("(?, ?, " + now + ")")
+		if d == MySQL {
+			free := "(done_at IS NULL AND expires_at <= " + now + ")"
+			b.WriteString(" ON DUPLICATE KEY UPDATE token = IF(" + free + ", VALUES(token), token), " +
+				"expires_at = IF(token = VALUES(token) OR " + free + ", NULL, expires_at), " +
+				"done_at = IF(token = VALUES(token) OR " + free + ", VALUES(done_at), done_at)")
+		} else {
+			b.WriteString(upsert(d, "dedup_key", "token", "done_at") + ", expires_at = NULL WHERE " + marks +
+				".done_at IS NULL AND " + marks + ".expires_at <= " + now)
+		}
+	case 's': // the state of n marks
+		b.WriteString("SELECT dedup_key, token, done_at IS NOT NULL FROM " + marks + " WHERE dedup_key IN (")
+		list("?")
+		b.WriteString(")")
+		if d == MySQL {
+			b.WriteString(" FOR UPDATE")
+		}
+	case 'd': // drop the marks of n keys a delivery's token took
+		b.WriteString("DELETE FROM " + marks + " WHERE token = ? AND dedup_key IN (")
+		list("?")
+		b.WriteString(")")
+	case 'r': // upsert n call records
+		b.WriteString("INSERT INTO " + p + "call_records (" + recordCols + ") VALUES ")
+		list("(?" + strings.Repeat(", ?", recordColCount-1) + ")")
+		b.WriteString(upsert(d, "account, sn", "id", "task", "phone", "intention", "status_manual", "duration",
+			"created_at", "connected_at", "disconnected_at", "record"))
+	}
+	return b.String()
+}
