@@ -2,13 +2,18 @@ package digelao_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/sqltest"
 	"github.com/digelao-go/digelao/internal/testkit"
+	"github.com/digelao-go/digelao/sqlstore"
 )
 
 // simClock is the platform's time in the simulation: it moves only when the driver, or a fault,
@@ -28,13 +33,26 @@ func (c simClock) advance(t time.Time) {
 // simClaimTTL is how long a claim of the simulated stores lives: redisstore's default.
 const simClaimTTL = 5 * time.Minute
 
-// newStoreUnderTest returns an empty store of the kind -sim.store names, on the simulated clock.
-func newStoreUnderTest(kind string, clock simClock) (digelao.SyncStore, error) {
+// newStoreUnderTest returns an empty store of the kind -sim.store names, on the simulated clock:
+// memory, or sqlite — sqlstore on an SQLite file of t's, which commits the sink's writes with the
+// marks (a CommitStore), its sink the simulation's (see sim.sink).
+func newStoreUnderTest(t testing.TB, kind string, clock simClock) (digelao.SyncStore, error) {
 	switch kind {
 	case "memory":
 		return digelao.NewMemorySyncStore(100_000, digelao.WithMemoryClock(clock.now), digelao.WithMemoryClaimTTL(simClaimTTL))
+	case "sqlite":
+		db, err := sql.Open(sqltest.Driver(sqlstore.SQLite), "file:"+filepath.Join(t.TempDir(), "sim.db")+"?_pragma=journal_mode(MEMORY)&_pragma=synchronous(OFF)") // a simulation needs no durability
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		st, err := sqlstore.New(db, sqlstore.SQLite, sqlstore.WithClock(clock.now), sqlstore.WithClaimTTL(simClaimTTL))
+		if err == nil {
+			err = st.Migrate(t.Context())
+		}
+		return st, err
 	}
-	return nil, fmt.Errorf("-sim.store %q: no such store (have: memory)", kind)
+	return nil, fmt.Errorf("-sim.store %q: no such store (have: memory, sqlite)", kind)
 }
 
 // sharedStore is the one store every replica shares. Its forget fault swaps it for an empty one,

@@ -147,6 +147,7 @@ type sweep struct {
 	inARow      int             // sink calls in a row that failed, in this step
 	took        bool            // the sink took a record in this step
 	tookBefore  int64           // the sink calls that had succeeded when the step before this one began
+	newestDone  time.Time       // the creation time of the newest record found delivered: the sink took it since
 	refused     []rejection     // for Sweep: every record the sink refused
 }
 
@@ -344,6 +345,9 @@ func (sw *sweep) note(ctx context.Context, r *CallRecord, res result, main bool)
 	case duplicate:
 		st.Duplicates++
 		sw.forget(res.key)
+		if r.CreatedAt.After(sw.newestDone) {
+			sw.newestDone = r.CreatedAt
+		}
 	case inProgress:
 		st.Pending++
 	case failed:
@@ -400,11 +404,15 @@ func (sw *sweep) forget(key string) {
 }
 
 // park notes refused records against which nothing is counted — the sink may have been down —
-// so that they are offered again, at the end of a step in which the sink takes others.
+// so that they are offered again, at the end of a step in which the sink is seen up. Next is when
+// a record was first parked.
 func (sw *sweep) park(run []rejection) {
 	for _, f := range run {
 		e := sw.failing(f)
-		e.Next, e.Err = sw.now, f.err.Error()
+		if e.Next.IsZero() {
+			e.Next = sw.now
+		}
+		e.Err = f.err.Error()
 	}
 }
 
@@ -504,11 +512,12 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 		return err
 	}
 	// The records refused while the sink took others are offered again, each refusal counting.
-	// The records parked while it may have been down are too once it is seen up; without such a
-	// sign, the first of them is offered alone, and its refusal fails the step uncounted.
+	// So are the records parked while it may have been down, once it is seen up: it took a record,
+	// or a record created after one was parked is found delivered (by any process: a push). Without
+	// such a sign, the first of them is offered alone, and its refusal fails the step uncounted.
 	known, parked := []*CallRecord{}, []*CallRecord{}
 	for _, r := range sw.later {
-		if sw.state.Failing[rs.keyOf(r)].Tries > 0 {
+		if e := sw.state.Failing[rs.keyOf(r)]; e.Tries > 0 || up || sw.newestDone.After(e.Next) {
 			known = append(known, r)
 		} else {
 			parked = append(parked, r)
@@ -517,7 +526,7 @@ func (sw *sweep) end(ctx context.Context, stopped bool) error {
 	if err := sw.offer(ctx, known); err != nil {
 		return err
 	}
-	if len(parked) > 0 && !up && !sw.took {
+	if len(parked) > 0 && !sw.took {
 		res, err := rs.deliver(ctx, parked[:1], nil)
 		if err != nil {
 			return err

@@ -35,14 +35,14 @@ func (s *Store) Claim(ctx context.Context, key, token string) (digelao.ClaimStat
 	for range claimTries {
 		if s.q.returning {
 			var got string
-			err := s.db.QueryRowContext(ctx, s.q.claim, key, token, ttlArg(s.d, s.cfg.claimTTL)).Scan(&got)
+			err := s.db.QueryRowContext(ctx, s.q.claim, s.withNow(key, token, ttlArg(s.d, s.cfg.claimTTL))...).Scan(&got)
 			if err == nil {
 				return digelao.ClaimNew, nil
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return 0, wrap("claim", err)
 			}
-		} else if _, err := s.db.ExecContext(ctx, s.q.claim, key, token, ttlArg(s.d, s.cfg.claimTTL)); err != nil {
+		} else if _, err := s.db.ExecContext(ctx, s.q.claim, s.withNow(key, token, ttlArg(s.d, s.cfg.claimTTL))...); err != nil {
 			return 0, wrap("claim", err)
 		}
 		var holder string
@@ -70,7 +70,7 @@ func (s *Store) Renew(ctx context.Context, key, token string) (bool, error) {
 	if err := checkKey("renew", key, token); err != nil {
 		return false, err
 	}
-	res, err := s.exec(ctx, s.q.renew, ttlArg(s.d, s.cfg.claimTTL), key, token)
+	res, err := s.exec(ctx, s.q.renew, s.withNow(ttlArg(s.d, s.cfg.claimTTL), key, token)...)
 	if err != nil {
 		return false, wrap("renew", err)
 	}
@@ -81,7 +81,7 @@ func (s *Store) Renew(ctx context.Context, key, token string) (bool, error) {
 	if n == 0 && s.d == MySQL {
 		// MySQL counts the rows changed, not those found: a renewal within the microsecond of
 		// the one before changes nothing.
-		err = s.db.QueryRowContext(ctx, s.q.renewHeld, key, token).Scan(&n)
+		err = s.db.QueryRowContext(ctx, s.q.renewHeld, s.withNow(key, token)...).Scan(&n)
 		if err != nil {
 			return false, wrap("renew", err)
 		}
@@ -95,7 +95,7 @@ func (s *Store) Complete(ctx context.Context, key, token string) error {
 	if err := checkKey("complete", key, token); err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, s.q.complete, key, token); err != nil {
+	if _, err := s.exec(ctx, s.q.complete, s.withNow(key, token)...); err != nil {
 		return wrap("complete", err)
 	}
 	return nil

@@ -223,7 +223,7 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 		for _, k := range keys {
 			args = append(args, k, token)
 		}
-		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), args...)
+		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), s.withNow(args...)...)
 		if err != nil {
 			return err
 		}

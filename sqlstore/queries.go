@@ -8,8 +8,9 @@ import (
 
 // The statements of each dialect. They are written with ? for their parameters, numbered ($1, $2,
 // …) for PostgreSQL by rebind. Expiries are the database's clock plus a TTL — so that replicas
-// whose clocks disagree agree on them — in microseconds on PostgreSQL and MySQL, and in
-// milliseconds of the Unix epoch on SQLite (julianday('now'), the host's clock).
+// whose clocks disagree agree on them — in microseconds on PostgreSQL and MySQL; on SQLite, one
+// host, in milliseconds of the Unix epoch by the Store's clock (WithClock), which a statement that
+// reads it takes as its first parameter, ?1 (see withNow).
 
 // queries are the statements of one row.
 type queries struct {
@@ -28,7 +29,7 @@ func nowSQL(d Dialect) string {
 	case MySQL:
 		return "UTC_TIMESTAMP(6)"
 	}
-	return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+	return "?1"
 }
 
 func laterSQL(d Dialect) string {
@@ -113,14 +114,48 @@ func newQueries(d Dialect, p string) queries {
 	q.quarantine = "INSERT INTO " + quar + " (name, record_key, entry) VALUES (?, ?, ?)" + upsert(d, "name, record_key", "entry")
 	q.quarantined = "SELECT entry FROM " + quar + " WHERE name = ?"
 	q.unquarantine = "DELETE FROM " + quar + " WHERE name = ? AND record_key = ?"
-	if d == Postgres {
-		for _, s := range []*string{&q.claim, &q.claimState, &q.renew, &q.renewHeld, &q.complete, &q.release, &q.lease,
-			&q.leaseOwner, &q.unlease, &q.checkpoint, &q.setCheckpoint, &q.syncState, &q.setSyncState, &q.quarantine,
-			&q.quarantined, &q.unquarantine} {
-			*s = rebind(*s)
-		}
+	for _, s := range []*string{&q.claim, &q.claimState, &q.renew, &q.renewHeld, &q.complete, &q.release, &q.lease,
+		&q.leaseOwner, &q.unlease, &q.checkpoint, &q.setCheckpoint, &q.syncState, &q.setSyncState, &q.quarantine,
+		&q.quarantined, &q.unquarantine} {
+		*s = bind(d, *s)
 	}
 	return q
+}
+
+// bind numbers the ? of query as d wants them: $1, $2, … for PostgreSQL; ?2, ?3, … on SQLite when
+// query reads the clock (?1), so that the clock comes first whatever its place in the text.
+func bind(d Dialect, query string) string {
+	switch {
+	case d == Postgres:
+		return rebind(query)
+	case d == SQLite && strings.Contains(query, nowSQL(SQLite)):
+		return renumber(query)
+	}
+	return query
+}
+
+// renumber numbers the bare ? of query from ?2 on, leaving ?1, the clock, as it is.
+func renumber(query string) string {
+	var b strings.Builder
+	n := 1
+	for i := range len(query) {
+		if query[i] != '?' || i+1 < len(query) && query[i+1] >= '0' && query[i+1] <= '9' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteString("?" + strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// withNow returns the arguments of a statement that reads the clock: on SQLite, the Store's now
+// first; elsewhere args, the database reading its own.
+func (s *Store) withNow(args ...any) []any {
+	if s.d != SQLite {
+		return args
+	}
+	return append([]any{s.cfg.now().UnixMilli()}, args...)
 }
 
 // rebind numbers the ? of query for PostgreSQL: $1, $2, … No statement here has a ? in a literal.
@@ -159,10 +194,7 @@ func (s *Store) multiRow(kind byte, n int) string {
 	if q, ok := s.multi[k]; ok {
 		return q
 	}
-	q := s.buildMulti(kind, n)
-	if s.d == Postgres {
-		q = rebind(q)
-	}
+	q := bind(s.d, s.buildMulti(kind, n))
 	s.multi[k] = q
 	return q
 }

@@ -72,6 +72,7 @@ type Store struct {
 type config struct {
 	prefix   string
 	claimTTL time.Duration
+	now      func() time.Time // SQLite's clock; nil elsewhere
 }
 
 // Option configures a Store. New reports the first invalid one.
@@ -107,6 +108,19 @@ func WithClaimTTL(d time.Duration) Option {
 	}
 }
 
+// WithClock sets the clock by which a Store on SQLite keeps the expiries of its claims and leases
+// (default time.Now): a simulation's, in tests. PostgreSQL and MySQL keep them by the database's
+// own clock, so that replicas whose clocks disagree agree on them: New refuses WithClock for them.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("sqlstore: WithClock: nil func")
+		}
+		c.now = now
+		return nil
+	}
+}
+
 // New returns a Store on db, which speaks d. The Store does not close db, and sends nothing to it
 // until it is used: call Migrate before anything else.
 //
@@ -129,6 +143,12 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 		if err := opt(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case cfg.now != nil && d != SQLite:
+		return nil, errors.New("sqlstore: New: WithClock is for SQLite: PostgreSQL and MySQL keep expiries by the database's clock")
+	case cfg.now == nil && d == SQLite:
+		cfg.now = time.Now
 	}
 	s := &Store{db: db, d: d, cfg: cfg, q: newQueries(d, cfg.prefix), multi: map[multiKey]string{}}
 	if d == SQLite {

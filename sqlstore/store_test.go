@@ -236,3 +236,42 @@ func TestQuarantineKeepsTheRecordsBytes(t *testing.T) {
 		assert.Equal(t, string(rec), string(qs[0].Record))
 	})
 }
+
+// TestWithClockOnSQLite: a Store on SQLite keeps the expiries of its leases and claims by its
+// clock, a simulation's in tests; the other dialects keep them by the database's and refuse one.
+func TestWithClockOnSQLite(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	s, _ := sqltest.Store(t, sqlstore.SQLite, sqlstore.WithClock(func() time.Time { return now }),
+		sqlstore.WithClaimTTL(5*time.Minute))
+	ctx := t.Context()
+	ok, err := s.Lease(ctx, "n", "a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.Lease(ctx, "n", "b", time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok, "a holds it")
+	st, err := s.Claim(ctx, "k", "t1")
+	require.NoError(t, err)
+	require.Equal(t, digelao.ClaimNew, st)
+
+	now = now.Add(2 * time.Minute) // a's lease lapsed by the clock, not by the host's time
+	ok, err = s.Lease(ctx, "n", "b", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	st, err = s.Claim(ctx, "k", "t2")
+	require.NoError(t, err)
+	assert.Equal(t, digelao.ClaimInProgress, st, "the claim lives five minutes")
+	now = now.Add(4 * time.Minute)
+	st, err = s.Claim(ctx, "k", "t3")
+	require.NoError(t, err)
+	assert.Equal(t, digelao.ClaimNew, st, "it lapsed")
+
+	for d, dsn := range map[sqlstore.Dialect]string{sqlstore.Postgres: "postgres://127.0.0.1:1/none", sqlstore.MySQL: "root@tcp(127.0.0.1:1)/none"} {
+		db, err := sql.Open(sqltest.Driver(d), dsn) // New sends nothing: nothing needs to listen
+		require.NoError(t, err)
+		_, err = sqlstore.New(db, d, sqlstore.WithClock(time.Now))
+		assert.ErrorContains(t, err, "WithClock is for SQLite", "%s", d)
+		_ = db.Close()
+	}
+}

@@ -74,11 +74,11 @@ func (s *Store) Lease(ctx context.Context, name, owner string, ttl time.Duration
 	defer done()
 	var holder string
 	if s.q.returning {
-		err = s.db.QueryRowContext(ctx, s.q.lease, name, owner, ttlArg(s.d, ttl)).Scan(&holder)
+		err = s.db.QueryRowContext(ctx, s.q.lease, s.withNow(name, owner, ttlArg(s.d, ttl))...).Scan(&holder)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}
-	} else if _, err = s.db.ExecContext(ctx, s.q.lease, name, owner, ttlArg(s.d, ttl)); err == nil {
+	} else if _, err = s.db.ExecContext(ctx, s.q.lease, s.withNow(name, owner, ttlArg(s.d, ttl))...); err == nil {
 		err = s.db.QueryRowContext(ctx, s.q.leaseOwner, name).Scan(&holder)
 	}
 	if err != nil {
