@@ -84,10 +84,12 @@ func (r CallRecord) MarshalJSON() ([]byte, error) { return callRecordCodec.Encod
 
 // key returns prefix and the record's digest: 32 hex digits, the first 128 bits of the SHA-256 of
 // "sn", a zero byte and the sn exactly as received; without an sn, of "id", a zero byte and the id
-// in decimal; with neither (a broken or hostile platform), of "json", a zero byte and the record's
-// JSON, so that the same row pushed or listed again is known, while a change to it makes it
-// another. Its size is fixed, and it is one-to-one (but for a hash collision) over what it is made
-// of: sn, id and content never meet. It is "" only for a record that does not encode.
+// in decimal; with neither (a broken or hostile platform), of "call", a zero byte and what makes
+// the call that call — its number, task and times — so that the same call pushed and listed again
+// is known, though a member such as a note changed in between; and with none of those either, of
+// "json", a zero byte and the record's JSON. Its size is fixed, and it is one-to-one (but for a
+// hash collision) over what it is made of: sn, id, call and content never meet. It is "" only for
+// a record that does not encode.
 func (r *CallRecord) key(prefix string) string {
 	var buf [128]byte // what is hashed, then the key: on the stack for every sn but a long one
 	of := buf[:0]
@@ -96,6 +98,12 @@ func (r *CallRecord) key(prefix string) string {
 		of = append(append(of, "sn\x00"...), r.SN...)
 	case r.ID != 0:
 		of = strconv.AppendInt(append(of, "id\x00"...), r.ID, 10)
+	case r.Phone != "" && !r.CreatedAt.IsZero():
+		of = append(append(of, "call\x00"...), r.Phone...)
+		for _, part := range []string{r.TaskSN, r.CreatedAt.UTC().Format(time.RFC3339Nano), r.StartedAt.UTC().Format(time.RFC3339Nano),
+			r.DisconnectedAt.UTC().Format(time.RFC3339Nano)} {
+			of = append(append(of, 0), part...)
+		}
 	default:
 		b, err := r.MarshalJSON()
 		if err != nil {

@@ -124,6 +124,18 @@ func TestCallRecordKeyIsStable(t *testing.T) {
 	bare := &CallRecord{Phone: "13800000000"}
 	content, err := bare.MarshalJSON()
 	require.NoError(t, err)
-	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn nor id: its content")
+	assert.Equal(t, want("call:", "json\x00"+string(content)), bare.key("call:"), "neither sn, id nor a time: its content")
 	assert.NotEqual(t, bare.key("call:"), (&CallRecord{Phone: "13800000001"}).key("call:"))
+
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	call := CallRecord{Phone: "13800000000", TaskSN: "dial_task_main_sn|1", CreatedAt: at, DisconnectedAt: at}
+	z := "0001-01-01T00:00:00Z"
+	assert.Equal(t, want("call:", "call\x0013800000000\x00dial_task_main_sn|1\x002026-11-02T09:00:00Z\x00"+z+"\x002026-11-02T09:00:00Z"),
+		call.key("call:"), "neither sn nor id: the call — its number, task and times")
+	noted := call
+	noted.Mark = "已回访"
+	assert.Equal(t, call.key("call:"), noted.key("call:"), "a note added later does not make it another call")
+	later := call
+	later.CreatedAt = at.Add(time.Second)
+	assert.NotEqual(t, call.key("call:"), later.key("call:"))
 }

@@ -133,28 +133,15 @@ func (o *once) deliver(ctx context.Context, key string, id slog.Attr, do func(co
 	return state, nil, nil
 }
 
-// renewing runs do while renewing token's claim on key, and reports whether the claim was lost
-// meanwhile: Renew said another holds it, or two renewals in a row failed, the second a third of
-// the TTL before the claim lapses.
+// renewing runs do while keeping token's claim on key alive (keepAlive), and reports whether the
+// claim was lost meanwhile, which ends do's context with ErrClaimLost.
 func (o *once) renewing(ctx context.Context, key, token string, do func(context.Context) error) (lost bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var gone atomic.Bool
-	failed := false // the last renewal failed; renewals never overlap
-	stop := every(o.timers, o.store.ClaimTTL()/3, func() {
-		var held bool
-		rerr := settle(ctx, o.store, key, func(ctx context.Context, key string) (err error) {
-			held, err = o.store.Renew(ctx, key, token)
-			return err
-		})
-		if rerr == nil && held {
-			failed = false
-			return
-		}
-		if rerr != nil && !failed {
-			failed = true
-			return
-		}
+	stop := keepAlive(o.timers, o.store.ClaimTTL(), func(ctx context.Context) (bool, error) {
+		return o.store.Renew(ctx, key, token)
+	}, func(error) {
 		gone.Store(true)
 		cancel(ErrClaimLost)
 	})

@@ -208,9 +208,9 @@ func TestClaimRenewedWhileTheSinkRuns(t *testing.T) {
 	assert.Equal(t, ClaimDone, st)
 }
 
-// A claim lost while the sink runs — the store could not renew it twice in a row, a third of the TTL
-// before it lapsed, and a redelivery took it — ends the sink's context with ErrClaimLost; a sink
-// that stops is not a delivery, and the redelivery's claim stays.
+// A claim lost while the sink runs — the store renewed it no more, and a redelivery took it once it
+// lapsed — ends the sink's context with ErrClaimLost before it lapses; a sink that stops is not a
+// delivery, and the redelivery's claim stays.
 func TestClaimLostEndsTheSinksContext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -221,7 +221,7 @@ func TestClaimLostEndsTheSinksContext(t *testing.T) {
 	var cause error
 	var redelivery ClaimState
 	state, _, err := o.deliver(ctx, "k", slog.Attr{}, func(ctx context.Context) error {
-		clock.Advance(250 * time.Millisecond) // two renewals failed: the claim is given up
+		clock.Advance(280 * time.Millisecond) // no renewal confirmed by nine tenths of the TTL: given up
 		cause = context.Cause(ctx)
 		clock.Advance(time.Second)
 		redelivery, _ = m.Claim(ctx, "k", "redelivery") // it lapsed: a redelivery takes it

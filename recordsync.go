@@ -418,11 +418,19 @@ type SweepStats struct {
 var errDeliveryInProgress = errors.New("digelao: the record is being delivered by another delivery; try again")
 
 // Push delivers a pushed call record. It returns nil when the record is delivered, or was
-// already; an error — the sink's, the store's, or another delivery of the same record being under
+// already, or is not final (no disconnected_at: a sweep delivers it once it is); an error — the sink's, the store's, or another delivery of the same record being under
 // way — makes a PushHandler answer 5xx, and the platform push again. Serve pushes with Handler,
 // which leaves the de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at
 // the cost of a second claim per push.
 func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
+	if r.DisconnectedAt.IsZero() {
+		// Pushed before its call ended: delivered now, the final record would be a duplicate. A
+		// sweep delivers it once final.
+		rs.stats.notFinal.Add(1)
+		rs.cfg.log.InfoContext(ctx, "digelao sync: a record pushed before its call ended is left for a sweep to deliver once final",
+			"sn", r.SN, "id", r.ID)
+		return nil
+	}
 	res, err := rs.deliver(ctx, []*CallRecord{r}, nil)
 	if err != nil {
 		return err
@@ -470,6 +478,9 @@ func (rs *RecordSync) Redeliver(ctx context.Context, key string) error {
 	r := new(CallRecord)
 	if err := r.UnmarshalJSON(qs[i].Record); err != nil {
 		return fmt.Errorf("digelao: quarantined record %s does not decode: %w", key, err)
+	}
+	if rs.keyOf(r) != key {
+		return fmt.Errorf("digelao: quarantined record %s holds another record (sn %q): it stays in the quarantine", key, r.SN)
 	}
 	r.Raw = qs[i].Record
 	res, err := rs.deliver(ctx, []*CallRecord{r}, nil)
@@ -588,17 +599,17 @@ func (rs *RecordSync) sweepIfLeader(ctx context.Context) (st SweepStats, led boo
 	return st, true, err
 }
 
-// keepLease renews the lease every third of its TTL until stop is called; when a renewal fails
-// it cancels the step's context, so that a replica that lost its lease stops sweeping.
-func (rs *RecordSync) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
-	return every(rs.cfg.timers, rs.cfg.leaseTTL/3, func() {
-		if ctx.Err() != nil {
-			return
+// keepLease keeps the lease alive (keepAlive) until stop is called; when it is lost — taken by
+// another, or not renewed in time — it cancels the step's context, so that a replica that lost
+// its lease stops sweeping before another would take it.
+func (rs *RecordSync) keepLease(_ context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	return keepAlive(rs.cfg.timers, rs.cfg.leaseTTL, func(ctx context.Context) (bool, error) {
+		return rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
+	}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("%w (%w)", ErrLeaseHeld, err)
 		}
-		ok, err := rs.store.Lease(ctx, rs.name, rs.owner, rs.cfg.leaseTTL)
-		if err != nil || !ok {
-			cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, ErrLeaseHeld)))
-		}
+		cancel(fmt.Errorf("digelao: sync lease lost: %w", cmpErr(err, ErrLeaseHeld)))
 	})
 }
 

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,16 +23,6 @@ import (
 
 	"github.com/digelao-go/digelao"
 )
-
-// skipIssue skips a test that demonstrates an open issue, unless DIGELAO_ATTACKS is set, to see it fail:
-//
-//	DIGELAO_ATTACKS=1 go test -count=1 -run 'TestAttack' -v .
-func skipIssue(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("DIGELAO_ATTACKS") == "" {
-		t.Skip("issue: " + why)
-	}
-}
 
 // dateLie is the bench's platform behind a front that rewrites the Date of its replies while lie
 // is set, as a platform node with a wrong clock (or a PHP header written in local time) does.
@@ -88,7 +77,6 @@ func (b *syncBench) errorLines() string {
 // the counts are not checked for a year. A record the platform lists two hours late — well within
 // the 24-hour horizon — is then never delivered, and nothing names it.
 func TestAttackADateAYearAheadStopsLateRecords(t *testing.T) {
-	skipIssue(t, "one reply's Date a year ahead poisons the hours' bookkeeping (hours and counted_at a year ahead); late records are lost silently for a year")
 	t.Parallel()
 	b := newSyncBench(t)
 	b.calls(5, simStart, 10*time.Minute)
@@ -119,7 +107,6 @@ func TestAttackADateAYearAheadStopsLateRecords(t *testing.T) {
 // a day of deliveries — what NewMemorySyncStore asks for, since a sync sweeps a day back at most —
 // has forgotten them, and every record older than that is delivered a second time.
 func TestAttackADateAYearBehindDeliversTheYearAgain(t *testing.T) {
-	skipIssue(t, "one reply's Date a year behind moves the checkpoint a year back; the next sweep re-lists a year and delivers again every record the store no longer remembers")
 	t.Parallel()
 	b := newSyncBench(t)
 	fresh := func() digelao.SyncStore {
@@ -159,7 +146,6 @@ func TestAttackADateAYearBehindDeliversTheYearAgain(t *testing.T) {
 // from the checkpoint never lists them. A record whose push was lost is delivered only by the
 // hourly count of its hour, up to an hour later, not by the next sweep past the lag.
 func TestAttackADateAheadOfCreatedAt(t *testing.T) {
-	skipIssue(t, "a Date ahead of created_at's clock by more than lag+overlap puts every new record before the checkpoint; lost pushes wait for the hourly count")
 	t.Parallel()
 	b := newSyncBench(t)
 	front := &dateLie{p: b.platform}
@@ -190,7 +176,6 @@ func TestAttackADateAheadOfCreatedAt(t *testing.T) {
 // record listed 20 hours late, within the 24-hour horizon, is never delivered, and nothing names
 // it.
 func TestAttackADateAheadOfCreatedAtShortensTheHorizon(t *testing.T) {
-	skipIssue(t, "a Date ahead of created_at's clock shortens the reconciliation horizon by as much: records listed later than horizon−skew are lost silently")
 	t.Parallel()
 	b := newSyncBench(t)
 	front := &dateLie{p: b.platform}
@@ -228,7 +213,6 @@ func newStepSync(t *testing.T, b *syncBench, rt http.RoundTripper, state string)
 // bookkeeping that does not decode. Run, in its own goroutine, takes the process down, and every
 // restart panics again.
 func TestAttackANullHourInTheStoredState(t *testing.T) {
-	skipIssue(t, "SyncState {\"hours\":[null]} decodes, and hours() dereferences the nil hour: SweepOnce panics")
 	t.Parallel()
 	b := newSyncBench(t)
 	b.calls(3, simStart, time.Minute)
@@ -260,7 +244,6 @@ func (f *countingFront) RoundTrip(req *http.Request) (*http.Response, error) {
 // it sweeps anything else. A sync down for weeks has its checkpoint as far back and skips those
 // hours; nothing bounds the count by the checkpoint here.
 func TestAttackAnAncientHourInTheStoredState(t *testing.T) {
-	skipIssue(t, "hours() counts every hour after the stored last hour, unbounded by the checkpoint or the horizon: an old hour in SyncState makes a step of hundreds of thousands of requests")
 	t.Parallel()
 	b := newSyncBench(t)
 	b.calls(3, simStart, time.Minute)
@@ -315,7 +298,6 @@ func (c *cappedPlatform) RoundTrip(req *http.Request) (*http.Response, error) {
 // row, where the total says they end, and the sweep returns nil. Five records are never delivered,
 // and nothing names them — the counts of their hour never change either.
 func TestAttackATotalCappedAtTheWindowLimit(t *testing.T) {
-	skipIssue(t, "a window whose total equals WithWindowLimit is not split (total > limit); a platform capping both its total and its paging depth at that number truncates the window silently")
 	t.Parallel()
 	b := newSyncBench(t)
 	recs := b.calls(15, simStart, time.Minute)
@@ -341,7 +323,6 @@ func TestAttackATotalCappedAtTheWindowLimit(t *testing.T) {
 // sweep delivers it a second time. The README's contract lists no such window for a second
 // delivery; only a warning says it.
 func TestAttackARecordWithoutKeyDeliveredTwice(t *testing.T) {
-	skipIssue(t, "a record without sn and id is keyed by its whole content; a push and a listing that differ in any member (a mark added later) deliver it twice, outside the README's documented window")
 	t.Parallel()
 	b := newSyncBench(t)
 	at := simStart.Add(5 * time.Minute)
@@ -369,7 +350,6 @@ func TestAttackARecordWithoutKeyDeliveredTwice(t *testing.T) {
 // lists the final record, it is taken for a duplicate: the sink never sees the final record, and
 // nothing says so. The README promises records "delivered once final".
 func TestAttackAPushBeforeTheCallEnded(t *testing.T) {
-	skipIssue(t, "Push delivers a record without disconnected_at; the final record, listed later, is a duplicate and never delivered")
 	t.Parallel()
 	b := newSyncBench(t)
 	rec := b.calls(1, simStart.Add(5*time.Minute), 0)[0]
@@ -396,7 +376,6 @@ func TestAttackAPushBeforeTheCallEnded(t *testing.T) {
 // than a day, and the one with two days never counts those hours again: a record the platform
 // lists 30 hours late, within the horizon of the replica that promises it, is never delivered.
 func TestAttackReplicasWithDifferentHorizons(t *testing.T) {
-	skipIssue(t, "hours() deletes hours past its own horizon from the shared SyncState: a replica with a wider horizon loses them")
 	t.Parallel()
 	b := newSyncBench(t)
 	b.calls(3, simStart, 10*time.Minute)
@@ -445,7 +424,6 @@ func (s *hangingRenewals) Renew(ctx context.Context, _, _ string) (bool, error) 
 // The README: "if it is lost all the same (the store unreachable), the sink's context ends with
 // ErrClaimLost". Push then returns only when the stuck renewal does, up to 10 s later.
 func TestAttackARenewalStuckInTheStore(t *testing.T) {
-	skipIssue(t, "a renewal is bounded by settleTimeout (10s), not by the claim's TTL: a store that hangs lets the claim lapse with the sink's context live, and another replica delivers the record again")
 	t.Parallel()
 	const ttl = 100 * time.Millisecond
 	shared := digelao.MemSyncStore(t, 10, digelao.WithMemoryClaimTTL(ttl))
@@ -487,7 +465,6 @@ func TestAttackARenewalStuckInTheStore(t *testing.T) {
 // no sn, no id, no times — and takes the entry out of the quarantine as delivered. The record the
 // entry stood for is gone from the quarantine, never delivered, and nothing says so.
 func TestAttackRedeliverOfAQuarantinedNull(t *testing.T) {
-	skipIssue(t, "Redeliver decodes a quarantined record of JSON null into an empty CallRecord, delivers it, and unquarantines the key: it does not check that the record it decoded is the key's")
 	t.Parallel()
 	b := newSyncBench(t)
 	var got []*digelao.CallRecord
@@ -509,7 +486,6 @@ func TestAttackRedeliverOfAQuarantinedNull(t *testing.T) {
 // taken for a delivery of the first, counted as a duplicate, and never delivered — nothing names
 // it. The sink's upsert by sn could not keep both; the sync can at least say so.
 func TestAttackTwoRecordsWithOneSN(t *testing.T) {
-	skipIssue(t, "records with one sn and different ids share a delivery key: the second is a silent duplicate")
 	t.Parallel()
 	b := newSyncBench(t)
 	first := b.calls(1, simStart.Add(5*time.Minute), 0)[0]

@@ -187,14 +187,15 @@ func crmReply(total int, rows []string) *http.Response {
 }
 
 // A record the platform lists in a window, though its created_at lies after the window's end (the
-// platform filters by another time, or its clocks disagree), and that is not final yet: the next
-// sweep must list that window again, so the checkpoint must not pass the window's start.
+// platform filters by another time, or its created_at is bad data: more than a day ahead of every
+// clock, so the sync's does not follow it), and that is not final yet: the next sweep must list that
+// window again, so the checkpoint must not pass the window's start.
 func TestSyncHoldsARecordListedOutsideItsWindow(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
 	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
 	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
-		return crmReply(1, []string{crmRow(1, now.Add(time.Hour), time.Time{})}), nil
+		return crmReply(1, []string{crmRow(1, now.Add(25*time.Hour), time.Time{})}), nil
 	})
 	store := MemSyncStore(t, 10)
 	rs, err := NewRecordSync(c, func(context.Context, *CallRecord) error { return nil }, WithSyncStore(store),
@@ -367,8 +368,9 @@ func (s *stallingLeases) Lease(ctx context.Context, name, owner string, ttl time
 	return s.MemorySyncStore.Lease(ctx, name, owner, ttl)
 }
 
-// A lease renewal stuck in the store when the sweep is over must not hold the sweep's return
-// until the caller's context ends: the renewal is moot once the sweep is done.
+// A lease renewal stuck in the store must hold neither the sweep's return until the caller's
+// context ends nor the sweep past its lease: with no renewal confirmed before the lease would
+// lapse, another replica may sweep, and this one stops with ErrLeaseHeld.
 func TestSyncStuckRenewalDoesNotHoldTheSweep(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)
@@ -384,7 +386,7 @@ func TestSyncStuckRenewalDoesNotHoldTheSweep(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = rs.SweepOnce(ctx)
-	require.NoError(t, err)
+	require.ErrorIs(t, err, ErrLeaseHeld, "the lease lapsed unrenewed: the sweep stopped")
 	assert.Less(t, time.Since(start), 2*time.Second, "the sweep returned only when its caller's context ended")
 }
 

@@ -406,7 +406,7 @@ func TestSyncHandlerRefusesItsOwnOnCallRecord(t *testing.T) {
 // tasks; the receiver fails 30% of the pushes on every try (the platform gives up on them) and is
 // down for a whole task; two replicas share one Redis store, both receive pushes and run the sweep,
 // and one of them is cancelled in the middle of a sweep. In the end the sink holds every call record exactly once,
-// and the gaps the sweeps filled are exactly the pushes that never got through.
+// and the sweeps filled every push that never got through.
 func TestSyncEveryRecordExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a thousand simulated calls")
@@ -545,8 +545,11 @@ func TestSyncEveryRecordExactlyOnce(t *testing.T) {
 		t.Logf("replica: %+v", st)
 	}
 	t.Logf("%d records, %d pushed through, %d gaps filled by sweeps", len(records), len(pushed), filled)
-	assert.EqualValues(t, len(records)-len(pushed), filled, "gaps filled = pushes that never got through")
-	assert.EqualValues(t, len(pushed), delivered)
+	// Each record came by one path. The fake's Flush creates a task's records ahead of its clock,
+	// and the sync follows the records' clock, so a sweep may take a record before its push.
+	assert.EqualValues(t, len(records), filled+delivered, "each record delivered once, by a push or a sweep")
+	assert.GreaterOrEqual(t, filled, int64(len(records)-len(pushed)), "the sweeps filled every push that never got through")
+	assert.LessOrEqual(t, delivered, int64(len(pushed)))
 	assert.Greater(t, filled, int64(350), "the down task and 30% of the others")
 }
 
@@ -738,11 +741,12 @@ func TestSyncDeliversARecordListedLate(t *testing.T) {
 	db := newSinkDB()
 	rs := b.sync(db.upsert) // the defaults: lag 10 minutes, overlap 30, every 5
 	var listedAt time.Time
-	for i := range 40 { // 200 minutes
+	for i := range 40 { // 200 minutes of calls, one a sweep
 		if i == 12 { // an hour on: 50 minutes after its created_at
 			b.platform.list(late)
 			listedAt = b.clock.now()
 		}
+		b.calls(1, b.clock.now().Add(-time.Minute), 0)
 		b.steps(rs, 1, 5*time.Minute)
 		if db.bySN[late.sn] > 0 {
 			break

@@ -39,26 +39,29 @@ func (rs *RecordSync) runStep(ctx context.Context) (SweepStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("digelao: sync store checkpoint: %w", err)
 	}
-	probeFrom := mark.Add(-rs.cfg.overlap)
-	if mark.IsZero() {
-		probeFrom = rs.clock.now().Add(-rs.cfg.lookBack)
-	}
-	if err := rs.probe(ctx, probeFrom); err != nil {
+	newest, err := rs.probe(ctx)
+	if err != nil {
 		return st, err
 	}
 	now := rs.clock.now()
+	state.heal(now)
 	fresh := mark.IsZero() && rs.stats.checkpoint.Load() == nil // a first start, or one that lost it all
 	stored := mark
 	if mark, err = rs.resolveCheckpoint(ctx, mark, now); err != nil {
 		return st, err
 	}
-	st.From, st.To = mark.Add(-rs.cfg.overlap).Truncate(time.Second), now.Add(-rs.cfg.lag)
-	sw := rs.newSweep(&st, state)
-	sw.now = now
-	sw.tookBefore, rs.sinkOKAtStep = rs.sinkOKAtStep, rs.sinkOK.Load()
-	if err := sw.loadQuarantine(ctx); err != nil {
-		return st, err
+	from, gap := mark, time.Duration(0)
+	if !newest.IsZero() && newest.Before(mark) && now.Sub(newest) <= rs.cfg.horizon {
+		// The checkpoint is past the newest record: a quiet account, or a Date ahead of the
+		// records' clock. Sweep from the newest record, so that the records created next are in
+		// the window whatever the gap between the two clocks, and keep past hours that much longer.
+		from, gap = newest, now.Sub(newest)
 	}
+	st.From, st.To = from.Add(-rs.cfg.overlap).Truncate(time.Second), now.Add(-rs.cfg.lag)
+	sw := rs.newSweep(&st, state)
+	sw.now, sw.gap = now, gap
+	sw.tookBefore, rs.sinkOKAtStep = rs.sinkOKAtStep, rs.sinkOK.Load()
+	sw.loadQuarantine(ctx)
 	next, stepErr := mark, error(nil)
 	if !st.To.Before(st.From) {
 		if _, stepErr = sw.window(ctx, st.From, st.To, true); stepErr == nil {
@@ -140,15 +143,17 @@ type sweep struct {
 	now         time.Time       // the platform's, at the start
 	quarantined map[string]bool // the keys in quarantine, read once a step
 	holds       map[string]time.Time
-	tried       map[string]bool // the keys offered to the sink, or found delivered, in this step
-	deferred    map[string]bool // the keys of later
-	later       []*CallRecord   // records refused before whose next try has come: offered at the end
-	run         []rejection     // records the sink refused since it last took one
-	inARow      int             // sink calls in a row that failed, in this step
-	took        bool            // the sink took a record in this step
-	tookBefore  int64           // the sink calls that had succeeded when the step before this one began
-	newestDone  time.Time       // the creation time of the newest record found delivered: the sink took it since
-	refused     []rejection     // for Sweep: every record the sink refused
+	tried       map[string]bool  // the keys offered to the sink, or found delivered, in this step
+	deferred    map[string]bool  // the keys of later
+	ids         map[string]int64 // the id of each sn listed in this step; 0 once two were said
+	later       []*CallRecord    // records refused before whose next try has come: offered at the end
+	run         []rejection      // records the sink refused since it last took one
+	inARow      int              // sink calls in a row that failed, in this step
+	took        bool             // the sink took a record in this step
+	tookBefore  int64            // the sink calls that had succeeded when the step before this one began
+	newestDone  time.Time        // the creation time of the newest record found delivered: the sink took it since
+	gap         time.Duration    // how far the platform's now is past its newest record, within the horizon
+	refused     []rejection      // for Sweep: every record the sink refused
 }
 
 // rejection is a record the sink refused, and why.
@@ -160,7 +165,7 @@ type rejection struct {
 
 func (rs *RecordSync) newSweep(st *SweepStats, state *syncState) *sweep {
 	return &sweep{rs: rs, st: st, state: state, now: rs.clock.now(), holds: map[string]time.Time{}, tried: map[string]bool{},
-		deferred: map[string]bool{}}
+		deferred: map[string]bool{}, ids: map[string]int64{}}
 }
 
 // window sweeps the records created from from to to, split in two while it holds more than the
@@ -172,7 +177,9 @@ func (sw *sweep) window(ctx context.Context, from, to time.Time, main bool) (int
 	if err != nil {
 		return 0, err
 	}
-	if first.counted && first.total > rs.cfg.windowLimit && to.Sub(from) >= time.Second {
+	// A window that holds the limit or more is split: a platform that caps its counts and its
+	// paging at some depth answers a larger window with just that number.
+	if first.counted && first.total >= rs.cfg.windowLimit && to.Sub(from) >= time.Second {
 		mid := from.Add(to.Sub(from) / 2).Truncate(time.Second)
 		left, err := rs.list(ctx, from, mid, 1)
 		if err != nil {
@@ -182,13 +189,11 @@ func (sw *sweep) window(ctx context.Context, from, to time.Time, main bool) (int
 		if err != nil {
 			return 0, err
 		}
-		if left.counted && right.counted && left.total >= first.total && right.total >= first.total {
-			// Each half counts what the whole did (or more: records arriving meanwhile), so the
-			// two count it twice over. Halving down to single seconds would page the whole
-			// account in each.
-			return 0, fmt.Errorf("digelao: call records: %w: both halves of %s–%s count all its %d records or more: "+
-				"the platform does not filter by start_create_at and end_create_at", ErrBadReply,
-				platformTime(from), platformTime(to), first.total)
+		if outside(left, from, mid) || outside(right, mid.Add(time.Second), to) {
+			// The halves list records outside themselves: halving down to single seconds would
+			// page the whole account in each.
+			return 0, fmt.Errorf("digelao: call records: %w: a window of %s–%s lists records created outside it: "+
+				"the platform does not filter by start_create_at and end_create_at", ErrBadReply, platformTime(from), platformTime(mid))
 		}
 		n, err := sw.window(ctx, from, mid, main)
 		if err != nil {
@@ -197,8 +202,8 @@ func (sw *sweep) window(ctx context.Context, from, to time.Time, main bool) (int
 		m, err := sw.window(ctx, mid.Add(time.Second), to, main)
 		return n + m, err
 	}
-	if first.counted && first.total > rs.cfg.windowLimit {
-		rs.cfg.log.WarnContext(ctx, "digelao sync: one second holds more records than the window limit; paging it whole",
+	if first.counted && first.total >= rs.cfg.windowLimit {
+		rs.cfg.log.WarnContext(ctx, "digelao sync: one second holds as many records as the window limit, or more; paging it whole",
 			"at", platformTime(from), "records", first.total)
 	}
 	sw.st.Windows++
@@ -213,6 +218,16 @@ func (sw *sweep) window(ctx context.Context, from, to time.Time, main bool) (int
 			return 0, err
 		}
 	}
+}
+
+// outside reports whether pg lists a record created outside from–to.
+func outside(pg page[*CallRecord], from, to time.Time) bool {
+	for _, r := range pg.items {
+		if !r.CreatedAt.IsZero() && (r.CreatedAt.Before(from) || r.CreatedAt.After(to)) {
+			return true
+		}
+	}
+	return false
 }
 
 // pages delivers the pages of the window from–to, the first of which is read already, and
@@ -256,17 +271,17 @@ func (rs *RecordSync) fetch(ctx context.Context, o *RecordListOptions) (page[*Ca
 	return pg, err
 }
 
-// probe asks for the newest record created since from, to learn the platform's clock before a
-// step computes where it sweeps to, and checks the clock against that record.
-func (rs *RecordSync) probe(ctx context.Context, from time.Time) error {
-	pg, err := rs.list(ctx, from, time.Time{}, 1)
-	if err != nil {
-		return err
+// probe asks for the newest record of the account — one request of one record — to learn the
+// platform's clock before a step computes where it sweeps to, checks the clock against the
+// record, and returns its creation time (zero for an empty account).
+func (rs *RecordSync) probe(ctx context.Context) (time.Time, error) {
+	pg, err := rs.list(ctx, time.Time{}, time.Time{}, 1)
+	if err != nil || len(pg.items) == 0 {
+		return time.Time{}, err
 	}
-	if len(pg.items) > 0 {
-		rs.clock.check(ctx, pg.items[0].CreatedAt, rs.cfg.log)
-	}
-	return nil
+	newest := pg.items[0].CreatedAt
+	rs.clock.check(ctx, newest, rs.cfg.log)
+	return newest, nil
 }
 
 // page delivers the records of a page that are due, and notes the others: a record not final,
@@ -279,6 +294,7 @@ func (sw *sweep) page(ctx context.Context, recs []*CallRecord, from, to time.Tim
 		st.Found++
 		rs.stats.found.Add(1)
 		key := rs.keyOf(r)
+		sw.sameSN(ctx, r)
 		switch {
 		case r.DisconnectedAt.IsZero():
 			st.NotFinal++
@@ -321,6 +337,23 @@ func (sw *sweep) page(ctx context.Context, recs []*CallRecord, from, to time.Tim
 		sw.run = nil
 	}
 	return err
+}
+
+// sameSN warns, once per sn, of two records listed with one sn and different ids: they share a
+// delivery key, and the sink, an upsert by sn, keeps one of them.
+func (sw *sweep) sameSN(ctx context.Context, r *CallRecord) {
+	if r.SN == "" || r.ID == 0 {
+		return
+	}
+	if id, ok := sw.ids[r.SN]; ok && id != r.ID && id != 0 {
+		sw.rs.cfg.log.WarnContext(ctx, "digelao sync: two records with one sn and different ids: they are one record to the sync, "+
+			"and only one of them is delivered", "sn", r.SN, "id", id, "other_id", r.ID)
+		sw.ids[r.SN] = 0 // said once
+		return
+	}
+	if _, ok := sw.ids[r.SN]; !ok {
+		sw.ids[r.SN] = r.ID
+	}
 }
 
 // note counts a record's outcome; a delivery judges the refusals before it, now that the sink is
@@ -641,8 +674,9 @@ func (rs *RecordSync) deliver(ctx context.Context, recs []*CallRecord, stop func
 		}
 		res[i].key = keys[i]
 		if r.SN == "" && r.ID == 0 {
-			rs.cfg.log.WarnContext(ctx, "digelao sync: a call record with neither sn nor id, known by its content: "+
-				"should it change, it is delivered again", "phone", r.Phone, "created_at", platformTime(r.CreatedAt))
+			rs.cfg.log.WarnContext(ctx, "digelao sync: a call record with neither sn nor id, known by its number, task and times "+
+				"(or its whole content, without them): should they change, it is delivered again", "phone", r.Phone,
+				"created_at", platformTime(r.CreatedAt))
 		}
 	}
 	if ctx.Err() != nil { // a sweep that was stopped, or lost its lease, delivers nothing more
@@ -708,6 +742,7 @@ type syncState struct {
 	Hours     []*hourCount        `json:"hours"`      // the past hours within the horizon, oldest first
 	CountedAt time.Time           `json:"counted_at"` // the platform's time of the last count of them
 	Failing   map[string]*failing `json:"failing"`    // the records the sink refused, by key
+	Horizon   time.Duration       `json:"horizon"`    // the widest reconciliation horizon of the syncs sharing it
 }
 
 // hourCount is a past hour: how many records the platform counted in it when it was last swept.
@@ -741,10 +776,21 @@ func (rs *RecordSync) loadState(ctx context.Context) (*syncState, error) {
 			st = &syncState{}
 		}
 	}
+	st.Hours = slices.DeleteFunc(st.Hours, func(h *hourCount) bool { return h == nil }) // JSON null
+	maps.DeleteFunc(st.Failing, func(_ string, f *failing) bool { return f == nil })
 	if st.Failing == nil {
 		st.Failing = map[string]*failing{}
 	}
 	return st, nil
+}
+
+// heal drops what the bookkeeping holds in the platform's future — stored by a step whose clock
+// jumped ahead — so that those hours are counted again.
+func (st *syncState) heal(now time.Time) {
+	st.Hours = slices.DeleteFunc(st.Hours, func(h *hourCount) bool { return h.Start.After(now) })
+	if st.CountedAt.After(now) {
+		st.CountedAt = time.Time{}
+	}
 }
 
 func (rs *RecordSync) saveState(ctx context.Context, st *syncState) error {
@@ -779,12 +825,19 @@ func (sw *sweep) reconcile(ctx context.Context, fresh bool) error {
 // first start (fresh): its hours begin with the look-back.
 func (sw *sweep) hours(ctx context.Context, fresh bool) []error {
 	rs, state, now := sw.rs, sw.state, sw.now
-	oldest := now.Add(-rs.cfg.horizon).Truncate(time.Hour)
-	next := oldest
-	if n := len(state.Hours); n > 0 {
-		next = state.Hours[n-1].Start.Add(time.Hour) // past the horizon too, after an outage
-	} else if start := sw.st.From.Add(time.Hour - 1).Truncate(time.Hour); fresh && start.After(next) {
-		next = start
+	state.Horizon = max(state.Horizon, rs.cfg.horizon) // replicas sharing the store keep the widest
+	oldest := now.Add(-state.Horizon - sw.gap).Truncate(time.Hour)
+	// The first hour to count: the one after the last counted — after an outage, past the horizon
+	// too, but no earlier than a horizon before the sweep, which holds every record created since
+	// that the platform may still list late.
+	next := sw.st.From.Add(-state.Horizon - time.Hour).Truncate(time.Hour)
+	if n := len(state.Hours); n > 0 && state.Hours[n-1].Start.Add(time.Hour).After(next) {
+		next = state.Hours[n-1].Start.Add(time.Hour)
+	} else if n == 0 {
+		next = oldest
+		if start := sw.st.From.Add(time.Hour - 1).Truncate(time.Hour); fresh && start.After(next) {
+			next = start
+		}
 	}
 	known := len(state.Hours)
 	var errs []error
@@ -883,25 +936,27 @@ func (sw *sweep) retry(ctx context.Context) []error {
 	return errs
 }
 
-// loadQuarantine reads the keys in quarantine, which sweeps leave alone.
-func (sw *sweep) loadQuarantine(ctx context.Context) error {
+// loadQuarantine reads the keys in quarantine, which sweeps leave alone. A quarantine the store
+// cannot read is logged, and taken for empty: its records are offered again, and quarantined anew
+// when refused — the store's entry replaced by one it can read.
+func (sw *sweep) loadQuarantine(ctx context.Context) {
+	sw.quarantined = map[string]bool{}
 	qs, err := sw.rs.Quarantined(ctx)
 	if err != nil {
-		return err
+		sw.rs.cfg.log.ErrorContext(ctx, "digelao sync: the quarantine does not read; its records are offered again", "error", err)
+		return
 	}
-	sw.quarantined = make(map[string]bool, len(qs))
 	for _, q := range qs {
 		sw.quarantined[q.Key] = true
 	}
-	return nil
 }
 
 // platformClock is the platform's clock as a sync knows it: the local clock, and the difference
 // between the two that the latest reply's Date showed.
 type platformClock struct {
-	local                                 func() time.Time
-	offset                                atomic.Int64 // the platform's clock less the local one, in nanoseconds
-	warnedSkew, warnedNoDate, warnedAhead atomic.Bool
+	local                                               func() time.Time
+	offset                                              atomic.Int64 // the platform's clock less the local one, in nanoseconds
+	warnedSkew, warnedNoDate, warnedAhead, warnedBehind atomic.Bool
 }
 
 func (c *platformClock) now() time.Time      { return c.local().Add(c.skew()).Truncate(time.Second) }
@@ -926,12 +981,27 @@ func (c *platformClock) learn(ctx context.Context, date time.Time, log *slog.Log
 	}
 }
 
-// check compares the creation time of the newest record listed with the platform's clock: a
-// record created after the platform's now says that its times are not China time, or that its
-// Date is wrong; logged once.
+// check compares the creation time of the newest record of the account with the platform's clock.
+// A record created after the platform's now says its Date runs behind its records' clock (a node
+// whose clock is wrong, a header written in local time): the clock is moved to the record, so that
+// no sweep stops short of it, and this is logged once. A record more than a day ahead of both
+// clocks is taken for bad data: logged once, and the clock stays.
 func (c *platformClock) check(ctx context.Context, newest time.Time, log *slog.Logger) {
-	if now := c.now(); newest.After(now.Add(time.Minute)) && c.warnedAhead.CompareAndSwap(false, true) {
-		log.WarnContext(ctx, "digelao sync: the platform lists a record created after its own clock's now: its created_at are not in China time, or its Date is wrong",
+	now := c.now()
+	if !newest.After(now.Add(time.Minute)) {
+		return
+	}
+	if local := c.local(); newest.After(now.Add(24*time.Hour)) && newest.After(local.Add(24*time.Hour)) {
+		if c.warnedAhead.CompareAndSwap(false, true) {
+			log.WarnContext(ctx, "digelao sync: the newest record is created more than a day after both the platform's and the local clock: "+
+				"its created_at is taken for bad data", "created_at", platformTime(newest), "platform_now", platformTime(now))
+		}
+		return
+	}
+	c.offset.Store(int64(newest.Sub(c.local())))
+	if c.warnedBehind.CompareAndSwap(false, true) {
+		log.WarnContext(ctx, "digelao sync: the platform lists a record created after its own clock's now (its Date): "+
+			"sweeping by its records' clock; its created_at are not in China time, or its Date is wrong",
 			"created_at", platformTime(newest), "platform_now", platformTime(now))
 	}
 }
