@@ -69,7 +69,7 @@ func recordsListCmd(e *env) *cobra.Command {
 			n, total, err := listRecords(ctx, cl, &opts, *all, emit)
 			stop(err == nil)
 			if err != nil {
-				return badFlag(err, withPages(map[string]string{"CreatedTo": "--to", "Intents": "--intent"}))
+				return badFlag(err, withPages(map[string]string{"CreatedTo": "--to", "Intents": "--intent", "Phone": "--phone"}))
 			}
 			if !*asJSON {
 				t.print(e.stdout)

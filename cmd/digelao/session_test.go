@@ -37,8 +37,9 @@ func service(t *testing.T, srv *digelaotest.Server, prefix string) *digelao.Clie
 }
 
 // TestRedisSharesTheServicesKey: a service holds a key in Redis; a command with --redis takes it,
-// and the service's next call goes through on it, without a login. Without --redis the command
-// logs in, which cancels the service's key, and says so once.
+// and the service's next call goes through on it, without a login. Where the command finds no key
+// (another prefix), and without --redis, it logs in, which cancels the service's key, and says so
+// once.
 func TestRedisSharesTheServicesKey(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
@@ -64,11 +65,15 @@ func TestRedisSharesTheServicesKey(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(testDir(e), "digelao", "sessions"))
 	assert.True(t, os.IsNotExist(err) || len(entries) == 0, "with --redis nothing is cached in a file")
 
-	// The same with the flag, and a --redis-prefix that is not the service's: another key space.
+	// The same with the flag, and a --redis-prefix that is not the service's: another key space,
+	// with no key in it. The command logs in, and says so, naming where it looked.
 	r := cliIn(ctx, e, vars, "templates", "list", "--redis", "redis://"+redistest.Addr(t), "--redis-prefix", prefix+"other:")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Empty(t, r.stderr, "with Redis, no notice: the others read the new key there")
 	assert.Len(t, srv.Logins(), 2, "nothing under that prefix: a login")
+	assert.Equal(t, 1, strings.Count(r.stderr, "cancels the api_key of every other holder"), r.stderr)
+	for _, want := range []string{`prefix "` + prefix + `other:"`, srv.URL, "password login of demo", "--redis-prefix"} {
+		assert.Contains(t, r.stderr, want, "the notice names where the command looked")
+	}
 
 	// Without --redis: a login of its own, said once, and the service must log in again.
 	r = cliIn(ctx, cacheIn(t.TempDir()), vars, "templates", "list")
@@ -222,7 +227,7 @@ func TestSessionCacheFile(t *testing.T) {
 
 func TestLoginNoticeIsSaidOnce(t *testing.T) {
 	var w testkit.SyncBuffer
-	l := &loginWatch{TokenStore: digelao.NewMemoryStore(), w: &w, notice: "warning: x"}
+	l := &loginWatch{TokenStore: digelao.NewMemoryStore(), w: &w, notice: func() string { return "warning: x" }}
 	ctx := context.Background()
 	for range 3 {
 		unlock, ok, err := l.Lock(ctx, "k", time.Second)
