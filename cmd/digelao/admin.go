@@ -117,7 +117,7 @@ func blacklistDownloadCmd(e *env) *cobra.Command {
 				return cl.Blacklist.Download(ctx, list, w)
 			})
 			if err != nil {
-				return err
+				return failedDownload("the list", *out, err)
 			}
 			fmt.Fprintf(e.stdout, "%s: %s\n", *out, size(n))
 			return nil

@@ -366,6 +366,13 @@ func TestExitCodeTable(t *testing.T) {
 			{[]string{"sync", "--out", filepath.Join(dir, "a.jsonl"), "--lag", "-1m"}, vars, "invalid --lag (DIGELAO_SYNC_LAG): "},
 			{[]string{"login", "--bogus"}, vars, "unknown flag: --bogus"},
 			{[]string{"set-callback"}, vars, "missing --url"},
+			{[]string{"accounts", "delete", ""}, vars, "invalid <user-name> (the 1st): "},
+			{[]string{"listen", "--addr", "nonsense"}, vars, "invalid --addr (DIGELAO_LISTEN): "},
+			{[]string{"mock", "--addr", "nonsense"}, vars, "invalid --addr (DIGELAO_MOCK_ADDR): "},
+			{[]string{"mock", "--addr", "127.0.0.1:99999"}, vars, "invalid --addr (DIGELAO_MOCK_ADDR): "},
+			{[]string{"records", "list", "--phone", "abc"}, vars, "invalid --phone: "},
+			{[]string{"completion", "ksh"}, vars, `unknown command "ksh" for "digelao completion"`},
+			{[]string{"blacklist", "add", "13800138000", "--days", "99999999999"}, vars, "invalid --days: "},
 		},
 		3: {{create("--contacts", badRow), vars, `c.csv:3, column "电话": "138-abc" is not a phone number`}},
 		4: {
@@ -380,7 +387,7 @@ func TestExitCodeTable(t *testing.T) {
 		assert.NotEmpty(t, cases[code], "no case for the README's exit code %d", code)
 		assert.Regexp(t, fmt.Sprintf(`(?m)^  %d  \S`, code), help, "--help lists exit code %d", code)
 	}
-	goIdent := regexp.MustCompile(`invalid [A-Z][A-Za-z]*[:\[.]|ImportInBatches|\bContacts\b|With[A-Z]\w+`)
+	goIdent := regexp.MustCompile(`invalid [A-Za-z]\w*[:\[.]|ImportInBatches|\bContacts\b|With[A-Z]\w+`)
 	for code, list := range cases {
 		assert.Contains(t, table, code, "exit code %d is not in the README's table", code)
 		for _, tc := range list {
@@ -390,6 +397,9 @@ func TestExitCodeTable(t *testing.T) {
 			assert.NotRegexp(t, goIdent, r.stderr, "%q names a Go identifier", tc.args)
 			if code != exitOK {
 				assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "%q: the error once: %s", tc.args, r.stderr)
+			}
+			if code == exitUsage {
+				assert.Empty(t, r.stdout, "%q: a wrong command line does nothing", tc.args)
 			}
 		}
 	}
