@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -307,12 +308,19 @@ type option[T comparable] struct {
 	value T
 }
 
+// parse returns the option s names: by one of its names, or as a table shows it, "name (alias)".
 func (c choice[T]) parse(s string) (T, error) {
+	s = strings.TrimSpace(s)
 	for _, o := range c.options {
 		for _, n := range o.names {
-			if strings.EqualFold(strings.TrimSpace(s), n) {
+			if strings.EqualFold(s, n) {
 				return o.value, nil
 			}
+		}
+		if name, alias, ok := strings.Cut(strings.TrimSuffix(s, ")"), " ("); ok && strings.HasSuffix(s, ")") &&
+			slices.ContainsFunc(o.names, func(n string) bool { return strings.EqualFold(name, n) }) &&
+			slices.ContainsFunc(o.names, func(n string) bool { return strings.EqualFold(alias, n) }) {
+			return o.value, nil
 		}
 	}
 	var zero T

@@ -8,7 +8,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,25 +20,6 @@ func issue(t *testing.T, what string) {
 	if os.Getenv("DIGELAO_ISSUES") == "" {
 		t.Skip("issue: " + what)
 	}
-}
-
-// TestIssueErrorsSaidOnce: the README promises each error once on stderr; errors that wrap the
-// SDK's say "digelao: " twice, and the one about --append-to does not name the flag.
-func TestIssueErrorsSaidOnce(t *testing.T) {
-	issue(t, `errors wrapping the SDK's read "digelao: … digelao: …"`)
-	ctx := context.Background()
-	_, vars := fake(t)
-	csv := writeFile(t, "c.csv", []byte("电话\n13800138000\n"))
-	r := cli(ctx, vars, createArgs("回访", csv, "--append-to", "dial_task_main_sn|nope")...)
-	assert.Equal(t, exitPlatform, r.code, r.stderr)
-	assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "the error once: %s", r.stderr)
-	assert.Contains(t, r.stderr, "--append-to", "the task the platform does not know is the one --append-to names")
-	assert.NotContains(t, r.stderr, "contacts 0 to", "contacts are counted from 1 everywhere else")
-
-	require.Equal(t, exitOK, cli(ctx, vars, "blacklist", "add", "13700137000").code)
-	r = cli(ctx, vars, "blacklist", "add", "13700137000") // already on the list
-	assert.Equal(t, exitPlatform, r.code, r.stderr)
-	assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "the error once: %s", r.stderr)
 }
 
 // TestIssueSyncSaysNoGoIdentifier: sync's first run logs "(WithRequireCheckpoint makes this an
@@ -67,15 +47,3 @@ func TestIssueCorruptCheckpointSaysWhatToDo(t *testing.T) {
 	assert.Contains(t, r.stderr, "--reset-checkpoint")
 }
 
-// TestIssueEveryBadRowAtOnce: a CSV with several numbers the platform would refuse is refused at
-// the first; the user fixes one line and runs again, once per line.
-func TestIssueEveryBadRowAtOnce(t *testing.T) {
-	issue(t, "tasks create names only the first refused row of a CSV")
-	ctx := context.Background()
-	_, vars := fake(t)
-	csv := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n+8613900139000,李四\n1390013900a,王五\n"))
-	r := cli(ctx, vars, createArgs("回访", csv)...)
-	assert.Equal(t, exitInput, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "c.csv:3")
-	assert.Contains(t, r.stderr, "c.csv:4")
-}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,6 +198,7 @@ func TestWrongCommandLines(t *testing.T) {
 		{[]string{"set-callback"}, nil, "missing --url"},
 		{[]string{"records", "list", "--intent", "Z"}, nil, `"Z" is not an intent grade; want A, B, C, D, E, F`},
 		{[]string{"tasks", "list", "--status", "pausd"}, nil, "want running (0, 发送中), finished (1, 已发送), paused (4, 暂停发送), ended (6, 终止发送)"},
+		{[]string{"tasks", "list", "--status", "paused (已发送)"}, nil, `"paused (已发送)" is not a task state`},
 		{[]string{"tasks", "operate", "5", "stopp"}, nil, "want pause (stop), resume (keepOn)"},
 		{[]string{"tasks", "operate", "x", "pause"}, nil, "<task-id>"},
 		{[]string{"login"}, map[string]string{"DIGELAO_USERNAME": "demo"}, "--base-url or DIGELAO_BASE_URL"},
@@ -406,11 +409,30 @@ func TestExitCodeTable(t *testing.T) {
 	assertNoSecrets(t, srv)
 }
 
+// TestErrorSaysDigelaoOnce: the command's words around an SDK error ("waiting for the import …:
+// digelao: GET …") leave one "digelao: ", at the start.
+func TestErrorSaysDigelaoOnce(t *testing.T) {
+	sdk := errors.New("digelao: POST /api/getImportTaskInfo: HTTP 502")
+	assert.Equal(t, "digelao: POST /api/getImportTaskInfo: HTTP 502", message(sdk))
+	assert.Equal(t, "digelao: waiting for the import into task 5 (5.7.4): POST /api/getImportTaskInfo: HTTP 502",
+		message(fmt.Errorf("waiting for the import into task 5 (5.7.4): %w", sdk)))
+	assert.Equal(t, "digelao: open x: no such file", message(errors.New("open x: no such file")))
+}
+
 func TestVersion(t *testing.T) {
 	ctx := context.Background()
 	r := cli(ctx, nil, "version")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `^digelao \d+\.\d+\.\d+ \(module github\.com/digelao-go/digelao \S+`, r.stdout)
 	assert.Contains(t, r.stdout, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	info, ok := debug.ReadBuildInfo()
+	require.True(t, ok)
+	want := ", commit unknown (built without version control information)"
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			want = ", commit " + s.Value[:min(len(s.Value), 12)]
+		}
+	}
+	assert.Contains(t, r.stdout, want)
 	assert.Equal(t, r.stdout, cli(ctx, nil, "--version").stdout)
 }

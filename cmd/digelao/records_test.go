@@ -137,6 +137,12 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	require.Equal(t, exitOK, added.code, added.stderr)
 	bad := cli(ctx, vars, "blacklist", "add", "12ab")
 	assertUsage(t, bad, "invalid <phone>")
+	// A number on the list already: the platform counts it failed, without a reason; the command
+	// finds it on the list, and says so once.
+	again := cli(ctx, vars, "blacklist", "add", "138-0013-8000")
+	assert.Equal(t, exitPlatform, again.code, again.stderr)
+	assert.Regexp(t, `^digelao: 138-0013-8000 is on the list already \(id \d+, blocked until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+8\)\): `+
+		`the platform added nothing\n$`, again.stderr)
 
 	list := cli(ctx, vars, "blacklist", "list", "--json")
 	require.Equal(t, exitOK, list.code, list.stderr)
@@ -159,6 +165,7 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bl.xlsx")
 	dl := cli(ctx, vars, "blacklist", "download", "-o", out)
 	require.Equal(t, exitOK, dl.code, dl.stderr)
+	assert.Equal(t, out+": ", dl.stdout[:len(out)+2])
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, "PK", string(b[:2]), "an xlsx is a zip file")
