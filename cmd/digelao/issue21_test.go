@@ -46,4 +46,3 @@ func TestIssueCorruptCheckpointSaysWhatToDo(t *testing.T) {
 	assert.Equal(t, exitFile, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "--reset-checkpoint")
 }
-
