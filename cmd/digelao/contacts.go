@@ -198,18 +198,18 @@ func (s *sheet) check(req *digelao.CreateTaskRequest) error {
 		if err == nil {
 			continue
 		}
-		placed := s.at(err, i)
-		if placed == err {
+		var invalid *digelao.ValidationError
+		if !errors.As(err, &invalid) || !contactField.MatchString(invalid.Field) {
 			return err // not about the contact
 		}
 		if n++; n <= maxBadRows {
-			bad = append(bad, placed)
+			bad = append(bad, s.at(err, i))
 		}
 	}
-	switch {
-	case n == 0:
+	switch n {
+	case 0:
 		return nil
-	case n == 1:
+	case 1:
 		return bad[0]
 	}
 	lines := make([]string, len(bad), len(bad)+1)
