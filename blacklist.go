@@ -173,13 +173,13 @@ type BlacklistAddRequest struct {
 	Unit    string // company name
 	Address string
 	Remark  string
-	Days    int // term_value: how long the number stays on the list; 0 for good
+	Days    int // term_value: how long the number stays on the list, at most MaxBlockDays; 0 for good
 }
 
 // BlacklistImportRequest puts the numbers of an Excel workbook on the list.
 type BlacklistImportRequest struct {
 	File File // .xlsx or .xls
-	Days int  // term_value: how long the numbers stay on the list; 0 for good
+	Days int  // term_value: how long the numbers stay on the list, at most MaxBlockDays; 0 for good
 }
 
 // AddResult counts what an addition to the list did. The platform's reply is cut off on its page:
@@ -217,9 +217,13 @@ func (s *BlacklistService) Add(ctx context.Context, req *BlacklistAddRequest) (*
 	return s.add(ctx, p)
 }
 
+// MaxBlockDays is the longest term a number is put on the list for: a hundred years. A longer one
+// is refused before sending, as a typo rather than a term (0 blocks for good).
+const MaxBlockDays = 36500
+
 func checkDays(days int) error {
-	if days < 0 {
-		return invalid("Days", "must not be negative (0 blocks for good), got %d", days)
+	if days < 0 || days > MaxBlockDays {
+		return invalid("Days", "must be 0 (for good) to %d days (a hundred years), got %d", MaxBlockDays, days)
 	}
 	return nil
 }

@@ -134,6 +134,11 @@ func TestBlacklistRefusesBadInput(t *testing.T) {
 	assertNothingSent(t, mt, err)
 	_, err = c.Blacklist.Import(ctx, &BlacklistImportRequest{File: File{Name: "a.xlsx", Content: strings.NewReader("x")}, Days: -1})
 	assertNothingSent(t, mt, err)
+	_, err = c.Blacklist.Add(ctx, &BlacklistAddRequest{Phone: "13800138000", Days: MaxBlockDays + 1})
+	assertNothingSent(t, mt, err, "a term past a hundred years")
+	_, err = c.Blacklist.Import(ctx, &BlacklistImportRequest{File: File{Name: "a.xlsx", Content: strings.NewReader("x")},
+		Days: 99999999999})
+	assertNothingSent(t, mt, err)
 	_, err = c.Blacklist.Remove(ctx)
 	assertNothingSent(t, mt, err)
 	_, err = c.Blacklist.Remove(ctx, 0)

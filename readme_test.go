@@ -15,6 +15,7 @@ import (
 	"go/types"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,6 +88,37 @@ func TestDocs(t *testing.T) {
 		assert.Contains(t, got[0], "missing.md:15:")
 		assert.Contains(t, got[5], "missing.md:16:")
 	})
+}
+
+// TestDocsNamesOfVariablesOutsideTheirSection: a variable (c, rs, req) is known beyond the section
+// whose block declares it — in its subsections, and in a section with no block of its own that
+// names it (the README's contract table writes `rs.Quarantined(ctx)`, its options `c.Login(ctx)`)
+// — so that a rename is caught there too; a section about another library keeps its `c` as that
+// library's.
+func TestDocsNamesOfVariablesOutsideTheirSection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the module's packages")
+	}
+	d := loadDocs(t)
+	doc := parseDoc("sections.md", "# Names\n\n"+
+		"## Sync\n\n"+
+		"```go\n// given: c *digelao.Client\nrs, err := digelao.NewRecordSync(c, nil)\n_, _ = rs, err\n```\n\n"+
+		"`rs.Stats()` and `c.Tasks.All` are checked here.\n\n"+
+		"### Contract\n\n"+
+		"| when | how you are told |\n|---|---|\n| a record is refused | `rs.Nope(ctx)` |\n\n"+
+		"## Options\n\n"+
+		"`c.Tasks.Nope`, `c.Nope(ctx)` and `c.Login(ctx)`.\n\n"+
+		"## Gin and echo\n\n"+
+		"Mount it with `gin.WrapH(h)`; no `c.ShouldBind` before it.\n\n"+
+		"## Blocks of their own\n\n"+
+		"```go\nc := 5\n_ = c\n```\n\n"+
+		"Here `c.Nope2` is an int's, not the client's.\n", 1)
+	got := strings.Join(d.problems(doc), "\n")
+	for _, name := range []string{"rs.Nope", "c.Tasks.Nope", "c.Nope", "c.Nope2"} {
+		assert.Contains(t, got, "`"+name+"`", "not reported")
+	}
+	assert.Equal(t, 4, strings.Count(got, "\n")+1, "nothing else:\n%s", got)
+	assert.Contains(t, got, "c has no Nope2", "the section's own c, an int")
 }
 
 // TestWrapBlockKeepsLines checks the line arithmetic by which a block's compile errors are
@@ -396,7 +429,10 @@ type markdown struct {
 	spans    []codeSpan
 }
 
-type heading struct{ line, level int }
+type heading struct {
+	line, level int
+	words       []string // the heading's words, in lower case
+}
 
 type codeSpan struct {
 	line     int
@@ -435,7 +471,8 @@ func parseDoc(name, text string, first int) markdown {
 			flush()
 			m := headingRE.FindStringSubmatch(line)
 			level := len(m[1])
-			doc.headings = append(doc.headings, heading{line: n, level: level})
+			doc.headings = append(doc.headings, heading{line: n, level: level, words: strings.FieldsFunc(strings.ToLower(m[2]),
+				func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })})
 			if removed > 0 && level <= removed {
 				removed = 0
 			}
@@ -521,8 +558,10 @@ var (
 //
 // A code span is read for the Go names in it: a dotted name such as digelao.WithSyncStore,
 // c.Tasks.All or SyncStats.Pushed, and a lone name that is exported (NewRecordSync). Its first part
-// is, in this order: a variable of a Go block in the span's section (c, rs, srv: the types the
-// blocks give it), a package (the module's, or one it imports: http.Handler), a name the module
+// is, in this order: a variable of the Go blocks (c, rs, srv: the types the blocks give it) — those
+// of the span's section and its subsections, else of its parent sections in turn, else of any block
+// of the document; in a section whose heading names another library that the document writes as a
+// package (gin in `gin.WrapH`), only those of the section itself — a package (the module's, or one it imports: http.Handler), a name the module
 // declares (SyncStats), or a field or method of the module's types (Tasks, as in Tasks.All); each
 // further part is a field or method of what the part before it is. A lone name is one the module,
 // or a package it imports, declares, or a test, benchmark, fuzz test or example of the module's
@@ -538,7 +577,15 @@ var (
 // table headed "before", and a section headed "Removed".
 func (d *docs) problems(doc markdown) []string {
 	vars := d.blockVars(doc)
-	scope := func(line int) map[string][]types.Type { return vars[d.section(doc, line)] }
+	foreign := d.foreign(doc, vars[-1])
+	scopes := map[int]map[string][]types.Type{}
+	scope := func(line int) map[string][]types.Type {
+		i := d.section(doc, line)
+		if _, ok := scopes[i]; !ok {
+			scopes[i] = d.scope(doc, vars, foreign, i)
+		}
+		return scopes[i]
+	}
 	subjects, rowTypes := d.rows(doc, scope)
 	var out []string
 	for _, s := range doc.spans {
@@ -756,6 +803,44 @@ func (d *docs) matches(pattern string) bool {
 	return false
 }
 
+// scope returns the variables a name in section i may use: see problems.
+func (d *docs) scope(doc markdown, vars map[int]map[string][]types.Type, foreign map[string]bool, i int) map[string][]types.Type {
+	if i >= 0 && slices.ContainsFunc(doc.headings[i].words, func(w string) bool { return foreign[w] }) {
+		return vars[i] // about another library: a name no block of its own declares is that library's
+	}
+	chain := []int{i} // section i and its parents, innermost first
+	for j := i - 1; j >= 0; j-- {
+		if doc.headings[j].level < doc.headings[chain[len(chain)-1]].level {
+			chain = append(chain, j)
+		}
+	}
+	out := maps.Clone(vars[-1])
+	if out == nil {
+		out = map[string][]types.Type{}
+	}
+	for _, j := range slices.Backward(chain) {
+		maps.Copy(out, vars[j])
+	}
+	return out
+}
+
+// foreign returns the names doc writes as another library's package: the first part of a dotted
+// name before an exported one (gin in `gin.WrapH(h)`) that is no variable of its blocks (vars) and
+// no package the module knows.
+func (d *docs) foreign(doc markdown, vars map[string][]types.Type) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range doc.spans {
+		for _, name := range chainRE.FindAllString(s.text, -1) {
+			parts := strings.Split(name, ".")
+			if len(parts) > 1 && !token.IsExported(parts[0]) && token.IsExported(parts[1]) && vars[parts[0]] == nil &&
+				d.byName[parts[0]] == nil {
+				out[strings.ToLower(parts[0])] = true
+			}
+		}
+	}
+	return out
+}
+
 // section returns the index of the innermost heading above line, or -1.
 func (d *docs) section(doc markdown, line int) int {
 	at := -1
@@ -767,9 +852,9 @@ func (d *docs) section(doc markdown, line int) int {
 	return at
 }
 
-// blockVars type-checks the Go blocks of doc and returns, for each section (by heading index, -1
-// before the first), the variables its blocks and those of its subsections declare, and their
-// types.
+// blockVars type-checks the Go blocks of doc and returns, for each section (by heading index),
+// the variables its blocks and those of its subsections declare, and their types; under -1, the
+// document's as a whole, those of every block.
 func (d *docs) blockVars(doc markdown) map[int]map[string][]types.Type {
 	vars := map[int]map[string][]types.Type{}
 	for _, b := range doc.blocks {
@@ -781,8 +866,8 @@ func (d *docs) blockVars(doc markdown) map[int]map[string][]types.Type {
 		info := &types.Info{Defs: map[*ast.Ident]types.Object{}}
 		conf := types.Config{Importer: d.importer, Error: func(error) {}}
 		_, _ = conf.Check("readme", d.fset, []*ast.File{f}, info)
-		for i := range doc.headings {
-			if !d.contains(doc, i, b.line) {
+		for i := -1; i < len(doc.headings); i++ {
+			if i >= 0 && !d.contains(doc, i, b.line) {
 				continue
 			}
 			for _, obj := range info.Defs {

@@ -52,7 +52,7 @@ func (r CallResult) String() string {
 type RecordListOptions struct {
 	ListOptions                                            // PerPage 0: the platform's default, 10
 	CreatedFrom, CreatedTo                   time.Time     // start_create_at, end_create_at (China time on the wire)
-	Phone                                    string        // phone: exactly this number
+	Phone                                    string        // phone: exactly this number, 5 to 20 digits (spaces and dashes dropped)
 	TaskSN                                   string        // dial_task_main_sn
 	Intents                                  []IntentGrade // the AI's grade is one of these (status_search "status")
 	ManualIntents                            []IntentGrade // the grade a person gave is one of these ("status_manual")
@@ -87,7 +87,13 @@ func (o *RecordListOptions) params() (*Params, error) {
 	p := NewParams()
 	setTime(p, "start_create_at", o.CreatedFrom)
 	setTime(p, "end_create_at", o.CreatedTo)
-	setText(p, "phone", o.Phone)
+	if o.Phone != "" {
+		phone, err := phoneNumber("Phone", o.Phone)
+		if err != nil {
+			return nil, err
+		}
+		p.Set("phone", phone)
+	}
 	setText(p, "dial_task_main_sn", o.TaskSN)
 	name, field, grades := "Intents", "status", o.Intents
 	if len(o.ManualIntents) > 0 {

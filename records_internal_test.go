@@ -45,6 +45,25 @@ func TestRecordsListSendsEveryFilter(t *testing.T) {
 	assertPost(t, got, "/api/crmList", commonJSON+`,"status_search":"status","status_value":["A"],"pageIndex":"0"}`)
 }
 
+// TestRecordsListChecksThePhone: a phone filter that is no number would list nothing, as if no
+// call had been made; it is refused before sending. A number written with spaces or dashes is
+// sent as its digits, as contacts are.
+func TestRecordsListChecksThePhone(t *testing.T) {
+	t.Parallel()
+	c, mt := newMockClient(t)
+	for _, phone := range []string{"abc", "1380013800a", "12"} {
+		_, _, err := c.Records.List(context.Background(), &RecordListOptions{Phone: phone})
+		assertNothingSent(t, mt, err, phone)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, "Phone", ve.Field)
+	}
+	got := serveReply(t, mt, "POST", "/api/crmList", "crm_list.json")
+	_, _, err := c.Records.List(context.Background(), &RecordListOptions{Phone: "138-0013 8000"})
+	require.NoError(t, err)
+	assertPost(t, got, "/api/crmList", commonJSON+`,"phone":"13800138000","pageIndex":"0"}`)
+}
+
 func TestRecordsListDecodesRealisticRows(t *testing.T) {
 	t.Parallel()
 	c, mt := newMockClient(t)

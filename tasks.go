@@ -942,7 +942,7 @@ func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest
 			n := min(batchSize, len(req.Contacts)-res.Sent)
 			created, err := s.send(ctx, createAsyncEndpoint, next.params(rowBatch{rows, b}))
 			if err != nil {
-				yield(res.copy(), fmt.Errorf("digelao: batch %d (contacts %d to %d): %w", res.Batches+1, res.Sent, res.Sent+n-1, err))
+				yield(res.copy(), &batchError{batch: res.Batches + 1, from: res.Sent + 1, to: res.Sent + n, err: err})
 				return
 			}
 			res.Sent += n
@@ -964,6 +964,20 @@ func (s *TasksService) ImportBatches(ctx context.Context, req *CreateTaskRequest
 		}
 	}
 }
+
+// batchError is the failure of one batch of ImportBatches: which contacts it carried, counted from
+// 1, and the cause, which errors.Is and errors.As see.
+type batchError struct {
+	batch, from, to int
+	err             error
+}
+
+func (e *batchError) Error() string {
+	return fmt.Sprintf("digelao: batch %d (contacts %d to %d): %s", e.batch, e.from, e.to,
+		strings.TrimPrefix(e.err.Error(), "digelao: "))
+}
+
+func (e *batchError) Unwrap() error { return e.err }
 
 // copy returns a copy of b, so that what ImportBatches yields stays as it was.
 func (b *BatchImport) copy() *BatchImport {

@@ -14,17 +14,15 @@ func loginCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "login", Short: "log in, or take the shared or cached key, and show the account (never the api_key)",
 		Args: cobra.NoArgs,
 		Long: `Show the account and when its api_key expires (never the key). The command takes the key the
-services share through --redis, or the one it cached, and logs in only when there is none;
---new logs in even then, which cancels the key of every other holder.`}
+services share through --redis, or the one it cached, and checks it with one read (7.1, a
+template list of one); it logs in only when there is none, or the platform no longer takes it
+(another login cancelled it). --new logs in even then, which cancels the key of every other
+holder.`}
 	c := addConn(cmd, e)
 	fresh := cmd.Flags().Bool("new", false, "log in even when a shared or cached key is there")
 	cmd.RunE = action(func(ctx context.Context, _ []string) error {
 		return c.run(func(cl *digelao.Client) error {
-			get := cl.Session
-			if *fresh {
-				get = cl.Login
-			}
-			s, err := get(ctx)
+			s, err := loginSession(ctx, cl, *fresh)
 			if err != nil {
 				return err
 			}
@@ -53,6 +51,22 @@ services share through --redis, or the one it cached, and logs in only when ther
 		})
 	})
 	return cmd
+}
+
+// loginSession returns the session of cl: a new login with fresh, else the key shared or cached,
+// checked with one cheap read so that a key another login cancelled is not shown as valid (the
+// client then logs in, as any command would).
+func loginSession(ctx context.Context, cl *digelao.Client, fresh bool) (*digelao.Session, error) {
+	if fresh {
+		return cl.Login(ctx)
+	}
+	if _, err := cl.Session(ctx); err != nil {
+		return nil, err
+	}
+	if _, _, err := cl.Templates.List(ctx, &digelao.TemplateListOptions{ListOptions: digelao.ListOptions{PerPage: 1}}); err != nil {
+		return nil, err
+	}
+	return cl.Session(ctx)
 }
 
 func setCallbackCmd(e *env) *cobra.Command {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,6 +53,9 @@ func blacklistAddCmd(e *env) *cobra.Command {
 		entry.Phone = args[0]
 		return c.run(func(cl *digelao.Client) error {
 			res, err := cl.Blacklist.Add(ctx, &entry)
+			if errors.Is(err, digelao.ErrAllRejected) {
+				return notAdded(ctx, cl, entry.Phone)
+			}
 			if err != nil {
 				return badFlag(err, map[string]string{"Phone": "<phone>", "Days": "--days"})
 			}
@@ -60,6 +64,25 @@ func blacklistAddCmd(e *env) *cobra.Command {
 		})
 	})
 	return cmd
+}
+
+// notAdded explains a number the platform did not add: its reply counts it as failed and gives no
+// reason, so the list is read for the likeliest one, a number on it already.
+func notAdded(ctx context.Context, cl *digelao.Client, phone string) error {
+	digits, _ := chinesePhone(phone)
+	for b, err := range cl.Blacklist.All(ctx, nil) {
+		if err != nil {
+			return fmt.Errorf("the platform did not add %s, and gave no reason (reading the list for one: %w)", phone, err)
+		}
+		if b.Phone == digits {
+			until := "for good"
+			if !b.ExpiresAt.IsZero() {
+				until = "until " + clock(b.ExpiresAt) + " (UTC+8)"
+			}
+			return fmt.Errorf("%s is on the list already (id %d, blocked %s): the platform added nothing", phone, b.ID, until)
+		}
+	}
+	return fmt.Errorf("the platform did not add %s, and gave no reason; it is not on the list", phone)
 }
 
 func blacklistRemoveCmd(e *env) *cobra.Command {
@@ -117,7 +140,7 @@ func blacklistDownloadCmd(e *env) *cobra.Command {
 				return cl.Blacklist.Download(ctx, list, w)
 			})
 			if err != nil {
-				return err
+				return failedDownload("the list", *out, err)
 			}
 			fmt.Fprintf(e.stdout, "%s: %s\n", *out, size(n))
 			return nil

@@ -76,12 +76,17 @@ func readSheet(path string) (*sheet, error) {
 			continue
 		}
 		if len(row) > len(s.header) && strings.Join(row[len(s.header):], "") != "" {
-			return nil, inputf("%s:%d: %d fields, but the header names %d columns", path, line, len(row), len(s.header))
+			return nil, inputf("%s:%d: %s, but the header names %s", path, line, count(len(row), "field"),
+				count(len(s.header), "column"))
 		}
 		s.rows, s.lines = append(s.rows, row), append(s.lines, line)
 	}
 	if s.header == nil {
 		return nil, inputf("%s: empty: want a header row, then one row per contact", path)
+	}
+	if len(s.header) == 1 && strings.Contains(s.header[0], ";") {
+		return nil, inputf("%s: its columns are separated by semicolons (%s), as Excel writes a CSV where the "+
+			"decimal mark is a comma: save it as \"CSV UTF-8 (逗号分隔)\", or separate them by commas", path, s.header[0])
 	}
 	if s.phone = phoneColumn(s.header); s.phone < 0 {
 		return nil, inputf("%s: no phone column among the headers %s; name it phone, mobile, tel, 号码, or a name "+
@@ -177,9 +182,52 @@ func (s *sheet) contacts(cols digelao.Columns) ([]digelao.Contact, error) {
 
 var contactField = regexp.MustCompile(`^Contacts\[(\d+)\]\.(.+)$`)
 
+// maxBadRows is how many refused rows check lists; it counts the others.
+const maxBadRows = 20
+
+// check checks each of req's contacts as the SDK does before it sends them, and reports every row
+// it would refuse at once — the first maxBadRows, and how many more — where the SDK stops at the
+// first. An error that is not about a contact comes as it is.
+func (s *sheet) check(req *digelao.CreateTaskRequest) error {
+	one := *req
+	var bad []error
+	n := 0
+	for i := range req.Contacts {
+		one.Contacts = req.Contacts[i : i+1]
+		err := one.Validate()
+		if err == nil {
+			continue
+		}
+		var invalid *digelao.ValidationError
+		if !errors.As(err, &invalid) || !contactField.MatchString(invalid.Field) {
+			return err // not about the contact
+		}
+		if n++; n <= maxBadRows {
+			bad = append(bad, s.at(err, i))
+		}
+	}
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return bad[0]
+	}
+	lines := make([]string, len(bad), len(bad)+1)
+	for i, err := range bad {
+		lines[i] = strings.TrimPrefix(err.Error(), "digelao: ")
+	}
+	if n > maxBadRows {
+		lines = append(lines, fmt.Sprintf("… and %d more", n-maxBadRows))
+	}
+	return inputf("%d rows the platform would refuse, so nothing was sent:\n  %s", n, strings.Join(lines, "\n  "))
+}
+
 // where rewrites an SDK validation error about contact i ("Contacts[3].Phone") to name the
 // file, the line and the column as the user wrote them.
-func (s *sheet) where(err error) error {
+func (s *sheet) where(err error) error { return s.at(err, 0) }
+
+// at is where for an error about contact i of the contacts from contact first on.
+func (s *sheet) at(err error, first int) error {
 	var invalid *digelao.ValidationError
 	if !errors.As(err, &invalid) {
 		return err
@@ -189,6 +237,7 @@ func (s *sheet) where(err error) error {
 		return err
 	}
 	i, _ := strconv.Atoi(m[1])
+	i += first
 	col := m[2]
 	switch col {
 	case "Phone":

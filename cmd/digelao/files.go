@@ -53,6 +53,32 @@ func replaceFile(flag, name string, perm os.FileMode, write func(io.Writer) erro
 	return nil
 }
 
+// maxLinks is how many symbolic links resolveLinks follows before it gives up (Linux's own limit).
+const maxLinks = 40
+
+// resolveLinks follows name while it is a symbolic link, a dangling one included, and returns the
+// path it ends at: what a write to name would write.
+func resolveLinks(name string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist), err == nil && fi.Mode()&os.ModeSymlink == 0:
+			return name, nil
+		case err != nil:
+			return "", err
+		}
+		link, err := os.Readlink(name)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(name), link)
+		}
+		name = link
+	}
+	return "", &fs.PathError{Op: "open", Path: name, Err: errors.New("too many levels of symbolic links")}
+}
+
 // underlying is the system's error inside a *fs.PathError or *os.LinkError, without the paths.
 func underlying(err error) error {
 	var pe *fs.PathError

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,7 +173,7 @@ func (c *conn) client() (*digelao.Client, error) {
 		}
 		opts = append(opts, digelao.WithTokenStore(store))
 	}
-	cl, err := digelao.New(c.baseURL, opts...)
+	cl, err := digelao.New(canonicalURL(c.baseURL), opts...)
 	if err != nil {
 		c.close()
 		return nil, badFlag(err, map[string]string{"baseURL": "--base-url (DIGELAO_BASE_URL)",
@@ -180,7 +183,7 @@ func (c *conn) client() (*digelao.Client, error) {
 }
 
 // store returns where a logging-in client keeps its session: the services' Redis, or the session
-// cache (in memory when there is no cache directory). Without Redis, it warns before a login.
+// cache (in memory when there is no usable cache directory). It warns before a login.
 func (c *conn) store(account string) (digelao.TokenStore, error) {
 	c.watch = &loginWatch{w: c.e.stderr}
 	if c.redisURL != "" {
@@ -189,13 +192,15 @@ func (c *conn) store(account string) (digelao.TokenStore, error) {
 			return nil, err
 		}
 		c.watch.TokenStore, c.close = store, closeRedis
+		notice := redisLoginNotice(c.redisPrefix, canonicalURL(c.baseURL), account)
+		c.watch.notice = func() string { return notice }
+	} else if dir, err := sessionDir(c.e); err == nil {
+		cache := &sessionCache{path: sessionFile(dir, c.baseURL, account), w: c.e.stderr}
+		c.watch.TokenStore = cache
+		c.watch.notice = func() string { return loginNotice(cache.memory() == nil) }
 	} else {
 		c.watch.TokenStore = digelao.NewMemoryStore()
-		dir, err := sessionDir(c.e)
-		if err == nil {
-			c.watch.TokenStore = &sessionCache{path: sessionFile(dir, c.baseURL, account)}
-		}
-		c.watch.notice = loginNotice(err == nil)
+		c.watch.notice = func() string { return loginNotice(false) }
 	}
 	if c.noLogin {
 		return noLogin{c.watch}, nil
@@ -216,7 +221,8 @@ func (c *conn) run(f func(*digelao.Client) error) error {
 
 // badFlag rewrites a *digelao.ValidationError whose Field is in names — the SDK's names for what
 // the user gave as a flag, an argument or a variable — to name that instead: a bad value on the
-// command line, exit code 2. Other errors pass as they are.
+// command line, exit code 2. A Field with an index ("userNames[0]") is one of several arguments:
+// it is named with its place among them. Other errors pass as they are.
 func badFlag(err error, names map[string]string) error {
 	var invalid *digelao.ValidationError
 	if !errors.As(err, &invalid) {
@@ -225,7 +231,31 @@ func badFlag(err error, names map[string]string) error {
 	if name, ok := names[invalid.Field]; ok {
 		return usagef("invalid %s: %s", name, invalid.Reason)
 	}
+	if m := indexedField.FindStringSubmatch(invalid.Field); m != nil {
+		if name, ok := names[m[1]]; ok {
+			i, _ := strconv.Atoi(m[2])
+			return usagef("invalid %s (the %s): %s", name, ordinal(i+1), invalid.Reason)
+		}
+	}
 	return err
+}
+
+// indexedField is an SDK field name with an index: "userNames[0]".
+var indexedField = regexp.MustCompile(`^(\w+)\[(\d+)\]$`)
+
+// ordinal writes n as "1st", "2nd", "3rd", "4th" …
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 // pageFlags names the paging options as "--page" and "--per-page".
@@ -278,12 +308,19 @@ type option[T comparable] struct {
 	value T
 }
 
+// parse returns the option s names: by one of its names, or as a table shows it, "name (alias)".
 func (c choice[T]) parse(s string) (T, error) {
+	s = strings.TrimSpace(s)
 	for _, o := range c.options {
 		for _, n := range o.names {
-			if strings.EqualFold(strings.TrimSpace(s), n) {
+			if strings.EqualFold(s, n) {
 				return o.value, nil
 			}
+		}
+		if name, alias, ok := strings.Cut(strings.TrimSuffix(s, ")"), " ("); ok && strings.HasSuffix(s, ")") &&
+			slices.ContainsFunc(o.names, func(n string) bool { return strings.EqualFold(name, n) }) &&
+			slices.ContainsFunc(o.names, func(n string) bool { return strings.EqualFold(alias, n) }) {
+			return o.value, nil
 		}
 	}
 	var zero T

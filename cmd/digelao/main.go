@@ -127,8 +127,6 @@ func run(ctx context.Context, args []string, e *env) int {
 	e = &cp
 	root := newRoot(e)
 	root.SetArgs(args)
-	root.SetOut(out)
-	root.SetErr(e.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil && out.err != nil {
 		err = &ranError{fmt.Errorf("writing output: %w", out.err)}
@@ -167,12 +165,14 @@ func exitCode(err error) int {
 	return exitPlatform
 }
 
-// message is err's text with one "digelao: " prefix (the SDK's errors carry it already).
+// message is err's text with one "digelao: " prefix: the SDK's errors carry it already, also
+// where the command's own words wrap them ("batch 2 of 3 …: digelao: POST …").
 func message(err error) string {
-	if s := err.Error(); strings.HasPrefix(s, "digelao: ") {
+	s := strings.ReplaceAll(err.Error(), ": digelao: ", ": ")
+	if strings.HasPrefix(s, "digelao: ") {
 		return s
 	}
-	return "digelao: " + err.Error()
+	return "digelao: " + s
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -212,21 +212,31 @@ printed. Times are China time (UTC+8), the platform's, whatever the host's zone.
 		versionCmd(e),
 	)
 	root.SetVersionTemplate("digelao {{.Version}}\n")
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.InitDefaultCompletionCmd() // after SetOut: its scripts go where it is then
+	for _, sub := range root.Commands() {
+		if sub.Name() == "completion" { // cobra's: "completion ksh" would print its help and succeed
+			sub.Args, sub.RunE = cobra.ArbitraryArgs, groupRun
+		}
+	}
 	return root
 }
 
 // group is a command that only holds others: alone it prints its help; with an unknown
 // subcommand it is a wrong command line.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	g := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			return unknownCommand(cmd, args[0])
-		}}
+	g := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2, RunE: groupRun}
 	g.AddCommand(subs...)
 	return g
+}
+
+// groupRun runs a group: its help, or an unknown subcommand's error.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	return unknownCommand(cmd, args[0])
 }
 
 func unknownCommand(cmd *cobra.Command, name string) error {
@@ -330,6 +340,8 @@ func version() string {
 		if at := setting["vcs.time"]; at != "" {
 			v += " of " + at
 		}
+	} else {
+		v += ", commit unknown (built without version control information)"
 	}
 	return v + ", " + info.GoVersion + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,6 +198,7 @@ func TestWrongCommandLines(t *testing.T) {
 		{[]string{"set-callback"}, nil, "missing --url"},
 		{[]string{"records", "list", "--intent", "Z"}, nil, `"Z" is not an intent grade; want A, B, C, D, E, F`},
 		{[]string{"tasks", "list", "--status", "pausd"}, nil, "want running (0, 发送中), finished (1, 已发送), paused (4, 暂停发送), ended (6, 终止发送)"},
+		{[]string{"tasks", "list", "--status", "paused (已发送)"}, nil, `"paused (已发送)" is not a task state`},
 		{[]string{"tasks", "operate", "5", "stopp"}, nil, "want pause (stop), resume (keepOn)"},
 		{[]string{"tasks", "operate", "x", "pause"}, nil, "<task-id>"},
 		{[]string{"login"}, map[string]string{"DIGELAO_USERNAME": "demo"}, "--base-url or DIGELAO_BASE_URL"},
@@ -366,6 +369,13 @@ func TestExitCodeTable(t *testing.T) {
 			{[]string{"sync", "--out", filepath.Join(dir, "a.jsonl"), "--lag", "-1m"}, vars, "invalid --lag (DIGELAO_SYNC_LAG): "},
 			{[]string{"login", "--bogus"}, vars, "unknown flag: --bogus"},
 			{[]string{"set-callback"}, vars, "missing --url"},
+			{[]string{"accounts", "delete", ""}, vars, "invalid <user-name> (the 1st): "},
+			{[]string{"listen", "--addr", "nonsense"}, vars, "invalid --addr (DIGELAO_LISTEN): "},
+			{[]string{"mock", "--addr", "nonsense"}, vars, "invalid --addr (DIGELAO_MOCK_ADDR): "},
+			{[]string{"mock", "--addr", "127.0.0.1:99999"}, vars, "invalid --addr (DIGELAO_MOCK_ADDR): "},
+			{[]string{"records", "list", "--phone", "abc"}, vars, "invalid --phone: "},
+			{[]string{"completion", "ksh"}, vars, `unknown command "ksh" for "digelao completion"`},
+			{[]string{"blacklist", "add", "13800138000", "--days", "99999999999"}, vars, "invalid --days: "},
 		},
 		3: {{create("--contacts", badRow), vars, `c.csv:3, column "电话": "138-abc" is not a phone number`}},
 		4: {
@@ -380,7 +390,7 @@ func TestExitCodeTable(t *testing.T) {
 		assert.NotEmpty(t, cases[code], "no case for the README's exit code %d", code)
 		assert.Regexp(t, fmt.Sprintf(`(?m)^  %d  \S`, code), help, "--help lists exit code %d", code)
 	}
-	goIdent := regexp.MustCompile(`invalid [A-Z][A-Za-z]*[:\[.]|ImportInBatches|\bContacts\b|With[A-Z]\w+`)
+	goIdent := regexp.MustCompile(`invalid [A-Za-z]\w*[:\[.]|ImportInBatches|\bContacts\b|With[A-Z]\w+`)
 	for code, list := range cases {
 		assert.Contains(t, table, code, "exit code %d is not in the README's table", code)
 		for _, tc := range list {
@@ -391,9 +401,22 @@ func TestExitCodeTable(t *testing.T) {
 			if code != exitOK {
 				assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "%q: the error once: %s", tc.args, r.stderr)
 			}
+			if code == exitUsage {
+				assert.Empty(t, r.stdout, "%q: a wrong command line does nothing", tc.args)
+			}
 		}
 	}
 	assertNoSecrets(t, srv)
+}
+
+// TestErrorSaysDigelaoOnce: the command's words around an SDK error ("waiting for the import …:
+// digelao: GET …") leave one "digelao: ", at the start.
+func TestErrorSaysDigelaoOnce(t *testing.T) {
+	sdk := errors.New("digelao: POST /api/getImportTaskInfo: HTTP 502")
+	assert.Equal(t, "digelao: POST /api/getImportTaskInfo: HTTP 502", message(sdk))
+	assert.Equal(t, "digelao: waiting for the import into task 5 (5.7.4): POST /api/getImportTaskInfo: HTTP 502",
+		message(fmt.Errorf("waiting for the import into task 5 (5.7.4): %w", sdk)))
+	assert.Equal(t, "digelao: open x: no such file", message(errors.New("open x: no such file")))
 }
 
 func TestVersion(t *testing.T) {
@@ -402,5 +425,14 @@ func TestVersion(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `^digelao \d+\.\d+\.\d+ \(module github\.com/digelao-go/digelao \S+`, r.stdout)
 	assert.Contains(t, r.stdout, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	info, ok := debug.ReadBuildInfo()
+	require.True(t, ok)
+	want := ", commit unknown (built without version control information)"
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			want = ", commit " + s.Value[:min(len(s.Value), 12)]
+		}
+	}
+	assert.Contains(t, r.stdout, want)
 	assert.Equal(t, r.stdout, cli(ctx, nil, "--version").stdout)
 }

@@ -100,10 +100,13 @@ func orDash(s string) string {
 	return s
 }
 
-// count counts things in English: "1 number", "2 numbers".
+// count counts things in English: "1 number", "2 numbers", "2 batches".
 func count(n int, thing string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + thing
+	case strings.HasSuffix(thing, "ch"), strings.HasSuffix(thing, "s"):
+		return strconv.Itoa(n) + " " + thing + "es"
 	}
 	return strconv.Itoa(n) + " " + thing + "s"
 }

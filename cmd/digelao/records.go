@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +71,7 @@ func recordsListCmd(e *env) *cobra.Command {
 			n, total, err := listRecords(ctx, cl, &opts, *all, emit)
 			stop(err == nil)
 			if err != nil {
-				return badFlag(err, withPages(map[string]string{"CreatedTo": "--to", "Intents": "--intent"}))
+				return badFlag(err, withPages(map[string]string{"CreatedTo": "--to", "Intents": "--intent", "Phone": "--phone"}))
 			}
 			if !*asJSON {
 				t.print(e.stdout)
@@ -176,7 +178,8 @@ them. On a terminal, progress goes to stderr; a failed download leaves no file b
 			}
 			stop(err == nil)
 			if err != nil {
-				return badFlag(err, map[string]string{"recordFile": "<recordfile>", "recordPath": "<recordpath>"})
+				return failedDownload(args[1], name, badFlag(err, map[string]string{"recordFile": "<recordfile>",
+					"recordPath": "<recordpath>"}))
 			}
 			if name != "-" {
 				fmt.Fprintf(e.stdout, "%s: %s\n", name, size(n))
@@ -187,14 +190,45 @@ them. On a terminal, progress goes to stderr; a failed download leaves no file b
 	return cmd
 }
 
-// downloadFile runs fetch into name, also counting into p, with mode 0644; a failed download
-// leaves no partial file behind, and its error names name (see replaceFile).
+// downloadFile runs fetch into name, also counting into p. A regular file — or a new one — is
+// replaced whole, mode 0644: a failed download leaves no partial file behind, and its error names
+// the file (see replaceFile). A symbolic link is followed, and its target replaced; a device (such
+// as /dev/null) or a named pipe is written to as it is.
 func downloadFile(name string, p io.Writer, fetch func(io.Writer) (int64, error)) (n int64, err error) {
-	err = replaceFile("--output", name, 0o644, func(w io.Writer) error {
+	target, err := resolveLinks(name)
+	if err != nil {
+		return 0, &fileError{flag: "--output", err: err}
+	}
+	if fi, err := os.Stat(target); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		f, err := os.OpenFile(target, os.O_WRONLY, 0) //nolint:gosec // the file the user named
+		if err != nil {
+			return 0, &fileError{flag: "--output", err: err}
+		}
+		n, err = fetch(io.MultiWriter(f, p))
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = &fileError{flag: "--output", err: cerr}
+		}
+		return n, err
+	}
+	err = replaceFile("--output", target, 0o644, func(w io.Writer) error {
 		n, err = fetch(io.MultiWriter(w, p))
 		return err
 	})
 	return n, err
+}
+
+// failedDownload names what was asked for and where it was to go in the error of a download
+// that failed for another reason than the file (which names itself) or a bad argument.
+func failedDownload(what, to string, err error) error {
+	var file *fileError
+	var usage *usageError
+	if err == nil || errors.As(err, &file) || errors.As(err, &usage) {
+		return err
+	}
+	if to == "-" {
+		to = "stdout"
+	}
+	return fmt.Errorf("downloading %s to %s: %w", what, to, err)
 }
 
 // ids parses record ids given on the command line.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,8 @@ func TestRecordsDialogueDownload(t *testing.T) {
 	assert.Equal(t, exitPlatform, missing.code)
 	assert.NotContains(t, missing.stderr, "downloaded", "no progress for a failed download")
 	assert.Equal(t, 1, strings.Count(missing.stderr, "\n"), "the error alone: %q", missing.stderr)
+	assert.Contains(t, missing.stderr, "downloading /mnt/record/none.wav to "+filepath.Join(dir, "none.wav")+": ",
+		"the recording asked for and its destination")
 	left, err := filepath.Glob(filepath.Join(dir, "*none.wav*"))
 	require.NoError(t, err)
 	assert.Empty(t, left, "a failed download leaves no file")
@@ -86,6 +89,47 @@ func TestRecordsDialogueDownload(t *testing.T) {
 	assertNoSecrets(t, srv, table, dialogue, turns, dl, missing, noDir)
 }
 
+// TestDownloadFollowsWhatOutputNames: -o naming a symbolic link writes the link's target, a
+// dangling link's included, and leaves the link as it was (a rename would replace the link by a
+// regular file).
+func TestDownloadFollowsWhatOutputNames(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("symbolic links need privileges on Windows")
+	}
+	ctx := context.Background()
+	srv, vars, _, _ := pausedAndFinished(t)
+	rec := firstRecord(t, srv)
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target.wav"), filepath.Join(dir, "link.wav")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	require.NoError(t, os.Symlink("target.wav", link)) // relative, as ln -s makes it
+	dangling := filepath.Join(dir, "dangling.wav")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "new.wav"), dangling))
+
+	for name, file := range map[string]string{link: target, dangling: filepath.Join(dir, "new.wav")} {
+		r := cli(ctx, vars, "download", rec.RecordPath, rec.RecordFile, "-o", name)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		fi, err := os.Lstat(name)
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeSymlink, "-o replaced the symbolic link %s by a file", name)
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Equal(t, "RIFF", string(b[:min(4, len(b))]), "the link's target holds the recording")
+	}
+}
+
+// firstRecord returns the first call record on srv.
+func firstRecord(t *testing.T, srv *digelaotest.Server) *digelao.CallRecord {
+	t.Helper()
+	c, err := srv.Client()
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	recs, _, err := c.Records.List(context.Background(), nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	return recs[0]
+}
+
 func TestBlacklistAndAccounts(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
@@ -93,6 +137,12 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	require.Equal(t, exitOK, added.code, added.stderr)
 	bad := cli(ctx, vars, "blacklist", "add", "12ab")
 	assertUsage(t, bad, "invalid <phone>")
+	// A number on the list already: the platform counts it failed, without a reason; the command
+	// finds it on the list, and says so once.
+	again := cli(ctx, vars, "blacklist", "add", "138-0013-8000")
+	assert.Equal(t, exitPlatform, again.code, again.stderr)
+	assert.Regexp(t, `^digelao: 138-0013-8000 is on the list already \(id \d+, blocked until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\+8\)\): `+
+		`the platform added nothing\n$`, again.stderr)
 
 	list := cli(ctx, vars, "blacklist", "list", "--json")
 	require.Equal(t, exitOK, list.code, list.stderr)
@@ -115,6 +165,7 @@ func TestBlacklistAndAccounts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bl.xlsx")
 	dl := cli(ctx, vars, "blacklist", "download", "-o", out)
 	require.Equal(t, exitOK, dl.code, dl.stderr)
+	assert.Equal(t, out+": ", dl.stdout[:len(out)+2])
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, "PK", string(b[:2]), "an xlsx is a zip file")

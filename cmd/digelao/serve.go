@@ -40,7 +40,7 @@ deployments do, for clients that do not send it. Build the command first ("go bu
 		if *minute <= 0 {
 			return usagef("--minute must be positive, got %s", *minute)
 		}
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
+		l, err := listenOn(ctx, "--addr (DIGELAO_MOCK_ADDR)", *addr)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ logged on stderr with its status, the reason and the sender's address, never the
 	addr := cmd.Flags().String("addr", "127.0.0.1:8090", "address to listen on")
 	bindEnv(cmd.Flags(), "addr", "DIGELAO_LISTEN")
 	cmd.RunE = action(func(ctx context.Context, _ []string) error {
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
+		l, err := listenOn(ctx, "--addr (DIGELAO_LISTEN)", *addr)
 		if err != nil {
 			return err
 		}
@@ -121,11 +121,28 @@ logged on stderr with its status, the reason and the sender's address, never the
 	return cmd
 }
 
-// chinaLogTime writes the log's time as the command writes every time: China time, "YYYY-MM-DD
-// hh:mm:ss".
-func chinaLogTime(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
-		a.Value = slog.StringValue(clock(a.Value.Time()))
+// listenOn listens on addr, the value of flag. An address that is no host:port is a wrong
+// command line; one that cannot be listened on (in use, not this host's) names the flag.
+func listenOn(ctx context.Context, flag, addr string) (net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.DefaultResolver.LookupPort(ctx, "tcp", port)
+	}
+	if err != nil {
+		return nil, usagef("invalid %s: %v; want host:port, e.g. 127.0.0.1:8090", flag, err)
+	}
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return l, nil
+}
+
+// chinaLogTime writes the times of a log line — its own and its attributes' (a login's
+// expires_at) — as the command writes every time: China time, "YYYY-MM-DD hh:mm:ss".
+func chinaLogTime(_ []string, a slog.Attr) slog.Attr {
+	if t, ok := a.Value.Any().(time.Time); ok {
+		a.Value = slog.StringValue(clock(t))
 	}
 	return a
 }

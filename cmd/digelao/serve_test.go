@@ -247,5 +247,17 @@ func TestMockRefusesABusyAddress(t *testing.T) {
 	defer l.Close()
 	r := cli(context.Background(), nil, "mock", "--addr", l.Addr().String())
 	assert.Equal(t, exitPlatform, r.code)
+	assert.Contains(t, r.stderr, "--addr (DIGELAO_MOCK_ADDR): ")
 	assert.Contains(t, r.stderr, "address already in use")
+}
+
+// TestDebugLogTimes: every time the command writes is China time "YYYY-MM-DD hh:mm:ss", the
+// times inside a log line (a login's expires_at) included.
+func TestDebugLogTimes(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	r := cliIn(ctx, cacheIn(t.TempDir()), vars, "login", "--new", "--debug")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Regexp(t, ` expires_at="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"`, r.stderr)
+	assert.NotRegexp(t, `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`, r.stderr)
 }

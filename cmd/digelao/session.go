@@ -13,7 +13,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +30,15 @@ import (
 // sessionCache is a digelao.TokenStore in a file of the user's cache directory: the command's
 // session, api_key included, until it expires, so that the next command takes the key instead of
 // logging in again — a login cancels the key of every other holder. One file per base URL and
-// account, mode 0600, beside a lock file that lets one command at a time log in.
+// account, mode 0600, beside a lock file that lets one command at a time log in. A cache that
+// cannot be used (a file where its directory should be, a read-only home) is given up with a
+// notice on w: the command then keeps its session in memory, as with no cache directory at all.
 type sessionCache struct {
 	path string
+	w    io.Writer
+
+	mu  sync.Mutex
+	mem *digelao.MemoryStore // the session once the file was given up; nil before
 }
 
 // cachedSession is a session file's content.
@@ -53,19 +61,58 @@ func sessionDir(e *env) (string, error) {
 
 // sessionFile is the session file of the account at baseURL, in dir.
 func sessionFile(dir, baseURL, account string) string {
-	sum := sha256.Sum256([]byte(strings.TrimRight(strings.TrimSpace(baseURL), "/") + "\x00" + account))
+	sum := sha256.Sum256([]byte(canonicalURL(baseURL) + "\x00" + account))
 	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".json")
 }
 
+// canonicalURL writes a base URL one way for one address: scheme and host in lower case, without
+// the scheme's default port or a trailing slash. One that does not parse is left to the SDK,
+// which refuses it.
+func canonicalURL(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(raw, "/")
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); u.Scheme == "http" && p == "80" || u.Scheme == "https" && p == "443" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+p)
+	}
+	return strings.TrimRight(u.String(), "/")
+}
+
+// memory returns the store the cache turned to, or nil while the file is used.
+func (c *sessionCache) memory() *digelao.MemoryStore {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mem
+}
+
+// giveUp turns the cache to memory for the rest of the command, saying why once.
+func (c *sessionCache) giveUp(err error) *digelao.MemoryStore {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mem == nil {
+		c.mem = digelao.NewMemoryStore()
+		fmt.Fprintf(c.w, "notice: the session cache cannot be used (%v): this command keeps its api_key in memory, "+
+			"and the next one logs in again\n", err)
+	}
+	return c.mem
+}
+
 // Get implements digelao.TokenStore: the stored session, or nil when there is none, it is
-// another key's, it does not read, or it expired (then the file is removed).
-func (c *sessionCache) Get(_ context.Context, key string) (*digelao.Session, error) {
-	b, err := os.ReadFile(c.path)
+// another key's, it does not read, or it expired (then the file is removed). A file that others
+// can read is made private first.
+func (c *sessionCache) Get(ctx context.Context, key string) (*digelao.Session, error) {
+	if m := c.memory(); m != nil {
+		return m.Get(ctx, key)
+	}
+	b, err := c.read()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return c.giveUp(err).Get(ctx, key)
 	}
 	var cs cachedSession
 	var s digelao.Session
@@ -81,8 +128,33 @@ func (c *sessionCache) Get(_ context.Context, key string) (*digelao.Session, err
 	return &s, nil
 }
 
+// read returns the session file's content, after making it private (0600) if others can read it:
+// it holds the api_key.
+func (c *sessionCache) read() ([]byte, error) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() //nolint:errcheck // read-only
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if mode := fi.Mode().Perm(); runtime.GOOS != "windows" && mode&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return nil, fmt.Errorf("%s holds the api_key and others can read it (mode %#o), and its mode cannot be "+
+				"changed: %w", c.path, mode, underlying(err))
+		}
+		fmt.Fprintf(c.w, "notice: %s, which holds the api_key, was readable by others (mode %#o); it is now 0600\n", c.path, mode)
+	}
+	return io.ReadAll(f)
+}
+
 // Put implements digelao.TokenStore: it replaces the file in one rename, mode 0600.
-func (c *sessionCache) Put(_ context.Context, key string, s *digelao.Session) error {
+func (c *sessionCache) Put(ctx context.Context, key string, s *digelao.Session) error {
+	if m := c.memory(); m != nil {
+		return m.Put(ctx, key, s)
+	}
 	b, err := s.MarshalBinary()
 	if err != nil {
 		return err
@@ -90,32 +162,40 @@ func (c *sessionCache) Put(_ context.Context, key string, s *digelao.Session) er
 	if b, err = json.Marshal(cachedSession{Key: key, Session: b}); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return err
+	err = os.MkdirAll(filepath.Dir(c.path), 0o700)
+	if err == nil {
+		err = replaceFile("session cache", c.path, 0o600, func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		})
 	}
-	return replaceFile("session cache", c.path, 0o600, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	if err != nil {
+		return c.giveUp(err).Put(ctx, key, s)
+	}
+	return nil
 }
 
 // Delete implements digelao.TokenStore: it removes the file while it holds apiKey.
 func (c *sessionCache) Delete(ctx context.Context, key, apiKey string) error {
+	if m := c.memory(); m != nil {
+		return m.Delete(ctx, key, apiKey)
+	}
 	s, err := c.Get(ctx, key)
 	if err != nil || s == nil || s.APIKey.Value() != apiKey {
 		return err
 	}
 	if err := os.Remove(c.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return c.giveUp(err).Delete(ctx, key, apiKey)
 	}
 	return nil
 }
 
 // Lock implements digelao.TokenStore with a lock on a file beside the session's, which the system
-// releases when the process ends, however it ends. A lock that cannot be taken at all (a cache
-// directory that cannot be written) lets the login go on: it only keeps two of the user's own
-// commands from logging in at once.
-func (c *sessionCache) Lock(context.Context, string, time.Duration) (func(context.Context) error, bool, error) {
+// releases when the process ends, however it ends.
+func (c *sessionCache) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, bool, error) {
+	if m := c.memory(); m != nil {
+		return m.Lock(ctx, key, ttl)
+	}
 	l := flock.New(c.path+".lock", flock.SetPermissions(0o600))
 	ok, err := false, os.MkdirAll(filepath.Dir(c.path), 0o700)
 	if err == nil {
@@ -123,7 +203,7 @@ func (c *sessionCache) Lock(context.Context, string, time.Duration) (func(contex
 	}
 	switch {
 	case err != nil:
-		return func(context.Context) error { return nil }, true, nil
+		return c.giveUp(err).Lock(ctx, key, ttl)
 	case !ok:
 		return nil, false, nil
 	}
@@ -131,19 +211,19 @@ func (c *sessionCache) Lock(context.Context, string, time.Duration) (func(contex
 }
 
 // loginWatch is a TokenStore that sees the command log in — a login takes the store's lock
-// first — and says notice, if there is one, on w before the first.
+// first — and says notice() on w before the first.
 type loginWatch struct {
 	digelao.TokenStore
 	w        io.Writer
-	notice   string
+	notice   func() string
 	loggedIn atomic.Bool
 }
 
 // Lock implements digelao.TokenStore.
 func (l *loginWatch) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, bool, error) {
 	unlock, ok, err := l.TokenStore.Lock(ctx, key, ttl)
-	if ok && !l.loggedIn.Swap(true) && l.notice != "" {
-		fmt.Fprintln(l.w, l.notice)
+	if ok && !l.loggedIn.Swap(true) {
+		fmt.Fprintln(l.w, l.notice())
 	}
 	return unlock, ok, err
 }
@@ -179,15 +259,36 @@ func redisStore(rawURL, prefix string) (*redisstore.Store, func(), error) {
 	return store, func() { _ = rdb.Close() }, nil
 }
 
+// cancels is what every login notice says a login does.
+const cancels = "logging in cancels the api_key of every other holder of this account (a service, another shell), " +
+	"which must then log in again."
+
 // loginNotice is what the command says before it logs in without a shared key.
 func loginNotice(cached bool) string {
 	keep := "The new key is cached for the next commands until it expires (\"digelao logout\" removes it)."
 	if !cached {
-		keep = "No cache directory: every command logs in again."
+		keep = "No usable cache directory: every command logs in again."
 	}
-	return "warning: logging in cancels the api_key of every other holder of this account (a service, " +
-		"another shell), which must then log in again. To use theirs instead, pass --redis URL " +
-		"(DIGELAO_REDIS_URL) with the Redis they share it through (redisstore). " + keep
+	return "warning: " + cancels + " To use theirs instead, pass --redis URL (DIGELAO_REDIS_URL) with the Redis " +
+		"they share it through (redisstore). " + keep
+}
+
+// redisLoginNotice is what the command says before it logs in under --redis: Redis held no usable
+// key where it looked, which may be another key space than the services'.
+func redisLoginNotice(prefix, baseURL, account string) string {
+	return fmt.Sprintf("warning: Redis (--redis) holds no usable api_key under the prefix %q for %s and the %s, "+
+		"so the command logs in: %s A service's key is found only under its own prefix (--redis-prefix, "+
+		"DIGELAO_REDIS_PREFIX), base URL and credentials (a password login and an access-key login are kept "+
+		"apart); if the services use others, pass theirs next time. The new key is stored there, for them to share.",
+		prefix, baseURL, describeAccount(account), cancels)
+}
+
+// describeAccount says which credentials an account name of accountName stands for.
+func describeAccount(account string) string {
+	if id, ok := strings.CutPrefix(account, "access:"); ok {
+		return "access key " + id + " (--access-id)"
+	}
+	return "password login of " + strings.TrimPrefix(account, "user:") + " (--username)"
 }
 
 func logoutCmd(e *env) *cobra.Command {
@@ -222,6 +323,7 @@ A session shared through --redis is the services' and is left alone.`}
 			return usagef("set --base-url and --username or --access-id (or their variables) for the account to log out of, or pass --all")
 		}
 		name := sessionFile(dir, baseURL, account)
+		_ = os.Remove(name + ".lock") // nothing to keep a login from; the next one makes it again
 		switch err := os.Remove(name); {
 		case errors.Is(err, fs.ErrNotExist):
 			fmt.Fprintln(e.stdout, "no cached session for this account")

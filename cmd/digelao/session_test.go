@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,9 @@ func service(t *testing.T, srv *digelaotest.Server, prefix string) *digelao.Clie
 }
 
 // TestRedisSharesTheServicesKey: a service holds a key in Redis; a command with --redis takes it,
-// and the service's next call goes through on it, without a login. Without --redis the command
-// logs in, which cancels the service's key, and says so once.
+// and the service's next call goes through on it, without a login. Where the command finds no key
+// (another prefix), and without --redis, it logs in, which cancels the service's key, and says so
+// once.
 func TestRedisSharesTheServicesKey(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
@@ -64,11 +66,15 @@ func TestRedisSharesTheServicesKey(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(testDir(e), "digelao", "sessions"))
 	assert.True(t, os.IsNotExist(err) || len(entries) == 0, "with --redis nothing is cached in a file")
 
-	// The same with the flag, and a --redis-prefix that is not the service's: another key space.
+	// The same with the flag, and a --redis-prefix that is not the service's: another key space,
+	// with no key in it. The command logs in, and says so, naming where it looked.
 	r := cliIn(ctx, e, vars, "templates", "list", "--redis", "redis://"+redistest.Addr(t), "--redis-prefix", prefix+"other:")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Empty(t, r.stderr, "with Redis, no notice: the others read the new key there")
 	assert.Len(t, srv.Logins(), 2, "nothing under that prefix: a login")
+	assert.Equal(t, 1, strings.Count(r.stderr, "cancels the api_key of every other holder"), r.stderr)
+	for _, want := range []string{`prefix "` + prefix + `other:"`, srv.URL, "password login of demo", "--redis-prefix"} {
+		assert.Contains(t, r.stderr, want, "the notice names where the command looked")
+	}
 
 	// Without --redis: a login of its own, said once, and the service must log in again.
 	r = cliIn(ctx, cacheIn(t.TempDir()), vars, "templates", "list")
@@ -140,6 +146,14 @@ func TestSessionCache(t *testing.T) {
 	assert.NotEqual(t, name, sessionFile(dir, srv.URL, "access:"+digelaotest.Username))
 	assert.NotEqual(t, name, sessionFile(dir, "http://127.0.0.1:1", "user:"+digelaotest.Username))
 	assert.Equal(t, name, sessionFile(dir, srv.URL+"/", "user:"+digelaotest.Username), "the same address")
+	assert.Equal(t, sessionFile(dir, "https://ai1.example.com", "a"), sessionFile(dir, " HTTPS://AI1.Example.com:443/ ", "a"),
+		"scheme and host in any case, the default port written or not")
+	assert.Equal(t, sessionFile(dir, "http://[::1]", "a"), sessionFile(dir, "http://[::1]:80", "a"))
+	assert.NotEqual(t, sessionFile(dir, "http://ai1.example.com", "a"), sessionFile(dir, "http://ai1.example.com:8080", "a"))
+	upper := cliIn(ctx, e, with(vars, "DIGELAO_BASE_URL", strings.Replace(srv.URL, "http://", "HTTP://", 1)), "templates", "list")
+	require.Equal(t, exitOK, upper.code, upper.stderr)
+	assert.Empty(t, upper.stderr, "HTTP:// is the same account: its cached key")
+	assert.Len(t, srv.Logins(), 1)
 
 	// --new logs in, and the next command takes the new key.
 	fresh := cliIn(ctx, e, vars, "login", "--new")
@@ -153,6 +167,8 @@ func TestSessionCache(t *testing.T) {
 	assert.Contains(t, out.stdout, "removed the cached session")
 	_, err = os.Stat(name)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(name + ".lock")
+	assert.ErrorIs(t, err, os.ErrNotExist, "nor its lock file")
 	assert.Contains(t, cliIn(ctx, e, vars, "logout").stdout, "no cached session")
 	require.Equal(t, exitOK, cliIn(ctx, e, vars, "templates", "list").code)
 	assert.Len(t, srv.Logins(), 3, "logged out: the next command logs in")
@@ -222,7 +238,7 @@ func TestSessionCacheFile(t *testing.T) {
 
 func TestLoginNoticeIsSaidOnce(t *testing.T) {
 	var w testkit.SyncBuffer
-	l := &loginWatch{TokenStore: digelao.NewMemoryStore(), w: &w, notice: "warning: x"}
+	l := &loginWatch{TokenStore: digelao.NewMemoryStore(), w: &w, notice: func() string { return "warning: x" }}
 	ctx := context.Background()
 	for range 3 {
 		unlock, ok, err := l.Lock(ctx, "k", time.Second)
@@ -255,4 +271,107 @@ func TestTemplateSNsComplete(t *testing.T) {
 	r = cliIn(ctx, e, vars, cobra.ShellCompRequestCmd, "templates", "columns", "nope")
 	assert.NotContains(t, r.stdout, digelaotest.TemplateSN, "filtered by what is typed")
 	assert.Len(t, srv.Logins(), 1)
+}
+
+// TestRedisLoginUnderOtherCredentialsIsSaidAloud: the services keep their key in Redis under their
+// credentials (here an access key, as the README recommends); an operator runs the command with
+// --redis and a password. The command finds no key under its own credentials and logs in, which
+// cancels the services' key: it says so, and where it looked.
+func TestRedisLoginUnderOtherCredentialsIsSaidAloud(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	prefix := "test:" + rand.Text()[:8] + ":"
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	svc, err := digelao.New(srv.URL, digelao.WithAccessKey(digelaotest.AccessID, digelaotest.AccessSecret),
+		digelao.WithTokenStore(store))
+	require.NoError(t, err)
+	t.Cleanup(svc.CloseIdleConnections)
+	_, err = svc.Templates.Names(ctx)
+	require.NoError(t, err)
+	require.Len(t, srv.Logins(), 1, "the service logged in")
+
+	shared := with(vars, "DIGELAO_REDIS_URL", "redis://"+redistest.Addr(t), "DIGELAO_REDIS_PREFIX", prefix)
+	r := cliIn(ctx, cacheIn(t.TempDir()), shared, "templates", "list")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Len(t, srv.Logins(), 2, "no key under the command's credentials: a login")
+	assert.Equal(t, 1, strings.Count(r.stderr, "cancels the api_key of every other holder"), r.stderr)
+	assert.Contains(t, r.stderr, "password login of demo (--username)")
+	assert.Contains(t, r.stderr, "a password login and an access-key login are kept apart")
+	assertNoSecrets(t, srv, r)
+}
+
+// TestUnusableCacheDirectory: a cache directory that cannot be used (here a file where the
+// directory should be) does not stop the command: it keeps its key in memory, as with no cache
+// directory at all, and says so once.
+func TestUnusableCacheDirectory(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	file := writeFile(t, "cache", nil)
+	for range 2 {
+		r := cliIn(ctx, cacheIn(file), vars, "templates", "list")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		assert.NotContains(t, r.stderr, "token store")
+		assert.Equal(t, 1, strings.Count(r.stderr, "notice: the session cache cannot be used ("), r.stderr)
+		assert.Contains(t, r.stderr, "not a directory", "why")
+		assert.Contains(t, r.stderr, "No usable cache directory: every command logs in again.", "the login notice says no cache")
+		assert.NotContains(t, r.stderr, "cached for the next commands")
+	}
+	assert.Len(t, srv.Logins(), 2, "each command logged in")
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Empty(t, b, "the file in the way is left as it was")
+}
+
+// TestSessionFileOthersCanReadIsMadePrivate: a session file that others can read (0644: copied,
+// restored from a backup, written by hand) holds an api_key every user of the machine could take:
+// the command makes it 0600 before using it, and says so.
+func TestSessionFileOthersCanReadIsMadePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix modes")
+	}
+	ctx := context.Background()
+	srv, vars := fake(t)
+	e := cacheIn(t.TempDir())
+	require.Equal(t, exitOK, cliIn(ctx, e, vars, "login").code)
+	name := sessionFile(filepath.Join(testDir(e), "digelao", "sessions"), srv.URL, "user:"+digelaotest.Username)
+	require.NoError(t, os.Chmod(name, 0o644))
+	r := cliIn(ctx, e, vars, "templates", "list")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	fi, err := os.Stat(name)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	assert.Equal(t, "notice: "+name+", which holds the api_key, was readable by others (mode 0644); it is now 0600\n", r.stderr)
+	assert.Len(t, srv.Logins(), 1, "the key was used")
+	r = cliIn(ctx, e, vars, "templates", "list")
+	assert.Empty(t, r.stderr, "said once")
+}
+
+// TestLoginChecksTheKeyItShows: another login cancelled the cached key; "digelao login" asks the
+// platform once before it shows the key, finds it cancelled, and logs in (saying so) instead of
+// showing a key that no longer works as valid.
+func TestLoginChecksTheKeyItShows(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	e := cacheIn(t.TempDir())
+	require.Equal(t, exitOK, cliIn(ctx, e, vars, "login").code)
+	before := len(srv.Requests())
+	r := cliIn(ctx, e, vars, "login")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Len(t, srv.Requests(), before+1, "one read checks the key")
+	assert.Contains(t, r.stdout, "; the cached key")
+
+	other, err := srv.Client()
+	require.NoError(t, err)
+	t.Cleanup(other.CloseIdleConnections)
+	_, err = other.Login(ctx) // cancels the cached key
+	require.NoError(t, err)
+	r = cliIn(ctx, e, vars, "login")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "; the cached key", "the cached key was cancelled: %s", r.stdout)
+	assert.Contains(t, r.stdout, "logged in as demo")
+	assert.Contains(t, r.stderr, "warning: logging in cancels the api_key")
+	assert.Len(t, srv.Logins(), 3)
 }

@@ -252,6 +252,9 @@ func tasksCreateCmd(e *env) *cobra.Command {
 			if req.Contacts, err = s.contacts(req.Columns); err != nil {
 				return err
 			}
+			if err := s.check(&req); err != nil {
+				return badFlag(noPhoneColumn(err, req.ProjectSN), names)
+			}
 			return im.csv(ctx, cl, names)
 		})
 	})
@@ -286,7 +289,7 @@ func (im *contactImport) csv(ctx context.Context, cl *digelao.Client, names map[
 	for res, err := range cl.Tasks.ImportBatches(ctx, im.req) {
 		stop(false)
 		if err != nil {
-			return im.failed(res, s.where(badFlag(noPhoneColumn(err, im.req.ProjectSN), names)))
+			return im.failed(res, s.where(badFlag(noPhoneColumn(im.unknownTask(res, err), im.req.ProjectSN), names)))
 		}
 		from := last.Sent
 		last = res
@@ -312,14 +315,24 @@ func (im *contactImport) csv(ctx context.Context, cl *digelao.Client, names map[
 	stop(false)
 	task := last.Task
 	if !im.wait {
-		fmt.Fprintf(e.stdout, "task %d (%s): %d of %d contacts from %s (%s) sent for import in %d batch(es)\n",
-			task.ID, task.SN, last.Sent, n, im.file, s.encoding, last.Batches)
+		fmt.Fprintf(e.stdout, "task %d (%s): %d of %d contacts from %s (%s) sent for import in %s\n",
+			task.ID, task.SN, last.Sent, n, im.file, s.encoding, count(last.Batches, "batch"))
 		im.startHint(task.ID)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "task %d (%s): %d contacts from %s (%s) in %d batch(es): %s\n",
-		task.ID, task.SN, n, im.file, s.encoding, last.Batches, outcome(&im.counts))
+	fmt.Fprintf(e.stdout, "task %d (%s): %s from %s (%s) in %s: %s\n",
+		task.ID, task.SN, count(n, "contact"), im.file, s.encoding, count(last.Batches, "batch"), outcome(&im.counts))
 	return im.report(task.ID)
+}
+
+// unknownTask explains the platform's 20002 for the first batch of contacts sent to --append-to:
+// the template was found, so it is the task sn it does not know.
+func (im *contactImport) unknownTask(res *digelao.BatchImport, err error) error {
+	if im.req.AppendTo == "" || res == nil || res.Batches > 0 || !errors.Is(err, digelao.ErrBadData) {
+		return err
+	}
+	return fmt.Errorf("--append-to %s: %w (is it the sn of one of this account's tasks? \"digelao tasks list --json\" "+
+		"shows their sns)", im.req.AppendTo, err)
 }
 
 // excel uploads a workbook as it is (5.7.1); the platform reads it.
@@ -409,7 +422,7 @@ func (im *contactImport) report(id int64) error {
 		}
 	}
 	if im.counts.Total > 0 && im.counts.Success == 0 {
-		return fmt.Errorf("task %d: the platform imported none of the %d contacts", id, im.counts.Total)
+		return fmt.Errorf("task %d: the platform imported none of the %s", id, count(im.counts.Total, "contact"))
 	}
 	im.startHint(id)
 	return nil
@@ -427,9 +440,10 @@ func (im *contactImport) failed(res *digelao.BatchImport, err error) error {
 	if res == nil || res.Task == nil {
 		return err
 	}
-	fmt.Fprintf(im.e.stdout, "task %d (%s): %d of %d contacts sent in %d batch(es) before the failure; to send the "+
+	fmt.Fprintf(im.e.stdout, "task %d (%s): %d of %d contacts sent in %s before the failure; to send the "+
 		"rest, run again with --append-to %s and the rows from %s:%d on\n", res.Task.ID, res.Task.SN, res.Sent,
-		len(im.req.Contacts), res.Batches, res.Task.SN, im.sheet.path, im.sheet.lines[min(res.Sent, len(im.sheet.lines)-1)])
+		len(im.req.Contacts), count(res.Batches, "batch"), res.Task.SN, im.sheet.path,
+		im.sheet.lines[min(res.Sent, len(im.sheet.lines)-1)])
 	return err
 }
 

@@ -91,7 +91,8 @@ func TestContactsThatCannotBeRead(t *testing.T) {
 			[]string{`no phone column among the headers "Name", "Mobile Number", "备注"`, "phone, mobile, tel, 号码", "电话 or 手机"}},
 		{"utf-16", []byte("\xff\xfe\x35\x75\xdd\x8b"), []string{"UTF-16", `"CSV UTF-8"`}},
 		{"header only", []byte("电话,姓名\n"), []string{"a header row and no contacts"}},
-		{"extra fields", []byte("电话\n13800138000,x\n"), []string{"c.csv:2: 2 fields, but the header names 1 columns"}},
+		{"extra fields", []byte("电话\n13800138000,x\n"), []string{"c.csv:2: 2 fields, but the header names 1 column"}},
+		{"semicolons", []byte("电话;姓名\n13800138000;张三\n"), []string{"separated by semicolons (电话;姓名)", "CSV UTF-8"}},
 	} {
 		r := cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", tc.body))...)
 		assert.Equal(t, exitInput, r.code, tc.name)
@@ -109,6 +110,25 @@ func TestContactsThatCannotBeRead(t *testing.T) {
 	r = cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", gbk(t, "姓名,联系电话\n张三,13800138000\n李四,138-abc\n")))...)
 	assert.Equal(t, exitInput, r.code)
 	assert.Regexp(t, `c\.csv:3, column "联系电话": "138-abc" is not a phone number`, r.stderr)
+	assert.Empty(t, srv.Tasks(), "no task was created")
+
+	// Every row the platform would refuse is named at once, up to 20, and the others counted.
+	csv := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n+8613900139000,李四\n1390013900a,王五\n"))
+	r = cli(ctx, vars, createArgs("回访", csv)...)
+	assert.Equal(t, exitInput, r.code, r.stderr)
+	assert.Equal(t, "digelao: 2 rows the platform would refuse, so nothing was sent:\n"+
+		`  invalid `+csv+`:3, column "电话": "+8613900139000" is not a phone number (5 to 20 digits)`+"\n"+
+		`  invalid `+csv+`:4, column "电话": "1390013900a" is not a phone number (5 to 20 digits)`+"\n", r.stderr)
+	var many strings.Builder
+	many.WriteString("电话\n13800138000\n")
+	for i := range 25 {
+		fmt.Fprintf(&many, "x%d\n", i)
+	}
+	r = cli(ctx, vars, createArgs("回访", writeFile(t, "c.csv", []byte(many.String())))...)
+	assert.Equal(t, exitInput, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "digelao: 25 rows the platform would refuse")
+	assert.Equal(t, 20, strings.Count(r.stderr, "is not a phone number"), "the first 20")
+	assert.Contains(t, r.stderr, `c.csv:22, column "电话": "x19"`+" is not a phone number (5 to 20 digits)\n  … and 5 more\n")
 	assert.Empty(t, srv.Tasks(), "no task was created")
 
 	// A template without a column for the number takes no contacts; the command says so.
@@ -160,6 +180,20 @@ func assertJSONLines[T any](t *testing.T, want []T, out string) {
 	}
 }
 
+// TestAppendToATaskThePlatformDoesNotKnow: the platform answers 20002 to contacts for a task sn it
+// does not know; the error names --append-to, counts contacts from 1, and says "digelao: " once.
+func TestAppendToATaskThePlatformDoesNotKnow(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	csv := writeFile(t, "c.csv", []byte("电话\n13800138000\n"))
+	r := cli(ctx, vars, createArgs("回访", csv, "--append-to", "dial_task_main_sn|nope")...)
+	assert.Equal(t, exitPlatform, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "digelao: "), "the error once: %s", r.stderr)
+	assert.Contains(t, r.stderr, "digelao: --append-to dial_task_main_sn|nope: batch 1 (contacts 1 to 1): POST /api/addJsonOfAsync: code 20002")
+	assert.Contains(t, r.stderr, "is it the sn of one of this account's tasks?")
+	assert.Empty(t, r.stdout)
+}
+
 // pausedAndFinished creates two tasks on a fake: one finished, one paused (not started).
 func pausedAndFinished(t *testing.T) (*digelaotest.Server, map[string]string, digelaotest.Task, digelaotest.Task) {
 	t.Helper()
@@ -184,7 +218,7 @@ func pausedAndFinished(t *testing.T) (*digelaotest.Server, map[string]string, di
 func TestNoSilentEmptyResults(t *testing.T) {
 	ctx := context.Background()
 	srv, vars, finished, paused := pausedAndFinished(t)
-	for _, status := range []string{"paused", "PAUSED", "4", "暂停发送"} {
+	for _, status := range []string{"paused", "PAUSED", "4", "暂停发送", describe(digelao.TaskPaused), " paused (4) "} {
 		r := cli(ctx, vars, "tasks", "list", "--status", status)
 		require.Equal(t, exitOK, r.code, r.stderr)
 		assert.Contains(t, r.stdout, paused.SN, status)
@@ -292,7 +326,7 @@ func TestCreateInBatches(t *testing.T) {
 	want := fmt.Sprintf(`batch 1 of 3: contacts 1 to 30000 (%[1]s:2 to 30001) sent to task %[2]d (%[3]s); 30000 imported
 batch 2 of 3: contacts 30001 to 60000 (%[1]s:30002 to 60001) sent; 30000 imported
 batch 3 of 3: contacts 60001 to 65000 (%[1]s:60002 to 65001) sent; 5000 imported
-task %[2]d (%[3]s): 65000 contacts from %[1]s (UTF-8) in 3 batch(es): 65000 imported
+task %[2]d (%[3]s): 65000 contacts from %[1]s (UTF-8) in 3 batches: 65000 imported
 task %[2]d does not call until started (no --start): digelao tasks operate %[2]d resume
 `, file, id, sn)
 	assert.Equal(t, want, r.stdout)
@@ -317,7 +351,7 @@ task %[2]d does not call until started (no --start): digelao tasks operate %[2]d
 	require.Len(t, lines, 3, r.stdout)
 	assert.Regexp(t, `^batch 1 of 2: contacts 1 to 30000 \(.*:2 to 30001\) sent to task \d+ \(dial_task_main_sn\|\w+\)$`, lines[0])
 	assert.Regexp(t, `^batch 2 of 2: contacts 30001 to 30001 \(.*:30002 to 30002\) sent$`, lines[1])
-	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 30001 of 30001 contacts from .* sent for import in 2 batch\(es\)$`, lines[2])
+	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 30001 of 30001 contacts from .* sent for import in 2 batches$`, lines[2])
 	assert.NotContains(t, r.stdout, "does not call until started", "--start")
 	assertNoSecrets(t, srv, r)
 }
@@ -331,7 +365,7 @@ func TestCreateWaitSaysWhatWasLeftOut(t *testing.T) {
 	file := writeFile(t, "c.csv", []byte("电话,姓名\n13800138000,张三\n13900139000,李四\n139-0013-9000,李四\n12345,王五\n075512345678,赵六\n"))
 	r := cli(ctx, vars, createArgs("回访", file, "--wait")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 5 contacts from .*c\.csv \(UTF-8\) in 1 batch\(es\): `+
+	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): 5 contacts from .*c\.csv \(UTF-8\) in 1 batch: `+
 		`3 imported, 2 left out: 1 on the do-not-call list, 1 repeated in the task\n`+
 		`task \d+ does not call until started \(no --start\): digelao tasks operate \d+ resume\n$`, r.stdout)
 	assert.Equal(t, "warning: 1 number is neither a Chinese mobile number (1[3-9] and 9 digits) nor a fixed-line number "+

@@ -31,7 +31,7 @@ func templatesListCmd(e *env) *cobra.Command {
 				t.row(tpl.SN, tpl.Name, orDash(tpl.ProjectName))
 			}
 			t.print(e.stdout)
-			fmt.Fprintf(e.stdout, "%d templates\n", len(list))
+			fmt.Fprintln(e.stdout, count(len(list), "template"))
 			return nil
 		})
 	})

@@ -5,11 +5,18 @@
 //
 // By default it runs offline against digelaotest, the in-process fake platform, in about a second.
 // With DIGELAO_BASE_URL and credentials (DIGELAO_USERNAME/DIGELAO_PASSWORD or
-// DIGELAO_ACCESS_ID/DIGELAO_ACCESS_SECRET) it runs against a real account:
+// DIGELAO_ACCESS_ID/DIGELAO_ACCESS_SECRET) it runs against a real account, and only with
+// DIGELAO_QUICKSTART_REAL=1 besides: without it, it says what it would do to the account and stops.
 //
+//   - It takes the api_key the account's services share through Redis when DIGELAO_REDIS_URL
+//     (and DIGELAO_REDIS_PREFIX, as the digelao command reads them) names theirs; otherwise it logs
+//     in, which cancels the key of every other holder of the account, and says so first.
 //   - DIGELAO_PHONES (comma-separated numbers to call) and DIGELAO_SEAT_SN (the AI seat that calls)
-//     make it create a task and place the calls. Without them it only logs in and reads the
-//     template, and leaves the account's push setting alone.
+//     make it create a task and place the calls. Without them it only reads the template, and
+//     leaves the account's push setting alone.
+//   - With them it points the account's push URLs at its own listener, and leaves them there: the
+//     platform cannot tell what they were. At the end it prints the "digelao set-callback" command
+//     that points them back at your receiver.
 //   - DIGELAO_CALLBACK_URL is a public URL that reaches this program's listener (DIGELAO_LISTEN,
 //     default 127.0.0.1:0); the account's push URLs are set to it. Without it they are set to the
 //     listener's own address, which only a platform on this network reaches.
@@ -32,10 +39,14 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/redisstore"
 )
 
 func main() {
@@ -50,6 +61,8 @@ func main() {
 // config says what to run against; the zero value runs offline against the fake platform.
 type config struct {
 	baseURL, user, pass, accessID, accessSecret string
+	real                                        bool   // consent to use the account at baseURL (DIGELAO_QUICKSTART_REAL=1)
+	redisURL, redisPrefix                       string // where the services share the api_key, if they do
 	callbackURL, listen                         string // the public push URL, and the receiver's address
 	template, seat                              string
 	phones                                      []string
@@ -75,6 +88,8 @@ func configFromEnv() config {
 		accessSecret: os.Getenv("DIGELAO_ACCESS_SECRET"), callbackURL: os.Getenv("DIGELAO_CALLBACK_URL"),
 		listen: os.Getenv("DIGELAO_LISTEN"), template: os.Getenv("DIGELAO_TEMPLATE_SN"),
 		seat: os.Getenv("DIGELAO_SEAT_SN"), keep: os.Getenv("DIGELAO_KEEP") != "",
+		real: os.Getenv("DIGELAO_QUICKSTART_REAL") == "1", redisURL: os.Getenv("DIGELAO_REDIS_URL"),
+		redisPrefix: os.Getenv("DIGELAO_REDIS_PREFIX"),
 	}
 	for p := range strings.SplitSeq(os.Getenv("DIGELAO_PHONES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -87,7 +102,7 @@ func configFromEnv() config {
 // offline returns cfg pointed at the fake platform at url, with three sample contacts.
 func (cfg config) offline(url string) config {
 	cfg.baseURL, cfg.user, cfg.pass = url, digelaotest.Username, digelaotest.Password
-	cfg.accessID, cfg.callbackURL = "", ""
+	cfg.accessID, cfg.callbackURL, cfg.redisURL = "", "", ""
 	cfg.seat = digelaotest.SeatSN
 	cfg.phones = []string{"13800138000", "13900139000", "13700137000"}
 	return cfg
@@ -116,9 +131,24 @@ func (p printer) say(format string, args ...any) {
 	_, _ = fmt.Fprintf(p.out, "   "+format+"\n", args...)
 }
 
+// loginCancels is what a login does to the account's other holders.
+const loginCancels = "a login cancels the api_key of every other holder of the account (a service, another " +
+	"shell), which must then log in again"
+
+// errNoConsent is the answer to a real account without DIGELAO_QUICKSTART_REAL=1: what the
+// walk-through would do to it.
+func errNoConsent(cfg config) error {
+	return fmt.Errorf("DIGELAO_BASE_URL is set, so this would run against the real account at %s: "+
+		"it would log in unless DIGELAO_REDIS_URL shares the services' key (%s), and with DIGELAO_PHONES and "+
+		"DIGELAO_SEAT_SN it would call those numbers and point the account's pushes at this program, where they "+
+		"stay until you set them back (\"digelao set-callback\"). Set DIGELAO_QUICKSTART_REAL=1 to go on, or unset "+
+		"DIGELAO_BASE_URL to run offline against the fake platform", cfg.baseURL, loginCancels)
+}
+
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	p := printer{out}
-	if cfg.baseURL == "" {
+	switch {
+	case cfg.baseURL == "":
 		srv, err := digelaotest.New(digelaotest.WithOutcomes(sampleOutcome))
 		if err != nil {
 			return err
@@ -126,22 +156,21 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		defer srv.Close()
 		cfg = cfg.offline(srv.URL)
 		_, _ = fmt.Fprintf(out, "Offline: the fake platform (digelaotest) serves at %s.\n", srv.URL)
-		_, _ = fmt.Fprintln(out, "Set DIGELAO_BASE_URL and credentials to run against a real account.")
+		_, _ = fmt.Fprintln(out, "Set DIGELAO_BASE_URL, credentials and DIGELAO_QUICKSTART_REAL=1 to run against a real account.")
+	case !cfg.real:
+		return errNoConsent(cfg)
 	}
 	if cfg.wait <= 0 {
 		cfg.wait = defaultWait
 	}
-	cred := digelao.WithPassword(cfg.user, cfg.pass)
-	if cfg.accessID != "" {
-		cred = digelao.WithAccessKey(cfg.accessID, cfg.accessSecret)
-	}
-	c, err := digelao.New(cfg.baseURL, cred)
+	c, closeStore, err := newClient(cfg, p)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 
 	p.step(1, "Logging in")
-	s, err := c.Login(ctx)
+	s, err := c.Session(ctx) // the shared key when there is one: a login would cancel it
 	if err != nil {
 		return err
 	}
@@ -158,6 +187,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		defer rcv.close()
 		if err := pointPushes(ctx, c, p, rcv, cfg.callbackURL); err != nil {
 			return err
+		}
+		if cfg.real {
+			p.say("warning: the account's pushes now come here, not to your receiver, and stay so after this " +
+				"program ends; the command that points them back is printed at the end")
+			defer p.restorePushes()
 		}
 	} else {
 		p.say("skipped: no calls to place, so the account's push setting is left as it is")
@@ -213,6 +247,69 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	p.say("task %s: %d numbers imported, %d call records pushed, %d calls connected, a recording of %d bytes downloaded",
 		task.SN, counts.Success, received, connected, size)
 	return nil
+}
+
+// newClient returns a client for cfg's account that keeps its session where the services share
+// theirs (DIGELAO_REDIS_URL), and, against a real account, says so before it logs in.
+func newClient(cfg config, p printer) (*digelao.Client, func(), error) {
+	cred := digelao.WithPassword(cfg.user, cfg.pass)
+	if cfg.accessID != "" {
+		cred = digelao.WithAccessKey(cfg.accessID, cfg.accessSecret)
+	}
+	var store digelao.TokenStore = digelao.NewMemoryStore()
+	closeStore := func() {}
+	where := "no DIGELAO_REDIS_URL names a key the services share"
+	if cfg.redisURL != "" {
+		opts, err := redis.ParseURL(cfg.redisURL)
+		if err != nil {
+			return nil, nil, errors.New("DIGELAO_REDIS_URL: want redis://[user:password@]host:port[/db]") // it may hold a password
+		}
+		rdb := redis.NewClient(opts)
+		var ropts []redisstore.Option
+		if cfg.redisPrefix != "" {
+			ropts = append(ropts, redisstore.WithPrefix(cfg.redisPrefix))
+		}
+		if store, err = redisstore.New(rdb, ropts...); err != nil {
+			_ = rdb.Close()
+			return nil, nil, err
+		}
+		closeStore = func() { _ = rdb.Close() }
+		where = "Redis (DIGELAO_REDIS_URL) holds no usable key for these credentials under DIGELAO_REDIS_PREFIX"
+	}
+	if cfg.real {
+		store = &loginNotice{TokenStore: store, say: func() { p.say("warning: logging in, since %s: %s.", where, loginCancels) }}
+	}
+	c, err := digelao.New(cfg.baseURL, cred, digelao.WithTokenStore(store))
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	return c, closeStore, nil
+}
+
+// loginNotice is a TokenStore that sees the client log in — a login takes the store's lock first
+// — and calls say before the first.
+type loginNotice struct {
+	digelao.TokenStore
+	say  func()
+	once sync.Once
+}
+
+// Lock implements digelao.TokenStore.
+func (l *loginNotice) Lock(ctx context.Context, key string, ttl time.Duration) (func(context.Context) error, bool, error) {
+	unlock, ok, err := l.TokenStore.Lock(ctx, key, ttl)
+	if ok {
+		l.once.Do(l.say)
+	}
+	return unlock, ok, err
+}
+
+// restorePushes says where the account's pushes now go, and how to point them back: the platform
+// has no call that reads the setting, so the walk-through could not keep it.
+func (p printer) restorePushes() {
+	_, _ = fmt.Fprintln(p.out, "\nThe account's pushes still go to this program's listener, which stops with it. Point them "+
+		"back at your receiver\n(with DIGELAO_PUSH_TOKEN set as it expects, or --no-token):\n"+
+		"   digelao set-callback --url YOUR_CALL_RECORD_URL --task-url YOUR_IMPORT_RESULT_URL")
 }
 
 // pointPushes sets the account's push URLs — the public base when given, else the receiver's own

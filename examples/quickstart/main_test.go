@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,16 +12,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/digelao-go/digelao"
 	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/redistest"
+	"github.com/digelao-go/digelao/redisstore"
 )
+
+// withRedis runs the tests with a throwaway redis-server (internal/redistest), as the redisstore
+// tests do.
+type withRedis struct{ m *testing.M }
+
+func (w withRedis) Run() int { return redistest.Main(w.m) }
 
 // TestMain fails the run when the walk-through leaves a goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(withRedis{m})
 }
 
 var (
@@ -90,7 +101,78 @@ func realFake(t *testing.T) (*digelaotest.Server, config) {
 	srv := digelaotest.NewServer(digelaotest.WithOutcomes(sampleOutcome))
 	t.Cleanup(srv.Close)
 	return srv, config{baseURL: srv.URL, user: digelaotest.Username, pass: digelaotest.Password,
-		template: digelaotest.TemplateSN}
+		template: digelaotest.TemplateSN, real: true}
+}
+
+// TestRealModeNeedsConsent: DIGELAO_BASE_URL and credentials, as a shell set up for the digelao
+// command has them, are not enough to touch the account: without DIGELAO_QUICKSTART_REAL=1 the
+// walk-through says what it would do, and sends nothing.
+func TestRealModeNeedsConsent(t *testing.T) {
+	srv, cfg := realFake(t)
+	cfg.real = false
+	cfg.seat, cfg.phones = digelaotest.SeatSN, []string{"13800138000"}
+	var out bytes.Buffer
+	err := run(t.Context(), &out, cfg)
+	require.Error(t, err)
+	for _, want := range []string{"real account at " + srv.URL, "DIGELAO_QUICKSTART_REAL=1", "cancels the api_key of every other holder",
+		"point the account's pushes at this program", "digelao set-callback", "unset DIGELAO_BASE_URL to run offline"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.Empty(t, out.String())
+	assert.Empty(t, srv.Requests(), "nothing sent")
+}
+
+// TestRealModeSaysWhatItDoesToTheAccount: against a real account the walk-through logs in, which
+// cancels the key of every service on the account, and points the account's pushes at its own
+// listener, where they stay when it ends: it says both, and prints the command that sets the pushes
+// back.
+func TestRealModeSaysWhatItDoesToTheAccount(t *testing.T) {
+	srv, cfg := realFake(t)
+	svc, err := srv.Client() // a service on the account, holding a key
+	require.NoError(t, err)
+	t.Cleanup(svc.CloseIdleConnections)
+	_, err = svc.Templates.Names(t.Context())
+	require.NoError(t, err)
+
+	cfg.seat, cfg.phones = digelaotest.SeatSN, []string{"13800138000"}
+	out := walk(t, cfg)
+	_, err = svc.Templates.Names(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, srv.Logins(), 3, "the walk-through's login cancelled the service's key")
+	assert.Equal(t, 1, strings.Count(out, "warning: logging in, since no DIGELAO_REDIS_URL"), out)
+	assert.Contains(t, out, "cancels the api_key of every other holder of the account")
+	assert.Contains(t, out, "warning: the account's pushes now come here, not to your receiver")
+	assert.True(t, strings.HasSuffix(out, "\n   digelao set-callback --url YOUR_CALL_RECORD_URL --task-url YOUR_IMPORT_RESULT_URL\n"),
+		"the last words say how to set the pushes back:\n%s", out)
+}
+
+// TestRealModeSharesTheServicesKey: with DIGELAO_REDIS_URL and DIGELAO_REDIS_PREFIX naming where
+// the services keep their key (redisstore), the walk-through takes it: no login, no warning, and
+// the service's next call goes through on its key.
+func TestRealModeSharesTheServicesKey(t *testing.T) {
+	srv, cfg := realFake(t)
+	cfg.redisURL, cfg.redisPrefix = "redis://"+redistest.Addr(t), "test:"+rand.Text()[:8]+":"
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := redisstore.New(rdb, redisstore.WithPrefix(cfg.redisPrefix))
+	require.NoError(t, err)
+	svc, err := srv.Client(digelao.WithTokenStore(store))
+	require.NoError(t, err)
+	t.Cleanup(svc.CloseIdleConnections)
+	_, err = svc.Templates.Names(t.Context())
+	require.NoError(t, err)
+
+	out := walk(t, cfg)
+	assert.NotContains(t, out, "warning: logging in")
+	_, err = svc.Templates.Names(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, srv.Logins(), 1, "one login, the service's")
+
+	// Under another prefix there is no key: a login, said aloud, naming where it looked.
+	cfg.redisPrefix += "other:"
+	out = walk(t, cfg)
+	assert.Contains(t, out, "warning: logging in, since Redis (DIGELAO_REDIS_URL) holds no usable key")
+	assert.Len(t, srv.Logins(), 2)
 }
 
 // requested returns the requests srv received to path.
