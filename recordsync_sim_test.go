@@ -39,23 +39,30 @@ import (
 
 var (
 	simSeed      = flag.Uint64("sim.seed", 0, "replay this seed of TestRecordSyncSimulation (with -v, print its trace)")
-	simSeeds     = flag.Int("sim.seeds", 200, "how many seeds, from 1, TestRecordSyncSimulation tries on each store")
+	simSeeds     = flag.Int("sim.seeds", 0, "how many seeds, from 1, TestRecordSyncSimulation tries on each store (default 300; 30 under -race, whose checks cost ten times the time)")
 	simFaults    = flag.String("sim.faults", "", "the fault classes seeds may draw, comma-separated: default all, or none")
 	simStoreKind = flag.String("sim.store", "", "the SyncStore the replicas share: memory, or sqlite (sqlstore); default both, "+
 		"sqlite on a sixth of the seeds (it is slower)")
 )
 
 func TestRecordSyncSimulation(t *testing.T) {
+	seeds := *simSeeds
+	if seeds == 0 {
+		seeds = 300
+		if testkit.RaceBuild() {
+			seeds = 30
+		}
+	}
 	if *simStoreKind == "" && *simSeed == 0 {
 		for _, run := range []struct {
 			store string
 			seeds int
-		}{{"memory", *simSeeds}, {"sqlite", max(*simSeeds/6, 1)}} {
+		}{{"memory", seeds}, {"sqlite", max(seeds/6, 1)}} {
 			t.Run(run.store, func(t *testing.T) { simulate(t, run.store, run.seeds) })
 		}
 		return
 	}
-	simulate(t, cmp.Or(*simStoreKind, "memory"), *simSeeds)
+	simulate(t, cmp.Or(*simStoreKind, "memory"), seeds)
 }
 
 // simulate runs seeds seeds, or the one -sim.seed names, with the store of the kind store.
