@@ -48,19 +48,6 @@ func (d *dateLie) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// syncVia is the bench's sync (syncBench.sync), with the platform reached through rt.
-func (b *syncBench) syncVia(rt http.RoundTripper, sink func(context.Context, *digelao.CallRecord) error, opts ...digelao.SyncOption) *digelao.RecordSync {
-	b.t.Helper()
-	c, err := digelao.New(simBase, digelao.WithAPIKey(simUser, simKey), digelao.WithTransport(rt))
-	require.NoError(b.t, err)
-	var ops atomic.Int64
-	rs, err := digelao.NewRecordSync(c, sink, append([]digelao.SyncOption{digelao.WithSyncStore(b.store.view(&ops)),
-		digelao.WithSyncClock(b.clock.now), digelao.WithSyncTimers(b.clock),
-		digelao.WithSyncLogger(slog.New(slog.NewTextHandler(b.logs, nil)))}, opts...)...)
-	require.NoError(b.t, err)
-	return rs
-}
-
 // errorLines returns the bench's log lines at error level.
 func (b *syncBench) errorLines() string {
 	var lines []string

@@ -606,7 +606,13 @@ func (b *syncBench) calls(n int, at time.Time, gap time.Duration) []*simRecord {
 // sync returns a RecordSync of the bench's account into sink, on the bench's clock and store.
 func (b *syncBench) sync(sink func(context.Context, *digelao.CallRecord) error, opts ...digelao.SyncOption) *digelao.RecordSync {
 	b.t.Helper()
-	c, err := digelao.New(simBase, digelao.WithAPIKey(simUser, simKey), digelao.WithTransport(b.platform))
+	return b.syncVia(b.platform, sink, opts...)
+}
+
+// syncVia is sync, with the platform reached through rt.
+func (b *syncBench) syncVia(rt http.RoundTripper, sink func(context.Context, *digelao.CallRecord) error, opts ...digelao.SyncOption) *digelao.RecordSync {
+	b.t.Helper()
+	c, err := digelao.New(simBase, digelao.WithAPIKey(simUser, simKey), digelao.WithTransport(rt))
 	require.NoError(b.t, err)
 	var ops atomic.Int64
 	rs, err := digelao.NewRecordSync(c, sink, append([]digelao.SyncOption{digelao.WithSyncStore(b.store.view(&ops)),
