@@ -39,7 +39,7 @@ import (
 
 var (
 	simSeed      = flag.Uint64("sim.seed", 0, "replay this seed of TestRecordSyncSimulation (with -v, print its trace)")
-	simSeeds     = flag.Int("sim.seeds", 0, "how many seeds, from 1, TestRecordSyncSimulation tries on each store (default 300; 30 under -race, whose checks cost ten times the time)")
+	simSeeds     = flag.Int("sim.seeds", 0, "how many seeds, from 1, TestRecordSyncSimulation tries on each store (default 300; 6 under -race, whose checks cost ten times the time)")
 	simFaults    = flag.String("sim.faults", "", "the fault classes seeds may draw, comma-separated: default all, or none")
 	simStoreKind = flag.String("sim.store", "", "the SyncStore the replicas share: memory, or sqlite (sqlstore); default both, "+
 		"sqlite on a sixth of the seeds (it is slower)")
@@ -50,7 +50,7 @@ func TestRecordSyncSimulation(t *testing.T) {
 	if seeds == 0 {
 		seeds = 300
 		if testkit.RaceBuild() {
-			seeds = 30
+			seeds = 6
 		}
 	}
 	if *simStoreKind == "" && *simSeed == 0 {
@@ -94,6 +94,9 @@ func simulate(t *testing.T, store string, seeds int) {
 // TestRecordSyncSimulationReplays runs seeds twice: the same events and outcomes, step by step.
 // It runs on today's code too: it tests the harness, not RecordSync.
 func TestRecordSyncSimulationReplays(t *testing.T) {
+	if testkit.RaceBuild() {
+		t.Skip("six runs of the simulation cost a minute under -race: .ci/run runs this test without it")
+	}
 	t.Parallel()
 	cfg := simConfig{faults: mustFaults(t, ""), store: "memory"}
 	traces := map[uint64]bool{}
