@@ -401,6 +401,7 @@ func (f *fileTarget) close() {
 
 // dbTarget is --db: a database, through sqlstore.
 type dbTarget struct {
+	name          string // the URL without its password
 	db            *sql.DB
 	st            *dbStore
 	put           func(context.Context, *digelao.CallRecord) error // the Store's sink
@@ -480,10 +481,10 @@ func openDB(raw string) (*target, error) {
 	if d == sqlstore.Postgres {
 		arg = "$1"
 	}
-	k := &dbTarget{db: db, st: &dbStore{Store: store}, put: store.Sink(nil),
+	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil),
 		count:  "select count(*) from " + table + " where account = " + arg,
 		newest: "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
-	return &target{keeper: k, flag: "--db", name: r.Replace(name), kept: "stored", in: "in the database", words: r,
+	return &target{keeper: k, flag: "--db", name: k.name, kept: "stored", in: "in the database", words: r,
 		query: client + " " + shellQuote("select sn, phone, created_at from "+table+" order by created_at desc limit 10")}, nil
 }
 
@@ -521,7 +522,7 @@ func (k *dbTarget) sink(ctx context.Context, r *digelao.CallRecord) error { retu
 
 func (k *dbTarget) open(ctx context.Context) error {
 	if err := k.st.Migrate(ctx); err != nil {
-		return &fileError{flag: "--db", err: err}
+		return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
 	}
 	return nil
 }
