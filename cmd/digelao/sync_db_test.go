@@ -21,7 +21,7 @@ import (
 	"github.com/digelao-go/digelao/sqlstore"
 )
 
-// rowsIn counts the call records in the SQLite database at path, by sn.
+// rowsIn counts the account's call records in the database at dsn, by sn.
 func rowsIn(t *testing.T, driver, dsn string) map[string]int {
 	t.Helper()
 	db, err := sql.Open(driver, dsn)
