@@ -455,6 +455,17 @@ func (rs *RecordSync) Handler(token Secret) *PushHandler {
 	return &PushHandler{Token: token, Logger: rs.cfg.log, sync: rs}
 }
 
+// Checkpoint returns the checkpoint the store holds for the sync: where its next sweep starts,
+// less the overlap. It is zero when the store holds none: a first start, or a store that lost its
+// state — which a program can refuse before it sweeps only the look-back.
+func (rs *RecordSync) Checkpoint(ctx context.Context) (time.Time, error) {
+	t, err := rs.store.Checkpoint(ctx, rs.name)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("digelao: sync store checkpoint: %w", err)
+	}
+	return t, nil
+}
+
 // Quarantined returns the records the sync quarantined, oldest first; see RecordSync.
 func (rs *RecordSync) Quarantined(ctx context.Context) ([]QuarantinedRecord, error) {
 	qs, err := rs.store.Quarantined(ctx, rs.name)

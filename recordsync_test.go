@@ -828,14 +828,23 @@ func TestSyncSaysWhenItsCheckpointIsLost(t *testing.T) {
 	b.clock.advance(simStart.Add(time.Hour))
 	db := newSinkDB()
 	rs := b.sync(db.upsert)
+	mark, err := rs.Checkpoint(context.Background())
+	require.NoError(t, err)
+	assert.True(t, mark.IsZero(), "none before the first sweep")
 	require.Empty(t, b.steps(rs, 1, 0))
+	mark, err = rs.Checkpoint(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, rs.Stats().Checkpoint, mark, "the one the sweep stored")
 
 	old := b.calls(1, b.clock.now().Add(-time.Minute), 0)[0] // created, then the sync is down two days
 	b.clock.advance(b.clock.now().Add(48 * time.Hour))
 	b.store.forget() // Redis flushed, or restarted without persistence
+	mark, err = rs.Checkpoint(context.Background())
+	require.NoError(t, err)
+	assert.True(t, mark.IsZero(), "Checkpoint says it is lost")
 
 	strict := b.sync(db.upsert, digelao.WithRequireCheckpoint())
-	_, err := strict.SweepOnce(context.Background())
+	_, err = strict.SweepOnce(context.Background())
 	require.ErrorIs(t, err, digelao.ErrNoCheckpoint)
 	assert.EqualValues(t, 1, strict.Stats().CheckpointsMissing)
 	assert.Zero(t, db.bySN[old.sn])

@@ -39,7 +39,7 @@ const (
 	exitUsage    = 2 // the command line was wrong
 	exitInput    = 3 // an input file holds a value the platform would refuse; nothing was sent
 	exitFile     = 4 // a file could not be read or written
-	exitBusy     = 5 // another process holds the file (sync's output)
+	exitBusy     = 5 // another process holds the file (sync's output) or the database's sweep lease
 )
 
 const exitHelp = `Exit status:
@@ -49,8 +49,8 @@ const exitHelp = `Exit status:
      missing required flag or environment variable
   3  an input file holds a value the platform would refuse (a contact's number, a required
      column), found before anything was sent
-  4  a file could not be read or written, or sync's checkpoint (FILE.state) is lost
-  5  another digelao sync is writing the same output`
+  4  a file, or sync's database, could not be read or written, or sync's checkpoint is lost
+  5  another digelao sync is writing the same output, or sweeping the same database`
 
 // env is what a command sees of the process; tests replace it.
 type env struct {
@@ -181,7 +181,7 @@ func newRoot(e *env) *cobra.Command {
 		Short: "Call the 狄阁老 AI call-center platform from a shell",
 		Long: `digelao calls the 狄阁老 AI call-center platform: log in, find a script template and its
 columns, create tasks from a CSV or an Excel file, steer them, read call records and dialogue,
-download recordings, receive pushes, keep every call record in a file ("digelao sync"), and serve
+download recordings, receive pushes, keep every call record in a database ("digelao sync"), and serve
 a fake platform for local work ("digelao mock").
 
 Every flag that has an environment variable names it in its help ([$DIGELAO_…]); the flag wins.

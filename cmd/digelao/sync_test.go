@@ -170,13 +170,13 @@ func TestSyncFollowReceivesPushes(t *testing.T) {
 	}
 	assert.Equal(t, map[digelaotest.PushKind]int{digelaotest.PushCall: 3, digelaotest.PushImport: 1}, pushed,
 		"the import result to the same address too")
-	assert.Regexp(t, `level=INFO msg="import result pushed; not stored \(the file holds call records\)" task_sn=dial_task_main_sn\|\w+ total=3 imported=3 failed=0`,
+	assert.Regexp(t, `level=INFO msg="import result pushed; not stored \(sync keeps call records only\)" task_sn=dial_task_main_sn\|\w+ total=3 imported=3 failed=0`,
 		errOut.String())
 	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleTaskAnalyticsPush("dial_task_main_sn|x")))
-	assert.Contains(t, errOut.String(), `msg="task analytics pushed; not stored (the file holds call records)" task_sn=dial_task_main_sn|x`)
+	assert.Contains(t, errOut.String(), `msg="task analytics pushed; not stored (sync keeps call records only)" task_sn=dial_task_main_sn|x`)
 	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleImportResultPush(digelao.ImportResult{
 		TaskSN: "dial_task_main_sn|y", Failure: "导入失败"})))
-	assert.Contains(t, errOut.String(), `level=WARN msg="import result pushed: the import failed; not stored (the file holds call records)" task_sn=dial_task_main_sn|y reason=导入失败`)
+	assert.Contains(t, errOut.String(), `level=WARN msg="import result pushed: the import failed; not stored (sync keeps call records only)" task_sn=dial_task_main_sn|y reason=导入失败`)
 	assert.Equal(t, http.StatusInternalServerError, post(t, base+"?token="+token, []byte(`{"what":"else"}`)),
 		"a push sync does not understand is sent again: it may hold a call record")
 	assert.Contains(t, errOut.String(), "a push sync does not understand (15 B): answered 500 so that the platform sends it again")
@@ -221,7 +221,10 @@ func TestSyncRefusesWhatItCannotResume(t *testing.T) {
 	dir := t.TempDir()
 	before := len(f.srv.Requests())
 
-	assertUsage(t, cli(ctx, f.vars, "sync"), "missing --out (or DIGELAO_SYNC_OUT)")
+	assertUsage(t, cli(ctx, f.vars, "sync", "--out", filepath.Join(dir, "a.jsonl"), "--db", "sqlite:"+filepath.Join(dir, "a.db")),
+		"--out (DIGELAO_SYNC_OUT) and --db (DIGELAO_SYNC_DB) both given")
+	assertUsage(t, cli(ctx, with(f.vars, "DIGELAO_SYNC_OUT", filepath.Join(dir, "a.jsonl")), "sync", "--db", "sqlite:"+filepath.Join(dir, "a.db")),
+		"--out (DIGELAO_SYNC_OUT) and --db (DIGELAO_SYNC_DB) both given")
 	assertUsage(t, cli(ctx, f.vars, "sync", "--out", filepath.Join(dir, "a.jsonl"), "--listen", "127.0.0.1:0"),
 		"--listen (DIGELAO_SYNC_LISTEN) receives pushes while sync runs: add --follow")
 	assertUsage(t, cli(ctx, with(f.vars, "DIGELAO_SYNC_LAG", "-1m"), "sync", "--out", filepath.Join(dir, "a.jsonl")),
@@ -244,7 +247,7 @@ func TestSyncRefusesWhatItCannotResume(t *testing.T) {
 	require.NoError(t, os.WriteFile(other+".state", []byte(`{"user_sn":`), 0o600))
 	r = cli(ctx, f.vars, "sync", "--out", other)
 	assert.Equal(t, exitFile, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "c.jsonl.state: unexpected end of JSON input")
+	assert.Contains(t, r.stderr, "c.jsonl.state, the checkpoint, is unreadable (unexpected end of JSON input)")
 
 	r = cli(ctx, f.vars, "sync", "--out", dir)
 	assert.Equal(t, exitFile, r.code, r.stderr)
@@ -301,4 +304,36 @@ func TestSyncRefusesALostCheckpoint(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "empty.jsonl")
 	require.NoError(t, os.WriteFile(empty, nil, 0o600))
 	assert.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--out", empty).code)
+}
+
+// TestSyncSaysNoGoIdentifier: sync's log names flags, never the SDK's options (a first run's
+// warning named WithRequireCheckpoint, which the command has no flag for).
+func TestSyncSaysNoGoIdentifier(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	r := cli(ctx, vars, "sync", "--out", filepath.Join(t.TempDir(), "r.jsonl"), "--lag", "0")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "no checkpoint in the store: a first start")
+	assert.NotRegexp(t, `\bWith[A-Z]\w+`, r.stderr)
+}
+
+// TestSyncCorruptCheckpointSaysWhatToDo: a FILE.state that does not read (a truncated copy, an
+// edit) is refused as a lost one is, naming --since and --reset-checkpoint, which go on.
+func TestSyncCorruptCheckpointSaysWhatToDo(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	out := writeFile(t, "r.jsonl", []byte(`{"sn":"account|1","created_at":"2026-11-30 10:00:00"}`+"\n"))
+	require.NoError(t, os.WriteFile(out+".state", []byte("{bad"), 0o600))
+	r := cli(ctx, vars, "sync", "--out", out, "--lag", "0")
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "r.jsonl.state, the checkpoint, is unreadable (invalid character 'b'")
+	assert.Contains(t, r.stderr, "--reset-checkpoint")
+	assert.Contains(t, r.stderr, "--since")
+
+	r = cli(ctx, vars, "sync", "--out", out, "--lag", "0", "--reset-checkpoint")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	b, err := os.ReadFile(out + ".state")
+	require.NoError(t, err)
+	var st syncState
+	require.NoError(t, json.Unmarshal(b, &st), "replaced")
 }

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao/digelaotest"
+	"github.com/digelao-go/digelao/internal/sqltest"
+	"github.com/digelao-go/digelao/sqlstore"
+)
+
+// rowsIn counts the account's call records in the database at dsn, by sn.
+func rowsIn(t *testing.T, driver, dsn string) map[string]int {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	require.NoError(t, err)
+	defer db.Close() //nolint:errcheck // read only
+	rows, err := db.QueryContext(context.Background(), "select sn from digelao_call_records where account = '"+digelaotest.UserSN+"'")
+	require.NoError(t, err)
+	defer rows.Close() //nolint:errcheck // read only
+	counts := map[string]int{}
+	for rows.Next() {
+		var sn string
+		require.NoError(t, rows.Scan(&sn))
+		counts[sn]++
+	}
+	require.NoError(t, rows.Err())
+	return counts
+}
+
+func TestSyncDBKeepsEachRecordOnceAcrossRuns(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 3, 35*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+
+	first := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
+	require.Equal(t, exitOK, first.code, first.stderr)
+	assert.Empty(t, first.stdout)
+	assert.Contains(t, first.stderr, "records go to sqlite:"+path+"\n")
+	assert.Contains(t, first.stderr, "0 records there, no checkpoint yet: sweeping back 24h0m0s")
+	assert.Contains(t, first.stderr, "3 records stored, 0 already in the database")
+	assert.Contains(t, first.stderr, "query them: sqlite3 "+path+" 'select sn, phone, created_at from digelao_call_records order by created_at desc limit 10'\n")
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+
+	f.call(t, 2, 20*time.Minute)
+	second := cli(ctx, with(f.vars, "DIGELAO_SYNC_DB", "sqlite:"+path), "sync")
+	require.Equal(t, exitOK, second.code, second.stderr)
+	assert.Contains(t, second.stderr, "3 records there, resuming from checkpoint ")
+	assert.Contains(t, second.stderr, "2 records stored, 3 already in the database")
+	third := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
+	require.Equal(t, exitOK, third.code, third.stderr)
+	assert.Contains(t, third.stderr, "0 records stored, 5 already in the database", "the lease of the last run was given up")
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+	assert.NotRegexp(t, `\bWith[A-Z]\w+`, first.stderr+second.stderr)
+	assertNoSecrets(t, f.srv, first, second, third)
+}
+
+// TestSyncDefaultsToDigelaoDB: with neither --out nor --db, sync keeps the records in digelao.db in
+// the working directory. Not parallel: it changes the directory.
+func TestSyncDefaultsToDigelaoDB(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	r := cli(ctx, f.vars, "sync")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "records go to sqlite:digelao.db\n")
+	assert.Contains(t, r.stderr, "query them: sqlite3 digelao.db 'select sn, phone, created_at from digelao_call_records order by created_at desc limit 10'")
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", filepath.Join(dir, "digelao.db")))
+}
+
+// TestSyncDBRefusesALostCheckpoint: a database that holds the account's records without the
+// sync's checkpoint is refused as a file without its FILE.state is.
+func TestSyncDBRefusesALostCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "delete from digelao_syncs")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Regexp(t, `^digelao: --db: sqlite:\S+ holds 2 records but its checkpoint, in digelao_syncs, is missing: `+
+		`a sweep back --since \(24h0m0s\) alone could miss records; run again with --since 2h \(the newest record there was created .*\), `+
+		`or with --reset-checkpoint to sweep back 24h0m0s as it is\n$`, r.stderr)
+
+	f.call(t, 1, 20*time.Minute)
+	r = cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--since", "3h")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "1 record stored, 2 already in the database")
+	r = cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "3 records there, checkpoint set aside (--reset-checkpoint): sweeping back 24h0m0s")
+	assert.Contains(t, r.stderr, "0 records stored, 3 already in the database")
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+}
+
+// TestSyncDBRefusesWhatItCannotOpen: a --db the command cannot read is a wrong command line; one
+// it cannot reach fails with status 4; neither prints the password.
+func TestSyncDBRefusesWhatItCannotOpen(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	dir := t.TempDir()
+	for _, db := range []string{"ftp://u:s3cret-9@host/db", "sqlite://" + dir + "/x.db", "sqlite:", "digelao.db",
+		"postgres://u:s3cret-9@", "mysql://u:s3cret-9@nonsense"} {
+		r := cli(ctx, vars, "sync", "--db", db)
+		assertUsage(t, r, "invalid --db (DIGELAO_SYNC_DB): ", db)
+		assert.NotContains(t, r.stderr, "s3cret-9", db)
+	}
+	assertUsage(t, cli(ctx, vars, "sync", "--db", "ftp://x"), "sqlite:PATH, postgres://user:pass@host/db (or postgresql://…) or mysql://user:pass@tcp(host:3306)/db")
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, left, "nothing made")
+
+	// Passwords with @ and :, escaped in a URL, or not in a MySQL DSN; databases that do not answer.
+	for db, secrets := range map[string][]string{
+		"postgres://u:p%40ss%3Aw0rd@127.0.0.1:1/db":          {"p%40ss%3Aw0rd", "p@ss:w0rd"},
+		"postgresql://u@127.0.0.1:1/db?password=p%40ssw0rd":  {"p%40ssw0rd", "p@ssw0rd"},
+		"mysql://u:p@ss:w0rd@tcp(127.0.0.1:1)/db?timeout=2s": {"p@ss:w0rd"},
+		"mysql://u:p@ss@tcp(127.0.0.1:1)/db":                 {"p@ss"},
+	} {
+		r := cli(ctx, with(vars, "DIGELAO_SYNC_DB", db), "sync")
+		assert.Equal(t, exitFile, r.code, "%s: %s", db, r.stderr)
+		assert.Regexp(t, `^digelao: --db: (postgres|postgresql|mysql)://u@.*: `, r.stderr, db)
+		for _, s := range secrets {
+			assert.NotContains(t, r.stderr, s, db)
+		}
+	}
+}
+
+func TestSyncDBListens(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 40*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+	const token = "tok-5c81e0"
+	env := &env{getenv: func(k string) string { return with(f.vars, "DIGELAO_PUSH_TOKEN", token)[k] }}
+	base, _, errOut, stop := started(t, env, listening, "sync", "--db", "sqlite:"+path, "--follow", "--listen", "127.0.0.1:0")
+	require.Eventually(t, func() bool { return sweepLine.MatchString(errOut.String()) }, 5*time.Second, 10*time.Millisecond)
+
+	set := cli(ctx, with(f.vars, "DIGELAO_PUSH_TOKEN", token), "set-callback", "--url", base, "--task-url", base)
+	require.Equal(t, exitOK, set.code, set.stderr)
+	f.call(t, 3, 5*time.Minute) // pushed: newer than the sweeps' lag
+	for _, p := range f.srv.Pushes() {
+		assert.True(t, p.OK, "push answered SUCCESS: %+v", p)
+	}
+	first := f.srv.CallRecords()[0]
+	assert.Equal(t, http.StatusOK, post(t, base+"?token="+token, digelaotest.SampleCallRecordPush(first.SN, first.Phone)))
+	require.Equal(t, exitOK, stop(), errOut.String())
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+	assert.Contains(t, errOut.String(), "5 records stored (3 pushed, 2 found by sweeps); 1 seen again and not stored")
+	assert.Contains(t, errOut.String(), "query them: sqlite3 ")
+}
+
+// TestSyncDBServers runs sync against PostgreSQL and MySQL, each in a schema or database of the
+// test's own, twice: every record once.
+func TestSyncDBServers(t *testing.T) {
+	for _, d := range []sqlstore.Dialect{sqlstore.Postgres, sqlstore.MySQL} {
+		t.Run(d.String(), func(t *testing.T) {
+			ctx := context.Background()
+			driver, dsn, url := ownDatabase(t, d)
+			f := newSyncFake(t)
+			f.call(t, 3, 35*time.Minute)
+			first := cli(ctx, f.vars, "sync", "--db", url)
+			require.Equal(t, exitOK, first.code, first.stderr)
+			f.call(t, 2, 20*time.Minute)
+			second := cli(ctx, f.vars, "sync", "--db", url)
+			require.Equal(t, exitOK, second.code, second.stderr)
+			assert.Contains(t, second.stderr, "2 records stored, 3 already in the database")
+			assert.Equal(t, once(f.sns()), rowsIn(t, driver, dsn))
+			want := map[sqlstore.Dialect]*regexp.Regexp{
+				sqlstore.Postgres: regexp.MustCompile(`query them: psql '?postgres://\S+' -c 'select sn, phone, created_at from digelao_call_records order by created_at desc limit 10'`),
+				sqlstore.MySQL:    regexp.MustCompile(`query them: mysql -h \S+ -P \d+ -u \S+ -p \w+ -e 'select sn, phone, created_at from digelao_call_records order by created_at desc limit 10'`),
+			}[d]
+			assert.Regexp(t, want, second.stderr)
+		})
+	}
+}
+
+// ownDatabase makes a PostgreSQL schema or a MySQL database of t's own on the test server of d,
+// dropped when t ends, and returns the driver and DSN that reach it, and sync's --db URL for it.
+func ownDatabase(t *testing.T, d sqlstore.Dialect) (driver, dsn, url string) {
+	t.Helper()
+	base := sqltest.DSN(t, d)
+	admin := sqltest.Open(t, d, base)
+	name := "t" + strings.ToLower(rand.Text()[:10])
+	ctx := context.Background()
+	create, drop := "create schema "+name, "drop schema "+name+" cascade"
+	if d == sqlstore.MySQL {
+		create, drop = "create database "+name, "drop database "+name
+	}
+	_, err := admin.ExecContext(ctx, create)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.ExecContext(context.Background(), drop)
+		assert.NoError(t, err)
+	})
+	if d == sqlstore.Postgres {
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		dsn = base + sep + "search_path=" + name
+		return "pgx", dsn, dsn
+	}
+	cfg, err := mysql.ParseDSN(base)
+	require.NoError(t, err)
+	cfg.DBName = name
+	dsn = cfg.FormatDSN()
+	return "mysql", dsn, "mysql://" + dsn
+}
