@@ -180,7 +180,6 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 
 	if !o.follow {
 		st, err := rs.SweepOnce(ctx)
-		t.swept(ctx)
 		if errors.Is(err, digelao.ErrLeaseHeld) {
 			return &busyError{fmt.Sprintf("%s %s: another digelao sync is sweeping it now (it holds the sweep lease, "+
 				"which lapses %s after that sync stops)", t.flag, t.name, digelao.DefaultLeaseTTL)}
@@ -291,9 +290,8 @@ type keeper interface {
 	// load returns how many of userSN's records the target holds, the newest created at newest. A
 	// state file that does not read is an error unless lenient (--since or --reset-checkpoint).
 	load(ctx context.Context, cl *digelao.Client, userSN string, lenient bool, notes io.Writer) (n int, newest time.Time, err error)
-	lost() string              // says that the checkpoint is missing, and where it was
-	setAside()                 // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
-	swept(ctx context.Context) // after a single sweep
+	lost() string // says that the checkpoint is missing, and where it was
+	setAside()    // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
 	close()
 }
 
@@ -390,8 +388,6 @@ func (f *fileTarget) load(ctx context.Context, cl *digelao.Client, userSN string
 func (f *fileTarget) lost() string { return f.state.path + ", its checkpoint, is missing" }
 
 func (f *fileTarget) setAside() { f.state.forget() }
-
-func (f *fileTarget) swept(context.Context) {} // the lease is in memory, and the lock on the output ours
 
 func (f *fileTarget) close() {
 	if f.out != nil {
@@ -552,38 +548,13 @@ func (k *dbTarget) lost() string {
 
 func (k *dbTarget) setAside() { k.st.aside.Store(true) }
 
-func (k *dbTarget) swept(ctx context.Context) { k.st.release(ctx) }
-
 func (k *dbTarget) close() { _ = k.db.Close() }
 
-// dbStore is the sync's sqlstore.Store, which remembers the lease it took, to give it up after a
-// single sweep (the next run need not wait for it to lapse), and can set the stored checkpoint
-// aside until the sync stores one (--reset-checkpoint).
+// dbStore is the sync's sqlstore.Store, which can set the stored checkpoint aside until the sync
+// stores one (--reset-checkpoint).
 type dbStore struct {
 	*sqlstore.Store
-	aside       atomic.Bool
-	mu          sync.Mutex
-	name, owner string // of the lease taken
-}
-
-// Lease implements digelao.SyncStore.
-func (s *dbStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	ok, err := s.Store.Lease(ctx, name, owner, ttl)
-	if ok {
-		s.mu.Lock()
-		s.name, s.owner = name, owner
-		s.mu.Unlock()
-	}
-	return ok, err
-}
-
-// release gives up the lease taken, if any.
-func (s *dbStore) release(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.owner != "" {
-		_ = s.Unlease(ctx, s.name, s.owner) // else it lapses by itself
-	}
+	aside atomic.Bool
 }
 
 // Checkpoint implements digelao.SyncStore.
