@@ -79,9 +79,9 @@ type delivery struct {
 
 // Deliver implements digelao.CommitStore in one transaction of the database:
 //
-//  1. It takes the marks of every key at once, in one statement, in the order of the keys'
-//     bytes (so that two Delivers never wait for each other in a cycle): a key not marked, or
-//     whose Claim lapsed, is marked delivered by this transaction; a key marked delivered is
+//  1. It claims every key at once, in one statement, in the order of the keys' bytes (so that
+//     two Delivers never wait for each other in a cycle): a key not marked, or whose Claim
+//     lapsed, is claimed by this transaction for the claim TTL; a key marked delivered is
 //     ClaimDone; a key a Claim holds is ClaimInProgress. A key another open Deliver holds is
 //     waited for — PostgreSQL and MySQL lock its row, and SQLite has one writer at a time — and
 //     then found delivered, or free.
@@ -91,7 +91,9 @@ type delivery struct {
 //  3. It writes the records Sink(nil) queued in multi-row upserts, inside one savepoint; should
 //     that fail, it writes them again one by one, each in a savepoint, and a record that fails
 //     leaves its key undelivered with the error (though deliver returned nil for it).
-//  4. It deletes the marks of the keys left undelivered, and commits.
+//  4. It deletes the claims of the keys left undelivered, marks the others delivered — checking
+//     that the transaction still holds their claims, which a func that committed or rolled it
+//     back would have lost — and commits.
 //
 // A failure of the transaction itself (the connection, a deadlock, the end of ctx) returns the
 // error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
@@ -171,14 +173,29 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	} else if err := d.flush(ctx, ds); err != nil {
 		return nil, err
 	}
-	var failed []string
+	var failed, took []string
 	for k, i := range first {
-		if states[k] == digelao.ClaimNew && ds[i].Err != nil {
+		switch {
+		case states[k] != digelao.ClaimNew:
+		case ds[i].Err != nil:
 			failed = append(failed, k)
+		default:
+			took = append(took, k)
 		}
 	}
-	if err := s.drop(ctx, tx, token, failed); err != nil {
+	if _, err := s.settleMarks(ctx, tx, 'd', token, failed); err != nil {
 		return nil, wrap("deliver", err)
+	}
+	// The marks become delivered only now, just before the commit, and only if this transaction
+	// still holds them: should the user's func have committed it or rolled it back, they are
+	// claims that lapse, and their keys are delivered again.
+	n, err := s.settleMarks(ctx, tx, 'f', token, took)
+	if err != nil {
+		return nil, wrap("deliver", err)
+	}
+	if n != int64(len(took)) {
+		return nil, wrap("deliver", fmt.Errorf("the transaction holds %d of the %d marks it took: "+
+			"it was committed or rolled back before its end (a Sink's func must not end it, nor run DDL)", n, len(took)))
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, wrap("deliver: commit", err)
@@ -200,8 +217,9 @@ func again(keys []string, first map[string]int, ds []digelao.Delivery) []digelao
 	return ds
 }
 
-// take marks the keys delivered by token, within tx, unless they are delivered already or
-// claimed, and returns the state of each: ClaimNew for those it took.
+// take claims the keys for token, within tx, unless they are delivered already or claimed, and
+// returns the state of each: ClaimNew for those it took. The claims lapse after the claim TTL,
+// should the transaction commit before Deliver marks them delivered.
 func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []string) (map[string]digelao.ClaimState, error) {
 	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
 	states := make(map[string]digelao.ClaimState, len(uniq))
@@ -219,9 +237,9 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 		if try == claimTries {
 			return fmt.Errorf("the marks of %d keys came and went %d times in a row", len(keys), claimTries)
 		}
-		args := make([]any, 0, 2*len(keys))
+		args := make([]any, 0, 3*len(keys))
 		for _, k := range keys {
-			args = append(args, k, token)
+			args = append(args, k, token, ttlArg(s.d, s.cfg.claimTTL))
 		}
 		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), s.withNow(args...)...)
 		if err != nil {
@@ -282,20 +300,32 @@ func query(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql
 	return rows.Err()
 }
 
-// drop deletes the marks token took of keys.
-func (s *Store) drop(ctx context.Context, tx *sql.Tx, token string, keys []string) error {
+// settleMarks deletes the claims token took of keys ('d'), or marks them delivered ('f'), and
+// returns how many it found.
+func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token string, keys []string) (int64, error) {
+	slices.Sort(keys)
 	perKeys, _ := s.perStatement()
+	var n int64
 	for chunk := range pieces(keys, perKeys) {
 		args := make([]any, 0, 1+len(chunk))
 		args = append(args, token)
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		if _, err := tx.ExecContext(ctx, s.multiRow('d', len(chunk)), args...); err != nil {
-			return err
+		if kind == 'f' {
+			args = s.withNow(args...)
 		}
+		res, err := tx.ExecContext(ctx, s.multiRow(kind, len(chunk)), args...)
+		if err != nil {
+			return n, err
+		}
+		m, err := res.RowsAffected()
+		if err != nil {
+			return n, err
+		}
+		n += m
 	}
-	return nil
+	return n, nil
 }
 
 // savepoint opens the savepoint of the key being delivered, once, and returns the transaction.

@@ -28,7 +28,10 @@ import (
 // RecordSync tries it again later. fn must use tx, not the *sql.DB — whose other connections do
 // not see the transaction, and which may have none left while it is open — and must return the
 // errors of its statements: on MySQL a deadlock rolls the whole transaction back, and a statement
-// after it would commit by itself.
+// after it would commit by itself. fn must never commit or roll back tx (by its methods or by a
+// statement), nor run DDL, which MySQL commits with an implicit commit: Deliver then fails, and
+// the records of the page are delivered again once their claims lapse (WithClaimTTL) — fn runs
+// again for those whose writes were committed.
 //
 // Without fn, the records of a sweep's page are upserted together, in a few multi-row statements;
 // with fn, each record is upserted before fn runs, so that fn may read it.

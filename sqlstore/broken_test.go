@@ -1,0 +1,99 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/sqltest"
+	"github.com/digelao-go/digelao/sqlstore"
+)
+
+// marksTable is the name of the Store's marks table.
+func marksTable(s *sqlstore.Store) string {
+	return strings.TrimSuffix(s.RecordsTable(), "call_records") + "marks"
+}
+
+// TestSinkFuncThatEndsTheTransaction: a func that commits or rolls back the transaction (by
+// *sql.Tx or by a statement), or runs DDL on MySQL (an implicit commit), fails the Deliver, and
+// leaves no key marked delivered without its row: once the claims lapse, every record is delivered.
+func TestSinkFuncThatEndsTheTransaction(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		ways := map[string]func(ctx context.Context, tx *sql.Tx) error{
+			"Commit":    func(context.Context, *sql.Tx) error { return nil }, // replaced below
+			"Rollback":  func(context.Context, *sql.Tx) error { return nil },
+			"COMMIT":    func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, "COMMIT"); return err },
+			"ROLLBACK":  func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, "ROLLBACK"); return err },
+			"DDL":       nil,
+			"COMMIT+SP": nil,
+		}
+		ways["Commit"] = func(_ context.Context, tx *sql.Tx) error { return tx.Commit() }
+		ways["Rollback"] = func(_ context.Context, tx *sql.Tx) error { return tx.Rollback() }
+		for name, way := range ways {
+			t.Run(name, func(t *testing.T) {
+				const ttl = 200 * time.Millisecond
+				s, db := sqltest.Store(t, d, sqlstore.WithClaimTTL(ttl))
+				switch name {
+				case "DDL":
+					if d != sqlstore.MySQL {
+						t.Skip("an implicit commit is MySQL's")
+					}
+					way = func(ctx context.Context, tx *sql.Tx) error {
+						_, err := tx.ExecContext(ctx, "CREATE TABLE "+s.RecordsTable()+"_ddl (x INT)")
+						return err
+					}
+				case "COMMIT+SP":
+					if d == sqlstore.Postgres {
+						t.Skip("PostgreSQL refuses a SAVEPOINT outside a transaction")
+					}
+					// A commit, and a savepoint of the name Deliver used to take: a new transaction
+					// on SQLite, a savepoint of nothing on MySQL.
+					way = func(ctx context.Context, tx *sql.Tx) error {
+						if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, "SAVEPOINT digelao_record")
+						return err
+					}
+				}
+				recs := []*digelao.CallRecord{sample("sn-1", "1"), sample("sn-2", "2"), sample("sn-3", "3")}
+				keys := []string{"k1", "k2", "k3"}
+				sink := s.Sink(func(ctx context.Context, tx *sql.Tx, r *digelao.CallRecord) error {
+					if r.SN == "sn-2" {
+						_ = way(ctx, tx) // the func hides what it did
+					}
+					return nil
+				})
+				deliver := func(ctx context.Context, i int) error { return sink(ctx, recs[i]) }
+				_, err := s.Deliver(t.Context(), account, keys, deliver)
+				require.Error(t, err, "the transaction is not the one Deliver began")
+
+				have := map[string]bool{}
+				for _, r := range rows(t, s, db) {
+					have[r.SN.String] = true
+				}
+				for i, k := range keys {
+					var done bool
+					err := db.QueryRowContext(t.Context(), "SELECT done_at IS NOT NULL FROM "+marksTable(s)+" WHERE dedup_key = "+ph(d, 1), k).Scan(&done)
+					if err == nil && done {
+						assert.True(t, have[recs[i].SN], "%s is marked delivered without its row", k)
+					}
+				}
+				time.Sleep(2 * ttl) // the claims of a transaction committed too early lapse
+				ds, err := s.Deliver(t.Context(), account, keys, func(ctx context.Context, i int) error { return s.Sink(nil)(ctx, recs[i]) })
+				require.NoError(t, err)
+				for _, dd := range ds {
+					require.NoError(t, dd.Err)
+				}
+				assert.Equal(t, 3, len(rows(t, s, db)), "every record is delivered in the end")
+			})
+		}
+	})
+}
