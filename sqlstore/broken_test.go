@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,48 @@ func TestSinkFuncThatEndsTheTransaction(t *testing.T) {
 				assert.Equal(t, 3, len(rows(t, s, db)), "every record is delivered in the end")
 			})
 		}
+	})
+}
+
+// TestSinkFuncWithASavepointOfItsOwn: a func that opens savepoints of its own — of the name the
+// Store once used for its own — does not change what a refusal rolls back.
+func TestSinkFuncWithASavepointOfItsOwn(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		s, db := sqltest.Store(t, d)
+		orders := userTable(t, s, db)
+		insert := "INSERT INTO " + orders + " (sn, phone) VALUES (" + ph(d, 1) + ", " + ph(d, 2) + ")"
+		errNo := errors.New("refused")
+		sink := s.Sink(func(ctx context.Context, tx *sql.Tx, r *digelao.CallRecord) error {
+			if _, err := tx.ExecContext(ctx, insert, r.SN, "before"); err != nil {
+				return err
+			}
+			for _, name := range []string{"digelao_record", "digelao_rows"} {
+				if _, err := tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, insert, r.SN, "after"); err != nil {
+				return err
+			}
+			if r.SN == "sn-refused" {
+				return errNo
+			}
+			return nil
+		})
+		ds := deliverAll(t, s, account, sink, sample("sn-1", "1"), sample("sn-refused", "2"), sample("sn-3", "3"))
+		assert.NoError(t, ds[0].Err)
+		assert.ErrorIs(t, ds[1].Err, errNo)
+		assert.NoError(t, ds[2].Err)
+		var sns []string
+		for _, r := range rows(t, s, db) {
+			sns = append(sns, r.SN.String)
+		}
+		assert.Equal(t, []string{"sn-1", "sn-3"}, sns, "the refused record's row is rolled back")
+		var n int
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+orders+" WHERE sn = 'sn-refused'").Scan(&n))
+		assert.Zero(t, n, "every write of the func for the refused record is rolled back")
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+orders).Scan(&n))
+		assert.Equal(t, 4, n)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/digelao-go/digelao"
 )
@@ -52,13 +53,6 @@ func pieces[T any](s []T, most int) iter.Seq[[]T] {
 	}
 }
 
-// The savepoints of a delivery: one around the records of a key a Sink with a func writes, and one
-// around the records Sink(nil) queued, written together before the commit.
-const (
-	spRecord = "digelao_record"
-	spRows   = "digelao_rows"
-)
-
 // deliveryKey is the context key under which Deliver hands its delivery to Sink.
 type deliveryKey struct{}
 
@@ -71,10 +65,11 @@ type delivery struct {
 	key     string // the key being delivered
 	i       int    // its index in Deliver's keys
 	rows    []recordRow
-	sp      bool  // a savepoint is open for the key
-	wrote   bool  // a Sink with a func wrote in the transaction
-	err     error // the transaction failed: Deliver returns this
-	ended   bool  // Deliver returned: the transaction is gone
+	sp      string // the name of the delivery's savepoints, its own: no func's savepoint shares it
+	open    bool   // a savepoint is open for the key
+	wrote   bool   // a Sink with a func wrote in the transaction
+	err     error  // the transaction failed: Deliver returns this
+	ended   bool   // Deliver returned: the transaction is gone
 }
 
 // Deliver implements digelao.CommitStore in one transaction of the database:
@@ -124,12 +119,12 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	if err != nil {
 		return nil, wrap("deliver", err)
 	}
-	d := &delivery{s: s, tx: tx, account: account}
+	token := rand.Text()
+	d := &delivery{s: s, tx: tx, account: account, sp: "digelao_" + strings.ToLower(token)}
 	defer func() {
 		d.ended = true
 		_ = tx.Rollback() // after a commit, sql.ErrTxDone
 	}()
-	token := rand.Text()
 	states, err := s.take(ctx, tx, token, keys)
 	if err != nil {
 		return nil, wrap("deliver", err)
@@ -330,12 +325,12 @@ func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token st
 
 // savepoint opens the savepoint of the key being delivered, once, and returns the transaction.
 func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
-	if !d.sp {
-		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+spRecord); err != nil {
+	if !d.open {
+		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+d.sp); err != nil {
 			d.fail(err)
 			return nil, d.err
 		}
-		d.sp, d.wrote = true, true
+		d.open, d.wrote = true, true
 	}
 	return d.tx, nil
 }
@@ -344,46 +339,46 @@ func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
 // on nil, and rolls it back on an error — also when releasing failed (PostgreSQL refuses every
 // statement of a transaction after one failed, until the savepoint is rolled back).
 func (d *delivery) settle(ctx context.Context, err error) error {
-	if !d.sp {
+	if !d.open {
 		return err
 	}
-	d.sp = false
+	d.open = false
 	if err == nil {
-		_, rerr := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+spRecord)
+		_, rerr := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp)
 		if rerr == nil {
 			return nil
 		}
 		err = fmt.Errorf("sqlstore: the sink returned nil, but its transaction failed: %w", rerr)
 	}
-	d.rollbackTo(ctx, spRecord)
+	d.rollbackTo(ctx)
 	return err
 }
 
-// savepointed runs f inside the savepoint name, rolled back when f fails.
-func (d *delivery) savepointed(ctx context.Context, name string, f func() error) error {
-	if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+// savepointed runs f inside the delivery's savepoint, rolled back when f fails.
+func (d *delivery) savepointed(ctx context.Context, f func() error) error {
+	if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 		return err
 	}
 	err := f()
 	if err == nil {
-		if _, err = d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err == nil {
+		if _, err = d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp); err == nil {
 			return nil
 		}
 	}
-	d.rollbackTo(ctx, name)
+	d.rollbackTo(ctx)
 	return err
 }
 
-// rollbackTo rolls the savepoint name back and releases it. A failure means the transaction is
+// rollbackTo rolls the delivery's savepoint back and releases it. A failure means the transaction is
 // gone — MySQL rolls the whole of it back on a deadlock, savepoints included — and fails the
 // delivery.
-func (d *delivery) rollbackTo(ctx context.Context, name string) {
-	if _, err := d.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+func (d *delivery) rollbackTo(ctx context.Context) {
+	if _, err := d.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 		return
 	}
-	if _, err := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 	}
 }
@@ -400,12 +395,12 @@ func (d *delivery) flush(ctx context.Context, ds []digelao.Delivery) error {
 	if len(d.rows) == 0 {
 		return nil
 	}
-	err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, d.rows) })
+	err := d.savepointed(ctx, func() error { return d.s.upsert(ctx, d.tx, d.rows) })
 	if d.err != nil || err == nil {
 		return d.err
 	}
 	for _, r := range d.rows {
-		err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, []recordRow{r}) })
+		err := d.savepointed(ctx, func() error { return d.s.upsert(ctx, d.tx, []recordRow{r}) })
 		if d.err != nil {
 			return d.err
 		}
