@@ -141,3 +141,27 @@ func TestSinkFuncWithASavepointOfItsOwn(t *testing.T) {
 		assert.Equal(t, 4, n)
 	})
 }
+
+// TestMigrateRefusesAMySQLConnectionNotInUTF8MB4: a connection whose character set is not utf8mb4
+// would mangle or refuse 4-byte UTF-8 (an emoji in a name): Migrate says how to set it.
+func TestMigrateRefusesAMySQLConnectionNotInUTF8MB4(t *testing.T) {
+	t.Parallel()
+	dsn := sqltest.DSN(t, sqlstore.MySQL)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, cs := range []string{"latin1", "utf8"} {
+		t.Run(cs, func(t *testing.T) {
+			t.Parallel()
+			db := sqltest.Open(t, sqlstore.MySQL, dsn+sep+"charset="+cs)
+			s, err := sqlstore.New(db, sqlstore.MySQL, sqlstore.WithTablePrefix(sqltest.Prefix(t, sqlstore.MySQL, db)))
+			require.NoError(t, err)
+			err = s.Migrate(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "utf8mb4")
+			assert.Contains(t, err.Error(), "charset=utf8mb4", "says how to set it in the DSN")
+			assert.NotContains(t, err.Error(), "tcp(", "no DSN in the error")
+		})
+	}
+}

@@ -145,7 +145,8 @@ type execer interface {
 // so that a failure leaves the schema as it was; MySQL commits each DDL statement by itself, and a
 // version cut short is completed by the next Migrate. A database whose schema is newer than
 // SchemaVersion is refused with ErrNewerSchema: this code is older than the schema, and the
-// schema is never downgraded.
+// schema is never downgraded. On MySQL, Migrate refuses a connection whose character set is not
+// utf8mb4 (give the DSN charset=utf8mb4), which would mangle or refuse 4-byte UTF-8.
 func (s *Store) Migrate(ctx context.Context) error {
 	done, err := s.write(ctx)
 	if err != nil {
@@ -176,6 +177,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return tx.Rollback()
 		}
 	case MySQL:
+		if err := utf8mb4(ctx, conn); err != nil {
+			return err
+		}
 		name := migrateLockName(s.cfg.prefix)
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, 60).Scan(&got); err != nil {
@@ -210,6 +214,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// utf8mb4 refuses a MySQL connection whose character set is not utf8mb4: it would mangle or refuse
+// 4-byte UTF-8 (an emoji, a rare Chinese character).
+func utf8mb4(ctx context.Context, conn *sql.Conn) error {
+	var client, connection, results sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection, @@character_set_results").
+		Scan(&client, &connection, &results)
+	if err != nil {
+		return wrap("migrate", err)
+	}
+	for _, cs := range []sql.NullString{client, connection, results} {
+		if cs.String != "utf8mb4" {
+			return wrap("migrate", fmt.Errorf("the connection's character set is %s (client %s, connection %s, results %s), "+
+				"not utf8mb4, and would mangle or refuse 4-byte UTF-8: add charset=utf8mb4 or "+
+				"collation=utf8mb4_unicode_ci to the DSN (go-sql-driver/mysql)",
+				cs.String, client.String, connection.String, results.String))
+		}
+	}
+	return nil
 }
 
 // migrateLock is the key of PostgreSQL's advisory lock of Migrate, and migrateLockName the name of
