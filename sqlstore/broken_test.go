@@ -165,3 +165,30 @@ func TestMigrateRefusesAMySQLConnectionNotInUTF8MB4(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkLeavesNullWhatItsTypedColumnsCannotHold: a duration beyond the column's 32 bits, and a
+// time whose year in China time is outside 1000–9999, are NULL in their columns and whole in the
+// record column; a time that is in range in China time but not in UTC is kept.
+func TestSinkLeavesNullWhatItsTypedColumnsCannotHold(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		s, db := sqltest.Store(t, d)
+		long, late, early := sample("sn-long", "1"), sample("sn-late", "2"), sample("sn-early", "3")
+		long.TalkTime = 1 << 31
+		late.CreatedAt = time.Date(9999, 12, 31, 20, 0, 0, 0, time.UTC) // 10000-01-01 04:00 in China
+		early.CreatedAt = time.Date(999, 12, 31, 16, 0, 0, 0, time.UTC) // 1000-01-01 00:00 in China
+		for _, dd := range deliverAll(t, s, account, s.Sink(nil), long, late, early) {
+			require.NoError(t, dd.Err)
+		}
+		got := map[string]row{}
+		for _, r := range rows(t, s, db) {
+			got[r.SN.String] = r
+		}
+		require.Len(t, got, 3)
+		assert.False(t, got["sn-long"].Duration.Valid, "2^31 seconds do not fit a 32-bit column")
+		assert.Contains(t, got["sn-long"].Record, `"talktimes":2147483648`)
+		assert.False(t, got["sn-late"].CreatedAt.Valid, "year 10000 in China time")
+		assert.Contains(t, got["sn-late"].Record, `"created_at":"10000-01-01 04:00:00"`)
+		assert.Equal(t, text("1000-01-01 00:00:00"), got["sn-early"].CreatedAt, "year 1000 in China time fits")
+	})
+}

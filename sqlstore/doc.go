@@ -41,7 +41,7 @@
 //
 // Every dialect keeps the same values: a text column holds UTF-8 text without NUL bytes, at most
 // 64 characters (phone, intention, status_manual) or 255 (task); a time column holds a time to the
-// second, in the years 1000–9999. A value that does not fit is left NULL in its column and kept in
+// second, in the years 1000–9999 of China time; duration holds 32 bits. A value that does not fit is left NULL in its column and kept in
 // the record column — never cut short or rounded (MySQL's strict mode does not matter: the Store
 // checks the widths itself). The record column is JSON, whose text is UTF-8: a byte that is not
 // UTF-8 is written there as U+FFFD, as json.Marshal writes it. An sn the sn column cannot keep

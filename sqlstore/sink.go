@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -88,7 +89,8 @@ const (
 
 // row makes r's row. A text column is NULL when its value is not UTF-8, holds a NUL byte or is
 // too long for it; a time column is NULL when the time is zero, has a fraction of a second, or lies
-// outside the years 1000–9999: the record column keeps the value whole. A record without an sn is
+// outside the years 1000–9999 in China time; the duration is NULL beyond 32 bits: the record
+// column keeps the value whole. A record without an sn is
 // kept under its delivery key; one whose sn does not fit its column is refused.
 func (s *Store) row(d *delivery, r *digelao.CallRecord) (recordRow, error) {
 	row := recordRow{i: d.i, sn: r.SN}
@@ -108,7 +110,7 @@ func (s *Store) row(d *delivery, r *digelao.CallRecord) (recordRow, error) {
 		id = r.ID
 	}
 	row.args = [recordColCount]any{d.account, row.sn, id, text(r.TaskSN, maxTask), text(r.Phone, maxShort),
-		text(r.Status, maxShort), text(r.StatusManual, maxShort), r.TalkTime,
+		text(r.Status, maxShort), text(r.StatusManual, maxShort), duration(r.TalkTime),
 		s.timeArg(r.CreatedAt), s.timeArg(r.ConnectedAt), s.timeArg(r.DisconnectedAt), string(b)}
 	return row, nil
 }
@@ -121,17 +123,27 @@ func text(v string, width int) any {
 	return v
 }
 
+// duration is talktimes for the duration column, 32 bits on PostgreSQL and MySQL, or nil (NULL)
+// when it does not fit.
+func duration(v int) any {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return nil
+	}
+	return v
+}
+
 // timeArg is t for a time column: a time.Time for PostgreSQL's timestamptz, and China time as
 // "2006-01-02 15:04:05" — the platform's own — for MySQL's DATETIME and SQLite's text; nil (NULL)
-// when it does not fit.
+// when it does not fit: the years 1000–9999 are China time's, on every dialect.
 func (s *Store) timeArg(t time.Time) any {
-	if t.IsZero() || t.Nanosecond() != 0 || t.Year() < 1000 || t.Year() > 9999 {
+	c := t.In(flex.China)
+	if t.IsZero() || t.Nanosecond() != 0 || c.Year() < 1000 || c.Year() > 9999 {
 		return nil
 	}
 	if s.d == Postgres {
 		return t
 	}
-	return t.In(flex.China).Format(time.DateTime)
+	return c.Format(time.DateTime)
 }
 
 // upsert writes rows into the records' table, in pieces.
