@@ -192,3 +192,39 @@ func TestSinkLeavesNullWhatItsTypedColumnsCannotHold(t *testing.T) {
 		assert.Equal(t, text("1000-01-01 00:00:00"), got["sn-early"].CreatedAt, "year 1000 in China time fits")
 	})
 }
+
+// TestMigrateRefusesTablesItDidNotMake: a table of the Store's names that a schema without a
+// version did not make is refused, not taken for the Store's own.
+func TestMigrateRefusesTablesItDidNotMake(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		ctx := t.Context()
+		db := sqltest.Open(t, d, sqltest.DSN(t, d))
+		prefix := sqltest.Prefix(t, d, db)
+		s, err := sqlstore.New(db, d, sqlstore.WithTablePrefix(prefix))
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "CREATE TABLE "+prefix+"call_records (sn VARCHAR(64) PRIMARY KEY, body TEXT)")
+		require.NoError(t, err)
+		err = s.Migrate(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), prefix+"call_records")
+		assert.Contains(t, err.Error(), "WithTablePrefix", "says how to fix it")
+
+		_, err = db.ExecContext(ctx, "DROP TABLE "+prefix+"call_records")
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(ctx), "without the table")
+		require.NoError(t, s.Migrate(ctx), "idempotent")
+
+		// A version cut short (MySQL commits each DDL statement by itself) is completed; tables
+		// without even a pending version are refused.
+		_, err = db.ExecContext(ctx, "UPDATE "+prefix+"schema SET applied_at = 'pending'")
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(ctx), "a pending version's tables are the Store's own")
+		var at string
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT applied_at FROM "+prefix+"schema").Scan(&at))
+		assert.NotEqual(t, "pending", at, "applied")
+		_, err = db.ExecContext(ctx, "DELETE FROM "+prefix+"schema")
+		require.NoError(t, err)
+		require.ErrorContains(t, s.Migrate(ctx), prefix+"call_records")
+	})
+}

@@ -95,5 +95,7 @@
 //
 // Migrate applies the schema versions the database lacks, in order, under a lock (several
 // replicas may call it at once), and refuses a database whose schema is newer than the code
-// (ErrNewerSchema): a schema is never downgraded.
+// (ErrNewerSchema): a schema is never downgraded. It refuses, too, a table of its names that it
+// did not make (the schema table records no version of it): it never adopts a table of someone
+// else's.
 package sqlstore
