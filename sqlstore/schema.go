@@ -147,8 +147,9 @@ type execer interface {
 // version cut short is completed by the next Migrate. A database whose schema is newer than
 // SchemaVersion is refused with ErrNewerSchema: this code is older than the schema, and the
 // schema is never downgraded. A table of the Store's names that exists while the schema table
-// records no version — a table Migrate did not make — is refused with an error naming it. On MySQL, Migrate refuses a connection whose character set is not
-// utf8mb4 (give the DSN charset=utf8mb4), which would mangle or refuse 4-byte UTF-8.
+// records no version — a table Migrate did not make — is refused with an error naming it. On
+// MySQL, Migrate refuses a connection whose character set is not utf8mb4 (give the DSN
+// charset=utf8mb4), which would mangle or refuse 4-byte UTF-8.
 func (s *Store) Migrate(ctx context.Context) error {
 	done, err := s.write(ctx)
 	if err != nil {
