@@ -3,7 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +228,43 @@ func TestMigrateRefusesTablesItDidNotMake(t *testing.T) {
 		_, err = db.ExecContext(ctx, "DELETE FROM "+prefix+"schema")
 		require.NoError(t, err)
 		require.ErrorContains(t, s.Migrate(ctx), prefix+"call_records")
+	})
+}
+
+// TestDeliverPageOfLargeRecords: a page whose records are large is written in statements of a
+// bounded size, within MySQL's max_allowed_packet (16 MiB by default on MariaDB) also when the
+// driver sends a statement's values in its text (interpolateParams=true).
+func TestDeliverPageOfLargeRecords(t *testing.T) {
+	t.Parallel()
+	run := func(t *testing.T, s *sqlstore.Store, db *sql.DB) {
+		big := json.RawMessage(`"` + strings.Repeat("录", 100<<10/3) + `"`) // 100 KB
+		recs := make([]*digelao.CallRecord, 300)
+		for i := range recs {
+			recs[i] = sample(fmt.Sprintf("sn-%03d", i), "1")
+			recs[i].Extra = map[string]json.RawMessage{"transcript": big}
+		}
+		for i, dd := range deliverAll(t, s, account, s.Sink(nil), recs...) {
+			require.NoError(t, dd.Err, i)
+		}
+		var n int
+		require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+s.RecordsTable()).Scan(&n))
+		assert.Equal(t, len(recs), n)
+	}
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		s, db := sqltest.Store(t, d)
+		run(t, s, db)
+	})
+	t.Run("MySQL with interpolateParams", func(t *testing.T) {
+		t.Parallel()
+		dsn := sqltest.DSN(t, sqlstore.MySQL)
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		db := sqltest.Open(t, sqlstore.MySQL, dsn+sep+"interpolateParams=true")
+		s, err := sqlstore.New(db, sqlstore.MySQL, sqlstore.WithTablePrefix(sqltest.Prefix(t, sqlstore.MySQL, db)))
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(t.Context()))
+		run(t, s, db)
 	})
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/digelao-go/digelao"
 )
 
-// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records: a page
-// of a sweep (500 by default) in one statement, well within every dialect's limit on parameters.
+// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records and
+// maxBytes: a page of a sweep (500 by default) in one statement, well within every dialect's limit
+// on parameters (PostgreSQL's 65,535: 500 records of 12 columns are 6,000).
 // On SQLite they are smaller: modernc.org/sqlite matches every parameter against every argument,
 // in a time that grows with the square of their number.
 const (
@@ -34,16 +35,33 @@ func (s *Store) perStatement() (keys, rows int) {
 	return maxKeys, maxRows
 }
 
-// pieces splits s into the pieces of the Store's statements: as many of most as fit, then the rest
-// in pieces whose lengths are powers of two, the longest first. A dialect so sees a few statements
-// whatever the number of rows — each prepared once per connection by drivers that cache them, as
-// pgx does — instead of one for every number.
-func pieces[T any](s []T, most int) iter.Seq[[]T] {
+// maxBytes bounds the values of one statement, in bytes: well within MySQL's max_allowed_packet
+// (16 MiB by default on MariaDB), which a driver that sends the values in the statement's text
+// (go-sql-driver/mysql's interpolateParams) must not exceed.
+const maxBytes = 4 << 20
+
+// pieces splits s into the pieces of the Store's statements: as many of most as fit in maxBytes
+// (size gives the bytes of one; nil, none worth counting), then the rest in pieces whose lengths
+// are powers of two, the longest first. A dialect so sees a few statements whatever the number of
+// rows — each prepared once per connection by drivers that cache them, as pgx does — instead of
+// one for every number. A piece holds one at least, whatever its size.
+func pieces[T any](s []T, most int, size func(T) int) iter.Seq[[]T] {
 	return func(yield func([]T) bool) {
 		for len(s) > 0 {
-			n := most
-			if len(s) < most {
-				n = 1 << (bits.Len(uint(len(s))) - 1)
+			n, bytes := 1, 0
+			if size != nil {
+				bytes = size(s[0])
+			}
+			for ; n < min(most, len(s)); n++ {
+				if size != nil {
+					bytes += size(s[n])
+				}
+				if bytes > maxBytes {
+					break
+				}
+			}
+			if n < most {
+				n = 1 << (bits.Len(uint(n)) - 1)
 			}
 			if !yield(s[:n]) {
 				return
@@ -219,7 +237,7 @@ func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []strin
 	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
 	states := make(map[string]digelao.ClaimState, len(uniq))
 	perKeys, _ := s.perStatement()
-	for chunk := range pieces(uniq, perKeys) {
+	for chunk := range pieces(uniq, perKeys, nil) {
 		if err := s.takeSome(ctx, tx, token, chunk, states); err != nil {
 			return nil, err
 		}
@@ -249,7 +267,7 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 			return nil
 		}
 		perKeys, _ := s.perStatement()
-		for chunk := range pieces(keys, perKeys) {
+		for chunk := range pieces(keys, perKeys, nil) {
 			args = args[:0]
 			for _, k := range chunk {
 				args = append(args, k)
@@ -301,7 +319,7 @@ func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token st
 	slices.Sort(keys)
 	perKeys, _ := s.perStatement()
 	var n int64
-	for chunk := range pieces(keys, perKeys) {
+	for chunk := range pieces(keys, perKeys, nil) {
 		args := make([]any, 0, 1+len(chunk))
 		args = append(args, token)
 		for _, k := range chunk {

@@ -76,6 +76,7 @@ func (s *Store) Sink(fn func(ctx context.Context, tx *sql.Tx, r *digelao.CallRec
 type recordRow struct {
 	i    int
 	sn   string
+	size int // its bytes, at most
 	args [recordColCount]any
 }
 
@@ -105,6 +106,9 @@ func (s *Store) row(d *delivery, r *digelao.CallRecord) (recordRow, error) {
 	if err != nil {
 		return row, fmt.Errorf("sqlstore: call record %q: %w", r.SN, err)
 	}
+	// The record column, and the others, whose widths are bounded: sn, account and task of 255
+	// characters, three of 64, three times and two numbers.
+	row.size = len(b) + 4<<10
 	var id any
 	if r.ID != 0 {
 		id = r.ID
@@ -149,7 +153,7 @@ func (s *Store) timeArg(t time.Time) any {
 // upsert writes rows into the records' table, in pieces.
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
 	_, perRows := s.perStatement()
-	for chunk := range pieces(rows, perRows) {
+	for chunk := range pieces(rows, perRows, func(r recordRow) int { return r.size }) {
 		args := make([]any, 0, len(chunk)*recordColCount)
 		for i := range chunk {
 			args = append(args, chunk[i].args[:]...)
