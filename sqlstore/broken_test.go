@@ -268,3 +268,50 @@ func TestDeliverPageOfLargeRecords(t *testing.T) {
 		run(t, s, db)
 	})
 }
+
+// TestDeliverOnAConnectionKilled: the server kills the connection of a delivery mid-transaction
+// (pg_terminate_backend, KILL): Deliver fails, leaves no key marked delivered, and the next
+// Deliver on the pool delivers them.
+func TestDeliverOnAConnectionKilled(t *testing.T) {
+	t.Parallel()
+	for _, d := range []sqlstore.Dialect{sqlstore.Postgres, sqlstore.MySQL} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			s, db := sqltest.Store(t, d)
+			id, kill := "SELECT pg_backend_pid()", "SELECT pg_terminate_backend($1)"
+			if d == sqlstore.MySQL {
+				id, kill = "SELECT CONNECTION_ID()", "KILL ?"
+			}
+			recs := []*digelao.CallRecord{sample("sn-1", "1"), sample("sn-2", "2"), sample("sn-3", "3")}
+			keys := []string{"k1", "k2", "k3"}
+			sink := s.Sink(func(ctx context.Context, tx *sql.Tx, r *digelao.CallRecord) error {
+				if r.SN != "sn-2" {
+					return nil
+				}
+				var n int64
+				if err := tx.QueryRowContext(ctx, id).Scan(&n); err != nil {
+					return err
+				}
+				if _, err := db.ExecContext(ctx, kill, n); err != nil {
+					return err
+				}
+				time.Sleep(100 * time.Millisecond)
+				return nil // the func does not notice
+			})
+			_, err := s.Deliver(t.Context(), account, keys, func(ctx context.Context, i int) error { return sink(ctx, recs[i]) })
+			require.Error(t, err)
+			var done int
+			require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+marksTable(s)+" WHERE done_at IS NOT NULL").Scan(&done))
+			assert.Zero(t, done, "no key is marked delivered")
+			require.Empty(t, rows(t, s, db))
+
+			ds, err := s.Deliver(t.Context(), account, keys, func(ctx context.Context, i int) error { return s.Sink(nil)(ctx, recs[i]) })
+			require.NoError(t, err, "the next Deliver works")
+			for _, dd := range ds {
+				assert.Equal(t, digelao.ClaimNew, dd.State)
+				assert.NoError(t, dd.Err)
+			}
+			assert.Len(t, rows(t, s, db), 3)
+		})
+	}
+}
