@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,4 +316,77 @@ func TestDeliverOnAConnectionKilled(t *testing.T) {
 			assert.Len(t, rows(t, s, db), 3)
 		})
 	}
+}
+
+// TestDeliverTakesTheMarksAgainAfterALockTimeout: on MySQL, a key another transaction holds past
+// innodb_lock_wait_timeout (error 1205) fails the statement that takes the marks; Deliver tries
+// again, and delivers once the key is free.
+func TestDeliverTakesTheMarksAgainAfterALockTimeout(t *testing.T) {
+	t.Parallel()
+	dsn := sqltest.DSN(t, sqlstore.MySQL)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db := sqltest.Open(t, sqlstore.MySQL, dsn+sep+"innodb_lock_wait_timeout=1")
+	s, err := sqlstore.New(db, sqlstore.MySQL, sqlstore.WithTablePrefix(sqltest.Prefix(t, sqlstore.MySQL, db)))
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(t.Context()))
+	other, err := db.BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	_, err = other.ExecContext(t.Context(), "INSERT INTO "+marksTable(s)+" (dedup_key, token, expires_at) VALUES ('k2', 'other', UTC_TIMESTAMP(6))")
+	require.NoError(t, err)
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // past the 1 s the Deliver waits
+		_ = other.Rollback()
+	}()
+	ds, err := s.Deliver(t.Context(), account, []string{"k1", "k2"}, func(ctx context.Context, i int) error {
+		return s.Sink(nil)(ctx, sample(fmt.Sprintf("sn-%d", i), "1"))
+	})
+	require.NoError(t, err, "the lock wait timeout is tried again")
+	for _, dd := range ds {
+		assert.Equal(t, digelao.ClaimNew, dd.State)
+		assert.NoError(t, dd.Err)
+	}
+}
+
+// TestDeliversInOppositeOrders: Delivers of overlapping keys, given in opposite orders, at once,
+// all succeed — the keys are taken in one order — and deliver each key once.
+func TestDeliversInOppositeOrders(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, d sqlstore.Dialect) {
+		s, _ := sqltest.Store(t, d)
+		for round := range 20 {
+			keys := make([]string, 20)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("r%d:k%02d", round, i)
+			}
+			back := slices.Clone(keys[5:])
+			slices.Reverse(back)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			count := map[string]int{}
+			for _, ks := range [][]string{keys[:15], back} {
+				wg.Go(func() {
+					ds, err := s.Deliver(t.Context(), account, ks, func(ctx context.Context, i int) error {
+						return s.Sink(nil)(ctx, sample(ks[i], "1"))
+					})
+					if !assert.NoError(t, err) {
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for i, dd := range ds {
+						if dd.State == digelao.ClaimNew && dd.Err == nil {
+							count[ks[i]]++
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, k := range keys {
+				assert.Equal(t, 1, count[k], "%s delivered once", k)
+			}
+		}
+	})
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"iter"
 	"math/bits"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/digelao-go/digelao"
 )
@@ -108,8 +110,9 @@ type delivery struct {
 //     that the transaction still holds their claims, which a func that committed or rolled it
 //     back would have lost — and commits.
 //
-// A failure of the transaction itself (the connection, a deadlock, the end of ctx) returns the
-// error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
+// A deadlock or a lock wait timeout while taking the marks begins the transaction again, a few
+// times, after a short pause. A failure of the transaction itself (the connection, a deadlock
+// later, the end of ctx) returns the error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
 // the transaction back when the connection ends, and every mark it took with it. A key given twice
 // is delivered once: the second is ClaimDone when the first was delivered, else as the first.
 func (s *Store) Deliver(ctx context.Context, account string, keys []string, deliver func(context.Context, int) error) ([]digelao.Delivery, error) {
@@ -133,20 +136,16 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 		return nil, wrap("deliver", err)
 	}
 	defer done()
-	tx, err := s.db.BeginTx(ctx, nil)
+	token := rand.Text()
+	tx, states, err := s.begin(ctx, token, keys)
 	if err != nil {
 		return nil, wrap("deliver", err)
 	}
-	token := rand.Text()
 	d := &delivery{s: s, tx: tx, account: account, sp: "digelao_" + strings.ToLower(token)}
 	defer func() {
 		d.ended = true
 		_ = tx.Rollback() // after a commit, sql.ErrTxDone
 	}()
-	states, err := s.take(ctx, tx, token, keys)
-	if err != nil {
-		return nil, wrap("deliver", err)
-	}
 	dctx := context.WithValue(ctx, deliveryKey{}, d)
 	first := make(map[string]int, len(keys))
 	delivered := 0 // keys deliver returned nil for
@@ -228,6 +227,47 @@ func again(keys []string, first map[string]int, ds []digelao.Delivery) []digelao
 		}
 	}
 	return ds
+}
+
+// lockTries bounds how often Deliver begins its transaction again when taking the marks lost a lock.
+const lockTries = 4
+
+// begin begins a delivery's transaction and takes the marks of keys in it (take). A transaction
+// that lost a lock while taking them — a deadlock, which MySQL's gap locks make possible even
+// with the keys in order, or a lock waited for too long — is rolled back and begun again, after a
+// short pause, up to lockTries times: nothing was delivered in it yet.
+func (s *Store) begin(ctx context.Context, token string, keys []string) (*sql.Tx, map[string]digelao.ClaimState, error) {
+	for try := 1; ; try++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		states, err := s.take(ctx, tx, token, keys)
+		if err == nil {
+			return tx, states, nil
+		}
+		_ = tx.Rollback()
+		if try == lockTries || !lostLock(err) {
+			return nil, nil, err
+		}
+		pause := time.Duration(try)*10*time.Millisecond + time.Duration(mrand.N(10))*time.Millisecond
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// lostLock reports an error after which a transaction may be tried again: a deadlock or a lock
+// wait timeout — MySQL's 1213 and 1205, whose messages say "try restarting transaction" — or
+// PostgreSQL's deadlock_detected and serialization_failure.
+func lostLock(err error) bool {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) && (pg.SQLState() == "40P01" || pg.SQLState() == "40001") {
+		return true
+	}
+	return strings.Contains(err.Error(), "try restarting transaction")
 }
 
 // take claims the keys for token, within tx, unless they are delivered already or claimed, and

@@ -64,7 +64,9 @@
 // (a power cut, a partition) holds its transaction until the database notices, and the deliveries
 // of its keys wait meanwhile: bound that with idle_in_transaction_session_timeout on PostgreSQL
 // (in the DSN with pgx: "&idle_in_transaction_session_timeout=60000"); MySQL gives up waiting after
-// innodb_lock_wait_timeout (50 seconds by default), and the delivery is tried again.
+// innodb_lock_wait_timeout (50 seconds by default), and the delivery is tried again. Deliver takes
+// the marks in the order of the keys; a deadlock while taking them (MySQL's gap locks allow some
+// all the same) or a lock wait timeout begins its transaction again, up to four times.
 //
 // A record the user's func refuses rolls back to a savepoint of its own — its row and the func's
 // writes — and is left undelivered; the other records of the page are delivered. What the func
