@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"iter"
 	"math/bits"
+	mrand "math/rand/v2"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/digelao-go/digelao"
 )
 
-// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records: a page
-// of a sweep (500 by default) in one statement, well within every dialect's limit on parameters.
+// A statement of Deliver takes at most maxKeys keys, and an upsert at most maxRows records and
+// maxBytes: a page of a sweep (500 by default) in one statement, well within every dialect's limit
+// on parameters (PostgreSQL's 65,535: 500 records of 12 columns are 6,000).
 // On SQLite they are smaller: modernc.org/sqlite matches every parameter against every argument,
 // in a time that grows with the square of their number.
 const (
@@ -33,16 +37,33 @@ func (s *Store) perStatement() (keys, rows int) {
 	return maxKeys, maxRows
 }
 
-// pieces splits s into the pieces of the Store's statements: as many of most as fit, then the rest
-// in pieces whose lengths are powers of two, the longest first. A dialect so sees a few statements
-// whatever the number of rows — each prepared once per connection by drivers that cache them, as
-// pgx does — instead of one for every number.
-func pieces[T any](s []T, most int) iter.Seq[[]T] {
+// maxBytes bounds the values of one statement, in bytes: well within MySQL's max_allowed_packet
+// (16 MiB by default on MariaDB), which a driver that sends the values in the statement's text
+// (go-sql-driver/mysql's interpolateParams) must not exceed.
+const maxBytes = 4 << 20
+
+// pieces splits s into the pieces of the Store's statements: as many of most as fit in maxBytes
+// (size gives the bytes of one; nil, none worth counting), then the rest in pieces whose lengths
+// are powers of two, the longest first. A dialect so sees a few statements whatever the number of
+// rows — each prepared once per connection by drivers that cache them, as pgx does — instead of
+// one for every number. A piece holds one at least, whatever its size.
+func pieces[T any](s []T, most int, size func(T) int) iter.Seq[[]T] {
 	return func(yield func([]T) bool) {
 		for len(s) > 0 {
-			n := most
-			if len(s) < most {
-				n = 1 << (bits.Len(uint(len(s))) - 1)
+			n, bytes := 1, 0
+			if size != nil {
+				bytes = size(s[0])
+			}
+			for ; n < min(most, len(s)); n++ {
+				if size != nil {
+					bytes += size(s[n])
+				}
+				if bytes > maxBytes {
+					break
+				}
+			}
+			if n < most {
+				n = 1 << (bits.Len(uint(n)) - 1)
 			}
 			if !yield(s[:n]) {
 				return
@@ -51,13 +72,6 @@ func pieces[T any](s []T, most int) iter.Seq[[]T] {
 		}
 	}
 }
-
-// The savepoints of a delivery: one around the records of a key a Sink with a func writes, and one
-// around the records Sink(nil) queued, written together before the commit.
-const (
-	spRecord = "digelao_record"
-	spRows   = "digelao_rows"
-)
 
 // deliveryKey is the context key under which Deliver hands its delivery to Sink.
 type deliveryKey struct{}
@@ -71,17 +85,18 @@ type delivery struct {
 	key     string // the key being delivered
 	i       int    // its index in Deliver's keys
 	rows    []recordRow
-	sp      bool  // a savepoint is open for the key
-	wrote   bool  // a Sink with a func wrote in the transaction
-	err     error // the transaction failed: Deliver returns this
-	ended   bool  // Deliver returned: the transaction is gone
+	sp      string // the name of the delivery's savepoints, its own: no func's savepoint shares it
+	open    bool   // a savepoint is open for the key
+	wrote   bool   // a Sink with a func wrote in the transaction
+	err     error  // the transaction failed: Deliver returns this
+	ended   bool   // Deliver returned: the transaction is gone
 }
 
 // Deliver implements digelao.CommitStore in one transaction of the database:
 //
-//  1. It takes the marks of every key at once, in one statement, in the order of the keys'
-//     bytes (so that two Delivers never wait for each other in a cycle): a key not marked, or
-//     whose Claim lapsed, is marked delivered by this transaction; a key marked delivered is
+//  1. It claims every key at once, in one statement, in the order of the keys' bytes (so that
+//     two Delivers never wait for each other in a cycle): a key not marked, or whose Claim
+//     lapsed, is claimed by this transaction for the claim TTL; a key marked delivered is
 //     ClaimDone; a key a Claim holds is ClaimInProgress. A key another open Deliver holds is
 //     waited for — PostgreSQL and MySQL lock its row, and SQLite has one writer at a time — and
 //     then found delivered, or free.
@@ -91,10 +106,13 @@ type delivery struct {
 //  3. It writes the records Sink(nil) queued in multi-row upserts, inside one savepoint; should
 //     that fail, it writes them again one by one, each in a savepoint, and a record that fails
 //     leaves its key undelivered with the error (though deliver returned nil for it).
-//  4. It deletes the marks of the keys left undelivered, and commits.
+//  4. It deletes the claims of the keys left undelivered, marks the others delivered — checking
+//     that the transaction still holds their claims, which a func that committed or rolled it
+//     back would have lost — and commits.
 //
-// A failure of the transaction itself (the connection, a deadlock, the end of ctx) returns the
-// error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
+// A deadlock or a lock wait timeout while taking the marks begins the transaction again, a few
+// times, after a short pause. A failure of the transaction itself (the connection, a deadlock
+// later, the end of ctx) returns the error, and nothing of it is committed. A crash leaves nothing behind either: the database rolls
 // the transaction back when the connection ends, and every mark it took with it. A key given twice
 // is delivered once: the second is ClaimDone when the first was delivered, else as the first.
 func (s *Store) Deliver(ctx context.Context, account string, keys []string, deliver func(context.Context, int) error) ([]digelao.Delivery, error) {
@@ -118,20 +136,16 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 		return nil, wrap("deliver", err)
 	}
 	defer done()
-	tx, err := s.db.BeginTx(ctx, nil)
+	token := rand.Text()
+	tx, states, err := s.begin(ctx, token, keys)
 	if err != nil {
 		return nil, wrap("deliver", err)
 	}
-	d := &delivery{s: s, tx: tx, account: account}
+	d := &delivery{s: s, tx: tx, account: account, sp: "digelao_" + strings.ToLower(token)}
 	defer func() {
 		d.ended = true
 		_ = tx.Rollback() // after a commit, sql.ErrTxDone
 	}()
-	token := rand.Text()
-	states, err := s.take(ctx, tx, token, keys)
-	if err != nil {
-		return nil, wrap("deliver", err)
-	}
 	dctx := context.WithValue(ctx, deliveryKey{}, d)
 	first := make(map[string]int, len(keys))
 	delivered := 0 // keys deliver returned nil for
@@ -171,14 +185,29 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	} else if err := d.flush(ctx, ds); err != nil {
 		return nil, err
 	}
-	var failed []string
+	var failed, took []string
 	for k, i := range first {
-		if states[k] == digelao.ClaimNew && ds[i].Err != nil {
+		switch {
+		case states[k] != digelao.ClaimNew:
+		case ds[i].Err != nil:
 			failed = append(failed, k)
+		default:
+			took = append(took, k)
 		}
 	}
-	if err := s.drop(ctx, tx, token, failed); err != nil {
+	if _, err := s.settleMarks(ctx, tx, 'd', token, failed); err != nil {
 		return nil, wrap("deliver", err)
+	}
+	// The marks become delivered only now, just before the commit, and only if this transaction
+	// still holds them: should the user's func have committed it or rolled it back, they are
+	// claims that lapse, and their keys are delivered again.
+	n, err := s.settleMarks(ctx, tx, 'f', token, took)
+	if err != nil {
+		return nil, wrap("deliver", err)
+	}
+	if n != int64(len(took)) {
+		return nil, wrap("deliver", fmt.Errorf("the transaction holds %d of the %d marks it took: "+
+			"it was committed or rolled back before its end (a Sink's func must not end it, nor run DDL)", n, len(took)))
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, wrap("deliver: commit", err)
@@ -200,13 +229,55 @@ func again(keys []string, first map[string]int, ds []digelao.Delivery) []digelao
 	return ds
 }
 
-// take marks the keys delivered by token, within tx, unless they are delivered already or
-// claimed, and returns the state of each: ClaimNew for those it took.
+// lockTries bounds how often Deliver begins its transaction again when taking the marks lost a lock.
+const lockTries = 4
+
+// begin begins a delivery's transaction and takes the marks of keys in it (take). A transaction
+// that lost a lock while taking them — a deadlock, which MySQL's gap locks make possible even
+// with the keys in order, or a lock waited for too long — is rolled back and begun again, after a
+// short pause, up to lockTries times: nothing was delivered in it yet.
+func (s *Store) begin(ctx context.Context, token string, keys []string) (*sql.Tx, map[string]digelao.ClaimState, error) {
+	for try := 1; ; try++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		states, err := s.take(ctx, tx, token, keys)
+		if err == nil {
+			return tx, states, nil
+		}
+		_ = tx.Rollback()
+		if try == lockTries || !lostLock(err) {
+			return nil, nil, err
+		}
+		pause := time.Duration(try)*10*time.Millisecond + time.Duration(mrand.N(10))*time.Millisecond
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// lostLock reports an error after which a transaction may be tried again: a deadlock or a lock
+// wait timeout — MySQL's 1213 and 1205, whose messages say "try restarting transaction" — or
+// PostgreSQL's deadlock_detected and serialization_failure.
+func lostLock(err error) bool {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) && (pg.SQLState() == "40P01" || pg.SQLState() == "40001") {
+		return true
+	}
+	return strings.Contains(err.Error(), "try restarting transaction")
+}
+
+// take claims the keys for token, within tx, unless they are delivered already or claimed, and
+// returns the state of each: ClaimNew for those it took. The claims lapse after the claim TTL,
+// should the transaction commit before Deliver marks them delivered.
 func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []string) (map[string]digelao.ClaimState, error) {
 	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
 	states := make(map[string]digelao.ClaimState, len(uniq))
 	perKeys, _ := s.perStatement()
-	for chunk := range pieces(uniq, perKeys) {
+	for chunk := range pieces(uniq, perKeys, nil) {
 		if err := s.takeSome(ctx, tx, token, chunk, states); err != nil {
 			return nil, err
 		}
@@ -219,9 +290,9 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 		if try == claimTries {
 			return fmt.Errorf("the marks of %d keys came and went %d times in a row", len(keys), claimTries)
 		}
-		args := make([]any, 0, 2*len(keys))
+		args := make([]any, 0, 3*len(keys))
 		for _, k := range keys {
-			args = append(args, k, token)
+			args = append(args, k, token, ttlArg(s.d, s.cfg.claimTTL))
 		}
 		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), s.withNow(args...)...)
 		if err != nil {
@@ -236,7 +307,7 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 			return nil
 		}
 		perKeys, _ := s.perStatement()
-		for chunk := range pieces(keys, perKeys) {
+		for chunk := range pieces(keys, perKeys, nil) {
 			args = args[:0]
 			for _, k := range chunk {
 				args = append(args, k)
@@ -282,30 +353,42 @@ func query(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql
 	return rows.Err()
 }
 
-// drop deletes the marks token took of keys.
-func (s *Store) drop(ctx context.Context, tx *sql.Tx, token string, keys []string) error {
+// settleMarks deletes the claims token took of keys ('d'), or marks them delivered ('f'), and
+// returns how many it found.
+func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token string, keys []string) (int64, error) {
+	slices.Sort(keys)
 	perKeys, _ := s.perStatement()
-	for chunk := range pieces(keys, perKeys) {
+	var n int64
+	for chunk := range pieces(keys, perKeys, nil) {
 		args := make([]any, 0, 1+len(chunk))
 		args = append(args, token)
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		if _, err := tx.ExecContext(ctx, s.multiRow('d', len(chunk)), args...); err != nil {
-			return err
+		if kind == 'f' {
+			args = s.withNow(args...)
 		}
+		res, err := tx.ExecContext(ctx, s.multiRow(kind, len(chunk)), args...)
+		if err != nil {
+			return n, err
+		}
+		m, err := res.RowsAffected()
+		if err != nil {
+			return n, err
+		}
+		n += m
 	}
-	return nil
+	return n, nil
 }
 
 // savepoint opens the savepoint of the key being delivered, once, and returns the transaction.
 func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
-	if !d.sp {
-		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+spRecord); err != nil {
+	if !d.open {
+		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+d.sp); err != nil {
 			d.fail(err)
 			return nil, d.err
 		}
-		d.sp, d.wrote = true, true
+		d.open, d.wrote = true, true
 	}
 	return d.tx, nil
 }
@@ -314,46 +397,46 @@ func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
 // on nil, and rolls it back on an error — also when releasing failed (PostgreSQL refuses every
 // statement of a transaction after one failed, until the savepoint is rolled back).
 func (d *delivery) settle(ctx context.Context, err error) error {
-	if !d.sp {
+	if !d.open {
 		return err
 	}
-	d.sp = false
+	d.open = false
 	if err == nil {
-		_, rerr := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+spRecord)
+		_, rerr := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp)
 		if rerr == nil {
 			return nil
 		}
 		err = fmt.Errorf("sqlstore: the sink returned nil, but its transaction failed: %w", rerr)
 	}
-	d.rollbackTo(ctx, spRecord)
+	d.rollbackTo(ctx)
 	return err
 }
 
-// savepointed runs f inside the savepoint name, rolled back when f fails.
-func (d *delivery) savepointed(ctx context.Context, name string, f func() error) error {
-	if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+// savepointed runs f inside the delivery's savepoint, rolled back when f fails.
+func (d *delivery) savepointed(ctx context.Context, f func() error) error {
+	if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 		return err
 	}
 	err := f()
 	if err == nil {
-		if _, err = d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err == nil {
+		if _, err = d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp); err == nil {
 			return nil
 		}
 	}
-	d.rollbackTo(ctx, name)
+	d.rollbackTo(ctx)
 	return err
 }
 
-// rollbackTo rolls the savepoint name back and releases it. A failure means the transaction is
+// rollbackTo rolls the delivery's savepoint back and releases it. A failure means the transaction is
 // gone — MySQL rolls the whole of it back on a deadlock, savepoints included — and fails the
 // delivery.
-func (d *delivery) rollbackTo(ctx context.Context, name string) {
-	if _, err := d.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+func (d *delivery) rollbackTo(ctx context.Context) {
+	if _, err := d.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 		return
 	}
-	if _, err := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := d.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+d.sp); err != nil {
 		d.fail(err)
 	}
 }
@@ -370,12 +453,12 @@ func (d *delivery) flush(ctx context.Context, ds []digelao.Delivery) error {
 	if len(d.rows) == 0 {
 		return nil
 	}
-	err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, d.rows) })
+	err := d.savepointed(ctx, func() error { return d.s.upsert(ctx, d.tx, d.rows) })
 	if d.err != nil || err == nil {
 		return d.err
 	}
 	for _, r := range d.rows {
-		err := d.savepointed(ctx, spRows, func() error { return d.s.upsert(ctx, d.tx, []recordRow{r}) })
+		err := d.savepointed(ctx, func() error { return d.s.upsert(ctx, d.tx, []recordRow{r}) })
 		if d.err != nil {
 			return d.err
 		}

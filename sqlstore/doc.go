@@ -41,7 +41,7 @@
 //
 // Every dialect keeps the same values: a text column holds UTF-8 text without NUL bytes, at most
 // 64 characters (phone, intention, status_manual) or 255 (task); a time column holds a time to the
-// second, in the years 1000–9999. A value that does not fit is left NULL in its column and kept in
+// second, in the years 1000–9999 of China time; duration holds 32 bits. A value that does not fit is left NULL in its column and kept in
 // the record column — never cut short or rounded (MySQL's strict mode does not matter: the Store
 // checks the widths itself). The record column is JSON, whose text is UTF-8: a byte that is not
 // UTF-8 is written there as U+FFFD, as json.Marshal writes it. An sn the sn column cannot keep
@@ -51,11 +51,12 @@
 // # Exactly once
 //
 // A RecordSync on a Store delivers through Deliver (digelao.CommitStore): a page of a sweep, or a
-// push, in one transaction. The transaction first marks every key of the page delivered, in one
+// push, in one transaction. The transaction first claims every key of the page, in one
 // statement; a key another transaction is delivering is waited for — PostgreSQL and MySQL lock
 // its row until that transaction ends, and SQLite takes one writer at a time — and is then found
 // delivered, or free. Sink writes each record in that transaction, and the user's func with it;
-// the transaction commits the rows, the user's writes and the marks together. A crash, a killed
+// just before the commit, the claims become marks of keys delivered, and the transaction commits
+// the rows, the user's writes and the marks together. A crash, a killed
 // process, a lost connection: the database rolls the transaction back, marks included, and the
 // next sweep delivers the records again — within a sweep interval, not after a claim's TTL,
 // because no claim outlives the connection. The crash test kills a sync 50 times mid-delivery on
@@ -63,12 +64,20 @@
 // (a power cut, a partition) holds its transaction until the database notices, and the deliveries
 // of its keys wait meanwhile: bound that with idle_in_transaction_session_timeout on PostgreSQL
 // (in the DSN with pgx: "&idle_in_transaction_session_timeout=60000"); MySQL gives up waiting after
-// innodb_lock_wait_timeout (50 seconds by default), and the delivery is tried again.
+// innodb_lock_wait_timeout (50 seconds by default), and the delivery is tried again. Deliver takes
+// the marks in the order of the keys; a deadlock while taking them (MySQL's gap locks allow some
+// all the same) or a lock wait timeout begins its transaction again, up to four times.
 //
 // A record the user's func refuses rolls back to a savepoint of its own — its row and the func's
 // writes — and is left undelivered; the other records of the page are delivered. What the func
 // does outside the transaction (an HTTP call, a message) is not covered: it may run again for a
 // record whose transaction then failed.
+//
+// The func must use the transaction it is given and nothing else, and must never commit it or
+// roll it back — by *sql.Tx's methods or by a statement — nor run DDL (CREATE, ALTER, DROP,
+// TRUNCATE), which MySQL commits at once with everything before it. A transaction so ended fails
+// its Deliver, and never marks a key delivered without its row: the claims it committed lapse
+// after the claim TTL (WithClaimTTL), and the keys are delivered again — the func with them.
 //
 // # Replicas
 //
@@ -88,5 +97,7 @@
 //
 // Migrate applies the schema versions the database lacks, in order, under a lock (several
 // replicas may call it at once), and refuses a database whose schema is newer than the code
-// (ErrNewerSchema): a schema is never downgraded.
+// (ErrNewerSchema): a schema is never downgraded. It refuses, too, a table of its names that it
+// did not make (the schema table records no version of it): it never adopts a table of someone
+// else's.
 package sqlstore

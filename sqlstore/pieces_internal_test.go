@@ -22,7 +22,7 @@ func TestPieces(t *testing.T) {
 			}
 			var back []int
 			prev := most
-			for p := range pieces(s, most) {
+			for p := range pieces(s, most, nil) {
 				require.NotEmpty(t, p)
 				require.LessOrEqual(t, len(p), prev, "the longest first")
 				require.True(t, len(p) == most || bits.OnesCount(uint(len(p))) == 1, "%d of %d", len(p), n)
@@ -34,8 +34,18 @@ func TestPieces(t *testing.T) {
 		}
 		assert.LessOrEqual(t, len(lengths), 1+bits.Len(uint(most)), "statements of few lengths")
 	}
-	for p := range pieces([]int{1, 2, 3}, 2) {
+	for p := range pieces([]int{1, 2, 3}, 2, nil) {
 		assert.Equal(t, []int{1, 2}, p)
 		break // a stop ends it
 	}
+}
+
+// TestPiecesBoundedByBytes: a piece holds no more than maxBytes, but one at least.
+func TestPiecesBoundedByBytes(t *testing.T) {
+	size := func(n int) int { return n }
+	var lens []int
+	for p := range pieces([]int{maxBytes / 3, maxBytes / 3, maxBytes / 3, maxBytes / 3, 2 * maxBytes, 1}, 500, size) {
+		lens = append(lens, len(p))
+	}
+	assert.Equal(t, []int{2, 2, 1, 1}, lens, "3 thirds fit, cut to 2, a power of two; one too large goes alone")
 }

@@ -73,28 +73,39 @@ func upsert(d Dialect, key string, cols ...string) string {
 	return b.String()
 }
 
+// claimed is the clause that makes an INSERT of marks a claim: it takes over the row of a key
+// whose claim lapsed, and leaves a key delivered, or claimed by another token, as it is.
+func claimed(d Dialect, marks string) string {
+	now := nowSQL(d)
+	if d == MySQL {
+		// MySQL has no RETURNING: the statement changes the row only when the caller takes it, and
+		// the caller reads it after. Each condition is on the row's values before the statement,
+		// so that it holds whether assignments see the ones before them or not (MariaDB's
+		// SIMULTANEOUS_ASSIGNMENT).
+		free := "(done_at IS NULL AND expires_at <= " + now + ")"
+		return " ON DUPLICATE KEY UPDATE token = IF(" + free + ", VALUES(token), token), " +
+			"expires_at = IF(token = VALUES(token) OR " + free + ", VALUES(expires_at), expires_at)"
+	}
+	return upsert(d, "dedup_key", "token", "expires_at") +
+		" WHERE " + marks + ".done_at IS NULL AND " + marks + ".expires_at <= " + now
+}
+
 func newQueries(d Dialect, p string) queries {
 	marks, leases, syncs, quar := p+"marks", p+"leases", p+"syncs", p+"quarantine"
 	now, later := nowSQL(d), laterSQL(d)
 	q := queries{returning: d != MySQL}
 	if d == MySQL {
-		// MySQL has no RETURNING: the statements change the row only when the caller takes it,
-		// and the caller reads it after. Each condition is on the row's values before the
-		// statement, so that it holds whether assignments see the ones before them or not
-		// (MariaDB's SIMULTANEOUS_ASSIGNMENT).
-		free := "(done_at IS NULL AND expires_at <= " + now + ")"
-		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ") ON DUPLICATE KEY UPDATE " +
-			"token = IF(" + free + ", VALUES(token), token), " +
-			"expires_at = IF(token = VALUES(token) OR " + free + ", VALUES(expires_at), expires_at)"
+		// MySQL has no RETURNING: as claimed, the lease changes the row only when the caller
+		// takes it, on the row's values before the statement.
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks)
 		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ") ON DUPLICATE KEY UPDATE " +
 			"expires_at = NULL, done_at = COALESCE(done_at, VALUES(done_at)), token = VALUES(token)"
 		held := "(owner = VALUES(owner) OR expires_at <= " + now + ")"
 		q.lease = "INSERT INTO " + leases + " (name, owner, expires_at) VALUES (?, ?, " + later + ") ON DUPLICATE KEY UPDATE " +
 			"owner = IF(" + held + ", VALUES(owner), owner), expires_at = IF(" + held + ", VALUES(expires_at), expires_at)"
 	} else {
-		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" +
-			upsert(d, "dedup_key", "token", "expires_at") +
-			" WHERE " + marks + ".done_at IS NULL AND " + marks + ".expires_at <= " + now + " RETURNING token"
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks) +
+			" RETURNING token"
 		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ")" +
 			upsert(d, "dedup_key", "token") + ", expires_at = NULL, done_at = COALESCE(" + marks + ".done_at, excluded.done_at)"
 		q.lease = "INSERT INTO " + leases + " (name, owner, expires_at) VALUES (?, ?, " + later + ")" +
@@ -176,7 +187,7 @@ func rebind(query string) string {
 
 // The statements of many rows, built for each number of rows when first used.
 type multiKey struct {
-	kind byte // 't' take, 's' states, 'd' drop, 'r' records
+	kind byte // 't' take, 's' states, 'd' drop, 'f' finish, 'r' records
 	n    int
 }
 
@@ -212,18 +223,10 @@ func (s *Store) buildMulti(kind byte, n int) string {
 		}
 	}
 	switch kind {
-	case 't': // take the marks of n keys for a delivery's token, unless delivered or claimed
-		b.WriteString("INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES ")
-		list("(?, ?, " + now + ")")
-		if d == MySQL {
-			free := "(done_at IS NULL AND expires_at <= " + now + ")"
-			b.WriteString(" ON DUPLICATE KEY UPDATE token = IF(" + free + ", VALUES(token), token), " +
-				"expires_at = IF(token = VALUES(token) OR " + free + ", NULL, expires_at), " +
-				"done_at = IF(token = VALUES(token) OR " + free + ", VALUES(done_at), done_at)")
-		} else {
-			b.WriteString(upsert(d, "dedup_key", "token", "done_at") + ", expires_at = NULL WHERE " + marks +
-				".done_at IS NULL AND " + marks + ".expires_at <= " + now)
-		}
+	case 't': // claim n keys for a delivery's token, unless delivered or claimed
+		b.WriteString("INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES ")
+		list("(?, ?, " + laterSQL(d) + ")")
+		b.WriteString(claimed(d, marks))
 	case 's': // the state of n marks
 		b.WriteString("SELECT dedup_key, token, done_at IS NOT NULL FROM " + marks + " WHERE dedup_key IN (")
 		list("?")
@@ -231,8 +234,13 @@ func (s *Store) buildMulti(kind byte, n int) string {
 		if d == MySQL {
 			b.WriteString(" FOR UPDATE")
 		}
-	case 'd': // drop the marks of n keys a delivery's token took
-		b.WriteString("DELETE FROM " + marks + " WHERE token = ? AND dedup_key IN (")
+	case 'd', 'f': // drop the claims of n keys a delivery's token took, or mark them delivered
+		if kind == 'd' {
+			b.WriteString("DELETE FROM " + marks)
+		} else {
+			b.WriteString("UPDATE " + marks + " SET done_at = " + now + ", expires_at = NULL")
+		}
+		b.WriteString(" WHERE token = ? AND done_at IS NULL AND dedup_key IN (")
 		list("?")
 		b.WriteString(")")
 	case 'r': // upsert n call records

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -145,7 +146,10 @@ type execer interface {
 // so that a failure leaves the schema as it was; MySQL commits each DDL statement by itself, and a
 // version cut short is completed by the next Migrate. A database whose schema is newer than
 // SchemaVersion is refused with ErrNewerSchema: this code is older than the schema, and the
-// schema is never downgraded.
+// schema is never downgraded. A table of the Store's names that exists while the schema table
+// records no version — a table Migrate did not make — is refused with an error naming it. On
+// MySQL, Migrate refuses a connection whose character set is not utf8mb4 (give the DSN
+// charset=utf8mb4), which would mangle or refuse 4-byte UTF-8.
 func (s *Store) Migrate(ctx context.Context) error {
 	done, err := s.write(ctx)
 	if err != nil {
@@ -176,6 +180,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return tx.Rollback()
 		}
 	case MySQL:
+		if err := utf8mb4(ctx, conn); err != nil {
+			return err
+		}
 		name := migrateLockName(s.cfg.prefix)
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, 60).Scan(&got); err != nil {
@@ -212,6 +219,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return err
 }
 
+// utf8mb4 refuses a MySQL connection whose character set is not utf8mb4: it would mangle or refuse
+// 4-byte UTF-8 (an emoji, a rare Chinese character).
+func utf8mb4(ctx context.Context, conn *sql.Conn) error {
+	var client, connection, results sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT @@character_set_client, @@character_set_connection, @@character_set_results").
+		Scan(&client, &connection, &results)
+	if err != nil {
+		return wrap("migrate", err)
+	}
+	for _, cs := range []sql.NullString{client, connection, results} {
+		if cs.String != "utf8mb4" {
+			return wrap("migrate", fmt.Errorf("the connection's character set is %s (client %s, connection %s, results %s), "+
+				"not utf8mb4, and would mangle or refuse 4-byte UTF-8: add charset=utf8mb4 or "+
+				"collation=utf8mb4_unicode_ci to the DSN (go-sql-driver/mysql)",
+				cs.String, client.String, connection.String, results.String))
+		}
+	}
+	return nil
+}
+
 // migrateLock is the key of PostgreSQL's advisory lock of Migrate, and migrateLockName the name of
 // MySQL's: the prefix's, so that stores under other prefixes migrate without waiting.
 func migrateLock(prefix string) int64 {
@@ -229,30 +256,76 @@ func (s *Store) migrate(ctx context.Context, ex execer) error {
 	if _, err := ex.ExecContext(ctx, create); err != nil {
 		return wrap("migrate", err)
 	}
-	var have int
-	if err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM "+table).Scan(&have); err != nil {
+	// A version is recorded pending before its statements, and applied after them: a version cut
+	// short on MySQL is pending, and its tables are the Store's own.
+	var have, rows int
+	err := ex.QueryRowContext(ctx, "SELECT COALESCE(MAX(CASE WHEN applied_at <> '"+pending+"' THEN version END), 0), COUNT(*) FROM "+table).
+		Scan(&have, &rows)
+	if err != nil {
 		return wrap("migrate", err)
+	}
+	if rows == 0 {
+		if err := s.foreign(ctx, ex); err != nil {
+			return err
+		}
 	}
 	versions := migrations(s.d, s.cfg.prefix)
 	if have > len(versions) {
 		return fmt.Errorf("%w: the database is at schema version %d (table %s), this code knows version %d at most: "+
 			"run a newer version of this code", ErrNewerSchema, have, table, len(versions))
 	}
-	insert := "INSERT INTO " + table + " (version, applied_at) VALUES (?, ?)"
-	if s.d == Postgres {
-		insert = rebind(insert)
-	}
+	insert := bind(s.d, "INSERT INTO "+table+" (version, applied_at) VALUES (?, ?)"+upsert(s.d, "version", "applied_at"))
 	for v := have + 1; v <= len(versions); v++ {
+		op := fmt.Sprintf("migrate to version %d", v)
+		if _, err := ex.ExecContext(ctx, insert, v, pending); err != nil {
+			return wrap(op, err)
+		}
 		for _, stmt := range versions[v-1] {
 			if _, err := ex.ExecContext(ctx, stmt); err != nil {
-				return wrap(fmt.Sprintf("migrate to version %d", v), fmt.Errorf("%w; the statement: %s", err, firstLine(stmt)))
+				return wrap(op, fmt.Errorf("%w; the statement: %s", err, firstLine(stmt)))
 			}
 		}
 		if _, err := ex.ExecContext(ctx, insert, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return wrap(fmt.Sprintf("migrate to version %d", v), err)
+			return wrap(op, err)
 		}
 	}
 	return nil
+}
+
+// pending is the applied_at of a version whose statements are being applied.
+const pending = "pending"
+
+// foreign refuses the tables of the Store's names that exist before Migrate made any: tables the
+// Store did not make, which it would take for its own.
+func (s *Store) foreign(ctx context.Context, ex execer) error {
+	names := []string{"marks", "leases", "syncs", "quarantine", "call_records"}
+	var b strings.Builder
+	switch s.d {
+	case Postgres:
+		b.WriteString("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN (")
+	case MySQL:
+		b.WriteString("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (")
+	default:
+		b.WriteString("SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name IN (")
+	}
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + s.cfg.prefix + n + "'")
+	}
+	b.WriteString(") ORDER BY 1")
+	var found string
+	err := ex.QueryRowContext(ctx, b.String()).Scan(&found)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return wrap("migrate", err)
+	}
+	return wrap("migrate", fmt.Errorf("the table %s exists, but %sschema records no version of it: Migrate did not make it, "+
+		"and will not take it for its own; rename or drop it, or give the Store another prefix (WithTablePrefix)",
+		found, s.cfg.prefix))
 }
 
 func firstLine(s string) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,7 +29,10 @@ import (
 // RecordSync tries it again later. fn must use tx, not the *sql.DB — whose other connections do
 // not see the transaction, and which may have none left while it is open — and must return the
 // errors of its statements: on MySQL a deadlock rolls the whole transaction back, and a statement
-// after it would commit by itself.
+// after it would commit by itself. fn must never commit or roll back tx (by its methods or by a
+// statement), nor run DDL, which MySQL commits with an implicit commit: Deliver then fails, and
+// the records of the page are delivered again once their claims lapse (WithClaimTTL) — fn runs
+// again for those whose writes were committed.
 //
 // Without fn, the records of a sweep's page are upserted together, in a few multi-row statements;
 // with fn, each record is upserted before fn runs, so that fn may read it.
@@ -72,6 +76,7 @@ func (s *Store) Sink(fn func(ctx context.Context, tx *sql.Tx, r *digelao.CallRec
 type recordRow struct {
 	i    int
 	sn   string
+	size int // its bytes, at most
 	args [recordColCount]any
 }
 
@@ -85,7 +90,8 @@ const (
 
 // row makes r's row. A text column is NULL when its value is not UTF-8, holds a NUL byte or is
 // too long for it; a time column is NULL when the time is zero, has a fraction of a second, or lies
-// outside the years 1000–9999: the record column keeps the value whole. A record without an sn is
+// outside the years 1000–9999 in China time; the duration is NULL beyond 32 bits: the record
+// column keeps the value whole. A record without an sn is
 // kept under its delivery key; one whose sn does not fit its column is refused.
 func (s *Store) row(d *delivery, r *digelao.CallRecord) (recordRow, error) {
 	row := recordRow{i: d.i, sn: r.SN}
@@ -100,12 +106,15 @@ func (s *Store) row(d *delivery, r *digelao.CallRecord) (recordRow, error) {
 	if err != nil {
 		return row, fmt.Errorf("sqlstore: call record %q: %w", r.SN, err)
 	}
+	// The record column, and the others, whose widths are bounded: sn, account and task of 255
+	// characters, three of 64, three times and two numbers.
+	row.size = len(b) + 4<<10
 	var id any
 	if r.ID != 0 {
 		id = r.ID
 	}
 	row.args = [recordColCount]any{d.account, row.sn, id, text(r.TaskSN, maxTask), text(r.Phone, maxShort),
-		text(r.Status, maxShort), text(r.StatusManual, maxShort), r.TalkTime,
+		text(r.Status, maxShort), text(r.StatusManual, maxShort), duration(r.TalkTime),
 		s.timeArg(r.CreatedAt), s.timeArg(r.ConnectedAt), s.timeArg(r.DisconnectedAt), string(b)}
 	return row, nil
 }
@@ -118,23 +127,33 @@ func text(v string, width int) any {
 	return v
 }
 
+// duration is talktimes for the duration column, 32 bits on PostgreSQL and MySQL, or nil (NULL)
+// when it does not fit.
+func duration(v int) any {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return nil
+	}
+	return v
+}
+
 // timeArg is t for a time column: a time.Time for PostgreSQL's timestamptz, and China time as
 // "2006-01-02 15:04:05" — the platform's own — for MySQL's DATETIME and SQLite's text; nil (NULL)
-// when it does not fit.
+// when it does not fit: the years 1000–9999 are China time's, on every dialect.
 func (s *Store) timeArg(t time.Time) any {
-	if t.IsZero() || t.Nanosecond() != 0 || t.Year() < 1000 || t.Year() > 9999 {
+	c := t.In(flex.China)
+	if t.IsZero() || t.Nanosecond() != 0 || c.Year() < 1000 || c.Year() > 9999 {
 		return nil
 	}
 	if s.d == Postgres {
 		return t
 	}
-	return t.In(flex.China).Format(time.DateTime)
+	return c.Format(time.DateTime)
 }
 
 // upsert writes rows into the records' table, in pieces.
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, rows []recordRow) error {
 	_, perRows := s.perStatement()
-	for chunk := range pieces(rows, perRows) {
+	for chunk := range pieces(rows, perRows, func(r recordRow) int { return r.size }) {
 		args := make([]any, 0, len(chunk)*recordColCount)
 		for i := range chunk {
 			args = append(args, chunk[i].args[:]...)

@@ -95,9 +95,9 @@ func WithTablePrefix(prefix string) Option {
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // WithClaimTTL sets how long a Claim (digelao.DedupStore, as PushHandler.Dedup uses it) lives
-// without Renew: how long a crashed handler's claim holds its redeliveries back. Deliveries
-// through Deliver hold no claim of this kind: their marks live in their transaction. Default
-// DefaultClaimTTL; at least a millisecond.
+// without Renew: how long a crashed handler's claim holds its redeliveries back. Deliver's
+// claims live in its transaction, and the TTL matters for them only when a Sink's func ended that
+// transaction too early (see Sink). Default DefaultClaimTTL; at least a millisecond.
 func WithClaimTTL(d time.Duration) Option {
 	return func(c *config) error {
 		if d < time.Millisecond {
