@@ -969,6 +969,30 @@ func TestPushExactMemberNames(t *testing.T) {
 	assert.Len(t, c.unknown, 1, "no exact member of a known kind: unknown")
 }
 
+// A member repeated is read as PHP's json_decode reads it: the last value wins, whole. An sn
+// that was first an array and then text is a call record's sn, not a reason to call the push
+// unknown; the reverse is an array sn, which no record has.
+func TestPushRepeatedMembersLastWins(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	body := `{"sn":[1],"sn":"acct|9","phone":{"x":1},"phone":"1"}`
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(body)).Body.String())
+	require.Len(t, c.calls, 1, "unknown: %q", c.unknown)
+	assert.Equal(t, "acct|9", c.calls[0].SN)
+	assert.Equal(t, "1", c.calls[0].Phone)
+	assert.Empty(t, c.calls[0].Extra, "what PHP dropped is not kept")
+
+	c = pushSink{}
+	body = `{"dial_task_main_sn":{"x":1},"dial_task_main_sn":"t","import_mark":{"totalCount":3}}`
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(body)).Body.String())
+	require.Len(t, c.imports, 1, "unknown: %q", c.unknown)
+	assert.Equal(t, "t", c.imports[0].TaskSN)
+
+	c = pushSink{}
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(`{"sn":"acct|9","sn":[1],"phone":"1"}`)).Body.String())
+	assert.Len(t, c.unknown, 1, "the last sn is an array")
+}
+
 // gbk encodes s in GBK (GB18030 for what GBK lacks), as a Chinese PHP platform would send it.
 func gbk(t *testing.T, s string) string {
 	t.Helper()
