@@ -857,6 +857,41 @@ func TestPushFormReadAsPHP(t *testing.T) {
 	}
 }
 
+// A multipart push is read as PHP fills $_POST from it: a part with a filename parameter, even an
+// empty one, is a file (PHP puts it in $_FILES); a part's name counts whatever its disposition's
+// type; and its bytes are kept as sent, no Content-Transfer-Encoding undone.
+func TestPushMultipartReadAsPHP(t *testing.T) {
+	t.Parallel()
+	judge := testkit.ServePHP(t, "testdata/php/judge.php")
+	const boundary = "XX"
+	ct := "multipart/form-data; boundary=" + boundary
+	part := func(disposition, headers, value string) string {
+		return "--" + boundary + "\r\nContent-Disposition: " + disposition + "\r\n" + headers + "\r\n" + value + "\r\n"
+	}
+	bodies := []string{
+		part(`form-data; name="sn"`, "", "acct|1") + part(`form-data; name="phone"`, "", "1") +
+			part(`form-data; name="sn"; filename=""`, "", "acct|2"),
+		part(`form-data; name="sn"`, "", "acct|1") + part(`form-data; name="phone"`, "", "1") +
+			part(`form-data; name="note"`, "Content-Transfer-Encoding: quoted-printable\r\n", "a=3Db=\r\nc"),
+		part(`form-data; name="sn"`, "", "acct|1") + part(`attachment; name="phone"`, "", "1") +
+			part(`form-data; name="x.y[a][]"`, "", "1") + part(`form-data; name=x.y[a][]`, "", "2"),
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, body := range bodies {
+		body += "--" + boundary + "--\r\n"
+		resp, err := hc.Post(judge+"/api/index", ct, strings.NewReader(body))
+		require.NoError(t, err)
+		var reply struct{ Data struct{ JSON string } }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&reply))
+		_ = resp.Body.Close()
+
+		pb, err := pushObject(ct, charsetAuto, []byte(body), 0)
+		require.NoError(t, err, body)
+		require.NotNil(t, pb, body)
+		assert.Equal(t, reply.Data.JSON, string(pb.obj), "%q", body)
+	}
+}
+
 // MaxMembers bounds a push's members and elements at every depth, or a form's fields and the
 // arrays they open, whatever the shape; commas, braces and brackets inside strings are not members.
 func TestPushMaxMembers(t *testing.T) {
