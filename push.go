@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -493,28 +492,20 @@ func formBody(fields []phpform.Var, cs charset, body []byte, limit int) (*pushBo
 // multipartFields returns the first n fields of a multipart form, and whether it holds more. A
 // part with a file name is a file, not a field, as PHP reads one into $_FILES.
 func multipartFields(b []byte, boundary string, n int) ([]phpform.Var, bool, error) {
-	mr := multipart.NewReader(bytes.NewReader(b), boundary)
 	var fields []phpform.Var
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return fields, false, nil
-		}
+	for p, err := range phpform.Parts(bytes.NewReader(b), boundary) {
 		if err != nil {
 			return nil, false, err
 		}
-		if p.FileName() != "" {
+		if p.File {
 			continue
 		}
 		if len(fields) == n {
 			return fields, true, nil
 		}
-		v, err := io.ReadAll(p)
-		if err != nil {
-			return nil, false, err
-		}
-		fields = append(fields, phpform.Var{Name: p.FormName(), Value: string(v)})
+		fields = append(fields, phpform.Var{Name: p.Name, Value: string(p.Data)})
 	}
+	return fields, false, nil
 }
 
 // jsonObject returns s as bytes when it is a JSON object, else nil.

@@ -857,6 +857,41 @@ func TestPushFormReadAsPHP(t *testing.T) {
 	}
 }
 
+// A multipart push is read as PHP fills $_POST from it: a part with a filename parameter, even an
+// empty one, is a file (PHP puts it in $_FILES); a part's name counts whatever its disposition's
+// type; and its bytes are kept as sent, no Content-Transfer-Encoding undone.
+func TestPushMultipartReadAsPHP(t *testing.T) {
+	t.Parallel()
+	judge := testkit.ServePHP(t, "testdata/php/judge.php")
+	const boundary = "XX"
+	ct := "multipart/form-data; boundary=" + boundary
+	part := func(disposition, headers, value string) string {
+		return "--" + boundary + "\r\nContent-Disposition: " + disposition + "\r\n" + headers + "\r\n" + value + "\r\n"
+	}
+	bodies := []string{
+		part(`form-data; name="sn"`, "", "acct|1") + part(`form-data; name="phone"`, "", "1") +
+			part(`form-data; name="sn"; filename=""`, "", "acct|2"),
+		part(`form-data; name="sn"`, "", "acct|1") + part(`form-data; name="phone"`, "", "1") +
+			part(`form-data; name="note"`, "Content-Transfer-Encoding: quoted-printable\r\n", "a=3Db=\r\nc"),
+		part(`form-data; name="sn"`, "", "acct|1") + part(`attachment; name="phone"`, "", "1") +
+			part(`form-data; name="x.y[a][]"`, "", "1") + part(`form-data; name=x.y[a][]`, "", "2"),
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, body := range bodies {
+		body += "--" + boundary + "--\r\n"
+		resp, err := hc.Post(judge+"/api/index", ct, strings.NewReader(body))
+		require.NoError(t, err)
+		var reply struct{ Data struct{ JSON string } }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&reply))
+		_ = resp.Body.Close()
+
+		pb, err := pushObject(ct, charsetAuto, []byte(body), 0)
+		require.NoError(t, err, body)
+		require.NotNil(t, pb, body)
+		assert.Equal(t, reply.Data.JSON, string(pb.obj), "%q", body)
+	}
+}
+
 // MaxMembers bounds a push's members and elements at every depth, or a form's fields and the
 // arrays they open, whatever the shape; commas, braces and brackets inside strings are not members.
 func TestPushMaxMembers(t *testing.T) {
@@ -967,6 +1002,30 @@ func TestPushExactMemberNames(t *testing.T) {
 	c = pushSink{}
 	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(`{"SN":"acct|1","Dial_Task_Main_Data":{}}`)).Body.String())
 	assert.Len(t, c.unknown, 1, "no exact member of a known kind: unknown")
+}
+
+// A member repeated is read as PHP's json_decode reads it: the last value wins, whole. An sn
+// that was first an array and then text is a call record's sn, not a reason to call the push
+// unknown; the reverse is an array sn, which no record has.
+func TestPushRepeatedMembersLastWins(t *testing.T) {
+	t.Parallel()
+	var c pushSink
+	body := `{"sn":[1],"sn":"acct|9","phone":{"x":1},"phone":"1"}`
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(body)).Body.String())
+	require.Len(t, c.calls, 1, "unknown: %q", c.unknown)
+	assert.Equal(t, "acct|9", c.calls[0].SN)
+	assert.Equal(t, "1", c.calls[0].Phone)
+	assert.Empty(t, c.calls[0].Extra, "what PHP dropped is not kept")
+
+	c = pushSink{}
+	body = `{"dial_task_main_sn":{"x":1},"dial_task_main_sn":"t","import_mark":{"totalCount":3}}`
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(body)).Body.String())
+	require.Len(t, c.imports, 1, "unknown: %q", c.unknown)
+	assert.Equal(t, "t", c.imports[0].TaskSN)
+
+	c = pushSink{}
+	require.Equal(t, "SUCCESS", servePush(c.handler(), "/", "application/json", []byte(`{"sn":"acct|9","sn":[1],"phone":"1"}`)).Body.String())
+	assert.Len(t, c.unknown, 1, "the last sn is an array")
 }
 
 // gbk encodes s in GBK (GB18030 for what GBK lacks), as a Chinese PHP platform would send it.

@@ -270,9 +270,19 @@ func TestRequestsMatchPHP(t *testing.T) {
 		// The file is part 1,204, past max_multipart_body_parts.
 		"1,200 multipart fields": upload(append([]string{"url", mpURL}, mpKV...), "late"),
 		"22 files":               upload([]string{"user_sn", sn, "api_key", key, "url", sign(common())}, files...),
-		"6.9 with url":           {"GET", multiQuery + "&url=" + sign(multi), "", "", 0},
-		"6.9 without url":        {"GET", multiQuery, "", "", 10001},
-		"6.9 with a wrong url":   {"GET", multiQuery + "&url=" + sign(common()), "", "", 10001},
+		// Parts PHP reads its own way: any disposition's name, an unquoted name with brackets, an
+		// empty filename (a file), bytes kept quoted-printable.
+		"multipart as PHP reads it": {"POST", "/api/index", "multipart/form-data; boundary=XX",
+			"--XX\r\nContent-Disposition: form-data; name=user_sn\r\n\r\n" + sn +
+				"\r\n--XX\r\nContent-Disposition: attachment; name=\"remark\"\r\n\r\nr1" +
+				"\r\n--XX\r\nContent-Disposition: form-data; name=x.y[a][]\r\n\r\n1" +
+				"\r\n--XX\r\nContent-Disposition: form-data; name='note'; filename=\"\"\r\n\r\nn" +
+				"\r\n--XX\r\nContent-Disposition: form-data; name=\"q\\\"p\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc" +
+				"\r\n--XX\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\n" +
+				md5Slice(`{"user_sn":"`+sn+`","remark":"r1","x_y":{"a":["1"]},"q\"p":"a=3Db=\r\nc"}`) + "\r\n--XX--\r\n", 0},
+		"6.9 with url":         {"GET", multiQuery + "&url=" + sign(multi), "", "", 0},
+		"6.9 without url":      {"GET", multiQuery, "", "", 10001},
+		"6.9 with a wrong url": {"GET", multiQuery + "&url=" + sign(common()), "", "", 10001},
 	}
 	for name, rr := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -437,38 +437,26 @@ func readMultipart(p *phpform.Array, r *http.Request, boundary string) (map[stri
 	if boundary == "" {
 		return nil, fail(digelao.CodeBadData)
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, fail(digelao.CodeBadData)
-	}
 	files := map[string]upload{}
 	var parts, fields, uploads int
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return files, nil
-		}
+	for part, err := range phpform.Parts(r.Body, boundary) {
 		if err != nil {
 			return files, fail(digelao.CodeBadData)
 		}
 		if parts++; parts > phpform.MaxInputVars+maxFileUploads {
 			return files, nil
 		}
-		data, err := io.ReadAll(part)
-		if err != nil {
-			return files, fail(digelao.CodeBadData)
-		}
-		_, dp, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-		if fn, isFile := dp["filename"]; isFile {
+		if part.File {
 			if uploads++; uploads <= maxFileUploads {
-				files[part.FormName()] = upload{name: fn, data: data}
+				files[part.Name] = upload{name: part.FileName, data: part.Data}
 			}
 			continue
 		}
 		if fields++; fields <= phpform.MaxInputVars {
-			p.Set(part.FormName(), string(data))
+			p.Set(part.Name, string(part.Data))
 		}
 	}
+	return files, nil
 }
 
 // write sends v (an *array, a *file) or err, and returns the reply's code and HTTP status.

@@ -1,7 +1,12 @@
 package digelaotest
 
 import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,5 +39,48 @@ func TestNewReportsBadOptions(t *testing.T) {
 		assert.Error(t, err, name)
 		assert.Nil(t, s, name)
 		assert.Panics(t, func() { NewServer(opt) }, name)
+	}
+}
+
+// Every endpoint but login checks url (1.3), 6.9 and the import-state path included: a call
+// without one and a call with a wrong one are answered 10001, and WithURLCheck(false) (the
+// command's --no-url-check) lets both past it.
+func TestEveryRouteChecksURL(t *testing.T) {
+	t.Parallel()
+	for _, check := range []bool{true, false} {
+		s, err := New(WithURLCheck(check), WithImportResultPath("/api/importResult"))
+		require.NoError(t, err)
+		t.Cleanup(s.Close)
+		require.NotEmpty(t, s.cfg.importPath)
+		for path, rt := range s.routes {
+			if rt.noURL {
+				assert.Equal(t, "/api/login", path)
+				continue
+			}
+			method := strings.Fields(rt.methods)[0]
+			for _, u := range []string{"", "&url=00000000"} {
+				query, body := "user_sn="+UserSN+"&api_key=K"+u, ""
+				if path == "/api/multiServerCdrDownload" { // its own secret right: the url decides
+					ts := strconv.FormatInt(time.Now().Unix(), 10)
+					query += "&timestamp=" + ts + "&secret=" + md5Slice("K"+ts)
+				}
+				if method == http.MethodPost {
+					query, body = "", `{"user_sn":"`+UserSN+`","api_key":"K"`+strings.Replace(u, "&url=", `,"url":"`, 1)
+					if u != "" {
+						body += `"`
+					}
+					body += "}"
+				}
+				req, err := http.NewRequest(method, s.URL+path+"?"+query, strings.NewReader(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				b, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				refused := strings.Contains(string(b), `"code":10001`)
+				assert.Equal(t, check, refused, "%s %s url %q, check %v: %s", method, path, u, check, b)
+			}
+		}
 	}
 }

@@ -286,8 +286,11 @@ func (d *decoder) object(p *plan, i int, v reflect.Value, depth int) (int, error
 		} else if end, err = skip(b, vi, depth+1); err != nil {
 			return end, err
 		}
-		if !fit && p.extra >= 0 {
+		switch {
+		case !fit && p.extra >= 0:
 			extra = keep(extra, string(key), b[vi:end])
+		case extra != nil:
+			delete(extra, string(key)) // the last of repeated members wins: one that fits leaves none behind
 		}
 		if depth == 0 && d.member != nil {
 			d.member(key, b[vi:end])

@@ -105,6 +105,22 @@ func TestCodecMatchesNamesExactly(t *testing.T) {
 	assert.Equal(t, "escaped name", r.SN)
 }
 
+// The last of repeated members wins whole, as PHP's json_decode keeps it: an earlier value that
+// did not fit its field leaves nothing behind in Extra once a later one fits.
+func TestCodecRepeatedMemberLeavesNoStaleExtra(t *testing.T) {
+	t.Parallel()
+	r := decode(t, `{"id":"abc","id":7,"sn":[1],"\u0073n":"b","score":{"x":1},"score":"2.5"}`)
+	assert.EqualValues(t, 7, r.ID)
+	assert.Equal(t, "b", r.SN)
+	assert.InDelta(t, 2.5, r.Score, 1e-9)
+	assert.Empty(t, r.Extra, "the values PHP dropped")
+	r = decode(t, `{"id":7,"id":"abc"}`)
+	assert.Zero(t, r.ID)
+	assert.Equal(t, map[string]json.RawMessage{"id": json.RawMessage(`"abc"`)}, r.Extra, "the last, which does not fit")
+	r = decode(t, `{"sub":{"hangUpName":"x","hangUpCount":[]},"sub":{"hangUpCount":2}}`)
+	assert.Equal(t, inner{Count: 2}, r.Sub, "an object replaced whole")
+}
+
 func TestCodecKeepsInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	a, b := decode(t, "{\"sn\":\"acct|\xff\"}"), decode(t, "{\"sn\":\"acct|\xfe\"}")

@@ -220,3 +220,42 @@ func serialize(a *Array) string {
 	b.WriteString("}")
 	return b.String()
 }
+
+// dispositions are Content-Disposition headers whose reading PHP gets its own way.
+var dispositions = []string{
+	`form-data; name="a"`, `form-data; name=b`, `attachment; name="c"`, `name="d"`, `form-data; NAME="e"`,
+	`form-data; name=f.g[h][]`, `form-data; name="i j"; name="k"`, `form-data; name='l;m'`,
+	`form-data; name="n\"o\\p\q"`, `form-data; name=r\\s\"t`, `form-data; name = "u"`, `form-data; name=="v"`,
+	`form-data;name="w";filename="x.txt"`, `form-data; name="y"; filename=""`, `form-data; filename="z"`,
+	`form-data; name="a1 b1" c1`, `form-data; name=a2 b2`, `form-data; name="a3`, `form-data; na"me=x"; name="a4"`,
+	`form-data; name*=UTF-8''a5`, `form-data; FileName="a6"; name="a6"`, `form-data; name=""`, `form-data`, ``,
+}
+
+// TestPartsMatchPHP posts a part under each disposition to PHP and reads the body with Parts:
+// the fields PHP fills $_POST with, files aside, are the parts Parts says are not files.
+func TestPartsMatchPHP(t *testing.T) {
+	base := testkit.ServePHP(t, "testdata/parse.php")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	headers := []string{"X-No-Disposition: 1"} // a part without one
+	for _, cd := range dispositions {
+		headers = append(headers, "Content-Disposition: "+cd)
+	}
+	for i, h := range headers {
+		body := fmt.Sprintf("--XX\r\nContent-Disposition: form-data; name=\"first\"\r\n\r\nf\r\n--XX\r\n%s\r\n\r\nv%d"+
+			"\r\n--XX\r\nContent-Disposition: form-data; name=\"last\"\r\nContent-Transfer-Encoding: quoted-printable"+
+			"\r\n\r\na=3Db=\r\nc\r\n--XX--\r\n", h, i)
+		resp, err := hc.Post(base, "multipart/form-data; boundary=XX", strings.NewReader(body))
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(t, err)
+		got := &Array{}
+		for p, err := range Parts(strings.NewReader(body), "XX") {
+			require.NoError(t, err, h)
+			if !p.File {
+				got.Set(p.Name, string(p.Data))
+			}
+		}
+		checkPHP(t, h, got, false, readAnswer(t, strings.TrimSuffix(string(b), "\n")))
+	}
+}
