@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math/bits"
 	mrand "math/rand/v2"
 	"slices"
 	"strings"
@@ -63,7 +62,11 @@ func pieces[T any](s []T, most int, size func(T) int) iter.Seq[[]T] {
 				}
 			}
 			if n < most {
-				n = 1 << (bits.Len(uint(n)) - 1)
+				p := 1 // the largest power of two within n
+				for p*2 <= n {
+					p *= 2
+				}
+				n = p
 			}
 			if !yield(s[:n]) {
 				return
@@ -250,7 +253,7 @@ func (s *Store) begin(ctx context.Context, token string, keys []string) (*sql.Tx
 		if try == lockTries || !lostLock(err) {
 			return nil, nil, err
 		}
-		pause := time.Duration(try)*10*time.Millisecond + time.Duration(mrand.N(10))*time.Millisecond
+		pause := time.Duration(try)*10*time.Millisecond + time.Duration(mrand.N(10))*time.Millisecond //nolint:gosec // jitter, not a secret
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
