@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/gofrs/flock"
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/spf13/cobra"
 	_ "modernc.org/sqlite" // registers "sqlite"
@@ -93,6 +95,11 @@ stdout is not used.`}
 		bindEnv(fs, flag, v)
 	}
 	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		for name, what := range map[string]string{"db": "a database URL", "out": "a file name"} {
+			if f := fs.Lookup(name); onCommandLine(f) && f.Value.String() == "" {
+				return usagef("empty --%s (an unset variable in --%s \"$X\"?): give %s, or leave the flag out", name, name, what)
+			}
+		}
 		switch {
 		case o.listen != "" && !o.follow:
 			return usagef("--listen (DIGELAO_SYNC_LISTEN) receives pushes while sync runs: add --follow")
@@ -317,6 +324,8 @@ func (e *redacted) Unwrap() error { return e.err }
 var libraryWords = []string{
 	" (WithRequireCheckpoint makes this an error)", "",
 	" (RecordSync.Quarantined lists it, Redeliver delivers it)", " (kept with the checkpoint)",
+	"Migrate did not make it, and will not take it for its own; rename or drop it, or give the Store another prefix (WithTablePrefix)",
+	"sync did not make it, and will not take it for its own; rename or drop it, or give sync another database",
 }
 
 // plainLog is a slog.Handler that passes the message and the text of each attribute through a
@@ -431,27 +440,42 @@ func openDB(raw string) (*target, error) {
 		if rest == "" || strings.HasPrefix(rest, "//") || strings.Contains(rest, "?") {
 			return nil, bad("give a SQLite database as sqlite:PATH, e.g. sqlite:digelao.db or sqlite:/var/lib/digelao.db (no //, no ?)")
 		}
+		if strings.TrimPrefix(rest, "file:") == ":memory:" {
+			return nil, bad("sqlite:%s keeps nothing once sync exits: give a file, e.g. sqlite:digelao.db", rest)
+		}
+		file := rest
+		if strings.HasPrefix(file, "-") {
+			file = "./" + file // not an option of sqlite3
+		}
 		db, err = sql.Open("sqlite", rest+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(rest)
+		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(file)
 	case "postgres", "postgresql":
 		u, perr := url.Parse(raw) // its error would quote the URL, password and all
 		if perr != nil || u.Host == "" {
 			return nil, bad("not a URL postgres://user:pass@host:5432/db (escape @ : / in the password as %%40 %%3A %%2F)")
 		}
 		p, _ := u.User.Password()
-		hide(rawPassword(raw), p, u.Query().Get("password"))
 		q := u.Query()
+		hide(rawPassword(raw), p, q.Get("password"), q.Get("sslpassword"))
+		cfg, perr := pgx.ParseConfig(raw) // what the driver would refuse at the first connection
+		if perr != nil {
+			return nil, bad("%s", strings.NewReplacer(words...).Replace(perr.Error()))
+		}
 		q.Del("password")
+		q.Del("sslpassword")
 		u.RawQuery = q.Encode()
 		u.User = url.User(u.User.Username())
 		db, err = sql.Open("pgx", raw)
-		d, name, client = sqlstore.Postgres, u.String(), "psql "+shellQuote(u.String())+" -c"
+		d, name, client = sqlstore.Postgres, u.String(), "psql "+shellQuote(psqlURL(u, cfg.RuntimeParams))+" -c"
 	case "mysql":
 		cfg, perr := mysql.ParseDSN(strings.TrimPrefix(rest, "//"))
 		if perr != nil {
 			return nil, bad("not a URL mysql://user:pass@tcp(host:3306)/db")
 		}
 		hide(cfg.Passwd)
+		if cfg.DBName == "" {
+			return nil, bad("no database in it: mysql://user:pass@tcp(host:3306)/db")
+		}
 		_ = mysql.Charset("utf8mb4", "")(cfg) // the records' text is UTF-8, emoji and all
 		var conn driver.Connector
 		if conn, err = mysql.NewConnector(cfg); err == nil {
@@ -496,6 +520,29 @@ func rawPassword(raw string) string {
 	}
 	_, p, _ := strings.Cut(auth[:at], ":")
 	return p
+}
+
+// psqlURL returns u, the --db URL without its password, as psql takes it: the server settings pgx
+// takes as query parameters (search_path=…), which libpq refuses there, go in its options, and a
+// space is %20.
+func psqlURL(u *url.URL, runtime map[string]string) string {
+	q := u.Query()
+	opts := q.Get("options")
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if _, ok := runtime[k]; !ok || k == "options" || k == "application_name" || k == "client_encoding" ||
+			k == "fallback_application_name" {
+			continue
+		}
+		v := strings.NewReplacer(`\`, `\\`, " ", `\ `).Replace(q.Get(k))
+		opts = strings.TrimSpace(opts + " -c " + k + "=" + v)
+		q.Del(k)
+	}
+	if opts != "" {
+		q.Set("options", opts)
+	}
+	shown := *u
+	shown.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // libpq takes no + for a space
+	return shown.String()
 }
 
 // mysqlClient is the mysql command line that connects as cfg does, asking for the password.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -121,7 +122,11 @@ func TestSyncDBRefusesWhatItCannotOpen(t *testing.T) {
 	_, vars := fake(t)
 	dir := t.TempDir()
 	for _, db := range []string{"ftp://u:s3cret-9@host/db", "sqlite://" + dir + "/x.db", "sqlite:", "digelao.db",
-		"postgres://u:s3cret-9@", "mysql://u:s3cret-9@nonsense"} {
+		"postgres://u:s3cret-9@", "mysql://u:s3cret-9@nonsense",
+		// Only a scheme, no database, a database that keeps nothing, a parameter the driver refuses:
+		// wrong command lines, not databases that failed to answer (issue 20).
+		"mysql:", "mysql://", "mysql://u:s3cret-9@tcp(127.0.0.1:1)/", "sqlite::memory:", "sqlite:file::memory:",
+		"postgres://u:s3cret-9@127.0.0.1:1/db?sslmode=bogus", "postgres://u:s3cret-9@127.0.0.1:1/db?connect_timeout=abc"} {
 		r := cli(ctx, vars, "sync", "--db", db)
 		assertUsage(t, r, "invalid --db (DIGELAO_SYNC_DB): ", db)
 		assert.NotContains(t, r.stderr, "s3cret-9", db)
@@ -137,6 +142,9 @@ func TestSyncDBRefusesWhatItCannotOpen(t *testing.T) {
 		"postgresql://u@127.0.0.1:1/db?password=p%40ssw0rd":  {"p%40ssw0rd", "p@ssw0rd"},
 		"mysql://u:p@ss:w0rd@tcp(127.0.0.1:1)/db?timeout=2s": {"p@ss:w0rd"},
 		"mysql://u:p@ss@tcp(127.0.0.1:1)/db":                 {"p@ss"},
+		// The passphrase of the client key is a password too (issue 20).
+		"postgres://u:pw-1@127.0.0.1:1/db?sslpassword=k3y%2Fp%40ss": {"k3y%2Fp%40ss", "k3y/p@ss", "pw-1"},
+		"postgres://u:%E4%B8%AD%23%3F@127.0.0.1:1/db":               {"%E4%B8%AD%23%3F", "中#?"},
 	} {
 		r := cli(ctx, with(vars, "DIGELAO_SYNC_DB", db), "sync")
 		assert.Equal(t, exitFile, r.code, "%s: %s", db, r.stderr)
@@ -192,6 +200,16 @@ func TestSyncDBServers(t *testing.T) {
 				sqlstore.MySQL:    regexp.MustCompile(`query them: mysql -h \S+ -P \d+ -u \S+ -p \w+ -e 'select sn, phone, created_at from digelao_call_records order by created_at desc limit 10'`),
 			}[d]
 			assert.Regexp(t, want, second.stderr)
+			if d == sqlstore.Postgres { // libpq refuses search_path= in a URL: it goes in options (issue 20)
+				_, hint, _ := strings.Cut(second.stderr, "query them: psql ")
+				assert.NotContains(t, hint, "search_path=")
+				assert.Contains(t, hint, "options=-c%20search_path%3D")
+				if psql, err := exec.LookPath("psql"); err == nil {
+					out, err := exec.CommandContext(ctx, "sh", "-c", psql+" "+strings.TrimSpace(hint)).CombinedOutput()
+					require.NoError(t, err, "%s", out)
+					assert.Contains(t, string(out), f.sns()[0], "the hint shows the records")
+				}
+			}
 		})
 	}
 }
@@ -227,4 +245,64 @@ func ownDatabase(t *testing.T, d sqlstore.Dialect) (driver, dsn, url string) {
 	cfg.DBName = name
 	dsn = cfg.FormatDSN()
 	return "mysql", dsn, "mysql://" + dsn
+}
+
+// TestSyncDBEmptyIsRefused: an empty --db or --out on the command line (--db "$DB" with DB unset,
+// from cron) is a wrong command line, not the default ./digelao.db (issue 20).
+func TestSyncDBEmptyIsRefused(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	t.Chdir(t.TempDir())
+	for _, flag := range []string{"--db", "--out"} {
+		r := cli(ctx, with(vars, "DIGELAO_SYNC_DB", "sqlite:other.db"), "sync", flag, "")
+		assertUsage(t, r, "empty "+flag, flag)
+		_, err := os.Stat("digelao.db")
+		assert.ErrorIs(t, err, os.ErrNotExist, "%s: nothing made", flag)
+	}
+}
+
+// TestSyncDBQueryIsShellCorrect: the sqlite3 command printed at the end runs as written, whatever
+// the file's name: spaces, quotes, a dollar, a leading dash (issue 20).
+func TestSyncDBQueryIsShellCorrect(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 1, 35*time.Minute)
+	t.Chdir(t.TempDir())
+	require.NoError(t, os.Mkdir("my dir", 0o700))
+	for _, path := range []string{"my dir/it's $HOME.db", "-dash.db"} {
+		r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		_, query, ok := strings.Cut(r.stderr, "query them: sqlite3 ")
+		require.True(t, ok, r.stderr)
+		args, err := exec.CommandContext(ctx, sh, "-c", `set -- `+strings.TrimSpace(query)+`; printf '%s\n' "$1"`).Output()
+		require.NoError(t, err)
+		file := strings.TrimSuffix(string(args), "\n")
+		assert.False(t, strings.HasPrefix(file, "-"), "%q: sqlite3 would take it for an option", file)
+		same, err := filepath.Abs(file)
+		require.NoError(t, err)
+		want, err := filepath.Abs(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, same, path)
+	}
+}
+
+// TestSyncDBForeignTableSaysNoGoIdentifier: a table of sync's names it did not make is refused in
+// the command's words: there is no WithTablePrefix on the command line (issue 20).
+func TestSyncDBForeignTableSaysNoGoIdentifier(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	path := filepath.Join(t.TempDir(), "theirs.db")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "create table digelao_call_records (id integer)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	r := cli(ctx, vars, "sync", "--db", "sqlite:"+path)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "the table digelao_call_records exists")
+	assert.NotRegexp(t, `\bWith[A-Z]\w+|\bMigrate\b|\bStore\b`, r.stderr)
 }
