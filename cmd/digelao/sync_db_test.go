@@ -306,3 +306,28 @@ func TestSyncDBForeignTableSaysNoGoIdentifier(t *testing.T) {
 	assert.Contains(t, r.stderr, "the table digelao_call_records exists")
 	assert.NotRegexp(t, `\bWith[A-Z]\w+|\bMigrate\b|\bStore\b`, r.stderr)
 }
+
+// TestSyncDBResetRestoresDeletedRows: a row deleted from digelao_call_records (a retention job, a
+// table restored from an older backup) comes back with --reset-checkpoint, as a line cut from an
+// --out file does: sync keeps no code of the user's, so the rows, not the marks, are what it holds.
+func TestSyncDBResetRestoresDeletedRows(t *testing.T) {
+	t.Skip("issue 20: the marks in digelao_marks say the deleted record was delivered, so the sweep back counts it " +
+		"\"already in the database\" and never writes it again; the marks' keys are hashes of the sn made inside " +
+		"RecordSync, so sync cannot find the marks without rows: a fix needs sqlstore or RecordSync to forget a " +
+		"sync's marks (on --reset-checkpoint), a design change for the lead")
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 3, 35*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "delete from digelao_call_records where sn = ?", f.sns()[0])
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "3 already in the database", "one of them is not")
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+}
