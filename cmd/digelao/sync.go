@@ -411,6 +411,9 @@ type dbTarget struct {
 	st            *dbStore
 	put           func(context.Context, *digelao.CallRecord) error // the Store's sink
 	count, newest string                                           // the queries of load
+	syncs         string                                           // the sync's table, beside the records'
+	checkpoints   string                                           // the query of load that counts the checkpoints there
+	others        int                                              // the checkpoints there, as load found them
 }
 
 // openDB returns the target of the --db URL raw, having sent nothing to the database yet. Its
@@ -501,9 +504,11 @@ func openDB(raw string) (*target, error) {
 	if d == sqlstore.Postgres {
 		arg = "$1"
 	}
-	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil),
-		count:  "select count(*) from " + table + " where account = " + arg,
-		newest: "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
+	syncs := strings.TrimSuffix(table, "call_records") + "syncs"
+	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil), syncs: syncs,
+		checkpoints: "select count(*) from " + syncs + " where checkpoint_at is not null",
+		count:       "select count(*) from " + table + " where account = " + arg,
+		newest:      "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
 	return &target{keeper: k, flag: "--db", name: k.name, kept: "stored", in: "in the database", words: r,
 		query: client + " " + shellQuote("select sn, phone, created_at from "+table+" order by created_at desc limit 10")}, nil
 }
@@ -574,6 +579,9 @@ func (k *dbTarget) load(ctx context.Context, _ *digelao.Client, userSN string, _
 	if err := k.db.QueryRowContext(ctx, k.count, userSN).Scan(&n); err != nil {
 		return 0, newest, &fileError{flag: "--db", err: err}
 	}
+	if err := k.db.QueryRowContext(ctx, k.checkpoints).Scan(&k.others); err != nil {
+		return 0, newest, &fileError{flag: "--db", err: err}
+	}
 	var b []byte
 	err = k.db.QueryRowContext(ctx, k.newest, userSN).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -589,8 +597,19 @@ func (k *dbTarget) load(ctx context.Context, _ *digelao.Client, userSN string, _
 	return n, r.CreatedAt, nil
 }
 
+// lost says where the checkpoint is missing, and that the table holds others' if it does: a
+// checkpoint is kept by base URL and login, and the same account through another address has none.
 func (k *dbTarget) lost() string {
-	return "its checkpoint, in " + strings.TrimSuffix(k.st.RecordsTable(), "call_records") + "syncs, is missing"
+	s := "its checkpoint, in " + k.syncs + ", is missing"
+	switch {
+	case k.others == 1:
+		s += " (" + k.syncs + " holds 1 other sync's checkpoint: "
+	case k.others > 1:
+		s += fmt.Sprintf(" (%s holds %d other syncs' checkpoints: ", k.syncs, k.others)
+	default:
+		return s
+	}
+	return s + "another account's, or this one's under another base URL (--base-url) or login)"
 }
 
 func (k *dbTarget) setAside() { k.st.aside.Store(true) }

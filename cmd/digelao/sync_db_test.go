@@ -331,3 +331,21 @@ func TestSyncDBResetRestoresDeletedRows(t *testing.T) {
 	assert.NotContains(t, r.stderr, "3 already in the database", "one of them is not")
 	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
 }
+
+// TestSyncDBLostCheckpointSaysWhereOthersAre: a checkpoint is kept by base URL and login, so the
+// same account through another address (localhost for 127.0.0.1) finds none of its own; the
+// refusal says that the database holds another sync's checkpoint, not only that it is missing
+// (issue 20).
+func TestSyncDBLostCheckpointSaysWhereOthersAre(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
+
+	other := with(f.vars, "DIGELAO_BASE_URL", strings.Replace(f.vars["DIGELAO_BASE_URL"], "127.0.0.1", "localhost", 1))
+	r := cli(ctx, other, "sync", "--db", "sqlite:"+path)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "its checkpoint, in digelao_syncs, is missing (digelao_syncs holds 1 other sync's checkpoint: "+
+		"another account's, or this one's under another base URL (--base-url) or login)")
+}
