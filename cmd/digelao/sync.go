@@ -170,7 +170,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 	}
 	mark, err := rs.Checkpoint(ctx)
 	if err != nil {
-		return err
+		return t.failed(err)
 	}
 	if err := o.lostCheckpoint(t, n, newest, mark); err != nil {
 		return err
@@ -192,7 +192,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 				"which lapses %s after that sync stops)", t.flag, t.name, digelao.DefaultLeaseTTL)}
 		}
 		if err != nil {
-			return err
+			return t.failed(err)
 		}
 		fmt.Fprintf(e.stderr, "%s: %s %s, %d already %s (seen again where sweeps overlap), "+
 			"%d not final yet; checkpoint %s (UTC+8)\n",
@@ -300,6 +300,9 @@ type keeper interface {
 	lost() string // says that the checkpoint is missing, and where it was
 	setAside()    // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
 	close()
+	// failed returns err, which ended a sweep, as the target's error (exit status 4, naming the
+	// flag) when the target caused it, and as it is when the platform or the network did.
+	failed(err error) error
 }
 
 // redact returns err with the library's words put in the command's and the password hidden.
@@ -397,6 +400,8 @@ func (f *fileTarget) load(ctx context.Context, cl *digelao.Client, userSN string
 func (f *fileTarget) lost() string { return f.state.path + ", its checkpoint, is missing" }
 
 func (f *fileTarget) setAside() { f.state.forget() }
+
+func (f *fileTarget) failed(err error) error { return err } // the file's own errors are fileErrors
 
 func (f *fileTarget) close() {
 	if f.out != nil {
@@ -613,6 +618,16 @@ func (k *dbTarget) lost() string {
 }
 
 func (k *dbTarget) setAside() { k.st.aside.Store(true) }
+
+// failed: every error of sqlstore says "sqlstore: " (the SDK passes the store's errors on as they
+// are), and no error of the platform does.
+func (k *dbTarget) failed(err error) error {
+	var fe *fileError
+	if errors.As(err, &fe) || !strings.Contains(err.Error(), "sqlstore: ") {
+		return err
+	}
+	return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
+}
 
 func (k *dbTarget) close() { _ = k.db.Close() }
 

@@ -349,3 +349,26 @@ func TestSyncDBLostCheckpointSaysWhereOthersAre(t *testing.T) {
 	assert.Contains(t, r.stderr, "its checkpoint, in digelao_syncs, is missing (digelao_syncs holds 1 other sync's checkpoint: "+
 		"another account's, or this one's under another base URL (--base-url) or login)")
 }
+
+// TestSyncDBWriteFailureIsTheDatabases: a database that opens but refuses a write in the sweep (a
+// read-only file, a full disk: here a trigger) fails with status 4 naming --db, as a file that
+// cannot be written does, not with status 1, which says the platform or the network failed
+// (issue 20).
+func TestSyncDBWriteFailureIsTheDatabases(t *testing.T) {
+	ctx := context.Background()
+	f := newSyncFake(t)
+	f.call(t, 2, 35*time.Minute)
+	path := filepath.Join(t.TempDir(), "records.db")
+	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "create trigger full before update on digelao_leases begin select raise(abort, 'database or disk is full'); end")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "create trigger full2 before insert on digelao_leases begin select raise(abort, 'database or disk is full'); end")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Regexp(t, `(?m)^digelao: --db: sqlite:\S+records\.db: .*database or disk is full`, r.stderr)
+}
