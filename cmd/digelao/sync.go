@@ -481,6 +481,11 @@ func openDB(raw string) (*target, error) {
 			return nil, bad("not a URL mysql://user:pass@tcp(host:3306)/db")
 		}
 		hide(cfg.Passwd)
+		for k := range cfg.Params {
+			if strings.EqualFold(k, "password") { // the driver would run SET password=… with it
+				return nil, bad("the password goes before the @, not in ?%s=: mysql://user:pass@tcp(host:3306)/db", k)
+			}
+		}
 		if cfg.DBName == "" {
 			return nil, bad("no database in it: mysql://user:pass@tcp(host:3306)/db")
 		}

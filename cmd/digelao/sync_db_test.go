@@ -126,7 +126,9 @@ func TestSyncDBRefusesWhatItCannotOpen(t *testing.T) {
 		// Only a scheme, no database, a database that keeps nothing, a parameter the driver refuses:
 		// wrong command lines, not databases that failed to answer (issue 20).
 		"mysql:", "mysql://", "mysql://u:s3cret-9@tcp(127.0.0.1:1)/", "sqlite::memory:", "sqlite:file::memory:",
-		"postgres://u:s3cret-9@127.0.0.1:1/db?sslmode=bogus", "postgres://u:s3cret-9@127.0.0.1:1/db?connect_timeout=abc"} {
+		"postgres://u:s3cret-9@127.0.0.1:1/db?sslmode=bogus", "postgres://u:s3cret-9@127.0.0.1:1/db?connect_timeout=abc",
+		// go-sql-driver/mysql would run SET password=… with it: no password, and printed.
+		"mysql://u@tcp(127.0.0.1:1)/db?password=s3cret-9", "mysql://u@tcp(127.0.0.1:1)/db?Password=s3cret-9"} {
 		r := cli(ctx, vars, "sync", "--db", db)
 		assertUsage(t, r, "invalid --db (DIGELAO_SYNC_DB): ", db)
 		assert.NotContains(t, r.stderr, "s3cret-9", db)
