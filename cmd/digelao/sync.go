@@ -419,6 +419,7 @@ type dbTarget struct {
 	syncs         string                                           // the sync's table, beside the records'
 	checkpoints   string                                           // the query of load that counts the checkpoints there
 	others        int                                              // the checkpoints there, as load found them
+	file          string                                           // SQLite's file; "" for a server
 }
 
 // openDB returns the target of the --db URL raw, having sent nothing to the database yet. Its
@@ -437,6 +438,7 @@ func openDB(raw string) (*target, error) {
 	}
 	var (
 		db     *sql.DB
+		file   string // SQLite's
 		d      sqlstore.Dialect
 		name   string // raw without the password
 		client string // the shell command that runs a query, less the query
@@ -451,12 +453,13 @@ func openDB(raw string) (*target, error) {
 		if strings.TrimPrefix(rest, "file:") == ":memory:" {
 			return nil, bad("sqlite:%s keeps nothing once sync exits: give a file, e.g. sqlite:digelao.db", rest)
 		}
-		file := rest
-		if strings.HasPrefix(file, "-") {
-			file = "./" + file // not an option of sqlite3
+		file = rest
+		shown := file
+		if strings.HasPrefix(shown, "-") {
+			shown = "./" + shown // not an option of sqlite3
 		}
 		db, err = sql.Open("sqlite", rest+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(file)
+		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(shown)
 	case "postgres", "postgresql":
 		u, perr := url.Parse(raw) // its error would quote the URL, password and all
 		if perr != nil || u.Host == "" {
@@ -515,7 +518,7 @@ func openDB(raw string) (*target, error) {
 		arg = "$1"
 	}
 	syncs := strings.TrimSuffix(table, "call_records") + "syncs"
-	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil), syncs: syncs,
+	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil), syncs: syncs, file: file,
 		checkpoints: "select count(*) from " + syncs + " where checkpoint_at is not null",
 		count:       "select count(*) from " + table + " where account = " + arg,
 		newest:      "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
@@ -580,6 +583,11 @@ func (k *dbTarget) sink(ctx context.Context, r *digelao.CallRecord) error { retu
 
 func (k *dbTarget) open(ctx context.Context) error {
 	if err := k.st.Migrate(ctx); err != nil {
+		if dir := filepath.Dir(k.file); k.file != "" {
+			if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+				err = fmt.Errorf("the directory %s does not exist: sync makes the file, not its directory (%w)", dir, err)
+			}
+		}
 		return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
 	}
 	return nil

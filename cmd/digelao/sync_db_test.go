@@ -374,3 +374,16 @@ func TestSyncDBWriteFailureIsTheDatabases(t *testing.T) {
 	assert.Equal(t, exitFile, r.code, r.stderr)
 	assert.Regexp(t, `(?m)^digelao: --db: sqlite:\S+records\.db: .*database or disk is full`, r.stderr)
 }
+
+// TestSyncDBSaysTheDirectoryIsMissing: SQLite says only "unable to open database file" of a file
+// in a directory that does not exist (sqlite:~/x.db: no shell expands that ~); sync says which
+// (issue 20).
+func TestSyncDBSaysTheDirectoryIsMissing(t *testing.T) {
+	ctx := context.Background()
+	_, vars := fake(t)
+	path := filepath.Join(t.TempDir(), "~", "x.db")
+	r := cli(ctx, vars, "sync", "--db", "sqlite:"+path)
+	assert.Equal(t, exitFile, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "digelao: --db: sqlite:"+path+": the directory "+filepath.Dir(path)+
+		" does not exist: sync makes the file, not its directory")
+}
