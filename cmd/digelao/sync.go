@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/gofrs/flock"
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/spf13/cobra"
 	_ "modernc.org/sqlite" // registers "sqlite"
@@ -93,6 +95,11 @@ stdout is not used.`}
 		bindEnv(fs, flag, v)
 	}
 	cmd.RunE = action(func(ctx context.Context, _ []string) error {
+		for name, what := range map[string]string{"db": "a database URL", "out": "a file name"} {
+			if f := fs.Lookup(name); onCommandLine(f) && f.Value.String() == "" {
+				return usagef("empty --%s (an unset variable in --%s \"$X\"?): give %s, or leave the flag out", name, name, what)
+			}
+		}
 		switch {
 		case o.listen != "" && !o.follow:
 			return usagef("--listen (DIGELAO_SYNC_LISTEN) receives pushes while sync runs: add --follow")
@@ -163,7 +170,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 	}
 	mark, err := rs.Checkpoint(ctx)
 	if err != nil {
-		return err
+		return t.failed(err)
 	}
 	if err := o.lostCheckpoint(t, n, newest, mark); err != nil {
 		return err
@@ -185,7 +192,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 				"which lapses %s after that sync stops)", t.flag, t.name, digelao.DefaultLeaseTTL)}
 		}
 		if err != nil {
-			return err
+			return t.failed(err)
 		}
 		fmt.Fprintf(e.stderr, "%s: %s %s, %d already %s (seen again where sweeps overlap), "+
 			"%d not final yet; checkpoint %s (UTC+8)\n",
@@ -293,6 +300,9 @@ type keeper interface {
 	lost() string // says that the checkpoint is missing, and where it was
 	setAside()    // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
 	close()
+	// failed returns err, which ended a sweep, as the target's error (exit status 4, naming the
+	// flag) when the target caused it, and as it is when the platform or the network did.
+	failed(err error) error
 }
 
 // redact returns err with the library's words put in the command's and the password hidden.
@@ -317,6 +327,8 @@ func (e *redacted) Unwrap() error { return e.err }
 var libraryWords = []string{
 	" (WithRequireCheckpoint makes this an error)", "",
 	" (RecordSync.Quarantined lists it, Redeliver delivers it)", " (kept with the checkpoint)",
+	"Migrate did not make it, and will not take it for its own; rename or drop it, or give the Store another prefix (WithTablePrefix)",
+	"sync did not make it, and will not take it for its own; rename or drop it, or give sync another database",
 }
 
 // plainLog is a slog.Handler that passes the message and the text of each attribute through a
@@ -389,6 +401,8 @@ func (f *fileTarget) lost() string { return f.state.path + ", its checkpoint, is
 
 func (f *fileTarget) setAside() { f.state.forget() }
 
+func (f *fileTarget) failed(err error) error { return err } // the file's own errors are fileErrors
+
 func (f *fileTarget) close() {
 	if f.out != nil {
 		f.out.close()
@@ -402,6 +416,10 @@ type dbTarget struct {
 	st            *dbStore
 	put           func(context.Context, *digelao.CallRecord) error // the Store's sink
 	count, newest string                                           // the queries of load
+	syncs         string                                           // the sync's table, beside the records'
+	checkpoints   string                                           // the query of load that counts the checkpoints there
+	others        int                                              // the checkpoints there, as load found them
+	file          string                                           // SQLite's file; "" for a server
 }
 
 // openDB returns the target of the --db URL raw, having sent nothing to the database yet. Its
@@ -420,6 +438,7 @@ func openDB(raw string) (*target, error) {
 	}
 	var (
 		db     *sql.DB
+		file   string // SQLite's
 		d      sqlstore.Dialect
 		name   string // raw without the password
 		client string // the shell command that runs a query, less the query
@@ -431,27 +450,48 @@ func openDB(raw string) (*target, error) {
 		if rest == "" || strings.HasPrefix(rest, "//") || strings.Contains(rest, "?") {
 			return nil, bad("give a SQLite database as sqlite:PATH, e.g. sqlite:digelao.db or sqlite:/var/lib/digelao.db (no //, no ?)")
 		}
+		if strings.TrimPrefix(rest, "file:") == ":memory:" {
+			return nil, bad("sqlite:%s keeps nothing once sync exits: give a file, e.g. sqlite:digelao.db", rest)
+		}
+		file = rest
+		shown := file
+		if strings.HasPrefix(shown, "-") {
+			shown = "./" + shown // not an option of sqlite3
+		}
 		db, err = sql.Open("sqlite", rest+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(rest)
+		d, name, client = sqlstore.SQLite, "sqlite:"+rest, "sqlite3 "+shellQuote(shown)
 	case "postgres", "postgresql":
 		u, perr := url.Parse(raw) // its error would quote the URL, password and all
 		if perr != nil || u.Host == "" {
 			return nil, bad("not a URL postgres://user:pass@host:5432/db (escape @ : / in the password as %%40 %%3A %%2F)")
 		}
 		p, _ := u.User.Password()
-		hide(rawPassword(raw), p, u.Query().Get("password"))
 		q := u.Query()
+		hide(rawPassword(raw), p, q.Get("password"), q.Get("sslpassword"))
+		cfg, perr := pgx.ParseConfig(raw) // what the driver would refuse at the first connection
+		if perr != nil {
+			return nil, bad("%s", strings.NewReplacer(words...).Replace(perr.Error()))
+		}
 		q.Del("password")
+		q.Del("sslpassword")
 		u.RawQuery = q.Encode()
 		u.User = url.User(u.User.Username())
 		db, err = sql.Open("pgx", raw)
-		d, name, client = sqlstore.Postgres, u.String(), "psql "+shellQuote(u.String())+" -c"
+		d, name, client = sqlstore.Postgres, u.String(), "psql "+shellQuote(psqlURL(u, cfg.RuntimeParams))+" -c"
 	case "mysql":
 		cfg, perr := mysql.ParseDSN(strings.TrimPrefix(rest, "//"))
 		if perr != nil {
 			return nil, bad("not a URL mysql://user:pass@tcp(host:3306)/db")
 		}
 		hide(cfg.Passwd)
+		for k := range cfg.Params {
+			if strings.EqualFold(k, "password") { // the driver would run SET password=… with it
+				return nil, bad("the password goes before the @, not in ?%s=: mysql://user:pass@tcp(host:3306)/db", k)
+			}
+		}
+		if cfg.DBName == "" {
+			return nil, bad("no database in it: mysql://user:pass@tcp(host:3306)/db")
+		}
 		_ = mysql.Charset("utf8mb4", "")(cfg) // the records' text is UTF-8, emoji and all
 		var conn driver.Connector
 		if conn, err = mysql.NewConnector(cfg); err == nil {
@@ -477,9 +517,11 @@ func openDB(raw string) (*target, error) {
 	if d == sqlstore.Postgres {
 		arg = "$1"
 	}
-	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil),
-		count:  "select count(*) from " + table + " where account = " + arg,
-		newest: "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
+	syncs := strings.TrimSuffix(table, "call_records") + "syncs"
+	k := &dbTarget{name: r.Replace(name), db: db, st: &dbStore{Store: store}, put: store.Sink(nil), syncs: syncs, file: file,
+		checkpoints: "select count(*) from " + syncs + " where checkpoint_at is not null",
+		count:       "select count(*) from " + table + " where account = " + arg,
+		newest:      "select record from " + table + " where account = " + arg + " and created_at is not null order by created_at desc limit 1"}
 	return &target{keeper: k, flag: "--db", name: k.name, kept: "stored", in: "in the database", words: r,
 		query: client + " " + shellQuote("select sn, phone, created_at from "+table+" order by created_at desc limit 10")}, nil
 }
@@ -496,6 +538,29 @@ func rawPassword(raw string) string {
 	}
 	_, p, _ := strings.Cut(auth[:at], ":")
 	return p
+}
+
+// psqlURL returns u, the --db URL without its password, as psql takes it: the server settings pgx
+// takes as query parameters (search_path=…), which libpq refuses there, go in its options, and a
+// space is %20.
+func psqlURL(u *url.URL, runtime map[string]string) string {
+	q := u.Query()
+	opts := q.Get("options")
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if _, ok := runtime[k]; !ok || k == "options" || k == "application_name" || k == "client_encoding" ||
+			k == "fallback_application_name" {
+			continue
+		}
+		v := strings.NewReplacer(`\`, `\\`, " ", `\ `).Replace(q.Get(k))
+		opts = strings.TrimSpace(opts + " -c " + k + "=" + v)
+		q.Del(k)
+	}
+	if opts != "" {
+		q.Set("options", opts)
+	}
+	shown := *u
+	shown.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // libpq takes no + for a space
+	return shown.String()
 }
 
 // mysqlClient is the mysql command line that connects as cfg does, asking for the password.
@@ -518,6 +583,11 @@ func (k *dbTarget) sink(ctx context.Context, r *digelao.CallRecord) error { retu
 
 func (k *dbTarget) open(ctx context.Context) error {
 	if err := k.st.Migrate(ctx); err != nil {
+		if dir := filepath.Dir(k.file); k.file != "" {
+			if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
+				err = fmt.Errorf("the directory %s does not exist: sync makes the file, not its directory (%w)", dir, err)
+			}
+		}
 		return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
 	}
 	return nil
@@ -525,6 +595,9 @@ func (k *dbTarget) open(ctx context.Context) error {
 
 func (k *dbTarget) load(ctx context.Context, _ *digelao.Client, userSN string, _ bool, _ io.Writer) (n int, newest time.Time, err error) {
 	if err := k.db.QueryRowContext(ctx, k.count, userSN).Scan(&n); err != nil {
+		return 0, newest, &fileError{flag: "--db", err: err}
+	}
+	if err := k.db.QueryRowContext(ctx, k.checkpoints).Scan(&k.others); err != nil {
 		return 0, newest, &fileError{flag: "--db", err: err}
 	}
 	var b []byte
@@ -542,11 +615,32 @@ func (k *dbTarget) load(ctx context.Context, _ *digelao.Client, userSN string, _
 	return n, r.CreatedAt, nil
 }
 
+// lost says where the checkpoint is missing, and that the table holds others' if it does: a
+// checkpoint is kept by base URL and login, and the same account through another address has none.
 func (k *dbTarget) lost() string {
-	return "its checkpoint, in " + strings.TrimSuffix(k.st.RecordsTable(), "call_records") + "syncs, is missing"
+	s := "its checkpoint, in " + k.syncs + ", is missing"
+	switch {
+	case k.others == 1:
+		s += " (" + k.syncs + " holds 1 other sync's checkpoint: "
+	case k.others > 1:
+		s += fmt.Sprintf(" (%s holds %d other syncs' checkpoints: ", k.syncs, k.others)
+	default:
+		return s
+	}
+	return s + "another account's, or this one's under another base URL (--base-url) or login)"
 }
 
 func (k *dbTarget) setAside() { k.st.aside.Store(true) }
+
+// failed: every error of sqlstore says "sqlstore: " (the SDK passes the store's errors on as they
+// are), and no error of the platform does.
+func (k *dbTarget) failed(err error) error {
+	var fe *fileError
+	if errors.As(err, &fe) || !strings.Contains(err.Error(), "sqlstore: ") {
+		return err
+	}
+	return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
+}
 
 func (k *dbTarget) close() { _ = k.db.Close() }
 
