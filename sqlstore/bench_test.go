@@ -30,7 +30,7 @@ import (
 	"github.com/digelao-go/digelao/sqlstore"
 )
 
-// The benchmarks of BENCHMARKS-sqlstore.md: run with DIGELAO_BENCH=1 (and the databases' DSNs),
+// The benchmarks of BENCHMARKS.md's sqlstore section: run with DIGELAO_BENCH=1 (and the databases' DSNs),
 //
 //	DIGELAO_BENCH=1 go test -run '^TestSQLBenchmarks$' -v -timeout 30m ./sqlstore
 //
@@ -145,7 +145,7 @@ func loadAverage() string {
 
 func TestSQLBenchmarks(t *testing.T) {
 	if os.Getenv("DIGELAO_BENCH") == "" {
-		t.Skip("DIGELAO_BENCH=1 runs the benchmarks of BENCHMARKS-sqlstore.md")
+		t.Skip("DIGELAO_BENCH=1 runs the benchmarks of BENCHMARKS.md's sqlstore section")
 	}
 	t.Run("sweep", benchSweep)
 	t.Run("push", benchPush)
