@@ -46,6 +46,11 @@ type page[T any] struct {
 	total   int       // the number of items that match, when counted
 	counted bool      // the reply carried a total
 	date    time.Time // the reply's Date: the platform's clock; zero when it had none
+	// moved is set by pages on the pages of a list that changed while it was paged, from the
+	// first sign on: a total that differs from an earlier page's, or items of the page before that
+	// come again. A removal before the offset then may have been masked by an insertion: the
+	// counts add up, and an item was skipped.
+	moved bool
 }
 
 // listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
@@ -128,6 +133,7 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 		pages := map[string]int{}  // the identity of each page read, and its index
 		total, counted := 0, false // the total the latest page that gave one gave
 		var last map[string]bool   // the keys of the page before
+		moved := false             // see page.moved
 		for ; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
 				yield(page[T]{}, transport.ContextErr(ctx))
@@ -143,6 +149,7 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 					fail("the list shrank from %d to %d items while it was paged: items after the ones removed were skipped", total, pg.total)
 					return
 				}
+				moved = moved || counted && pg.total != total
 				total, counted = pg.total, true
 			}
 			if len(pg.items) == 0 {
@@ -170,7 +177,8 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 					fresh = append(fresh, item)
 				}
 			}
-			last, pg.items = keys, fresh
+			moved = moved || len(fresh) < full
+			last, pg.items, pg.moved = keys, fresh, moved
 			if len(fresh) > 0 && !yield(pg, nil) {
 				return
 			}

@@ -79,6 +79,46 @@ type sweepObs struct {
 	returned map[string]bool // sn of every record a page returned
 	requests int
 	changes  int // faults that changed the list while it paged
+	// reads holds, for each window the sweep pages, what its latest read from page 0 on could
+	// see of the list's changes.
+	reads map[[2]time.Time]*simRead
+}
+
+// simRead is what one read of a window, page after page, showed of the list's changes: a signal
+// when a page's total differed from the page before's, or it repeated an item of the page before.
+// Without one, a removal and an insertion before the offset hid each other from any pager.
+type simRead struct {
+	total  int
+	last   map[string]bool
+	signal bool
+}
+
+// page notes a page of q's window that said total and held rows.
+func (o *sweepObs) page(q crmQuery, total int, rows []*simRecord) {
+	w := [2]time.Time{q.from, q.to}
+	rd := o.reads[w]
+	if q.page == 0 || rd == nil {
+		rd = &simRead{total: total}
+		o.reads[w] = rd
+	}
+	keys := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		keys[r.sn] = true
+		rd.signal = rd.signal || rd.last[r.sn]
+	}
+	rd.signal = rd.signal || total != rd.total
+	rd.total, rd.last = total, keys
+}
+
+// hidden reports whether every window of the sweep that holds created, as last read, showed no
+// sign of the list's changes.
+func (o *sweepObs) hidden(created time.Time) bool {
+	for w, rd := range o.reads {
+		if !created.Before(w[0]) && !created.After(w[1]) && rd.signal {
+			return false
+		}
+	}
+	return true
 }
 
 func newSimPlatform(clock simClock, pageCap int) *simPlatform {
@@ -140,6 +180,9 @@ func (p *simPlatform) RoundTrip(req *http.Request) (*http.Response, error) {
 	rows := p.match(q)
 	total := len(rows)
 	rows = rows[min(q.page*q.size, total):min((q.page+1)*q.size, total)]
+	if p.sweep != nil {
+		p.sweep.page(q, total, rows)
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"code":0,"msg":"ok","data":{"total":%d,"list":[`, total)
 	for i, r := range rows {

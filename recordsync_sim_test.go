@@ -547,7 +547,7 @@ func (s *sim) sweepTick(r *simReplica) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	obs := &sweepObs{replica: r, v0: s.platform.version, returned: map[string]bool{}}
+	obs := &sweepObs{replica: r, v0: s.platform.version, returned: map[string]bool{}, reads: map[[2]time.Time]*simRead{}}
 	s.platform.sweep, r.cancel = obs, cancel
 	st, err := r.rs.SweepOnce(ctx)
 	s.platform.sweep, r.cancel = nil, nil

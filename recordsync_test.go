@@ -662,6 +662,37 @@ func TestSyncReadsAgainAListThatShrankWhilePaged(t *testing.T) {
 	assert.Contains(t, b.logs.String(), "reading the window again")
 }
 
+// A removal before the offset that an insertion further down makes up for, and more: the pages add
+// up to the total, which grew, and one record was skipped. A total that moves between pages is a
+// list that changed: the window is read again.
+func TestSyncReadsAgainAListThatGrewWhilePaged(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	recs := b.calls(10, simStart.Add(time.Minute), time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	changed := false
+	b.platform.beforePage = func(q crmQuery, rows []*simRecord) {
+		if !changed && q.page == 1 && len(rows) == 10 {
+			changed = true
+			b.platform.remove(rows[1]) // a row already paged: the next page starts one row later
+			for i := range 2 {         // two records listed late, older than every other
+				b.platform.list(b.platform.create(simStart.Add(time.Duration(i)*time.Second), 1))
+			}
+		}
+	}
+	db := newSinkDB()
+	rs := b.sync(db.upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(context.Background())
+	require.NoError(t, err)
+	require.True(t, changed)
+	for _, r := range recs {
+		if r.exists() {
+			assert.Equal(t, 1, db.bySN[r.sn], "%s, listed all along, delivered once", r.sn)
+		}
+	}
+	assert.Contains(t, b.logs.String(), "reading the window again")
+}
+
 // Item 2. One record the sink always refuses does not hold the others back: they are delivered,
 // the checkpoint waits at the refused one, which is offered again and again with a growing wait,
 // then quarantined — named at error level, counted, listed — and the checkpoint moves on. Once the
