@@ -544,20 +544,17 @@ func (rs *RecordSync) logSweep(ctx context.Context, st *SweepStats, err error) {
 		"quarantined", st.Quarantine, "resweeps", st.Resweeps, "took", st.Took.Round(time.Millisecond), "error", err)
 }
 
-// giveUpLease gives the sweep lease up, even when ctx has ended; one that is not lapses by itself.
-func (rs *RecordSync) giveUpLease(ctx context.Context) {
-	unlease := func(ctx context.Context, name string) error { return rs.store.Unlease(ctx, name, rs.owner) }
-	if err := settle(ctx, rs.store, rs.name, unlease); err != nil {
-		rs.cfg.log.WarnContext(ctx, "digelao sync: giving up the lease failed; it lapses by itself", "error", err)
-	}
-}
-
 // Run sweeps every interval until ctx ends, from the checkpoint in the store; see RecordSync. It
 // sweeps only while it holds the store's lease, so that among replicas sharing a store one sweeps
 // at a time. A failed sweep is logged and tried again at the next interval. Run returns the
 // cause of ctx's end, having given the lease up.
 func (rs *RecordSync) Run(ctx context.Context) error {
-	defer rs.giveUpLease(ctx)
+	defer func() {
+		unlease := func(ctx context.Context, name string) error { return rs.store.Unlease(ctx, name, rs.owner) }
+		if err := settle(ctx, rs.store, rs.name, unlease); err != nil {
+			rs.cfg.log.WarnContext(ctx, "digelao sync: giving up the lease failed; it lapses by itself", "error", err)
+		}
+	}()
 	for {
 		if _, _, err := rs.sweepIfLeader(ctx); err != nil && ctx.Err() == nil {
 			rs.cfg.log.ErrorContext(ctx, "digelao sync: sweep failed; trying again at the next interval", "error", err)
@@ -573,18 +570,11 @@ func (rs *RecordSync) Run(ctx context.Context) error {
 // look-back on a first run) to the platform's now less the lag, sweeps again the past hours that
 // are due, and stores the new checkpoint, returned in the stats. It returns ErrLeaseHeld, sweeping
 // nothing, while another replica holds the lease — and also when the lease was lost during the
-// sweep, which then stops. It gives the lease up when it returns, so that the next run — in this
-// process or another — need not wait for it to lapse.
+// sweep, which then stops.
 func (rs *RecordSync) SweepOnce(ctx context.Context) (SweepStats, error) {
 	st, led, err := rs.sweepIfLeader(ctx)
-	if !led {
-		if err == nil {
-			err = ErrLeaseHeld
-		}
-		return st, err
-	}
-	if !errors.Is(err, ErrLeaseHeld) {
-		rs.giveUpLease(ctx)
+	if err == nil && !led {
+		err = ErrLeaseHeld
 	}
 	return st, err
 }

@@ -106,27 +106,6 @@ func TestSyncLease(t *testing.T) {
 	require.ErrorIs(t, err, ErrLeaseHeld)
 }
 
-// SweepOnce gives its lease up when it returns: the next run, here or in another process (cron),
-// sweeps at once instead of waiting for the lease to lapse.
-func TestSweepOnceGivesItsLeaseUp(t *testing.T) {
-	t.Parallel()
-	c, mt := newMockClient(t)
-	var listed atomic.Int64
-	mt.RegisterResponder("POST", testBase+"/api/crmList", func(*http.Request) (*http.Response, error) {
-		listed.Add(1)
-		return httpmock.NewStringResponse(200, `{"code":0,"data":{"total":0,"list":[]}}`), nil
-	})
-	store := MemSyncStore(t, 10)
-	sink := func(context.Context, *CallRecord) error { return nil }
-	for i := range 3 {
-		rs, err := NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(time.Hour))
-		require.NoError(t, err)
-		_, err = rs.SweepOnce(context.Background())
-		require.NoError(t, err, "run %d: the lease of the run before it was given up", i+1)
-	}
-	assert.Positive(t, listed.Load())
-}
-
 // settleStore notes how long a store call had left when it was made.
 type settleStore struct {
 	*MemorySyncStore

@@ -187,6 +187,7 @@ func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *ta
 
 	if !o.follow {
 		st, err := rs.SweepOnce(ctx)
+		t.swept(ctx)
 		if errors.Is(err, digelao.ErrLeaseHeld) {
 			return &busyError{fmt.Sprintf("%s %s: another digelao sync is sweeping it now (it holds the sweep lease, "+
 				"which lapses %s after that sync stops)", t.flag, t.name, digelao.DefaultLeaseTTL)}
@@ -297,8 +298,9 @@ type keeper interface {
 	// load returns how many of userSN's records the target holds, the newest created at newest. A
 	// state file that does not read is an error unless lenient (--since or --reset-checkpoint).
 	load(ctx context.Context, cl *digelao.Client, userSN string, lenient bool, notes io.Writer) (n int, newest time.Time, err error)
-	lost() string // says that the checkpoint is missing, and where it was
-	setAside()    // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
+	lost() string              // says that the checkpoint is missing, and where it was
+	setAside()                 // --reset-checkpoint: the sync sweeps back --since until it stores a checkpoint
+	swept(ctx context.Context) // after a single sweep
 	close()
 	// failed returns err, which ended a sweep, as the target's error (exit status 4, naming the
 	// flag) when the target caused it, and as it is when the platform or the network did.
@@ -402,6 +404,8 @@ func (f *fileTarget) lost() string { return f.state.path + ", its checkpoint, is
 func (f *fileTarget) setAside() { f.state.forget() }
 
 func (f *fileTarget) failed(err error) error { return err } // the file's own errors are fileErrors
+
+func (f *fileTarget) swept(context.Context) {} // the lease is in memory, and the lock on the output ours
 
 func (f *fileTarget) close() {
 	if f.out != nil {
@@ -642,13 +646,38 @@ func (k *dbTarget) failed(err error) error {
 	return &fileError{flag: "--db", err: fmt.Errorf("%s: %w", k.name, err)}
 }
 
+func (k *dbTarget) swept(ctx context.Context) { k.st.release(ctx) }
+
 func (k *dbTarget) close() { _ = k.db.Close() }
 
-// dbStore is the sync's sqlstore.Store, which can set the stored checkpoint aside until the sync
-// stores one (--reset-checkpoint).
+// dbStore is the sync's sqlstore.Store, which remembers the lease it took, to give it up after a
+// single sweep (the next run need not wait for it to lapse), and can set the stored checkpoint
+// aside until the sync stores one (--reset-checkpoint).
 type dbStore struct {
 	*sqlstore.Store
-	aside atomic.Bool
+	aside       atomic.Bool
+	mu          sync.Mutex
+	name, owner string // of the lease taken
+}
+
+// Lease implements digelao.SyncStore.
+func (s *dbStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	ok, err := s.Store.Lease(ctx, name, owner, ttl)
+	if ok {
+		s.mu.Lock()
+		s.name, s.owner = name, owner
+		s.mu.Unlock()
+	}
+	return ok, err
+}
+
+// release gives up the lease taken, if any.
+func (s *dbStore) release(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner != "" {
+		_ = s.Unlease(ctx, s.name, s.owner) // else it lapses by itself
+	}
 }
 
 // Checkpoint implements digelao.SyncStore.
