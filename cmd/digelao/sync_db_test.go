@@ -22,6 +22,18 @@ import (
 	"github.com/digelao-go/digelao/sqlstore"
 )
 
+// execSQLite runs statements on the SQLite database at path, as an operator's sqlite3 would.
+func execSQLite(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close() //nolint:errcheck // written and closed
+	for _, q := range statements {
+		_, err := db.ExecContext(context.Background(), q)
+		require.NoError(t, err, q)
+	}
+}
+
 // rowsIn counts the account's call records in the database at dsn, by sn.
 func rowsIn(t *testing.T, driver, dsn string) map[string]int {
 	t.Helper()
@@ -92,11 +104,7 @@ func TestSyncDBRefusesALostCheckpoint(t *testing.T) {
 	f.call(t, 2, 35*time.Minute)
 	path := filepath.Join(t.TempDir(), "records.db")
 	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "delete from digelao_syncs")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execSQLite(t, path, "delete from digelao_syncs")
 
 	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
 	assert.Equal(t, exitFile, r.code, r.stderr)
@@ -298,11 +306,7 @@ func TestSyncDBForeignTableSaysNoGoIdentifier(t *testing.T) {
 	ctx := context.Background()
 	_, vars := fake(t)
 	path := filepath.Join(t.TempDir(), "theirs.db")
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "create table digelao_call_records (id integer)")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execSQLite(t, path, "create table digelao_call_records (id integer)")
 	r := cli(ctx, vars, "sync", "--db", "sqlite:"+path)
 	assert.Equal(t, exitFile, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "the table digelao_call_records exists")
@@ -318,21 +322,14 @@ func TestSyncDBDeletedRowsStayDeleted(t *testing.T) {
 	f.call(t, 3, 35*time.Minute)
 	path := filepath.Join(t.TempDir(), "records.db")
 	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
-	exec := func(query string, args ...any) {
-		db, err := sql.Open("sqlite", path)
-		require.NoError(t, err)
-		defer db.Close() //nolint:errcheck // written and closed
-		_, err = db.ExecContext(ctx, query, args...)
-		require.NoError(t, err)
-	}
 	gone := f.sns()[0]
-	exec("delete from digelao_call_records where sn = ?", gone)
+	execSQLite(t, path, "delete from digelao_call_records where sn = '"+gone+"'")
 
 	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.NotContains(t, rowsIn(t, "sqlite", path), gone, "a deleted row stays deleted")
 
-	exec("delete from digelao_marks")
+	execSQLite(t, path, "delete from digelao_marks")
 	r = cli(ctx, f.vars, "sync", "--db", "sqlite:"+path, "--reset-checkpoint")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, once(f.sns()), rowsIn(t, "sqlite", path), "its mark deleted too, it is written again, once")
@@ -366,13 +363,9 @@ func TestSyncDBWriteFailureIsTheDatabases(t *testing.T) {
 	f.call(t, 2, 35*time.Minute)
 	path := filepath.Join(t.TempDir(), "records.db")
 	require.Equal(t, exitOK, cli(ctx, f.vars, "sync", "--db", "sqlite:"+path).code)
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "create trigger full before update on digelao_leases begin select raise(abort, 'database or disk is full'); end")
-	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "create trigger full2 before insert on digelao_leases begin select raise(abort, 'database or disk is full'); end")
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
+	execSQLite(t, path,
+		"create trigger full before update on digelao_leases begin select raise(abort, 'database or disk is full'); end",
+		"create trigger full2 before insert on digelao_leases begin select raise(abort, 'database or disk is full'); end")
 
 	r := cli(ctx, f.vars, "sync", "--db", "sqlite:"+path)
 	assert.Equal(t, exitFile, r.code, r.stderr)
