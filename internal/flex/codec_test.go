@@ -2,6 +2,7 @@ package flex
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -285,12 +286,16 @@ func FuzzInlineAgreesWithUnmarshalJSON(f *testing.F) {
 // list field whose items go through their own UnmarshalJSON, or an error for both.
 func FuzzDecodeListAgreesWithUnmarshalJSON(f *testing.F) {
 	for _, s := range []string{`[{"id":1,"sn":"a","at":"2024-07-02 15:03:24","x":[1]},null,{"id":"2"}]`, `{"0":{"sn":"b"},"2":[]}`,
-		`[]`, `{}`, `null`, ` [ ] `, `[{"id":{"a":1}}]`, `[1]`, `"a"`, `[{"sn":"\ud800"}] x`, ``} {
+		`[]`, `{}`, `null`, ` [ ] `, `[{"id":{"a":1}}]`, `[1]`, `"a"`, `[{"sn":"\ud800"}] x`, ``, `{},"":[]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var plain rows
 		errPlain := rowsThroughUnmarshalJSON.Decode([]byte(`{"list":`+string(b)+`}`), &plain)
+		if errPlain == nil && !json.Valid(b) {
+			// b closed the wrapping object and went on (`{},"":[]`): the wrapper is JSON, b is not.
+			errPlain = errors.New("not one JSON value")
+		}
 		var list []*row
 		errList := rowCodec.DecodeList(b, &list)
 		if (errPlain == nil) != (errList == nil) {
