@@ -88,30 +88,36 @@ type delivery struct {
 	key     string // the key being delivered
 	i       int    // its index in Deliver's keys
 	rows    []recordRow
-	sp      string // the name of the delivery's savepoints, its own: no func's savepoint shares it
-	open    bool   // a savepoint is open for the key
-	wrote   bool   // a Sink with a func wrote in the transaction
-	err     error  // the transaction failed: Deliver returns this
-	ended   bool   // Deliver returned: the transaction is gone
+	token   string   // the marks' token
+	took    []string // the keys whose marks it took, in order
+	claims  bool     // the marks are claims: a func runs in the transaction (savepoint)
+	sp      string   // the name of the delivery's savepoints, its own: no func's savepoint shares it
+	open    bool     // a savepoint is open for the key
+	wrote   bool     // a Sink with a func wrote in the transaction
+	err     error    // the transaction failed: Deliver returns this
+	ended   bool     // Deliver returned: the transaction is gone
 }
 
 // Deliver implements digelao.CommitStore in one transaction of the database:
 //
-//  1. It claims every key at once, in one statement, in the order of the keys' bytes (so that
-//     two Delivers never wait for each other in a cycle): a key not marked, or whose Claim
-//     lapsed, is claimed by this transaction for the claim TTL; a key marked delivered is
-//     ClaimDone; a key a Claim holds is ClaimInProgress. A key another open Deliver holds is
-//     waited for — PostgreSQL and MySQL lock its row, and SQLite has one writer at a time — and
-//     then found delivered, or free.
+//  1. It marks every key delivered at once, in one statement, in the order of the keys' bytes
+//     (so that two Delivers never wait for each other in a cycle): a key not marked, or whose
+//     Claim lapsed, is marked by this transaction; a key marked delivered is ClaimDone; a key a
+//     Claim holds is ClaimInProgress. A key another open Deliver holds is waited for — PostgreSQL
+//     and MySQL lock its row, and SQLite has one writer at a time — and then found delivered, or
+//     free. The marks are the transaction's: they commit with the records, or not at all.
 //  2. It calls deliver for each key it took, in order. Sink(nil) only queues the record; a Sink
 //     with a func writes it at once, and runs the func, inside a savepoint of the key's own. An
 //     error rolls that savepoint back, and the key alone is left undelivered (ClaimNew, Err).
+//     Before the first func runs, the marks become claims that lapse after the claim TTL:
+//     should the func commit the transaction, or end it otherwise, no key is marked delivered
+//     without its record.
 //  3. It writes the records Sink(nil) queued in multi-row upserts, inside one savepoint; should
 //     that fail, it writes them again one by one, each in a savepoint, and a record that fails
 //     leaves its key undelivered with the error (though deliver returned nil for it).
-//  4. It deletes the claims of the keys left undelivered, marks the others delivered — checking
-//     that the transaction still holds their claims, which a func that committed or rolled it
-//     back would have lost — and commits.
+//  4. It deletes the marks of the keys left undelivered and, after a func ran, turns the claims of
+//     the others into marks — checking that the transaction still holds them, which a func that
+//     committed or rolled it back would have lost — and commits.
 //
 // A deadlock or a lock wait timeout while taking the marks begins the transaction again, a few
 // times, after a short pause. A failure of the transaction itself (the connection, a deadlock
@@ -144,7 +150,12 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	if err != nil {
 		return nil, wrap("deliver", err)
 	}
-	d := &delivery{s: s, tx: tx, account: account, sp: "digelao_" + strings.ToLower(token)}
+	d := &delivery{s: s, tx: tx, account: account, token: token, sp: "digelao_" + strings.ToLower(token)}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		if states[k] == digelao.ClaimNew {
+			d.took = append(d.took, k)
+		}
+	}
 	defer func() {
 		d.ended = true
 		_ = tx.Rollback() // after a commit, sql.ErrTxDone
@@ -188,29 +199,29 @@ func (s *Store) Deliver(ctx context.Context, account string, keys []string, deli
 	} else if err := d.flush(ctx, ds); err != nil {
 		return nil, err
 	}
-	var failed, took []string
-	for k, i := range first {
-		switch {
-		case states[k] != digelao.ClaimNew:
-		case ds[i].Err != nil:
+	var failed, ok []string
+	for _, k := range d.took {
+		if ds[first[k]].Err != nil {
 			failed = append(failed, k)
-		default:
-			took = append(took, k)
+		} else {
+			ok = append(ok, k)
 		}
 	}
 	if _, err := s.settleMarks(ctx, tx, 'd', token, failed); err != nil {
 		return nil, wrap("deliver", err)
 	}
-	// The marks become delivered only now, just before the commit, and only if this transaction
-	// still holds them: should the user's func have committed it or rolled it back, they are
-	// claims that lapse, and their keys are delivered again.
-	n, err := s.settleMarks(ctx, tx, 'f', token, took)
-	if err != nil {
-		return nil, wrap("deliver", err)
-	}
-	if n != int64(len(took)) {
-		return nil, wrap("deliver", fmt.Errorf("the transaction holds %d of the %d marks it took: "+
-			"it was committed or rolled back before its end (a Sink's func must not end it, nor run DDL)", n, len(took)))
+	if d.claims {
+		// The claims become marks only now, just before the commit, and only if this transaction
+		// still holds them: should the user's func have committed it or rolled it back, they are
+		// claims that lapse, and their keys are delivered again.
+		n, err := s.settleMarks(ctx, tx, 'f', token, ok)
+		if err != nil {
+			return nil, wrap("deliver", err)
+		}
+		if n != int64(len(ok)) {
+			return nil, wrap("deliver", fmt.Errorf("the transaction holds %d of the %d marks it took: "+
+				"it was committed or rolled back before its end (a Sink's func must not end it, nor run DDL)", n, len(ok)))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, wrap("deliver: commit", err)
@@ -273,9 +284,8 @@ func lostLock(err error) bool {
 	return strings.Contains(err.Error(), "try restarting transaction")
 }
 
-// take claims the keys for token, within tx, unless they are delivered already or claimed, and
-// returns the state of each: ClaimNew for those it took. The claims lapse after the claim TTL,
-// should the transaction commit before Deliver marks them delivered.
+// take marks the keys delivered by token, within tx, unless they are delivered already or claimed,
+// and returns the state of each: ClaimNew for those it took.
 func (s *Store) take(ctx context.Context, tx *sql.Tx, token string, keys []string) (map[string]digelao.ClaimState, error) {
 	uniq := slices.Compact(slices.Sorted(slices.Values(keys)))
 	states := make(map[string]digelao.ClaimState, len(uniq))
@@ -293,9 +303,9 @@ func (s *Store) takeSome(ctx context.Context, tx *sql.Tx, token string, keys []s
 		if try == claimTries {
 			return fmt.Errorf("the marks of %d keys came and went %d times in a row", len(keys), claimTries)
 		}
-		args := make([]any, 0, 3*len(keys))
+		args := make([]any, 0, 2*len(keys))
 		for _, k := range keys {
-			args = append(args, k, token, ttlArg(s.d, s.cfg.claimTTL))
+			args = append(args, k, token)
 		}
 		res, err := tx.ExecContext(ctx, s.multiRow('t', len(keys)), s.withNow(args...)...)
 		if err != nil {
@@ -356,19 +366,21 @@ func query(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql
 	return rows.Err()
 }
 
-// settleMarks deletes the claims token took of keys ('d'), or marks them delivered ('f'), and
-// returns how many it found.
+// settleMarks deletes the marks token took of keys ('d'), makes them claims ('c'), or makes the
+// claims marks of keys delivered ('f'), and returns how many it found. keys are in order.
 func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token string, keys []string) (int64, error) {
-	slices.Sort(keys)
 	perKeys, _ := s.perStatement()
 	var n int64
 	for chunk := range pieces(keys, perKeys, nil) {
-		args := make([]any, 0, 1+len(chunk))
+		args := make([]any, 0, 2+len(chunk))
+		if kind == 'c' {
+			args = append(args, ttlArg(s.d, s.cfg.claimTTL))
+		}
 		args = append(args, token)
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		if kind == 'f' {
+		if kind != 'd' {
 			args = s.withNow(args...)
 		}
 		res, err := tx.ExecContext(ctx, s.multiRow(kind, len(chunk)), args...)
@@ -384,8 +396,16 @@ func (s *Store) settleMarks(ctx context.Context, tx *sql.Tx, kind byte, token st
 	return n, nil
 }
 
-// savepoint opens the savepoint of the key being delivered, once, and returns the transaction.
+// savepoint opens the savepoint of the key being delivered, once, and returns the transaction:
+// for a func to run in, whose marks are claims.
 func (d *delivery) savepoint(ctx context.Context) (*sql.Tx, error) {
+	if !d.claims {
+		if _, err := d.s.settleMarks(ctx, d.tx, 'c', d.token, d.took); err != nil {
+			d.fail(err)
+			return nil, d.err
+		}
+		d.claims = true
+	}
 	if !d.open {
 		if _, err := d.tx.ExecContext(ctx, "SAVEPOINT "+d.sp); err != nil {
 			d.fail(err)

@@ -51,12 +51,13 @@
 // # Exactly once
 //
 // A RecordSync on a Store delivers through Deliver (digelao.CommitStore): a page of a sweep, or a
-// push, in one transaction. The transaction first claims every key of the page, in one
+// push, in one transaction. The transaction first marks every key of the page delivered, in one
 // statement; a key another transaction is delivering is waited for — PostgreSQL and MySQL lock
 // its row until that transaction ends, and SQLite takes one writer at a time — and is then found
-// delivered, or free. Sink writes each record in that transaction, and the user's func with it;
-// just before the commit, the claims become marks of keys delivered, and the transaction commits
-// the rows, the user's writes and the marks together. A crash, a killed
+// delivered, or free. Sink writes each record in that transaction, and the user's func with it
+// (before the first func runs, the marks become claims, and they become marks again just before
+// the commit: see below), and the transaction commits the rows, the user's writes and the marks
+// together. A crash, a killed
 // process, a lost connection: the database rolls the transaction back, marks included, and the
 // next sweep delivers the records again — within a sweep interval, not after a claim's TTL,
 // because no claim outlives the connection. The crash test kills a sync 50 times mid-delivery on
@@ -76,8 +77,9 @@
 // The func must use the transaction it is given and nothing else, and must never commit it or
 // roll it back — by *sql.Tx's methods or by a statement — nor run DDL (CREATE, ALTER, DROP,
 // TRUNCATE), which MySQL commits at once with everything before it. A transaction so ended fails
-// its Deliver, and never marks a key delivered without its row: the claims it committed lapse
-// after the claim TTL (WithClaimTTL), and the keys are delivered again — the func with them.
+// its Deliver, and never marks a key delivered without its row: the marks are claims while a func
+// runs, the claims it committed lapse after the claim TTL (WithClaimTTL), and the keys are
+// delivered again — the func with them.
 //
 // # Replicas
 //

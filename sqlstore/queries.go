@@ -73,20 +73,30 @@ func upsert(d Dialect, key string, cols ...string) string {
 	return b.String()
 }
 
-// claimed is the clause that makes an INSERT of marks a claim: it takes over the row of a key
-// whose claim lapsed, and leaves a key delivered, or claimed by another token, as it is.
-func claimed(d Dialect, marks string) string {
+// claimed is the clause that makes an INSERT of marks take a key: it takes over the row of a key
+// whose claim lapsed, and leaves a key delivered, or claimed by another token, as it is. Taken, the
+// row gets the inserted token and expiry, and with done its done_at too (Deliver's marks).
+func claimed(d Dialect, marks string, done bool) string {
 	now := nowSQL(d)
 	if d == MySQL {
 		// MySQL has no RETURNING: the statement changes the row only when the caller takes it, and
 		// the caller reads it after. Each condition is on the row's values before the statement,
-		// so that it holds whether assignments see the ones before them or not (MariaDB's
+		// or on the token, which the first assignment changed when it took the row — so that it
+		// holds whether assignments see the ones before them or not (MariaDB's
 		// SIMULTANEOUS_ASSIGNMENT).
 		free := "(done_at IS NULL AND expires_at <= " + now + ")"
-		return " ON DUPLICATE KEY UPDATE token = IF(" + free + ", VALUES(token), token), " +
-			"expires_at = IF(token = VALUES(token) OR " + free + ", VALUES(expires_at), expires_at)"
+		taken := "token = VALUES(token) OR " + free
+		clause := " ON DUPLICATE KEY UPDATE token = IF(" + free + ", VALUES(token), token), "
+		if done {
+			clause += "done_at = IF(" + taken + ", VALUES(done_at), done_at), "
+		}
+		return clause + "expires_at = IF(" + taken + ", VALUES(expires_at), expires_at)"
 	}
-	return upsert(d, "dedup_key", "token", "expires_at") +
+	cols := []string{"token", "expires_at"}
+	if done {
+		cols = append(cols, "done_at")
+	}
+	return upsert(d, "dedup_key", cols...) +
 		" WHERE " + marks + ".done_at IS NULL AND " + marks + ".expires_at <= " + now
 }
 
@@ -97,14 +107,14 @@ func newQueries(d Dialect, p string) queries {
 	if d == MySQL {
 		// MySQL has no RETURNING: as claimed, the lease changes the row only when the caller
 		// takes it, on the row's values before the statement.
-		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks)
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks, false)
 		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ") ON DUPLICATE KEY UPDATE " +
 			"expires_at = NULL, done_at = COALESCE(done_at, VALUES(done_at)), token = VALUES(token)"
 		held := "(owner = VALUES(owner) OR expires_at <= " + now + ")"
 		q.lease = "INSERT INTO " + leases + " (name, owner, expires_at) VALUES (?, ?, " + later + ") ON DUPLICATE KEY UPDATE " +
 			"owner = IF(" + held + ", VALUES(owner), owner), expires_at = IF(" + held + ", VALUES(expires_at), expires_at)"
 	} else {
-		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks) +
+		q.claim = "INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES (?, ?, " + later + ")" + claimed(d, marks, false) +
 			" RETURNING token"
 		q.complete = "INSERT INTO " + marks + " (dedup_key, token, done_at) VALUES (?, ?, " + now + ")" +
 			upsert(d, "dedup_key", "token") + ", expires_at = NULL, done_at = COALESCE(" + marks + ".done_at, excluded.done_at)"
@@ -187,7 +197,7 @@ func rebind(query string) string {
 
 // The statements of many rows, built for each number of rows when first used.
 type multiKey struct {
-	kind byte // 't' take, 's' states, 'd' drop, 'f' finish, 'r' records
+	kind byte // 't' take, 's' states, 'd' drop, 'c' claims, 'f' finish, 'r' records
 	n    int
 }
 
@@ -223,10 +233,10 @@ func (s *Store) buildMulti(kind byte, n int) string {
 		}
 	}
 	switch kind {
-	case 't': // claim n keys for a delivery's token, unless delivered or claimed
-		b.WriteString("INSERT INTO " + marks + " (dedup_key, token, expires_at) VALUES ")
-		list("(?, ?, " + laterSQL(d) + ")")
-		b.WriteString(claimed(d, marks))
+	case 't': // mark n keys delivered by a delivery's token, unless delivered or claimed
+		b.WriteString("INSERT INTO " + marks + " (dedup_key, token, done_at, expires_at) VALUES ")
+		list("(?, ?, " + now + ", NULL)")
+		b.WriteString(claimed(d, marks, true))
 	case 's': // the state of n marks
 		b.WriteString("SELECT dedup_key, token, done_at IS NOT NULL FROM " + marks + " WHERE dedup_key IN (")
 		list("?")
@@ -234,13 +244,16 @@ func (s *Store) buildMulti(kind byte, n int) string {
 		if d == MySQL {
 			b.WriteString(" FOR UPDATE")
 		}
-	case 'd', 'f': // drop the claims of n keys a delivery's token took, or mark them delivered
-		if kind == 'd' {
-			b.WriteString("DELETE FROM " + marks)
-		} else {
-			b.WriteString("UPDATE " + marks + " SET done_at = " + now + ", expires_at = NULL")
+	case 'd', 'c', 'f': // drop the marks of n keys a delivery's token took, make them claims, or claims delivered
+		switch kind {
+		case 'd':
+			b.WriteString("DELETE FROM " + marks + " WHERE token = ?")
+		case 'c':
+			b.WriteString("UPDATE " + marks + " SET done_at = NULL, expires_at = " + laterSQL(d) + " WHERE token = ?")
+		case 'f':
+			b.WriteString("UPDATE " + marks + " SET done_at = " + now + ", expires_at = NULL WHERE token = ? AND done_at IS NULL")
 		}
-		b.WriteString(" WHERE token = ? AND done_at IS NULL AND dedup_key IN (")
+		b.WriteString(" AND dedup_key IN (")
 		list("?")
 		b.WriteString(")")
 	case 'r': // upsert n call records
