@@ -114,7 +114,7 @@ func (c *Codec[T]) Has(name string) bool {
 
 // Encode returns v as a JSON object; see Codec.
 func (c *Codec[T]) Encode(v *T) ([]byte, error) {
-	return c.p.encode(make([]byte, 0, 512), reflect.ValueOf(v).Elem())
+	return c.p.encode(make([]byte, 0, c.p.size), reflect.ValueOf(v).Elem())
 }
 
 // kind is how a type is decoded and encoded.
@@ -148,11 +148,13 @@ type plan struct {
 	byName map[string]int // wire name → index in fields
 	extra  int            // the struct's Extra field, or -1
 	raw    int            // the struct's Raw field, or -1
+	size   int            // about the bytes of its JSON, for Encode's buffer
 }
 
 type fieldPlan struct {
 	name      string
-	index     int // in the struct
+	member    string // the name as JSON, and a colon
+	index     int    // in the struct
 	omitEmpty bool
 	t         *typePlan
 }
@@ -192,8 +194,11 @@ func newPlan(t reflect.Type, inline []Inlined) *plan {
 			panic(fmt.Sprintf("flex: %s has two fields named %q", t, tag))
 		}
 		p.byName[tag] = len(p.fields)
-		p.fields = append(p.fields, fieldPlan{name: tag, index: i, omitEmpty: opts == "omitempty", t: planFor(f.Type, t, inline)})
+		member := string(appendString(nil, tag)) + ":"
+		p.fields = append(p.fields, fieldPlan{name: tag, member: member, index: i, omitEmpty: opts == "omitempty", t: planFor(f.Type, t, inline)})
+		p.size += len(member) + 24 // a comma, and a value: a time is 21 bytes
 	}
+	p.size += 64 // the braces, and a few members of Extra
 	return p
 }
 
@@ -550,26 +555,25 @@ func (p *plan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 	}
 	dst = append(dst, '{')
 	first := true
-	member := func(name string) {
+	comma := func() {
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, name)
-		dst = append(dst, ':')
 	}
 	for i := range p.fields {
 		f := &p.fields[i]
 		fv := v.Field(f.index)
 		if raw, ok := extra[f.name]; ok && fv.IsZero() { // a value that did not fit the field
-			member(f.name)
-			dst = append(dst, raw...)
+			comma()
+			dst = append(append(dst, f.member...), raw...)
 			continue
 		}
 		if f.omitEmpty && fv.IsZero() {
 			continue
 		}
-		member(f.name)
+		comma()
+		dst = append(dst, f.member...)
 		var err error
 		if dst, err = f.t.encode(dst, fv); err != nil {
 			return dst, fmt.Errorf("%s: %w", f.name, err)
@@ -579,7 +583,8 @@ func (p *plan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 		if fi, ok := p.byName[name]; ok && v.Field(p.fields[fi].index).IsZero() {
 			continue // written in its field's place
 		}
-		member(name)
+		comma()
+		dst = append(appendString(dst, name), ':')
 		dst = append(dst, extra[name]...)
 	}
 	return append(dst, '}'), nil
@@ -611,13 +616,16 @@ func (tp *typePlan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 	case kBool:
 		return strconv.AppendBool(dst, v.Bool()), nil
 	case kTime:
-		t := v.Interface().(time.Time)
+		var t time.Time
+		if v.CanAddr() {
+			t = *v.Addr().Interface().(*time.Time) // a pointer: no copy to the heap
+		} else {
+			t = v.Interface().(time.Time)
+		}
 		if t.IsZero() {
 			return append(dst, `""`...), nil
 		}
-		dst = append(dst, '"')
-		dst = t.In(China).AppendFormat(dst, timeLayout)
-		return append(dst, '"'), nil
+		return append(appendTime(append(dst, '"'), t.In(China)), '"'), nil
 	case kRaw:
 		if v.Len() == 0 {
 			return append(dst, "null"...), nil
@@ -650,6 +658,30 @@ func (tp *typePlan) encode(dst []byte, v reflect.Value) ([]byte, error) {
 // timeLayout is the platform's "Y-m-d H:i:s", with the fraction of a second a time has, if any,
 // so that what Decode read (RFC 3339, or a value a program set) reads back to the same instant.
 const timeLayout = time.DateTime + ".999999999"
+
+// appendTime appends t in timeLayout: the digits by hand for a whole second of the years 0–9999,
+// the platform's times, else by AppendFormat.
+func appendTime(dst []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if t.Nanosecond() != 0 || year < 0 || year > 9999 {
+		return t.AppendFormat(dst, timeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	two := func(n int) { dst = append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	two(year / 100)
+	two(year % 100)
+	dst = append(dst, '-')
+	two(int(month))
+	dst = append(dst, '-')
+	two(day)
+	dst = append(dst, ' ')
+	two(hour)
+	dst = append(dst, ':')
+	two(minute)
+	dst = append(dst, ':')
+	two(sec)
+	return dst
+}
 
 // appendString appends s as a JSON string. Bytes that are not valid UTF-8 become U+FFFD, as
 // encoding/json writes them.

@@ -376,3 +376,16 @@ func TestDecodeOwned(t *testing.T) {
 	copy(b, strings.Repeat("#", len(b)))
 	assert.Equal(t, `{"id":1,"sn":"a","x":[1]}`, string(copied.List[0].Raw), "Decode's Raw is a copy")
 }
+
+// FuzzAppendTimeAgreesWithAppendFormat pins appendTime, which writes the digits of a whole second
+// by hand, to time's own AppendFormat of timeLayout, for any instant in China time.
+func FuzzAppendTimeAgreesWithAppendFormat(f *testing.F) {
+	for _, s := range [][2]int64{{1719903804, 0}, {0, 0}, {-62135596800, 0}, {253402300799, 0}, {253402300800, 0},
+		{-62135596801, 0}, {1719903804, 1}, {1719903804, 999999999}, {-1, 0}, {-30610224000 - 28800, 0}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec).In(China)
+		assert.Equal(t, string(tm.AppendFormat(nil, timeLayout)), string(appendTime(nil, tm)), "%d.%09d", sec, nsec)
+	})
+}
