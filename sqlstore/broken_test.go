@@ -88,27 +88,41 @@ func TestSinkFuncThatEndsTheTransaction(t *testing.T) {
 				_, err := s.Deliver(t.Context(), account, keys, deliver)
 				require.Error(t, err, "the transaction is not the one Deliver began")
 
-				have := map[string]bool{}
-				for _, r := range rows(t, s, db) {
-					have[r.SN.String] = true
-				}
-				for i, k := range keys {
-					var done bool
-					err := db.QueryRowContext(t.Context(), "SELECT done_at IS NOT NULL FROM "+marksTable(s)+" WHERE dedup_key = "+ph(d, 1), k).Scan(&done)
-					if err == nil && done {
-						assert.True(t, have[recs[i].SN], "%s is marked delivered without its row", k)
-					}
-				}
+				assertNoMarkWithoutRow(t, d, s, db, keys, recs)
 				time.Sleep(2 * ttl) // the claims of a transaction committed too early lapse
-				ds, err := s.Deliver(t.Context(), account, keys, func(ctx context.Context, i int) error { return s.Sink(nil)(ctx, recs[i]) })
-				require.NoError(t, err)
-				for _, dd := range ds {
-					require.NoError(t, dd.Err)
-				}
-				assert.Equal(t, 3, len(rows(t, s, db)), "every record is delivered in the end")
+				assertDeliveredInTheEnd(t, s, db, keys, recs)
 			})
 		}
 	})
+}
+
+// assertNoMarkWithoutRow checks that no key of keys is marked delivered without its record's row.
+func assertNoMarkWithoutRow(t *testing.T, d sqlstore.Dialect, s *sqlstore.Store, db *sql.DB, keys []string, recs []*digelao.CallRecord) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, r := range rows(t, s, db) {
+		have[r.SN.String] = true
+	}
+	for i, k := range keys {
+		var done bool
+		err := db.QueryRowContext(t.Context(), "SELECT done_at IS NOT NULL FROM "+marksTable(s)+" WHERE dedup_key = "+ph(d, 1), k).Scan(&done)
+		if err == nil && done {
+			assert.True(t, have[recs[i].SN], "%s is marked delivered without its row", k)
+		}
+	}
+}
+
+// assertDeliveredInTheEnd delivers keys again, and checks that every record is then delivered:
+// no key is left in progress.
+func assertDeliveredInTheEnd(t *testing.T, s *sqlstore.Store, db *sql.DB, keys []string, recs []*digelao.CallRecord) {
+	t.Helper()
+	ds, err := s.Deliver(t.Context(), account, keys, func(ctx context.Context, i int) error { return s.Sink(nil)(ctx, recs[i]) })
+	require.NoError(t, err)
+	for i, dd := range ds {
+		require.NoError(t, dd.Err, keys[i])
+		require.NotEqual(t, digelao.ClaimInProgress, dd.State, keys[i])
+	}
+	assert.Len(t, rows(t, s, db), len(keys), "every record is delivered in the end")
 }
 
 // TestSinkFuncWithASavepointOfItsOwn: a func that opens savepoints of its own — of the name the
