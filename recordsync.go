@@ -101,6 +101,7 @@ type RecordSync struct {
 	sinkOK       atomic.Int64              // sink calls that succeeded, from pushes and sweeps
 	userSN       atomic.Pointer[string]    // the account's, once known (CommitStore.Deliver)
 	lookedBack   atomic.Pointer[time.Time] // where the first step without a checkpoint swept from
+	pushes       pushBatches               // the pushes delivered together, on a CommitStore
 	step         sync.Mutex                // one sweep step at a time: they share the bookkeeping
 	sinkOKAtStep int64                     // sinkOK when the latest step began; guarded by step
 }
@@ -431,13 +432,17 @@ func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
 			"sn", r.SN, "id", r.ID)
 		return nil
 	}
-	res, err := rs.deliver(ctx, []*CallRecord{r}, nil)
+	deliver := rs.deliverOne
+	if rs.commit != nil {
+		deliver = rs.pushBatched
+	}
+	res, err := deliver(ctx, r)
 	if err != nil {
 		return err
 	}
-	switch res[0].out {
+	switch res.out {
 	case failed:
-		return fmt.Errorf("digelao: sync sink: %w", res[0].err)
+		return fmt.Errorf("digelao: sync sink: %w", res.err)
 	case inProgress:
 		return errDeliveryInProgress
 	case delivered:

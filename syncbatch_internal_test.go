@@ -1,0 +1,336 @@
+package digelao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// batchStore is a CommitStore in memory whose Deliver can be held at a gate, fail, or panic, and
+// which notes the keys of every Deliver.
+type batchStore struct {
+	*MemorySyncStore
+	mu      sync.Mutex
+	done    map[string]bool
+	batches [][]string
+	ctxs    []context.Context
+	gate    chan struct{} // when set, each Deliver waits for it to be closed
+	fail    error
+	panics  bool
+	delay   func() time.Duration
+}
+
+func (s *batchStore) Deliver(ctx context.Context, _ string, keys []string, deliver func(context.Context, int) error) ([]Delivery, error) {
+	s.mu.Lock()
+	s.batches = append(s.batches, keys)
+	s.ctxs = append(s.ctxs, ctx)
+	gate, fail, panics, delay := s.gate, s.fail, s.panics, s.delay
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if delay != nil {
+		time.Sleep(delay())
+	}
+	if panics {
+		panic("the store broke")
+	}
+	if fail != nil {
+		return nil, fail
+	}
+	ds := make([]Delivery, len(keys))
+	for i, k := range keys {
+		s.mu.Lock()
+		done := s.done[k]
+		s.mu.Unlock()
+		if done {
+			ds[i].State = ClaimDone
+			continue
+		}
+		if ds[i].Err = deliver(ctx, i); ds[i].Err == nil {
+			s.mu.Lock()
+			s.done[k] = true
+			s.mu.Unlock()
+		}
+	}
+	return ds, nil
+}
+
+func (s *batchStore) set(f func(s *batchStore)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+func (s *batchStore) deliveries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.batches)
+}
+
+// batchSync is a RecordSync on a batchStore whose sink counts its calls per sn, refuses the sns in
+// refuse, and runs also, when set, for every record.
+type batchSync struct {
+	rs     *RecordSync
+	store  *batchStore
+	mu     sync.Mutex
+	calls  map[string]int
+	refuse map[string]bool
+	also   func(ctx context.Context, r *CallRecord)
+}
+
+func newBatchSync(t *testing.T) *batchSync {
+	t.Helper()
+	c, err := New("https://h", WithAPIKey("u", "k"))
+	require.NoError(t, err)
+	mem, err := NewMemorySyncStore(1000)
+	require.NoError(t, err)
+	b := &batchSync{store: &batchStore{MemorySyncStore: mem, done: map[string]bool{}}, calls: map[string]int{}, refuse: map[string]bool{}}
+	b.rs, err = NewRecordSync(c, func(ctx context.Context, r *CallRecord) error {
+		b.mu.Lock()
+		b.calls[r.SN]++
+		refused, also := b.refuse[r.SN], b.also
+		b.mu.Unlock()
+		if also != nil {
+			also(ctx, r)
+		}
+		if refused {
+			return errors.New("refused")
+		}
+		return nil
+	}, WithSyncStore(b.store))
+	require.NoError(t, err)
+	return b
+}
+
+func (b *batchSync) called(sn string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[sn]
+}
+
+func finalRecord(i int) *CallRecord {
+	return &CallRecord{SN: fmt.Sprintf("account|%032x", i), DisconnectedAt: time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)}
+}
+
+// waiting waits until n pushes wait for the batch running.
+func (b *batchSync) waiting(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b.rs.pushes.mu.Lock()
+		defer b.rs.pushes.mu.Unlock()
+		return len(b.rs.pushes.waiting) == n
+	}, 10*time.Second, time.Millisecond, "%d pushes waiting", n)
+}
+
+// pushAll pushes recs at once, each from a goroutine, and returns their errors once all returned.
+func (b *batchSync) pushAll(ctx context.Context, recs []*CallRecord) chan []error {
+	out := make(chan []error, 1)
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	for i, r := range recs {
+		wg.Go(func() { errs[i] = b.rs.Push(ctx, r) })
+	}
+	go func() { wg.Wait(); out <- errs }()
+	return out
+}
+
+// hold makes the next Deliver wait at a gate, pushes first, waits until it is there, and returns
+// the push's result and the gate's opening.
+func (b *batchSync) hold(t *testing.T, ctx context.Context, first *CallRecord) (chan []error, func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	b.store.set(func(s *batchStore) { s.gate = gate })
+	res := b.pushAll(ctx, []*CallRecord{first})
+	require.Eventually(t, func() bool { return b.store.deliveries() == 1 }, 10*time.Second, time.Millisecond)
+	return res, func() {
+		b.store.set(func(s *batchStore) {
+			if s.gate == gate { // not replaced for the next Deliver
+				s.gate = nil
+			}
+		})
+		close(gate)
+	}
+}
+
+func TestPushesThatArriveTogetherShareOneDeliver(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t)
+	ctx := t.Context()
+	first, open := b.hold(t, ctx, finalRecord(0))
+	recs := make([]*CallRecord, 20)
+	for i := range recs {
+		recs[i] = finalRecord(i + 1)
+	}
+	recs[5] = finalRecord(3) // the platform pushes one record twice at once
+	b.refuse[recs[7].SN] = true
+	rest := b.pushAll(ctx, recs)
+	b.waiting(t, len(recs))
+	open()
+	require.Equal(t, []error{nil}, <-first)
+	errs := <-rest
+	for i, err := range errs {
+		if i == 7 {
+			assert.ErrorContains(t, err, "refused", "the record the sink refused fails its own push alone")
+		} else {
+			assert.NoError(t, err, "push %d", i)
+		}
+	}
+	require.Len(t, b.store.batches, 2, "the first push alone, then the twenty that came meanwhile in one Deliver")
+	assert.Len(t, b.store.batches[1], 20)
+	for _, r := range recs {
+		assert.Equal(t, 1, b.called(r.SN), "%s offered to the sink once", r.SN)
+	}
+	assert.EqualValues(t, 1, b.rs.Stats().Duplicates, "the second push of a record in the batch is a duplicate")
+}
+
+func TestPushBatchThatFailsFailsItsPushesAndNoOthers(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"error", "panic"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			b := newBatchSync(t)
+			ctx := t.Context()
+			first, open := b.hold(t, ctx, finalRecord(0))
+			b.store.set(func(s *batchStore) {
+				s.fail, s.panics = errors.New("the database is gone"), how == "panic"
+			})
+			rest := b.pushAll(ctx, []*CallRecord{finalRecord(1), finalRecord(2), finalRecord(3)})
+			b.waiting(t, 3)
+			open()
+			require.Equal(t, []error{nil}, <-first, "the batch before")
+			for _, err := range <-rest {
+				if how == "panic" {
+					assert.ErrorContains(t, err, "panicked: the store broke")
+				} else {
+					assert.ErrorContains(t, err, "the database is gone")
+				}
+			}
+			b.store.set(func(s *batchStore) { s.fail, s.panics = nil, false })
+			require.NoError(t, b.rs.Push(ctx, finalRecord(1)), "the next push is delivered: nothing is left running")
+			assert.Equal(t, 1, b.called(finalRecord(1).SN))
+		})
+	}
+}
+
+func TestPushWaitingWhoseContextEndsLeavesTheBatch(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t)
+	ctx := t.Context()
+	first, open := b.hold(t, ctx, finalRecord(0))
+	gone, cancel := context.WithCancel(ctx)
+	left := b.pushAll(gone, []*CallRecord{finalRecord(1)})
+	stays := b.pushAll(ctx, []*CallRecord{finalRecord(2)})
+	b.waiting(t, 2)
+	cancel()
+	assert.ErrorIs(t, (<-left)[0], context.Canceled, "it returns while the batch before it still runs")
+	open()
+	require.Equal(t, []error{nil}, <-first)
+	require.Equal(t, []error{nil}, <-stays)
+	assert.Zero(t, b.called(finalRecord(1).SN), "a push that left is not delivered")
+	assert.Equal(t, []string{b.rs.keyOf(finalRecord(2))}, b.store.batches[1])
+}
+
+// TestPushBatchContextEndsWithAllItsPushes: the batch's delivery goes on while one of its pushes'
+// clients went away, and ends once all did.
+func TestPushBatchContextEndsWithAllItsPushes(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t)
+	ctx := t.Context()
+	first, open := b.hold(t, ctx, finalRecord(0))
+	ctxA, cancelA := context.WithCancel(ctx)
+	ctxB, cancelB := context.WithCancel(ctx)
+	resA := b.pushAll(ctxA, []*CallRecord{finalRecord(1)})
+	resB := b.pushAll(ctxB, []*CallRecord{finalRecord(2)})
+	b.waiting(t, 2)
+	gate := make(chan struct{})
+	b.store.set(func(s *batchStore) { s.gate = gate })
+	open()
+	require.Equal(t, []error{nil}, <-first)
+	require.Eventually(t, func() bool { return b.store.deliveries() == 2 }, 10*time.Second, time.Millisecond)
+	batchCtx := b.store.ctxs[1]
+	cancelA()
+	time.Sleep(20 * time.Millisecond)
+	assert.NoError(t, batchCtx.Err(), "one client of the two went away: the batch goes on")
+	cancelB()
+	require.Eventually(t, func() bool { return batchCtx.Err() != nil }, 10*time.Second, time.Millisecond,
+		"both went away: the batch's context ends")
+	b.store.set(func(s *batchStore) { s.gate = nil })
+	close(gate)
+	<-resA
+	<-resB
+}
+
+func TestPushFromTheSinkToItsOwnSyncDoesNotWaitForItsBatch(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t)
+	inner := finalRecord(99)
+	var innerErr error
+	b.also = func(ctx context.Context, r *CallRecord) {
+		if r.SN != inner.SN {
+			innerErr = b.rs.Push(ctx, inner)
+		}
+	}
+	done := b.pushAll(t.Context(), []*CallRecord{finalRecord(1)})
+	select {
+	case errs := <-done:
+		require.Equal(t, []error{nil}, errs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the push waits for the push its sink made")
+	}
+	require.NoError(t, innerErr)
+	assert.Equal(t, 1, b.called(inner.SN))
+}
+
+// TestPushBatchesUnderLoad: many pushes at once, some pushed twice, some whose clients go away,
+// a store that takes its time: every push that returned nil was delivered, every record at most
+// once, and no push waits for ever.
+func TestPushBatchesUnderLoad(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t)
+	b.store.set(func(s *batchStore) {
+		var mu sync.Mutex
+		rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // delays, not secrets
+		s.delay = func() time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			return time.Duration(rng.IntN(2000)) * time.Microsecond
+		}
+	})
+	const pushes = 600
+	errs := make([]error, pushes)
+	var wg sync.WaitGroup
+	for i := range pushes {
+		wg.Go(func() {
+			ctx := t.Context()
+			if i%7 == 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(i%5)*time.Millisecond)
+				defer cancel()
+			}
+			errs[i] = b.rs.Push(ctx, finalRecord(i%400))
+		})
+	}
+	wg.Wait()
+	delivered := 0
+	for i, err := range errs {
+		if err == nil {
+			assert.Equal(t, 1, b.called(finalRecord(i%400).SN), "push %d returned nil: its record was delivered once", i)
+			delivered++
+		} else {
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "push %d", i)
+		}
+	}
+	for i := range 400 {
+		assert.LessOrEqual(t, b.called(finalRecord(i).SN), 1)
+	}
+	assert.Less(t, b.store.deliveries(), pushes, "pushes were batched")
+	t.Logf("%d pushes, %d delivered without an error, in %d Delivers", pushes, delivered, b.store.deliveries())
+}
