@@ -419,10 +419,15 @@ type SweepStats struct {
 var errDeliveryInProgress = errors.New("digelao: the record is being delivered by another delivery; try again")
 
 // Push delivers a pushed call record. It returns nil when the record is delivered, or was
-// already, or is not final (no disconnected_at: a sweep delivers it once it is); an error — the sink's, the store's, or another delivery of the same record being under
-// way — makes a PushHandler answer 5xx, and the platform push again. Serve pushes with Handler,
-// which leaves the de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at
-// the cost of a second claim per push.
+// already, or is not final (no disconnected_at: a sweep delivers it once it is); an error — the
+// sink's, the store's, or another delivery of the same record being under way — makes a
+// PushHandler answer 5xx, and the platform push again. Serve pushes with Handler, which leaves the
+// de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at the cost of a second
+// claim per push.
+//
+// On a CommitStore, pushes that arrive while the sync delivers others are delivered together, in
+// one Deliver once that delivery ends, up to 500 at a time: the sink's ctx is then the batch's, with
+// the values of its first push's ctx, and ends once the contexts of all its pushes ended.
 func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
 	if r.DisconnectedAt.IsZero() {
 		// Pushed before its call ended: delivered now, the final record would be a duplicate. A
