@@ -255,12 +255,8 @@ func TestDeliverTakesOverEachKindOfMark(t *testing.T) {
 					require.NoError(t, long.Complete(ctx, "done", "completer"))
 					time.Sleep(20 * time.Millisecond)
 					snap := func(k string) (tok string, exp, done sql.NullString) {
-						q := "SELECT token, CAST(expires_at AS CHAR), CAST(done_at AS CHAR) FROM " + prefix + "marks WHERE dedup_key = " + ph(d, 1)
-						if d == sqlstore.Postgres {
-							q = "SELECT token, expires_at::text, done_at::text FROM " + prefix + "marks WHERE dedup_key = $1"
-						} else if d == sqlstore.SQLite {
-							q = "SELECT token, CAST(expires_at AS TEXT), CAST(done_at AS TEXT) FROM " + prefix + "marks WHERE dedup_key = ?"
-						}
+						as := map[sqlstore.Dialect]string{sqlstore.Postgres: "text", sqlstore.MySQL: "CHAR", sqlstore.SQLite: "TEXT"}[d]
+						q := "SELECT token, CAST(expires_at AS " + as + "), CAST(done_at AS " + as + ") FROM " + prefix + "marks WHERE dedup_key = " + ph(d, 1)
 						require.NoError(t, db.QueryRowContext(ctx, q, k).Scan(&tok, &exp, &done))
 						return
 					}
