@@ -123,6 +123,7 @@ type syncSettings struct {
 	requireCheckpoint bool
 	windowLimit       int
 	pageSize          int
+	lanes             int // WithPushBatching; 0: none
 	now               func() time.Time
 	timers            timers
 	log               *slog.Logger
@@ -344,6 +345,8 @@ func NewRecordSync(c *Client, sink func(ctx context.Context, r *CallRecord) erro
 		owner: rand.Text(), clock: platformClock{local: cfg.now}}
 	if cs, ok := cfg.store.(CommitStore); ok {
 		rs.commit = cs
+	} else if cfg.lanes > 0 {
+		return nil, invalid("WithPushBatching", "the store, %T, is no CommitStore: it delivers a push at a time", cfg.store)
 	} else {
 		rs.once = &once{store: cfg.store, tokens: newClaimTokens(), timers: cfg.timers, log: cfg.log}
 	}
@@ -424,10 +427,7 @@ var errDeliveryInProgress = errors.New("digelao: the record is being delivered b
 // PushHandler answer 5xx, and the platform push again. Serve pushes with Handler, which leaves the
 // de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at the cost of a second
 // claim per push.
-//
-// On a CommitStore, pushes that arrive while the sync delivers others are delivered together, in
-// one Deliver once that delivery ends, up to 500 at a time: the sink's ctx is then the batch's, with
-// the values of its first push's ctx, and ends once the contexts of all its pushes ended.
+// WithPushBatching delivers pushes that arrive together in one transaction.
 func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
 	if r.DisconnectedAt.IsZero() {
 		// Pushed before its call ended: delivered now, the final record would be a duplicate. A
@@ -438,7 +438,7 @@ func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
 		return nil
 	}
 	deliver := rs.deliverOne
-	if rs.commit != nil {
+	if rs.cfg.lanes > 0 {
 		deliver = rs.pushBatched
 	}
 	res, err := deliver(ctx, r)

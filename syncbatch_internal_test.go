@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ type batchSync struct {
 	also   func(ctx context.Context, r *CallRecord)
 }
 
-func newBatchSync(t *testing.T) *batchSync {
+func newBatchSync(t *testing.T, lanes int) *batchSync {
 	t.Helper()
 	c, err := New("https://h", WithAPIKey("u", "k"))
 	require.NoError(t, err)
@@ -105,7 +106,7 @@ func newBatchSync(t *testing.T) *batchSync {
 			return errors.New("refused")
 		}
 		return nil
-	}, WithSyncStore(b.store))
+	}, WithSyncStore(b.store), WithPushBatching(lanes))
 	require.NoError(t, err)
 	return b
 }
@@ -148,8 +149,9 @@ func (b *batchSync) hold(t *testing.T, ctx context.Context, first *CallRecord) (
 	t.Helper()
 	gate := make(chan struct{})
 	b.store.set(func(s *batchStore) { s.gate = gate })
+	before := b.store.deliveries()
 	res := b.pushAll(ctx, []*CallRecord{first})
-	require.Eventually(t, func() bool { return b.store.deliveries() == 1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.store.deliveries() == before+1 }, 10*time.Second, time.Millisecond)
 	return res, func() {
 		b.store.set(func(s *batchStore) {
 			if s.gate == gate { // not replaced for the next Deliver
@@ -162,7 +164,7 @@ func (b *batchSync) hold(t *testing.T, ctx context.Context, first *CallRecord) (
 
 func TestPushesThatArriveTogetherShareOneDeliver(t *testing.T) {
 	t.Parallel()
-	b := newBatchSync(t)
+	b := newBatchSync(t, 1)
 	ctx := t.Context()
 	first, open := b.hold(t, ctx, finalRecord(0))
 	recs := make([]*CallRecord, 20)
@@ -196,7 +198,7 @@ func TestPushBatchThatFailsFailsItsPushesAndNoOthers(t *testing.T) {
 	for _, how := range []string{"error", "panic"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			b := newBatchSync(t)
+			b := newBatchSync(t, 1)
 			ctx := t.Context()
 			first, open := b.hold(t, ctx, finalRecord(0))
 			b.store.set(func(s *batchStore) {
@@ -222,7 +224,7 @@ func TestPushBatchThatFailsFailsItsPushesAndNoOthers(t *testing.T) {
 
 func TestPushWaitingWhoseContextEndsLeavesTheBatch(t *testing.T) {
 	t.Parallel()
-	b := newBatchSync(t)
+	b := newBatchSync(t, 1)
 	ctx := t.Context()
 	first, open := b.hold(t, ctx, finalRecord(0))
 	gone, cancel := context.WithCancel(ctx)
@@ -242,7 +244,7 @@ func TestPushWaitingWhoseContextEndsLeavesTheBatch(t *testing.T) {
 // clients went away, and ends once all did.
 func TestPushBatchContextEndsWithAllItsPushes(t *testing.T) {
 	t.Parallel()
-	b := newBatchSync(t)
+	b := newBatchSync(t, 1)
 	ctx := t.Context()
 	first, open := b.hold(t, ctx, finalRecord(0))
 	ctxA, cancelA := context.WithCancel(ctx)
@@ -270,7 +272,7 @@ func TestPushBatchContextEndsWithAllItsPushes(t *testing.T) {
 
 func TestPushFromTheSinkToItsOwnSyncDoesNotWaitForItsBatch(t *testing.T) {
 	t.Parallel()
-	b := newBatchSync(t)
+	b := newBatchSync(t, 1)
 	inner := finalRecord(99)
 	var innerErr error
 	b.also = func(ctx context.Context, r *CallRecord) {
@@ -294,7 +296,7 @@ func TestPushFromTheSinkToItsOwnSyncDoesNotWaitForItsBatch(t *testing.T) {
 // once, and no push waits for ever.
 func TestPushBatchesUnderLoad(t *testing.T) {
 	t.Parallel()
-	b := newBatchSync(t)
+	b := newBatchSync(t, 3)
 	b.store.set(func(s *batchStore) {
 		var mu sync.Mutex
 		rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // delays, not secrets
@@ -333,4 +335,123 @@ func TestPushBatchesUnderLoad(t *testing.T) {
 	}
 	assert.Less(t, b.store.deliveries(), pushes, "pushes were batched")
 	t.Logf("%d pushes, %d delivered without an error, in %d Delivers", pushes, delivered, b.store.deliveries())
+}
+
+func TestWithPushBatchingNeedsACommitStoreAndLanes(t *testing.T) {
+	t.Parallel()
+	c, err := New("https://h", WithAPIKey("u", "k"))
+	require.NoError(t, err)
+	sink := func(context.Context, *CallRecord) error { return nil }
+	_, err = NewRecordSync(c, sink, WithPushBatching(2))
+	assert.ErrorContains(t, err, "is no CommitStore")
+	mem, err := NewMemorySyncStore(10)
+	require.NoError(t, err)
+	for _, n := range []int{0, -1, 1025} {
+		_, err = NewRecordSync(c, sink, WithSyncStore(&batchStore{MemorySyncStore: mem}), WithPushBatching(n))
+		assert.ErrorContains(t, err, "WithPushBatching", "%d lanes", n)
+	}
+}
+
+// TestPushBatchingSharesTheWaitingAmongTheLanes: a lane that frees takes its share of the pushes
+// waiting, and a push that finds a lane free goes at once, past one slow in another lane.
+func TestPushBatchingSharesTheWaitingAmongTheLanes(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t, 2)
+	ctx := t.Context()
+	gate := make(chan struct{})
+	b.store.set(func(s *batchStore) { s.gate = gate })
+	held := b.pushAll(ctx, []*CallRecord{finalRecord(0), finalRecord(1)}) // both lanes held
+	require.Eventually(t, func() bool { return b.store.deliveries() == 2 }, 10*time.Second, time.Millisecond)
+	recs := make([]*CallRecord, 10)
+	for i := range recs {
+		recs[i] = finalRecord(i + 2)
+	}
+	rest := b.pushAll(ctx, recs)
+	b.waiting(t, 10)
+	b.store.set(func(s *batchStore) { s.gate = nil })
+	close(gate)
+	require.Equal(t, []error{nil, nil}, <-held)
+	require.Equal(t, make([]error, 10), <-rest)
+	sizes := []int{}
+	for _, keys := range b.store.batches[2:] {
+		sizes = append(sizes, len(keys))
+	}
+	assert.Equal(t, 10, sizes[0]+sizes[1]+func() int {
+		n := 0
+		for _, s := range sizes[2:] {
+			n += s
+		}
+		return n
+	}())
+	assert.LessOrEqual(t, sizes[0], 5, "the first lane to free takes its half of the ten waiting, not all: %v", sizes)
+
+	// One record slow in a lane: a push that finds the other free is not held.
+	slow := make(chan struct{})
+	b.also = func(_ context.Context, r *CallRecord) {
+		if r.SN == finalRecord(50).SN {
+			<-slow
+		}
+	}
+	held = b.pushAll(ctx, []*CallRecord{finalRecord(50)})
+	require.Eventually(t, func() bool { return b.called(finalRecord(50).SN) == 1 }, 10*time.Second, time.Millisecond)
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, b.rs.Push(quick, finalRecord(51)), "the other lane is free")
+	close(slow)
+	require.Equal(t, []error{nil}, <-held)
+}
+
+// TestPushBatchingSurvivesASinkThatEndsItsGoroutine: a sink that calls runtime.Goexit (a test's
+// t.FailNow) fails its pushes, and the lanes go on.
+func TestPushBatchingSurvivesASinkThatEndsItsGoroutine(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t, 1)
+	ctx := t.Context()
+	bad := finalRecord(7)
+	b.also = func(_ context.Context, r *CallRecord) {
+		if r.SN == bad.SN {
+			runtime.Goexit()
+		}
+	}
+	for _, batched := range []bool{false, true} {
+		var first chan []error
+		var open func()
+		if batched {
+			first, open = b.hold(t, ctx, finalRecord(100))
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = b.rs.Push(ctx, bad) }()
+		if batched {
+			b.waiting(t, 1)
+			open()
+			require.Equal(t, []error{nil}, <-first)
+		}
+		<-done
+		quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+		require.NoError(t, b.rs.Push(quick, finalRecord(8+len(first))), "batched %v: the lane was handed on", batched)
+		cancel()
+	}
+}
+
+// TestPushBatchingKeepsALonePushsContext: a push delivered alone gives the sink its own context —
+// its values, its deadline, and DeadlineExceeded at its end.
+func TestPushBatchingKeepsALonePushsContext(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t, 1)
+	type key struct{}
+	var hasDeadline bool
+	var value any
+	var atEnd error
+	b.also = func(ctx context.Context, _ *CallRecord) {
+		_, hasDeadline = ctx.Deadline()
+		value = ctx.Value(key{})
+		<-ctx.Done()
+		atEnd = ctx.Err()
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(t.Context(), key{}, "req-1"), 50*time.Millisecond)
+	defer cancel()
+	_ = b.rs.Push(ctx, finalRecord(1))
+	assert.True(t, hasDeadline)
+	assert.Equal(t, "req-1", value)
+	assert.ErrorIs(t, atEnd, context.DeadlineExceeded)
 }

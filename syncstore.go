@@ -60,9 +60,10 @@ type QuarantinedRecord struct {
 // CommitStore is a SyncStore that commits what the sink writes together with the marks of the
 // records it delivered, in one transaction of the store's (sqlstore.Store): a crash at any instant
 // leaves both or neither, so that a record is delivered exactly once with no duplicate window. A
-// RecordSync whose store is a CommitStore delivers through Deliver — a page of a sweep at a time, and
-// the pushes that arrived together — instead of Claim, Complete and Release; its sink writes
-// through the transaction that Deliver's context carries (sqlstore.Store.Sink).
+// RecordSync whose store is a CommitStore delivers through Deliver — a page of a sweep, or a push,
+// at a time (pushes that waited together, with WithPushBatching) — instead of Claim, Complete and
+// Release; its sink writes through the transaction that Deliver's context carries
+// (sqlstore.Store.Sink).
 //
 // To implement one, Deliver begins a transaction and, for each key in order, takes the key's mark
 // inside it — a concurrent Deliver of the same key waits for this transaction to end, then finds

@@ -50,8 +50,8 @@
 //
 // # Exactly once
 //
-// A RecordSync on a Store delivers through Deliver (digelao.CommitStore): a page of a sweep, or the
-// pushes that arrived together, in one transaction. The transaction first marks every key of the
+// A RecordSync on a Store delivers through Deliver (digelao.CommitStore): a page of a sweep, or a
+// push (pushes that waited together, with digelao.WithPushBatching), in one transaction. The transaction first marks every key of the
 // page delivered, in one statement; a key another transaction is delivering is waited for — PostgreSQL and MySQL lock
 // its row until that transaction ends, and SQLite takes one writer at a time — and is then found
 // delivered, or free. Sink writes each record in that transaction, and the user's func with it
