@@ -147,11 +147,20 @@ func (o *syncOptions) target() (*target, error) {
 	return openDB(o.db)
 }
 
+// pushLanes is the transactions of pushes a sync into a database runs at once.
+const pushLanes = 4
+
 func (o *syncOptions) run(ctx context.Context, e *env, cl *digelao.Client, t *target) error {
 	log := slog.New(&plainLog{slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: chinaLogTime}), t.words})
-	rs, err := digelao.NewRecordSync(cl, t.sink, digelao.WithSyncStore(t.store()),
+	opts := []digelao.SyncOption{digelao.WithSyncStore(t.store()),
 		digelao.WithSweepLookBack(o.since), digelao.WithSweepInterval(o.interval),
-		digelao.WithSweepLag(o.lag), digelao.WithSweepOverlap(o.overlap), digelao.WithSyncLogger(log))
+		digelao.WithSweepLag(o.lag), digelao.WithSweepOverlap(o.overlap), digelao.WithSyncLogger(log)}
+	if _, ok := t.store().(digelao.CommitStore); ok {
+		// A database: the pushes --listen takes at once share transactions. The sink is the
+		// Store's own, which no batch's context changes.
+		opts = append(opts, digelao.WithPushBatching(pushLanes))
+	}
+	rs, err := digelao.NewRecordSync(cl, t.sink, opts...)
 	if err != nil {
 		return badFlag(err, map[string]string{"WithSweepLookBack": "--since (DIGELAO_SYNC_SINCE)",
 			"WithSweepInterval": "--interval (DIGELAO_SYNC_INTERVAL)", "WithSweepLag": "--lag (DIGELAO_SYNC_LAG)",
