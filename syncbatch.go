@@ -12,6 +12,14 @@ import (
 // maxPushBatch bounds the pushes of one Deliver: a sweep's page, by default.
 const maxPushBatch = DefaultAllPageSize
 
+// batchTime bounds the time a batch is expected to take, by the time its pushes took of late: so
+// that a sink slow per record makes small batches, which end before the platform gives up on them.
+// A batch whose pushes have deadlines is bounded by half the time the nearest leaves, too.
+const batchTime = 250 * time.Millisecond
+
+// firstBatch bounds the batches before one was timed.
+const firstBatch = 16
+
 // WithPushBatching delivers the pushes of a RecordSync on a CommitStore in at most lanes
 // transactions at once: a push that finds every lane busy waits, and is then delivered with the
 // pushes that waited with it, in one CommitStore.Deliver — a database's group commit, many pushes
@@ -25,7 +33,11 @@ const maxPushBatch = DefaultAllPageSize
 // and ends once all of them ended. A push delivered alone keeps its own ctx. Each record commits
 // with its own mark, and a record refused fails its own push alone; a failure of the transaction
 // fails every push in it. A sink must not push to a sync and wait for it: with every lane busy,
-// the push waits for a batch that waits for the sink (the record reaches the sweeps anyway).
+// the push waits for a batch that waits for the sink (the record reaches the sweeps anyway) — nor
+// end its goroutine (runtime.Goexit), which is a push's of the batch. Batches help a sink that does
+// little a record, as Store.Sink(nil) does: a batch is bounded by what its pushes took of late (a
+// quarter of a second's worth, and half the time their nearest deadline leaves), so that a slow
+// sink makes batches of a few pushes, but each waits for those before it in the batch.
 func WithPushBatching(lanes int) SyncOption {
 	return func(c *syncSettings) error {
 		if lanes < 1 || lanes > 1024 {
@@ -41,8 +53,9 @@ func WithPushBatching(lanes int) SyncOption {
 // first push waiting, if any.
 type pushBatches struct {
 	mu      sync.Mutex
-	running int         // lanes busy; every one is, while pushes wait
-	waiting []*pushCall // in order of arrival
+	running int          // lanes busy; every one is, while pushes wait
+	waiting []*pushCall  // in order of arrival
+	perPush atomic.Int64 // the time a push of a batch took of late, in nanoseconds; 0: none yet
 }
 
 // pushCall is one push in pushBatches.
@@ -120,10 +133,12 @@ func (rs *RecordSync) deliverBatch(lead *pushCall) {
 	b := &rs.pushes
 	b.mu.Lock()
 	share := (len(b.waiting) + 1 + rs.cfg.lanes - 1) / rs.cfg.lanes // of the waiting and lead
-	n := min(len(b.waiting), min(share, maxPushBatch)-1)
+	n := min(len(b.waiting), min(share, maxPushBatch, b.fits(lead, b.waiting[:min(share, len(b.waiting))]))-1)
 	batch := append([]*pushCall{lead}, b.waiting[:n]...)
 	b.waiting = slices.Delete(b.waiting, 0, n)
 	b.mu.Unlock()
+	start := time.Now()
+	defer func() { b.took(time.Since(start), len(batch)) }()
 
 	err := fmt.Errorf("digelao: sync store delivery of %d pushes did not return", len(batch))
 	var res []result
@@ -145,6 +160,32 @@ func (rs *RecordSync) deliverBatch(lead *pushCall) {
 		recs[i] = c.rec
 	}
 	res, err = rs.deliverRecovered(context.WithValue(ctx, inBatchKey{rs}, true), recs)
+}
+
+// fits returns how many pushes a batch of lead and some of next should hold at most: batchTime's
+// worth by the time a push of a batch took of late, and half the time the nearest deadline among
+// them leaves — one at least; firstBatch until a batch was timed.
+func (b *pushBatches) fits(lead *pushCall, next []*pushCall) int {
+	per := time.Duration(b.perPush.Load())
+	if per <= 0 {
+		return firstBatch
+	}
+	budget := batchTime
+	for _, c := range append([]*pushCall{lead}, next...) {
+		if d, ok := c.ctx.Deadline(); ok {
+			budget = min(budget, time.Until(d)/2)
+		}
+	}
+	return max(1, int(budget/per))
+}
+
+// took notes that a batch of n pushes took d.
+func (b *pushBatches) took(d time.Duration, n int) {
+	sample := int64(d) / int64(n)
+	if old := b.perPush.Load(); old > 0 {
+		sample = (3*old + sample) / 4
+	}
+	b.perPush.Store(sample)
 }
 
 // deliverOne delivers r by itself.
@@ -173,7 +214,7 @@ func batchContext(batch []*pushCall) (context.Context, func()) {
 	if len(batch) == 1 {
 		return batch[0].ctx, func() {}
 	}
-	var ctx context.Context = context.WithoutCancel(batch[0].ctx)
+	ctx := context.WithoutCancel(batch[0].ctx)
 	var latest time.Time
 	for _, c := range batch {
 		d, ok := c.ctx.Deadline()
@@ -195,8 +236,8 @@ func batchContext(batch []*pushCall) (context.Context, func()) {
 	stops := make([]func() bool, len(batch))
 	for i, c := range batch {
 		stops[i] = context.AfterFunc(c.ctx, func() {
-			if live.Add(-1) == 0 {
-				cancel(context.Cause(c.ctx))
+			if live.Add(-1) == 0 && (latest.IsZero() || time.Now().Before(latest)) {
+				cancel(context.Cause(c.ctx)) // else the deadline ends it, as DeadlineExceeded
 			}
 		})
 	}

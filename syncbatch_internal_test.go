@@ -167,7 +167,7 @@ func TestPushesThatArriveTogetherShareOneDeliver(t *testing.T) {
 	b := newBatchSync(t, 1)
 	ctx := t.Context()
 	first, open := b.hold(t, ctx, finalRecord(0))
-	recs := make([]*CallRecord, 20)
+	recs := make([]*CallRecord, firstBatch-1) // with the first: as many as the first batch takes
 	for i := range recs {
 		recs[i] = finalRecord(i + 1)
 	}
@@ -185,8 +185,8 @@ func TestPushesThatArriveTogetherShareOneDeliver(t *testing.T) {
 			assert.NoError(t, err, "push %d", i)
 		}
 	}
-	require.Len(t, b.store.batches, 2, "the first push alone, then the twenty that came meanwhile in one Deliver")
-	assert.Len(t, b.store.batches[1], 20)
+	require.Len(t, b.store.batches, 2, "the first push alone, then those that came meanwhile in one Deliver")
+	assert.Len(t, b.store.batches[1], len(recs))
 	for _, r := range recs {
 		assert.Equal(t, 1, b.called(r.SN), "%s offered to the sink once", r.SN)
 	}
@@ -454,4 +454,61 @@ func TestPushBatchingKeepsALonePushsContext(t *testing.T) {
 	assert.True(t, hasDeadline)
 	assert.Equal(t, "req-1", value)
 	assert.ErrorIs(t, atEnd, context.DeadlineExceeded)
+}
+
+// TestPushBatchesFitTheTimeTheirPushesTake: a sink slow per record makes small batches — what
+// its pushes took of late, and half their nearest deadline — so that a batch ends before its
+// clients give up on it.
+func TestPushBatchesFitTheTimeTheirPushesTake(t *testing.T) {
+	t.Parallel()
+	b := newBatchSync(t, 1)
+	ctx := t.Context()
+	b.also = func(context.Context, *CallRecord) { time.Sleep(20 * time.Millisecond) }
+	first, open := b.hold(t, ctx, finalRecord(0))
+	recs := make([]*CallRecord, 60)
+	for i := range recs {
+		recs[i] = finalRecord(i + 1)
+	}
+	rest := b.pushAll(ctx, recs)
+	b.waiting(t, len(recs))
+	open()
+	require.Equal(t, []error{nil}, <-first)
+	require.Equal(t, make([]error, len(recs)), <-rest)
+	sizes := []int{}
+	for _, keys := range b.store.batches[1:] {
+		sizes = append(sizes, len(keys))
+	}
+	assert.Equal(t, firstBatch, sizes[0], "before a batch was timed: %v", sizes)
+	for _, n := range sizes[1:] {
+		assert.LessOrEqual(t, n, int(batchTime/(20*time.Millisecond)), "20 ms a push: a quarter of a second's worth at most: %v", sizes)
+	}
+
+	// Pushes whose clients wait 200 ms: batches of what half of it holds.
+	recs = recs[:20]
+	for i := range recs {
+		recs[i] = finalRecord(i + 100)
+	}
+	first, open = b.hold(t, ctx, finalRecord(99))
+	waits := make(chan []error, 1)
+	go func() {
+		errs := make([]error, len(recs))
+		var wg sync.WaitGroup
+		for i, r := range recs {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+				errs[i] = b.rs.Push(ctx, r)
+			})
+		}
+		wg.Wait()
+		waits <- errs
+	}()
+	b.waiting(t, len(recs))
+	before := len(b.store.batches)
+	open()
+	require.Equal(t, []error{nil}, <-first)
+	<-waits
+	for _, keys := range b.store.batches[before:] {
+		assert.LessOrEqual(t, len(keys), 5, "20 ms a push, 100 ms left at most: five pushes a batch at most")
+	}
 }
