@@ -33,8 +33,8 @@ const firstBatch = 16
 // and ends once all of them ended. A push delivered alone keeps its own ctx. Each record commits
 // with its own mark, and a record refused fails its own push alone; a failure of the transaction
 // fails every push in it. A sink must not push to a sync and wait for it: with every lane busy,
-// the push waits for a batch that waits for the sink (the record reaches the sweeps anyway) — nor
-// end its goroutine (runtime.Goexit), which is a push's of the batch. Batches help a sink that does
+// the push waits for a batch that waits for the sink (the record reaches the sweeps anyway); nor
+// end its goroutine (runtime.Goexit): it serves another push of the batch. Batches help a sink that does
 // little a record, as Store.Sink(nil) does: a batch is bounded by what its pushes took of late (a
 // quarter of a second's worth, and half the time their nearest deadline leaves), so that a slow
 // sink makes batches of a few pushes, but each waits for those before it in the batch.
