@@ -101,7 +101,7 @@ type RecordSync struct {
 	sinkOK       atomic.Int64              // sink calls that succeeded, from pushes and sweeps
 	userSN       atomic.Pointer[string]    // the account's, once known (CommitStore.Deliver)
 	lookedBack   atomic.Pointer[time.Time] // where the first step without a checkpoint swept from
-	pushes       pushBatches               // the pushes delivered together, on a CommitStore
+	pushes       pushBatches               // the pushes waiting for a lane (WithPushBatching)
 	step         sync.Mutex                // one sweep step at a time: they share the bookkeeping
 	sinkOKAtStep int64                     // sinkOK when the latest step began; guarded by step
 }
@@ -426,8 +426,8 @@ var errDeliveryInProgress = errors.New("digelao: the record is being delivered b
 // sink's, the store's, or another delivery of the same record being under way — makes a
 // PushHandler answer 5xx, and the platform push again. Serve pushes with Handler, which leaves the
 // de-duplication to the sync; PushHandler{OnCallRecord: rs.Push} works too, at the cost of a second
-// claim per push.
-// WithPushBatching delivers pushes that arrive together in one transaction.
+// claim per push. With WithPushBatching, pushes that wait for a free transaction of the store are
+// delivered together, in one.
 func (rs *RecordSync) Push(ctx context.Context, r *CallRecord) error {
 	if r.DisconnectedAt.IsZero() {
 		// Pushed before its call ended: delivered now, the final record would be a duplicate. A

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/digelao-go/digelao/internal/transport"
 )
 
 // maxPushBatch bounds the pushes of one Deliver: a sweep's page, by default.
@@ -97,7 +99,7 @@ func (rs *RecordSync) pushBatched(ctx context.Context, r *CallRecord) (result, e
 		if i := slices.Index(b.waiting, c); i >= 0 {
 			b.waiting = slices.Delete(b.waiting, i, i+1) // not taken yet, nor leading: it leaves
 			b.mu.Unlock()
-			return result{}, ctx.Err()
+			return result{}, transport.ContextErr(ctx)
 		}
 		b.mu.Unlock()
 		select { // taken into a batch, or made to deliver the next one
@@ -132,17 +134,16 @@ func (rs *RecordSync) handOn() {
 func (rs *RecordSync) deliverBatch(lead *pushCall) {
 	b := &rs.pushes
 	b.mu.Lock()
-	share := (len(b.waiting) + 1 + rs.cfg.lanes - 1) / rs.cfg.lanes // of the waiting and lead
-	n := min(len(b.waiting), min(share, maxPushBatch, b.fits(lead, b.waiting[:min(share, len(b.waiting))]))-1)
-	batch := append([]*pushCall{lead}, b.waiting[:n]...)
-	b.waiting = slices.Delete(b.waiting, 0, n)
+	share := (len(b.waiting) + rs.cfg.lanes) / rs.cfg.lanes // of lead and the waiting, rounded up
+	batch := append([]*pushCall{lead}, b.waiting[:min(share, maxPushBatch)-1]...)
+	batch = batch[:b.fits(batch)]
+	b.waiting = slices.Delete(b.waiting, 0, len(batch)-1)
 	b.mu.Unlock()
 	start := time.Now()
-	defer func() { b.took(time.Since(start), len(batch)) }()
-
 	err := fmt.Errorf("digelao: sync store delivery of %d pushes did not return", len(batch))
 	var res []result
 	defer func() {
+		b.took(time.Since(start), len(batch)) // before the lane is handed on: the next batch reads it
 		for i, c := range batch {
 			if err != nil {
 				c.err = err
@@ -162,21 +163,21 @@ func (rs *RecordSync) deliverBatch(lead *pushCall) {
 	res, err = rs.deliverRecovered(context.WithValue(ctx, inBatchKey{rs}, true), recs)
 }
 
-// fits returns how many pushes a batch of lead and some of next should hold at most: batchTime's
+// fits returns how many of the pushes of batch, from the first, one batch should hold: batchTime's
 // worth by the time a push of a batch took of late, and half the time the nearest deadline among
 // them leaves — one at least; firstBatch until a batch was timed.
-func (b *pushBatches) fits(lead *pushCall, next []*pushCall) int {
+func (b *pushBatches) fits(batch []*pushCall) int {
 	per := time.Duration(b.perPush.Load())
 	if per <= 0 {
-		return firstBatch
+		return min(len(batch), firstBatch)
 	}
 	budget := batchTime
-	for _, c := range append([]*pushCall{lead}, next...) {
+	for _, c := range batch {
 		if d, ok := c.ctx.Deadline(); ok {
 			budget = min(budget, time.Until(d)/2)
 		}
 	}
-	return max(1, int(budget/per))
+	return min(len(batch), max(1, int(budget/per)))
 }
 
 // took notes that a batch of n pushes took d.
