@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,10 +16,12 @@ import (
 )
 
 // batchStore is a CommitStore in memory whose Deliver can be held at a gate, fail, or panic, and
-// which notes the keys of every Deliver.
+// which notes the keys of every Deliver. A Deliver holds its keys until it returns, as a database
+// transaction holds their rows: another Deliver of one of them waits.
 type batchStore struct {
 	*MemorySyncStore
 	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
 	done    map[string]bool
 	batches [][]string
 	ctxs    []context.Context
@@ -45,6 +48,16 @@ func (s *batchStore) Deliver(ctx context.Context, _ string, keys []string, deliv
 	}
 	if fail != nil {
 		return nil, fail
+	}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		s.mu.Lock()
+		if s.locks[k] == nil {
+			s.locks[k] = &sync.Mutex{}
+		}
+		l := s.locks[k]
+		s.mu.Unlock()
+		l.Lock()
+		defer l.Unlock()
 	}
 	ds := make([]Delivery, len(keys))
 	for i, k := range keys {
@@ -93,7 +106,7 @@ func newBatchSync(t *testing.T, lanes int) *batchSync {
 	require.NoError(t, err)
 	mem, err := NewMemorySyncStore(1000)
 	require.NoError(t, err)
-	b := &batchSync{store: &batchStore{MemorySyncStore: mem, done: map[string]bool{}}, calls: map[string]int{}, refuse: map[string]bool{}}
+	b := &batchSync{store: &batchStore{MemorySyncStore: mem, locks: map[string]*sync.Mutex{}, done: map[string]bool{}}, calls: map[string]int{}, refuse: map[string]bool{}}
 	b.rs, err = NewRecordSync(c, func(ctx context.Context, r *CallRecord) error {
 		b.mu.Lock()
 		b.calls[r.SN]++
