@@ -46,11 +46,6 @@ type page[T any] struct {
 	total   int       // the number of items that match, when counted
 	counted bool      // the reply carried a total
 	date    time.Time // the reply's Date: the platform's clock; zero when it had none
-	// moved is set by pages on the pages of a list that changed while it was paged, from the
-	// first sign on: a total that differs from an earlier page's, or items of the page before that
-	// come again. A removal before the offset then may have been masked by an insertion: the
-	// counts add up, and an item was skipped.
-	moved bool
 }
 
 // listPage is the data of the list endpoints that answer {"total":…,"list":[…]} (5.1, 5.4, 6.1).
@@ -110,8 +105,9 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 // It never ends short silently. Paging a live list by offset skips items when items before them
 // disappear, and repeats items when items are inserted before them: a total that shrinks from one
 // page to the next ends the sequence with an error matching ErrIncomplete; items of the page
-// before that come again (the list grew) are left out of the page, and the pages must then still
-// reach the total. Pages that run out before the total — the latest total a page gave, should a
+// before that come again (the list grew) are left out of the page, and a list that changed so — or
+// whose total moved — ends with ErrIncomplete once its pages are read, for an insertion may have
+// masked a removal. Pages that run out before the total — the latest total a page gave, should a
 // later page come without one — and a page that repeats an earlier one, end it with ErrIncomplete
 // too. Only a short page (or an empty one) ends the list: a full page that reaches the total costs
 // one request more, which tells a total that lies low from a true one; a platform that answers it
@@ -133,7 +129,16 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 		pages := map[string]int{}  // the identity of each page read, and its index
 		total, counted := 0, false // the total the latest page that gave one gave
 		var last map[string]bool   // the keys of the page before
-		moved := false             // see page.moved
+		// moved: the list changed while it was paged — a total differs from an earlier page's, or
+		// items of the page before came again. A removal before the offset may then have been
+		// masked by an insertion: the counts add up, and an item was skipped.
+		moved := false
+		end := func() {
+			if moved {
+				fail("the list changed while it was paged (items came again, or the total moved): " +
+					"a removal before the offset may have skipped an item")
+			}
+		}
 		for ; ; o.Page++ {
 			if err := ctx.Err(); err != nil {
 				yield(page[T]{}, transport.ContextErr(ctx))
@@ -155,12 +160,15 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 			if len(pg.items) == 0 {
 				if counted && seen < total {
 					fail("the pages ended at %d of %d items", seen, total)
+				} else {
+					end()
 				}
 				return
 			}
 			id := fmt.Sprintf("%d|%s|%s", len(pg.items), key(pg.items[0]), key(pg.items[len(pg.items)-1]))
 			if before, ok := pages[id]; ok {
 				if counted && seen >= total { // the page past a full last one, answered with that one or the first again
+					end()
 					return
 				}
 				fail("page %d repeats page %d (pageIndex ignored?)", o.Page, before)
@@ -178,7 +186,7 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 				}
 			}
 			moved = moved || len(fresh) < full
-			last, pg.items, pg.moved = keys, fresh, moved
+			last, pg.items = keys, fresh
 			if len(fresh) > 0 && !yield(pg, nil) {
 				return
 			}
@@ -187,6 +195,7 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 			// one request more: a total can be capped, or counted apart from the list, and lie low
 			// — at a multiple of the page size too.
 			if full < o.PerPage && (!counted || seen >= total) {
+				end()
 				return
 			}
 		}

@@ -185,8 +185,9 @@ func TestPagesOfAListThatShrinksAreIncomplete(t *testing.T) {
 }
 
 // A list that grows while it is paged (a late record inserted before the page being read) shifts
-// rows forward: the rows that come again are left out, and what was inserted among the pages read
-// makes the list incomplete; what was inserted among the pages ahead is read.
+// rows forward: the rows that come again are left out, and the list is incomplete. What was
+// inserted among the pages ahead is read, and still the list is incomplete: its total moved, and
+// counts cannot tell an insertion alone from one that masks a removal (below).
 func TestPagesOfAListThatGrows(t *testing.T) {
 	t.Parallel()
 	ahead := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
@@ -196,7 +197,8 @@ func TestPagesOfAListThatGrows(t *testing.T) {
 		}
 	}
 	got, err := ahead.all(5)
-	require.NoError(t, err)
+	require.ErrorIs(t, err, ErrIncomplete)
+	assert.ErrorContains(t, err, "the list changed while it was paged")
 	assert.Equal(t, []int{10, 9, 8, 7, 6, 5, 4, 35, 3, 2, 1}, got)
 
 	behind := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
@@ -208,6 +210,23 @@ func TestPagesOfAListThatGrows(t *testing.T) {
 	got, err = behind.all(5)
 	require.ErrorIs(t, err, ErrIncomplete)
 	assert.Equal(t, []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, got, "the rows that came again were left out")
+}
+
+// A row already read is removed and two are inserted among the rows ahead: the total grows from 10
+// to 11, the pages hold 11 distinct rows and reach it — and 5, shifted back onto the page read, was
+// never seen. The moved total ends the list with ErrIncomplete, not nil.
+func TestPagesOfAListWhoseInsertionsMaskARemoval(t *testing.T) {
+	t.Parallel()
+	l := &liveList{items: []int{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}}
+	l.between = func(l *liveList, page int) {
+		if page == 1 {
+			rest := append([]int{}, l.items[5:]...)
+			l.items = append(append(l.items[:1:1], l.items[2:5]...), append(rest, 0, -1)...) // 9 goes; 0 and -1 come
+		}
+	}
+	got, err := l.all(5)
+	require.ErrorIs(t, err, ErrIncomplete, "got %v and no error", got)
+	assert.NotContains(t, got, 5, "the row the removal shifted onto the page read")
 }
 
 // Every list reads PHP's empty array, an empty object and null as an empty list, end to end

@@ -235,7 +235,7 @@ func outside(pg page[*CallRecord], from, to time.Time) bool {
 func (sw *sweep) pages(ctx context.Context, from, to time.Time, first page[*CallRecord], main bool) (int, error) {
 	rs := sw.rs
 	opts := RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}
-	total, moved := first.total, false
+	total := first.total
 	for pg, err := range pages(ctx, "call records", &opts.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
 		if lo.Page == 0 {
 			return first, nil
@@ -250,15 +250,9 @@ func (sw *sweep) pages(ctx context.Context, from, to time.Time, first page[*Call
 		if pg.counted {
 			total = pg.total
 		}
-		moved = pg.moved
 		if err := sw.page(ctx, pg.items, from, to, main); err != nil {
 			return total, err
 		}
-	}
-	if moved {
-		// The pages add up, but a removal may have been masked by an insertion: read again.
-		return total, fmt.Errorf("digelao: call records: %w: the list changed while it was paged (items came again, "+
-			"or the total moved): a removal before the offset may have skipped an item", ErrIncomplete)
 	}
 	return total, nil
 }
