@@ -47,5 +47,15 @@ func WithSyncTimers(t Timers) SyncOption {
 	}
 }
 
+// WithSyncSpawn makes a RecordSync run the reading of a page ahead — while the page before it is
+// delivered — with spawn instead of on a goroutine of its own: a simulation on one goroutine runs it
+// at once, before the page before it is delivered.
+func WithSyncSpawn(spawn func(func())) SyncOption {
+	return func(c *syncSettings) error {
+		c.spawn = spawn
+		return nil
+	}
+}
+
 // SyncName is the name under which rs keeps its state in its store.
 func (rs *RecordSync) SyncName() string { return rs.name }

@@ -126,8 +126,12 @@ type syncSettings struct {
 	lanes             int // WithPushBatching; 0: none
 	now               func() time.Time
 	timers            timers
+	spawn             func(func()) // runs a page's reading ahead: go f(), or f() in a simulation
 	log               *slog.Logger
 }
+
+// goSpawn runs f on a goroutine of its own.
+func goSpawn(f func()) { go f() }
 
 // Defaults of the sync's options.
 const (
@@ -322,7 +326,7 @@ func NewRecordSync(c *Client, sink func(ctx context.Context, r *CallRecord) erro
 	cfg := syncSettings{interval: DefaultSweepInterval, lag: DefaultSweepLag, overlap: DefaultSweepOverlap,
 		lookBack: DefaultSweepLookBack, leaseTTL: DefaultLeaseTTL, horizon: DefaultReconcileHorizon,
 		reconcile: DefaultReconcileInterval, ages: DefaultResweepAges(), quarantineAfter: DefaultQuarantineAfter,
-		windowLimit: DefaultWindowLimit, pageSize: DefaultAllPageSize, now: time.Now, timers: realTimers{}, log: c.log}
+		windowLimit: DefaultWindowLimit, pageSize: DefaultAllPageSize, now: time.Now, timers: realTimers{}, spawn: goSpawn, log: c.log}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, invalid("options", "nil SyncOption")

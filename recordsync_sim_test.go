@@ -341,6 +341,9 @@ func (s *sim) start(r *simReplica) error {
 	local := func() time.Time { return s.clock.now().Add(r.skew) }
 	opts := []digelao.SyncOption{digelao.WithSyncStore(s.store.view(&r.ops)), digelao.WithSyncClock(local),
 		digelao.WithSyncTimers(s.clock), digelao.WithSyncPageSize(s.plan.pageSize), digelao.WithSyncLogger(log),
+		// A page read ahead is read at once, before the page before it is delivered: the latest a
+		// sweep sees of the list, deterministically.
+		digelao.WithSyncSpawn(func(read func()) { read() }),
 		digelao.WithRequireCheckpoint()} // a deployment past its first start
 	if !r.recoverFrom.IsZero() { // the operator's run after the store lost the checkpoint
 		opts = append(opts[:len(opts)-1], digelao.WithSweepLookBack(s.clock.now().Sub(r.recoverFrom)))

@@ -774,6 +774,146 @@ func TestSyncStopsAtOnceWhenTheSinkIsDown(t *testing.T) {
 	assert.Zero(t, repeated)
 }
 
+// A sweep reads a window's next page while it delivers the page before: the sink of page 0 waits
+// until page 1 has been asked for. Read one after the other, it would wait for ever.
+func TestSyncReadsThePageAheadWhileItDelivers(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	asked := make(chan struct{})
+	b.platform.beforePage = func(q crmQuery, _ []*simRecord) {
+		if q.page == 1 && q.size == 5 {
+			close(asked)
+		}
+	}
+	db := newSinkDB()
+	rs := b.sync(func(ctx context.Context, r *digelao.CallRecord) error {
+		if db.calls == 0 {
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				return errors.New("page 1 was not asked for while page 0 was delivered")
+			}
+		}
+		return db.upsert(ctx, r)
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.NoError(t, err)
+	records, repeated := db.counts()
+	assert.Equal(t, 10, records)
+	assert.Zero(t, repeated)
+}
+
+// pageGate stands between a sync and the platform: a request for page 1 of a window waits for
+// hold (when set) and then fails with fail (when set); ended counts those that returned.
+type pageGate struct {
+	next  http.RoundTripper
+	hold  <-chan struct{}
+	fail  error
+	ended atomic.Int32
+}
+
+func (g *pageGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if q, err := readCRMQuery(body); err != nil || q.page != 1 {
+		return g.next.RoundTrip(req)
+	}
+	defer g.ended.Add(1)
+	if g.hold != nil {
+		select {
+		case <-g.hold:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+	if g.fail != nil {
+		return nil, g.fail
+	}
+	return g.next.RoundTrip(req)
+}
+
+// A page read ahead whose request hangs ends with the sweep: a sweep cancelled while it waits
+// returns at once, and the request has returned before the sweep does — nothing outlives it.
+func TestSyncEndsThePageReadAheadWithTheSweep(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	gate := &pageGate{next: b.platform, hold: make(chan struct{})} // never released
+	ctx, cancel := context.WithCancel(t.Context())
+	db := newSinkDB()
+	rs := b.syncVia(gate, func(ctx context.Context, r *digelao.CallRecord) error {
+		if db.calls == 4 { // page 0's last record: the sweep will wait for page 1
+			cancel()
+		}
+		return db.upsert(ctx, r)
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.EqualValues(t, 1, gate.ended.Load(), "the request of page 1 returned before the sweep")
+	assert.Equal(t, 5, db.calls, "page 0 only")
+}
+
+// A page read ahead that fails fails the sweep after the page before it is delivered, and the
+// checkpoint waits: the next sweep delivers the rest, and nothing twice.
+func TestSyncFailsWhenThePageReadAheadFails(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	gate := &pageGate{next: b.platform, fail: errors.New("connection reset by peer")}
+	db := newSinkDB()
+	rs := b.syncVia(gate, db.upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.ErrorContains(t, err, "connection reset by peer")
+	records, _ := db.counts()
+	assert.Equal(t, 5, records, "page 0, delivered before page 1 was needed")
+
+	gate.fail = nil
+	b.clock.advance(b.clock.now().Add(5 * time.Minute))
+	_, err = rs.SweepOnce(t.Context())
+	require.NoError(t, err)
+	records, repeated := db.counts()
+	assert.Equal(t, 10, records)
+	assert.Zero(t, repeated)
+}
+
+// A sink that is down stops the sweep at page 0: the page read ahead is dropped, none of its
+// records offered.
+func TestSyncDropsThePageReadAheadWhenTheSinkIsDown(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	recs := b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	asked := make(chan struct{})
+	b.platform.beforePage = func(q crmQuery, _ []*simRecord) {
+		if q.page == 1 {
+			close(asked)
+		}
+	}
+	var offered []string
+	rs := b.sync(func(_ context.Context, r *digelao.CallRecord) error {
+		<-asked // page 1 is read
+		offered = append(offered, r.SN)
+		return errors.New("connection refused")
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.ErrorContains(t, err, "taken for down")
+	older := map[string]bool{} // page 1: the five oldest
+	for _, r := range recs[:5] {
+		older[r.sn] = true
+	}
+	require.NotEmpty(t, offered)
+	for _, sn := range offered {
+		assert.False(t, older[sn], "%s, of the page read ahead, was offered", sn)
+	}
+}
+
 // Item 3. A record the platform lists 50 minutes after its created_at, past the 30-minute
 // overlap, is delivered within the hour by the count of its hour, which changed.
 func TestSyncDeliversARecordListedLate(t *testing.T) {

@@ -236,14 +236,28 @@ func (sw *sweep) pages(ctx context.Context, from, to time.Time, first page[*Call
 	rs := sw.rs
 	opts := RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}
 	total := first.total
-	for pg, err := range pages(ctx, "call records", &opts.ListOptions, func(ctx context.Context, lo *ListOptions) (page[*CallRecord], error) {
-		if lo.Page == 0 {
-			return first, nil
-		}
+	var next *ahead // the page read while the one before it is delivered
+	defer func() { next.stop() }()
+	read := func(ctx context.Context, lo *ListOptions) (pg page[*CallRecord], err error) {
 		o := opts
 		o.ListOptions = *lo
-		return rs.fetch(ctx, &o)
-	}, recordKey) {
+		switch {
+		case lo.Page == 0:
+			pg = first
+		case next != nil && next.page == lo.Page:
+			pg, err = next.result(ctx)
+			next.stop()
+			next = nil
+		default:
+			pg, err = rs.fetch(ctx, &o)
+		}
+		if err == nil && len(pg.items) == lo.PerPage { // a short page ends the list
+			o.Page++
+			next = rs.readAhead(ctx, o)
+		}
+		return pg, err
+	}
+	for pg, err := range pages(ctx, "call records", &opts.ListOptions, read, recordKey) {
 		if err != nil {
 			return total, err
 		}
@@ -255,6 +269,45 @@ func (sw *sweep) pages(ctx context.Context, from, to time.Time, first page[*Call
 		}
 	}
 	return total, nil
+}
+
+// ahead is a page of a window read in the background while the page before it is delivered: the
+// platform's time to answer and the decoding overlap the sink's.
+type ahead struct {
+	page   int
+	done   chan struct{}
+	pg     page[*CallRecord]
+	err    error
+	cancel context.CancelFunc
+}
+
+// readAhead starts reading the page o names.
+func (rs *RecordSync) readAhead(ctx context.Context, o RecordListOptions) *ahead {
+	ctx, cancel := context.WithCancel(ctx)
+	a := &ahead{page: o.Page, done: make(chan struct{}), cancel: cancel}
+	rs.cfg.spawn(func() {
+		defer close(a.done)
+		a.pg, a.err = rs.fetch(ctx, &o)
+	})
+	return a
+}
+
+// result waits for the page, or for ctx to end.
+func (a *ahead) result(ctx context.Context) (page[*CallRecord], error) {
+	select {
+	case <-a.done:
+		return a.pg, a.err
+	case <-ctx.Done():
+		return page[*CallRecord]{}, transport.ContextErr(ctx)
+	}
+}
+
+// stop ends the reading, if it is under way, and waits for it. a may be nil.
+func (a *ahead) stop() {
+	if a != nil {
+		a.cancel()
+		<-a.done
+	}
 }
 
 // list reads the first page, of perPage records, of the window from–to.
