@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/digelao-go/digelao/internal/baseurl"
 	"github.com/digelao-go/digelao/internal/flex"
 	"github.com/digelao-go/digelao/internal/transport"
 )
@@ -106,7 +107,7 @@ func parseBaseURL(raw string) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", invalid("baseURL", "must not carry a query, fragment or user info")
 	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return baseurl.Canonical(u), nil
 }
 
 // BaseURL returns the platform address the client calls.

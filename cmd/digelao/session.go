@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digelao-go/digelao"
+	"github.com/digelao-go/digelao/internal/baseurl"
 	"github.com/digelao-go/digelao/redisstore"
 )
 
@@ -65,20 +66,16 @@ func sessionFile(dir, baseURL, account string) string {
 	return filepath.Join(dir, hex.EncodeToString(sum[:12])+".json")
 }
 
-// canonicalURL writes a base URL one way for one address: scheme and host in lower case, without
-// the scheme's default port or a trailing slash. One that does not parse is left to the SDK,
-// which refuses it.
+// canonicalURL writes a base URL one way for one address, as the SDK keeps it (and the services'
+// sessions under it): scheme and host in lower case, without the scheme's default port or a
+// trailing slash. One that does not parse is left to the SDK, which refuses it.
 func canonicalURL(raw string) string {
 	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return strings.TrimRight(raw, "/")
 	}
-	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	if p := u.Port(); u.Scheme == "http" && p == "80" || u.Scheme == "https" && p == "443" {
-		u.Host = strings.TrimSuffix(u.Host, ":"+p)
-	}
-	return strings.TrimRight(u.String(), "/")
+	return baseurl.Canonical(u)
 }
 
 // memory returns the store the cache turned to, or nil while the file is used.

@@ -87,6 +87,35 @@ func TestRedisSharesTheServicesKey(t *testing.T) {
 	assertNoSecrets(t, srv, r)
 }
 
+// A service and the command that spell one address differently — the host in capitals, the
+// scheme's default port, a trailing slash — share one key: the SDK keeps sessions under the
+// address written one way.
+func TestRedisSharesTheKeyUnderAnySpellingOfTheAddress(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t)
+	prefix := "test:" + rand.Text()[:8] + ":"
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	local := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	svc, err := digelao.New(strings.Replace(local, "http://localhost", "HTTP://LOCALHOST", 1)+"/",
+		digelao.WithPassword(digelaotest.Username, digelaotest.Password), digelao.WithTokenStore(store))
+	require.NoError(t, err)
+	t.Cleanup(svc.CloseIdleConnections)
+	_, err = svc.Templates.Names(ctx)
+	require.NoError(t, err)
+	require.Len(t, srv.Logins(), 1)
+
+	r := cliIn(ctx, cacheIn(t.TempDir()), with(vars, "DIGELAO_BASE_URL", local, "DIGELAO_REDIS_URL", "redis://"+redistest.Addr(t),
+		"DIGELAO_REDIS_PREFIX", prefix), "templates", "list")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Empty(t, r.stderr, "the service's key was found: no login, nothing to warn of")
+	_, err = svc.Templates.Names(ctx)
+	require.NoError(t, err)
+	assert.Len(t, srv.Logins(), 1, "nobody logged in again")
+}
+
 // testDir is the cache directory of e.
 func testDir(e *env) string {
 	dir, _ := e.cacheDir()
