@@ -202,12 +202,13 @@ func unknownTask(err error, id int64) error {
 
 const createHelp = `
 A CSV of more than 30,000 contacts goes in batches: the first creates the task, the others are
-appended to it, and each is reported. Numbers that no Chinese mobile number (1[3-9] and nine
-digits) or fixed-line number (0, the area code, the number) matches are listed on stderr before
-anything is sent; they are sent as they are. With --wait the command waits for each batch's
-import (5.7.4, progress on stderr on a terminal) before it sends the next, then shows how many
-contacts were imported and each row the platform refused, with its reason. A task created
-without --start waits to be started: "digelao tasks operate ID resume".`
+appended to it, and each is reported. A CSV's numbers that no Chinese mobile number (1[3-9] and
+nine digits) or fixed-line number (0, the area code, the number) matches are listed on stderr
+before anything is sent; they are sent as they are (a workbook's rows are read by the platform,
+not checked before). With --wait the command waits for each batch's import (5.7.4, progress on
+stderr on a terminal) before it sends the next, then shows how many contacts were imported and
+each row the platform refused, with its reason. A task created without --start waits to be
+started: "digelao tasks operate ID resume".`
 
 func tasksCreateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "create --name NAME --template SN --seat SN --contacts FILE", Args: cobra.NoArgs,
@@ -246,8 +247,8 @@ func tasksCreateCmd(e *env) *cobra.Command {
 		s.warnPhones(e.stderr)
 		im.sheet = s
 		return c.run(func(cl *digelao.Client) error {
-			if req.Columns, err = cl.Tasks.ImportColumns(ctx, req.ProjectSN); err != nil {
-				return unknownTemplate(err, req.ProjectSN)
+			if err := im.columns(ctx, cl); err != nil {
+				return err
 			}
 			if req.Contacts, err = s.contacts(req.Columns); err != nil {
 				return err
@@ -273,6 +274,16 @@ type contactImport struct {
 	status   statusText // what a meter shows on a terminal
 	counts   digelao.ImportCounts
 	rejected []digelao.RejectedRow
+}
+
+// columns reads the template's columns (5.11) into the request: a CSV's contacts are sent by them,
+// and they say why the platform refused a row (a required column left empty).
+func (im *contactImport) columns(ctx context.Context, cl *digelao.Client) error {
+	var err error
+	if im.req.Columns, err = cl.Tasks.ImportColumns(ctx, im.req.ProjectSN); err != nil {
+		return unknownTemplate(err, im.req.ProjectSN)
+	}
+	return nil
 }
 
 // csv sends the CSV's contacts in batches (5.7.2), reporting each, and with --wait waits for each
@@ -335,7 +346,9 @@ func (im *contactImport) unknownTask(res *digelao.BatchImport, err error) error 
 		"shows their sns)", im.req.AppendTo, err)
 }
 
-// excel uploads a workbook as it is (5.7.1); the platform reads it.
+// excel uploads a workbook as it is (5.7.1); the platform reads it. The command does not read its
+// rows, so it cannot warn about odd numbers before sending; with --wait it reads the template's
+// columns first, to say why the platform refused a row.
 func (im *contactImport) excel(ctx context.Context, cl *digelao.Client, names map[string]string) error {
 	req := im.req
 	f, err := os.Open(im.file)
@@ -343,6 +356,11 @@ func (im *contactImport) excel(ctx context.Context, cl *digelao.Client, names ma
 		return &fileError{flag: "--contacts", err: err}
 	}
 	defer f.Close() //nolint:errcheck // read-only
+	if im.wait {
+		if err := im.columns(ctx, cl); err != nil {
+			return err
+		}
+	}
 	task, err := cl.Tasks.CreateFromExcel(ctx, &digelao.ExcelTaskRequest{Name: req.Name, ProjectSN: req.ProjectSN,
 		SeatSN: req.SeatSN, AutoStart: req.AutoStart, AppendTo: req.AppendTo,
 		File: digelao.File{Name: filepath.Base(im.file), Content: f}})
@@ -470,10 +488,10 @@ func outcome(c *digelao.ImportCounts) string {
 	return out
 }
 
-// describeRow shows a refused row as the CSV held it, with the reason the row itself gives: the
+// describeRow shows a refused row as the file held it, with the reason the row itself gives: the
 // platform lists the rows, not why it refused each.
 func (im *contactImport) describeRow(r digelao.RejectedRow) string {
-	cols := im.req.Columns // nil for a workbook: the row's own columns, sorted
+	cols := im.req.Columns // none known: the row's own columns, sorted
 	if len(cols) == 0 {
 		for _, k := range slices.Sorted(maps.Keys(r)) {
 			cols = append(cols, digelao.Column{Name: k})

@@ -378,6 +378,29 @@ func TestCreateWaitSaysWhatWasLeftOut(t *testing.T) {
 	assertNoSecrets(t, srv, r)
 }
 
+// TestCreateWaitSaysWhyWorkbookRowsWereRefused: a workbook is read by the platform, yet the rows it
+// refuses are explained as a CSV's are, by the template's columns (read once, 5.11).
+func TestCreateWaitSaysWhyWorkbookRowsWereRefused(t *testing.T) {
+	ctx := context.Background()
+	srv, vars := fake(t, digelaotest.WithTimeScale(10*time.Millisecond))
+	file := writeFile(t, "c.xlsx", digelaotest.Workbook([]string{"电话", "姓名"},
+		[]string{"13800138000", "张三"}, []string{"", "王五"}))
+	r := cli(ctx, vars, createArgs("回访", file, "--wait")...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Regexp(t, `^task \d+ \(dial_task_main_sn\|\w+\): `+regexp.QuoteMeta(file)+` uploaded: `+
+		`1 imported, 1 left out: 1 refused \(listed below\)\n`+
+		`rows refused:\n`+
+		`  姓名=王五, 电话=, 地址=, 公司名称=, 备注=: the required column "电话" is empty\n`, r.stdout)
+	models := 0
+	for _, req := range srv.Requests() {
+		if req.Path == "/api/exportModel" {
+			models++
+		}
+	}
+	assert.Equal(t, 1, models, "the template's columns are read once")
+	assertNoSecrets(t, srv, r)
+}
+
 func TestRefusedRowsSayWhy(t *testing.T) {
 	s := &sheet{path: "c.csv", header: []string{"电话", "姓名"}, phone: 0, name: 1,
 		rows: [][]string{{"13800138000", "张三"}, {"12345", "李四"}, {"", "王五"}}, lines: []int{2, 3, 5}}
@@ -389,7 +412,7 @@ func TestRefusedRowsSayWhy(t *testing.T) {
 		im.describeRow(digelao.RejectedRow{"电话": "", "姓名": "王五"}))
 	assert.Equal(t, "c.csv:2  姓名=张三, 电话=138-0013-8000, 地址=北京: refused by the platform, which gives no reason",
 		im.describeRow(digelao.RejectedRow{"电话": "138-0013-8000", "姓名": "张三", "地址": "北京"}))
-	// A workbook's rows: the columns the row has.
+	// Columns unknown: the columns the row has.
 	im = &contactImport{req: &digelao.CreateTaskRequest{}}
 	assert.Equal(t, "姓名=李四, 电话=12345: not a Chinese mobile or fixed-line number",
 		im.describeRow(digelao.RejectedRow{"电话": "12345", "姓名": "李四"}))
