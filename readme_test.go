@@ -198,6 +198,64 @@ func TestLicense(t *testing.T) {
 	assert.Contains(t, string(readme), "\n## License\n\nApache License 2.0: see [LICENSE](LICENSE).")
 }
 
+// TestChineseReadmeUsesFullWidthPunctuation: in Chinese sentences README.zh-CN.md writes ，：；（）
+// as Chinese technical writing does, never ASCII , : ; ( ) next to a Chinese character or
+// full-width punctuation (one space between allowed). Code blocks, code spans, calls and man pages
+// (flock(2)) and link targets keep their own.
+func TestChineseReadmeUsesFullWidthPunctuation(t *testing.T) {
+	text, err := os.ReadFile("README.zh-CN.md")
+	require.NoError(t, err)
+	for _, p := range asciiPunctuationInChinese(string(text)) {
+		t.Error("README.zh-CN.md:" + p)
+	}
+	got := asciiPunctuationInChinese("用法: `a, b` 或 [文档](https://x.cn/a,b;c)\n" +
+		"```\n中文, 代码\n```\n1,000 条; (v1) 调用 flock(2)、f(x)\n调用 `Run()`, 见 (`go test`)\n")
+	assert.Equal(t, []string{`1: ':' in "用法: x 或 [文"`, `5: ';' in "1,000 条; (v1) 调"`,
+		`5: ')' in "0 条; (v1) 调用 x、x"`, `6: ',' in "调用 x, 见 (x)"`, `6: '(' in "调用 x, 见 (x)"`}, got)
+}
+
+var (
+	codeRE       = regexp.MustCompile("``[^`]*``|`[^`]*`|\\w+\\(\\w*\\)") // and flock(2), f(x)
+	linkTargetRE = regexp.MustCompile(`\]\([^)]*\)`)
+	// fullWidth is CJK and full-width punctuation: 、。「」《》 and ，：；（）！？.
+	fullWidth = &unicode.RangeTable{R16: []unicode.Range16{{Lo: 0x3000, Hi: 0x303f, Stride: 1}, {Lo: 0xff00, Hi: 0xffef, Stride: 1}}}
+)
+
+// asciiPunctuationInChinese returns each ASCII , : ; ( ) of Markdown text next to a Chinese
+// character or full-width punctuation, one space between allowed, outside code blocks, code spans,
+// calls and link targets, as "line: what in excerpt".
+func asciiPunctuationInChinese(text string) []string {
+	var found []string
+	inBlock := false
+	for n, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inBlock = !inBlock
+			continue
+		}
+		if inBlock {
+			continue
+		}
+		prose := []rune(linkTargetRE.ReplaceAllString(codeRE.ReplaceAllString(line, "x"), "]"))
+		for i, r := range prose {
+			if strings.ContainsRune(",:;()", r) && (chineseBeside(prose, i, -1) || chineseBeside(prose, i, 1)) {
+				excerpt := string(prose[max(i-8, 0):min(i+8, len(prose))])
+				found = append(found, fmt.Sprintf("%d: %q in %q", n+1, r, excerpt))
+			}
+		}
+	}
+	return found
+}
+
+// chineseBeside reports whether the rune next to s[i] on side dir (-1 or 1), past one space, is a
+// Chinese character or full-width punctuation.
+func chineseBeside(s []rune, i, dir int) bool {
+	j := i + dir
+	if j >= 0 && j < len(s) && s[j] == ' ' {
+		j += dir
+	}
+	return j >= 0 && j < len(s) && unicode.In(s[j], unicode.Han, fullWidth)
+}
+
 // docs is the READMEs' Go blocks and the module's public packages, listed by the go command.
 type docs struct {
 	blocks   []docBlock
