@@ -48,8 +48,9 @@ var (
 	// platform's counts show that it ignores the creation-time filter.
 	ErrBadReply = errors.New("digelao: reply not understood")
 	// ErrIncomplete matches a paged list whose pages ended before the total the platform gave,
-	// whose pages stopped changing, or whose total shrank while it was paged: the items read so
-	// far are not the whole list.
+	// whose pages stopped changing, or that changed while it was paged (its total moved, or items
+	// came again): the items read so far may not be the whole list. Read it again; the items read
+	// come again.
 	ErrIncomplete = errors.New("digelao: list incomplete")
 	// ErrNoCheckpoint is what a RecordSync made with WithRequireCheckpoint answers when its store
 	// holds no checkpoint: the store lost its state, and sweeping only the look-back could miss

@@ -107,7 +107,10 @@ func pageAll[T any](ctx context.Context, what string, first *ListOptions, fetch 
 // page to the next ends the sequence with an error matching ErrIncomplete; items of the page
 // before that come again (the list grew) are left out of the page, and a list that changed so — or
 // whose total moved — ends with ErrIncomplete once its pages are read, for an insertion may have
-// masked a removal. Pages that run out before the total — the latest total a page gave, should a
+// masked a removal. A removal before the offset and an insertion after it, between the same two
+// pages, leave the total as it was and repeat nothing: no offset paging can see them, and the item
+// the removal shifts back onto the page read is skipped in silence (RecordSync sweeps each hour
+// again for this). Pages that run out before the total — the latest total a page gave, should a
 // later page come without one — and a page that repeats an earlier one, end it with ErrIncomplete
 // too. Only a short page (or an empty one) ends the list: a full page that reaches the total costs
 // one request more, which tells a total that lies low from a true one; a platform that answers it
@@ -136,7 +139,7 @@ func pages[T any](ctx context.Context, what string, first *ListOptions, fetch fu
 		end := func() {
 			if moved {
 				fail("the list changed while it was paged (items came again, or the total moved): " +
-					"a removal before the offset may have skipped an item")
+					"a removal before the offset may have skipped an item; read it again (the items read will come again)")
 			}
 		}
 		for ; ; o.Page++ {

@@ -193,8 +193,9 @@ var recordPages = flex.NewCodec[listPage[*CallRecord]](flex.Inline[CallRecord]()
 // matching ErrIncomplete: All never returns fewer records than the platform counted without saying
 // so. Any other error, and ctx ending, end it too; errors come with a nil record.
 //
-// Records arrive newest first, so one written while All pages may shift a record into a page
-// already read: bound CreatedTo for a stable sweep.
+// Records arrive newest first, so one written while All pages shifts the records after it by a
+// row, and All ends with ErrIncomplete once the pages are read (the list changed): bound
+// CreatedTo in the past for a list that holds still, as RecordSync does.
 //
 // Platform API 6.1 获取通话流水 (POST /api/crmList); see List.
 func (s *RecordsService) All(ctx context.Context, opts *RecordListOptions) iter.Seq2[*CallRecord, error] {

@@ -268,7 +268,8 @@ func WithWindowLimit(n int) SyncOption {
 	}
 }
 
-// WithSyncPageSize sets the records a sweep asks for per page. Default DefaultAllPageSize.
+// WithSyncPageSize sets the records a sweep asks for per page. Default DefaultAllPageSize. A
+// sweep holds two pages at a time: it reads the next while it delivers one.
 func WithSyncPageSize(n int) SyncOption {
 	return func(c *syncSettings) error {
 		if n < 1 {

@@ -616,7 +616,7 @@ func (s *sim) beforePage(q crmQuery, rows []*simRecord) {
 		r.cancel()
 		obs.changes++
 		s.stop(r, s.clock.now().Add(s.within(time.Minute, 2*time.Hour)))
-		s.tracef("replica %d stopped between pages %d and %d", r.idx, q.page-1, q.page)
+		s.tracef("replica %d stopped as page %d was read", r.idx, q.page)
 	}
 }
 

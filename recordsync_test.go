@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -806,11 +807,13 @@ func TestSyncReadsThePageAheadWhileItDelivers(t *testing.T) {
 }
 
 // pageGate stands between a sync and the platform: a request for page 1 of a window waits for
-// hold (when set) and then fails with fail (when set); ended counts those that returned.
+// hold (when set) and then fails with fail, or panics with panic (when set); ended counts those
+// that returned.
 type pageGate struct {
 	next  http.RoundTripper
 	hold  <-chan struct{}
 	fail  error
+	panic any
 	ended atomic.Int32
 }
 
@@ -830,6 +833,9 @@ func (g *pageGate) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-req.Context().Done():
 			return nil, req.Context().Err()
 		}
+	}
+	if g.panic != nil {
+		panic(g.panic)
 	}
 	if g.fail != nil {
 		return nil, g.fail
@@ -881,6 +887,25 @@ func TestSyncFailsWhenThePageReadAheadFails(t *testing.T) {
 	records, repeated := db.counts()
 	assert.Equal(t, 10, records)
 	assert.Zero(t, repeated)
+}
+
+// A panic of the caller's RoundTripper as it reads a page ahead reaches the caller of the sweep, as
+// when pages were read on its goroutine — not the process, which it would end.
+func TestSyncRaisesAPanicOfThePageReadAheadOnItsCaller(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	gate := &pageGate{next: b.platform, panic: "instrumentation bug"}
+	rs := b.syncVia(gate, newSinkDB().upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_, _ = rs.SweepOnce(t.Context())
+	}()
+	require.NotNil(t, got, "the sweep returned")
+	assert.Contains(t, fmt.Sprint(got), "instrumentation bug")
+	assert.Contains(t, fmt.Sprint(got), "pageGate", "with the stack of the reading")
 }
 
 // A sink that is down stops the sweep at page 0: the page read ahead is dropped, none of its

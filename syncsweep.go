@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -278,7 +279,20 @@ type ahead struct {
 	done   chan struct{}
 	pg     page[*CallRecord]
 	err    error
+	panic  *aheadPanic // a panic of the reading (the caller's RoundTripper, its log handler)
 	cancel context.CancelFunc
+}
+
+// aheadPanic is a panic of a page's reading ahead, with the stack it had, raised again on the
+// sweep's goroutine: a panic there must reach the caller of the sweep, as it did when pages were
+// read on its goroutine, not end the process.
+type aheadPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *aheadPanic) Error() string {
+	return fmt.Sprintf("digelao: panic reading a page ahead: %v\n\n%s", p.value, p.stack)
 }
 
 // readAhead starts reading the page o names.
@@ -287,6 +301,11 @@ func (rs *RecordSync) readAhead(ctx context.Context, o RecordListOptions) *ahead
 	a := &ahead{page: o.Page, done: make(chan struct{}), cancel: cancel}
 	rs.cfg.spawn(func() {
 		defer close(a.done)
+		defer func() {
+			if v := recover(); v != nil {
+				a.panic = &aheadPanic{value: v, stack: debug.Stack()}
+			}
+		}()
 		a.pg, a.err = rs.fetch(ctx, &o)
 	})
 	return a
@@ -296,17 +315,28 @@ func (rs *RecordSync) readAhead(ctx context.Context, o RecordListOptions) *ahead
 func (a *ahead) result(ctx context.Context) (page[*CallRecord], error) {
 	select {
 	case <-a.done:
+		a.repanic()
 		return a.pg, a.err
 	case <-ctx.Done():
 		return page[*CallRecord]{}, transport.ContextErr(ctx)
 	}
 }
 
-// stop ends the reading, if it is under way, and waits for it. a may be nil.
+// stop ends the reading, if it is under way, and waits for it; a panic of the reading is raised
+// on the caller's goroutine, even for a page dropped. a may be nil.
 func (a *ahead) stop() {
 	if a != nil {
 		a.cancel()
 		<-a.done
+		a.repanic()
+	}
+}
+
+// repanic raises again, once, a panic of the reading.
+func (a *ahead) repanic() {
+	if p := a.panic; p != nil {
+		a.panic = nil
+		panic(p)
 	}
 }
 
