@@ -19,14 +19,24 @@ type Part struct {
 // Parts yields the parts of the multipart/form-data body r, in order, and the error that ends
 // them early, if any. A part whose Content-Disposition has neither a name nor a filename ends
 // them, as PHP stops reading there; a part without one is yielded without a name, which PHP
-// skips.
+// skips. A body that ends where a boundary line is due (without its final "--", or before its
+// first part) ends the parts; one that ends in a part's headers or data is
+// io.ErrUnexpectedEOF, where PHP would read the part it cut short. The framing is Go's
+// mime/multipart's, which parts from PHP's on bodies no client frames: a boundary line padded with
+// white space, a part's data that holds "\n--" and the boundary (see
+// TestPartsFramingDiffersFromPHP).
 func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 	return func(yield func(*Part, error) bool) {
-		mr := multipart.NewReader(r, boundary)
+		mr := multipart.NewReader(endReader{r}, boundary)
 		for {
 			p, err := mr.NextRawPart() // NextPart would undo a quoted-printable encoding
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF): // the final boundary (the body's io.EOF is errEnd)
 				return
+			case errors.Is(err, errEnd) && errors.Unwrap(err) != nil:
+				return // NextPart's: the body ended where a boundary line was due
+			case errors.Is(err, errEnd): // textproto's, bare: headers cut short
+				err = io.ErrUnexpectedEOF
 			}
 			if err != nil {
 				yield(nil, err)
@@ -41,6 +51,9 @@ func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 				return // PHP warns "File Upload Mime headers garbled" and reads no further
 			}
 			if part.Data, err = io.ReadAll(p); err != nil {
+				if errors.Is(err, errEnd) {
+					err = io.ErrUnexpectedEOF
+				}
 				yield(nil, err)
 				return
 			}
@@ -49,6 +62,23 @@ func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 			}
 		}
 	}
+}
+
+// errEnd is the end of a multipart body as Parts hands it to mime/multipart, in place of io.EOF:
+// its Reader returns the io.EOF it reads bare both at the final boundary and at the end of a part's
+// headers cut short (textproto's ReadMIMEHeader), which errEnd tells apart. It wraps the end of a
+// body where a boundary line was due, and returns it bare from headers cut short.
+var errEnd = errors.New("phpform: end of the multipart body")
+
+// endReader reads r, its io.EOF as errEnd.
+type endReader struct{ r io.Reader }
+
+func (e endReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err == io.EOF {
+		err = errEnd
+	}
+	return n, err
 }
 
 // cSpace is C's isspace.

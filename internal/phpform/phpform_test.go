@@ -61,17 +61,91 @@ func TestParseStrMatchesPHP(t *testing.T) {
 // TestParsePostMatchesPHP posts each case to PHP and reads it with ParsePost: $_POST differs from
 // parse_str in the empty pieces it counts, where it checks max_input_vars, and NUL bytes.
 func TestParsePostMatchesPHP(t *testing.T) {
-	base := testkit.ServePHP(t, "testdata/parse.php")
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	php := servePHP(t)
 	for _, in := range cases {
-		resp, err := hc.Post(base, "application/x-www-form-urlencoded", strings.NewReader(in))
-		require.NoError(t, err)
-		b, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		require.NoError(t, err)
 		got, more := ParsePost(in)
-		checkPHP(t, in, got, more, readAnswer(t, strings.TrimSuffix(string(b), "\n")))
+		checkPHP(t, in, got, more, php.post(t, "application/x-www-form-urlencoded", in))
 	}
+}
+
+// formTypes are Content-Types PHP reads as application/x-www-form-urlencoded: it matches the
+// type lowercased, up to the first ';', ',' or ' ', and ignores a charset (without mbstring's
+// encoding_translation, which is off by default).
+var formTypes = []string{
+	"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8",
+	"Application/X-WWW-Form-URLEncoded;charset=GBK", "application/x-www-form-urlencoded, text/plain",
+	"application/x-www-form-urlencoded charset=ISO-8859-1",
+}
+
+// FuzzPostMatchesPHP posts arbitrary forms to PHP's built-in server (one per fuzz worker) and
+// requires the same array, bytes, key types and order, the same JSON, and the same word on
+// max_input_vars as the SDK's reading:
+//
+//   - under one of formTypes, the form is the body, read with ParsePost: Post's split, registered
+//     as PHP registers $_POST. Post's callers that refuse a form over a limit of their own instead
+//     of keeping its first variables (PushHandler.MaxMembers) are outside this: ParsePost keeps
+//     PHP's.
+//   - when mp's high bit is set, each of the form's '&'-separated pieces "name=value" is a part of
+//     a multipart/form-data body, its Content-Disposition "form-data; name=" and the name, its
+//     data the value, both url-decoded; read with Parts, registered as digelaotest registers
+//     them (the first MaxInputVars fields, files aside). The fuzz keeps to bodies framed as a
+//     client frames them: a boundary in no name or value, no line break in a header; and a body
+//     that Parts refuses (Go's textproto refuses a header with a NUL byte, say) is refused, not
+//     read otherwise. Framing beyond that is where Go's mime/multipart, under Parts, and PHP's
+//     rfc1867.c part ways (see TestPartsFramingDiffersFromPHP).
+func FuzzPostMatchesPHP(f *testing.F) {
+	for i, in := range cases {
+		f.Add(in, uint8(i))
+		f.Add(in, uint8(i)|0x80)
+	}
+	php := servePHP(f)
+	f.Fuzz(func(t *testing.T, in string, mp uint8) {
+		if mp&0x80 == 0 {
+			got, more := ParsePost(in)
+			checkPHP(t, in, got, more, php.post(t, formTypes[int(mp)%len(formTypes)], in))
+			return
+		}
+		body, ok := multipartBody(in)
+		if !ok {
+			t.Skip("not framed as a client frames it")
+		}
+		got, more := &Array{}, false
+		fields := 0
+		for p, err := range Parts(strings.NewReader(body), fuzzBoundary) {
+			if err != nil {
+				t.Skip("refused, not read otherwise:", err)
+			}
+			if p.File {
+				continue
+			}
+			if fields++; fields > MaxInputVars {
+				more = true
+				continue
+			}
+			got.Set(p.Name, string(p.Data))
+		}
+		checkPHP(t, body, got, more, php.post(t, "multipart/form-data; boundary="+fuzzBoundary, body))
+	})
+}
+
+const fuzzBoundary = "phpform-7MA4YWxkTrZu0gW"
+
+// multipartBody returns form as FuzzPostMatchesPHP posts it as multipart/form-data, and false when
+// a name or value holds the boundary, or a name a line break or ends in white space (which Go's
+// textproto trims off a header, and PHP keeps in a quote left open).
+func multipartBody(form string) (string, bool) {
+	var b strings.Builder
+	for piece := range strings.SplitSeq(form, "&") {
+		name, value, _ := strings.Cut(piece, "=")
+		name, value = Decode(name), Decode(value)
+		if strings.ContainsAny(name, "\r\n") || strings.TrimRight(name, cSpace) != name ||
+			strings.Contains(name+"\n"+value, fuzzBoundary) {
+			return "", false
+		}
+		fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=%s\r\n\r\n%s\r\n", fuzzBoundary, name, value)
+	}
+	fmt.Fprintf(&b, "--%s--\r\n", fuzzBoundary)
+	return b.String(), true
 }
 
 func TestQueryAndPostStopAtN(t *testing.T) {
@@ -145,6 +219,30 @@ func FuzzParseStrMatchesPHP(f *testing.F) {
 		got, more := ParseStr(in)
 		checkPHP(t, in, got, more, php.parse(t, in))
 	})
+}
+
+// phpServer is php -S serving testdata/parse.php, which answers a POST with a line for $_POST.
+type phpServer struct {
+	base string
+	hc   *http.Client
+}
+
+func servePHP(t testing.TB) *phpServer {
+	return &phpServer{
+		base: testkit.ServePHP(t, "testdata/parse.php"),
+		hc:   &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+	}
+}
+
+// post posts body under contentType and returns what PHP made of it.
+func (s *phpServer) post(t *testing.T, contentType, body string) phpAnswer {
+	t.Helper()
+	resp, err := s.hc.Post(s.base, contentType, strings.NewReader(body))
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	return readAnswer(t, strings.TrimSuffix(string(b), "\n"))
 }
 
 // phpAnswer is what PHP made of a form: see testdata/parse.php.
@@ -234,8 +332,7 @@ var dispositions = []string{
 // TestPartsMatchPHP posts a part under each disposition to PHP and reads the body with Parts:
 // the fields PHP fills $_POST with, files aside, are the parts Parts says are not files.
 func TestPartsMatchPHP(t *testing.T) {
-	base := testkit.ServePHP(t, "testdata/parse.php")
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	php := servePHP(t)
 	headers := []string{"X-No-Disposition: 1"} // a part without one
 	for _, cd := range dispositions {
 		headers = append(headers, "Content-Disposition: "+cd)
@@ -244,11 +341,7 @@ func TestPartsMatchPHP(t *testing.T) {
 		body := fmt.Sprintf("--XX\r\nContent-Disposition: form-data; name=\"first\"\r\n\r\nf\r\n--XX\r\n%s\r\n\r\nv%d"+
 			"\r\n--XX\r\nContent-Disposition: form-data; name=\"last\"\r\nContent-Transfer-Encoding: quoted-printable"+
 			"\r\n\r\na=3Db=\r\nc\r\n--XX--\r\n", h, i)
-		resp, err := hc.Post(base, "multipart/form-data; boundary=XX", strings.NewReader(body))
-		require.NoError(t, err)
-		b, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		require.NoError(t, err)
+		want := php.post(t, "multipart/form-data; boundary=XX", body)
 		got := &Array{}
 		for p, err := range Parts(strings.NewReader(body), "XX") {
 			require.NoError(t, err, h)
@@ -256,6 +349,51 @@ func TestPartsMatchPHP(t *testing.T) {
 				got.Set(p.Name, string(p.Data))
 			}
 		}
-		checkPHP(t, h, got, false, readAnswer(t, strings.TrimSuffix(string(b), "\n")))
+		checkPHP(t, h, got, false, want)
+	}
+}
+
+// TestPartsFramingDiffersFromPHP posts bodies framed otherwise than a client frames them, and
+// pins down how Parts (Go's mime/multipart under it) reads each against PHP's rfc1867.c: the same
+// fields, a refusal (an error, where PHP reads what it can of a body cut short), or fields of
+// its own: where the two part ways, which FuzzPostMatchesPHP keeps clear of.
+func TestPartsFramingDiffersFromPHP(t *testing.T) {
+	php := servePHP(t)
+	const cd, end = "--XX\r\nContent-Disposition: form-data; name=a\r\n", "\r\n--XX--\r\n"
+	for _, tt := range []struct{ body, parts string }{ // parts: "same", "refused", or what Parts reads
+		{cd + "\r\nv" + end, "same"},
+		{cd + "\r\nv\r\n--XX", "same"}, // no final "--": the body ends where a boundary line is due
+		{"preamble\r\n" + cd + "\r\nv" + end, "same"},
+		{"--XX\nContent-Disposition: form-data; name=a\n\nv\n--XX--\n", "same"},
+		{"--XX\r\nContent-Disposition: form-data;\r\n name=a\r\nX: y\r\n\r\nv" + end, "same"},
+		{cd + "\r\nv", "refused"}, // PHP reads a=v
+		{cd, "refused"},           // PHP reads a="" (mime/multipart ends the parts without an error)
+		{"--XX\r\n", "refused"},   // PHP reads nothing
+		{cd + "\r\nv\r\n--XX--junk\r\n", "refused"},
+		{"--XX \r\nContent-Disposition: form-data; name=a\r\n\r\nv" + end, `{"a":"v"}`}, // PHP wants the line exactly
+		{cd + "\r\n--XX--\r\n", `{"a":""}`},                                             // PHP reads a="--XX--": it looks for "\n--XX"
+		{cd + "\r\nv\n--XX\r\nContent-Disposition: form-data; name=b\r\n\r\nw" + end, `{"a":"v\n--XX\r\nContent-Disposition: form-data; name=b\r\n\r\nw"}`},
+		{cd + "\r\nv\r\n--XXY" + end, `{"a":"v\r\n--XXY"}`},                               // PHP ends a's data at "\n--XX", whatever follows
+		{"--XX\r\nContent-Disposition: form-data; name=\"a \r\n\r\nv" + end, `{"a":"v"}`}, // PHP reads a_: textproto trims the header
+	} {
+		want := php.post(t, "multipart/form-data; boundary=XX", tt.body)
+		got := &Array{}
+		var err error
+		for p, e := range Parts(strings.NewReader(tt.body), "XX") {
+			if err = e; e == nil && !p.File {
+				got.Set(p.Name, string(p.Data))
+			}
+		}
+		switch tt.parts {
+		case "refused":
+			assert.Error(t, err, "%q", tt.body)
+		case "same":
+			require.NoError(t, err, "%q", tt.body)
+			checkPHP(t, tt.body, got, false, want)
+		default:
+			require.NoError(t, err, "%q", tt.body)
+			assert.Equal(t, tt.parts, string(got.AppendJSON(nil)), "%q", tt.body)
+			assert.NotEqual(t, want.json, tt.parts, "PHP now reads %q as Parts does", tt.body)
+		}
 	}
 }
