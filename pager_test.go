@@ -254,3 +254,36 @@ func TestEveryListReadsPHPEmptiesAsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// pages on a list whose total moves only on its last page (short, full, or the empty one past a
+// full last page) ends with ErrIncomplete, never nil.
+func TestPagesWhoseTotalMovesOnlyOnTheLastPage(t *testing.T) {
+	t.Parallel()
+	items := func(from, n int) []string {
+		var s []string
+		for i := range n {
+			s = append(s, string(rune('a'+from+i)))
+		}
+		return s
+	}
+	for name, script := range map[string][]page[string]{
+		"short last, total up":   {{items: items(0, 5), total: 8, counted: true}, {items: items(5, 3), total: 9, counted: true}, {}},
+		"full last, total up":    {{items: items(0, 5), total: 10, counted: true}, {items: items(5, 5), total: 11, counted: true}, {}},
+		"empty past, total up":   {{items: items(0, 5), total: 10, counted: true}, {items: items(5, 5), total: 10, counted: true}, {total: 11, counted: true}},
+		"empty past, total down": {{items: items(0, 5), total: 10, counted: true}, {items: items(5, 5), total: 10, counted: true}, {total: 9, counted: true}},
+		"short last, total down": {{items: items(0, 5), total: 8, counted: true}, {items: items(5, 3), total: 7, counted: true}, {}},
+	} {
+		var err error
+		for _, e := range pages(t.Context(), "x", &ListOptions{PerPage: 5}, func(_ context.Context, lo *ListOptions) (page[string], error) {
+			if lo.Page < len(script) {
+				return script[lo.Page], nil
+			}
+			return page[string]{}, nil
+		}, func(s string) string { return s }) {
+			if e != nil {
+				err = e
+			}
+		}
+		assert.ErrorIs(t, err, ErrIncomplete, name)
+	}
+}

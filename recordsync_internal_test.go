@@ -417,3 +417,64 @@ func TestSyncLeaseLostDuringTheSink(t *testing.T) {
 	_, err = rs.SweepOnce(t.Context())
 	require.ErrorIs(t, err, ErrLeaseHeld)
 }
+
+// The lease is lost while page 0 is delivered and page 1's read ahead hangs (honouring its
+// context): the sweep stops with ErrLeaseHeld, and page 1's request has returned before
+// SweepOnce does; nothing of page 1 is offered.
+func TestSyncLeaseLostWhileAPageReadAheadHangs(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, flex.China)
+	at := now.Add(-time.Hour)
+	var inFlight, returned atomic.Int32
+	rt := callerRT(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		var q struct {
+			Page json.Number `json:"pageIndex"`
+			Size json.Number `json:"pageSize"`
+		}
+		_ = json.Unmarshal(b, &q)
+		if q.Page.String() == "1" {
+			inFlight.Add(1)
+			defer returned.Add(1)
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}
+		if q.Size.String() == "2" {
+			return crmReply(4, []string{crmRow(4, at, at), crmRow(3, at, at)}), nil
+		}
+		return crmReply(4, []string{crmRow(4, at, at)}), nil
+	})
+	c, err := New(testBase, WithAPIKey(testUserSN, testAPIKey), WithTransport(rt))
+	require.NoError(t, err)
+	store := MemSyncStore(t, 10)
+	var rs *RecordSync
+	var offered atomic.Int32
+	sink := func(ctx context.Context, r *CallRecord) error {
+		offered.Add(1)
+		store.mu.Lock()
+		store.leases[rs.name] = memLock{owner: "someone else", until: time.Now().Add(time.Hour)}
+		store.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	rs, err = NewRecordSync(c, sink, WithSyncStore(store), WithLeaseTTL(60*time.Millisecond),
+		WithSyncClock(func() time.Time { return now }), WithSyncPageSize(2))
+	require.NoError(t, err)
+	_, err = rs.SweepOnce(t.Context())
+	require.ErrorIs(t, err, ErrLeaseHeld)
+	require.NotZero(t, inFlight.Load(), "page 1 was read ahead")
+	assert.Equal(t, inFlight.Load(), returned.Load(), "every page-1 request returned before SweepOnce")
+	assert.EqualValues(t, 1, offered.Load(), "nothing offered after the lease was lost")
+}
+
+// callerRT answers on the caller's goroutine (httpmock runs a responder on a goroutine of its own,
+// which outlives a cancelled request).
+type callerRT func(*http.Request) (*http.Response, error)
+
+func (f callerRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f(r)
+	if resp != nil {
+		resp.Request = r
+	}
+	return resp, err
+}

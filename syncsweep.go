@@ -238,7 +238,14 @@ func (sw *sweep) pages(ctx context.Context, from, to time.Time, first page[*Call
 	opts := RecordListOptions{CreatedFrom: from, CreatedTo: to, ListOptions: ListOptions{PerPage: rs.cfg.pageSize}}
 	total := first.total
 	var next *ahead // the page read while the one before it is delivered
-	defer func() { next.stop() }()
+	defer func() {
+		if v := recover(); v != nil { // the delivery's panic: it goes on, not the reading's
+			next.stop()
+			panic(v)
+		}
+		next.stop()
+		next.repanic()
+	}()
 	read := func(ctx context.Context, lo *ListOptions) (pg page[*CallRecord], err error) {
 		o := opts
 		o.ListOptions = *lo
@@ -295,18 +302,30 @@ func (p *aheadPanic) Error() string {
 	return fmt.Sprintf("digelao: panic reading a page ahead: %v\n\n%s", p.value, p.stack)
 }
 
+// Unwrap returns the value of the panic when it is an error (http.ErrAbortHandler, a
+// runtime.Error), for errors.Is and errors.As.
+func (p *aheadPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}
+
 // readAhead starts reading the page o names.
 func (rs *RecordSync) readAhead(ctx context.Context, o RecordListOptions) *ahead {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &ahead{page: o.Page, done: make(chan struct{}), cancel: cancel}
 	rs.cfg.spawn(func() {
 		defer close(a.done)
+		returned := false
 		defer func() {
-			if v := recover(); v != nil {
+			if v := recover(); v != nil || !returned {
+				if v == nil { // nothing to recover: the reading's goroutine was ended
+					v = "runtime.Goexit (t.FailNow, say) or panic(nil)"
+				}
 				a.panic = &aheadPanic{value: v, stack: debug.Stack()}
 			}
 		}()
 		a.pg, a.err = rs.fetch(ctx, &o)
+		returned = true
 	})
 	return a
 }
@@ -322,18 +341,20 @@ func (a *ahead) result(ctx context.Context) (page[*CallRecord], error) {
 	}
 }
 
-// stop ends the reading, if it is under way, and waits for it; a panic of the reading is raised
-// on the caller's goroutine, even for a page dropped. a may be nil.
+// stop ends the reading, if it is under way, and waits for it. a may be nil.
 func (a *ahead) stop() {
 	if a != nil {
 		a.cancel()
 		<-a.done
-		a.repanic()
 	}
 }
 
-// repanic raises again, once, a panic of the reading.
+// repanic raises again, once, a panic of the reading (or its goroutine's end), on the caller's
+// goroutine, even for a page dropped. a may be nil.
 func (a *ahead) repanic() {
+	if a == nil {
+		return
+	}
 	if p := a.panic; p != nil {
 		a.panic = nil
 		panic(p)
