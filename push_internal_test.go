@@ -892,20 +892,22 @@ func TestPushMultipartReadAsPHP(t *testing.T) {
 	}
 }
 
-// A multipart push cut short — in a part's headers or its data, as a poster that died mid-write
-// leaves it — is refused, not read as the parts before the cut: the fields it lost could be the
-// ones that matter. One that ends where a boundary line is due, without its final "--", is whole.
+// A multipart push cut short — in a part's headers or data, right after a boundary, or before its
+// close delimiter — is refused, not read as the parts before the cut: the fields it lost could be
+// the ones that matter, and its record, marked delivered, would keep the sweep's whole copy out.
 func TestPushMultipartCutShortIsRefused(t *testing.T) {
 	t.Parallel()
 	const ct = "multipart/form-data; boundary=XX"
 	whole := "--XX\r\nContent-Disposition: form-data; name=\"sn\"\r\n\r\nacct|1\r\n" +
 		"--XX\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n138\r\n--XX--\r\n"
-	cut := strings.Index(whole, "name=\"phone\"")
-	for _, body := range []string{whole[:cut], whole[:cut+len("name=\"phone\"\r\n")], whole[:len(whole)-len("\r\n--XX--\r\n")]} {
-		_, err := pushObject(ct, charsetAuto, []byte(body), 0)
-		assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "%q", body)
+	phone := strings.Index(whole, "--XX\r\nContent-Disposition: form-data; name=\"phone\"")
+	for _, end := range []int{phone + len("--XX"), phone + len("--XX\r\nContent-Disposition"),
+		phone + len("--XX\r\nContent-Disposition: form-data; name=\"phone\"\r\n\r\n1"),
+		len(whole) - len("--\r\n"), len(whole) - len("\r\n--XX--\r\n")} {
+		_, err := pushObject(ct, charsetAuto, []byte(whole[:end]), 0)
+		assert.Error(t, err, "%q", whole[:end])
 	}
-	pb, err := pushObject(ct, charsetAuto, []byte(strings.TrimSuffix(whole, "--\r\n")), 0)
+	pb, err := pushObject(ct, charsetAuto, []byte(strings.TrimSuffix(whole, "\r\n")), 0)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"sn":"acct|1","phone":"138"}`, string(pb.obj))
 }

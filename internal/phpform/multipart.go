@@ -1,6 +1,7 @@
 package phpform
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"iter"
@@ -19,27 +20,22 @@ type Part struct {
 // Parts yields the parts of the multipart/form-data body r, in order, and the error that ends
 // them early, if any. A part whose Content-Disposition has neither a name nor a filename ends
 // them, as PHP stops reading there; a part without one is yielded without a name, which PHP
-// skips. A body that ends where a boundary line is due (without its final "--", or before its
-// first part) ends the parts; one that ends in a part's headers or data is
-// io.ErrUnexpectedEOF, where PHP would read the part it cut short. The framing is Go's
+// skips. A body that ends before its close delimiter ("--" boundary "--") — in a part, or where a
+// boundary line is due — is io.ErrUnexpectedEOF once the parts before the cut are yielded, where
+// PHP reads what came: a cut body has lost parts, maybe the ones that matter. The framing is Go's
 // mime/multipart's, which parts from PHP's on bodies no client frames: a boundary line padded with
 // white space, a part's data that holds "\n--" and the boundary (see
 // TestPartsFramingDiffersFromPHP).
 func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 	return func(yield func(*Part, error) bool) {
-		mr := multipart.NewReader(endReader{r}, boundary)
+		mr := multipart.NewReader(&endReader{r: r, close: "--" + boundary + "--"}, boundary)
 		for {
 			p, err := mr.NextRawPart() // NextPart would undo a quoted-printable encoding
-			switch {
-			case errors.Is(err, io.EOF): // the final boundary (the body's io.EOF is errEnd)
-				return
-			case errors.Is(err, errEnd) && errors.Unwrap(err) != nil:
-				return // NextPart's: the body ended where a boundary line was due
-			case errors.Is(err, errEnd): // textproto's, bare: headers cut short
-				err = io.ErrUnexpectedEOF
+			if errors.Is(err, io.EOF) {
+				return // the close delimiter: the body's own end is errEnd
 			}
 			if err != nil {
-				yield(nil, err)
+				yield(nil, cut(err))
 				return
 			}
 			cd, ok := p.Header["Content-Disposition"]
@@ -51,10 +47,7 @@ func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 				return // PHP warns "File Upload Mime headers garbled" and reads no further
 			}
 			if part.Data, err = io.ReadAll(p); err != nil {
-				if errors.Is(err, errEnd) {
-					err = io.ErrUnexpectedEOF
-				}
-				yield(nil, err)
+				yield(nil, cut(err))
 				return
 			}
 			if !yield(part, nil) {
@@ -64,21 +57,62 @@ func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 	}
 }
 
-// errEnd is the end of a multipart body as Parts hands it to mime/multipart, in place of io.EOF:
-// its Reader returns the io.EOF it reads bare both at the final boundary and at the end of a part's
-// headers cut short (textproto's ReadMIMEHeader), which errEnd tells apart. It wraps the end of a
-// body where a boundary line was due, and returns it bare from headers cut short.
+// errEnd is the end of a multipart body as Parts hands it to mime/multipart, in place of io.EOF,
+// which mime/multipart returns bare at the close delimiter and, from textproto, at the end of a
+// part's headers cut short: io.EOF is then the close delimiter alone.
 var errEnd = errors.New("phpform: end of the multipart body")
 
-// endReader reads r, its io.EOF as errEnd.
-type endReader struct{ r io.Reader }
-
-func (e endReader) Read(b []byte) (int, error) {
-	n, err := e.r.Read(b)
-	if err == io.EOF {
-		err = errEnd
+// cut returns io.ErrUnexpectedEOF for an error that is the end of the body.
+func cut(err error) error {
+	if errors.Is(err, errEnd) {
+		return io.ErrUnexpectedEOF
 	}
-	return n, err
+	return err
+}
+
+// endReader reads r and then errEnd; when r's last line is the close delimiter without its line
+// break, it adds one, which mime/multipart requires unless it reads io.EOF there.
+type endReader struct {
+	r     io.Reader
+	close string // "--" boundary "--"
+	line  []byte // r's last line read so far, up to a little longer than close
+	long  bool   // it was longer
+	tail  string // what is left to read after r
+	ended bool
+}
+
+func (e *endReader) Read(b []byte) (int, error) {
+	if !e.ended {
+		n, err := e.r.Read(b)
+		e.note(b[:n])
+		if err != io.EOF {
+			return n, err
+		}
+		e.ended = true
+		if !e.long && strings.TrimRight(string(e.line), " \t") == e.close {
+			e.tail = "\r\n"
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	n := copy(b, e.tail)
+	if e.tail = e.tail[n:]; e.tail == "" {
+		return n, errEnd
+	}
+	return n, nil
+}
+
+// note keeps the last line of what was read.
+func (e *endReader) note(b []byte) {
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		e.line, e.long, b = e.line[:0], false, b[i+1:]
+	}
+	if e.long || len(e.line)+len(b) > len(e.close)+64 {
+		e.line, e.long = e.line[:0], true
+		return
+	}
+	e.line = append(e.line, b...)
 }
 
 // cSpace is C's isspace.

@@ -362,7 +362,10 @@ func TestPartsFramingDiffersFromPHP(t *testing.T) {
 	const cd, end = "--XX\r\nContent-Disposition: form-data; name=a\r\n", "\r\n--XX--\r\n"
 	for _, tt := range []struct{ body, parts string }{ // parts: "same", "refused", or what Parts reads
 		{cd + "\r\nv" + end, "same"},
-		{cd + "\r\nv\r\n--XX", "same"}, // no final "--": the body ends where a boundary line is due
+		{cd + "\r\nv\r\n--XX--", "same"},  // no line break after the close delimiter
+		{cd + "\r\nv\r\n--XX", "refused"}, // no close delimiter: PHP reads a=v, the parts after a cut lost
+		{cd + "\r\nv\r\n--XX\r\n", "refused"},
+		{"", "refused"}, // PHP reads nothing
 		{"preamble\r\n" + cd + "\r\nv" + end, "same"},
 		{"--XX\nContent-Disposition: form-data; name=a\n\nv\n--XX--\n", "same"},
 		{"--XX\r\nContent-Disposition: form-data;\r\n name=a\r\nX: y\r\n\r\nv" + end, "same"},
@@ -394,6 +397,30 @@ func TestPartsFramingDiffersFromPHP(t *testing.T) {
 			require.NoError(t, err, "%q", tt.body)
 			assert.Equal(t, tt.parts, string(got.AppendJSON(nil)), "%q", tt.body)
 			assert.NotEqual(t, want.json, tt.parts, "PHP now reads %q as Parts does", tt.body)
+		}
+	}
+}
+
+// Every prefix of a body, but the whole, is refused: Parts yields all its parts or ends in an
+// error, never fewer parts in silence.
+func TestPartsOfABodyCutShortEndInAnError(t *testing.T) {
+	t.Parallel()
+	const body = "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n" +
+		"--XX\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n" +
+		"--XX\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\n3\r\n--XX--\r\n"
+	for n := range len(body) + 1 {
+		var names []string
+		var err error
+		for p, e := range Parts(strings.NewReader(body[:n]), "XX") {
+			if err = e; e == nil {
+				names = append(names, p.Name)
+			}
+		}
+		if n == len(body) || n == len(body)-len("\r\n") { // a close delimiter needs no line break
+			require.NoError(t, err, "%q", body[:n])
+			assert.Equal(t, []string{"a", "b", "c"}, names)
+		} else {
+			assert.Error(t, err, "%q", body[:n]) // io.ErrUnexpectedEOF, or a header line cut short
 		}
 	}
 }
