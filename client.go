@@ -104,7 +104,7 @@ func parseBaseURL(raw string) (string, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", invalid("baseURL", "must be an absolute http or https URL, got %q", u.Redacted())
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return "", invalid("baseURL", "must not carry a query, fragment or user info")
 	}
 	return baseurl.Canonical(u), nil

@@ -410,9 +410,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		var ve *ValidationError
 		assert.ErrorAs(t, err, &ve, name)
 	}
-	for _, base := range []string{"", "ai.example.com", "ftp://h", "https://h?x=1", "https://u:p@h", "http://"} {
-		_, err := New(base)
-		assert.Error(t, err, base)
+	for _, base := range []string{"", "ai.example.com", "ftp://h", "https://h?x=1", "https://h/?", "https://h#f", "https://u:p@h", "http://"} {
+		_, err := New(base, WithAPIKey("u", "k"))
+		assert.ErrorContains(t, err, "baseURL", base)
 	}
 	c, err := New("https://h/p/", WithAPIKey("u", "k"))
 	require.NoError(t, err)

@@ -4,17 +4,66 @@
 package baseurl
 
 import (
+	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
-// Canonical returns u with its scheme and host in lower case, without the scheme's default port
-// and without a trailing slash; its path keeps its case. u is not changed.
+// Canonical returns u with its scheme and host in lower case (an IPv6 address as netip writes it,
+// its zone as given), its port as a number and none for the scheme's default, the hex digits of
+// its path's escapes in upper case, and no empty query or trailing slash; its path keeps its case.
+// u is not changed.
 func Canonical(u *url.URL) string {
 	c := *u
-	c.Scheme, c.Host = strings.ToLower(c.Scheme), strings.ToLower(c.Host)
-	if p := c.Port(); c.Scheme == "http" && p == "80" || c.Scheme == "https" && p == "443" {
-		c.Host = strings.TrimSuffix(c.Host, ":"+p)
-	}
+	c.Scheme = strings.ToLower(c.Scheme)
+	c.Host = host(c.Scheme, c.Hostname(), c.Port())
+	c.RawPath = upperEscapes(c.EscapedPath())
+	c.ForceQuery = false
 	return strings.TrimRight(c.String(), "/")
+}
+
+// host joins name and port as Canonical writes them.
+func host(scheme, name, port string) string {
+	zone := ""
+	if i := strings.IndexByte(name, '%'); i >= 0 {
+		name, zone = name[:i], name[i:] // an interface's name is case-sensitive
+	}
+	name = strings.ToLower(name)
+	if a, err := netip.ParseAddr(name); err == nil {
+		name = a.String()
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+		port = strconv.FormatUint(n, 10)
+	}
+	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		if strings.Contains(name, ":") {
+			return "[" + name + zone + "]"
+		}
+		return name
+	}
+	return net.JoinHostPort(name+zone, port)
+}
+
+// upperEscapes writes the hex digits of the escapes in p in upper case.
+func upperEscapes(p string) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	b := []byte(p)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = upperHex(b[i+1]), upperHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
 }

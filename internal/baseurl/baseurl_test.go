@@ -27,3 +27,27 @@ func TestCanonical(t *testing.T) {
 		assert.Equal(t, before, u.String(), "%s: u is not changed", raw)
 	}
 }
+
+// Spellings of one address, each of which net/http dials and asks for as the other, give one
+// Canonical: a port written with zeros or left empty, an IPv6 address written out, escapes in
+// either case, an empty query. A zone keeps its case: it names an interface.
+func TestCanonicalOneAddressOneSpelling(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://ai1.example.com:0443":     "https://ai1.example.com",
+		"http://ai1.example.com:080/":      "http://ai1.example.com",
+		"http://ai1.example.com:08080":     "http://ai1.example.com:8080",
+		"https://ai1.example.com:":         "https://ai1.example.com",
+		"http://[::1]:":                    "http://[::1]",
+		"http://[0:0:0:0:0:0:0:1]:8080":    "http://[::1]:8080",
+		"http://[FE80::1%25EN0]:8080":      "http://[fe80::1%25EN0]:8080",
+		"http://[fe80::1%25EN0]":           "http://[fe80::1%25EN0]",
+		"https://ai1.example.com/a%2fb%c3": "https://ai1.example.com/a%2Fb%C3",
+		"https://ai1.example.com/?":        "https://ai1.example.com",
+		"http://127.000.0.1":               "http://127.000.0.1", // not an address to netip: left as written
+	} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, Canonical(u), raw)
+	}
+}
