@@ -347,7 +347,8 @@ type authenticator struct {
 	// timeout), so no second login can start while the first is still running and cancel its key.
 	lockTTL time.Duration
 
-	cur atomic.Pointer[Session] // the warm path reads only this
+	cur  atomic.Pointer[Session] // the warm path reads only this
+	mine atomic.Pointer[Session] // the session of this client's latest login
 
 	mu          sync.Mutex
 	flight      *flight   // the refresh in progress, shared by every caller meanwhile
@@ -395,6 +396,13 @@ func (a *authenticator) session(ctx context.Context) (*Session, error) {
 func (a *authenticator) renewable(err error) bool {
 	_, static := a.creds.(staticKey)
 	return !static && (errors.Is(err, ErrAPIKeyInvalid) || errors.Is(err, ErrAPIKeyExpired))
+}
+
+// ownLogin reports whether s is the session of this client's latest login, not one it took from
+// its store.
+func (a *authenticator) ownLogin(s *Session) bool {
+	m := a.mine.Load()
+	return m != nil && m.APIKey.Equal(s.APIKey)
 }
 
 // renew replaces the session failed, which the platform refused, and returns its successor.
@@ -536,6 +544,7 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 		return nil, err
 	}
 	a.log.InfoContext(ctx, "digelao logged in", "user_sn", s.UserSN, "expires_at", s.ExpiresAt)
+	a.mine.Store(s)
 	// The login already cancelled every older key: keep using the new one even if it cannot be
 	// shared, rather than fail every call until the store is back.
 	a.use(s)

@@ -228,6 +228,38 @@ func TestRejectedKeyLogsInOnceAndRetriesOnce(t *testing.T) {
 	assert.EqualValues(t, 3, f.logins.Load())
 }
 
+// Two instances share a store; a third party (a command without the store) logs in twice. A,
+// refused, takes the key B stored — cancelled too — and, refused again, logs in itself: the call
+// succeeds with one login of A's, instead of failing with the stored key's 20005.
+func TestRejectedStoredKeyIsFollowedByALogin(t *testing.T) {
+	t.Parallel()
+	mt := httpmock.NewMockTransport()
+	f := &fakeLogin{}
+	f.register(mt)
+	store := NewMemoryStore()
+	var logs bytes.Buffer
+	newClient := func(log *slog.Logger) *Client {
+		c, err := New(testBase, WithPassword("u", "p"), WithTransport(mt), WithTokenStore(store), WithLogger(log))
+		require.NoError(t, err)
+		return c
+	}
+	a, b := newClient(slog.New(slog.NewTextHandler(&logs, nil))), newClient(slog.New(slog.DiscardHandler))
+	ctx := t.Context()
+	require.NoError(t, callIndex(ctx, a))
+	f.relogin()
+	require.NoError(t, callIndex(ctx, b)) // B logs in and stores its key
+	f.relogin()
+	require.NoError(t, callIndex(ctx, a))
+	assert.EqualValues(t, 3, f.logins.Load(), "A's first, B's, and A's own after B's stored key was refused")
+	assert.Equal(t, 2, strings.Count(logs.String(), "digelao api_key rejected"), logs.String())
+
+	// A key of its own login that is refused at once ends the call: one login, never a loop.
+	mt.RegisterResponder("POST", testBase+"/api/index",
+		httpmock.NewStringResponder(200, `{"code":20005,"msg":"api_key验证失败"}`))
+	require.ErrorIs(t, callIndex(ctx, a), ErrAPIKeyInvalid)
+	assert.EqualValues(t, 4, f.logins.Load())
+}
+
 func TestRejectedKeyKeepsANewerKey(t *testing.T) {
 	t.Parallel()
 	c, f, _ := newLoginClient(t)

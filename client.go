@@ -156,8 +156,9 @@ func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any
 	return c.decodeData(ep, r, out)
 }
 
-// call validates, authenticates, signs and sends one call, logging in again once if the
-// platform rejects the api_key (20005/20006). extra are secrets the parameters carry inside
+// call validates, authenticates, signs and sends one call, renewing its session once if the
+// platform rejects the api_key (20005/20006) — twice, the second a login, when the session it
+// took from the TokenStore is rejected too. extra are secrets the parameters carry inside
 // another value (a push token inside a URL).
 func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secret) (*reply, error) {
 	if err := ep.validate(p); err != nil {
@@ -176,14 +177,19 @@ func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secr
 		return nil, err
 	}
 	r, err := c.send(ctx, ep, p, sess, cl)
-	if err == nil || !c.auth.renewable(err) {
-		return r, err
+	for try := 1; err != nil && c.auth.renewable(err); try++ {
+		// One renewal; and a second when the first took a stored key that is refused too (another
+		// instance's, cancelled since), which logs in. Never a loop.
+		if try == 3 || try == 2 && c.auth.ownLogin(sess) {
+			break
+		}
+		c.log.InfoContext(ctx, "digelao api_key rejected; renewing the session", "path", ep.path, "error", err)
+		if sess, err = c.auth.renew(ctx, sess); err != nil {
+			return nil, err
+		}
+		r, err = c.send(ctx, ep, p, sess, cl)
 	}
-	c.log.InfoContext(ctx, "digelao api_key rejected; logging in again", "path", ep.path, "error", err)
-	if sess, err = c.auth.renew(ctx, sess); err != nil {
-		return nil, err
-	}
-	return c.send(ctx, ep, p, sess, cl)
+	return r, err
 }
 
 // callState is what the attempts of one call share, its re-login included.
