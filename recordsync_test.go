@@ -890,22 +890,28 @@ func TestSyncFailsWhenThePageReadAheadFails(t *testing.T) {
 }
 
 // A panic of the caller's RoundTripper as it reads a page ahead reaches the caller of the sweep, as
-// when pages were read on its goroutine — not the process, which it would end.
+// when pages were read on its goroutine — not the process, which it would end — with the stack of
+// the reading, and an error value (a runtime.Error, http.ErrAbortHandler) that errors.Is finds.
 func TestSyncRaisesAPanicOfThePageReadAheadOnItsCaller(t *testing.T) {
 	t.Parallel()
-	b := newSyncBench(t)
-	b.calls(10, simStart, time.Minute)
-	b.clock.advance(simStart.Add(time.Hour))
-	gate := &pageGate{next: b.platform, panic: "instrumentation bug"}
-	rs := b.syncVia(gate, newSinkDB().upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
-	var got any
-	func() {
-		defer func() { got = recover() }()
-		_, _ = rs.SweepOnce(t.Context())
-	}()
-	require.NotNil(t, got, "the sweep returned")
-	assert.Contains(t, fmt.Sprint(got), "instrumentation bug")
-	assert.Contains(t, fmt.Sprint(got), "pageGate", "with the stack of the reading")
+	for _, value := range []any{"instrumentation bug", http.ErrAbortHandler} {
+		b := newSyncBench(t)
+		b.calls(10, simStart, time.Minute)
+		b.clock.advance(simStart.Add(time.Hour))
+		gate := &pageGate{next: b.platform, panic: value}
+		rs := b.syncVia(gate, newSinkDB().upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			_, _ = rs.SweepOnce(t.Context())
+		}()
+		require.NotNil(t, got, "the sweep returned")
+		assert.Contains(t, fmt.Sprint(got), fmt.Sprint(value))
+		assert.Contains(t, fmt.Sprint(got), "pageGate", "with the stack of the reading")
+		if err, ok := value.(error); ok {
+			assert.ErrorIs(t, got.(error), err)
+		}
+	}
 }
 
 // A sink that is down stops the sweep at page 0: the page read ahead is dropped, none of its

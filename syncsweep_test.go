@@ -189,23 +189,3 @@ func TestSyncReadsAheadAChangingListExactlyOnce(t *testing.T) {
 		}
 	}
 }
-
-// A RoundTripper's panic with an error value (a runtime.Error, http.ErrAbortHandler) reaches the
-// caller as an error that errors.Is and errors.As find it in, with the reading's stack.
-func TestSyncPanicOfThePageReadAheadKeepsItsErrorValue(t *testing.T) {
-	t.Parallel()
-	b := newSyncBench(t)
-	b.calls(10, simStart, time.Minute)
-	b.clock.advance(simStart.Add(time.Hour))
-	front := &aheadFront{next: b.platform, onPage1: func() { panic(http.ErrAbortHandler) }}
-	rs := b.syncVia(front, newSinkDB().upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
-	var got any
-	func() {
-		defer func() { got = recover() }()
-		_, _ = rs.SweepOnce(t.Context())
-	}()
-	require.NotNil(t, got)
-	err, ok := got.(error)
-	require.True(t, ok, "%T", got)
-	assert.ErrorIs(t, err, http.ErrAbortHandler)
-}
