@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/digelao-go/digelao/internal/phpform"
 	"github.com/digelao-go/digelao/internal/testkit"
 )
 
@@ -292,4 +293,39 @@ func TestUploadCancelledMidway(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, src.Done.Load(), int64(1<<30), "reading stopped with the request")
 	// goleak (TestMain) checks that the goroutine writing the body has ended.
+}
+
+// The SDK's own upload body (multipartForm.write), streamed whole, reads back through
+// phpform.Parts and push.go's multipartFields with every field and the file.
+func TestUploadBodyReadsBackAsPHPReadsIt(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{0, 1, 4095, 4096, 70000} {
+		content := bytes.Repeat([]byte("\r\n--x"), size/5+1)[:size]
+		p := NewParams().Set("user_sn", "SN").Set("api_key", "K").Set("a", "1").
+			Set("upload", &File{Name: "x.xlsx", Content: io.MultiReader(bytes.NewReader(content))})
+		up, err := newUpload(p)
+		require.NoError(t, err)
+		form, err := newMultipartForm(p, up)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		boundary := strings.Repeat("z", 70)
+		require.NoError(t, form.write(&buf, boundary, up.file.Content))
+		var names []string
+		for part, err := range phpform.Parts(bytes.NewReader(buf.Bytes()), boundary) {
+			require.NoError(t, err)
+			names = append(names, part.Name)
+			if part.File {
+				assert.Equal(t, content, part.Data)
+			}
+		}
+		assert.Equal(t, []string{"user_sn", "api_key", "a", "url", "upload"}, names)
+		fields, more, err := multipartFields(buf.Bytes(), boundary, 10)
+		require.NoError(t, err)
+		assert.False(t, more)
+		assert.Len(t, fields, 4)
+		// cut just before the close delimiter's "--": refused
+		cut := buf.Bytes()[:buf.Len()-len("--\r\n")]
+		_, _, err = multipartFields(cut, boundary, 10)
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	}
 }

@@ -57,9 +57,10 @@ func Parts(r io.Reader, boundary string) iter.Seq2[*Part, error] {
 	}
 }
 
-// errEnd is the end of a multipart body as Parts hands it to mime/multipart, in place of io.EOF,
-// which mime/multipart returns bare at the close delimiter and, from textproto, at the end of a
-// part's headers cut short: io.EOF is then the close delimiter alone.
+// errEnd is the end of a multipart body that has not reached its close delimiter, as Parts hands it
+// to mime/multipart in place of io.EOF, which mime/multipart returns bare at the close delimiter
+// and, from textproto, at the end of a part's headers cut short: io.EOF is then the close
+// delimiter alone.
 var errEnd = errors.New("phpform: end of the multipart body")
 
 // cut returns io.ErrUnexpectedEOF for an error that is the end of the body.
@@ -70,49 +71,39 @@ func cut(err error) error {
 	return err
 }
 
-// endReader reads r and then errEnd; when r's last line is the close delimiter without its line
-// break, it adds one, which mime/multipart requires unless it reads io.EOF there.
+// endReader reads r, and at its end io.EOF when r's last line is the close delimiter (which
+// mime/multipart then takes for the end, with or without a line break after it), else errEnd.
 type endReader struct {
 	r     io.Reader
 	close string // "--" boundary "--"
-	line  []byte // r's last line read so far, up to a little longer than close
-	long  bool   // it was longer
-	tail  string // what is left to read after r
-	ended bool
+	line  []byte // the start of r's last line, up to len(close) bytes
+	long  bool   // the line goes on past them with more than blanks
 }
 
 func (e *endReader) Read(b []byte) (int, error) {
-	if !e.ended {
-		n, err := e.r.Read(b)
-		e.note(b[:n])
-		if err != io.EOF {
-			return n, err
-		}
-		e.ended = true
-		if !e.long && strings.TrimRight(string(e.line), " \t") == e.close {
-			e.tail = "\r\n"
-		}
-		if n > 0 {
-			return n, nil
-		}
+	n, err := e.r.Read(b)
+	e.note(b[:n])
+	if err == io.EOF && (e.long || string(e.line) != e.close) {
+		err = errEnd
 	}
-	n := copy(b, e.tail)
-	if e.tail = e.tail[n:]; e.tail == "" {
-		return n, errEnd
-	}
-	return n, nil
+	return n, err
 }
 
-// note keeps the last line of what was read.
+// note keeps the start of the last line of what was read.
 func (e *endReader) note(b []byte) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		e.line, e.long, b = e.line[:0], false, b[i+1:]
 	}
-	if e.long || len(e.line)+len(b) > len(e.close)+64 {
-		e.line, e.long = e.line[:0], true
-		return
+	for _, c := range b {
+		switch {
+		case e.long:
+			return
+		case len(e.line) < len(e.close):
+			e.line = append(e.line, c)
+		case c != ' ' && c != '\t':
+			e.long = true
+		}
 	}
-	e.line = append(e.line, b...)
 }
 
 // cSpace is C's isspace.
