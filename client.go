@@ -101,7 +101,7 @@ func parseBaseURL(raw string) (string, error) {
 	if err != nil {
 		return "", invalid("baseURL", "must be an absolute http or https URL") // raw may hold a password
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return "", invalid("baseURL", "must be an absolute http or https URL, got %q", u.Redacted())
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
@@ -157,8 +157,8 @@ func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any
 }
 
 // call validates, authenticates, signs and sends one call, renewing its session once if the
-// platform rejects the api_key (20005/20006) — twice, the second a login, when the session it
-// took from the TokenStore is rejected too. extra are secrets the parameters carry inside
+// platform rejects the api_key (20005/20006) — twice when the session it took from the TokenStore
+// is rejected too: the second renewal logs in, unless the store holds yet another key. extra are secrets the parameters carry inside
 // another value (a push token inside a URL).
 func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secret) (*reply, error) {
 	if err := ep.validate(p); err != nil {

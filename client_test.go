@@ -410,7 +410,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		var ve *ValidationError
 		assert.ErrorAs(t, err, &ve, name)
 	}
-	for _, base := range []string{"", "ai.example.com", "ftp://h", "https://h?x=1", "https://h/?", "https://h#f", "https://u:p@h", "http://"} {
+	for _, base := range []string{"", "ai.example.com", "ftp://h", "https://h?x=1", "https://h/?", "https://h#f", "https://u:p@h", "http://", "http://:80", "https://:"} {
 		_, err := New(base, WithAPIKey("u", "k"))
 		assert.ErrorContains(t, err, "baseURL", base)
 	}

@@ -26,24 +26,21 @@ func Canonical(u *url.URL) string {
 
 // host joins name and port as Canonical writes them.
 func host(scheme, name, port string) string {
-	zone := ""
-	if i := strings.IndexByte(name, '%'); i >= 0 {
-		name, zone = name[:i], name[i:] // an interface's name is case-sensitive
-	}
-	name = strings.ToLower(name)
 	if a, err := netip.ParseAddr(name); err == nil {
-		name = a.String()
+		name = a.String() // its hex digits in lower case; a zone names an interface, whose case counts
+	} else {
+		name = strings.ToLower(name)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
 		port = strconv.FormatUint(n, 10)
 	}
 	if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" {
 		if strings.Contains(name, ":") {
-			return "[" + name + zone + "]"
+			return "[" + name + "]"
 		}
 		return name
 	}
-	return net.JoinHostPort(name+zone, port)
+	return net.JoinHostPort(name, port)
 }
 
 // upperEscapes writes the hex digits of the escapes in p in upper case.
