@@ -489,8 +489,7 @@ func (a *authenticator) lead(ctx context.Context, f *flight, failed *Session, us
 				return nil, storeErr("get", err)
 			}
 			if usable(s) {
-				a.use(s)
-				return s, nil
+				return a.adopt(ctx, s), nil
 			}
 		}
 		unlock, ok, err := a.store.Lock(ctx, a.key, a.lockTTL)
@@ -535,8 +534,7 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 		if s, err := a.store.Get(ctx, a.key); err != nil {
 			return nil, storeErr("get", err)
 		} else if usable(s) {
-			a.use(s)
-			return s, nil
+			return a.adopt(ctx, s), nil
 		}
 	}
 	s, err := a.creds.login(ctx, a.c, a.now())
@@ -553,6 +551,14 @@ func (a *authenticator) loginLocked(ctx context.Context, unlock func(context.Con
 			"error", storeErr("put", err))
 	}
 	return s, nil
+}
+
+// adopt makes s, a session the store holds (another instance's login, or an earlier one of this
+// client's), the client's session.
+func (a *authenticator) adopt(ctx context.Context, s *Session) *Session {
+	a.use(s)
+	a.log.DebugContext(ctx, "digelao using the session in the token store", "key", a.key, "expires_at", s.ExpiresAt)
+	return s
 }
 
 // use makes s the client's session and remembers its api_key as a secret.
