@@ -47,8 +47,10 @@ type Client struct {
 type service struct{ client *Client }
 
 // New returns a client for the platform at baseURL, the address of the account's web console
-// (for example "https://ai123.example.com"); a path prefix is kept. Options are checked here: a bad
-// one is an error, and nothing is sent by New.
+// (for example "https://ai123.example.com"); a path prefix is kept. The address is written one
+// way (BaseURL: scheme and host in lower case, no default port, no trailing slash), and sessions
+// in a TokenStore are kept under it, so every spelling of one address shares them. Options are
+// checked here: a bad one is an error, and nothing is sent by New.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	base, err := parseBaseURL(baseURL)
 	if err != nil {
