@@ -27,14 +27,20 @@ import (
 // redisstore on the shared Redis, under prefix.
 func service(t *testing.T, srv *digelaotest.Server, prefix string) *digelao.Client {
 	t.Helper()
+	c, err := srv.Client(digelao.WithTokenStore(sharedStore(t, prefix)))
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// sharedStore is a redisstore on the shared Redis, under prefix.
+func sharedStore(t *testing.T, prefix string) *redisstore.Store {
+	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
 	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
 	require.NoError(t, err)
-	c, err := srv.Client(digelao.WithTokenStore(store))
-	require.NoError(t, err)
-	t.Cleanup(c.CloseIdleConnections)
-	return c
+	return store
 }
 
 // TestRedisSharesTheServicesKey: a service holds a key in Redis; a command with --redis takes it,
@@ -94,10 +100,7 @@ func TestRedisSharesTheKeyUnderAnySpellingOfTheAddress(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
 	prefix := "test:" + rand.Text()[:8] + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
-	require.NoError(t, err)
+	store := sharedStore(t, prefix)
 	local := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	svc, err := digelao.New(strings.Replace(local, "http://localhost", "HTTP://LOCALHOST", 1)+"/",
 		digelao.WithPassword(digelaotest.Username, digelaotest.Password), digelao.WithTokenStore(store))
@@ -310,10 +313,7 @@ func TestRedisLoginUnderOtherCredentialsIsSaidAloud(t *testing.T) {
 	ctx := context.Background()
 	srv, vars := fake(t)
 	prefix := "test:" + rand.Text()[:8] + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
-	require.NoError(t, err)
+	store := sharedStore(t, prefix)
 	svc, err := digelao.New(srv.URL, digelao.WithAccessKey(digelaotest.AccessID, digelaotest.AccessSecret),
 		digelao.WithTokenStore(store))
 	require.NoError(t, err)
