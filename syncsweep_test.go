@@ -23,30 +23,66 @@ import (
 	"github.com/digelao-go/digelao"
 )
 
-// aheadFront stands between a sync and the simulated platform: it can strip the total from
-// crmList replies (a platform that answers without one, which pages() supports), and run act
-// on a request for page 1 of a window.
-type aheadFront struct {
-	next     http.RoundTripper
-	uncount  bool
-	onPage1  func()
-	page1Hit atomic.Int32
+// A sweep reads a window's next page while it delivers the page before: the sink of page 0 waits
+// until page 1 has been asked for. Read one after the other, it would wait for ever.
+func TestSyncReadsThePageAheadWhileItDelivers(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	asked := make(chan struct{})
+	b.platform.beforePage = func(q crmQuery, _ []*simRecord) {
+		if q.page == 1 && q.size == 5 {
+			close(asked)
+		}
+	}
+	db := newSinkDB()
+	rs := b.sync(func(ctx context.Context, r *digelao.CallRecord) error {
+		if db.calls == 0 {
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				return errors.New("page 1 was not asked for while page 0 was delivered")
+			}
+		}
+		return db.upsert(ctx, r)
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.NoError(t, err)
+	records, repeated := db.counts()
+	assert.Equal(t, 10, records)
+	assert.Zero(t, repeated)
+}
+
+// pageGate stands between a sync and the platform: on a request for page 1 of a window it runs
+// page1, whose error fails the request (it may also wait, panic or end the goroutine); with
+// uncount it strips the total from every crmList reply, as a platform that answers without one.
+// ended counts the requests for page 1 that returned.
+type pageGate struct {
+	next    http.RoundTripper
+	page1   func(context.Context) error
+	uncount bool
+	asked   atomic.Int32
+	ended   atomic.Int32
 }
 
 var totalMember = regexp.MustCompile(`"total":\d+,`)
 
-func (f *aheadFront) RoundTrip(req *http.Request) (*http.Response, error) {
+func (g *pageGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return nil, err
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	if q, err := readCRMQuery(body); err == nil && q.page == 1 && f.onPage1 != nil {
-		f.page1Hit.Add(1)
-		f.onPage1()
+	if q, err := readCRMQuery(body); err == nil && q.page == 1 && g.page1 != nil {
+		g.asked.Add(1)
+		defer g.ended.Add(1)
+		if err := g.page1(req.Context()); err != nil {
+			return nil, err
+		}
 	}
-	resp, err := f.next.RoundTrip(req)
-	if err != nil || !f.uncount {
+	resp, err := g.next.RoundTrip(req)
+	if err != nil || !g.uncount {
 		return resp, err
 	}
 	b, err := io.ReadAll(resp.Body)
@@ -56,6 +92,120 @@ func (f *aheadFront) RoundTrip(req *http.Request) (*http.Response, error) {
 	b = totalMember.ReplaceAll(b, nil)
 	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
 	return resp, nil
+}
+
+// hang is a page1 that waits for its request to end.
+func hang(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A page read ahead whose request hangs ends with the sweep: a sweep cancelled while it waits
+// returns at once, and the request has returned before the sweep does — nothing outlives it.
+func TestSyncEndsThePageReadAheadWithTheSweep(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	gate := &pageGate{next: b.platform, page1: hang}
+	ctx, cancel := context.WithCancel(t.Context())
+	db := newSinkDB()
+	rs := b.syncVia(gate, func(ctx context.Context, r *digelao.CallRecord) error {
+		if db.calls == 4 { // page 0's last record: the sweep will wait for page 1
+			cancel()
+		}
+		return db.upsert(ctx, r)
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.EqualValues(t, 1, gate.ended.Load(), "the request of page 1 returned before the sweep")
+	assert.Equal(t, 5, db.calls, "page 0 only")
+}
+
+// A page read ahead that fails fails the sweep after the page before it is delivered, and the
+// checkpoint waits: the next sweep delivers the rest, and nothing twice.
+func TestSyncFailsWhenThePageReadAheadFails(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	down := true
+	gate := &pageGate{next: b.platform, page1: func(context.Context) error {
+		if down {
+			return errors.New("connection reset by peer")
+		}
+		return nil
+	}}
+	db := newSinkDB()
+	rs := b.syncVia(gate, db.upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.ErrorContains(t, err, "connection reset by peer")
+	records, _ := db.counts()
+	assert.Equal(t, 5, records, "page 0, delivered before page 1 was needed")
+
+	down = false
+	b.clock.advance(b.clock.now().Add(5 * time.Minute))
+	_, err = rs.SweepOnce(t.Context())
+	require.NoError(t, err)
+	records, repeated := db.counts()
+	assert.Equal(t, 10, records)
+	assert.Zero(t, repeated)
+}
+
+// A panic of the caller's RoundTripper as it reads a page ahead reaches the caller of the sweep, as
+// when pages were read on its goroutine — not the process, which it would end — with the stack of
+// the reading, and an error value (a runtime.Error, http.ErrAbortHandler) that errors.Is finds.
+func TestSyncRaisesAPanicOfThePageReadAheadOnItsCaller(t *testing.T) {
+	t.Parallel()
+	for _, value := range []any{"instrumentation bug", http.ErrAbortHandler} {
+		b := newSyncBench(t)
+		b.calls(10, simStart, time.Minute)
+		b.clock.advance(simStart.Add(time.Hour))
+		gate := &pageGate{next: b.platform, page1: func(context.Context) error { panic(value) }}
+		rs := b.syncVia(gate, newSinkDB().upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			_, _ = rs.SweepOnce(t.Context())
+		}()
+		require.NotNil(t, got, "the sweep returned")
+		assert.Contains(t, fmt.Sprint(got), fmt.Sprint(value))
+		assert.Contains(t, fmt.Sprint(got), "pageGate", "with the stack of the reading")
+		if err, ok := value.(error); ok {
+			assert.ErrorIs(t, got.(error), err)
+		}
+	}
+}
+
+// A sink that is down stops the sweep at page 0: the page read ahead is dropped, none of its
+// records offered.
+func TestSyncDropsThePageReadAheadWhenTheSinkIsDown(t *testing.T) {
+	t.Parallel()
+	b := newSyncBench(t)
+	recs := b.calls(10, simStart, time.Minute)
+	b.clock.advance(simStart.Add(time.Hour))
+	asked := make(chan struct{})
+	b.platform.beforePage = func(q crmQuery, _ []*simRecord) {
+		if q.page == 1 {
+			close(asked)
+		}
+	}
+	var offered []string
+	rs := b.sync(func(_ context.Context, r *digelao.CallRecord) error {
+		<-asked // page 1 is read
+		offered = append(offered, r.SN)
+		return errors.New("connection refused")
+	}, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
+	_, err := rs.SweepOnce(t.Context())
+	require.ErrorContains(t, err, "taken for down")
+	older := map[string]bool{} // page 1: the five oldest
+	for _, r := range recs[:5] {
+		older[r.sn] = true
+	}
+	require.NotEmpty(t, offered)
+	for _, sn := range offered {
+		assert.False(t, older[sn], "%s, of the page read ahead, was offered", sn)
+	}
 }
 
 // A RoundTripper that ends the goroutine reading a page ahead (runtime.Goexit: t.FailNow in an
@@ -68,10 +218,11 @@ func TestSyncRaisesTheEndOfThePageReadAheadsGoroutine(t *testing.T) {
 	b.calls(10, simStart, time.Minute)
 	b.clock.advance(simStart.Add(time.Hour))
 	var once atomic.Bool
-	front := &aheadFront{next: b.platform, uncount: true, onPage1: func() {
+	front := &pageGate{next: b.platform, uncount: true, page1: func(context.Context) error {
 		if once.CompareAndSwap(false, true) {
 			runtime.Goexit()
 		}
+		return nil
 	}}
 	db := newSinkDB()
 	rs := b.syncVia(front, db.upsert, digelao.WithSyncPageSize(5), digelao.WithSweepLag(0))
@@ -80,7 +231,7 @@ func TestSyncRaisesTheEndOfThePageReadAheadsGoroutine(t *testing.T) {
 		defer func() { got = recover() }()
 		_, _ = rs.SweepOnce(t.Context())
 	}()
-	require.EqualValues(t, 1, front.page1Hit.Load(), "page 1 was asked for once")
+	require.EqualValues(t, 1, front.asked.Load(), "page 1 was asked for once")
 	require.NotNil(t, got, "the sweep returned")
 	assert.Contains(t, fmt.Sprint(got), "runtime.Goexit")
 	st, err := rs.SweepOnce(t.Context()) // page 1 read on the sweep's goroutine this time
@@ -111,7 +262,7 @@ func TestSyncRaisesItsOwnPanicOverThePageReadAheads(t *testing.T) {
 	b := newSyncBench(t)
 	b.calls(10, simStart, time.Minute)
 	b.clock.advance(simStart.Add(time.Hour))
-	front := &aheadFront{next: b.platform, onPage1: func() { panic("instrumentation bug") }}
+	front := &pageGate{next: b.platform, page1: func(context.Context) error { panic("instrumentation bug") }}
 	c, err := digelao.New(simBase, digelao.WithAPIKey(simUser, simKey), digelao.WithTransport(front))
 	require.NoError(t, err)
 	var raised atomic.Int32
