@@ -160,8 +160,8 @@ func (c *Client) Do(ctx context.Context, method, path string, p *Params, out any
 
 // call validates, authenticates, signs and sends one call, renewing its session once if the
 // platform rejects the api_key (20005/20006) — twice when the session it took from the TokenStore
-// is rejected too: the second renewal logs in, unless the store holds yet another key. extra are secrets the parameters carry inside
-// another value (a push token inside a URL).
+// is rejected too: the second renewal logs in, unless the store holds yet another key. extra are
+// secrets the parameters carry inside another value (a push token inside a URL).
 func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secret) (*reply, error) {
 	if err := ep.validate(p); err != nil {
 		return nil, err
@@ -179,11 +179,9 @@ func (c *Client) call(ctx context.Context, ep endpoint, p *Params, extra ...Secr
 		return nil, err
 	}
 	r, err := c.send(ctx, ep, p, sess, cl)
-	for try := 1; err != nil && c.auth.renewable(err); try++ {
-		// One renewal; and a second when the first took a stored key that is refused too (another
-		// instance's, cancelled since), which logs in. Never a loop.
-		if try == 3 || try == 2 && c.auth.ownLogin(sess) {
-			break
+	for renewals := 0; renewals < 2 && err != nil && c.auth.renewable(err); renewals++ {
+		if renewals == 1 && c.auth.ownLogin(sess) {
+			break // the key of this client's own login is refused: another login would not do better
 		}
 		c.log.InfoContext(ctx, "digelao api_key rejected; renewing the session", "path", ep.path, "error", err)
 		if sess, err = c.auth.renew(ctx, sess); err != nil {
