@@ -111,9 +111,12 @@ func crash(t *testing.T, d sqlstore.Dialect) {
 		req := &digelao.CreateTaskRequest{Name: fmt.Sprintf("任务%d", n), ProjectSN: digelaotest.TemplateSN,
 			SeatSN: digelaotest.SeatSN, AutoStart: true, Columns: cols, Contacts: contacts}
 		_, err := c.Tasks.Create(ctx, req)
-		for try := 0; errors.Is(err, digelao.ErrAPIKeyInvalid) && try < 3; try++ {
-			// Each child's login replaces the account's api_key; Create, not idempotent, is not
-			// retried by the client: the next call logs in again.
+		for try := 1; errors.Is(err, digelao.ErrAPIKeyInvalid) && try < 20; try++ {
+			// The parent and its children share no TokenStore, so their logins cancel each other's
+			// api_key: each child logs in as it starts, and again at once after the parent's login
+			// cancelled its key (it sweeps every 30ms). The client renews its key once a call;
+			// Create, not idempotent, is not retried by the client, so the test tries again.
+			time.Sleep(time.Duration(try) * 5 * time.Millisecond)
 			_, err = c.Tasks.Create(ctx, req)
 		}
 		if !assert.NoError(t, err) {
